@@ -31,6 +31,9 @@ const toJson = (value: unknown, what: string): string => {
   const check = (v: unknown): void => {
     switch (typeof v) {
       case 'string':
+        // PostgreSQL's jsonb cannot hold U+0000; refuse it here for every store alike.
+        if (v.includes('\u0000')) reject('a string contains U+0000');
+        return;
       case 'boolean':
         return;
       case 'number':
@@ -44,7 +47,10 @@ const toJson = (value: unknown, what: string): string => {
         else {
           const proto = Object.getPrototypeOf(v) as unknown;
           if (proto !== Object.prototype && proto !== null) reject(`instance of ${(v as object).constructor?.name ?? 'unknown'}`);
-          for (const item of Object.values(v)) check(item);
+          for (const [key, item] of Object.entries(v)) {
+            check(key);
+            check(item);
+          }
         }
         seen.delete(v);
         return;

@@ -1,0 +1,133 @@
+import { BACKWARDS, END } from '@eventstore/db-client';
+import type { AllStreamResolvedEvent, EventStoreDBClient, ResolvedEvent, StreamingRead } from '@eventstore/db-client';
+import type { ReadAllOptions, ReadStreamOptions, RecordedEvent } from '../../../domain/ports/event-store.ts';
+import { parseStreamId } from '../../../domain/shared/streams.ts';
+import { isMissingStream, withRetries } from './errors.ts';
+import { accepts, commitOf, toReadPosition, toRecordedEvent } from './mapping.ts';
+import type { EsdbRecord } from './mapping.ts';
+
+const ALL_PAGE = 1_000;
+const HEAD_PAGE = 100;
+
+/** Feeds each resolved event to `visit` until it returns false; then cancels the rest of the read. */
+const each = async <E extends ResolvedEvent | AllStreamResolvedEvent>(
+  read: StreamingRead<E>,
+  visit: (event: E) => boolean,
+): Promise<number> => {
+  let seen = 0;
+  for await (const resolved of read) {
+    seen++;
+    if (!visit(resolved)) {
+      await read.cancel().catch(() => undefined);
+      break;
+    }
+  }
+  return seen;
+};
+
+const isOurStream = (streamId: string): boolean => {
+  try {
+    parseStreamId(streamId);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** A stream's events in revision order; a missing (or malformed, or system) stream reads as []. */
+export const readStreamEvents = async (
+  client: EventStoreDBClient,
+  streamId: string,
+  options: ReadStreamOptions = {},
+): Promise<RecordedEvent[]> => {
+  const from = Math.max(0, Math.floor(options.fromRevision ?? 0));
+  const maxCount = Math.floor(options.maxCount ?? Number.MAX_SAFE_INTEGER);
+  if (!isOurStream(streamId) || maxCount <= 0) return [];
+  return withRetries('readStream', async () => {
+    const events: RecordedEvent[] = [];
+    try {
+      await each(client.readStream(streamId, { fromRevision: BigInt(from), maxCount }), (resolved) => {
+        if (resolved.event) events.push(toRecordedEvent(resolved.event as EsdbRecord));
+        return true;
+      });
+    } catch (error) {
+      if (isMissingStream(error)) return [];
+      throw error;
+    }
+    return events;
+  });
+};
+
+/**
+ * Events of $all strictly after `after` that pass the filter. The 6.x client's readAll takes no
+ * server-side filter, so this pages through $all and filters in memory (system events skipped).
+ * A read from a position includes the event at that position: it is skipped (`commit <= after`).
+ */
+export const readAllEvents = async (client: EventStoreDBClient, options: ReadAllOptions = {}): Promise<RecordedEvent[]> => {
+  const limit = Math.min(Math.max(Math.floor(options.maxCount ?? 1000), 1), 10_000);
+  const events: RecordedEvent[] = [];
+  let after = options.after;
+  for (;;) {
+    let progressed = false;
+    // a retry resumes after the last event already seen
+    const seen = await withRetries('readAll', () =>
+      each(client.readAll({ fromPosition: toReadPosition(after), maxCount: ALL_PAGE }), ({ event }) => {
+        const commit = commitOf(event?.position);
+        if (!event || commit === undefined || (after !== undefined && commit <= after)) return true;
+        after = commit;
+        progressed = true;
+        if (accepts(event, options.filter)) events.push(toRecordedEvent(event as EsdbRecord));
+        return events.length < limit;
+      }),
+    );
+    if (events.length >= limit || seen < ALL_PAGE || !progressed) return events;
+  }
+};
+
+/** Newest user event's position: reads $all backwards past system events. */
+export const readHeadPosition = async (client: EventStoreDBClient): Promise<bigint | undefined> => {
+  let before: bigint | undefined;
+  for (;;) {
+    let head: bigint | undefined;
+    let progressed = false;
+    const seen = await withRetries('headPosition', () =>
+      each(
+        client.readAll({ direction: BACKWARDS, fromPosition: before === undefined ? END : toReadPosition(before), maxCount: HEAD_PAGE }),
+        ({ event }) => {
+          const commit = commitOf(event?.position);
+          if (!event || commit === undefined || (before !== undefined && commit >= before)) return true;
+          before = commit;
+          progressed = true;
+          if (accepts(event, undefined)) head = commit;
+          return head === undefined;
+        },
+      ),
+    );
+    if (head !== undefined) return head;
+    if (seen < HEAD_PAGE || !progressed) return undefined;
+  }
+};
+
+/**
+ * The stored events of `streamId` whose ids are in `ids` (one copy of each), looking at most
+ * `window` events back from the end of the stream (ESDB has no lookup by event id).
+ */
+export const findStoredIds = async (
+  client: EventStoreDBClient,
+  streamId: string,
+  ids: ReadonlySet<string>,
+  window: number,
+): Promise<RecordedEvent[]> => {
+  const found = new Map<string, RecordedEvent>(); // by id: a stream may hold an id twice (older duplicates)
+  try {
+    await each(client.readStream(streamId, { direction: BACKWARDS, fromRevision: END, maxCount: window }), ({ event }) => {
+      const id = event?.id.toLowerCase();
+      if (event && id !== undefined && ids.has(id)) found.set(id, toRecordedEvent(event as EsdbRecord));
+      return found.size < ids.size;
+    });
+  } catch (error) {
+    if (isMissingStream(error)) return [];
+    throw error;
+  }
+  return [...found.values()];
+};

@@ -1,0 +1,38 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { SqlDb } from './sql/db.ts';
+import { createSqlEventStore } from './sql/store.ts';
+
+/**
+ * PGlite runs PostgreSQL in this process: one backend, so one batch in flight at a time and
+ * group commit does the rest. The same SQL as the PostgreSQL adapter runs unchanged.
+ */
+export const pgliteDb = (pg: PGlite, options: { ownsInstance: boolean }): SqlDb => ({
+  maxConcurrentBatches: 1,
+  query: async (text, params) => pg.query(text, params),
+  exec: (text) => pg.exec(text),
+  transaction: (fn, beforeCommit) =>
+    pg.transaction(async (tx) => {
+      const result = await fn({ query: (t, p) => tx.query(t, p), exec: (t) => tx.exec(t) });
+      if (beforeCommit) await beforeCommit();
+      return result;
+    }),
+  async listen(channel, onNotify) {
+    const unlisten = await pg.listen(channel, () => onNotify());
+    return { close: () => unlisten() };
+  },
+  close: async () => {
+    if (options.ownsInstance && !pg.closed) await pg.close();
+  },
+});
+
+export const openPglite = async (dataDir?: string): Promise<PGlite> => PGlite.create(dataDir);
+
+export const createPgliteEventStore = async (options: {
+  pg?: PGlite;
+  dataDir?: string;
+  schema?: string;
+}): Promise<EventStore> => {
+  const pg = options.pg ?? (await openPglite(options.dataDir));
+  return createSqlEventStore(pgliteDb(pg, { ownsInstance: !options.pg }), options.schema ? { schema: options.schema } : {});
+};

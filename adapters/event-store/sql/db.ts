@@ -1,0 +1,36 @@
+/** What the shared SQL event store needs from a PostgreSQL connection: pg's Pool and PGlite both fit. */
+export interface Querier {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  /** Several statements, no parameters (migrations). */
+  exec(text: string): Promise<unknown>;
+}
+
+export interface SqlDb extends Querier {
+  /** BEGIN … fn … (beforeCommit) … COMMIT on one connection; ROLLBACK if anything throws. */
+  transaction<T>(fn: (tx: Querier) => Promise<T>, beforeCommit?: () => Promise<void>): Promise<T>;
+  /** Calls onNotify for every NOTIFY on the channel, and onReconnect after a lost listener came back. */
+  listen(channel: string, onNotify: () => void): Promise<{ close(): Promise<void> }>;
+  /** How many append batches may be in flight at once (the pool size; 1 for PGlite). */
+  readonly maxConcurrentBatches: number;
+  close(): Promise<void>;
+}
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/** Connection-level failures: the database (or the path to it) is down, not the statement wrong. */
+export const isUnavailableError = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && SQLSTATE.test(code)) return code.startsWith('08') || code.startsWith('57') || code === '53300';
+  const message = error instanceof Error ? error.message : String(error);
+  return (
+    typeof code === 'string' ||
+    /Connection terminated|connection (error|timeout)|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|ECONNREFUSED|ECONNRESET/i.test(
+      message,
+    )
+  );
+};
+
+export const sqlState = (error: unknown): string | undefined => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && SQLSTATE.test(code) ? code : undefined;
+};

@@ -1,0 +1,27 @@
+import type { EventMetadata, RecordedEvent } from '../../../domain/ports/event-store.ts';
+
+export interface EventRow {
+  position: string | number | bigint;
+  event_id: string;
+  stream_id: string;
+  revision: string | number | bigint;
+  type: string;
+  data: unknown;
+  metadata: unknown;
+  recorded_at: Date | string;
+}
+
+export const EVENT_COLUMNS = 'position, event_id, stream_id, revision, type, data, metadata, recorded_at';
+
+const parseJson = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : value);
+
+export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
+  id: row.event_id,
+  streamId: row.stream_id,
+  revision: Number(row.revision),
+  position: BigInt(row.position),
+  type: row.type,
+  data: parseJson(row.data),
+  metadata: parseJson(row.metadata) as EventMetadata,
+  recordedAt: row.recorded_at instanceof Date ? row.recorded_at : new Date(row.recorded_at),
+});

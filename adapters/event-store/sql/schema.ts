@@ -1,0 +1,125 @@
+/**
+ * The event log schema, shared by the PostgreSQL and the embedded (PGlite) adapters.
+ *
+ * Positions: `(xid << 20) + ordinal-in-transaction`. A subscriber only reads positions below
+ * `pg_snapshot_xmin(pg_current_snapshot()) << 20`: every transaction with a lower xid has finished,
+ * so no event can later commit below what a subscriber has already seen. This is the
+ * transaction-id/snapshot technique; a plain sequence would let a slow commit land behind a
+ * subscriber's checkpoint and be skipped forever.
+ */
+export const POSITION_SHIFT = 20n;
+export const MAX_EVENTS_PER_TRANSACTION = 1 << 20;
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export const checkSchemaName = (schema: string): string => {
+  if (!IDENTIFIER.test(schema)) throw new Error(`invalid schema name: ${schema}`);
+  return schema;
+};
+
+export const eventLogMigration = (schema: string): string => {
+  const s = checkSchemaName(schema);
+  return `
+CREATE SCHEMA IF NOT EXISTS ${s};
+
+CREATE TABLE IF NOT EXISTS ${s}.streams (
+  stream_id text PRIMARY KEY,
+  revision bigint NOT NULL -- -1: reserved by a failed or in-flight first append, holds no event
+);
+
+CREATE TABLE IF NOT EXISTS ${s}.events (
+  position bigint PRIMARY KEY,
+  event_id uuid NOT NULL UNIQUE,
+  stream_id text NOT NULL,
+  revision bigint NOT NULL,
+  type text NOT NULL,
+  data jsonb NOT NULL,
+  metadata jsonb NOT NULL,
+  tenant_id text NOT NULL,
+  category text NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (stream_id, revision)
+);
+CREATE INDEX IF NOT EXISTS events_tenant_position ON ${s}.events (tenant_id, position);
+
+-- The visibility horizon: positions below it can never be joined by a later commit.
+CREATE OR REPLACE FUNCTION ${s}.horizon() RETURNS bigint LANGUAGE sql STABLE AS $f$
+  SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint) << ${POSITION_SHIFT}
+$f$;
+
+-- One call appends a whole batch of appends (group commit). Each append's expected revision is
+-- checked on its own; a refused append writes nothing and does not affect the others.
+-- Input: [{"s": stream, "x": expected, "t": tenant, "c": category, "e": [{"id","ty","d","m"}]}]
+CREATE OR REPLACE FUNCTION ${s}.append_batch(p jsonb)
+RETURNS TABLE(idx int, status text, revision bigint, pos bigint) LANGUAGE plpgsql AS $f$
+DECLARE
+  base bigint := (pg_current_xact_id()::text::bigint) << ${POSITION_SHIFT};
+  cur jsonb;
+BEGIN
+  -- Lock every stream of the batch in a fixed order (no deadlocks between batches); create a
+  -- placeholder row for a new stream so that two first appends serialise on it.
+  WITH locked AS (
+    INSERT INTO ${s}.streams AS st (stream_id, revision)
+    SELECT DISTINCT x->>'s', -1 FROM jsonb_array_elements(p) x ORDER BY 1
+    ON CONFLICT (stream_id) DO UPDATE SET revision = st.revision
+    RETURNING st.stream_id, st.revision
+  )
+  SELECT jsonb_object_agg(locked.stream_id, locked.revision) INTO cur FROM locked;
+
+  RETURN QUERY
+  WITH a AS (
+    SELECT (o - 1)::int AS i, x->>'s' AS sid, x->'x' AS exp, x->>'t' AS tenant, x->>'c' AS cat, x->'e' AS evs,
+           jsonb_array_length(x->'e') AS n, (cur->>(x->>'s'))::bigint AS current
+    FROM jsonb_array_elements(p) WITH ORDINALITY AS t(x, o)
+  ),
+  dup AS (
+    SELECT a.i, count(*) AS found, bool_and(e.stream_id = a.sid) AS same_stream,
+           max(e.revision) AS rev, max(e.position) AS epos
+    FROM a CROSS JOIN LATERAL jsonb_array_elements(a.evs) AS ev
+    JOIN ${s}.events e ON e.event_id = (ev->>'id')::uuid
+    GROUP BY a.i
+  ),
+  judged AS (
+    SELECT a.*, d.rev AS dup_rev, d.epos AS dup_pos,
+      CASE
+        WHEN d.found IS NOT NULL AND d.found = a.n AND d.same_stream THEN 'duplicate'
+        WHEN d.found IS NOT NULL THEN 'idempotency_mismatch'
+        WHEN a.exp = '"any"'::jsonb THEN 'ok'
+        WHEN a.exp = '"no_stream"'::jsonb THEN CASE WHEN a.current = -1 THEN 'ok' ELSE 'conflict' END
+        WHEN a.exp = '"stream_exists"'::jsonb THEN CASE WHEN a.current >= 0 THEN 'ok' ELSE 'conflict' END
+        WHEN (a.exp #>> '{}')::bigint = a.current THEN 'ok'
+        ELSE 'conflict'
+      END AS st
+    FROM a LEFT JOIN dup d ON d.i = a.i
+  ),
+  rws AS (
+    SELECT j.i, j.sid, j.tenant, j.cat, j.current + e.o AS rev, e.ev,
+           row_number() OVER (ORDER BY j.i, e.o) AS k
+    FROM judged j CROSS JOIN LATERAL jsonb_array_elements(j.evs) WITH ORDINALITY AS e(ev, o)
+    WHERE j.st = 'ok'
+  ),
+  ins AS (
+    INSERT INTO ${s}.events (position, event_id, stream_id, revision, type, data, metadata, tenant_id, category)
+    SELECT base + rws.k, (rws.ev->>'id')::uuid, rws.sid, rws.rev, rws.ev->>'ty', rws.ev->'d', rws.ev->'m', rws.tenant, rws.cat
+    FROM rws
+    RETURNING 1
+  ),
+  -- data-modifying CTEs always run to completion, read or not
+  up AS (
+    UPDATE ${s}.streams st SET revision = m.rev
+    FROM (SELECT rws.sid, max(rws.rev) AS rev FROM rws GROUP BY rws.sid) m
+    WHERE st.stream_id = m.sid
+    RETURNING 1
+  )
+  SELECT j.i, j.st,
+    CASE j.st WHEN 'ok' THEN j.current + j.n WHEN 'duplicate' THEN j.dup_rev ELSE j.current END,
+    CASE j.st WHEN 'ok' THEN (SELECT base + max(r.k) FROM rws r WHERE r.i = j.i)
+              WHEN 'duplicate' THEN j.dup_pos END
+  FROM judged j
+  ORDER BY j.i;
+
+  PERFORM pg_notify('${s}_appended', '');
+END
+$f$;
+`;
+};

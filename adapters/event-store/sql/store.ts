@@ -1,0 +1,148 @@
+import { storeUnavailable } from '../../../domain/ports/event-store.ts';
+import type {
+  EventFilter,
+  EventStore,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+} from '../../../domain/ports/event-store.ts';
+import { encodeAppend } from '../validate.ts';
+import { createAppendBatcher } from './append-batcher.ts';
+import type { SqlDb } from './db.ts';
+import { isUnavailableError } from './db.ts';
+import { EVENT_COLUMNS, toRecordedEvent } from './rows.ts';
+import type { EventRow } from './rows.ts';
+import { checkSchemaName, eventLogMigration } from './schema.ts';
+import { createSubscription } from './subscription.ts';
+import { createWakeup } from './wakeup.ts';
+
+export interface SqlEventStoreOptions {
+  readonly schema?: string;
+  /** Test hook: runs inside each append transaction just before COMMIT. */
+  readonly beforeCommit?: () => Promise<void>;
+}
+
+const guard = async <T>(work: () => Promise<T>): Promise<T> => {
+  try {
+    return await work();
+  } catch (error) {
+    if (isUnavailableError(error)) throw storeUnavailable(`event store unavailable: ${(error as Error).message}`);
+    throw error;
+  }
+};
+
+export const migrateEventLog = async (db: SqlDb, schema: string): Promise<void> => {
+  await db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`event-log:${schema}`]);
+    await tx.exec(eventLogMigration(schema));
+  });
+};
+
+/** Builds the read-all query for a filter; `$1` is the exclusive start position, `$2` the limit. */
+export const readAllQuery = (schema: string, filter: EventFilter | undefined): { text: string; params: unknown[] } => {
+  const where = [`position > $1`, `position < ${schema}.horizon()`];
+  const params: unknown[] = [];
+  if (filter?.tenantId !== undefined) {
+    params.push(filter.tenantId);
+    where.push(`tenant_id = $${params.length + 2}`);
+  }
+  if (filter?.categories) {
+    params.push(filter.categories);
+    where.push(`category = ANY($${params.length + 2}::text[])`);
+  }
+  if (filter?.eventTypes) {
+    params.push(filter.eventTypes);
+    where.push(`type = ANY($${params.length + 2}::text[])`);
+  }
+  return {
+    text: `SELECT ${EVENT_COLUMNS} FROM ${schema}.events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $2`,
+    params,
+  };
+};
+
+export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptions = {}): Promise<EventStore> => {
+  const schema = checkSchemaName(options.schema ?? 'eventlog');
+  await guard(() => migrateEventLog(db, schema));
+  const batcher = createAppendBatcher(db, schema, options.beforeCommit ? { beforeCommit: options.beforeCommit } : {});
+  const wakeup = createWakeup();
+  const listener = await guard(() => db.listen(`${schema}_appended`, wakeup.notify));
+  const subscriptions = new Set<{ close(): Promise<void> }>();
+  let closed = false;
+
+  const readAll = async (opts: ReadAllOptions = {}): Promise<RecordedEvent[]> => {
+    const query = readAllQuery(schema, opts.filter);
+    const limit = Math.min(Math.max(opts.maxCount ?? 1000, 1), 10_000);
+    const { rows } = await guard(() =>
+      db.query<EventRow>(query.text, [String(opts.after ?? -1n), limit, ...query.params]),
+    );
+    return rows.map(toRecordedEvent);
+  };
+
+  return {
+    append(streamId: string, events: readonly NewEvent[], expected) {
+      if (closed) return Promise.reject(storeUnavailable('event store is closed'));
+      try {
+        const checked = encodeAppend(streamId, events, expected);
+        return batcher.submit({ streamId, ...checked });
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+
+    async readStream(streamId: string, opts: ReadStreamOptions = {}) {
+      const from = opts.fromRevision ?? 0;
+      const limit = opts.maxCount ?? 1_000_000;
+      const { rows } = await guard(() =>
+        db.query<EventRow>(
+          `SELECT ${EVENT_COLUMNS} FROM ${schema}.events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
+          [streamId, from, limit],
+        ),
+      );
+      return rows.map(toRecordedEvent);
+    },
+
+    readAll,
+
+    subscribe(opts, handler) {
+      const subscription = createSubscription({
+        after: opts.after,
+        batchSize: opts.batchSize ?? 500,
+        readPage: (after, maxCount) => readAll({ after, maxCount, ...(opts.filter ? { filter: opts.filter } : {}) }),
+        hasPendingBeyondHorizon: async (after) => {
+          const { rows } = await guard(() =>
+            db.query<{ pending: boolean }>(
+              `SELECT EXISTS (SELECT 1 FROM ${schema}.events WHERE position > $1 AND position >= ${schema}.horizon()) AS pending`,
+              [String(after ?? -1n)],
+            ),
+          );
+          return rows[0]?.pending === true;
+        },
+        wakeup,
+        handler,
+      });
+      subscriptions.add(subscription);
+      void subscription.done.catch(() => undefined).finally(() => subscriptions.delete(subscription));
+      return subscription;
+    },
+
+    async headPosition() {
+      const { rows } = await guard(() =>
+        db.query<{ head: string | null }>(
+          `SELECT max(position) AS head FROM ${schema}.events WHERE position < ${schema}.horizon()`,
+        ),
+      );
+      const head = rows[0]?.head;
+      return head === null || head === undefined ? undefined : BigInt(head);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...subscriptions].map((s) => s.close()));
+      await listener.close().catch(() => undefined);
+      wakeup.notify();
+      await db.close();
+    },
+  };
+};
