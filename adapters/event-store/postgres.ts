@@ -17,14 +17,14 @@ export const pgPoolDb = (connectionString: string, poolSize: number): SqlDb => {
   pool.on('error', () => undefined); // an idle client lost its connection; the pool replaces it
   return {
     maxConcurrentBatches: poolSize,
-    query: (text, params) => pool.query(text, params),
+    query: (text, params) => pool.query(text, params) as never,
     exec: (text) => pool.query(text),
     async transaction(fn, beforeCommit) {
       const client = await pool.connect();
       let broken = false;
       try {
         await client.query('BEGIN');
-        const result = await fn({ query: (t, p) => client.query(t, p), exec: (t) => client.query(t) } as Querier);
+        const result = await fn({ query: (t, p) => client.query(t, p) as never, exec: (t) => client.query(t) } as Querier);
         if (beforeCommit) await beforeCommit();
         await client.query('COMMIT');
         return result;

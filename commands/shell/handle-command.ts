@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { v5 as uuidv5 } from 'uuid';
+import { STORE_ERRORS } from '../../domain/ports/event-store.ts';
+import type { EventStore, NewEvent, RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { Decider, DomainEvent } from '../../domain/shared/decider.ts';
+import { AppError, hasCode } from '../../domain/shared/errors.ts';
+import { createKeyedLock } from './keyed-lock.ts';
+import { createStateCache, MAX_KEYS_PER_STREAM } from './state-cache.ts';
+import type { CachedStream, IdempotencyRecord, StateCache } from './state-cache.ts';
+
+export interface CommandMetadata {
+  readonly tenantId: string;
+  readonly actor: string;
+  readonly correlationId: string;
+  readonly causationId?: string | null;
+  readonly traceparent?: string;
+}
+
+export interface CommandEnvelope<C> {
+  readonly streamId: string;
+  readonly command: C;
+  readonly metadata: CommandMetadata;
+  /** From an Idempotency-Key header or a webhook's own id; `fingerprint` identifies the request body. */
+  readonly idempotency?: { readonly key: string; readonly fingerprint?: string };
+  /** May a conflict be retried by deciding again on fresh state? Default true. */
+  readonly retryOnConflict?: boolean;
+}
+
+export interface CommandResult<S> {
+  readonly streamId: string;
+  readonly events: readonly NewEvent[];
+  readonly state: S;
+  readonly nextRevision: number;
+  /** Where the stream stands after the command: use it as `minPosition` to read your write. */
+  readonly position: bigint | undefined;
+  /** A repeat of an earlier command with the same idempotency key: nothing was appended. */
+  readonly duplicate: boolean;
+}
+
+export interface CommandShellDeps {
+  readonly store: EventStore;
+  readonly cache?: StateCache;
+  readonly newId?: () => string;
+  readonly maxAttempts?: number;
+  readonly random?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const IDEMPOTENCY_NAMESPACE = '6f9d7b0e-3c1a-5b8e-9f4d-2a7c1e5b8d30';
+const PAGE = 2_000;
+
+export const concurrencyError = (streamId: string, attempts: number) =>
+  new AppError('conflict', 'concurrency_conflict', `stream ${streamId} kept changing; gave up after ${attempts} attempts`, {
+    streamId,
+    attempts,
+  });
+
+/** Records a key as most recent, dropping the oldest past the bound. Mutates `keys`. */
+const rememberKey = (keys: Map<string, IdempotencyRecord>, key: string, record: IdempotencyRecord) => {
+  keys.delete(key);
+  keys.set(key, record);
+  if (keys.size > MAX_KEYS_PER_STREAM) keys.delete(keys.keys().next().value!);
+};
+
+/** The one command-handling shell: read → fold → decide → append(expected revision) → retry a conflict. */
+export const createCommandShell = (deps: CommandShellDeps) => {
+  const cache = deps.cache ?? createStateCache();
+  const newId = deps.newId ?? randomUUID;
+  const maxAttempts = deps.maxAttempts ?? 8;
+  const random = deps.random ?? Math.random;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const lock = createKeyedLock();
+
+  const load = async <E extends DomainEvent, S>(decider: Decider<unknown, E, S>, streamId: string): Promise<CachedStream<S>> => {
+    let entry: CachedStream<S> = cache.get<S>(streamId) ?? {
+      state: decider.initialState(),
+      revision: -1,
+      lastPosition: undefined,
+      keys: new Map(),
+    };
+    for (;;) {
+      const page: RecordedEvent[] = await deps.store.readStream(streamId, { fromRevision: entry.revision + 1, maxCount: PAGE });
+      if (page.length === 0) break;
+      let state = entry.state;
+      const keys = new Map(entry.keys);
+      for (const event of page) {
+        state = decider.evolve(state, { type: event.type, data: event.data } as E);
+        const key = event.metadata.idempotencyKey;
+        if (typeof key === 'string')
+          rememberKey(keys, key, { fingerprint: event.metadata.commandHash, nextRevision: event.revision, position: event.position });
+      }
+      const last = page[page.length - 1]!;
+      entry = { state, keys, revision: last.revision, lastPosition: last.position };
+      if (page.length < PAGE) break;
+    }
+    cache.set(streamId, entry);
+    return entry;
+  };
+
+  const attempt = async <C, E extends DomainEvent, S>(
+    decider: Decider<C, E, S>,
+    envelope: CommandEnvelope<C>,
+  ): Promise<CommandResult<S>> => {
+    const { streamId, idempotency } = envelope;
+    const entry = await load(decider as Decider<unknown, E, S>, streamId);
+    const base = { streamId, state: entry.state };
+    if (idempotency) {
+      const seen = entry.keys.get(idempotency.key);
+      if (seen) {
+        if (seen.fingerprint !== idempotency.fingerprint)
+          throw new AppError('conflict', 'idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
+        return { ...base, events: [], nextRevision: seen.nextRevision, position: seen.position, duplicate: true };
+      }
+    }
+    const decided = decider.decide(envelope.command, entry.state);
+    if (decided.length === 0) return { ...base, events: [], nextRevision: entry.revision, position: entry.lastPosition, duplicate: false };
+
+    const metadata = {
+      causationId: null,
+      ...envelope.metadata,
+      ...(idempotency ? { idempotencyKey: idempotency.key, commandHash: idempotency.fingerprint } : {}),
+    };
+    const events: NewEvent[] = decided.map((event, index) => ({
+      id: idempotency ? uuidv5(`${streamId}|${idempotency.key}|${index}`, IDEMPOTENCY_NAMESPACE) : newId(),
+      type: event.type,
+      data: event.data,
+      metadata,
+    }));
+    const result = await deps.store.append(streamId, events, entry.revision < 0 ? 'no_stream' : entry.revision);
+    if (result.duplicate) {
+      cache.delete(streamId); // another process wrote these ids; fold them properly next time
+      return { ...base, events: [], nextRevision: result.nextRevision, position: result.position, duplicate: true };
+    }
+    let state = entry.state;
+    for (const event of decided) state = decider.evolve(state, event);
+    const keys = idempotency ? new Map(entry.keys) : entry.keys;
+    if (idempotency) rememberKey(keys as Map<string, IdempotencyRecord>, idempotency.key, { fingerprint: idempotency.fingerprint, ...result });
+    cache.set(streamId, { state, revision: result.nextRevision, lastPosition: result.position, keys });
+    return { streamId, state, events, nextRevision: result.nextRevision, position: result.position, duplicate: false };
+  };
+
+  return {
+    handle<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, envelope: CommandEnvelope<C>): Promise<CommandResult<S>> {
+      return lock(envelope.streamId, async () => {
+        for (let attemptNo = 1; ; attemptNo++) {
+          try {
+            return await attempt(decider, envelope);
+          } catch (error) {
+            if (!hasCode(error, STORE_ERRORS.conflict)) throw error;
+            if (envelope.retryOnConflict === false) throw concurrencyError(envelope.streamId, attemptNo);
+            if (attemptNo >= maxAttempts) throw concurrencyError(envelope.streamId, attemptNo);
+            await sleep(random() * Math.min(5 * 2 ** attemptNo, 200)); // full jitter, capped
+          }
+        }
+      });
+    },
+    /** Reads (and caches) a stream's folded state without deciding anything. */
+    async state<E extends DomainEvent, S>(decider: Decider<unknown, E, S>, streamId: string): Promise<{ state: S; revision: number }> {
+      const entry = await load(decider, streamId);
+      return { state: entry.state, revision: entry.revision };
+    },
+  };
+};
+
+export type CommandShell = ReturnType<typeof createCommandShell>;
