@@ -71,7 +71,7 @@ export const createCommandShell = (deps: CommandShellDeps) => {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const lock = createKeyedLock();
 
-  const load = async <E extends DomainEvent, S>(decider: Decider<unknown, E, S>, streamId: string): Promise<CachedStream<S>> => {
+  const load = async <C, E extends DomainEvent, S>(decider: Decider<C, E, S>, streamId: string): Promise<CachedStream<S>> => {
     let entry: CachedStream<S> = cache.get<S>(streamId) ?? {
       state: decider.initialState(),
       revision: -1,
@@ -102,7 +102,7 @@ export const createCommandShell = (deps: CommandShellDeps) => {
     envelope: CommandEnvelope<C>,
   ): Promise<CommandResult<S>> => {
     const { streamId, idempotency } = envelope;
-    const entry = await load(decider as Decider<unknown, E, S>, streamId);
+    const entry = await load(decider, streamId);
     const base = { streamId, state: entry.state };
     if (idempotency) {
       const seen = entry.keys.get(idempotency.key);
@@ -155,7 +155,7 @@ export const createCommandShell = (deps: CommandShellDeps) => {
       });
     },
     /** Reads (and caches) a stream's folded state without deciding anything. */
-    async state<E extends DomainEvent, S>(decider: Decider<unknown, E, S>, streamId: string): Promise<{ state: S; revision: number }> {
+    async state<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, streamId: string): Promise<{ state: S; revision: number }> {
       const entry = await load(decider, streamId);
       return { state: entry.state, revision: entry.revision };
     },

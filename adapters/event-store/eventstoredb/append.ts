@@ -5,17 +5,19 @@ import { encodeAppend } from '../validate.ts';
 import type { EncodedEvent } from '../validate.ts';
 import { isWrongExpectedVersion, toConflict, withRetries } from './errors.ts';
 import { commitOf, toEsdbExpectedRevision } from './mapping.ts';
-import { findStoredIds } from './reads.ts';
+import { findRecentIds, findStoredIds } from './reads.ts';
 
 export interface AppendContext {
   readonly client: EventStoreDBClient;
-  /** How far back (events) to look for the ids of an append that carries an idempotency key. */
-  readonly idempotencyWindow: number;
+  /** How many of the stream's newest events to search for the ids of an append with an idempotency key. */
+  readonly streamWindow: number;
+  /** How many of $all's newest events to search for the ids in other streams. */
+  readonly allWindow: number;
   readonly headPosition: () => Promise<bigint | undefined>;
 }
 
 /** Events without an idempotency key have random ids; a repeat of those can only be a recent re-send. */
-const UNKEYED_WINDOW = 200;
+const UNKEYED_STREAM_WINDOW = 200;
 
 const toEventData = (event: EncodedEvent): EventData => ({
   id: event.id,
@@ -28,22 +30,26 @@ const toEventData = (event: EncodedEvent): EventData => ({
 
 /**
  * The result of an earlier append of these ids, if they are all stored in this stream already;
- * throws idempotency_mismatch if only some are. ESDB has no lookup by event id, so this reads the
- * newest `window` events of the stream (ids stored in another stream are not detected).
+ * throws idempotency_mismatch if only some are, or if any is stored in another stream. ESDB has no
+ * lookup by event id, so this searches the stream's newest `streamWindow` events and $all's newest
+ * `allWindow` events: a repeat older than both windows is not recognised.
  */
 const earlierAppend = async (
   context: AppendContext,
   streamId: string,
   ids: ReadonlySet<string>,
-  window: number,
+  streamWindow: number,
 ): Promise<AppendResult | undefined> => {
-  const found = await findStoredIds(context.client, streamId, ids, window);
-  if (found.length === 0) return undefined;
-  if (found.length < ids.size) throw idempotencyMismatch(streamId);
-  const nextRevision = Math.max(...found.map((event) => event.revision));
-  let position = found.reduce((max, event) => (event.position > max ? event.position : max), -1n);
+  const found = new Map((await findStoredIds(context.client, streamId, ids, streamWindow)).map((e) => [e.id, e]));
+  if (found.size < ids.size)
+    for (const event of await findRecentIds(context.client, ids, context.allWindow)) if (!found.has(event.id)) found.set(event.id, event);
+  if (found.size === 0) return undefined;
+  const events = [...found.values()];
+  if (found.size < ids.size || events.some((event) => event.streamId !== streamId)) throw idempotencyMismatch(streamId);
+  const nextRevision = Math.max(...events.map((event) => event.revision));
+  let position = events.reduce((max, event) => (event.position > max ? event.position : max), -1n);
   // servers before 22.6 send no position with stream reads: the head is at or after the original
-  if (found.some((event) => event.position < 0n)) position = (await context.headPosition()) ?? position;
+  if (events.some((event) => event.position < 0n)) position = (await context.headPosition()) ?? position;
   return { nextRevision, position, duplicate: true };
 };
 
@@ -61,7 +67,7 @@ export const appendEvents = async (
   const checked = encodeAppend(streamId, events, expected);
   const ids = new Set(checked.events.map((event) => event.id));
   const keyed = events.some((event) => event.metadata?.idempotencyKey !== undefined);
-  const window = keyed ? context.idempotencyWindow : Math.min(UNKEYED_WINDOW, context.idempotencyWindow);
+  const window = keyed ? context.streamWindow : Math.min(UNKEYED_STREAM_WINDOW, context.streamWindow);
   const data = checked.events.map(toEventData);
   const expectedRevision = toEsdbExpectedRevision(checked.expected);
 

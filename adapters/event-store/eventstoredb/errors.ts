@@ -67,7 +67,7 @@ export const toStoreError = (error: unknown, context: string): unknown => {
 /** Backoff for retries and resubscriptions: 100 ms doubling, capped. */
 export const backoffMs = (attempt: number, capMs = 5_000): number => Math.min(100 * 2 ** Math.max(0, attempt), capMs);
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `work`, retrying transient failures (a not-leader answer at once: the client has switched

@@ -15,8 +15,13 @@ import { subscribeToEvents } from './subscribe.ts';
 export interface EventStoreDbOptions {
   /** e.g. `esdb://localhost:2113?tls=false` */
   readonly connectionString: string;
-  /** How many of a stream's newest events an append with an idempotency key searches for its ids. */
-  readonly idempotencyWindow?: number;
+  /**
+   * Idempotency look-up (ESDB cannot find an event by id): how many of the stream's newest events an
+   * append with an idempotency key searches for its ids (default 5000; 200 without a key)…
+   */
+  readonly streamIdempotencyWindow?: number;
+  /** …and how many of $all's newest events it searches for the ids in other streams (default 500). */
+  readonly allIdempotencyWindow?: number;
 }
 
 export const createEventStoreDbStore = (options: EventStoreDbOptions): EventStore => {
@@ -27,7 +32,12 @@ export const createEventStoreDbStore = (options: EventStoreDbOptions): EventStor
     if (closed) throw storeUnavailable('event store is closed');
   };
   const headPosition = () => readHeadPosition(client);
-  const appendContext = { client, idempotencyWindow: options.idempotencyWindow ?? 5_000, headPosition };
+  const appendContext = {
+    client,
+    streamWindow: options.streamIdempotencyWindow ?? 5_000,
+    allWindow: options.allIdempotencyWindow ?? 500,
+    headPosition,
+  };
 
   return {
     async append(streamId, events, expected) {

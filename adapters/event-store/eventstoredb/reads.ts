@@ -3,7 +3,7 @@ import type { AllStreamResolvedEvent, EventStoreDBClient, ResolvedEvent, Streami
 import type { ReadAllOptions, ReadStreamOptions, RecordedEvent } from '../../../domain/ports/event-store.ts';
 import { parseStreamId } from '../../../domain/shared/streams.ts';
 import { isMissingStream, withRetries } from './errors.ts';
-import { accepts, commitOf, toReadPosition, toRecordedEvent } from './mapping.ts';
+import { accepts, commitOf, isSystemRecord, toReadPosition, toRecordedEvent } from './mapping.ts';
 import type { EsdbRecord } from './mapping.ts';
 
 const ALL_PAGE = 1_000;
@@ -129,5 +129,20 @@ export const findStoredIds = async (
     if (isMissingStream(error)) return [];
     throw error;
   }
+  return [...found.values()];
+};
+
+/** Events with these ids among the newest `window` events of $all (any stream). */
+export const findRecentIds = async (
+  client: EventStoreDBClient,
+  ids: ReadonlySet<string>,
+  window: number,
+): Promise<RecordedEvent[]> => {
+  const found = new Map<string, RecordedEvent>();
+  await each(client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: window }), ({ event }) => {
+    const id = event?.id.toLowerCase();
+    if (event && id !== undefined && ids.has(id) && !isSystemRecord(event)) found.set(id, toRecordedEvent(event as EsdbRecord));
+    return found.size < ids.size;
+  });
   return [...found.values()];
 };

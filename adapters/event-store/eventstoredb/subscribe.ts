@@ -92,6 +92,7 @@ export const subscribeToEvents = (
   const run = async (): Promise<void> => {
     while (!closed) {
       const subscription = client.subscribeToAll({ fromPosition: toReadPosition(resume), filter });
+      subscription.on('error', () => undefined); // the iterator reports errors; none may go unhandled after stop
       current = subscription;
       try {
         await consume(subscription); // returns when closed or when the server ended the stream

@@ -1,0 +1,37 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { Express } from 'express';
+import { healthRoute } from './health.ts';
+import type { Readiness } from './health.ts';
+
+export interface HttpServer {
+  readonly app: Express;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Listens at once, so /healthz answers while the rest of the process is still starting. */
+export const startHttpServer = async (options: { port: number; host: string; readiness: Readiness }): Promise<HttpServer> => {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', healthRoute(options.readiness));
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    app,
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2_000).unref();
+      }),
+  };
+};

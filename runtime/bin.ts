@@ -1,0 +1,2 @@
+#!/usr/bin/env -S npx tsx
+import './cli.ts';

@@ -1,0 +1,35 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Every environment variable the service reads. README's configuration table mirrors this. */
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('.data'),
+  DATABASE_URL: z.string().url().optional(),
+  EVENTSTORE_URL: z.string().min(1).optional(),
+  EVENT_STORE: z.enum(['auto', 'pglite', 'postgres', 'eventstoredb']).default('auto'),
+  EVENT_STORE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('eventlog'),
+  PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof schema> & { readonly eventStore: 'pglite' | 'postgres' | 'eventstoredb' };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new ConfigError(`invalid configuration:\n${problems}`);
+  }
+  const c = parsed.data;
+  const eventStore =
+    c.EVENT_STORE !== 'auto' ? c.EVENT_STORE : c.EVENTSTORE_URL ? 'eventstoredb' : c.DATABASE_URL ? 'postgres' : 'pglite';
+  if (eventStore === 'postgres' && !c.DATABASE_URL) throw new ConfigError('EVENT_STORE=postgres needs DATABASE_URL');
+  if (eventStore === 'eventstoredb' && !c.EVENTSTORE_URL) throw new ConfigError('EVENT_STORE=eventstoredb needs EVENTSTORE_URL');
+  return { ...c, DATA_DIR: path.resolve(c.DATA_DIR), eventStore };
+};

@@ -1,0 +1,69 @@
+import { startHttpServer } from '../adapters/http/server.ts';
+import type { HttpServer } from '../adapters/http/server.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import { openStorage } from './stores.ts';
+import type { Storage } from './stores.ts';
+
+export interface DevPlatform {
+  readonly http: HttpServer;
+  readonly storage: Storage;
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded default: every role in one process on PGlite in DATA_DIR. The HTTP server comes
+ * up first so /healthz answers (503 "starting") while the database opens.
+ */
+export const startDev = async (config: Config, log: Logger): Promise<DevPlatform> => {
+  let phase: 'starting' | 'ready' | 'stopping' = 'starting';
+  const http = await startHttpServer({
+    port: config.PORT,
+    host: config.HOST,
+    readiness: () => ({ ready: phase === 'ready', detail: { phase } }),
+  });
+  log.info({ url: http.url }, 'http listening');
+  let storage: Storage;
+  try {
+    storage = await openStorage(config);
+  } catch (error) {
+    await http.close();
+    throw error;
+  }
+  phase = 'ready';
+  log.info({ store: storage.describe }, 'ready');
+  let stopping: Promise<void> | undefined;
+  return {
+    http,
+    storage,
+    stop: () =>
+      (stopping ??= (async () => {
+        phase = 'stopping';
+        await http.close();
+        await storage.close();
+        log.info('stopped cleanly');
+      })()),
+  };
+};
+
+/** Ctrl-C or SIGTERM stops cleanly; a second one exits at once. */
+export const stopOnSignals = (stop: () => Promise<void>, log: Logger) => {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    signalled = true;
+    log.info({ signal }, 'stopping');
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+};

@@ -1,0 +1,59 @@
+import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { createInProcessBus } from '../adapters/bus/in-process.ts';
+import { createSqlCheckpointStore } from '../adapters/bus/sql-checkpoints.ts';
+import { createEventStoreDbStore } from '../adapters/event-store/eventstoredb/index.ts';
+import { pgliteDb } from '../adapters/event-store/pglite.ts';
+import { createPostgresEventStore, pgPoolDb } from '../adapters/event-store/postgres.ts';
+import { createSqlEventStore } from '../adapters/event-store/sql/store.ts';
+import type { Bus } from '../domain/ports/bus.ts';
+import type { EventStore } from '../domain/ports/event-store.ts';
+import type { Config } from './config.ts';
+
+export interface Storage {
+  readonly store: EventStore;
+  readonly bus: Bus;
+  readonly describe: string;
+  close(): Promise<void>;
+}
+
+/** Picks the event store and the bus the configuration asks for. The only place that does. */
+export const openStorage = async (config: Config): Promise<Storage> => {
+  const schema = config.EVENT_STORE_SCHEMA;
+  if (config.eventStore === 'pglite') {
+    const dir = path.join(config.DATA_DIR, 'pglite');
+    await mkdir(dir, { recursive: true });
+    const pg = await PGlite.create(dir);
+    const db = pgliteDb(pg, { ownsInstance: false });
+    const store = await createSqlEventStore(db, { schema });
+    const bus = createInProcessBus(store, await createSqlCheckpointStore(db, schema));
+    return {
+      store,
+      bus,
+      describe: `embedded PostgreSQL (PGlite) in ${dir}`,
+      async close() {
+        await bus.close();
+        await store.close();
+        await pg.close();
+      },
+    };
+  }
+  const checkpointsDb = pgPoolDb(config.DATABASE_URL ?? '', 2);
+  const store =
+    config.eventStore === 'postgres'
+      ? await createPostgresEventStore({ connectionString: config.DATABASE_URL!, schema, poolSize: config.PG_POOL_SIZE })
+      : createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL! });
+  if (!config.DATABASE_URL) throw new Error('the in-process bus keeps its checkpoints in PostgreSQL: set DATABASE_URL');
+  const bus = createInProcessBus(store, await createSqlCheckpointStore(checkpointsDb, schema));
+  return {
+    store,
+    bus,
+    describe: config.eventStore === 'postgres' ? 'PostgreSQL' : 'EventStoreDB',
+    async close() {
+      await bus.close();
+      await store.close();
+      await checkpointsDb.close();
+    },
+  };
+};

@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresEventStore } from '../../adapters/event-store/postgres.ts';
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import { waitFor } from '../support/gate.ts';
+import { newEvent, uniqueTenant } from '../support/ids.ts';
+import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
+
+describe('PostgreSQL event store when the database goes away', () => {
+  const schema = uniqueSchema('outage');
+  let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+  let store: EventStore;
+  let direct: EventStore;
+  beforeAll(async () => {
+    const url = new URL(TEST_DATABASE_URL);
+    proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    url.port = String(proxy.port);
+    direct = await createPostgresEventStore({ connectionString: TEST_DATABASE_URL, schema });
+    store = await createPostgresEventStore({ connectionString: url.toString(), schema, poolSize: 2 });
+  });
+  afterAll(async () => {
+    await store.close();
+    await direct.close();
+    await proxy.close();
+    await dropSchema(schema);
+  });
+
+  it('answers a typed unavailable error, writes nothing partial, and recovers when the database returns', async () => {
+    const t = uniqueTenant();
+    const stream = `tenant-${t}`;
+    await store.append(stream, [newEvent(t, 'Before')], 'no_stream');
+    const seen: RecordedEvent[] = [];
+    const subscription = store.subscribe({ filter: { tenantId: t } }, (events) => void seen.push(...events));
+    await waitFor(() => seen.length === 1);
+
+    proxy.cut();
+    const during = [newEvent(t, 'During1'), newEvent(t, 'During2')];
+    await expect(store.append(stream, during, 0)).rejects.toMatchObject({ code: 'store_unavailable', kind: 'unavailable' });
+    await expect(store.readStream(stream)).rejects.toMatchObject({ code: 'store_unavailable' });
+    expect((await direct.readStream(stream)).map((e) => e.type)).toEqual(['Before']);
+
+    proxy.restore();
+    await waitFor(async () => (await store.append(stream, during, 0).then(() => true).catch(() => false)), 10_000, 'recovery');
+    expect((await direct.readStream(stream)).map((e) => e.type)).toEqual(['Before', 'During1', 'During2']);
+    await waitFor(() => seen.length === 3, 10_000, 'subscription to resume');
+    await subscription.close();
+    expect(seen.map((e) => e.type)).toEqual(['Before', 'During1', 'During2']);
+  });
+});
