@@ -46,15 +46,19 @@ export const startDev = async (config: Config, log: Logger): Promise<DevPlatform
   };
 };
 
-/** Ctrl-C or SIGTERM stops cleanly; a second one exits at once. */
+/**
+ * Ctrl-C or SIGTERM stops cleanly; another one more than a second later exits at once (a wrapper
+ * that relays the terminal's Ctrl-C can deliver the same press twice).
+ */
 export const stopOnSignals = (stop: () => Promise<void>, log: Logger) => {
-  let signalled = false;
+  let signalledAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
+    if (signalledAt !== undefined) {
+      if (Date.now() - signalledAt < 1_000) return;
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(130);
     }
-    signalled = true;
+    signalledAt = Date.now();
     log.info({ signal }, 'stopping');
     stop().then(
       () => process.exit(0),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conversationDecider, RECENT_MESSAGE_IDS } from '../../domain/conversation/index.ts';
+import { conversationDecider, RECENT_MESSAGE_IDS, windowIds } from '../../domain/conversation/index.ts';
 import type { Channel, ConversationCommand, ConversationEvent } from '../../domain/conversation/index.ts';
 import { fold } from '../../domain/shared/decider.ts';
 import { asConversationId, asTenantId } from '../../domain/shared/ids.ts';
@@ -160,6 +160,12 @@ describe('CloseConversation', () => {
 });
 
 describe('state size', () => {
+  it('still recognises a repeat of one of the last RECENT_MESSAGE_IDS messages', () => {
+    const events: ConversationEvent[] = [started];
+    for (let i = 0; i < 1_000; i++) events.push(posted(`m${i}`));
+    given(events).when(post(`m${1_000 - RECENT_MESSAGE_IDS}`)).thenNothing();
+  });
+
   it('stays bounded however many messages the stream holds', () => {
     const events: ConversationEvent[] = [started];
     for (let i = 0; i < 5_000; i++) events.push(posted(`m${i}`, i % 2 === 0 ? 'user' : 'agent'));
@@ -167,7 +173,11 @@ describe('state size', () => {
     if (state.status === 'none') throw new Error('expected a conversation');
     expect(state.messageCount).toBe(5_000);
     expect(state.userMessageCount).toBe(2_500);
-    expect(state.recentMessageIds).toHaveLength(RECENT_MESSAGE_IDS);
+    const recent = windowIds(state.recentMessageIds);
+    expect(recent.length).toBeGreaterThanOrEqual(RECENT_MESSAGE_IDS);
+    expect(recent.length).toBeLessThan(2 * RECENT_MESSAGE_IDS);
+    expect(recent.at(-1)).toBe('m4999');
+    expect(recent).toEqual(Array.from({ length: recent.length }, (_, i) => `m${5_000 - recent.length + i}`));
     expect(JSON.stringify(state).length).toBeLessThan(40_000);
   });
 });

@@ -1,0 +1,39 @@
+import type { ConversationId, TenantId } from '../shared/ids.ts';
+import type { TenantFacts } from '../tenant/facts.ts';
+import type { Channel, MessageRole } from './events.ts';
+
+type Command<Type extends string, Data> = Readonly<Data> & { readonly type: Type; readonly at: string };
+
+export type StartConversation = Command<
+  'StartConversation',
+  {
+    conversationId: ConversationId;
+    tenantId: TenantId;
+    channel: Channel;
+    externalChatId: string | null;
+    title: string | null;
+    tenant: TenantFacts;
+  }
+>;
+/** `messagesToday` is the tenant's count of user messages today, looked up by the handler. */
+export type PostMessage = Command<
+  'PostMessage',
+  { messageId: string; role: MessageRole; channel: Channel; text: string; tenant: TenantFacts; messagesToday: number }
+>;
+/** Delivery records are bookkeeping of work already in flight: they carry no tenant facts. */
+export type RecordMessageDelivered = Command<
+  'RecordMessageDelivered',
+  { messageId: string; channel: Channel; externalMessageId: string }
+>;
+export type RecordMessageDeliveryFailed = Command<
+  'RecordMessageDeliveryFailed',
+  { messageId: string; channel: Channel; reason: string; retryable: boolean }
+>;
+export type CloseConversation = Command<'CloseConversation', { reason: string; tenant: TenantFacts }>;
+
+export type ConversationCommand =
+  | StartConversation
+  | PostMessage
+  | RecordMessageDelivered
+  | RecordMessageDeliveryFailed
+  | CloseConversation;

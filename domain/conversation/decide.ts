@@ -1,0 +1,117 @@
+import { unreachable } from '../shared/decider.ts';
+import { domainError } from '../shared/errors.ts';
+import { requireActiveTenant } from '../tenant/facts.ts';
+import { TIER_LIMITS } from '../tiers.ts';
+import type * as C from './commands.ts';
+import type { ConversationCommand } from './commands.ts';
+import type { ConversationEvent, ConversationStarted } from './events.ts';
+import type { ConversationState, ExistingConversation, PendingDelivery } from './state.ts';
+import * as v from './validate.ts';
+import { windowHas } from './window.ts';
+
+type Events = readonly ConversationEvent[];
+
+const existing = (state: ConversationState): ExistingConversation => {
+  if (state.status === 'none') throw domainError('not_found', 'conversation_not_found', 'conversation not found');
+  return state;
+};
+
+const startConversation = (c: C.StartConversation, state: ConversationState): Events => {
+  requireActiveTenant(c.tenant);
+  const channel = v.checkChannel(c.channel);
+  const externalChatId =
+    c.externalChatId === null && channel === 'api'
+      ? null
+      : v.checkToken(c.externalChatId, 'invalid_external_chat_id', 'external chat id');
+  const title = c.title === null ? null : v.checkText(c.title, 200, 'invalid_title', 'title').trim();
+  const started: ConversationStarted['data'] = {
+    conversationId: v.checkConversationId(c.conversationId),
+    tenantId: v.checkTenantId(c.tenantId),
+    channel,
+    externalChatId,
+    title,
+    at: c.at,
+  };
+  if (state.status === 'none') return [{ type: 'ConversationStarted', data: started }];
+  const same = (['conversationId', 'tenantId', 'channel', 'externalChatId', 'title'] as const).every(
+    (field) => state[field] === started[field],
+  );
+  if (same) return [];
+  throw domainError('conflict', 'conversation_exists', 'the conversation exists with other details');
+};
+
+const postMessage = (c: C.PostMessage, state: ConversationState): Events => {
+  const tier = requireActiveTenant(c.tenant);
+  const conversation = existing(state);
+  const messageId = v.checkToken(c.messageId, 'invalid_message_id', 'message id');
+  if (windowHas(conversation.recentMessageIds, messageId)) return [];
+  if (conversation.status === 'closed') throw domainError('conflict', 'conversation_closed', 'the conversation is closed');
+  const role = v.checkRole(c.role);
+  const channel = v.checkChannel(c.channel);
+  if (channel !== 'api' && channel !== conversation.channel)
+    throw domainError('conflict', 'channel_mismatch', `this conversation is on ${conversation.channel}`);
+  const text = v.checkText(c.text, v.MAX_MESSAGE_TEXT, 'invalid_message_text', 'message text');
+  if (role === 'user') {
+    const limit = TIER_LIMITS[tier].messagesPerDay;
+    if (v.checkMessagesToday(c.messagesToday) >= limit)
+      throw domainError('limit', 'message_quota_exceeded', `the ${tier} tier allows ${limit} messages a day`, { tier, limit });
+  }
+  return [{ type: 'MessagePosted', data: { messageId, role, channel, text, at: c.at } }];
+};
+
+/** The delivery a record refers to; undefined when it was already settled, so the record is a repeat. */
+const pendingDelivery = (
+  conversation: ExistingConversation,
+  command: C.RecordMessageDelivered | C.RecordMessageDeliveryFailed,
+): PendingDelivery | undefined => {
+  const messageId = v.checkToken(command.messageId, 'invalid_message_id', 'message id');
+  const pending = conversation.pendingDeliveries.find((p) => p.messageId === messageId);
+  if (!pending) {
+    if (windowHas(conversation.settledDeliveries, messageId)) return undefined;
+    if (windowHas(conversation.recentMessageIds, messageId))
+      throw domainError('conflict', 'message_not_pending', 'this message awaits no delivery');
+    throw domainError('not_found', 'message_not_found', 'message not found');
+  }
+  if (pending.channel !== command.channel)
+    throw domainError('conflict', 'channel_mismatch', `this message is delivered on ${pending.channel}`);
+  return pending;
+};
+
+const recordDelivered = (c: C.RecordMessageDelivered, state: ConversationState): Events => {
+  const externalMessageId = v.checkToken(c.externalMessageId, 'invalid_external_message_id', 'external message id');
+  const pending = pendingDelivery(existing(state), c);
+  if (!pending) return [];
+  return [{ type: 'MessageDelivered', data: { ...pending, externalMessageId, at: c.at } }];
+};
+
+const recordFailed = (c: C.RecordMessageDeliveryFailed, state: ConversationState): Events => {
+  const reason = v.checkText(c.reason, 500, 'invalid_reason', 'reason').trim();
+  if (typeof c.retryable !== 'boolean') throw domainError('validation', 'invalid_retryable', 'retryable must be a boolean');
+  const pending = pendingDelivery(existing(state), c);
+  if (!pending) return [];
+  return [{ type: 'MessageDeliveryFailed', data: { ...pending, reason, retryable: c.retryable, at: c.at } }];
+};
+
+const close = (c: C.CloseConversation, state: ConversationState): Events => {
+  requireActiveTenant(c.tenant);
+  const conversation = existing(state);
+  const reason = v.checkText(c.reason, 500, 'invalid_reason', 'reason').trim();
+  return conversation.status === 'closed' ? [] : [{ type: 'ConversationClosed', data: { reason, at: c.at } }];
+};
+
+export const decideConversation = (command: ConversationCommand, state: ConversationState): Events => {
+  switch (command.type) {
+    case 'StartConversation':
+      return startConversation(command, state);
+    case 'PostMessage':
+      return postMessage(command, state);
+    case 'RecordMessageDelivered':
+      return recordDelivered(command, state);
+    case 'RecordMessageDeliveryFailed':
+      return recordFailed(command, state);
+    case 'CloseConversation':
+      return close(command, state);
+    default:
+      return unreachable(command);
+  }
+};

@@ -1,0 +1,27 @@
+import type { Decider } from '../shared/decider.ts';
+import type { ConversationCommand } from './commands.ts';
+import { decideConversation } from './decide.ts';
+import type { ConversationEvent } from './events.ts';
+import { evolveConversation, initialConversationState } from './state.ts';
+import type { ConversationState } from './state.ts';
+
+export const conversationDecider: Decider<ConversationCommand, ConversationEvent, ConversationState> = {
+  initialState: initialConversationState,
+  evolve: evolveConversation,
+  decide: decideConversation,
+};
+
+export type * from './commands.ts';
+export type * from './events.ts';
+export type * from './state.ts';
+export { CHANNELS, CONVERSATION_EVENT_TYPES, MESSAGE_ROLES } from './events.ts';
+export {
+  evolveConversation,
+  initialConversationState,
+  MAX_PENDING_DELIVERIES,
+  RECENT_MESSAGE_IDS,
+  RECENT_SETTLED_DELIVERIES,
+} from './state.ts';
+export { decideConversation } from './decide.ts';
+export { MAX_MESSAGE_TEXT } from './validate.ts';
+export { emptyWindow, windowHas, windowIds, windowPush, windowSize } from './window.ts';

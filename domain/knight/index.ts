@@ -1,0 +1,19 @@
+import type { Decider } from '../shared/decider.ts';
+import type { KnightCommand } from './commands.ts';
+import { decideKnight } from './decide.ts';
+import type { KnightEvent } from './events.ts';
+import { evolveKnight, initialKnightState } from './state.ts';
+import type { KnightState } from './state.ts';
+
+export const knightDecider: Decider<KnightCommand, KnightEvent, KnightState> = {
+  initialState: initialKnightState,
+  evolve: evolveKnight,
+  decide: decideKnight,
+};
+
+export type * from './commands.ts';
+export type * from './events.ts';
+export type * from './state.ts';
+export { KNIGHT_CPUS, KNIGHT_EVENT_TYPES, KNIGHT_RAM_GB } from './events.ts';
+export { evolveKnight, initialKnightState } from './state.ts';
+export { decideKnight } from './decide.ts';

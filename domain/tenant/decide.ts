@@ -1,0 +1,150 @@
+import { unreachable } from '../shared/decider.ts';
+import { domainError } from '../shared/errors.ts';
+import type * as C from './commands.ts';
+import type { TenantCommand } from './commands.ts';
+import type { TenantEvent } from './events.ts';
+import { tenantErased, tenantNotFound, tenantSuspended } from './facts.ts';
+import { findApiKey } from './state.ts';
+import type { ActiveTenant, LiveTenant, TenantState } from './state.ts';
+import * as v from './validate.ts';
+
+export const MAX_ACTIVE_API_KEYS = 20;
+
+type Events = readonly TenantEvent[];
+
+/** A tenant that exists and is not erased. */
+const live = (state: TenantState): LiveTenant => {
+  if (state.status === 'none') throw tenantNotFound();
+  if (state.status === 'erased') throw tenantErased();
+  return state;
+};
+
+/** A live tenant that may act: a suspended one is refused. */
+const active = (state: TenantState): ActiveTenant => {
+  const tenant = live(state);
+  if (tenant.status === 'suspended') throw tenantSuspended();
+  return tenant;
+};
+
+const createTenant = (c: C.CreateTenant, state: TenantState): Events => {
+  const tenantId = v.checkTenantId(c.tenantId);
+  const name = v.checkText(c.name, 1, 200, 'invalid_tenant_name', 'tenant name');
+  const tier = v.checkTier(c.tier);
+  if (state.status !== 'none')
+    throw domainError('conflict', 'tenant_exists', 'a tenant with this slug exists or existed', { tenantId });
+  return [{ type: 'TenantCreated', data: { tenantId, name, tier, at: c.at } }];
+};
+
+const changeTier = (c: C.ChangeTenantTier, t: ActiveTenant): Events => {
+  const to = v.checkTier(c.tier);
+  return to === t.tier ? [] : [{ type: 'TenantTierChanged', data: { from: t.tier, to, at: c.at } }];
+};
+
+const issueApiKey = (c: C.IssueApiKey, t: ActiveTenant): Events => {
+  const keyId = v.checkKeyId(c.keyId);
+  const scope = v.checkScope(c.scope);
+  const label = v.checkText(c.label, 1, 100, 'invalid_api_key_label', 'api key label');
+  const hash = v.checkHash(c.hash, 'invalid_api_key_hash', 'api key hash');
+  if (findApiKey(t, keyId)) throw domainError('conflict', 'api_key_exists', 'an api key with this id exists', { keyId });
+  if (t.activeApiKeys >= MAX_ACTIVE_API_KEYS)
+    throw domainError('limit', 'api_key_limit', `at most ${MAX_ACTIVE_API_KEYS} active api keys`, { limit: MAX_ACTIVE_API_KEYS });
+  return [{ type: 'ApiKeyIssued', data: { keyId, scope, label, hash, at: c.at } }];
+};
+
+const revokeApiKey = (c: C.RevokeApiKey, t: ActiveTenant): Events => {
+  const key = findApiKey(t, c.keyId);
+  if (!key) throw domainError('not_found', 'api_key_not_found', 'api key not found');
+  return key.status === 'revoked' ? [] : [{ type: 'ApiKeyRevoked', data: { keyId: c.keyId, at: c.at } }];
+};
+
+const connectTelegramBot = (c: C.ConnectTelegramBot, t: ActiveTenant): Events => {
+  const bot = {
+    botUsername: v.checkBotUsername(c.botUsername),
+    botId: v.checkBotId(c.botId),
+    tokenCiphertext: v.checkCiphertext(c.tokenCiphertext, 'bot token ciphertext'),
+    webhookSecretHash: v.checkHash(c.webhookSecretHash, 'invalid_secret_hash', 'webhook secret hash'),
+  };
+  const current = t.telegram;
+  if (current && current.botId !== bot.botId)
+    throw domainError('conflict', 'telegram_bot_already_connected', 'disconnect the connected bot first');
+  if (current && (Object.keys(bot) as (keyof typeof bot)[]).every((k) => current[k] === bot[k])) return [];
+  return [{ type: 'TelegramBotConnected', data: { ...bot, at: c.at } }];
+};
+
+const connectWhatsAppNumber = (c: C.ConnectWhatsAppNumber, t: ActiveTenant): Events => {
+  const number = {
+    phoneNumberId: v.checkPhoneNumberId(c.phoneNumberId),
+    displayPhoneNumber: v.checkDisplayPhoneNumber(c.displayPhoneNumber),
+    accessTokenCiphertext: v.checkCiphertext(c.accessTokenCiphertext, 'access token ciphertext'),
+    appSecretCiphertext: v.checkCiphertext(c.appSecretCiphertext, 'app secret ciphertext'),
+    verifyTokenHash: v.checkHash(c.verifyTokenHash, 'invalid_secret_hash', 'verify token hash'),
+  };
+  const current = t.whatsapp;
+  if (current && current.phoneNumberId !== number.phoneNumberId)
+    throw domainError('conflict', 'whatsapp_number_already_connected', 'disconnect the connected number first');
+  if (current && (Object.keys(number) as (keyof typeof number)[]).every((k) => current[k] === number[k])) return [];
+  return [{ type: 'WhatsAppNumberConnected', data: { ...number, at: c.at } }];
+};
+
+const requestAgentVm = (c: C.RequestAgentVm, t: ActiveTenant): Events => {
+  const requestId = v.checkToken(c.requestId, 1, 128, 'invalid_request_id', 'request id');
+  return t.agentVm.status === 'none' ? [{ type: 'AgentVmRequested', data: { requestId, at: c.at } }] : [];
+};
+
+const markAgentVmReady = (c: C.MarkAgentVmReady, t: LiveTenant): Events => {
+  const vmId = v.checkToken(c.vmId, 1, 128, 'invalid_vm_id', 'vm id');
+  const vm = t.agentVm;
+  if (vm.status === 'none') throw domainError('conflict', 'agent_vm_not_requested', 'no agent vm was requested');
+  if (vm.requestId !== c.requestId)
+    throw domainError('conflict', 'agent_vm_request_mismatch', 'another agent vm request is current', { requestId: vm.requestId });
+  if (vm.status === 'requested') return [{ type: 'AgentVmReady', data: { requestId: vm.requestId, vmId, at: c.at } }];
+  if (vm.vmId === vmId) return [];
+  throw domainError('conflict', 'agent_vm_already_ready', 'this request is already ready with another vm', { vmId: vm.vmId });
+};
+
+const suspend = (c: C.SuspendTenant, t: LiveTenant): Events => {
+  const reason = v.checkText(c.reason, 1, 500, 'invalid_reason', 'reason');
+  return t.status === 'suspended' ? [] : [{ type: 'TenantSuspended', data: { reason, at: c.at } }];
+};
+
+const reinstate = (c: C.ReinstateTenant, t: LiveTenant): Events =>
+  t.status === 'active' ? [] : [{ type: 'TenantReinstated', data: { at: c.at } }];
+
+/** Erasure is a legal obligation: allowed while suspended, and a repeat is already satisfied. */
+const erase = (c: C.EraseTenant, state: TenantState): Events => {
+  if (state.status === 'none') throw tenantNotFound();
+  return state.status === 'erased' ? [] : [{ type: 'TenantErased', data: { at: c.at } }];
+};
+
+export const decideTenant = (command: TenantCommand, state: TenantState): Events => {
+  switch (command.type) {
+    case 'CreateTenant':
+      return createTenant(command, state);
+    case 'ChangeTenantTier':
+      return changeTier(command, active(state));
+    case 'IssueApiKey':
+      return issueApiKey(command, active(state));
+    case 'RevokeApiKey':
+      return revokeApiKey(command, active(state));
+    case 'ConnectTelegramBot':
+      return connectTelegramBot(command, active(state));
+    case 'DisconnectTelegramBot':
+      return active(state).telegram ? [{ type: 'TelegramBotDisconnected', data: { at: command.at } }] : [];
+    case 'ConnectWhatsAppNumber':
+      return connectWhatsAppNumber(command, active(state));
+    case 'DisconnectWhatsAppNumber':
+      return active(state).whatsapp ? [{ type: 'WhatsAppNumberDisconnected', data: { at: command.at } }] : [];
+    case 'RequestAgentVm':
+      return requestAgentVm(command, active(state));
+    case 'MarkAgentVmReady':
+      return markAgentVmReady(command, live(state));
+    case 'SuspendTenant':
+      return suspend(command, live(state));
+    case 'ReinstateTenant':
+      return reinstate(command, live(state));
+    case 'EraseTenant':
+      return erase(command, state);
+    default:
+      return unreachable(command);
+  }
+};

@@ -1,0 +1,68 @@
+import type { DomainEvent } from '../shared/decider.ts';
+import type { TenantId } from '../shared/ids.ts';
+import type { Tier } from '../tiers.ts';
+
+export const API_KEY_SCOPES = ['tenant', 'auditor'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+type Event<Type extends string, Data> = DomainEvent<Type, Readonly<Data> & { readonly at: string }>;
+type NoData = Record<never, never>;
+
+export type TenantCreated = Event<'TenantCreated', { tenantId: TenantId; name: string; tier: Tier }>;
+export type TenantTierChanged = Event<'TenantTierChanged', { from: Tier; to: Tier }>;
+/** `hash` is computed outside the domain; the plaintext key is never recorded. */
+export type ApiKeyIssued = Event<'ApiKeyIssued', { keyId: string; scope: ApiKeyScope; label: string; hash: string }>;
+export type ApiKeyRevoked = Event<'ApiKeyRevoked', { keyId: string }>;
+export type TelegramBotConnected = Event<
+  'TelegramBotConnected',
+  { botUsername: string; botId: number; tokenCiphertext: string; webhookSecretHash: string }
+>;
+export type TelegramBotDisconnected = Event<'TelegramBotDisconnected', NoData>;
+export type WhatsAppNumberConnected = Event<
+  'WhatsAppNumberConnected',
+  {
+    phoneNumberId: string;
+    displayPhoneNumber: string;
+    accessTokenCiphertext: string;
+    appSecretCiphertext: string;
+    verifyTokenHash: string;
+  }
+>;
+export type WhatsAppNumberDisconnected = Event<'WhatsAppNumberDisconnected', NoData>;
+export type AgentVmRequested = Event<'AgentVmRequested', { requestId: string }>;
+export type AgentVmReady = Event<'AgentVmReady', { requestId: string; vmId: string }>;
+export type TenantSuspended = Event<'TenantSuspended', { reason: string }>;
+export type TenantReinstated = Event<'TenantReinstated', NoData>;
+export type TenantErased = Event<'TenantErased', NoData>;
+
+export type TenantEvent =
+  | TenantCreated
+  | TenantTierChanged
+  | ApiKeyIssued
+  | ApiKeyRevoked
+  | TelegramBotConnected
+  | TelegramBotDisconnected
+  | WhatsAppNumberConnected
+  | WhatsAppNumberDisconnected
+  | AgentVmRequested
+  | AgentVmReady
+  | TenantSuspended
+  | TenantReinstated
+  | TenantErased;
+
+/** Every event type name; the `satisfies` fails to compile when one is missing or unknown. */
+export const TENANT_EVENT_TYPES = Object.keys({
+  TenantCreated: true,
+  TenantTierChanged: true,
+  ApiKeyIssued: true,
+  ApiKeyRevoked: true,
+  TelegramBotConnected: true,
+  TelegramBotDisconnected: true,
+  WhatsAppNumberConnected: true,
+  WhatsAppNumberDisconnected: true,
+  AgentVmRequested: true,
+  AgentVmReady: true,
+  TenantSuspended: true,
+  TenantReinstated: true,
+  TenantErased: true,
+} satisfies Record<TenantEvent['type'], true>) as readonly TenantEvent['type'][];

@@ -1,0 +1,125 @@
+import { unreachable } from '../shared/decider.ts';
+import type { TenantId } from '../shared/ids.ts';
+import type { Tier } from '../tiers.ts';
+import type { TenantFacts } from './facts.ts';
+import type { ApiKeyScope, TenantEvent } from './events.ts';
+
+export interface ApiKeyEntry {
+  readonly scope: ApiKeyScope;
+  readonly status: 'active' | 'revoked';
+}
+
+export interface TelegramBot {
+  readonly botUsername: string;
+  readonly botId: number;
+  readonly tokenCiphertext: string;
+  readonly webhookSecretHash: string;
+}
+
+export interface WhatsAppNumber {
+  readonly phoneNumberId: string;
+  readonly displayPhoneNumber: string;
+  readonly accessTokenCiphertext: string;
+  readonly appSecretCiphertext: string;
+  readonly verifyTokenHash: string;
+}
+
+export type AgentVm =
+  | { readonly status: 'none' }
+  | { readonly status: 'requested'; readonly requestId: string }
+  | { readonly status: 'ready'; readonly requestId: string; readonly vmId: string };
+
+/** Everything a live tenant keeps; only the key table grows, and it is bounded in practice by the key limit. */
+export interface TenantProfile {
+  readonly tenantId: TenantId;
+  readonly name: string;
+  readonly tier: Tier;
+  readonly apiKeys: Readonly<Record<string, ApiKeyEntry>>;
+  readonly activeApiKeys: number;
+  readonly telegram: TelegramBot | null;
+  readonly whatsapp: WhatsAppNumber | null;
+  readonly agentVm: AgentVm;
+}
+
+export type ActiveTenant = TenantProfile & { readonly status: 'active' };
+export type SuspendedTenant = TenantProfile & { readonly status: 'suspended'; readonly suspendedReason: string };
+export type LiveTenant = ActiveTenant | SuspendedTenant;
+/** Erasure keeps only the id, so the slug stays retired and nothing personal survives in state. */
+export type ErasedTenant = { readonly status: 'erased'; readonly tenantId: TenantId };
+
+export type TenantState = { readonly status: 'none' } | LiveTenant | ErasedTenant;
+
+export const initialTenantState = (): TenantState => ({ status: 'none' });
+
+export const findApiKey = (tenant: TenantProfile, keyId: string): ApiKeyEntry | undefined =>
+  Object.hasOwn(tenant.apiKeys, keyId) ? tenant.apiKeys[keyId] : undefined;
+
+const onLive = (state: TenantState, change: (tenant: LiveTenant) => LiveTenant): TenantState =>
+  state.status === 'active' || state.status === 'suspended' ? change(state) : state;
+
+export const evolveTenant = (state: TenantState, event: TenantEvent): TenantState => {
+  switch (event.type) {
+    case 'TenantCreated': {
+      const { tenantId, name, tier } = event.data;
+      const agentVm: AgentVm = { status: 'none' };
+      return { status: 'active', tenantId, name, tier, apiKeys: {}, activeApiKeys: 0, telegram: null, whatsapp: null, agentVm };
+    }
+    case 'TenantTierChanged':
+      return onLive(state, (t) => ({ ...t, tier: event.data.to }));
+    case 'ApiKeyIssued': {
+      const { keyId, scope } = event.data;
+      return onLive(state, (t) => ({
+        ...t,
+        apiKeys: { ...t.apiKeys, [keyId]: { scope, status: 'active' } },
+        activeApiKeys: t.activeApiKeys + (findApiKey(t, keyId)?.status === 'active' ? 0 : 1),
+      }));
+    }
+    case 'ApiKeyRevoked':
+      return onLive(state, (t) => {
+        const key = findApiKey(t, event.data.keyId);
+        if (!key || key.status === 'revoked') return t;
+        return {
+          ...t,
+          apiKeys: { ...t.apiKeys, [event.data.keyId]: { ...key, status: 'revoked' } },
+          activeApiKeys: t.activeApiKeys - 1,
+        };
+      });
+    case 'TelegramBotConnected': {
+      const { botUsername, botId, tokenCiphertext, webhookSecretHash } = event.data;
+      return onLive(state, (t) => ({ ...t, telegram: { botUsername, botId, tokenCiphertext, webhookSecretHash } }));
+    }
+    case 'TelegramBotDisconnected':
+      return onLive(state, (t) => ({ ...t, telegram: null }));
+    case 'WhatsAppNumberConnected': {
+      const { phoneNumberId, displayPhoneNumber, accessTokenCiphertext, appSecretCiphertext, verifyTokenHash } = event.data;
+      const whatsapp = { phoneNumberId, displayPhoneNumber, accessTokenCiphertext, appSecretCiphertext, verifyTokenHash };
+      return onLive(state, (t) => ({ ...t, whatsapp }));
+    }
+    case 'WhatsAppNumberDisconnected':
+      return onLive(state, (t) => ({ ...t, whatsapp: null }));
+    case 'AgentVmRequested':
+      return onLive(state, (t) => ({ ...t, agentVm: { status: 'requested', requestId: event.data.requestId } }));
+    case 'AgentVmReady': {
+      const { requestId, vmId } = event.data;
+      return onLive(state, (t) => ({ ...t, agentVm: { status: 'ready', requestId, vmId } }));
+    }
+    case 'TenantSuspended':
+      return onLive(state, (t) => ({ ...t, status: 'suspended', suspendedReason: event.data.reason }));
+    case 'TenantReinstated':
+      return onLive(state, (t) => {
+        if (t.status !== 'suspended') return t;
+        const { suspendedReason: _dropped, ...profile } = t;
+        return { ...profile, status: 'active' };
+      });
+    case 'TenantErased':
+      return state.status === 'none' ? state : { status: 'erased', tenantId: state.tenantId };
+    default:
+      return unreachable(event);
+  }
+};
+
+/** The facts other aggregates' commands carry, derived from the tenant's own state. */
+export const tenantFacts = (state: TenantState): TenantFacts =>
+  state.status === 'active' || state.status === 'suspended'
+    ? { status: state.status, tier: state.tier }
+    : { status: state.status, tier: 'free' };

@@ -1,0 +1,82 @@
+import { domainError } from '../shared/errors.ts';
+import { ENTITY_ID_PATTERN, TENANT_ID_PATTERN } from '../shared/ids.ts';
+import type { TenantId } from '../shared/ids.ts';
+import { isTier } from '../tiers.ts';
+import type { Tier } from '../tiers.ts';
+import { API_KEY_SCOPES } from './events.ts';
+import type { ApiKeyScope } from './events.ts';
+
+const invalid = (code: string, message: string) => domainError('validation', code, message);
+
+const TOKEN_LIKE = /^[\x21-\x7e]+$/;
+const TELEGRAM_TOKEN = /^\d{5,}:[A-Za-z0-9_-]{30,}$/;
+
+/** Trimmed text of min..max characters. */
+export const checkText = (value: unknown, min: number, max: number, code: string, what: string): string => {
+  const text = typeof value === 'string' ? value.trim() : '';
+  if (typeof value !== 'string' || text.length < min || text.length > max)
+    throw invalid(code, `${what} must be ${min}–${max} characters`);
+  return text;
+};
+
+/** An opaque printable token (ids, hashes) without whitespace. */
+export const checkToken = (value: unknown, min: number, max: number, code: string, what: string): string => {
+  if (typeof value !== 'string' || value.length < min || value.length > max || !TOKEN_LIKE.test(value))
+    throw invalid(code, `${what} must be ${min}–${max} printable characters without spaces`);
+  return value;
+};
+
+export const checkTenantId = (value: unknown): TenantId => {
+  if (typeof value !== 'string' || !TENANT_ID_PATTERN.test(value))
+    throw invalid('invalid_tenant_id', 'tenant id must be a slug: a-z first, then 2–39 of a-z, 0-9, -');
+  return value as TenantId;
+};
+
+export const checkTier = (value: unknown): Tier => {
+  if (!isTier(value)) throw invalid('invalid_tier', 'unknown tier');
+  return value;
+};
+
+export const checkKeyId = (value: unknown): string => {
+  if (typeof value !== 'string' || !ENTITY_ID_PATTERN.test(value))
+    throw invalid('invalid_api_key_id', 'api key id must be 1–64 characters of A-Z, a-z, 0-9, _ or -');
+  return value;
+};
+
+export const checkScope = (value: unknown): ApiKeyScope => {
+  if (!(API_KEY_SCOPES as readonly unknown[]).includes(value)) throw invalid('invalid_api_key_scope', 'unknown api key scope');
+  return value as ApiKeyScope;
+};
+
+export const checkHash = (value: unknown, code: string, what: string): string => checkToken(value, 16, 512, code, what);
+
+/** Refuses anything that looks like a plaintext Telegram token where ciphertext belongs. */
+export const checkCiphertext = (value: unknown, what: string): string => {
+  const text = checkToken(value, 1, 8192, 'invalid_ciphertext', what);
+  if (TELEGRAM_TOKEN.test(text)) throw invalid('plaintext_secret', `${what} looks like a plaintext secret`);
+  return text;
+};
+
+export const checkBotUsername = (value: unknown): string => {
+  if (typeof value !== 'string' || !/^[A-Za-z][A-Za-z0-9_]{4,31}$/.test(value) || !/bot$/i.test(value))
+    throw invalid('invalid_bot_username', 'bot username must be 5–32 characters of A-Z, a-z, 0-9, _ ending in "bot"');
+  return value;
+};
+
+export const checkBotId = (value: unknown): number => {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0)
+    throw invalid('invalid_bot_id', 'bot id must be a positive integer');
+  return value;
+};
+
+export const checkPhoneNumberId = (value: unknown): string => {
+  if (typeof value !== 'string' || !/^\d{1,32}$/.test(value))
+    throw invalid('invalid_phone_number_id', 'phone number id must be 1–32 digits');
+  return value;
+};
+
+export const checkDisplayPhoneNumber = (value: unknown): string => {
+  if (typeof value !== 'string' || !/^\+?[0-9][0-9 ()-]{2,31}$/.test(value))
+    throw invalid('invalid_display_phone_number', 'display phone number must look like a phone number');
+  return value;
+};

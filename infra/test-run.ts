@@ -1,0 +1,63 @@
+/**
+ * `npm test`: typecheck, lint (with the domain purity rule), then the whole vitest suite.
+ * It makes sure the local PostgreSQL answers first (starting it if it is installed but stopped)
+ * and stops only what it started.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+
+const step = (name: string, cmd: string, args: string[]): boolean => {
+  const started = Date.now();
+  process.stdout.write(`\n▶ ${name}\n`);
+  const result = spawnSync(cmd, args, { stdio: 'inherit', env: process.env });
+  process.stdout.write(`◀ ${name}: ${result.status === 0 ? 'ok' : `failed (exit ${result.status})`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return result.status === 0;
+};
+
+const reachable = (port: number, host = '127.0.0.1') =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, host);
+    socket.setTimeout(1_000);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+
+const pgctl = (action: 'start' | 'stop') => {
+  if (!existsSync('/etc/postgresql')) return false;
+  const [version] = readdirSync('/etc/postgresql');
+  if (!version) return false;
+  return spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', action], { stdio: 'inherit' }).status === 0;
+};
+
+const ensurePostgres = async (): Promise<{ startedHere: boolean }> => {
+  if (process.env.TEST_DATABASE_URL || (await reachable(5432))) return { startedHere: false };
+  process.stdout.write('PostgreSQL is not answering on 127.0.0.1:5432; starting the local cluster\n');
+  if (!pgctl('start')) throw new Error('PostgreSQL is not running and could not be started: the suite needs it');
+  for (let i = 0; i < 50 && !(await reachable(5432)); i++) await new Promise((r) => setTimeout(r, 200));
+  return { startedHere: true };
+};
+
+const main = async () => {
+  const pg = await ensurePostgres();
+  const extra = process.argv.slice(2);
+  let ok = true;
+  if (extra.length === 0) {
+    ok = step('typecheck', 'npx', ['tsc', '--noEmit', '-p', '.']) && ok;
+    ok = step('lint', 'npx', ['eslint', '.']) && ok;
+  }
+  const report = '.tmp/vitest-report.json';
+  ok = step('tests', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra]) && ok;
+  if (existsSync(report)) {
+    const r = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
+    process.stdout.write(`\nvitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped\n`);
+  }
+  if (pg.startedHere) pgctl('stop');
+  process.exit(ok ? 0 : 1);
+};
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

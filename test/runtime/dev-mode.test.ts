@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+const run = (args: string[], env: Record<string, string>) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => out };
+};
+
+const until = async (what: string, check: () => boolean, timeoutMs: number) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+
+describe('embedded default (`openclaw-service dev`)', () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'openclaw-dev-'));
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers /healthz, stops on Ctrl-C at any moment, and keeps every acknowledged event across restarts', async () => {
+    const acked: string[] = [];
+    const env = { DATA_DIR: dataDir, PORT: '0' };
+    for (let round = 0; round < 3; round++) {
+      const writer = run(['test/fixtures/dev-writer.ts', 'write'], env);
+      await until('ready', () => writer.output().includes('ready http'), 60_000);
+      const url = /ready (\S+)/.exec(writer.output())![1]!;
+      const health = await fetch(`${url}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ status: 'ok' });
+      const target = 20 + Math.floor(Math.random() * 200);
+      await until('acks', () => (writer.output().match(/^ack /gm)?.length ?? 0) >= target, 60_000);
+      writer.child.kill('SIGINT'); // Ctrl-C while appends are in flight
+      expect(await writer.exited).toBe(0);
+      acked.push(...[...writer.output().matchAll(/^ack (\S+)$/gm)].map((m) => m[1]!));
+    }
+    const lister = run(['test/fixtures/dev-writer.ts', 'list'], env);
+    expect(await lister.exited).toBe(0);
+    const stored = new Set([...lister.output().matchAll(/^stored (\S+)$/gm)].map((m) => m[1]!));
+    const lost = acked.filter((id) => !stored.has(id));
+    expect(lost).toEqual([]);
+    expect(acked.length).toBeGreaterThan(60);
+  }, 240_000);
+
+  it('refuses a bad configuration with a clear message and exit code 2', async () => {
+    const bad = run(['runtime/cli.ts', 'dev'], { PORT: 'eighty', DATA_DIR: dataDir });
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toContain('PORT');
+  });
+});
