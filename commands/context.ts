@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { tenantDecider, tenantFacts } from '../domain/index.ts';
+import type { TenantFacts, TenantId } from '../domain/index.ts';
+import { tenantStream } from '../domain/shared/streams.ts';
+import type { CommandEnvelope, CommandResult, CommandShell } from './shell/handle-command.ts';
+
+/** Usage facts the deciders need, looked up from read models by whoever wires the commands. */
+export interface UsageLookup {
+  /** User messages the tenant posted on this UTC day (YYYY-MM-DD). */
+  messagesToday(tenantId: TenantId, day: string): Promise<number>;
+  /** Knights of the tenant that are not yet terminated. */
+  activeKnights(tenantId: TenantId): Promise<number>;
+}
+
+export interface CommandPorts {
+  readonly shell: CommandShell;
+  readonly clock: () => Date;
+  readonly newId: () => string;
+  readonly usage: UsageLookup;
+}
+
+/** Who is asking, resolved from the credential — never from the request body. */
+export interface Caller {
+  readonly tenantId: TenantId;
+  readonly actor: string;
+  readonly correlationId: string;
+  readonly causationId?: string | null;
+  readonly traceparent?: string;
+  readonly idempotency?: { readonly key: string; readonly fingerprint?: string };
+}
+
+export const envelope = <C>(caller: Caller, streamId: string, command: C): CommandEnvelope<C> => ({
+  streamId,
+  command,
+  metadata: {
+    tenantId: caller.tenantId,
+    actor: caller.actor,
+    correlationId: caller.correlationId,
+    causationId: caller.causationId ?? null,
+    ...(caller.traceparent ? { traceparent: caller.traceparent } : {}),
+  },
+  ...(caller.idempotency ? { idempotency: caller.idempotency } : {}),
+});
+
+export const tenantFactsOf = async (ports: CommandPorts, tenantId: TenantId): Promise<TenantFacts> =>
+  tenantFacts((await ports.shell.state(tenantDecider, tenantStream(tenantId))).state);
+
+/** A domain command before the clock stamps it. */
+export type WithoutAt<C> = C extends unknown ? Omit<C, 'at'> : never;
+
+/** What every command answers: where the write landed, for read-your-writes. */
+export interface Accepted {
+  readonly streamId: string;
+  readonly revision: number;
+  readonly position: string | null;
+  readonly duplicate: boolean;
+}
+
+export const accepted = (result: CommandResult<unknown>): Accepted => ({
+  streamId: result.streamId,
+  revision: result.nextRevision,
+  position: result.position === undefined ? null : result.position.toString(),
+  duplicate: result.duplicate,
+});
+
+/** Free text from clients: bounded, no control characters except newline and tab. */
+export const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    // eslint-disable-next-line no-control-regex
+    .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), 'must not contain control characters');

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { asConversationId, conversationDecider, MAX_MESSAGE_TEXT } from '../../domain/index.ts';
+import type { Channel, MessageRole } from '../../domain/index.ts';
+import { conversationStream } from '../../domain/shared/streams.ts';
+import { accepted, envelope, tenantFactsOf, text } from '../context.ts';
+import type { Accepted, Caller, CommandPorts } from '../context.ts';
+
+export const postMessageInput = z
+  .object({
+    text: text(MAX_MESSAGE_TEXT).refine((s) => s.trim().length > 0, 'must not be blank'),
+  })
+  .strict();
+
+/** A client posts as `user`; the agent runtime and bot adapters pass their own role and channel. */
+export const postMessage = async (
+  ports: CommandPorts,
+  caller: Caller,
+  conversationId: string,
+  input: z.infer<typeof postMessageInput>,
+  options: { role?: MessageRole; channel?: Channel; messageId?: string } = {},
+): Promise<Accepted & { messageId: string }> => {
+  const id = asConversationId(conversationId);
+  const at = ports.clock();
+  const [tenant, messagesToday] = await Promise.all([
+    tenantFactsOf(ports, caller.tenantId),
+    ports.usage.messagesToday(caller.tenantId, at.toISOString().slice(0, 10)),
+  ]);
+  const messageId = options.messageId ?? ports.newId();
+  const result = await ports.shell.handle(
+    conversationDecider,
+    envelope(caller, conversationStream(caller.tenantId, id), {
+      type: 'PostMessage',
+      messageId,
+      role: options.role ?? 'user',
+      channel: options.channel ?? 'api',
+      text: input.text,
+      tenant,
+      messagesToday,
+      at: at.toISOString(),
+    }),
+  );
+  return { ...accepted(result), messageId };
+};

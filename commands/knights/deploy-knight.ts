@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { asKnightId, KNIGHT_CPUS, KNIGHT_RAM_GB, knightDecider } from '../../domain/index.ts';
+import { knightStream } from '../../domain/shared/streams.ts';
+import { accepted, envelope, tenantFactsOf, text } from '../context.ts';
+import type { Accepted, Caller, CommandPorts } from '../context.ts';
+
+const oneOf = <T extends number>(values: readonly T[]) =>
+  z.number().int().refine((n): n is T => (values as readonly number[]).includes(n), `one of ${values.join(', ')}`);
+
+export const deployKnightInput = z
+  .object({
+    task: text(2000).refine((s) => s.trim().length > 0, 'must not be blank'),
+    cpu: oneOf(KNIGHT_CPUS).default(2),
+    ramGb: oneOf(KNIGHT_RAM_GB).default(4),
+  })
+  .strict();
+
+export const deployKnight = async (
+  ports: CommandPorts,
+  caller: Caller,
+  input: z.infer<typeof deployKnightInput>,
+): Promise<Accepted & { knightId: string }> => {
+  const knightId = asKnightId(ports.newId());
+  const [tenant, activeKnights] = await Promise.all([
+    tenantFactsOf(ports, caller.tenantId),
+    ports.usage.activeKnights(caller.tenantId),
+  ]);
+  const result = await ports.shell.handle(
+    knightDecider,
+    envelope(caller, knightStream(caller.tenantId, knightId), {
+      type: 'DeployKnight',
+      knightId,
+      tenantId: caller.tenantId,
+      task: input.task,
+      spec: { cpu: input.cpu, ramGb: input.ramGb },
+      tenant,
+      activeKnights,
+      at: ports.clock().toISOString(),
+    }),
+  );
+  return { ...accepted(result), knightId };
+};
