@@ -43,7 +43,11 @@ const encode = (p: PendingAppend): string =>
  * batch and written by one function call in one transaction. Each append's expected revision is
  * still checked on its own; at most one append per stream goes into a batch.
  */
-export const createAppendBatcher = (db: SqlDb, schema: string, hooks: { beforeCommit?: () => Promise<void> } = {}) => {
+export const createAppendBatcher = (
+  db: SqlDb,
+  schema: string,
+  hooks: { beforeCommit?: () => Promise<void>; afterCommit?: () => void } = {},
+) => {
   const queue: PendingAppend[] = [];
   let inFlight = 0;
   const sql = `SELECT idx, status, revision, pos FROM ${schema}.append_batch($1::jsonb)`;
@@ -91,6 +95,7 @@ export const createAppendBatcher = (db: SqlDb, schema: string, hooks: { beforeCo
       const rows = hooks.beforeCommit
         ? await db.transaction(async (tx) => (await tx.query<BatchRow>(sql, [payload])).rows, hooks.beforeCommit)
         : (await db.query<BatchRow>(sql, [payload])).rows;
+      if (rows.some((r) => r.status === 'ok')) hooks.afterCommit?.();
       settle(batch, rows);
     } catch (error) {
       const state = sqlState(error);

@@ -51,11 +51,19 @@ $f$;
 -- checked on its own; a refused append writes nothing and does not affect the others.
 -- Input: [{"s": stream, "x": expected, "t": tenant, "c": category, "e": [{"id","ty","d","m"}]}]
 CREATE OR REPLACE FUNCTION ${s}.append_batch(p jsonb)
-RETURNS TABLE(idx int, status text, revision bigint, pos bigint) LANGUAGE plpgsql AS $f$
+RETURNS TABLE(idx int, status text, revision bigint, pos bigint) LANGUAGE plpgsql
+-- Cached plans are made once per connection; one made while the log was small would keep scanning
+-- it sequentially after it has grown. Every lookup here is by a unique key: always use the index.
+SET enable_seqscan = off AS $f$
 DECLARE
   base bigint := (pg_current_xact_id()::text::bigint) << ${POSITION_SHIFT};
   cur jsonb;
+  ids uuid[];
+  sids text[];
 BEGIN
+  SELECT array_agg(x->>'s') INTO sids FROM jsonb_array_elements(p) x;
+  SELECT array_agg((ev->>'id')::uuid) INTO ids FROM jsonb_array_elements(p) x, jsonb_array_elements(x->'e') ev;
+
   -- Lock every stream of the batch in a fixed order (no deadlocks between batches); create a
   -- placeholder row for a new stream so that two first appends serialise on it.
   WITH locked AS (
@@ -72,11 +80,14 @@ BEGIN
            jsonb_array_length(x->'e') AS n, (cur->>(x->>'s'))::bigint AS current
     FROM jsonb_array_elements(p) WITH ORDINALITY AS t(x, o)
   ),
+  known AS MATERIALIZED (
+    SELECT e.event_id, e.stream_id, e.revision, e.position FROM ${s}.events e WHERE e.event_id = ANY (ids)
+  ),
   dup AS (
     SELECT a.i, count(*) AS found, bool_and(e.stream_id = a.sid) AS same_stream,
            max(e.revision) AS rev, max(e.position) AS epos
     FROM a CROSS JOIN LATERAL jsonb_array_elements(a.evs) AS ev
-    JOIN ${s}.events e ON e.event_id = (ev->>'id')::uuid
+    JOIN known e ON e.event_id = (ev->>'id')::uuid
     GROUP BY a.i
   ),
   judged AS (
@@ -108,7 +119,7 @@ BEGIN
   up AS (
     UPDATE ${s}.streams st SET revision = m.rev
     FROM (SELECT rws.sid, max(rws.rev) AS rev FROM rws GROUP BY rws.sid) m
-    WHERE st.stream_id = m.sid
+    WHERE st.stream_id = ANY (sids) AND st.stream_id = m.sid
     RETURNING 1
   )
   SELECT j.i, j.st,
@@ -117,8 +128,8 @@ BEGIN
               WHEN 'duplicate' THEN j.dup_pos END
   FROM judged j
   ORDER BY j.i;
-
-  PERFORM pg_notify('${s}_appended', '');
+  -- No NOTIFY here: NOTIFY takes a database-wide lock held through the commit's WAL flush, which
+  -- would serialise every append. The writer notifies after its commit instead (see store.ts).
 END
 $f$;
 `;

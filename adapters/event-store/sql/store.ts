@@ -64,11 +64,36 @@ export const readAllQuery = (schema: string, filter: EventFilter | undefined): {
 export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptions = {}): Promise<EventStore> => {
   const schema = checkSchemaName(options.schema ?? 'eventlog');
   await guard(() => migrateEventLog(db, schema));
-  const batcher = createAppendBatcher(db, schema, options.beforeCommit ? { beforeCommit: options.beforeCommit } : {});
-  const wakeup = createWakeup();
-  const listener = await guard(() => db.listen(`${schema}_appended`, wakeup.notify));
-  const subscriptions = new Set<{ close(): Promise<void> }>();
   let closed = false;
+  const wakeup = createWakeup();
+  const channel = `${schema}_appended`;
+  // After a commit: wake this process's subscribers at once, and tell other processes with one
+  // NOTIFY in its own tiny transaction, coalesced so a burst of commits sends few of them.
+  let notifying = false;
+  let notifyAgain = false;
+  const notifyOthers = () => {
+    if (notifying) {
+      notifyAgain = true;
+      return;
+    }
+    notifying = true;
+    db.query(`SELECT pg_notify($1, '')`, [channel])
+      .catch(() => undefined)
+      .finally(() => {
+        notifying = false;
+        if (notifyAgain && !closed) {
+          notifyAgain = false;
+          notifyOthers();
+        }
+      });
+  };
+  const afterCommit = () => {
+    wakeup.notify();
+    notifyOthers();
+  };
+  const batcher = createAppendBatcher(db, schema, { afterCommit, ...(options.beforeCommit ? { beforeCommit: options.beforeCommit } : {}) });
+  const listener = await guard(() => db.listen(channel, wakeup.notify));
+  const subscriptions = new Set<{ close(): Promise<void> }>();
 
   const readAll = async (opts: ReadAllOptions = {}): Promise<RecordedEvent[]> => {
     const query = readAllQuery(schema, opts.filter);

@@ -1,0 +1,26 @@
+/**
+ * `npm run bench -- <scenario…>`: one JSON line per scenario on stdout, the same in bench/results/.
+ * Uses the same local PostgreSQL as the tests (BENCH_DATABASE_URL or TEST_DATABASE_URL to override).
+ */
+import { commandLongStream } from './scenarios/command-long-stream.ts';
+import { storeAppend, storeAppendEmbedded } from './scenarios/store-append.ts';
+import type { BenchResult } from './lib.ts';
+import { report } from './lib.ts';
+
+const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const scenarios: Record<string, () => Promise<BenchResult>> = {
+  'store-append': () => storeAppend(url),
+  'store-append-embedded': () => storeAppendEmbedded(),
+  'command-long-stream': () => commandLongStream(url),
+};
+
+const requested = process.argv.slice(2).filter((a) => a !== '--');
+const names = requested.length > 0 ? requested : Object.keys(scenarios);
+const unknown = names.filter((n) => !scenarios[n]);
+if (unknown.length > 0) {
+  process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; known: ${Object.keys(scenarios).join(', ')}\n`);
+  process.exit(2);
+}
+for (const name of names) report(await scenarios[name]!());
+process.exit(0);

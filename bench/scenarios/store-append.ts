@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { pgliteDb } from '../../adapters/event-store/pglite.ts';
+import { createPostgresEventStore } from '../../adapters/event-store/postgres.ts';
+import { createSqlEventStore } from '../../adapters/event-store/sql/store.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
+import { closedLoop, payload, report, round, seconds } from '../lib.ts';
+import type { BenchResult } from '../lib.ts';
+
+const WRITERS = 32;
+const APPEND_CONCURRENCY = Number(process.env.BENCH_APPEND_CONCURRENCY ?? 2);
+const STREAMS = 1_000;
+const TENANT = 'benchtenant';
+
+/** 32 writers, each appending one event at a time with the exact expected revision to a stream no other writer holds. */
+const appendLoad = async (store: EventStore, secs: number) => {
+  const revisions = new Array<number>(STREAMS).fill(-1);
+  const busy = new Set<number>();
+  const meta = { tenantId: TENANT, actor: 'bench', correlationId: 'bench', causationId: null };
+  let n = 0;
+  return closedLoop({
+    workers: WRITERS,
+    seconds: secs,
+    op: async () => {
+      let s = Math.floor(Math.random() * STREAMS);
+      while (busy.has(s)) s = (s + 1) % STREAMS;
+      busy.add(s);
+      const expected = revisions[s]! < 0 ? 'no_stream' : revisions[s]!;
+      const result = await store.append(`conversation-${TENANT}.s${s}`, [{ id: randomUUID(), type: 'MessagePosted', data: payload(n++), metadata: meta }], expected);
+      revisions[s] = result.nextRevision;
+      busy.delete(s);
+    },
+  });
+};
+
+const BASELINE_TABLE = `CREATE TABLE IF NOT EXISTS bench_baseline (id bigserial PRIMARY KEY, stream_id text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL)`;
+const BASELINE_INSERT = `INSERT INTO bench_baseline (stream_id, data, metadata) VALUES ($1, $2, $3)`;
+
+export const storeAppend = async (url: string): Promise<BenchResult> => {
+  const secs = seconds(10);
+  const schema = `bench_${process.pid}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}; SET search_path = ${schema}; ${BASELINE_TABLE}`);
+  try {
+    // Baseline: a plain single-row INSERT + commit per operation, 32 connections, same database.
+    const clients = await Promise.all(
+      Array.from({ length: WRITERS }, async () => {
+        const c = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+        await c.connect();
+        return c;
+      }),
+    );
+    const meta = JSON.stringify({ tenantId: TENANT, actor: 'bench', correlationId: 'bench', causationId: null });
+    let n = 0;
+    const baseline = await closedLoop({
+      workers: WRITERS,
+      seconds: secs,
+      op: async (w) => {
+        await clients[w]!.query(BASELINE_INSERT, [`s${n % STREAMS}`, JSON.stringify(payload(n++)), meta]);
+      },
+    });
+    await Promise.all(clients.map((c) => c.end()));
+
+    const store = await createPostgresEventStore({ connectionString: url, schema, poolSize: 8, appendConcurrency: APPEND_CONCURRENCY });
+    const ours = await appendLoad(store, secs);
+    await store.close();
+    return {
+      scenario: 'store-append',
+      metric: 'appends_per_second',
+      value: round(ours.perSecond, 0),
+      unit: 'appends/s',
+      p50: round(ours.p50),
+      p99: round(ours.p99),
+      baseline: { name: 'single-row INSERT + commit, 32 connections', value: round(baseline.perSecond, 0) },
+      ratio: round(ours.perSecond / baseline.perSecond),
+      notes: `${WRITERS} writers over ${STREAMS} streams, single-event appends with exact expected revision, ${secs}s each; pool 8, ${APPEND_CONCURRENCY} group-commit batches in flight; baseline p50 ${round(baseline.p50)} ms p99 ${round(baseline.p99)} ms; ${ours.ops} appends`,
+    };
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  }
+};
+
+export const storeAppendEmbedded = async (): Promise<BenchResult> => {
+  const secs = seconds(10);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-pglite-'));
+  const db = await PGlite.create(dir);
+  try {
+    await db.exec(BASELINE_TABLE);
+    const meta = JSON.stringify({ tenantId: TENANT, actor: 'bench', correlationId: 'bench', causationId: null });
+    let n = 0;
+    const baseline = await closedLoop({
+      workers: WRITERS,
+      seconds: secs,
+      op: async () => {
+        await db.query(BASELINE_INSERT, [`s${n % STREAMS}`, JSON.stringify(payload(n++)), meta]);
+      },
+    });
+    const store = await createSqlEventStore(pgliteDb(db, { ownsInstance: false }));
+    const ours = await appendLoad(store, secs);
+    await store.close();
+    return {
+      scenario: 'store-append-embedded',
+      metric: 'appends_per_second',
+      value: round(ours.perSecond, 0),
+      unit: 'appends/s',
+      p50: round(ours.p50),
+      p99: round(ours.p99),
+      baseline: { name: 'single-row INSERT on the same PGlite', value: round(baseline.perSecond, 0) },
+      ratio: round(ours.perSecond / baseline.perSecond),
+      notes: `PGlite in a data folder, ${WRITERS} concurrent writers over ${STREAMS} streams, ${secs}s each; baseline p50 ${round(baseline.p50)} ms p99 ${round(baseline.p99)} ms`,
+    };
+  } finally {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+};
