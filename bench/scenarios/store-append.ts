@@ -8,7 +8,7 @@ import { pgliteDb } from '../../adapters/event-store/pglite.ts';
 import { createPostgresEventStore } from '../../adapters/event-store/postgres.ts';
 import { createSqlEventStore } from '../../adapters/event-store/sql/store.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
-import { closedLoop, payload, report, round, seconds } from '../lib.ts';
+import { closedLoop, payload, round, seconds } from '../lib.ts';
 import type { BenchResult } from '../lib.ts';
 
 const WRITERS = 32;

@@ -49,6 +49,7 @@ export const createAppendBatcher = (
   hooks: { beforeCommit?: () => Promise<void>; afterCommit?: () => void } = {},
 ) => {
   const queue: PendingAppend[] = [];
+  const running = new Set<Promise<void>>();
   let inFlight = 0;
   const sql = `SELECT idx, status, revision, pos FROM ${schema}.append_batch($1::jsonb)`;
 
@@ -116,14 +117,21 @@ export const createAppendBatcher = (
       const batch = take();
       if (batch.length === 0) return;
       inFlight++;
-      void run(batch).finally(() => {
+      const done: Promise<void> = run(batch).finally(() => {
         inFlight--;
+        running.delete(done);
         pump();
       });
+      running.add(done);
     }
   };
 
   return {
+    /** Refuses what has not started and waits for the batches already running to commit or fail. */
+    async drain(reason: () => unknown): Promise<void> {
+      for (const p of queue.splice(0)) p.reject(reason());
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
     submit(p: Omit<PendingAppend, 'resolve' | 'reject' | 'attempts'>): Promise<AppendResult> {
       return new Promise<AppendResult>((resolve, reject) => {
         queue.push({ ...p, resolve, reject, attempts: 0 });

@@ -69,18 +69,18 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
   const channel = `${schema}_appended`;
   // After a commit: wake this process's subscribers at once, and tell other processes with one
   // NOTIFY in its own tiny transaction, coalesced so a burst of commits sends few of them.
-  let notifying = false;
+  let notifying: Promise<void> | undefined;
   let notifyAgain = false;
   const notifyOthers = () => {
     if (notifying) {
       notifyAgain = true;
       return;
     }
-    notifying = true;
-    db.query(`SELECT pg_notify($1, '')`, [channel])
-      .catch(() => undefined)
+    notifying = db
+      .query(`SELECT pg_notify($1, '')`, [channel])
+      .then(() => undefined, () => undefined)
       .finally(() => {
-        notifying = false;
+        notifying = undefined;
         if (notifyAgain && !closed) {
           notifyAgain = false;
           notifyOthers();
@@ -164,6 +164,10 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
     async close() {
       if (closed) return;
       closed = true;
+      // Nothing may still be writing when the database closes: an append acknowledged after the
+      // database went away would be lost (PGlite runs a query queued behind close() on nothing).
+      await batcher.drain(() => storeUnavailable('event store is closing'));
+      await notifying;
       await Promise.all([...subscriptions].map((s) => s.close()));
       await listener.close().catch(() => undefined);
       wakeup.notify();

@@ -1,0 +1,71 @@
+import type { Request, RequestHandler } from 'express';
+import { badRequest, insufficientScope, isHttpError, unauthorized } from '../http/http-error.ts';
+import { contextOf } from '../http/request-context.ts';
+import type { ApiKeyVerifier } from './api-keys.ts';
+import type { JwtService } from './jwt.ts';
+import type { Principal, Scope } from './principal.ts';
+
+export type Credential = { readonly kind: 'api_key' | 'jwt'; readonly value: string };
+
+/** `Authorization: Bearer <ocs_… | jwt>` or `X-Api-Key: ocs_…`; both at once is ambiguous (400). */
+export const credentialOf = (req: Request): Credential | undefined => {
+  const authorization = req.get('authorization');
+  const apiKey = req.get('x-api-key');
+  if (authorization !== undefined && apiKey !== undefined)
+    throw badRequest('ambiguous_credentials', 'send either Authorization or X-Api-Key, not both');
+  if (apiKey !== undefined) return { kind: 'api_key', value: apiKey.trim() };
+  if (authorization === undefined) return undefined;
+  const match = /^Bearer +([^\s]+) *$/i.exec(authorization);
+  if (!match) throw unauthorized('invalid_authorization', 'the Authorization header must be "Bearer <token>"');
+  const value = match[1]!;
+  return { kind: value.startsWith('ocs_') ? 'api_key' : 'jwt', value };
+};
+
+export interface AuthFailureGuard {
+  /** Throws a 429 when this client already failed too often. */
+  check(clientKey: string): Promise<void>;
+  record(clientKey: string): Promise<void>;
+}
+
+export interface Authenticator {
+  authenticate(req: Request): Promise<Principal>;
+}
+
+export const createAuthenticator = (deps: { apiKeys: ApiKeyVerifier; jwt: JwtService; failures?: AuthFailureGuard }): Authenticator => ({
+  async authenticate(req) {
+    const client = req.ip ?? 'unknown';
+    await deps.failures?.check(client);
+    try {
+      const credential = credentialOf(req);
+      if (!credential) throw unauthorized('credentials_required', 'this operation needs an API key or a bearer token', false);
+      if (credential.kind === 'api_key') return await deps.apiKeys.verify(credential.value);
+      const principal = await deps.jwt.verify(credential.value);
+      await deps.apiKeys.stillValid(principal);
+      return principal;
+    } catch (error) {
+      if (isHttpError(error) && error.status === 401) await deps.failures?.record(client);
+      throw error;
+    }
+  },
+});
+
+/** Resolves the principal once per request and keeps it on the request context. */
+export const authenticate =
+  (authenticator: Authenticator): RequestHandler =>
+  async (req, _res, next) => {
+    contextOf(req).principal = await authenticator.authenticate(req);
+    next();
+  };
+
+export const principalOf = (req: Request): Principal => {
+  const principal = contextOf(req).principal;
+  if (!principal) throw unauthorized('credentials_required', 'this operation needs an API key or a bearer token', false);
+  return principal;
+};
+
+export const requireScope =
+  (scopes: readonly Scope[]): RequestHandler =>
+  (req, _res, next) => {
+    if (!scopes.includes(principalOf(req).scope)) throw insufficientScope(scopes);
+    next();
+  };

@@ -1,0 +1,91 @@
+import { errors, jwtVerify, SignJWT } from 'jose';
+import type { JWTHeaderParameters } from 'jose';
+import { z } from 'zod';
+import { TENANT_ID_PATTERN } from '../../domain/shared/ids.ts';
+import type { TenantId } from '../../domain/shared/ids.ts';
+import { unauthorized } from '../http/http-error.ts';
+import type { JwtKeySet } from './jwt-keys.ts';
+import { OPERATOR_TID, SCOPES } from './principal.ts';
+import type { Principal } from './principal.ts';
+
+export interface JwtOptions {
+  readonly keys: JwtKeySet;
+  readonly issuer: string;
+  readonly audience: string;
+  /** Lifetime of issued tokens (default 900 s). */
+  readonly ttlSeconds?: number;
+  readonly clockToleranceSeconds?: number;
+  readonly now?: () => Date;
+}
+
+/** RFC 9068 access tokens: the `typ` keeps other JWTs signed by the same keys from passing as ours. */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
+const claims = z.object({
+  sub: z.string().regex(/^[a-z0-9]{12}$/),
+  tid: z.string(),
+  scope: z.enum(SCOPES),
+});
+
+const reasonOf = (error: unknown): string => {
+  if (error instanceof errors.JWTExpired) return 'the token has expired';
+  if (error instanceof errors.JWTClaimValidationFailed) return `the token's ${error.claim} claim is missing or not accepted`;
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'the token algorithm is not accepted';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is not valid';
+  return 'the token is not valid';
+};
+
+export type JwtService = ReturnType<typeof createJwtService>;
+
+export const createJwtService = (options: JwtOptions) => {
+  const { keys, issuer, audience } = options;
+  const ttl = options.ttlSeconds ?? 900;
+  const now = options.now ?? (() => new Date());
+
+  const keyFor = (header: JWTHeaderParameters) => {
+    const key = header.kid === undefined ? undefined : keys.verificationKey(header.kid);
+    if (!key) throw new errors.JWKSNoMatchingKey();
+    return key;
+  };
+
+  return {
+    ttlSeconds: ttl,
+
+    async issue(principal: Principal): Promise<{ token: string; expiresIn: number }> {
+      const iat = Math.floor(now().getTime() / 1000);
+      const token = await new SignJWT({ tid: principal.tenantId ?? OPERATOR_TID, scope: principal.scope })
+        .setProtectedHeader({ alg: keys.alg, kid: keys.current.kid, typ: ACCESS_TOKEN_TYP })
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setSubject(principal.keyId)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + ttl)
+        .sign(keys.current.key);
+      return { token, expiresIn: ttl };
+    },
+
+    /** Signature, algorithm (pinned), kid, typ, iss, aud, exp, iat and our own claims; any failure is 401. */
+    async verify(token: string): Promise<Principal> {
+      try {
+        const { payload } = await jwtVerify(token, keyFor, {
+          algorithms: [keys.alg],
+          issuer,
+          audience,
+          typ: ACCESS_TOKEN_TYP,
+          requiredClaims: ['exp', 'iat', 'sub', 'tid', 'scope'],
+          clockTolerance: options.clockToleranceSeconds ?? 5,
+          currentDate: now(),
+        });
+        const c = claims.parse(payload);
+        if (c.scope === 'operator') {
+          if (c.tid !== OPERATOR_TID) throw new Error('operator token bound to a tenant');
+          return { scope: 'operator', keyId: c.sub, tenantId: null, via: 'jwt' };
+        }
+        if (!TENANT_ID_PATTERN.test(c.tid)) throw new Error('bad tid');
+        return { scope: c.scope, keyId: c.sub, tenantId: c.tid as TenantId, via: 'jwt' };
+      } catch (error) {
+        throw unauthorized('invalid_token', reasonOf(error));
+      }
+    },
+  };
+};

@@ -1,0 +1,47 @@
+import express from 'express';
+import type { Router } from 'express';
+import type { Logger } from 'pino';
+import type { CommandPorts } from '../../commands/context.ts';
+import type { Tier } from '../../domain/tiers.ts';
+import type { ReadSide } from '../../projections/read-side.ts';
+import type { Auth } from '../auth/index.ts';
+import { rateLimit } from '../limits/index.ts';
+import type { RateLimits } from '../limits/index.ts';
+import { BODY_LIMIT_BYTES, jsonBody } from './body.ts';
+import { dispatch } from './dispatch.ts';
+import { notFoundHandler, problemMiddleware } from './problem.ts';
+import { requestContext } from './request-context.ts';
+import { API_ROUTES } from './routes/index.ts';
+import type { ApiRoute } from './routes/index.ts';
+
+export interface ApiRouterDeps {
+  readonly ports: CommandPorts;
+  readonly reads: ReadSide;
+  readonly auth: Auth;
+  readonly limits: { readonly rates: RateLimits; readonly tierOf: (tenantId: string) => Promise<Tier>; readonly bodyLimitBytes?: number };
+  readonly log: Logger;
+  /** Defaults to the whole route table. */
+  readonly routes?: readonly ApiRoute[];
+}
+
+/**
+ * The `/api/v1` router. Per route: authenticate → rate limit → scope → JSON body → validate →
+ * handler. Its own 404 and problem middleware make it self-contained wherever it is mounted.
+ */
+export const createApiRouter = (deps: ApiRouterDeps): Router => {
+  const router = express.Router({ strict: false, caseSensitive: true });
+  router.use(requestContext());
+  router.use((_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  const limited = rateLimit({ limits: deps.limits.rates, tierOf: deps.limits.tierOf });
+  const body = jsonBody(deps.limits.bodyLimitBytes ?? BODY_LIMIT_BYTES);
+  for (const route of deps.routes ?? API_ROUTES) {
+    const chain = [deps.auth.authenticate, limited, deps.auth.requireScope(route.scopes), ...(route.method === 'post' ? body : [])];
+    router[route.method](route.path, ...chain, dispatch(route, { ports: deps.ports, reads: deps.reads, auth: deps.auth }));
+  }
+  router.use(notFoundHandler);
+  router.use(problemMiddleware(deps.log));
+  return router;
+};

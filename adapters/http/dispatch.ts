@@ -1,0 +1,73 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { z } from 'zod';
+import type { Caller } from '../../commands/context.ts';
+import type { TenantId } from '../../domain/shared/ids.ts';
+import type { ReadSide } from '../../projections/read-side.ts';
+import { actorOf } from '../auth/principal.ts';
+import { principalOf } from '../auth/authenticate.ts';
+import { badRequest } from './http-error.ts';
+import { issuesOf } from './problem.ts';
+import { contextOf, idempotencyOf } from './request-context.ts';
+import { derivedId } from './routes/route.ts';
+import type { ApiRoute, RouteContext, RouteDeps } from './routes/route.ts';
+
+/** How long a GET with `minPosition` waits for the read models before answering anyway. */
+export const READ_YOUR_WRITES_TIMEOUT_MS = 2_000;
+
+const parse = (where: 'path' | 'query' | 'body', schema: z.ZodType | undefined, value: unknown): unknown => {
+  if (!schema) return {};
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  throw badRequest(`invalid_${where}`, `the request ${where} is invalid`, { errors: issuesOf(result.error) });
+};
+
+/** Waits for `minPosition`; when the read models are still behind, says so in headers and answers anyway. */
+const awaitFreshness = async (reads: ReadSide, res: Response, minPosition: unknown) => {
+  if (typeof minPosition !== 'bigint') return;
+  const freshness = await reads.waitFor(minPosition, READ_YOUR_WRITES_TIMEOUT_MS);
+  if (freshness.reached) return;
+  res.setHeader('X-Read-Model-Lag', String(freshness.behindEvents));
+  res.setHeader('X-Read-Model-Position', freshness.position === undefined ? '' : freshness.position.toString());
+};
+
+/** Validates path, query and body against the route's schemas, builds the Caller, runs the handler. */
+export const dispatch =
+  (route: ApiRoute, deps: RouteDeps): RequestHandler =>
+  async (req: Request, res: Response) => {
+    const principal = principalOf(req);
+    const params = parse('path', route.params, req.params) as Record<string, unknown>;
+    const query = parse('query', route.query, req.query) as Record<string, unknown>;
+    const body = route.method === 'post' ? parse('body', route.body, req.body) : {};
+    const idempotency = route.method === 'get' ? undefined : idempotencyOf(req);
+    const requestTenant: TenantId | null =
+      route.tenant === 'credential' ? principal.tenantId : route.tenant === 'path' ? (params.tenantId as TenantId) : null;
+    const { requestId, traceparent } = contextOf(req);
+    const caller = (tenantId: TenantId | null = requestTenant): Caller => {
+      if (tenantId === null) throw new Error(`route ${route.path} has no tenant`);
+      return {
+        tenantId,
+        actor: actorOf(principal),
+        correlationId: requestId,
+        causationId: null,
+        ...(traceparent ? { traceparent } : {}),
+        ...(idempotency ? { idempotency } : {}),
+      };
+    };
+    const context: RouteContext<unknown, unknown, unknown> = {
+      params,
+      query,
+      body,
+      principal,
+      get tenantId(): TenantId {
+        if (requestTenant === null) throw new Error(`route ${route.path} has no tenant`);
+        return requestTenant;
+      },
+      caller,
+      newId: (kind) => (idempotency && requestTenant ? derivedId(kind, requestTenant, idempotency.key) : deps.ports.newId()),
+      deps,
+    };
+    if (route.method === 'get') await awaitFreshness(deps.reads, res, query.minPosition);
+    const reply = await route.handle(context);
+    if (reply.duplicate) res.setHeader('Idempotent-Replayed', 'true');
+    res.status(reply.status ?? route.status).json(reply.body);
+  };

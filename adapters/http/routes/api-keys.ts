@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { issueApiKey, issueApiKeyInput, revokeApiKey } from '../../../commands/tenants/api-keys.ts';
+import { defineRoute, freshnessQuery, keyIdParam, positioned, tenantIdParam } from './route.ts';
+import type { RouteContext, RouteReply } from './route.ts';
+
+const tag = 'api-keys';
+
+/** The key is in the answer once; a replayed Idempotency-Key answers `keyId: ""` and `key: null`. */
+const issue = async (ctx: RouteContext<unknown, unknown, z.output<typeof issueApiKeyInput>>): Promise<RouteReply> => {
+  const result = await issueApiKey(ctx.deps.ports, ctx.caller(), ctx.tenantId, ctx.body);
+  return {
+    body: { tenantId: ctx.tenantId, keyId: result.keyId, key: result.key, scope: ctx.body.scope, ...positioned(result) },
+    duplicate: result.duplicate,
+  };
+};
+
+export const apiKeyRoutes = [
+  defineRoute({
+    method: 'post', path: '/tenants/:tenantId/api-keys', tag, summary: 'Issue an API key for a tenant (the key is shown once)',
+    scopes: ['operator'], tenant: 'path', params: z.object({ tenantId: tenantIdParam }), body: issueApiKeyInput, status: 201,
+    handle: issue,
+  }),
+  defineRoute({
+    method: 'post', path: '/api-keys', tag, summary: "Issue an API key for the caller's tenant (the key is shown once)",
+    scopes: ['tenant'], tenant: 'credential', body: issueApiKeyInput, status: 201,
+    handle: issue,
+  }),
+  defineRoute({
+    method: 'get', path: '/api-keys', tag, summary: "The tenant's API keys (never their secrets or hashes)",
+    scopes: ['tenant', 'auditor'], tenant: 'credential', query: freshnessQuery, status: 200,
+    handle: async ({ deps, tenantId }) => ({ body: { items: await deps.reads.forTenant(tenantId, (r) => r.apiKeys()) } }),
+  }),
+  defineRoute({
+    method: 'delete', path: '/api-keys/:keyId', tag, summary: 'Revoke an API key; tokens made from it stop working',
+    scopes: ['tenant'], tenant: 'credential', params: z.object({ keyId: keyIdParam }), status: 200,
+    handle: async ({ deps, tenantId, caller, params }) => {
+      const result = await revokeApiKey(deps.ports, caller(), tenantId, params.keyId);
+      deps.auth.markRevoked(params.keyId);
+      return { body: { keyId: params.keyId, ...positioned(result) }, duplicate: result.duplicate };
+    },
+  }),
+];

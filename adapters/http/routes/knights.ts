@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { deployKnight, deployKnightInput } from '../../../commands/knights/deploy-knight.ts';
+import { terminateKnight, terminateKnightInput } from '../../../commands/knights/terminate-knight.ts';
+import { notFound } from '../http-error.ts';
+import { defineRoute, entityIdParam, freshnessQuery, pagedQuery, positioned } from './route.ts';
+
+const knightPath = z.object({ knightId: entityIdParam });
+const tag = 'knights';
+const readers = ['tenant', 'auditor'] as const;
+
+export const knightRoutes = [
+  defineRoute({
+    method: 'post', path: '/knights', tag, summary: 'Deploy a knight (a worker VM) for a task; provisioning continues after 202',
+    scopes: ['tenant'], tenant: 'credential', body: deployKnightInput, status: 202,
+    handle: async ({ deps, caller, body, newId }) => {
+      // deployKnight takes its id from ports.newId; a derived id makes an Idempotency-Key replay hit the same stream.
+      const knightId = newId('knight');
+      const result = await deployKnight({ ...deps.ports, newId: () => knightId }, caller(), body);
+      return { body: { knightId: result.knightId, ...positioned(result) }, duplicate: result.duplicate };
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/knights', tag, summary: 'Knights, newest first',
+    scopes: readers, tenant: 'credential', query: pagedQuery, status: 200,
+    handle: async ({ deps, tenantId, query }) => ({
+      body: await deps.reads.forTenant(tenantId, (r) => r.knights({ limit: query.limit, cursor: query.cursor })),
+    }),
+  }),
+  defineRoute({
+    method: 'get', path: '/knights/:knightId', tag, summary: 'One knight',
+    scopes: readers, tenant: 'credential', params: knightPath, query: freshnessQuery, status: 200,
+    handle: async ({ deps, tenantId, params }) => {
+      const knight = await deps.reads.forTenant(tenantId, (r) => r.knight(params.knightId));
+      if (!knight) throw notFound('knight_not_found', 'knight not found');
+      return { body: knight };
+    },
+  }),
+  defineRoute({
+    method: 'delete', path: '/knights/:knightId', tag, summary: 'Terminate a knight; its VM is stopped after 202',
+    scopes: ['tenant'], tenant: 'credential', params: knightPath, status: 202,
+    handle: async ({ deps, caller, params }) => {
+      const result = await terminateKnight(deps.ports, caller(), params.knightId, terminateKnightInput.parse({}));
+      return { body: { knightId: params.knightId, ...positioned(result) }, duplicate: result.duplicate };
+    },
+  }),
+];

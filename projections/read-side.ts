@@ -1,0 +1,112 @@
+import type { TenantId } from '../domain/shared/ids.ts';
+
+/**
+ * What the HTTP API reads. Every tenant query runs in a transaction as the API role with
+ * `app.tenant_id` set for that transaction only; row-level security does the filtering, so a row of
+ * another tenant is simply not there (404, never 403).
+ */
+export interface Page<T> {
+  readonly items: T[];
+  /** Opaque cursor for the next page, or null at the end. */
+  readonly next: string | null;
+}
+
+export interface PageRequest {
+  readonly limit: number; // 1..100, validated by the caller
+  readonly cursor?: string | undefined; // opaque; an invalid cursor is a validation error (code invalid_cursor)
+}
+
+export interface TenantView {
+  tenantId: string;
+  name: string;
+  tier: 'free' | 'pro' | 'enterprise';
+  status: 'active' | 'suspended' | 'erased';
+  telegram: { botUsername: string } | null;
+  whatsapp: { displayPhoneNumber: string } | null;
+  agentVm: { status: 'requested' | 'ready'; vmId: string | null } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ApiKeyView {
+  keyId: string;
+  scope: 'tenant' | 'auditor';
+  label: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface ConversationView {
+  conversationId: string;
+  channel: 'api' | 'telegram' | 'whatsapp';
+  title: string | null;
+  status: 'open' | 'closed';
+  messageCount: number;
+  lastMessageAt: string | null;
+  createdAt: string;
+}
+
+export interface MessageView {
+  messageId: string;
+  seq: number; // order within the conversation
+  role: 'user' | 'agent' | 'system';
+  channel: 'api' | 'telegram' | 'whatsapp';
+  text: string;
+  delivery: 'none' | 'pending' | 'delivered' | 'failed';
+  createdAt: string;
+}
+
+export interface KnightView {
+  knightId: string;
+  status: string; // requested | provisioning | provisioned | working | failed | terminating | terminated
+  task: string;
+  cpu: number;
+  ramGb: number;
+  vmId: string | null;
+  url: string | null;
+  progress: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface UsageView {
+  messagesToday: number;
+  activeKnights: number;
+  knightMinutes: number;
+}
+
+export interface TenantReads {
+  tenant(): Promise<TenantView | undefined>;
+  apiKeys(): Promise<ApiKeyView[]>;
+  conversations(page: PageRequest): Promise<Page<ConversationView>>;
+  conversation(conversationId: string): Promise<ConversationView | undefined>;
+  messages(conversationId: string, page: PageRequest): Promise<Page<MessageView>>;
+  knights(page: PageRequest): Promise<Page<KnightView>>;
+  knight(knightId: string): Promise<KnightView | undefined>;
+  usage(day: string): Promise<UsageView>;
+}
+
+/** The credential lookup runs before a tenant is known, through a narrow SECURITY DEFINER function. */
+export interface ApiKeyRecord {
+  keyId: string;
+  tenantId: string;
+  scope: 'tenant' | 'auditor';
+  hash: string;
+  revoked: boolean;
+}
+
+export interface Freshness {
+  /** True when every read model has applied all events up to `minPosition`. */
+  readonly reached: boolean;
+  /** The lowest position the read models have all reached. */
+  readonly position: bigint | undefined;
+  /** Events in the log past that position (0 when caught up). */
+  readonly behindEvents: number;
+}
+
+export interface ReadSide {
+  forTenant<T>(tenantId: TenantId, work: (reads: TenantReads) => Promise<T>): Promise<T>;
+  findApiKey(keyId: string): Promise<ApiKeyRecord | undefined>;
+  /** Waits (bounded by timeoutMs, at most 2 s) until the read models have reached `minPosition`. */
+  waitFor(minPosition: bigint, timeoutMs: number): Promise<Freshness>;
+}

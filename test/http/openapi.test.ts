@@ -1,0 +1,58 @@
+import type { Router } from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openApiPath } from '../../adapters/http/openapi.ts';
+import { startMemoryApi } from './support/memory-api.ts';
+
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+}
+
+/** Every (method, path) express actually registered on a router. */
+const registered = (router: Router): string[] =>
+  (router.stack as Layer[]).flatMap((layer) =>
+    layer.route ? Object.keys(layer.route.methods).map((m) => `${m.toUpperCase()} ${openApiPath(layer.route!.path)}`) : [],
+  );
+
+describe('OpenAPI 3.1 document', () => {
+  let api: Awaited<ReturnType<typeof startMemoryApi>>;
+  let doc: { openapi: string; servers: { url: string }[]; paths: Record<string, Record<string, { requestBody?: unknown; parameters?: { name: string; in: string }[]; 'x-scopes'?: string[] }>> };
+  beforeAll(async () => {
+    api = await startMemoryApi();
+    const res = await fetch(`${api.baseUrl}/openapi.json`);
+    expect(res.status).toBe(200);
+    doc = (await res.json()) as typeof doc;
+  });
+  afterAll(() => api.close());
+
+  const documented = () =>
+    Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item).filter((k) => ['get', 'post', 'delete', 'put', 'patch'].includes(k)).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+
+  it('is OpenAPI 3.1 served at /openapi.json with the API under /api/v1', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.servers).toEqual([{ url: '/api/v1' }]);
+  });
+
+  it('documents every route express registered, and nothing it did not', () => {
+    const routes = [...registered(api.api.router), ...registered(api.api.publicRouter)];
+    expect(routes.length).toBeGreaterThan(20);
+    expect(new Set(routes).size).toBe(routes.length);
+    expect(documented().sort()).toEqual([...routes].sort());
+  });
+
+  it('describes request bodies and parameters from the zod schemas', () => {
+    const knights = doc.paths['/knights']!.post!;
+    expect(JSON.stringify(knights.requestBody)).toContain('"task"');
+    expect(knights['x-scopes']).toEqual(['tenant']);
+    const messages = doc.paths['/conversations/{conversationId}/messages']!.get!;
+    expect(messages.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(['path:conversationId', 'query:limit', 'query:cursor', 'query:minPosition']);
+    expect(JSON.stringify(doc.paths['/tenants']!.post!.requestBody)).toContain('"slug"');
+  });
+
+  it('publishes a JWK set (empty for the default HS256: a shared secret is never published)', async () => {
+    const res = await fetch(`${api.baseUrl}/.well-known/jwks.json`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ keys: [] });
+  });
+});

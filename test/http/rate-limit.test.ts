@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contextOf, requestContext } from '../../adapters/http/request-context.ts';
+import { problemMiddleware } from '../../adapters/http/problem.ts';
+import { closeRedisClient, createRateLimits, createRedisClient, createTierLookup, rateLimit } from '../../adapters/limits/index.ts';
+import type { RateLimits } from '../../adapters/limits/index.ts';
+import type { TenantId } from '../../domain/shared/ids.ts';
+import { TIER_LIMITS } from '../../domain/tiers.ts';
+import type { Tier } from '../../domain/tiers.ts';
+import { silent } from '../auth/fixtures.ts';
+import { serve } from './serve.ts';
+
+/** An app whose caller is whoever the `x-who` header says (operator or a tenant id), rate limited. */
+const limitedApp = (rates: RateLimits, tierOf: (tenantId: string) => Promise<Tier>) => {
+  const app = express();
+  app.use(requestContext());
+  app.use((req, _res, next) => {
+    const who = req.get('x-who') ?? 'operator';
+    contextOf(req).principal =
+      who === 'operator'
+        ? { scope: 'operator', keyId: 'opkey0000000', tenantId: null, via: 'api_key' }
+        : { scope: 'tenant', keyId: 'key000000000', tenantId: who as TenantId, via: 'api_key' };
+    next();
+  });
+  app.get('/x', rateLimit({ limits: rates, tierOf }), (_req, res) => res.json({ ok: true }));
+  app.use(problemMiddleware(silent));
+  return app;
+};
+
+const burst = async (url: string, who: string, n: number) => {
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) statuses.push((await fetch(`${url}/x`, { headers: { 'x-who': who } })).status);
+  return statuses;
+};
+
+const tierBudgetSpec = (name: string, makeRates: () => RateLimits | Promise<RateLimits>) =>
+  describe(`rate limits by tier (${name})`, () => {
+    let server: Awaited<ReturnType<typeof serve>>;
+    const tiers: Record<string, Tier> = {};
+    beforeAll(async () => {
+      server = await serve(limitedApp(await makeRates(), async (t) => tiers[t] ?? 'free'));
+    });
+    afterAll(() => server.close());
+
+    it('a free tenant gets its requestsPerMinute, then 429 with Retry-After; another tenant is unaffected', async () => {
+      const budget = TIER_LIMITS.free.requestsPerMinute;
+      const a = `a-${randomUUID()}`;
+      const statuses = await burst(server.url, a, budget);
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      const refused = await fetch(`${server.url}/x`, { headers: { 'x-who': a } });
+      expect(refused.status).toBe(429);
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      expect(refused.headers.get('content-type')).toMatch(/problem\+json/);
+      expect(await refused.json()).toMatchObject({ status: 429, code: 'rate_limited', limit: budget });
+      expect((await fetch(`${server.url}/x`, { headers: { 'x-who': `b-${randomUUID()}` } })).status).toBe(200);
+    });
+
+    it('a pro tenant gets the pro budget', async () => {
+      const t = `p-${randomUUID()}`;
+      tiers[t] = 'pro';
+      const res = await fetch(`${server.url}/x`, { headers: { 'x-who': t } });
+      expect(res.headers.get('x-ratelimit-limit')).toBe(String(TIER_LIMITS.pro.requestsPerMinute));
+      expect(res.headers.get('x-ratelimit-remaining')).toBe(String(TIER_LIMITS.pro.requestsPerMinute - 1));
+    });
+  });
+
+tierBudgetSpec('memory', () => createRateLimits({ keyPrefix: `mem-${randomUUID()}` }));
+
+describe('with Redis at 127.0.0.1:6379', () => {
+  const prefix = `test-rl-${randomUUID()}`;
+  const clients: Redis[] = [];
+  const client = () => {
+    const c = createRedisClient('redis://127.0.0.1:6379', silent);
+    clients.push(c);
+    return c;
+  };
+  const ready = (c: Redis) => (c.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => c.once('ready', () => resolve())));
+  afterAll(async () => {
+    const c = clients[0];
+    if (c) {
+      const keys = await c.keys(`${prefix}*`);
+      if (keys.length) await c.del(...keys);
+    }
+    await Promise.all(clients.map(closeRedisClient));
+  });
+
+  tierBudgetSpec('redis', async () => {
+    const c = client();
+    await ready(c);
+    return createRateLimits({ redis: c, keyPrefix: `${prefix}-a` });
+  });
+
+  it('two processes share one budget', async () => {
+    const [c1, c2] = [client(), client()];
+    await Promise.all([ready(c1), ready(c2)]);
+    const one = createRateLimits({ redis: c1, keyPrefix: `${prefix}-b`, tierPerMinute: { free: 10 } });
+    const two = createRateLimits({ redis: c2, keyPrefix: `${prefix}-b`, tierPerMinute: { free: 10 } });
+    const subject = { kind: 'tenant', tenantId: 'shared', tier: 'free' } as const;
+    for (let i = 0; i < 5; i++) {
+      expect((await one.consume(subject)).allowed).toBe(true);
+      expect((await two.consume(subject)).allowed).toBe(true);
+    }
+    const refused = await one.consume(subject);
+    expect(refused).toMatchObject({ allowed: false, limit: 10, remaining: 0 });
+    expect(refused.resetSeconds).toBeGreaterThanOrEqual(1);
+    expect(await c1.keys(`${prefix}-b*`)).not.toHaveLength(0);
+  });
+
+  it('while Redis is unreachable, counting falls back to memory instead of failing requests', async () => {
+    const down = createRedisClient('redis://127.0.0.1:1', silent);
+    clients.push(down);
+    const rates = createRateLimits({ redis: down, keyPrefix: `${prefix}-c`, tierPerMinute: { free: 2 } });
+    const subject = { kind: 'tenant', tenantId: 't', tier: 'free' } as const;
+    const decisions = [await rates.consume(subject), await rates.consume(subject), await rates.consume(subject)];
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, false]);
+  });
+});
+
+describe('operators and the tier cache', () => {
+  it('operators share a global budget (default 600 a minute), not a tenant one', async () => {
+    const rates = createRateLimits({ keyPrefix: `op-${randomUUID()}` });
+    let last;
+    for (let i = 0; i < 600; i++) last = await rates.consume({ kind: 'operator' });
+    expect(last).toMatchObject({ allowed: true, remaining: 0, limit: 600 });
+    expect(await rates.consume({ kind: 'operator' })).toMatchObject({ allowed: false });
+  });
+
+  it('a tier is reused for 5 s; an unknown tenant or a failing read side counts as the last known tier or free', async () => {
+    let now = 0;
+    let tier: Tier | undefined = 'pro';
+    let fail = false;
+    let loads = 0;
+    const tierOf = createTierLookup(
+      async () => {
+        loads++;
+        if (fail) throw new Error('read side down');
+        return tier;
+      },
+      { now: () => now },
+    );
+    expect(await tierOf('t')).toBe('pro');
+    tier = 'enterprise';
+    now = 4_999;
+    expect(await tierOf('t')).toBe('pro');
+    now = 5_000;
+    expect(await tierOf('t')).toBe('enterprise');
+    expect(loads).toBe(2);
+    fail = true;
+    now = 10_000;
+    expect(await tierOf('t')).toBe('enterprise');
+    expect(await tierOf('unknown')).toBe('free');
+    fail = false;
+    tier = undefined;
+    expect(await tierOf('new')).toBe('free');
+  });
+});
