@@ -5,7 +5,8 @@ import { createInProcessBus } from '../adapters/bus/in-process.ts';
 import { createSqlCheckpointStore } from '../adapters/bus/sql-checkpoints.ts';
 import { createEventStoreDbStore } from '../adapters/event-store/eventstoredb/index.ts';
 import { pgliteDb } from '../adapters/event-store/pglite.ts';
-import { createPostgresEventStore, pgPoolDb } from '../adapters/event-store/postgres.ts';
+import { pgPoolDb } from '../adapters/event-store/postgres.ts';
+import type { SqlDb } from '../adapters/event-store/sql/db.ts';
 import { createSqlEventStore } from '../adapters/event-store/sql/store.ts';
 import type { Bus } from '../domain/ports/bus.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
@@ -14,11 +15,13 @@ import type { Config } from './config.ts';
 export interface Storage {
   readonly store: EventStore;
   readonly bus: Bus;
+  /** The PostgreSQL (or PGlite) database that holds the read models and checkpoints. */
+  readonly db: SqlDb;
   readonly describe: string;
   close(): Promise<void>;
 }
 
-/** Picks the event store and the bus the configuration asks for. The only place that does. */
+/** Picks the event store, the bus and the read-model database the configuration asks for. The only place that does. */
 export const openStorage = async (config: Config): Promise<Storage> => {
   const schema = config.EVENT_STORE_SCHEMA;
   if (config.eventStore === 'pglite') {
@@ -31,6 +34,7 @@ export const openStorage = async (config: Config): Promise<Storage> => {
     return {
       store,
       bus,
+      db,
       describe: `embedded PostgreSQL (PGlite) in ${dir}`,
       async close() {
         await bus.close();
@@ -39,21 +43,22 @@ export const openStorage = async (config: Config): Promise<Storage> => {
       },
     };
   }
-  const checkpointsDb = pgPoolDb(config.DATABASE_URL ?? '', 2);
+  if (!config.DATABASE_URL) throw new Error('read models and bus checkpoints live in PostgreSQL: set DATABASE_URL');
+  const db = pgPoolDb(config.DATABASE_URL, config.PG_POOL_SIZE);
   const store =
     config.eventStore === 'postgres'
-      ? await createPostgresEventStore({ connectionString: config.DATABASE_URL!, schema, poolSize: config.PG_POOL_SIZE })
+      ? await createSqlEventStore(pgPoolDb(config.DATABASE_URL, config.PG_POOL_SIZE), { schema })
       : createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL! });
-  if (!config.DATABASE_URL) throw new Error('the in-process bus keeps its checkpoints in PostgreSQL: set DATABASE_URL');
-  const bus = createInProcessBus(store, await createSqlCheckpointStore(checkpointsDb, schema));
+  const bus = createInProcessBus(store, await createSqlCheckpointStore(db, schema));
   return {
     store,
     bus,
-    describe: config.eventStore === 'postgres' ? 'PostgreSQL' : 'EventStoreDB',
+    db,
+    describe: config.eventStore === 'postgres' ? 'PostgreSQL' : 'EventStoreDB + PostgreSQL read models',
     async close() {
       await bus.close();
       await store.close();
-      await checkpointsDb.close();
+      await db.close();
     },
   };
 };

@@ -1,0 +1,92 @@
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import { ROLES } from '../../projections/shared/migration.ts';
+import type { Projection, Row } from '../../projections/shared/projection.ts';
+import type { Querier } from '../event-store/sql/db.ts';
+import { tableSql } from './sql.ts';
+
+export interface Target {
+  readonly schema: string;
+  /** '' for the live tables; '__next' while a rebuild builds beside them. */
+  readonly suffix: string;
+}
+
+const checkpointName = (projection: Projection, target: Target) => `${projection.name}${target.suffix}`;
+
+const DELETED = Symbol('deleted');
+
+/** Folds one projection's share of a batch into its tables: load touched rows, fold in memory, write once. */
+const applyProjection = async (tx: Querier, target: Target, projection: Projection, events: readonly RecordedEvent[]) => {
+  for (const reducer of projection.reducers) {
+    const table = projection.tables.find((t) => t.name === reducer.table)!;
+    const sql = tableSql(target.schema, table, target.suffix);
+    const relevant = events.filter((e) => reducer.handles.includes(e.type));
+    if (relevant.length === 0) continue;
+    const keyed = relevant.flatMap((event) => {
+      const key = reducer.key(event);
+      return key ? [{ event, key, k: sql.keyOf(key) }] : [];
+    });
+    const toLoad = new Map<string, Row>();
+    for (const { event, key, k } of keyed) if (reducer.loadsRow?.(event) ?? true) toLoad.set(k, key);
+    const rows = new Map<string, Row | typeof DELETED>();
+    if (toLoad.size > 0) {
+      const { rows: loaded } = await tx.query<Row>(sql.load, [JSON.stringify([...toLoad.values()])]);
+      for (const row of loaded) rows.set(sql.keyOf(row), row);
+    }
+    const changed = new Set<string>();
+    for (const { event, k } of keyed) {
+      const current = rows.get(k);
+      const next = reducer.apply(current === DELETED ? undefined : current, event);
+      if (next === undefined) continue;
+      rows.set(k, next === null ? DELETED : { ...next, version: String(event.position) });
+      changed.add(k);
+    }
+    const upserts: Row[] = [];
+    const deletes: Row[] = [];
+    for (const k of changed) {
+      const row = rows.get(k)!;
+      if (row === DELETED) deletes.push(keyed.find((x) => x.k === k)!.key);
+      else upserts.push(row);
+    }
+    if (upserts.length > 0) await tx.query(sql.upsert, [JSON.stringify(upserts)]);
+    if (deletes.length > 0) await tx.query(sql.remove, [JSON.stringify(deletes)]);
+  }
+  const erased = events.filter((e) => e.type === 'TenantErased').map((e) => e.metadata.tenantId);
+  if (erased.length > 0)
+    for (const table of projection.tables.filter((t) => t.name !== 'tenants'))
+      await tx.query(tableSql(target.schema, table, target.suffix).purgeTenants, [erased]);
+};
+
+/**
+ * Applies a batch to every projection and moves each one's checkpoint, all in one transaction.
+ * The checkpoint rows are locked first, so a second projector waits and then skips what this one
+ * applied: a crash anywhere neither loses nor doubles an event.
+ */
+export const applyBatch = async (
+  tx: Querier,
+  target: Target,
+  projections: readonly Projection[],
+  events: readonly RecordedEvent[],
+): Promise<void> => {
+  if (events.length === 0) return;
+  await tx.query(`SELECT set_config('role', '${ROLES.projector}', true)`);
+  const names = projections.map((p) => checkpointName(p, target));
+  await tx.query(
+    `INSERT INTO ${target.schema}.checkpoints (name, position) SELECT unnest($1::text[]), -1 ON CONFLICT (name) DO NOTHING`,
+    [names],
+  );
+  const { rows } = await tx.query<{ name: string; position: string }>(
+    `SELECT name, position FROM ${target.schema}.checkpoints WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE`,
+    [names],
+  );
+  const checkpoints = new Map(rows.map((r) => [r.name, BigInt(r.position)]));
+  const last = events[events.length - 1]!.position;
+  for (const projection of projections) {
+    const from = checkpoints.get(checkpointName(projection, target)) ?? -1n;
+    if (from >= last) continue;
+    await applyProjection(tx, target, projection, from < 0n ? events : events.filter((e) => e.position > from));
+  }
+  await tx.query(
+    `UPDATE ${target.schema}.checkpoints SET position = $2, updated_at = now() WHERE name = ANY($1::text[]) AND position < $2`,
+    [names, String(last)],
+  );
+};

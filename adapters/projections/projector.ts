@@ -1,0 +1,93 @@
+import type { EventStore, Subscription } from '../../domain/ports/event-store.ts';
+import { readModelMigration } from '../../projections/shared/migration.ts';
+import type { Projection } from '../../projections/shared/projection.ts';
+import type { SqlDb } from '../event-store/sql/db.ts';
+import { createWakeup } from '../event-store/sql/wakeup.ts';
+import type { Wakeup } from '../event-store/sql/wakeup.ts';
+import { applyBatch } from './apply-batch.ts';
+import type { Target } from './apply-batch.ts';
+
+export interface ProjectorOptions {
+  readonly db: SqlDb;
+  readonly store: EventStore;
+  readonly schema: string;
+  readonly projections: readonly Projection[];
+  readonly suffix?: string;
+  readonly batchSize?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+export const migrateReadModels = async (db: SqlDb, schema: string, projections: readonly Projection[]) => {
+  await db.transaction(async (tx) => {
+    // roles are cluster-wide: one migration at a time across databases too
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('openclaw-read-models'))`);
+    await tx.exec(readModelMigration(schema, projections));
+  });
+};
+
+/** Position every projection of this target has reached (the lowest checkpoint), or undefined. */
+export const readCheckpoint = async (db: SqlDb, target: Target, projections: readonly Projection[]) => {
+  const names = projections.map((p) => `${p.name}${target.suffix}`);
+  const { rows } = await db.query<{ name: string; position: string }>(
+    `SELECT name, position FROM ${target.schema}.checkpoints WHERE name = ANY($1::text[])`,
+    [names],
+  );
+  if (rows.length < names.length) return undefined;
+  return rows.reduce((min, r) => (BigInt(r.position) < min ? BigInt(r.position) : min), BigInt(rows[0]!.position));
+};
+
+/**
+ * The projector: one subscription over the log from the lowest checkpoint, each batch applied to
+ * every projection in one transaction. A failed batch restarts the subscription from the
+ * checkpoints after a pause; nothing is skipped, nothing applied twice.
+ */
+export const createProjector = (options: ProjectorOptions) => {
+  const target: Target = { schema: options.schema, suffix: options.suffix ?? '' };
+  const applied: Wakeup = createWakeup();
+  let subscription: Subscription | undefined;
+  let running = false;
+  let position: bigint | undefined;
+
+  const run = async () => {
+    while (running) {
+      const from = await readCheckpoint(options.db, target, options.projections).catch(() => undefined);
+      const current = options.store.subscribe(
+        { ...(from !== undefined && from >= 0n ? { after: from } : {}), batchSize: options.batchSize ?? 1_000 },
+        async (events) => {
+          await options.db.transaction((tx) => applyBatch(tx, target, options.projections, events));
+          position = events[events.length - 1]!.position;
+          applied.notify();
+        },
+      );
+      subscription = current;
+      try {
+        await current.done;
+      } catch (error) {
+        options.onError?.(error);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  };
+
+  let loop: Promise<void> | undefined;
+  return {
+    target,
+    /** Signals after every applied batch, for in-process read-your-writes waiters. */
+    applied,
+    get position() {
+      return position;
+    },
+    start() {
+      if (running) return;
+      running = true;
+      loop = run();
+    },
+    async stop() {
+      running = false;
+      await subscription?.close();
+      await loop;
+    },
+  };
+};
+
+export type Projector = ReturnType<typeof createProjector>;

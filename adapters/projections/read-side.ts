@@ -1,0 +1,72 @@
+import type { TenantId } from '../../domain/shared/ids.ts';
+import { tenantReads } from '../../projections/queries.ts';
+import type { Freshness, ReadSide } from '../../projections/read-side.ts';
+import { ROLES } from '../../projections/shared/migration.ts';
+import type { Projection } from '../../projections/shared/projection.ts';
+import type { SqlDb } from '../event-store/sql/db.ts';
+import type { Wakeup } from '../event-store/sql/wakeup.ts';
+import { readCheckpoint } from './projector.ts';
+
+export interface ReadSideOptions {
+  readonly db: SqlDb;
+  readonly schema: string;
+  /** Schema of the event log, to tell how far behind the read models are. */
+  readonly eventSchema: string;
+  readonly projections: readonly Projection[];
+  /** The in-process projector's signal, if it runs here: waiters wake at once instead of polling. */
+  readonly applied?: Wakeup;
+}
+
+const MAX_WAIT_MS = 2_000;
+const POLL_MS = 15;
+
+/**
+ * Every tenant query runs in its own transaction that first drops to the API role and sets
+ * `app.tenant_id` — both with is_local = true, so they end with the transaction and a pooled
+ * connection can never carry a tenant into the next request.
+ */
+export const createReadSide = (options: ReadSideOptions): ReadSide => {
+  const { db, schema } = options;
+  const target = { schema, suffix: '' };
+
+  const behind = async (position: bigint | undefined): Promise<number> => {
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${options.eventSchema}.events WHERE position > $1 AND position < ${options.eventSchema}.horizon() LIMIT 100000) s`,
+      [String(position ?? -1n)],
+    );
+    return rows[0]?.n ?? 0;
+  };
+
+  return {
+    forTenant: <T>(tenantId: TenantId, work: (reads: ReturnType<typeof tenantReads>) => Promise<T>) =>
+      db.transaction(async (tx) => {
+        await tx.query(`SELECT set_config('role', '${ROLES.api}', true), set_config('app.tenant_id', $1, true)`, [tenantId]);
+        return work(tenantReads(schema, async (query) => (await tx.query(query.sql, [...query.parameters])).rows as never));
+      }),
+
+    async findApiKey(keyId) {
+      const { rows } = await db.transaction(async (tx) => {
+        await tx.query(`SELECT set_config('role', '${ROLES.api}', true)`);
+        return tx.query<{ key_id: string; tenant_id: string; scope: 'tenant' | 'auditor'; hash: string; revoked: boolean }>(
+          `SELECT * FROM ${schema}.find_api_key($1)`,
+          [keyId],
+        );
+      });
+      const r = rows[0];
+      return r ? { keyId: r.key_id, tenantId: r.tenant_id, scope: r.scope, hash: r.hash, revoked: r.revoked } : undefined;
+    },
+
+    async waitFor(minPosition, timeoutMs): Promise<Freshness> {
+      const deadline = Date.now() + Math.min(Math.max(timeoutMs, 0), MAX_WAIT_MS);
+      for (;;) {
+        const seen = options.applied?.generation ?? 0;
+        const position = await readCheckpoint(db, target, options.projections);
+        if (position !== undefined && position >= minPosition) return { reached: true, position, behindEvents: 0 };
+        const left = deadline - Date.now();
+        if (left <= 0) return { reached: false, position, behindEvents: await behind(position) };
+        if (options.applied) await options.applied.wait(seen, Math.min(left, 250));
+        else await new Promise((resolve) => setTimeout(resolve, Math.min(left, POLL_MS)));
+      }
+    },
+  };
+};

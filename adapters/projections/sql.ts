@@ -1,0 +1,23 @@
+import type { TableSpec } from '../../projections/shared/projection.ts';
+import { columnsOf } from '../../projections/shared/projection.ts';
+
+/** Bulk SQL for one read-model table: rows travel as one jsonb array per statement. */
+export const tableSql = (schema: string, table: TableSpec, suffix: string) => {
+  const name = `${schema}.${table.name}${suffix}`;
+  const columns = columnsOf(table);
+  const names = Object.keys(columns);
+  const record = (cols: string[]) => cols.map((c) => `${c} ${columns[c]}`).join(', ');
+  const pk = [...table.primaryKey];
+  const joinOn = pk.map((c) => `t.${c} = k.${c}`).join(' AND ');
+  const select = names.map((c) => (columns[c] === 'date' ? `t.${c}::text AS ${c}` : `t.${c}`)).join(', ');
+  const updatable = names.filter((c) => !pk.includes(c));
+  return {
+    load: `SELECT ${select} FROM ${name} t JOIN jsonb_to_recordset($1::jsonb) AS k(${record(pk)}) ON ${joinOn}`,
+    upsert:
+      `INSERT INTO ${name} AS t (${names.join(', ')}) SELECT ${names.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS x(${record(names)}) ` +
+      `ON CONFLICT (${pk.join(', ')}) DO UPDATE SET ${updatable.map((c) => `${c} = EXCLUDED.${c}`).join(', ')} WHERE t.version < EXCLUDED.version`,
+    remove: `DELETE FROM ${name} t USING jsonb_to_recordset($1::jsonb) AS k(${record(pk)}) WHERE ${joinOn}`,
+    purgeTenants: `DELETE FROM ${name} WHERE tenant_id = ANY($1::text[])`,
+    keyOf: (row: Record<string, unknown>) => JSON.stringify(pk.map((c) => String(row[c]))),
+  };
+};

@@ -1,0 +1,85 @@
+import type { KnightEvent } from '../../domain/index.ts';
+import { KNIGHT_EVENT_TYPES } from '../../domain/index.ts';
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { Projection, Row } from '../shared/projection.ts';
+import { atOf, streamOf } from '../shared/stream.ts';
+
+const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
+  const e = { type: event.type, data: event.data } as KnightEvent;
+  const at = atOf(event);
+  if (e.type === 'KnightRequested') {
+    const { tenantId, entityId } = streamOf(event);
+    return {
+      tenant_id: tenantId,
+      knight_id: entityId,
+      status: 'requested',
+      task: e.data.task,
+      cpu: e.data.spec.cpu,
+      ram_gb: e.data.spec.ramGb,
+      vm_id: null,
+      url: null,
+      progress: null,
+      created_at: at,
+      updated_at: at,
+      created_position: String(event.position),
+    };
+  }
+  if (!row) return undefined;
+  const next = { ...row, updated_at: at };
+  switch (e.type) {
+    case 'KnightProvisioningStarted':
+      return { ...next, status: 'provisioning' };
+    case 'KnightProvisioned':
+      return { ...next, status: 'provisioned', vm_id: e.data.vmId, url: e.data.url };
+    case 'KnightTaskStarted':
+      return { ...next, status: 'working', progress: 0 };
+    case 'KnightTaskProgressed':
+      return { ...next, progress: e.data.percent };
+    case 'KnightTaskCompleted':
+      return { ...next, status: 'provisioned', progress: 100 };
+    case 'KnightFailed':
+      return { ...next, status: 'failed' };
+    case 'KnightTerminationRequested':
+      return { ...next, status: 'terminating' };
+    case 'KnightTerminated':
+      return { ...next, status: 'terminated' };
+    default:
+      return undefined;
+  }
+};
+
+export const knightsProjection: Projection = {
+  name: 'knights',
+  tables: [
+    {
+      name: 'knights',
+      columns: {
+        knight_id: 'text',
+        status: 'text',
+        task: 'text',
+        cpu: 'integer',
+        ram_gb: 'integer',
+        vm_id: 'text',
+        url: 'text',
+        progress: 'integer',
+        created_at: 'timestamptz',
+        updated_at: 'timestamptz',
+        created_position: 'bigint',
+      },
+      primaryKey: ['tenant_id', 'knight_id'],
+      indexes: [['tenant_id', 'created_position DESC'], ['tenant_id', 'status']],
+    },
+  ],
+  reducers: [
+    {
+      table: 'knights',
+      handles: KNIGHT_EVENT_TYPES,
+      key: (event) => {
+        const { tenantId, entityId } = streamOf(event);
+        return { tenant_id: tenantId, knight_id: entityId };
+      },
+      apply: fold,
+      loadsRow: (event) => event.type !== 'KnightRequested',
+    },
+  ],
+};

@@ -1,0 +1,114 @@
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
+import type { CompiledQuery } from 'kysely';
+import { domainError } from '../domain/shared/errors.ts';
+import type {
+  ApiKeyView, ConversationView, KnightView, MessageView, Page, PageRequest, TenantReads, TenantView,
+} from './read-side.ts';
+
+/** Column types of the read-model tables as kysely sees them. */
+interface Tables {
+  tenants: { tenant_id: string; name: string; tier: string; status: string; telegram_bot: string | null; whatsapp_number: string | null; agent_vm_status: string | null; agent_vm_id: string | null; created_at: Date; updated_at: Date };
+  api_keys: { key_id: string; tenant_id: string; scope: string; label: string; hash: string; created_at: Date; revoked_at: Date | null };
+  conversations: { tenant_id: string; conversation_id: string; channel: string; title: string | null; status: string; message_count: number; last_message_at: Date | null; created_at: Date; created_position: string };
+  messages: { tenant_id: string; conversation_id: string; message_id: string; seq: number; role: string; channel: string; text: string; delivery: string; created_at: Date };
+  knights: { tenant_id: string; knight_id: string; status: string; task: string; cpu: number; ram_gb: number; vm_id: string | null; url: string | null; progress: number | null; created_at: Date; updated_at: Date; created_position: string };
+  usage_daily: { tenant_id: string; day: string; messages: number };
+  knight_usage: { tenant_id: string; knight_id: string; started_at: Date; ended_at: Date | null };
+}
+
+/** Kysely as a query builder only: queries compile to SQL that runs inside our own RLS transaction. */
+const builder = new Kysely<Tables>({
+  dialect: {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new DummyDriver(),
+    createIntrospector: (db) => new PostgresIntrospector(db),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  },
+});
+
+export type Run = <R>(query: CompiledQuery<R>) => Promise<R[]>;
+
+const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
+
+const encodeCursor = (value: string | number) => Buffer.from(String(value)).toString('base64url');
+const decodeCursor = (cursor: string | undefined): string | undefined => {
+  if (cursor === undefined) return undefined;
+  const value = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+  if (!/^\d{1,19}$/.test(value)) throw domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
+  return value;
+};
+
+const pageOf = <Row, View>(rows: Row[], limit: number, view: (r: Row) => View, cursorOf: (r: Row) => string | number): Page<View> => ({
+  items: rows.slice(0, limit).map(view),
+  next: rows.length > limit ? encodeCursor(cursorOf(rows[limit - 1]!)) : null,
+});
+
+const conversationView = (r: Tables['conversations']): ConversationView => ({
+  conversationId: r.conversation_id, channel: r.channel as ConversationView['channel'], title: r.title,
+  status: r.status as ConversationView['status'], messageCount: Number(r.message_count),
+  lastMessageAt: iso(r.last_message_at), createdAt: iso(r.created_at)!,
+});
+
+const knightView = (r: Tables['knights']): KnightView => ({
+  knightId: r.knight_id, status: r.status, task: r.task, cpu: Number(r.cpu), ramGb: Number(r.ram_gb), vmId: r.vm_id,
+  url: r.url, progress: r.progress === null ? null : Number(r.progress), createdAt: iso(r.created_at)!, updatedAt: iso(r.updated_at)!,
+});
+
+/** The tenant's queries. Row-level security already limits every table to that tenant. */
+export const tenantReads = (schema: string, run: Run): TenantReads => {
+  const db = builder.withSchema(schema);
+  return {
+    async tenant() {
+      const [r] = await run(db.selectFrom('tenants').selectAll().compile());
+      if (!r) return undefined;
+      return {
+        tenantId: r.tenant_id, name: r.name, tier: r.tier as TenantView['tier'], status: r.status as TenantView['status'],
+        telegram: r.telegram_bot ? { botUsername: r.telegram_bot } : null,
+        whatsapp: r.whatsapp_number ? { displayPhoneNumber: r.whatsapp_number } : null,
+        agentVm: r.agent_vm_status ? { status: r.agent_vm_status as 'requested' | 'ready', vmId: r.agent_vm_id } : null,
+        createdAt: iso(r.created_at)!, updatedAt: iso(r.updated_at)!,
+      };
+    },
+    async apiKeys() {
+      const rows = await run(db.selectFrom('api_keys').select(['key_id', 'scope', 'label', 'created_at', 'revoked_at']).orderBy('created_at').compile());
+      return rows.map((r): ApiKeyView => ({ keyId: r.key_id, scope: r.scope as ApiKeyView['scope'], label: r.label, createdAt: iso(r.created_at)!, revokedAt: iso(r.revoked_at) }));
+    },
+    async conversations(page: PageRequest) {
+      const after = decodeCursor(page.cursor);
+      let q = db.selectFrom('conversations').selectAll().orderBy('created_position', 'desc').limit(page.limit + 1);
+      if (after !== undefined) q = q.where('created_position', '<', after);
+      return pageOf(await run(q.compile()), page.limit, conversationView, (r) => r.created_position);
+    },
+    async conversation(id) {
+      const [r] = await run(db.selectFrom('conversations').selectAll().where('conversation_id', '=', id).compile());
+      return r ? conversationView(r) : undefined;
+    },
+    async messages(conversationId, page) {
+      const after = decodeCursor(page.cursor);
+      let q = db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').limit(page.limit + 1);
+      if (after !== undefined) q = q.where('seq', '>', Number(after));
+      return pageOf(await run(q.compile()), page.limit, (r): MessageView => ({
+        messageId: r.message_id, seq: Number(r.seq), role: r.role as MessageView['role'], channel: r.channel as MessageView['channel'],
+        text: r.text, delivery: r.delivery as MessageView['delivery'], createdAt: iso(r.created_at)!,
+      }), (r) => r.seq);
+    },
+    async knights(page) {
+      const after = decodeCursor(page.cursor);
+      let q = db.selectFrom('knights').selectAll().orderBy('created_position', 'desc').limit(page.limit + 1);
+      if (after !== undefined) q = q.where('created_position', '<', after);
+      return pageOf(await run(q.compile()), page.limit, knightView, (r) => r.created_position);
+    },
+    async knight(id) {
+      const [r] = await run(db.selectFrom('knights').selectAll().where('knight_id', '=', id).compile());
+      return r ? knightView(r) : undefined;
+    },
+    async usage(day) {
+      const [messages] = await run(db.selectFrom('usage_daily').select('messages').where('day', '=', day).compile());
+      const [active] = await run(db.selectFrom('knights').select(sql<number>`count(*)::int`.as('n')).where('status', '!=', 'terminated').compile());
+      const [minutes] = await run(
+        db.selectFrom('knight_usage').select(sql<number>`coalesce(sum(extract(epoch from (coalesce(ended_at, now()) - started_at))) / 60, 0)::float8`.as('m')).compile(),
+      );
+      return { messagesToday: Number(messages?.messages ?? 0), activeKnights: Number(active?.n ?? 0), knightMinutes: Math.floor(Number(minutes?.m ?? 0)) };
+    },
+  };
+};

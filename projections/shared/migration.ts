@@ -1,0 +1,67 @@
+import type { Projection, TableSpec } from './projection.ts';
+import { columnsOf } from './projection.ts';
+
+/**
+ * Roles: the owner owns the tables, the projector writes them, the API reads them. The API role
+ * is not the owner, not a superuser and has no BYPASSRLS; it sees a row only when its tenant_id
+ * equals `app.tenant_id`, which the read side sets per transaction. RLS is enabled and forced on
+ * every tenant table, so even the owner sees nothing without a policy.
+ */
+export const ROLES = { owner: 'ocs_owner', api: 'ocs_api', projector: 'ocs_projector' } as const;
+
+const createRole = (role: string) => `
+DO $r$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN
+    CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+  END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- created concurrently
+END $r$;`;
+
+export const rolesMigration = (): string => Object.values(ROLES).map(createRole).join('\n');
+
+const TENANT = `tenant_id = current_setting('app.tenant_id', true)`;
+
+export const tableDdl = (schema: string, table: TableSpec, suffix = ''): string => {
+  const name = `${schema}.${table.name}${suffix}`;
+  const columns = Object.entries(columnsOf(table))
+    .map(([column, type]) => `${column} ${type}${column === 'tenant_id' || column === 'version' ? ' NOT NULL' : ''}`)
+    .join(', ');
+  const indexes = (table.indexes ?? [])
+    .map((cols, i) => `CREATE INDEX IF NOT EXISTS ${table.name}${suffix}_i${i} ON ${name} (${cols.join(', ')});`)
+    .join('\n');
+  return `
+CREATE TABLE IF NOT EXISTS ${name} (${columns}, PRIMARY KEY (${table.primaryKey.join(', ')}));
+${indexes}
+ALTER TABLE ${name} OWNER TO ${ROLES.owner};
+ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ${name} FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON ${name};
+CREATE POLICY tenant_isolation ON ${name} FOR ALL TO ${ROLES.api} USING (${TENANT}) WITH CHECK (${TENANT});
+DROP POLICY IF EXISTS projector_writes ON ${name};
+CREATE POLICY projector_writes ON ${name} FOR ALL TO ${ROLES.projector} USING (true) WITH CHECK (true);
+REVOKE ALL ON ${name} FROM PUBLIC;
+GRANT SELECT ON ${name} TO ${ROLES.api};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ${name} TO ${ROLES.projector};`;
+};
+
+export const readModelMigration = (schema: string, projections: readonly Projection[]): string => `
+${rolesMigration()}
+CREATE SCHEMA IF NOT EXISTS ${schema};
+GRANT USAGE ON SCHEMA ${schema} TO ${ROLES.api}, ${ROLES.projector}, ${ROLES.owner};
+CREATE TABLE IF NOT EXISTS ${schema}.checkpoints (name text PRIMARY KEY, position bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
+ALTER TABLE ${schema}.checkpoints OWNER TO ${ROLES.owner};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ${schema}.checkpoints TO ${ROLES.projector};
+GRANT SELECT ON ${schema}.checkpoints TO ${ROLES.api};
+${projections.flatMap((p) => p.tables.map((t) => tableDdl(schema, t))).join('\n')}
+
+-- Authentication looks a key up before any tenant is known: this function returns that one row,
+-- running as the projector (whose policy sees every row), and nothing else.
+CREATE OR REPLACE FUNCTION ${schema}.find_api_key(p_key_id text)
+RETURNS TABLE(key_id text, tenant_id text, scope text, hash text, revoked boolean)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $f$
+  SELECT k.key_id, k.tenant_id, k.scope, k.hash, k.revoked_at IS NOT NULL FROM ${schema}.api_keys k WHERE k.key_id = p_key_id
+$f$;
+ALTER FUNCTION ${schema}.find_api_key(text) OWNER TO ${ROLES.projector};
+REVOKE ALL ON FUNCTION ${schema}.find_api_key(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ${schema}.find_api_key(text) TO ${ROLES.api};
+`;

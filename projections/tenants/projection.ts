@@ -1,0 +1,83 @@
+import { TENANT_EVENT_TYPES } from '../../domain/index.ts';
+import type { TenantEvent } from '../../domain/index.ts';
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { Projection, Row } from '../shared/projection.ts';
+import { atOf, streamOf } from '../shared/stream.ts';
+
+const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
+  const e = { type: event.type, data: event.data } as TenantEvent;
+  const at = atOf(event);
+  if (e.type === 'TenantCreated')
+    return {
+      tenant_id: e.data.tenantId,
+      name: e.data.name,
+      tier: e.data.tier,
+      status: 'active',
+      telegram_bot: null,
+      whatsapp_number: null,
+      agent_vm_status: null,
+      agent_vm_id: null,
+      created_at: at,
+      updated_at: at,
+    };
+  if (!row) return undefined;
+  const next = { ...row, updated_at: at };
+  switch (e.type) {
+    case 'TenantTierChanged':
+      return { ...next, tier: e.data.to };
+    case 'TelegramBotConnected':
+      return { ...next, telegram_bot: e.data.botUsername };
+    case 'TelegramBotDisconnected':
+      return { ...next, telegram_bot: null };
+    case 'WhatsAppNumberConnected':
+      return { ...next, whatsapp_number: e.data.displayPhoneNumber };
+    case 'WhatsAppNumberDisconnected':
+      return { ...next, whatsapp_number: null };
+    case 'AgentVmRequested':
+      return { ...next, agent_vm_status: 'requested', agent_vm_id: null };
+    case 'AgentVmReady':
+      return { ...next, agent_vm_status: 'ready', agent_vm_id: e.data.vmId };
+    case 'TenantSuspended':
+      return { ...next, status: 'suspended' };
+    case 'TenantReinstated':
+      return { ...next, status: 'active' };
+    case 'TenantErased':
+      // personal data goes; the row stays so the slug keeps answering "erased"
+      return { ...next, status: 'erased', name: '', telegram_bot: null, whatsapp_number: null };
+    case 'ApiKeyIssued':
+    case 'ApiKeyRevoked':
+      return undefined;
+    default:
+      return undefined;
+  }
+};
+
+export const tenantsProjection: Projection = {
+  name: 'tenants',
+  tables: [
+    {
+      name: 'tenants',
+      columns: {
+        name: 'text',
+        tier: 'text',
+        status: 'text',
+        telegram_bot: 'text',
+        whatsapp_number: 'text',
+        agent_vm_status: 'text',
+        agent_vm_id: 'text',
+        created_at: 'timestamptz',
+        updated_at: 'timestamptz',
+      },
+      primaryKey: ['tenant_id'],
+    },
+  ],
+  reducers: [
+    {
+      table: 'tenants',
+      handles: TENANT_EVENT_TYPES.filter((t) => t !== 'ApiKeyIssued' && t !== 'ApiKeyRevoked'),
+      key: (event) => ({ tenant_id: streamOf(event).tenantId }),
+      apply: fold,
+      loadsRow: (event) => event.type !== 'TenantCreated',
+    },
+  ],
+};
