@@ -13,7 +13,33 @@ program
     const log = createLogger(config.LOG_LEVEL);
     const platform = await startDev(config, log);
     stopOnSignals(platform.stop, log);
-    process.stdout.write(`\nOpenClaw Service is running.\n  health:    ${platform.http.url}/healthz\n  storage:   ${platform.storage.describe}\n  stop:      Ctrl-C\n\n`);
+    const { operatorKey: op } = platform;
+    const keyLine = op.created
+      ? `operator:  ${op.key}\n             (created now and kept in ${op.file}; it is not shown again)`
+      : `operator:  ${op.file ? `key in ${op.file}` : 'OPERATOR_API_KEY'}`;
+    process.stdout.write(
+      `\nOpenClaw Service is running.\n  api:       ${platform.http.url}/api/v1  (OpenAPI: ${platform.http.url}/openapi.json)\n` +
+        `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n  stop:      Ctrl-C\n\n`,
+    );
+  });
+
+const projections = program.command('projections').description('read models: status and rebuild');
+
+projections
+  .command('status')
+  .description("each projection's position and lag (events and seconds)")
+  .option('--json', 'print JSON')
+  .action(async (options: { json?: boolean }) => {
+    const { withStorage } = await import('./projections-cli.ts');
+    await withStorage(async (ctx) => ctx.status(options.json === true));
+  });
+
+projections
+  .command('rebuild [name]')
+  .description('rebuild one projection (or all) beside the live tables, then swap; the API keeps answering meanwhile')
+  .action(async (name: string | undefined) => {
+    const { withStorage } = await import('./projections-cli.ts');
+    await withStorage(async (ctx) => ctx.rebuild(name));
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

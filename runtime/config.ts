@@ -10,6 +10,7 @@ const schema = z.object({
   EVENTSTORE_URL: z.string().min(1).optional(),
   EVENT_STORE: z.enum(['auto', 'pglite', 'postgres', 'eventstoredb']).default('auto'),
   EVENT_STORE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('eventlog'),
+  READ_MODEL_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('rm'),
   PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -2,12 +2,17 @@ import { startHttpServer } from '../adapters/http/server.ts';
 import type { HttpServer } from '../adapters/http/server.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { loadOrCreateOperatorKey } from './operator-key.ts';
+import { createPlatform } from './platform.ts';
+import type { Platform } from './platform.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
 export interface DevPlatform {
   readonly http: HttpServer;
   readonly storage: Storage;
+  readonly platform: Platform;
+  readonly operatorKey: { key: string; created: boolean; file: string | undefined };
   stop(): Promise<void>;
 }
 
@@ -15,7 +20,7 @@ export interface DevPlatform {
  * The embedded default: every role in one process on PGlite in DATA_DIR. The HTTP server comes
  * up first so /healthz answers (503 "starting") while the database opens.
  */
-export const startDev = async (config: Config, log: Logger): Promise<DevPlatform> => {
+export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<DevPlatform> => {
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
   const http = await startHttpServer({
     port: config.PORT,
@@ -23,24 +28,41 @@ export const startDev = async (config: Config, log: Logger): Promise<DevPlatform
     readiness: () => ({ ready: phase === 'ready', detail: { phase } }),
   });
   log.info({ url: http.url }, 'http listening');
-  let storage: Storage;
+  let storage: Storage | undefined;
+  let platform: Platform;
+  let operatorKey: DevPlatform['operatorKey'];
   try {
+    operatorKey = await loadOrCreateOperatorKey(config.DATA_DIR, env.OPERATOR_API_KEY || undefined);
     storage = await openStorage(config);
+    platform = await createPlatform({
+      storage,
+      eventSchema: config.EVENT_STORE_SCHEMA,
+      readModelSchema: config.READ_MODEL_SCHEMA,
+      log,
+      env: { ...env, OPERATOR_API_KEY: operatorKey.key },
+      projector: true,
+    });
+    platform.mount(http.app);
   } catch (error) {
+    await storage?.close();
     await http.close();
     throw error;
   }
   phase = 'ready';
   log.info({ store: storage.describe }, 'ready');
   let stopping: Promise<void> | undefined;
+  const opened = storage;
   return {
     http,
-    storage,
+    storage: opened,
+    platform,
+    operatorKey,
     stop: () =>
       (stopping ??= (async () => {
         phase = 'stopping';
         await http.close();
-        await storage.close();
+        await platform.stop();
+        await opened.close();
         log.info('stopped cleanly');
       })()),
   };

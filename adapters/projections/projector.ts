@@ -1,7 +1,7 @@
 import type { EventStore, Subscription } from '../../domain/ports/event-store.ts';
 import { readModelMigration } from '../../projections/shared/migration.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
-import type { SqlDb } from '../event-store/sql/db.ts';
+import type { Querier, SqlDb } from '../event-store/sql/db.ts';
 import { createWakeup } from '../event-store/sql/wakeup.ts';
 import type { Wakeup } from '../event-store/sql/wakeup.ts';
 import { applyBatch } from './apply-batch.ts';
@@ -26,7 +26,7 @@ export const migrateReadModels = async (db: SqlDb, schema: string, projections: 
 };
 
 /** Position every projection of this target has reached (the lowest checkpoint), or undefined. */
-export const readCheckpoint = async (db: SqlDb, target: Target, projections: readonly Projection[]) => {
+export const readCheckpoint = async (db: Querier, target: Target, projections: readonly Projection[]) => {
   const names = projections.map((p) => `${p.name}${target.suffix}`);
   const { rows } = await db.query<{ name: string; position: string }>(
     `SELECT name, position FROM ${target.schema}.checkpoints WHERE name = ANY($1::text[])`,

@@ -4,7 +4,7 @@ import { authConfigSchema, loadJwtKeySet } from '../../adapters/auth/config.ts';
 import { httpApiConfigSchema } from '../../adapters/http/index.ts';
 import { client, ok } from '../http/support/client.ts';
 import { newTenant, tokenFor } from '../http/support/journey.ts';
-import { startMemoryApi } from '../http/support/memory-api.ts';
+import { startApiHarness } from '../support/api-harness.ts';
 
 const edJwk = (kid: string) => ({ ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid });
 
@@ -42,7 +42,7 @@ describe('auth configuration', () => {
   });
 
   it('with EdDSA the service publishes its public key and its tokens verify', async () => {
-    const api = await startMemoryApi({ JWT_ALG: 'EdDSA', JWT_PRIVATE_KEYS: JSON.stringify([edJwk('k-2030')]), JWT_ISSUER: 'https://api.example', JWT_AUDIENCE: 'example' });
+    const api = await startApiHarness({ JWT_ALG: 'EdDSA', JWT_SECRET: '', JWT_PRIVATE_KEYS: JSON.stringify([edJwk('k-2030')]), JWT_ISSUER: 'https://api.example', JWT_AUDIENCE: 'example' });
     try {
       const jwks = (await (await fetch(`${api.baseUrl}/.well-known/jwks.json`)).json()) as { keys: Record<string, unknown>[] };
       expect(jwks.keys).toEqual([expect.objectContaining({ kid: 'k-2030', alg: 'EdDSA', kty: 'OKP', crv: 'Ed25519', use: 'sig' })]);

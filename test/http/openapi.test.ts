@@ -1,7 +1,8 @@
 import type { Router } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiPath } from '../../adapters/http/openapi.ts';
-import { startMemoryApi } from './support/memory-api.ts';
+import { startApiHarness } from '../support/api-harness.ts';
+import type { ApiHarness } from '../support/api-harness.ts';
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
@@ -14,15 +15,15 @@ const registered = (router: Router): string[] =>
   );
 
 describe('OpenAPI 3.1 document', () => {
-  let api: Awaited<ReturnType<typeof startMemoryApi>>;
+  let api: ApiHarness;
   let doc: { openapi: string; servers: { url: string }[]; paths: Record<string, Record<string, { requestBody?: unknown; parameters?: { name: string; in: string }[]; 'x-scopes'?: string[] }>> };
   beforeAll(async () => {
-    api = await startMemoryApi();
+    api = await startApiHarness();
     const res = await fetch(`${api.baseUrl}/openapi.json`);
     expect(res.status).toBe(200);
     doc = (await res.json()) as typeof doc;
   });
-  afterAll(() => api.close());
+  afterAll(() => api?.close());
 
   const documented = () =>
     Object.entries(doc.paths).flatMap(([path, item]) =>
@@ -35,7 +36,7 @@ describe('OpenAPI 3.1 document', () => {
   });
 
   it('documents every route express registered, and nothing it did not', () => {
-    const routes = [...registered(api.api.router), ...registered(api.api.publicRouter)];
+    const routes = [...registered(api.platform.api.router), ...registered(api.platform.api.publicRouter)];
     expect(routes.length).toBeGreaterThan(20);
     expect(new Set(routes).size).toBe(routes.length);
     expect(documented().sort()).toEqual([...routes].sort());
