@@ -3,6 +3,7 @@
  * Uses the same local PostgreSQL as the tests (BENCH_DATABASE_URL or TEST_DATABASE_URL to override).
  */
 import { commandLongStream } from './scenarios/command-long-stream.ts';
+import { rebuildBench } from './scenarios/rebuild.ts';
 import { storeAppend, storeAppendEmbedded } from './scenarios/store-append.ts';
 import type { BenchResult } from './lib.ts';
 import { report } from './lib.ts';
@@ -13,6 +14,7 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   'store-append': () => storeAppend(url),
   'store-append-embedded': () => storeAppendEmbedded(),
   'command-long-stream': () => commandLongStream(url),
+  rebuild: () => rebuildBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');

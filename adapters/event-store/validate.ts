@@ -33,6 +33,7 @@ const toJson = (value: unknown, what: string): string => {
       case 'string':
         // PostgreSQL's jsonb cannot hold U+0000; refuse it here for every store alike.
         if (v.includes('\u0000')) reject('a string contains U+0000');
+        if (!v.isWellFormed()) reject('a string contains a lone UTF-16 surrogate');
         return;
       case 'boolean':
         return;

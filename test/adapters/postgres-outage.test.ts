@@ -47,3 +47,34 @@ describe('PostgreSQL event store when the database goes away', () => {
     expect(seen.map((e) => e.type)).toEqual(['Before', 'During1', 'During2']);
   });
 });
+
+describe('PostgreSQL event store: one failing append in a group commit', () => {
+  const schema = uniqueSchema('poison');
+  let store: EventStore;
+  beforeAll(async () => {
+    store = await createPostgresEventStore({ connectionString: TEST_DATABASE_URL, schema, appendConcurrency: 1 });
+    // A database-side refusal that append validation cannot foresee (think: a CHECK added by an operator).
+    const admin = await createPostgresEventStore({ connectionString: TEST_DATABASE_URL, schema });
+    await admin.close();
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    await client.query(`CREATE FUNCTION ${schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused' USING ERRCODE = '22023'; END $$;
+      CREATE TRIGGER poison BEFORE INSERT ON ${schema}.events FOR EACH ROW WHEN (NEW.type = 'Poison') EXECUTE FUNCTION ${schema}.refuse();`);
+    await client.end();
+  });
+  afterAll(async () => {
+    await store.close();
+    await dropSchema(schema);
+  });
+
+  it('fails only that append; the others gathered into the same batch are written', async () => {
+    const t = uniqueTenant();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) => store.append(`conversation-${t}.c${i}`, [newEvent(t, i === 17 ? 'Poison' : 'Fine')], 'no_stream')),
+    );
+    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [[i, (o.reason as { code?: string }).code]] : []));
+    expect(failed).toEqual([[17, 'invalid_append']]);
+    expect(await store.readAll({ filter: { tenantId: t } })).toHaveLength(39);
+  });
+});

@@ -1,5 +1,6 @@
 import {
   idempotencyMismatch,
+  invalidAppend,
   storeUnavailable,
   wrongExpectedRevision,
 } from '../../../domain/ports/event-store.ts';
@@ -29,8 +30,8 @@ interface BatchRow {
 const MAX_BATCH_EVENTS = 4_000;
 const MAX_BATCH_APPENDS = 256;
 // A unique violation (two appends racing with one event id) or a deadlock fails the whole
-// statement; its appends are then retried one by one so one bad append cannot sink the others.
-const RETRY_ONE_BY_ONE = new Set(['23505', '40P01', '40001']);
+// statement: retried alone, such an append usually succeeds or gets its proper answer.
+const RETRY_ALONE = new Set(['23505', '40P01', '40001']);
 
 const encode = (p: PendingAppend): string =>
   `{"s":${JSON.stringify(p.streamId)},"x":${JSON.stringify(p.expected)},"t":${JSON.stringify(p.tenantId)},` +
@@ -100,14 +101,18 @@ export const createAppendBatcher = (
       settle(batch, rows);
     } catch (error) {
       const state = sqlState(error);
-      if (state && RETRY_ONE_BY_ONE.has(state) && (batch.length > 1 || batch[0]!.attempts < 3)) {
+      const unavailable = isUnavailableError(error);
+      // Whatever one append did wrong must not fail the others gathered with it: split the batch.
+      if (!unavailable && (batch.length > 1 || (state && RETRY_ALONE.has(state) && batch[0]!.attempts < 3))) {
         for (const p of batch) p.attempts++;
         await Promise.all(batch.map((p) => run([p])));
         return;
       }
-      const mapped = isUnavailableError(error)
+      const mapped = unavailable
         ? storeUnavailable(`event store unavailable; the append may or may not have been written — retry with the same event ids (${(error as Error).message})`)
-        : error;
+        : state?.startsWith('22')
+          ? invalidAppend(`the database refused the event data: ${(error as Error).message}`)
+          : error;
       for (const p of batch) p.reject(mapped);
     }
   };
