@@ -23,6 +23,15 @@ program
     );
   });
 
+program
+  .command('projector')
+  .description('run only the projector role (production: one or more per deployment)')
+  .action(async () => {
+    const config = loadConfig();
+    const { runProjector } = await import('./roles.ts');
+    await runProjector(config, createLogger(config.LOG_LEVEL));
+  });
+
 const projections = program.command('projections').description('read models: status and rebuild');
 
 projections

@@ -2,6 +2,7 @@ import type { EventStore, Subscription } from '../../domain/ports/event-store.ts
 import { readModelMigration } from '../../projections/shared/migration.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
 import type { Querier, SqlDb } from '../event-store/sql/db.ts';
+import { migrateOnce } from '../event-store/sql/migrate.ts';
 import { createWakeup } from '../event-store/sql/wakeup.ts';
 import type { Wakeup } from '../event-store/sql/wakeup.ts';
 import { applyBatch } from './apply-batch.ts';
@@ -17,13 +18,9 @@ export interface ProjectorOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-export const migrateReadModels = async (db: SqlDb, schema: string, projections: readonly Projection[]) => {
-  await db.transaction(async (tx) => {
-    // roles are cluster-wide: one migration at a time across databases too
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('openclaw-read-models'))`);
-    await tx.exec(readModelMigration(schema, projections));
-  });
-};
+// roles are cluster-wide: one read-model migration at a time across databases too
+export const migrateReadModels = (db: SqlDb, schema: string, projections: readonly Projection[]) =>
+  migrateOnce(db, schema, 'openclaw-read-models', readModelMigration(schema, projections));
 
 /** Position every projection of this target has reached (the lowest checkpoint), or undefined. */
 export const readCheckpoint = async (db: Querier, target: Target, projections: readonly Projection[]) => {

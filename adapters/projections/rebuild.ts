@@ -1,5 +1,5 @@
 import type { EventStore } from '../../domain/ports/event-store.ts';
-import { tableDdl } from '../../projections/shared/migration.ts';
+import { indexDdl, tableDdl } from '../../projections/shared/migration.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
 import type { SqlDb } from '../event-store/sql/db.ts';
 import { applyBatch } from './apply-batch.ts';
@@ -33,17 +33,21 @@ export const rebuildProjections = async (options: {
   const tables = projections.flatMap((p) => p.tables);
   await db.transaction(async (tx) => {
     for (const t of tables) await tx.exec(`DROP TABLE IF EXISTS ${schema}.${t.name}${NEXT};`);
-    await tx.exec(tables.map((t) => tableDdl(schema, t, NEXT)).join('\n'));
+    await tx.exec(tables.map((t) => tableDdl(schema, t, NEXT, { indexes: false })).join('\n'));
     await tx.query(`DELETE FROM ${schema}.checkpoints WHERE name = ANY($1::text[])`, [projections.map((p) => `${p.name}${NEXT}`)]);
   });
   let applied = 0;
   const live = { schema, suffix: '' };
+  const read = (after: bigint | undefined) => store.readAll({ ...(after !== undefined && after >= 0n ? { after } : {}), maxCount: batchSize });
+  // Reads the next page while the current one is applied, and applies each projection in its own
+  // transaction (each has its own checkpoint), so the log read and the projections overlap.
   const copy = async (until: bigint | undefined) => {
+    let next = read(await readCheckpoint(db, target, projections));
     for (;;) {
-      const after = await readCheckpoint(db, target, projections);
-      const page = await store.readAll({ ...(after !== undefined && after >= 0n ? { after } : {}), maxCount: batchSize });
+      const page = await next;
       if (page.length === 0) return;
-      await db.transaction((t) => applyBatch(t, target, projections, page));
+      next = read(page.at(-1)!.position);
+      await Promise.all(projections.map((p) => db.transaction((t) => applyBatch(t, target, [p], page))));
       applied += page.length;
       options.onProgress?.({ applied, position: page.at(-1)!.position, head: until });
     }
@@ -51,6 +55,8 @@ export const rebuildProjections = async (options: {
   // Copy until caught up, then swap while holding the live checkpoints (the live projector waits).
   // Events are never read inside that transaction (PGlite has one connection); if the live
   // projector got ahead of the copy meanwhile, let go, copy the rest and try again.
+  await copy(await store.headPosition());
+  await db.transaction(async (tx) => tx.exec(tables.map((t) => indexDdl(schema, t, NEXT)).join('\n')));
   for (let attempt = 0; ; attempt++) {
     await copy(await store.headPosition());
     const swapped = await db.transaction(async (tx) => {

@@ -12,11 +12,11 @@ export const tableSql = (schema: string, table: TableSpec, suffix: string) => {
   const select = names.map((c) => (columns[c] === 'date' ? `t.${c}::text AS ${c}` : `t.${c}`)).join(', ');
   const updatable = names.filter((c) => !pk.includes(c));
   return {
-    load: `SELECT ${select} FROM ${name} t JOIN jsonb_to_recordset($1::jsonb) AS k(${record(pk)}) ON ${joinOn}`,
+    load: `SELECT ${select} FROM ${name} t JOIN json_to_recordset($1::json) AS k(${record(pk)}) ON ${joinOn}`,
     upsert:
-      `INSERT INTO ${name} AS t (${names.join(', ')}) SELECT ${names.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS x(${record(names)}) ` +
+      `INSERT INTO ${name} AS t (${names.join(', ')}) SELECT ${names.join(', ')} FROM json_to_recordset($1::json) AS x(${record(names)}) ` +
       `ON CONFLICT (${pk.join(', ')}) DO UPDATE SET ${updatable.map((c) => `${c} = EXCLUDED.${c}`).join(', ')} WHERE t.version < EXCLUDED.version`,
-    remove: `DELETE FROM ${name} t USING jsonb_to_recordset($1::jsonb) AS k(${record(pk)}) WHERE ${joinOn}`,
+    remove: `DELETE FROM ${name} t USING json_to_recordset($1::json) AS k(${record(pk)}) WHERE ${joinOn}`,
     purgeTenants: `DELETE FROM ${name} WHERE tenant_id = ANY($1::text[])`,
     keyOf: (row: Record<string, unknown>) => JSON.stringify(pk.map((c) => String(row[c]))),
   };

@@ -21,14 +21,18 @@ export const rolesMigration = (): string => Object.values(ROLES).map(createRole)
 
 const TENANT = `tenant_id = current_setting('app.tenant_id', true)`;
 
-export const tableDdl = (schema: string, table: TableSpec, suffix = ''): string => {
+/** Secondary indexes; a rebuild creates them after filling its tables, which is cheaper than keeping them up. */
+export const indexDdl = (schema: string, table: TableSpec, suffix = ''): string =>
+  (table.indexes ?? [])
+    .map((cols, i) => `CREATE INDEX IF NOT EXISTS ${table.name}${suffix}_i${i} ON ${schema}.${table.name}${suffix} (${cols.join(', ')});`)
+    .join('\n');
+
+export const tableDdl = (schema: string, table: TableSpec, suffix = '', options = { indexes: true }): string => {
   const name = `${schema}.${table.name}${suffix}`;
   const columns = Object.entries(columnsOf(table))
     .map(([column, type]) => `${column} ${type}${column === 'tenant_id' || column === 'version' ? ' NOT NULL' : ''}`)
     .join(', ');
-  const indexes = (table.indexes ?? [])
-    .map((cols, i) => `CREATE INDEX IF NOT EXISTS ${table.name}${suffix}_i${i} ON ${name} (${cols.join(', ')});`)
-    .join('\n');
+  const indexes = options.indexes ? indexDdl(schema, table, suffix) : '';
   return `
 CREATE TABLE IF NOT EXISTS ${name} (${columns}, PRIMARY KEY (${table.primaryKey.join(', ')}));
 ${indexes}

@@ -11,6 +11,7 @@ import { encodeAppend } from '../validate.ts';
 import { createAppendBatcher } from './append-batcher.ts';
 import type { SqlDb } from './db.ts';
 import { isUnavailableError } from './db.ts';
+import { migrateOnce } from './migrate.ts';
 import { EVENT_COLUMNS, toRecordedEvent } from './rows.ts';
 import type { EventRow } from './rows.ts';
 import { checkSchemaName, eventLogMigration } from './schema.ts';
@@ -32,12 +33,8 @@ const guard = async <T>(work: () => Promise<T>): Promise<T> => {
   }
 };
 
-export const migrateEventLog = async (db: SqlDb, schema: string): Promise<void> => {
-  await db.transaction(async (tx) => {
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`event-log:${schema}`]);
-    await tx.exec(eventLogMigration(schema));
-  });
-};
+export const migrateEventLog = (db: SqlDb, schema: string): Promise<void> =>
+  migrateOnce(db, schema, `event-log:${schema}`, eventLogMigration(schema));
 
 /** Builds the read-all query for a filter; `$1` is the exclusive start position, `$2` the limit. */
 export const readAllQuery = (schema: string, filter: EventFilter | undefined): { text: string; params: unknown[] } => {
