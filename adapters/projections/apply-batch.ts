@@ -19,7 +19,8 @@ const applyProjection = async (tx: Querier, target: Target, projection: Projecti
   for (const reducer of projection.reducers) {
     const table = projection.tables.find((t) => t.name === reducer.table)!;
     const sql = tableSql(target.schema, table, target.suffix);
-    const relevant = events.filter((e) => reducer.handles.includes(e.type));
+    const handles = new Set(reducer.handles);
+    const relevant = events.filter((e) => handles.has(e.type));
     if (relevant.length === 0) continue;
     const keyed = relevant.flatMap((event) => {
       const key = reducer.key(event);
@@ -37,7 +38,8 @@ const applyProjection = async (tx: Querier, target: Target, projection: Projecti
       const current = rows.get(k);
       const next = reducer.apply(current === DELETED ? undefined : current, event);
       if (next === undefined) continue;
-      rows.set(k, next === null ? DELETED : { ...next, version: String(event.position) });
+      if (next !== null) next.version = String(event.position); // reducers return fresh rows
+      rows.set(k, next === null ? DELETED : next);
       changed.add(k);
     }
     const upserts: Row[] = [];

@@ -1,8 +1,17 @@
 import type { TableSpec } from '../../projections/shared/projection.ts';
 import { columnsOf } from '../../projections/shared/projection.ts';
 
-/** Bulk SQL for one read-model table: rows travel as one jsonb array per statement. */
+const cache = new Map<string, ReturnType<typeof buildTableSql>>();
+
+/** Bulk SQL for one read-model table (built once per table and target): rows travel as one JSON array per statement. */
 export const tableSql = (schema: string, table: TableSpec, suffix: string) => {
+  const id = `${schema}.${table.name}${suffix}`;
+  let built = cache.get(id);
+  if (!built) cache.set(id, (built = buildTableSql(schema, table, suffix)));
+  return built;
+};
+
+const buildTableSql = (schema: string, table: TableSpec, suffix: string) => {
   const name = `${schema}.${table.name}${suffix}`;
   const columns = columnsOf(table);
   const names = Object.keys(columns);
@@ -18,6 +27,6 @@ export const tableSql = (schema: string, table: TableSpec, suffix: string) => {
       `ON CONFLICT (${pk.join(', ')}) DO UPDATE SET ${updatable.map((c) => `${c} = EXCLUDED.${c}`).join(', ')} WHERE t.version < EXCLUDED.version`,
     remove: `DELETE FROM ${name} t USING json_to_recordset($1::json) AS k(${record(pk)}) WHERE ${joinOn}`,
     purgeTenants: `DELETE FROM ${name} WHERE tenant_id = ANY($1::text[])`,
-    keyOf: (row: Record<string, unknown>) => JSON.stringify(pk.map((c) => String(row[c]))),
+    keyOf: pk.length === 1 ? (row: Record<string, unknown>) => String(row[pk[0]!]) : (row: Record<string, unknown>) => pk.map((c) => String(row[c])).join('\u0001'),
   };
 };

@@ -53,7 +53,7 @@ export const messagesProjection: Projection = {
         if (!row) return undefined;
         if (event.type === 'MessageDelivered') return { ...row, delivery: 'delivered' };
         if (event.type === 'MessageDeliveryFailed')
-          return (event.data as MessageDeliveryFailed['data']).retryable ? row : { ...row, delivery: 'failed' };
+          return (event.data as MessageDeliveryFailed['data']).retryable ? undefined : { ...row, delivery: 'failed' };
         return undefined;
       },
       loadsRow: (event) => event.type !== 'MessagePosted',

@@ -40,7 +40,7 @@ export const usageProjection: Projection = {
       apply: (row, event) => {
         const { tenantId, entityId } = streamOf(event);
         if (event.type === 'KnightProvisioned')
-          return row ?? { tenant_id: tenantId, knight_id: entityId, started_at: atOf(event), ended_at: null };
+          return row ? undefined : { tenant_id: tenantId, knight_id: entityId, started_at: atOf(event), ended_at: null };
         if (!row || row.ended_at) return undefined;
         return { ...row, ended_at: atOf(event) };
       },
