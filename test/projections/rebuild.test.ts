@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rebuildProjections } from '../../adapters/projections/rebuild.ts';
+import { PROJECTIONS } from '../../projections/index.ts';
+import { startApiHarness } from '../support/api-harness.ts';
+import type { ApiHarness } from '../support/api-harness.ts';
+import { client, ok } from '../http/support/client.ts';
+import { newTenant } from '../http/support/journey.ts';
+
+describe('projections rebuild', () => {
+  let h: ApiHarness;
+  beforeAll(async () => {
+    h = await startApiHarness({ OPERATOR_REQUESTS_PER_MINUTE: '100000' });
+  });
+  afterAll(async () => h?.close());
+
+  it('rebuilds beside the live tables and swaps, while the API keeps answering and the projector keeps going', async () => {
+    const operator = client(h.baseUrl, h.operatorKey);
+    const { key } = await newTenant(operator, 'enterprise');
+    const me = client(h.baseUrl, key);
+    const conversations: string[] = [];
+    let position = '';
+    for (let c = 0; c < 20; c++) {
+      const { conversationId } = ok(await me.post<{ conversationId: string }>('/conversations', { title: `c${c}` }), 201);
+      conversations.push(conversationId);
+      for (let m = 0; m < 10; m++) position = ok(await me.post<{ position: string }>(`/conversations/${conversationId}/messages`, { text: `m${m}` }), 201).position;
+    }
+    const before = ok(await me.get<{ items: unknown[] }>(`/conversations/${conversations[0]}/messages?limit=100&minPosition=${position}`), 200);
+
+    let reading = true;
+    const statuses: number[] = [];
+    const readers = (async () => {
+      for (let i = 0; reading; i++) {
+        statuses.push((await me.get(`/conversations/${conversations[i % 20]}/messages?limit=5`)).status);
+        if (i % 5 === 0) statuses.push((await me.post(`/conversations/${conversations[i % 20]}/messages`, { text: `during ${i}` })).status);
+      }
+    })();
+    const result = await rebuildProjections({ db: h.storage.db, store: h.storage.store, schema: h.schemas.readModels, projections: PROJECTIONS, batchSize: 50 });
+    reading = false;
+    await readers;
+
+    expect(result.applied).toBeGreaterThan(200);
+    expect(statuses.length).toBeGreaterThan(10);
+    expect(statuses.filter((s) => s !== 200 && s !== 201)).toEqual([]);
+    const after = ok(await me.post<{ position: string }>(`/conversations/${conversations[0]}/messages`, { text: 'after the swap' }), 201);
+    const history = ok(await me.get<{ items: Array<{ text: string }> }>(`/conversations/${conversations[0]}/messages?limit=100&minPosition=${after.position}`), 200);
+    expect(history.items.length).toBeGreaterThan(before.items.length);
+    expect(history.items.at(-1)!.text).toBe('after the swap');
+  });
+});
