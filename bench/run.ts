@@ -2,7 +2,9 @@
  * `npm run bench -- <scenario…>`: one JSON line per scenario on stdout, the same in bench/results/.
  * Uses the same local PostgreSQL as the tests (BENCH_DATABASE_URL or TEST_DATABASE_URL to override).
  */
+import { apiCommandBench } from './scenarios/api-command.ts';
 import { commandLongStream } from './scenarios/command-long-stream.ts';
+import { projectionLagBench } from './scenarios/projection-lag.ts';
 import { rebuildBench } from './scenarios/rebuild.ts';
 import { storeAppend, storeAppendEmbedded } from './scenarios/store-append.ts';
 import type { BenchResult } from './lib.ts';
@@ -15,6 +17,8 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   'store-append-embedded': () => storeAppendEmbedded(),
   'command-long-stream': () => commandLongStream(url),
   rebuild: () => rebuildBench(url),
+  'api-command': () => apiCommandBench(url),
+  'projection-lag': () => projectionLagBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');
