@@ -42,8 +42,13 @@ export const envelope = <C>(caller: Caller, streamId: string, command: C): Comma
   ...(caller.idempotency ? { idempotency: caller.idempotency } : {}),
 });
 
+/**
+ * The tenant's status and tier for another aggregate's decision. Read at most 1 s stale: a
+ * suspension made in another process takes effect here within a second (at once in its own).
+ */
+export const TENANT_FACTS_MAX_AGE_MS = 1_000;
 export const tenantFactsOf = async (ports: CommandPorts, tenantId: TenantId): Promise<TenantFacts> =>
-  tenantFacts((await ports.shell.state(tenantDecider, tenantStream(tenantId))).state);
+  tenantFacts((await ports.shell.state(tenantDecider, tenantStream(tenantId), TENANT_FACTS_MAX_AGE_MS)).state);
 
 /** A domain command before the clock stamps it. */
 export type WithoutAt<C> = C extends unknown ? Omit<C, 'at'> : never;

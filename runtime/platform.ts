@@ -38,7 +38,7 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
   await migrateReadModels(storage.db, options.readModelSchema, PROJECTIONS);
   const projector = options.projector
     ? createProjector({
-        db: storage.db,
+        db: storage.projectorDb,
         store: storage.store,
         schema: options.readModelSchema,
         projections: PROJECTIONS,
@@ -52,14 +52,13 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
     projections: PROJECTIONS,
     ...(projector ? { applied: projector.applied } : {}),
   });
-  const usageOf = (tenantId: Parameters<ReadSide['forTenant']>[0], day: string) => reads.forTenant(tenantId, (r) => r.usage(day));
   const ports: CommandPorts = {
     shell: createCommandShell({ store: storage.store }),
     clock: () => new Date(),
     newId: randomUUID,
     usage: {
-      messagesToday: async (tenantId, day) => (await usageOf(tenantId, day)).messagesToday,
-      activeKnights: async (tenantId) => (await usageOf(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
+      messagesToday: async (tenantId, day) => (await reads.usageCounts(tenantId, day)).messagesToday,
+      activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
     },
   };
   const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));

@@ -17,6 +17,8 @@ export interface Storage {
   readonly bus: Bus;
   /** The PostgreSQL (or PGlite) database that holds the read models and checkpoints. */
   readonly db: SqlDb;
+  /** The same database on connections of the projector's own, so API reads never queue in front of it. */
+  readonly projectorDb: SqlDb;
   readonly describe: string;
   close(): Promise<void>;
 }
@@ -35,6 +37,7 @@ export const openStorage = async (config: Config): Promise<Storage> => {
       store,
       bus,
       db,
+      projectorDb: db,
       describe: `embedded PostgreSQL (PGlite) in ${dir}`,
       async close() {
         await bus.close();
@@ -45,6 +48,7 @@ export const openStorage = async (config: Config): Promise<Storage> => {
   }
   if (!config.DATABASE_URL) throw new Error('read models and bus checkpoints live in PostgreSQL: set DATABASE_URL');
   const db = pgPoolDb(config.DATABASE_URL, config.PG_POOL_SIZE);
+  const projectorDb = pgPoolDb(config.DATABASE_URL, 2);
   const store =
     config.eventStore === 'postgres'
       ? await createSqlEventStore(pgPoolDb(config.DATABASE_URL, config.PG_POOL_SIZE), { schema })
@@ -54,11 +58,13 @@ export const openStorage = async (config: Config): Promise<Storage> => {
     store,
     bus,
     db,
+    projectorDb,
     describe: config.eventStore === 'postgres' ? 'PostgreSQL' : 'EventStoreDB + PostgreSQL read models',
     async close() {
       await bus.close();
       await store.close();
       await db.close();
+      await projectorDb.close();
     },
   };
 };

@@ -56,6 +56,14 @@ export const createReadSide = (options: ReadSideOptions): ReadSide => {
       return r ? { keyId: r.key_id, tenantId: r.tenant_id, scope: r.scope, hash: r.hash, revoked: r.revoked } : undefined;
     },
 
+    async usageCounts(tenantId, day) {
+      const { rows } = await db.query<{ messages_today: number; active_knights: number }>(
+        `SELECT * FROM ${schema}.usage_counts($1, $2::date)`,
+        [tenantId, day],
+      );
+      return { messagesToday: Number(rows[0]?.messages_today ?? 0), activeKnights: Number(rows[0]?.active_knights ?? 0) };
+    },
+
     async waitFor(minPosition, timeoutMs): Promise<Freshness> {
       const deadline = Date.now() + Math.min(Math.max(timeoutMs, 0), MAX_WAIT_MS);
       for (;;) {

@@ -77,6 +77,7 @@ export const createCommandShell = (deps: CommandShellDeps) => {
       revision: -1,
       lastPosition: undefined,
       keys: new Map(),
+      checkedAt: 0,
     };
     for (;;) {
       const page: RecordedEvent[] = await deps.store.readStream(streamId, { fromRevision: entry.revision + 1, maxCount: PAGE });
@@ -90,9 +91,10 @@ export const createCommandShell = (deps: CommandShellDeps) => {
           rememberKey(keys, key, { fingerprint: event.metadata.commandHash, nextRevision: event.revision, position: event.position });
       }
       const last = page[page.length - 1]!;
-      entry = { state, keys, revision: last.revision, lastPosition: last.position };
+      entry = { state, keys, revision: last.revision, lastPosition: last.position, checkedAt: entry.checkedAt };
       if (page.length < PAGE) break;
     }
+    entry = { ...entry, checkedAt: Date.now() };
     cache.set(streamId, entry);
     return entry;
   };
@@ -100,9 +102,12 @@ export const createCommandShell = (deps: CommandShellDeps) => {
   const attempt = async <C, E extends DomainEvent, S>(
     decider: Decider<C, E, S>,
     envelope: CommandEnvelope<C>,
+    trustCache: boolean,
   ): Promise<CommandResult<S>> => {
     const { streamId, idempotency } = envelope;
-    const entry = await load(decider, streamId);
+    // A warm cache is decided on directly: if another process wrote meanwhile, the append's
+    // expected revision refuses it and the retry reads forward. That saves a read per command.
+    const entry = (trustCache ? cache.get<S>(streamId) : undefined) ?? (await load(decider, streamId));
     const base = { streamId, state: entry.state };
     if (idempotency) {
       const seen = entry.keys.get(idempotency.key);
@@ -135,7 +140,7 @@ export const createCommandShell = (deps: CommandShellDeps) => {
     for (const event of decided) state = decider.evolve(state, event);
     const keys = idempotency ? new Map(entry.keys) : entry.keys;
     if (idempotency) rememberKey(keys as Map<string, IdempotencyRecord>, idempotency.key, { fingerprint: idempotency.fingerprint, ...result });
-    cache.set(streamId, { state, revision: result.nextRevision, lastPosition: result.position, keys });
+    cache.set(streamId, { state, revision: result.nextRevision, lastPosition: result.position, keys, checkedAt: Date.now() });
     return { streamId, state, events, nextRevision: result.nextRevision, position: result.position, duplicate: false };
   };
 
@@ -144,7 +149,7 @@ export const createCommandShell = (deps: CommandShellDeps) => {
       return lock(envelope.streamId, async () => {
         for (let attemptNo = 1; ; attemptNo++) {
           try {
-            return await attempt(decider, envelope);
+            return await attempt(decider, envelope, attemptNo === 1);
           } catch (error) {
             if (!hasCode(error, STORE_ERRORS.conflict)) throw error;
             if (envelope.retryOnConflict === false) throw concurrencyError(envelope.streamId, attemptNo);
@@ -154,9 +159,17 @@ export const createCommandShell = (deps: CommandShellDeps) => {
         }
       });
     },
-    /** Reads (and caches) a stream's folded state without deciding anything. */
-    async state<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, streamId: string): Promise<{ state: S; revision: number }> {
-      const entry = await load(decider, streamId);
+    /**
+     * A stream's folded state without deciding anything: from the cache when it was checked
+     * against the store within `maxAgeMs`, otherwise read forward first.
+     */
+    async state<C, E extends DomainEvent, S>(
+      decider: Decider<C, E, S>,
+      streamId: string,
+      maxAgeMs = 0,
+    ): Promise<{ state: S; revision: number }> {
+      const cached = cache.get<S>(streamId);
+      const entry = cached && Date.now() - cached.checkedAt < maxAgeMs ? cached : await load(decider, streamId);
       return { state: entry.state, revision: entry.revision };
     },
   };

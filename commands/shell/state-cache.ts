@@ -16,6 +16,8 @@ export interface CachedStream<S> {
   readonly lastPosition: bigint | undefined;
   /** Idempotency keys seen on this stream, newest last; bounded. */
   readonly keys: ReadonlyMap<string, IdempotencyRecord>;
+  /** When this entry was last known to be the head of the stream (ms since epoch). */
+  readonly checkedAt: number;
 }
 
 export interface StateCache {

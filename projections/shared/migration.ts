@@ -68,4 +68,15 @@ $f$;
 ALTER FUNCTION ${schema}.find_api_key(text) OWNER TO ${ROLES.projector};
 REVOKE ALL ON FUNCTION ${schema}.find_api_key(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ${schema}.find_api_key(text) TO ${ROLES.api};
+
+-- The command side's quota facts for one tenant (its id comes from the credential), in one round trip.
+CREATE OR REPLACE FUNCTION ${schema}.usage_counts(p_tenant text, p_day date)
+RETURNS TABLE(messages_today integer, active_knights integer)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $f$
+  SELECT coalesce((SELECT u.messages FROM ${schema}.usage_daily u WHERE u.tenant_id = p_tenant AND u.day = p_day), 0),
+         (SELECT count(*)::int FROM ${schema}.knights k WHERE k.tenant_id = p_tenant AND k.status <> 'terminated')
+$f$;
+ALTER FUNCTION ${schema}.usage_counts(text, date) OWNER TO ${ROLES.projector};
+REVOKE ALL ON FUNCTION ${schema}.usage_counts(text, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ${schema}.usage_counts(text, date) TO ${ROLES.api};
 `;
