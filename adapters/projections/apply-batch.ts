@@ -70,16 +70,25 @@ export const applyBatch = async (
   events: readonly RecordedEvent[],
 ): Promise<void> => {
   if (events.length === 0) return;
-  await tx.query(`SELECT set_config('role', '${ROLES.projector}', true)`);
   const names = projections.map((p) => checkpointName(p, target));
-  await tx.query(
-    `INSERT INTO ${target.schema}.checkpoints (name, position) SELECT unnest($1::text[]), -1 ON CONFLICT (name) DO NOTHING`,
+  // One round trip: become the projector for this transaction and lock the checkpoint rows.
+  let { rows } = await tx.query<{ name: string; position: string }>(
+    `SELECT set_config('role', '${ROLES.projector}', true) AS role, name, position FROM ${target.schema}.checkpoints
+      WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE`,
     [names],
   );
-  const { rows } = await tx.query<{ name: string; position: string }>(
-    `SELECT name, position FROM ${target.schema}.checkpoints WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE`,
-    [names],
-  );
+  if (rows.length < names.length) {
+    // first batch of a projection: the select above returned no row to run set_config on
+    await tx.query(`SELECT set_config('role', '${ROLES.projector}', true)`);
+    await tx.query(
+      `INSERT INTO ${target.schema}.checkpoints (name, position) SELECT unnest($1::text[]), -1 ON CONFLICT (name) DO NOTHING`,
+      [names],
+    );
+    ({ rows } = await tx.query<{ name: string; position: string }>(
+      `SELECT name, position FROM ${target.schema}.checkpoints WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE`,
+      [names],
+    ));
+  }
   const checkpoints = new Map(rows.map((r) => [r.name, BigInt(r.position)]));
   const last = events[events.length - 1]!.position;
   for (const projection of projections) {
