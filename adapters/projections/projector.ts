@@ -44,6 +44,25 @@ export const createProjector = (options: ProjectorOptions) => {
   let subscription: Subscription | undefined;
   let running = false;
   let position: bigint | undefined;
+  // Other processes (an API waiting for minPosition, a dashboard) learn of each applied batch by
+  // NOTIFY <schema>_projected '<position>', sent after the commit, at most one in flight.
+  const channel = `${target.schema}${target.suffix}_projected`;
+  let notifying = false;
+  let notifyAgain = false;
+  const announce = () => {
+    if (notifying) return void (notifyAgain = true);
+    notifying = true;
+    void options.db
+      .query(`SELECT pg_notify($1, $2)`, [channel, String(position)])
+      .catch(() => undefined)
+      .finally(() => {
+        notifying = false;
+        if (notifyAgain && running) {
+          notifyAgain = false;
+          announce();
+        }
+      });
+  };
 
   const run = async () => {
     while (running) {
@@ -54,6 +73,7 @@ export const createProjector = (options: ProjectorOptions) => {
           await options.db.transaction((tx) => applyBatch(tx, target, options.projections, events));
           position = events[events.length - 1]!.position;
           applied.notify();
+          announce();
         },
       );
       subscription = current;

@@ -25,10 +25,11 @@ export interface ApiStack {
   readonly operatorKey: string;
   readonly platform: Platform;
   readonly storage: Storage;
+  readonly schemas: { readonly events: string; readonly readModels: string };
   close(): Promise<void>;
 }
 
-export const startApiStack = async (url: string, env: Record<string, string> = {}): Promise<ApiStack> => {
+export const startApiStack = async (url: string, env: Record<string, string> = {}, options: { projector?: boolean } = {}): Promise<ApiStack> => {
   const suffix = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const events = `bench_api_ev_${suffix}`;
   const readModels = `bench_api_rm_${suffix}`;
@@ -49,7 +50,7 @@ export const startApiStack = async (url: string, env: Record<string, string> = {
     readModelSchema: readModels,
     log,
     env: { OPERATOR_API_KEY: operatorKey, JWT_SECRET: `bench:${randomUUID()}${randomUUID()}`, ...env },
-    projector: true,
+    projector: options.projector ?? true,
   });
   let ready = false;
   const http = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready }) });
@@ -61,6 +62,7 @@ export const startApiStack = async (url: string, env: Record<string, string> = {
     operatorKey,
     platform,
     storage,
+    schemas: { events, readModels },
     async close() {
       await http.close();
       await platform.stop();

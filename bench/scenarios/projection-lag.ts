@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import pg from 'pg';
@@ -68,34 +71,31 @@ const viaHttp = (stack: ApiStack): { send: Send; close(): void } => {
  */
 export const projectionLagBench = async (url: string): Promise<BenchResult> => {
   const secs = seconds(15);
-  const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000' });
+  // Production runs the projector as its own role: by default so does the bench (BENCH_LAG_PROJECTOR=in-process to compare).
+  const separate = process.env.BENCH_LAG_PROJECTOR !== 'in-process';
+  const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000' }, { projector: !separate });
+  const child = separate ? await spawnProjector(url, stack.schemas) : undefined;
   const httpClient = VIA === 'http' ? viaHttp(stack) : undefined;
   try {
-    const projector = stack.platform.projector;
-    if (!projector) throw new Error('the stack runs no projector');
+    const signal = child ? await listenProjected(url, stack.schemas.readModels) : inProcessSignal(stack);
     const tenants = await provisionTenants(stack, { tenants: TENANTS, conversations: CONVERSATIONS, tier: 'enterprise', prefix: 'bench-lag' });
     const send = httpClient?.send ?? viaPorts(stack);
 
     // The projector's applied positions over time: monotonic, so each command's visibility is a search.
     const appliedAt: number[] = [];
     const appliedPos: bigint[] = [];
-    let watching = true;
-    const watcher = (async () => {
-      let generation = projector.applied.generation;
-      while (watching) {
-        generation = await projector.applied.wait(generation, 100);
-        const position = projector.position;
-        if (position !== undefined && (appliedPos.length === 0 || position > appliedPos[appliedPos.length - 1]!)) {
-          appliedAt.push(performance.now());
-          appliedPos.push(position);
-        }
+    signal.onApplied((position) => {
+      if (appliedPos.length === 0 || position > appliedPos[appliedPos.length - 1]!) {
+        appliedAt.push(performance.now());
+        appliedPos.push(position);
       }
-    })();
+    });
 
     // Same-run baseline: SELECT 1 on the read-model pool the projector and the read side use; and
     // for reference the same on a connection of its own (the database round trip without pool waits).
     const probes: number[] = [];
     const directProbes: number[] = [];
+    let watching = true;
     const direct = new pg.Client({ connectionString: url });
     await direct.connect();
     const probe = async (into: number[], query: () => Promise<unknown>) => {
@@ -145,8 +145,8 @@ export const projectionLagBench = async (url: string): Promise<BenchResult> => {
     const caughtUp = await stack.platform.reads.waitFor(last, 10_000);
     await new Promise((resolve) => setTimeout(resolve, 50)); // let the watcher see the last batch
     watching = false;
-    projector.applied.notify(); // release the watcher's wait
-    await Promise.all([watcher, prober]);
+    await signal.close();
+    await prober;
     await direct.end();
 
     const lags: number[] = [];
@@ -187,13 +187,70 @@ export const projectionLagBench = async (url: string): Promise<BenchResult> => {
       notes: [
         `target ${RATE} commands/s open loop for ${secs}s via ${VIA === 'ports' ? 'the command ports (postMessage on platform.ports, as the HTTP handler calls it), since the HTTP path peaks far below 1,000/s on this machine (see api-command); BENCH_LAG_VIA=http for HTTP' : 'HTTP (in-process client, keep-alive)'}`,
         `achieved ${round(accepted.length / acceptedSeconds, 0)} accepted commands/s (${issued} issued in ${round(generatorSeconds, 1)}s, up to ${MAX_IN_FLIGHT} in flight, at most ${behindMax} behind schedule), ${failures.size === 0 ? 'no errors' : `errors: ${errors}`}`,
-        `lag = projector commit signal (projector.applied, position reached) − command accepted; ${lags.length} commands measured, ${visibleBeforeAccepted} already visible when accepted (counted as 0), ${neverSeen} never seen${caughtUp.reached ? '' : ' (read models did not catch up within 10 s)'}; max ${round(lags[lags.length - 1] ?? Number.NaN)} ms; ${appliedPos.length} projector batches`,
+        `lag = projector commit signal (position reached) − command accepted; ${lags.length} commands measured, ${visibleBeforeAccepted} already visible when accepted (counted as 0), ${neverSeen} never seen${caughtUp.reached ? '' : ' (read models did not catch up within 10 s)'}; max ${round(lags[lags.length - 1] ?? Number.NaN)} ms; ${appliedPos.length} projector batches`,
         `baseline: SELECT 1 every ${PROBE_EVERY_MS} ms on a connection of its own during the load, p50 ${round(directP50, 3)} ms p99 ${round(percentile(directProbes, 99), 3)} ms (${directProbes.length} probes), the floor under any read; the same on the read-model pool, which the projector shares with the read side: p50 ${round(percentile(probes, 50), 3)} ms p99 ${round(percentile(probes, 99), 3)} ms (the difference is waiting for a pool connection)`,
-        `setup: PostgreSQL store, pool ${stack.poolSize} each for events and read models, projector in process; ${TENANTS} enterprise tenants × ${CONVERSATIONS} conversations round-robin`,
+        `setup: PostgreSQL store, pool ${stack.poolSize} each for events and read models, projector ${child ? 'in its own process (the projector role), its batches announced by NOTIFY' : 'in process'}; ${TENANTS} enterprise tenants × ${CONVERSATIONS} conversations round-robin`,
       ].join('; '),
     };
   } finally {
     httpClient?.close();
+    if (child) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
     await stack.close();
   }
+};
+
+/** The projector role in a process of its own, as production runs it. */
+const spawnProjector = async (url: string, schemas: { events: string; readModels: string }): Promise<ChildProcess> => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'projector'], {
+    cwd: path.resolve(import.meta.dirname, '../..'),
+    env: { ...process.env, DATABASE_URL: url, EVENT_STORE: 'postgres', EVENT_STORE_SCHEMA: schemas.events, READ_MODEL_SCHEMA: schemas.readModels, LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => c.toString().includes('projector running') && resolve());
+    child.once('exit', (code) => reject(new Error(`projector exited with ${code}`)));
+  });
+  return child;
+};
+
+interface AppliedSignal {
+  onApplied(listener: (position: bigint) => void): void;
+  close(): Promise<void>;
+}
+
+/** Every batch the out-of-process projector commits, from its NOTIFY <schema>_projected '<position>'. */
+const listenProjected = async (url: string, schema: string): Promise<AppliedSignal> => {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`LISTEN "${schema}_projected"`);
+  return {
+    onApplied: (listener) => client.on('notification', (n) => n.payload && listener(BigInt(n.payload))),
+    close: () => client.end(),
+  };
+};
+
+const inProcessSignal = (stack: ApiStack): AppliedSignal => {
+  const projector = stack.platform.projector;
+  if (!projector) throw new Error('the stack runs no projector');
+  let watching = true;
+  let watcher: Promise<void> = Promise.resolve();
+  return {
+    onApplied(listener) {
+      watcher = (async () => {
+        let generation = projector.applied.generation;
+        while (watching) {
+          generation = await projector.applied.wait(generation, 100);
+          if (projector.position !== undefined) listener(projector.position);
+        }
+      })();
+    },
+    async close() {
+      watching = false;
+      projector.applied.notify();
+      await watcher;
+    },
+  };
 };
