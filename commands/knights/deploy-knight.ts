@@ -19,8 +19,9 @@ export const deployKnight = async (
   ports: CommandPorts,
   caller: Caller,
   input: z.infer<typeof deployKnightInput>,
+  options: { knightId?: string } = {},
 ): Promise<Accepted & { knightId: string }> => {
-  const knightId = asKnightId(ports.newId());
+  const knightId = asKnightId(options.knightId ?? ports.newId());
   const [tenant, activeKnights] = await Promise.all([
     tenantFactsOf(ports, caller.tenantId),
     ports.usage.activeKnights(caller.tenantId),

@@ -13,9 +13,8 @@ export const knightRoutes = [
     method: 'post', path: '/knights', tag, summary: 'Deploy a knight (a worker VM) for a task; provisioning continues after 202',
     scopes: ['tenant'], tenant: 'credential', body: deployKnightInput, status: 202,
     handle: async ({ deps, caller, body, newId }) => {
-      // deployKnight takes its id from ports.newId; a derived id makes an Idempotency-Key replay hit the same stream.
-      const knightId = newId('knight');
-      const result = await deployKnight({ ...deps.ports, newId: () => knightId }, caller(), body);
+      // a derived id makes an Idempotency-Key replay hit the same stream
+      const result = await deployKnight(deps.ports, caller(), body, { knightId: newId('knight') });
       return { body: { knightId: result.knightId, ...positioned(result) }, duplicate: result.duplicate };
     },
   }),
