@@ -67,6 +67,7 @@ export const createProjector = (options: ProjectorOptions) => {
   const run = async () => {
     while (running) {
       const from = await readCheckpoint(options.db, target, options.projections).catch(() => undefined);
+      if (!running) return; // stopped while reading the checkpoint: no subscription to leave behind
       const current = options.store.subscribe(
         { ...(from !== undefined && from >= 0n ? { after: from } : {}), batchSize: options.batchSize ?? 1_000 },
         async (events) => {

@@ -5,72 +5,37 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
-import { startHttpServer } from '../../adapters/http/server.ts';
-import { mintApiKey } from '../../commands/tenants/api-keys.ts';
-import { loadConfig } from '../../runtime/config.ts';
-import { createPlatform } from '../../runtime/platform.ts';
-import type { Platform } from '../../runtime/platform.ts';
-import { openStorage } from '../../runtime/stores.ts';
-import type { Storage } from '../../runtime/stores.ts';
+import { startStack } from '../../runtime/stack.ts';
+import type { Stack } from '../../runtime/stack.ts';
 
 /**
  * The real stack for the API benchmarks, the way test/support/api-harness.ts starts it but on the
  * bench's database URL and with the production pool size: event store, projector and read models
  * on PostgreSQL (schemas of its own, dropped by `close()`), the HTTP API on a free loopback port.
  */
-export interface ApiStack {
-  readonly baseUrl: string;
-  /** Connections in each of the two pools (event store, read models). */
-  readonly poolSize: number;
-  readonly operatorKey: string;
-  readonly platform: Platform;
-  readonly storage: Storage;
-  readonly schemas: { readonly events: string; readonly readModels: string };
-  close(): Promise<void>;
-}
+export type ApiStack = Stack;
 
+/** The real stack on the bench's database with the production pool size, in schemas its `close()` drops. */
 export const startApiStack = async (url: string, env: Record<string, string> = {}, options: { projector?: boolean } = {}): Promise<ApiStack> => {
   const suffix = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const events = `bench_api_ev_${suffix}`;
-  const readModels = `bench_api_rm_${suffix}`;
-  const operatorKey = mintApiKey().key;
-  const config = loadConfig({
-    DATABASE_URL: url,
-    EVENT_STORE: 'postgres',
-    EVENT_STORE_SCHEMA: events,
-    PORT: '0',
-    ...(process.env.BENCH_PG_POOL_SIZE ? { PG_POOL_SIZE: process.env.BENCH_PG_POOL_SIZE } : {}), // default 8, as in production
+  const schemas = { events: `bench_api_ev_${suffix}`, readModels: `bench_api_rm_${suffix}` };
+  const stack = await startStack({
+    databaseUrl: url,
+    schemas,
+    // Errors (e.g. a failing projector batch) go to stderr; stdout carries the result lines.
+    log: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'error', base: undefined }, pino.destination(2)),
+    env: { JWT_SECRET: `bench:${randomUUID()}${randomUUID()}`, ...env },
+    ...(process.env.BENCH_PG_POOL_SIZE ? { poolSize: Number(process.env.BENCH_PG_POOL_SIZE) } : {}), // default 8, as in production
+    ...(options.projector === undefined ? {} : { projector: options.projector }),
   });
-  // Errors (e.g. a failing projector batch) go to stderr; stdout carries the result lines.
-  const log = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'error', base: undefined }, pino.destination(2));
-  const storage = await openStorage(config);
-  const platform = await createPlatform({
-    storage,
-    eventSchema: events,
-    readModelSchema: readModels,
-    log,
-    env: { OPERATOR_API_KEY: operatorKey, JWT_SECRET: `bench:${randomUUID()}${randomUUID()}`, ...env },
-    projector: options.projector ?? true,
-  });
-  let ready = false;
-  const http = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready }) });
-  platform.mount(http.app);
-  ready = true;
   return {
-    baseUrl: http.url,
-    poolSize: config.PG_POOL_SIZE,
-    operatorKey,
-    platform,
-    storage,
-    schemas: { events, readModels },
+    ...stack,
     async close() {
-      await http.close();
-      await platform.stop();
-      await storage.close();
+      await stack.close();
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
       try {
-        await admin.query(`DROP SCHEMA IF EXISTS ${events} CASCADE; DROP SCHEMA IF EXISTS ${readModels} CASCADE`);
+        await admin.query(`DROP SCHEMA IF EXISTS ${schemas.events} CASCADE; DROP SCHEMA IF EXISTS ${schemas.readModels} CASCADE`);
       } finally {
         await admin.end();
       }
