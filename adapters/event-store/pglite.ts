@@ -1,7 +1,5 @@
-import { PGlite } from '@electric-sql/pglite';
-import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { PGlite } from '@electric-sql/pglite';
 import type { SqlDb } from './sql/db.ts';
-import { createSqlEventStore } from './sql/store.ts';
 
 /**
  * PGlite runs PostgreSQL in this process: one backend, so one batch in flight at a time and
@@ -25,14 +23,3 @@ export const pgliteDb = (pg: PGlite, options: { ownsInstance: boolean }): SqlDb 
     if (options.ownsInstance && !pg.closed) await pg.close();
   },
 });
-
-export const openPglite = async (dataDir?: string): Promise<PGlite> => PGlite.create(dataDir);
-
-export const createPgliteEventStore = async (options: {
-  pg?: PGlite;
-  dataDir?: string;
-  schema?: string;
-}): Promise<EventStore> => {
-  const pg = options.pg ?? (await openPglite(options.dataDir));
-  return createSqlEventStore(pgliteDb(pg, { ownsInstance: !options.pg }), options.schema ? { schema: options.schema } : {});
-};

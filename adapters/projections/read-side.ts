@@ -45,13 +45,11 @@ export const createReadSide = (options: ReadSideOptions): ReadSide => {
       }),
 
     async findApiKey(keyId) {
-      const { rows } = await db.transaction(async (tx) => {
-        await tx.query(`SELECT set_config('role', '${ROLES.api}', true)`);
-        return tx.query<{ key_id: string; tenant_id: string; scope: 'tenant' | 'auditor'; hash: string; revoked: boolean }>(
-          `SELECT * FROM ${schema}.find_api_key($1)`,
-          [keyId],
-        );
-      });
+      // One round trip: the SECURITY DEFINER function returns that one key and nothing else.
+      const { rows } = await db.query<{ key_id: string; tenant_id: string; scope: 'tenant' | 'auditor'; hash: string; revoked: boolean }>(
+        `SELECT * FROM ${schema}.find_api_key($1)`,
+        [keyId],
+      );
       const r = rows[0];
       return r ? { keyId: r.key_id, tenantId: r.tenant_id, scope: r.scope, hash: r.hash, revoked: r.revoked } : undefined;
     },

@@ -37,6 +37,21 @@ const appendLoad = async (store: EventStore, secs: number) => {
   });
 };
 
+type Loop = Awaited<ReturnType<typeof closedLoop>>;
+
+/** One result line for an append scenario against its same-run INSERT baseline. */
+const appendResult = (scenario: string, ours: Loop, baseline: Loop, baselineName: string, setup: string): BenchResult => ({
+  scenario,
+  metric: 'appends_per_second',
+  value: round(ours.perSecond, 0),
+  unit: 'appends/s',
+  p50: round(ours.p50),
+  p99: round(ours.p99),
+  baseline: { name: baselineName, value: round(baseline.perSecond, 0) },
+  ratio: round(ours.perSecond / baseline.perSecond),
+  notes: `${setup}; baseline p50 ${round(baseline.p50)} ms p99 ${round(baseline.p99)} ms; ${ours.ops} appends`,
+});
+
 const BASELINE_TABLE = `CREATE TABLE IF NOT EXISTS bench_baseline (id bigserial PRIMARY KEY, stream_id text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL)`;
 const BASELINE_INSERT = `INSERT INTO bench_baseline (stream_id, data, metadata) VALUES ($1, $2, $3)`;
 
@@ -69,17 +84,13 @@ export const storeAppend = async (url: string): Promise<BenchResult> => {
     const store = await createPostgresEventStore({ connectionString: url, schema, poolSize: 8, appendConcurrency: APPEND_CONCURRENCY });
     const ours = await appendLoad(store, secs);
     await store.close();
-    return {
-      scenario: 'store-append',
-      metric: 'appends_per_second',
-      value: round(ours.perSecond, 0),
-      unit: 'appends/s',
-      p50: round(ours.p50),
-      p99: round(ours.p99),
-      baseline: { name: 'single-row INSERT + commit, 32 connections', value: round(baseline.perSecond, 0) },
-      ratio: round(ours.perSecond / baseline.perSecond),
-      notes: `${WRITERS} writers over ${STREAMS} streams, single-event appends with exact expected revision, ${secs}s each; pool 8, ${APPEND_CONCURRENCY} group-commit batches in flight; baseline p50 ${round(baseline.p50)} ms p99 ${round(baseline.p99)} ms; ${ours.ops} appends`,
-    };
+    return appendResult(
+      'store-append',
+      ours,
+      baseline,
+      'single-row INSERT + commit, 32 connections',
+      `${WRITERS} writers over ${STREAMS} streams, single-event appends with exact expected revision, ${secs}s each; pool 8, ${APPEND_CONCURRENCY} group-commit batches in flight`,
+    );
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin.end();
@@ -104,17 +115,13 @@ export const storeAppendEmbedded = async (): Promise<BenchResult> => {
     const store = await createSqlEventStore(pgliteDb(db, { ownsInstance: false }));
     const ours = await appendLoad(store, secs);
     await store.close();
-    return {
-      scenario: 'store-append-embedded',
-      metric: 'appends_per_second',
-      value: round(ours.perSecond, 0),
-      unit: 'appends/s',
-      p50: round(ours.p50),
-      p99: round(ours.p99),
-      baseline: { name: 'single-row INSERT on the same PGlite', value: round(baseline.perSecond, 0) },
-      ratio: round(ours.perSecond / baseline.perSecond),
-      notes: `PGlite in a data folder, ${WRITERS} concurrent writers over ${STREAMS} streams, ${secs}s each; baseline p50 ${round(baseline.p50)} ms p99 ${round(baseline.p99)} ms`,
-    };
+    return appendResult(
+      'store-append-embedded',
+      ours,
+      baseline,
+      'single-row INSERT on the same PGlite',
+      `PGlite in a data folder, ${WRITERS} concurrent writers over ${STREAMS} streams, ${secs}s each`,
+    );
   } finally {
     await db.close();
     await rm(dir, { recursive: true, force: true });

@@ -8,7 +8,6 @@
  * subscriber's checkpoint and be skipped forever.
  */
 export const POSITION_SHIFT = 20n;
-export const MAX_EVENTS_PER_TRANSACTION = 1 << 20;
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 

@@ -37,7 +37,7 @@ export const migrateEventLog = (db: SqlDb, schema: string): Promise<void> =>
   migrateOnce(db, schema, `event-log:${schema}`, eventLogMigration(schema));
 
 /** Builds the read-all query for a filter; `$1` is the exclusive start position, `$2` the limit. */
-export const readAllQuery = (schema: string, filter: EventFilter | undefined): { text: string; params: unknown[] } => {
+const readAllQuery = (schema: string, filter: EventFilter | undefined): { text: string; params: unknown[] } => {
   const where = [`position > $1`, `position < ${schema}.horizon()`];
   const params: unknown[] = [];
   if (filter?.tenantId !== undefined) {
