@@ -3,6 +3,7 @@ import { readModelMigration } from '../../projections/shared/migration.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
 import type { Querier, SqlDb } from '../event-store/sql/db.ts';
 import { migrateOnce } from '../event-store/sql/migrate.ts';
+import { createNotifier } from '../event-store/sql/notifier.ts';
 import { createWakeup } from '../event-store/sql/wakeup.ts';
 import type { Wakeup } from '../event-store/sql/wakeup.ts';
 import { applyBatch } from './apply-batch.ts';
@@ -46,24 +47,7 @@ export const createProjector = (options: ProjectorOptions) => {
   let position: bigint | undefined;
   // Other processes (an API waiting for minPosition, a dashboard) learn of each applied batch by
   // NOTIFY <schema>_projected '<position>', sent after the commit, at most one in flight.
-  const channel = `${target.schema}${target.suffix}_projected`;
-  let notifying = false;
-  let notifyAgain = false;
-  const announce = () => {
-    if (notifying) return void (notifyAgain = true);
-    notifying = true;
-    void options.db
-      .query(`SELECT pg_notify($1, $2)`, [channel, String(position)])
-      .catch(() => undefined)
-      .finally(() => {
-        notifying = false;
-        if (notifyAgain && running) {
-          notifyAgain = false;
-          announce();
-        }
-      });
-  };
-
+  const announcer = createNotifier(options.db, `${target.schema}${target.suffix}_projected`, () => String(position));
   const run = async () => {
     while (running) {
       const from = await readCheckpoint(options.db, target, options.projections).catch(() => undefined);
@@ -74,7 +58,7 @@ export const createProjector = (options: ProjectorOptions) => {
           await options.db.transaction((tx) => applyBatch(tx, target, options.projections, events));
           position = events[events.length - 1]!.position;
           applied.notify();
-          announce();
+          announcer.notify();
         },
       );
       subscription = current;
@@ -104,6 +88,7 @@ export const createProjector = (options: ProjectorOptions) => {
       running = false;
       await subscription?.close();
       await loop;
+      await announcer.drain();
     },
   };
 };

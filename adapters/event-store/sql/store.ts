@@ -12,6 +12,7 @@ import { createAppendBatcher } from './append-batcher.ts';
 import type { SqlDb } from './db.ts';
 import { isUnavailableError } from './db.ts';
 import { migrateOnce } from './migrate.ts';
+import { createNotifier } from './notifier.ts';
 import { EVENT_COLUMNS, toRecordedEvent } from './rows.ts';
 import type { EventRow } from './rows.ts';
 import { checkSchemaName, eventLogMigration } from './schema.ts';
@@ -65,28 +66,11 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
   const wakeup = createWakeup();
   const channel = `${schema}_appended`;
   // After a commit: wake this process's subscribers at once, and tell other processes with one
-  // NOTIFY in its own tiny transaction, coalesced so a burst of commits sends few of them.
-  let notifying: Promise<void> | undefined;
-  let notifyAgain = false;
-  const notifyOthers = () => {
-    if (notifying) {
-      notifyAgain = true;
-      return;
-    }
-    notifying = db
-      .query(`SELECT pg_notify($1, '')`, [channel])
-      .then(() => undefined, () => undefined)
-      .finally(() => {
-        notifying = undefined;
-        if (notifyAgain && !closed) {
-          notifyAgain = false;
-          notifyOthers();
-        }
-      });
-  };
+  // coalesced NOTIFY of its own.
+  const others = createNotifier(db, channel);
   const afterCommit = () => {
     wakeup.notify();
-    notifyOthers();
+    others.notify();
   };
   const batcher = createAppendBatcher(db, schema, { afterCommit, ...(options.beforeCommit ? { beforeCommit: options.beforeCommit } : {}) });
   const listener = await guard(() => db.listen(channel, wakeup.notify));
@@ -164,7 +148,7 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
       // Nothing may still be writing when the database closes: an append acknowledged after the
       // database went away would be lost (PGlite runs a query queued behind close() on nothing).
       await batcher.drain(() => storeUnavailable('event store is closing'));
-      await notifying;
+      await others.drain();
       await Promise.all([...subscriptions].map((s) => s.close()));
       await listener.close().catch(() => undefined);
       wakeup.notify();
