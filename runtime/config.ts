@@ -11,6 +11,8 @@ const schema = z.object({
   EVENT_STORE: z.enum(['auto', 'pglite', 'postgres', 'eventstoredb']).default('auto'),
   EVENT_STORE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('eventlog'),
   READ_MODEL_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('rm'),
+  /** After a batch that did not fill, the projector waits this long before the next (bigger batches, a little more lag). */
+  PROJECTOR_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(0),
   PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

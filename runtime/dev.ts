@@ -40,7 +40,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
       readModelSchema: config.READ_MODEL_SCHEMA,
       log,
       env: { ...env, OPERATOR_API_KEY: operatorKey.key },
-      projector: true,
+      projector: 'inline',
     });
     platform.mount(http.app);
   } catch (error) {

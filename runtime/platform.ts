@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { Express } from 'express';
 import { createHttpApi, installFallbacks } from '../adapters/http/index.ts';
 import type { HttpApi } from '../adapters/http/index.ts';
-import { createProjector, migrateReadModels } from '../adapters/projections/projector.ts';
-import type { Projector } from '../adapters/projections/projector.ts';
+import { createWakeup } from '../adapters/event-store/sql/wakeup.ts';
+import { createProjector, migrateReadModels, projectedChannel } from '../adapters/projections/projector.ts';
 import { createReadSide } from '../adapters/projections/read-side.ts';
 import type { CommandPorts } from '../commands/context.ts';
 import { createCommandShell } from '../commands/shell/handle-command.ts';
+import { countingUsage, USAGE_MAX_AGE_MS } from '../commands/usage.ts';
 import type { ReadSide } from '../projections/read-side.ts';
 import { PROJECTIONS } from '../projections/index.ts';
 import type { Logger } from './logger.ts';
+import { startProjectorThread } from './projector-host.ts';
+import type { ProjectorHandle } from './projector-host.ts';
 import type { Storage } from './stores.ts';
 
 export interface PlatformOptions {
@@ -19,14 +22,21 @@ export interface PlatformOptions {
   readonly log: Logger;
   /** Raw environment for the HTTP API's own settings (auth, limits). */
   readonly env: Record<string, string | undefined>;
-  /** Run the projector in this process (the embedded default, tests). */
-  readonly projector: boolean;
+  /**
+   * Where the projector runs: `inline` on this event loop (the embedded default, tests), `thread`
+   * in a worker thread of this process (PostgreSQL stores; it opens its own connections from
+   * `threadEnv`), `none` elsewhere (the `projector` role) — then this process hears of applied
+   * batches by LISTEN on the projector's NOTIFY channel.
+   */
+  readonly projector: 'inline' | 'thread' | 'none';
+  /** The configuration the projector thread opens its storage with. */
+  readonly threadEnv?: Record<string, string | undefined>;
 }
 
 export interface Platform {
   readonly ports: CommandPorts;
   readonly reads: ReadSide;
-  readonly projector: Projector | undefined;
+  readonly projector: ProjectorHandle | undefined;
   readonly api: HttpApi;
   mount(app: Express): void;
   stop(): Promise<void>;
@@ -36,34 +46,50 @@ export interface Platform {
 export const createPlatform = async (options: PlatformOptions): Promise<Platform> => {
   const { storage, log } = options;
   await migrateReadModels(storage.db, options.readModelSchema, PROJECTIONS);
-  const projector = options.projector
-    ? createProjector({
-        db: storage.projectorDb,
-        store: storage.store,
-        schema: options.readModelSchema,
-        projections: PROJECTIONS,
-        onError: (error) => log.error({ err: error }, 'projector batch failed; retrying from the checkpoint'),
-      })
-    : undefined;
+  const inline =
+    options.projector === 'inline'
+      ? createProjector({
+          db: storage.projectorDb,
+          store: storage.store,
+          schema: options.readModelSchema,
+          projections: PROJECTIONS,
+          onError: (error) => log.error({ err: error }, 'projector batch failed; retrying from the checkpoint'),
+        })
+      : undefined;
+  let projector: ProjectorHandle | undefined = inline;
+  if (options.projector === 'thread') {
+    if (!options.threadEnv) throw new Error('a projector thread needs the environment to open its storage with');
+    projector = await startProjectorThread(options.threadEnv);
+  }
+  let listener: { close(): Promise<void> } | undefined;
+  let applied = projector?.applied;
+  if (!applied) {
+    const heard = createWakeup();
+    listener = await storage.db.listen(projectedChannel({ schema: options.readModelSchema, suffix: '' }), heard.notify);
+    applied = heard;
+  }
   const reads = createReadSide({
     db: storage.db,
     schema: options.readModelSchema,
     eventSchema: options.eventSchema,
     projections: PROJECTIONS,
-    ...(projector ? { applied: projector.applied } : {}),
+    applied,
   });
   const ports: CommandPorts = {
     shell: createCommandShell({ store: storage.store }),
     clock: () => new Date(),
     newId: randomUUID,
-    usage: {
-      messagesToday: async (tenantId, day) => (await reads.usageCounts(tenantId, day)).messagesToday,
-      activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
-    },
+    usage: countingUsage(
+      {
+        messagesToday: async (tenantId, day) => (await reads.usageCounts(tenantId, day)).messagesToday,
+        activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
+      },
+      { maxAgeMs: USAGE_MAX_AGE_MS },
+    ),
   };
   const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));
   const api = createHttpApi({ ports, reads, log, config: env });
-  projector?.start();
+  inline?.start();
   return {
     ports,
     reads,
@@ -75,6 +101,7 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
     },
     async stop() {
       await projector?.stop();
+      await listener?.close();
       await api.close();
     },
   };

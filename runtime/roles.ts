@@ -14,6 +14,7 @@ export const runProjector = async (config: Config, log: Logger) => {
     store: storage.store,
     schema: config.READ_MODEL_SCHEMA,
     projections: PROJECTIONS,
+    lingerMs: config.PROJECTOR_LINGER_MS,
     onError: (error) => log.error({ err: error }, 'projector batch failed; retrying from the checkpoint'),
   });
   projector.start();

@@ -3,7 +3,7 @@ import { mintApiKey } from '../commands/tenants/api-keys.ts';
 import { loadConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import { createPlatform } from './platform.ts';
-import type { Platform } from './platform.ts';
+import type { Platform, PlatformOptions } from './platform.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
@@ -28,17 +28,20 @@ export const startStack = async (options: {
   log: Logger;
   env?: Record<string, string>;
   poolSize?: number;
-  projector?: boolean;
+  /** Where the projector runs (default: inline, on the API's event loop). */
+  projector?: PlatformOptions['projector'];
 }): Promise<Stack> => {
   const { events, readModels } = options.schemas;
   const operatorKey = mintApiKey().key;
-  const config = loadConfig({
+  const storageEnv = {
     DATABASE_URL: options.databaseUrl,
     EVENT_STORE: 'postgres',
     EVENT_STORE_SCHEMA: events,
+    READ_MODEL_SCHEMA: readModels,
     PORT: '0',
     ...(options.poolSize ? { PG_POOL_SIZE: String(options.poolSize) } : {}),
-  });
+  };
+  const config = loadConfig(storageEnv);
   const storage = await openStorage(config);
   const platform = await createPlatform({
     storage,
@@ -46,7 +49,8 @@ export const startStack = async (options: {
     readModelSchema: readModels,
     log: options.log,
     env: { OPERATOR_API_KEY: operatorKey, ...options.env },
-    projector: options.projector ?? true,
+    projector: options.projector ?? 'inline',
+    threadEnv: { ...storageEnv, LOG_LEVEL: 'error', PROJECTOR_LINGER_MS: process.env.PROJECTOR_LINGER_MS },
   });
   let ready = false;
   const http = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready }) });

@@ -27,6 +27,15 @@ const claims = z.object({
   scope: z.enum(SCOPES),
 });
 
+const principalOf = (c: z.infer<typeof claims>): Principal => {
+  if (c.scope === 'operator') {
+    if (c.tid !== OPERATOR_TID) throw new Error('operator token bound to a tenant');
+    return { scope: 'operator', keyId: c.sub, tenantId: null, via: 'jwt' };
+  }
+  if (!TENANT_ID_PATTERN.test(c.tid)) throw new Error('bad tid');
+  return { scope: c.scope, keyId: c.sub, tenantId: c.tid as TenantId, via: 'jwt' };
+};
+
 const reasonOf = (error: unknown): string => {
   if (error instanceof errors.JWTExpired) return 'the token has expired';
   if (error instanceof errors.JWTClaimValidationFailed) return `the token's ${error.claim} claim is missing or not accepted`;
@@ -37,10 +46,25 @@ const reasonOf = (error: unknown): string => {
 
 export type JwtService = ReturnType<typeof createJwtService>;
 
+/** Tokens remembered after a successful verification (least recently used forgotten first). */
+const MAX_VERIFIED_TOKENS = 10_000;
+
 export const createJwtService = (options: JwtOptions) => {
   const { keys, issuer, audience } = options;
   const ttl = options.ttlSeconds ?? 900;
   const now = options.now ?? (() => new Date());
+  const tolerance = options.clockToleranceSeconds ?? 5;
+  /**
+   * A token that verified once verifies the same way until it expires — keys only change with a
+   * restart — so its principal is kept by the exact token string; any other string, however
+   * close, goes through jose. Revocation of the key behind it is checked per request elsewhere.
+   */
+  const verified = new Map<string, { principal: Principal; exp: number }>();
+  const remember = (token: string, principal: Principal, exp: number) => {
+    verified.delete(token);
+    verified.set(token, { principal, exp });
+    if (verified.size > MAX_VERIFIED_TOKENS) verified.delete(verified.keys().next().value!);
+  };
 
   const keyFor = (header: JWTHeaderParameters) => {
     const key = header.kid === undefined ? undefined : keys.verificationKey(header.kid);
@@ -66,6 +90,11 @@ export const createJwtService = (options: JwtOptions) => {
 
     /** Signature, algorithm (pinned), kid, typ, iss, aud, exp, iat and our own claims; any failure is 401. */
     async verify(token: string): Promise<Principal> {
+      const seen = verified.get(token);
+      if (seen) {
+        if (now().getTime() / 1000 < seen.exp + tolerance) return seen.principal;
+        verified.delete(token);
+      }
       try {
         const { payload } = await jwtVerify(token, keyFor, {
           algorithms: [keys.alg],
@@ -73,16 +102,12 @@ export const createJwtService = (options: JwtOptions) => {
           audience,
           typ: ACCESS_TOKEN_TYP,
           requiredClaims: ['exp', 'iat', 'sub', 'tid', 'scope'],
-          clockTolerance: options.clockToleranceSeconds ?? 5,
+          clockTolerance: tolerance,
           currentDate: now(),
         });
-        const c = claims.parse(payload);
-        if (c.scope === 'operator') {
-          if (c.tid !== OPERATOR_TID) throw new Error('operator token bound to a tenant');
-          return { scope: 'operator', keyId: c.sub, tenantId: null, via: 'jwt' };
-        }
-        if (!TENANT_ID_PATTERN.test(c.tid)) throw new Error('bad tid');
-        return { scope: c.scope, keyId: c.sub, tenantId: c.tid as TenantId, via: 'jwt' };
+        const principal = principalOf(claims.parse(payload));
+        remember(token, principal, payload.exp!);
+        return principal;
       } catch (error) {
         throw unauthorized('invalid_token', reasonOf(error));
       }

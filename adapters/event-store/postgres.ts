@@ -16,20 +16,43 @@ export interface PostgresEventStoreOptions {
   readonly beforeCommit?: () => Promise<void>;
 }
 
+/** Distinct statement texts given a name; past this, new texts run unnamed (our statements are a fixed set). */
+const MAX_PREPARED = 500;
+
+/**
+ * Statements with parameters run as named prepared statements: each connection parses and plans a
+ * statement once instead of on every call. PostgreSQL re-analyses a prepared statement after DDL
+ * on the tables it reads (a rebuild's swap), so names keep resolving to the live tables.
+ */
+const preparedNames = () => {
+  const names = new Map<string, string>();
+  return (text: string, values: unknown[] | undefined): pg.QueryConfig | string => {
+    if (!values || values.length === 0) return text;
+    let name = names.get(text);
+    if (name === undefined && names.size < MAX_PREPARED) names.set(text, (name = `ocs_${names.size}`));
+    return name === undefined ? { text, values } : { name, text, values };
+  };
+};
+
 /** A pg Pool as the shared SQL store's database, plus one dedicated LISTEN connection. */
 export const pgPoolDb = (connectionString: string, poolSize: number, appendConcurrency = 2): SqlDb => {
   const pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 5_000 });
   pool.on('error', () => undefined); // an idle client lost its connection; the pool replaces it
+  const statement = preparedNames();
+  const run = (on: pg.Pool | pg.PoolClient, text: string, params: unknown[] | undefined) => {
+    const config = statement(text, params);
+    return (typeof config === 'string' ? on.query(config) : on.query(config)) as never;
+  };
   return {
     maxConcurrentBatches: Math.max(1, Math.min(appendConcurrency, poolSize)),
-    query: (text, params) => pool.query(text, params) as never,
+    query: (text, params) => run(pool, text, params),
     exec: (text) => pool.query(text),
     async transaction(fn, beforeCommit) {
       const client = await pool.connect();
       let broken = false;
       try {
         await client.query('BEGIN');
-        const result = await fn({ query: (t, p) => client.query(t, p) as never, exec: (t) => client.query(t) } as Querier);
+        const result = await fn({ query: (t, p) => run(client, t, p), exec: (t) => client.query(t) } as Querier);
         if (beforeCommit) await beforeCommit();
         await client.query('COMMIT');
         return result;

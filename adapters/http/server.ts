@@ -15,6 +15,8 @@ export interface HttpServer {
 export const startHttpServer = async (options: { port: number; host: string; readiness: Readiness }): Promise<HttpServer> => {
   const app = express();
   app.disable('x-powered-by');
+  // API answers are Cache-Control: no-store, so an ETag (a SHA-1 of every body) buys nothing.
+  app.set('etag', false);
   app.get('/healthz', healthRoute(options.readiness));
   const server = http.createServer(app);
   server.keepAliveTimeout = 5_000;

@@ -16,12 +16,23 @@ export interface ProjectorOptions {
   readonly projections: readonly Projection[];
   readonly suffix?: string;
   readonly batchSize?: number;
+  /**
+   * After a batch smaller than `batchSize`, wait this long before reading the next one, so that
+   * under a steady stream of commands batches grow instead of multiplying (each batch costs about
+   * eight round trips whatever its size). Adds at most this much to the projection lag.
+   */
+  readonly lingerMs?: number;
   readonly onError?: (error: unknown) => void;
+  /** Called after each batch commits, with the position reached. */
+  readonly onApplied?: (position: bigint) => void;
 }
 
 // roles are cluster-wide: one read-model migration at a time across databases too
 export const migrateReadModels = (db: SqlDb, schema: string, projections: readonly Projection[]) =>
   migrateOnce(db, schema, 'openclaw-read-models', readModelMigration(schema, projections));
+
+/** The channel a projector NOTIFYs with the position of each batch it committed. */
+export const projectedChannel = (target: Target) => `${target.schema}${target.suffix}_projected`;
 
 /** Position every projection of this target has reached (the lowest checkpoint), or undefined. */
 export const readCheckpoint = async (db: Querier, target: Target, projections: readonly Projection[]) => {
@@ -42,23 +53,27 @@ export const readCheckpoint = async (db: Querier, target: Target, projections: r
 export const createProjector = (options: ProjectorOptions) => {
   const target: Target = { schema: options.schema, suffix: options.suffix ?? '' };
   const applied: Wakeup = createWakeup();
+  const batchSize = options.batchSize ?? 1_000;
+  const linger = options.lingerMs ?? 0;
   let subscription: Subscription | undefined;
   let running = false;
   let position: bigint | undefined;
   // Other processes (an API waiting for minPosition, a dashboard) learn of each applied batch by
   // NOTIFY <schema>_projected '<position>', sent after the commit, at most one in flight.
-  const announcer = createNotifier(options.db, `${target.schema}${target.suffix}_projected`, () => String(position));
+  const announcer = createNotifier(options.db, projectedChannel(target), () => String(position));
   const run = async () => {
     while (running) {
       const from = await readCheckpoint(options.db, target, options.projections).catch(() => undefined);
       if (!running) return; // stopped while reading the checkpoint: no subscription to leave behind
       const current = options.store.subscribe(
-        { ...(from !== undefined && from >= 0n ? { after: from } : {}), batchSize: options.batchSize ?? 1_000 },
+        { ...(from !== undefined && from >= 0n ? { after: from } : {}), batchSize },
         async (events) => {
           await options.db.transaction((tx) => applyBatch(tx, target, options.projections, events));
           position = events[events.length - 1]!.position;
           applied.notify();
+          options.onApplied?.(position);
           announcer.notify();
+          if (linger > 0 && events.length < batchSize && running) await new Promise((resolve) => setTimeout(resolve, linger));
         },
       );
       subscription = current;

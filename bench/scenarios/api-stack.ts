@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +18,7 @@ import type { Stack } from '../../runtime/stack.ts';
 export type ApiStack = Stack;
 
 /** The real stack on the bench's database with the production pool size, in schemas its `close()` drops. */
-export const startApiStack = async (url: string, env: Record<string, string> = {}, options: { projector?: boolean } = {}): Promise<ApiStack> => {
+export const startApiStack = async (url: string, env: Record<string, string> = {}, options: { projector?: 'inline' | 'thread' | 'none' } = {}): Promise<ApiStack> => {
   const suffix = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const schemas = { events: `bench_api_ev_${suffix}`, readModels: `bench_api_rm_${suffix}` };
   const stack = await startStack({
@@ -119,4 +121,24 @@ export const writeTempModule = async (name: string, source: string): Promise<{ f
   const file = path.join(dir, name);
   writeFileSync(file, source);
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };
+};
+
+/** The projector role in a process of its own, as production runs it; `stop()` ends it with SIGTERM. */
+export const spawnProjector = async (url: string, schemas: { events: string; readModels: string }): Promise<{ stop(): Promise<void> }> => {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'projector'], {
+    cwd: path.resolve(import.meta.dirname, '../..'),
+    env: { ...process.env, DATABASE_URL: url, EVENT_STORE: 'postgres', EVENT_STORE_SCHEMA: schemas.events, READ_MODEL_SCHEMA: schemas.readModels, LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => c.toString().includes('projector running') && resolve());
+    child.once('exit', (code) => reject(new Error(`projector exited with ${code}`)));
+  });
+  return {
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 };

@@ -1,6 +1,3 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import pg from 'pg';
@@ -9,7 +6,7 @@ import { postMessage } from '../../commands/conversations/post-message.ts';
 import { asTenantId } from '../../domain/shared/ids.ts';
 import { percentile, round, seconds } from '../lib.ts';
 import type { BenchResult } from '../lib.ts';
-import { provisionTenants, startApiStack } from './api-stack.ts';
+import { provisionTenants, spawnProjector, startApiStack } from './api-stack.ts';
 import type { ApiStack, BenchTenant } from './api-stack.ts';
 
 const RATE = Number(process.env.BENCH_LAG_RATE ?? 1_000); // commands a second, open loop
@@ -73,7 +70,7 @@ export const projectionLagBench = async (url: string): Promise<BenchResult> => {
   const secs = seconds(15);
   // Production runs the projector as its own role: by default so does the bench (BENCH_LAG_PROJECTOR=in-process to compare).
   const separate = process.env.BENCH_LAG_PROJECTOR !== 'in-process';
-  const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000' }, { projector: !separate });
+  const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000' }, { projector: separate ? 'none' : 'inline' });
   const child = separate ? await spawnProjector(url, stack.schemas) : undefined;
   const httpClient = VIA === 'http' ? viaHttp(stack) : undefined;
   try {
@@ -194,26 +191,9 @@ export const projectionLagBench = async (url: string): Promise<BenchResult> => {
     };
   } finally {
     httpClient?.close();
-    if (child) {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    }
+    await child?.stop();
     await stack.close();
   }
-};
-
-/** The projector role in a process of its own, as production runs it. */
-const spawnProjector = async (url: string, schemas: { events: string; readModels: string }): Promise<ChildProcess> => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'projector'], {
-    cwd: path.resolve(import.meta.dirname, '../..'),
-    env: { ...process.env, DATABASE_URL: url, EVENT_STORE: 'postgres', EVENT_STORE_SCHEMA: schemas.events, READ_MODEL_SCHEMA: schemas.readModels, LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => c.toString().includes('projector running') && resolve());
-    child.once('exit', (code) => reject(new Error(`projector exited with ${code}`)));
-  });
-  return child;
 };
 
 interface AppliedSignal {

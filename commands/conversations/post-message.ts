@@ -21,17 +21,16 @@ export const postMessage = async (
 ): Promise<Accepted & { messageId: string }> => {
   const id = asConversationId(conversationId);
   const at = ports.clock();
-  const [tenant, messagesToday] = await Promise.all([
-    tenantFactsOf(ports, caller.tenantId),
-    ports.usage.messagesToday(caller.tenantId, at.toISOString().slice(0, 10)),
-  ]);
+  const day = at.toISOString().slice(0, 10);
+  const [tenant, messagesToday] = await Promise.all([tenantFactsOf(ports, caller.tenantId), ports.usage.messagesToday(caller.tenantId, day)]);
+  const role = options.role ?? 'user';
   const messageId = options.messageId ?? ports.newId();
   const result = await ports.shell.handle(
     conversationDecider,
     envelope(caller, conversationStream(caller.tenantId, id), {
       type: 'PostMessage',
       messageId,
-      role: options.role ?? 'user',
+      role,
       channel: options.channel ?? 'api',
       text: input.text,
       tenant,
@@ -39,5 +38,6 @@ export const postMessage = async (
       at: at.toISOString(),
     }),
   );
+  if (role === 'user' && result.events.length > 0) ports.usage.messageAccepted?.(caller.tenantId, day);
   return { ...accepted(result), messageId };
 };

@@ -17,7 +17,23 @@ export const windowPush = (window: IdWindow, id: string, keep: number): IdWindow
   return [...sealed, [id]];
 };
 
-export const windowHas = (window: IdWindow, id: string): boolean => window.some((chunk) => chunk.includes(id));
+/**
+ * Full chunks never change and are shared by every later state, so each gets a Set once, on its
+ * first lookup; only the newest, still-filling chunk is scanned: a lookup costs a few hash probes
+ * and at most CHUNK comparisons instead of `keep` of them.
+ */
+const sealedSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+const sealedSet = (chunk: readonly string[]): ReadonlySet<string> => {
+  let set = sealedSets.get(chunk);
+  if (!set) sealedSets.set(chunk, (set = new Set(chunk)));
+  return set;
+};
+
+export const windowHas = (window: IdWindow, id: string): boolean => {
+  const last = window.length - 1;
+  for (let i = 0; i < last; i++) if (sealedSet(window[i]!).has(id)) return true;
+  return last >= 0 && window[last]!.includes(id);
+};
 
 export const windowSize = (window: IdWindow): number => window.reduce((sum, chunk) => sum + chunk.length, 0);
 

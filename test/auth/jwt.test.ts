@@ -139,4 +139,17 @@ describe('JWT algorithm confusion and key publication', () => {
     now = new Date(now.getTime() + 10_000);
     await expect(svc.verify(token)).rejects.toMatchObject({ status: 401, message: /expired/ });
   });
+
+  it('a token verified once is remembered by its exact text only: a tampered copy is still refused', async () => {
+    const keys = ephemeralKeySet('HS256', 'k1');
+    const svc = service(keys);
+    const { token } = await svc.issue(tenant);
+    const first = await svc.verify(token);
+    expect(await svc.verify(token)).toEqual(first);
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    const flipped = `${sig.slice(0, -2)}${sig.at(-2) === 'A' ? 'B' : 'A'}${sig.at(-1)}`;
+    await expect(svc.verify(`${h}.${p}.${flipped}`)).rejects.toMatchObject({ status: 401 });
+    const other = base64url.encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(base64url.decode(p))), tid: 'globex' }));
+    await expect(svc.verify(`${h}.${other}.${sig}`)).rejects.toMatchObject({ status: 401 });
+  });
 });

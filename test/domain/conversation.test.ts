@@ -163,7 +163,9 @@ describe('state size', () => {
   it('still recognises a repeat of one of the last RECENT_MESSAGE_IDS messages', () => {
     const events: ConversationEvent[] = [started];
     for (let i = 0; i < 1_000; i++) events.push(posted(`m${i}`));
-    given(events).when(post(`m${1_000 - RECENT_MESSAGE_IDS}`)).thenNothing();
+    given(events).when(post(`m${1_000 - RECENT_MESSAGE_IDS}`)).thenNothing(); // in a full, shared chunk
+    given(events).when(post('m999')).thenNothing(); // in the newest chunk, still filling
+    given(events).when(post('m1000')).then([posted('m1000')]);
   });
 
   it('stays bounded however many messages the stream holds', () => {

@@ -5,6 +5,7 @@ import type { ApiHarness } from '../support/api-harness.ts';
 import { client, ok } from './support/client.ts';
 import type { Client } from './support/client.ts';
 import { newTenant, slug, tokenFor } from './support/journey.ts';
+import type { Projector } from '../../adapters/projections/projector.ts';
 
 // The whole API on the real stack: PostgreSQL event store, projector, read models under RLS. One harness.
 describe('HTTP API on the real stack', () => {
@@ -217,7 +218,7 @@ describe('HTTP API on the real stack', () => {
     const me = client(h.baseUrl, key);
     const before = ok(await me.post<{ position: string }>('/conversations', {}), 201).position;
     ok(await me.get(`/conversations?minPosition=${before}`), 200);
-    const projector = h.platform.projector!;
+    const projector = h.platform.projector as Projector; // the harness runs it inline
     await projector.stop();
     let posted: { position: string };
     try {

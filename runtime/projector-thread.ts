@@ -1,0 +1,45 @@
+/**
+ * Worker-thread entry of the projector role: the same projector as `openclaw-service projector`,
+ * on connections of its own, reporting each applied position to the thread that started it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createProjector, migrateReadModels } from '../adapters/projections/projector.ts';
+import { PROJECTIONS } from '../projections/index.ts';
+import { loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { openStorage } from './stores.ts';
+import type { FromProjectorThread, ToProjectorThread } from './projector-host.ts';
+
+const port = parentPort!;
+const post = (message: FromProjectorThread) => port.postMessage(message);
+const { env } = workerData as { env: Record<string, string> };
+
+const config = loadConfig(env);
+const log = createLogger(config.LOG_LEVEL).child({ role: 'projector', thread: true });
+try {
+  const storage = await openStorage(config);
+  await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
+  const projector = createProjector({
+    db: storage.db,
+    store: storage.store,
+    schema: config.READ_MODEL_SCHEMA,
+    projections: PROJECTIONS,
+    lingerMs: config.PROJECTOR_LINGER_MS,
+    onError: (error) => log.error({ err: error }, 'projector batch failed; retrying from the checkpoint'),
+    onApplied: (position) => post({ type: 'applied', position: position.toString() }),
+  });
+  port.on('message', (message: ToProjectorThread) => {
+    if (message.type !== 'stop') return;
+    void (async () => {
+      await projector.stop();
+      await storage.close();
+      post({ type: 'stopped' });
+      port.close();
+    })();
+  });
+  projector.start();
+  post({ type: 'ready' });
+} catch (error) {
+  post({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+  port.close();
+}
