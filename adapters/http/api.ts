@@ -11,6 +11,7 @@ import { BODY_LIMIT_BYTES, jsonBody } from './body.ts';
 import { dispatch } from './dispatch.ts';
 import { notFoundHandler, problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
+import { series } from './series.ts';
 import { API_ROUTES } from './routes/index.ts';
 import type { ApiRoute } from './routes/index.ts';
 
@@ -30,16 +31,20 @@ export interface ApiRouterDeps {
  */
 export const createApiRouter = (deps: ApiRouterDeps): Router => {
   const router = express.Router({ strict: false, caseSensitive: true });
-  router.use(requestContext());
-  router.use((_req, res, next) => {
-    res.setHeader('Cache-Control', 'no-store');
-    next();
-  });
+  router.use(
+    series([
+      requestContext(),
+      (_req, res, next) => {
+        res.setHeader('Cache-Control', 'no-store');
+        next();
+      },
+    ]),
+  );
   const limited = rateLimit({ limits: deps.limits.rates, tierOf: deps.limits.tierOf });
   const body = jsonBody(deps.limits.bodyLimitBytes ?? BODY_LIMIT_BYTES);
   for (const route of deps.routes ?? API_ROUTES) {
     const chain = [deps.auth.authenticate, limited, deps.auth.requireScope(route.scopes), ...(route.method === 'post' ? body : [])];
-    router[route.method](route.path, ...chain, dispatch(route, { ports: deps.ports, reads: deps.reads, auth: deps.auth }));
+    router[route.method](route.path, series([...chain, dispatch(route, { ports: deps.ports, reads: deps.reads, auth: deps.auth })]));
   }
   router.use(notFoundHandler);
   router.use(problemMiddleware(deps.log));

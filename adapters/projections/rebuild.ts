@@ -1,11 +1,14 @@
-import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { indexDdl, tableDdl } from '../../projections/shared/migration.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
 import type { SqlDb } from '../event-store/sql/db.ts';
+import { createWakeup } from '../event-store/sql/wakeup.ts';
 import { applyBatch } from './apply-batch.ts';
 import { readCheckpoint } from './projector.ts';
 
 const NEXT = '__next';
+/** Pages read ahead of the slowest projection (each up to `batchSize` events in memory). */
+const READ_AHEAD = 4;
 
 export interface RebuildProgress {
   readonly applied: number;
@@ -39,18 +42,57 @@ export const rebuildProjections = async (options: {
   let applied = 0;
   const live = { schema, suffix: '' };
   const read = (after: bigint | undefined) => store.readAll({ ...(after !== undefined && after >= 0n ? { after } : {}), maxCount: batchSize });
-  // Reads the next page while the current one is applied, and applies each projection in its own
-  // transaction (each has its own checkpoint), so the log read and the projections overlap.
+  // Each projection works through the pages on its own (own transaction and checkpoint per page),
+  // so a fast one never waits for the slowest; the log is read once, up to READ_AHEAD pages ahead
+  // of the slowest projection, and a page is dropped once every projection has applied it.
   const copy = async (until: bigint | undefined) => {
-    let next = read(await readCheckpoint(db, target, projections));
-    for (;;) {
-      const page = await next;
-      if (page.length === 0) return;
-      next = read(page.at(-1)!.position);
-      await Promise.all(projections.map((p) => db.transaction((t) => applyBatch(t, target, [p], page))));
-      applied += page.length;
-      options.onProgress?.({ applied, position: page.at(-1)!.position, head: until });
-    }
+    const start = await readCheckpoint(db, target, projections);
+    const pages = new Map<number, Promise<readonly RecordedEvent[]>>();
+    let requested = -1;
+    const pageAt = (i: number): Promise<readonly RecordedEvent[]> => {
+      while (requested < i) {
+        const previous = pages.get(requested);
+        requested += 1;
+        pages.set(
+          requested,
+          previous === undefined
+            ? read(start)
+            : previous.then((page) => (page.length === 0 ? page : read(page.at(-1)!.position))),
+        );
+      }
+      return pages.get(i)!;
+    };
+    const done = projections.map(() => 0);
+    const progressed = createWakeup();
+    let reported = 0;
+    const finished = async (index: number, page: readonly RecordedEvent[]) => {
+      done[index] = done[index]! + 1;
+      progressed.notify();
+      const slowest = Math.min(...done);
+      while (reported < slowest) {
+        const settled = await pages.get(reported)!;
+        pages.delete(reported);
+        reported += 1;
+        applied += settled.length;
+        if (settled.length > 0) options.onProgress?.({ applied, position: settled.at(-1)!.position, head: until });
+      }
+      return page;
+    };
+    await Promise.all(
+      projections.map(async (projection, index) => {
+        for (let i = 0; ; i++) {
+          // a projection with little to do may not run more than READ_AHEAD pages ahead of the slowest
+          for (let seen = progressed.generation; i - Math.min(...done) >= READ_AHEAD; seen = progressed.generation)
+            await progressed.wait(seen, 1_000);
+          const page = await pageAt(i);
+          void pageAt(i + READ_AHEAD);
+          if (page.length === 0) return;
+          await db.transaction((t) => applyBatch(t, target, [projection], page, { insertNewRows: true }));
+          await finished(index, page);
+        }
+      }),
+    );
+    pages.clear();
   };
   // Copy until caught up, then swap while holding the live checkpoints (the live projector waits).
   // Events are never read inside that transaction (PGlite has one connection); if the live
