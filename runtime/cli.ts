@@ -10,6 +10,8 @@ program
   .description('every role in one process on embedded PostgreSQL (PGlite) in DATA_DIR')
   .action(async () => {
     const config = loadConfig();
+    const { checkHttpApiConfig } = await import('./api-role.ts');
+    checkHttpApiConfig(process.env);
     const log = createLogger(config.LOG_LEVEL);
     const platform = await startDev(config, log);
     stopOnSignals(platform.stop, log);
@@ -21,6 +23,15 @@ program
       `\nOpenClaw Service is running.\n  api:       ${platform.http.url}/api/v1  (OpenAPI: ${platform.http.url}/openapi.json)\n` +
         `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n  stop:      Ctrl-C\n\n`,
     );
+  });
+
+program
+  .command('api')
+  .description('serve the HTTP API against DATABASE_URL (production: as many as needed); its projector runs where PROJECTOR_MODE says')
+  .action(async () => {
+    const config = loadConfig();
+    const { runApi } = await import('./roles.ts');
+    await runApi(config, createLogger(config.LOG_LEVEL));
   });
 
 program

@@ -13,6 +13,11 @@ const schema = z.object({
   READ_MODEL_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('rm'),
   /** After a batch that did not fill, the projector waits this long before the next (bigger batches, a little more lag). */
   PROJECTOR_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(0),
+  /**
+   * The `api` role only: where its projector runs — `thread` (a worker thread of the API process),
+   * `none` (a separate `projector` role; the API hears of batches by LISTEN) or `inline`.
+   */
+  PROJECTOR_MODE: z.enum(['thread', 'none', 'inline']).default('thread'),
   PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -23,13 +28,21 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
-  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+/**
+ * `env` (empty values count as unset) parsed by `envSchema`, or a ConfigError naming every bad
+ * variable. Adapters own the schemas of their variables; roles check them here, before starting.
+ */
+export const parseEnv = <S extends z.ZodType>(envSchema: S, env: NodeJS.ProcessEnv): z.output<S> => {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new ConfigError(`invalid configuration:\n${problems}`);
   }
-  const c = parsed.data;
+  return parsed.data;
+};
+
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
+  const c = parseEnv(schema, env);
   const eventStore =
     c.EVENT_STORE !== 'auto' ? c.EVENT_STORE : c.EVENTSTORE_URL ? 'eventstoredb' : c.DATABASE_URL ? 'postgres' : 'pglite';
   if (eventStore === 'postgres' && !c.DATABASE_URL) throw new ConfigError('EVENT_STORE=postgres needs DATABASE_URL');

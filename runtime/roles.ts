@@ -25,3 +25,16 @@ export const runProjector = async (config: Config, log: Logger) => {
     await storage.close();
   }, log);
 };
+
+/**
+ * The `api` role: serves the HTTP API until SIGINT/SIGTERM, then stops cleanly. One line on
+ * stdout says where, once it is ready (with PORT=0 that line is the only place the port shows).
+ */
+export const runApi = async (config: Config, log: Logger) => {
+  const { startApiRole } = await import('./api-role.ts');
+  const api = await startApiRole(config, log);
+  stopOnSignals(api.stop, log);
+  process.stdout.write(
+    `openclaw-service api ready on ${api.url} (api ${api.url}/api/v1, health ${api.url}/healthz; projector: ${config.PROJECTOR_MODE}; ${api.storage.describe})\n`,
+  );
+};

@@ -53,6 +53,7 @@ export const createHttpApi = (deps: HttpApiDeps): HttpApi => {
     keyPrefix: config.RATE_LIMIT_PREFIX,
     operatorPerMinute: config.OPERATOR_REQUESTS_PER_MINUTE,
     authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE,
+    tierPerMinute: config.TIER_REQUESTS_PER_MINUTE,
   });
   const auth = createAuth({
     findApiKey: (keyId) => deps.reads.findApiKey(keyId),

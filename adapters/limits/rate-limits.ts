@@ -14,7 +14,7 @@ export interface RateLimitOptions {
   readonly operatorPerMinute?: number;
   /** Failed authentications a minute per client address before it gets 429 (default 30). */
   readonly authFailuresPerMinute?: number;
-  /** Overrides of TIER_LIMITS[tier].requestsPerMinute (tests). */
+  /** Overrides of TIER_LIMITS[tier].requestsPerMinute (TIER_REQUESTS_PER_MINUTE, tests). */
   readonly tierPerMinute?: Partial<Record<Tier, number>>;
 }
 
