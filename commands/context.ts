@@ -10,8 +10,8 @@ export interface UsageLookup {
   messagesToday(tenantId: TenantId, day: string): Promise<number>;
   /** Knights of the tenant that are not yet terminated. */
   activeKnights(tenantId: TenantId): Promise<number>;
-  /** Told of each user message this process accepted (a counting lookup adds it at once). */
-  messageAccepted?(tenantId: TenantId, day: string): void;
+  /** Told of each user message this process accepted, with its log position (a counting lookup adds it at once). */
+  messageAccepted?(tenantId: TenantId, day: string, position: bigint | undefined): void;
 }
 
 export interface CommandPorts {

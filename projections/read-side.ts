@@ -107,8 +107,11 @@ export interface Freshness {
 export interface ReadSide {
   forTenant<T>(tenantId: TenantId, work: (reads: TenantReads) => Promise<T>): Promise<T>;
   findApiKey(keyId: string): Promise<ApiKeyRecord | undefined>;
-  /** Quota facts for the command side: user messages on `day` and knights not yet terminated. */
-  usageCounts(tenantId: TenantId, day: string): Promise<{ messagesToday: number; activeKnights: number }>;
+  /**
+   * Quota facts for the command side: user messages on `day` and knights not yet terminated, and
+   * the usage projection's position in the same snapshot (undefined before its first batch).
+   */
+  usageCounts(tenantId: TenantId, day: string): Promise<{ messagesToday: number; activeKnights: number; position: bigint | undefined }>;
   /** Waits (bounded by timeoutMs, at most 2 s) until the read models have reached `minPosition`. */
   waitFor(minPosition: bigint, timeoutMs: number): Promise<Freshness>;
 }

@@ -79,13 +79,14 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
     shell: createCommandShell({ store: storage.store }),
     clock: () => new Date(),
     newId: randomUUID,
-    usage: countingUsage(
-      {
-        messagesToday: async (tenantId, day) => (await reads.usageCounts(tenantId, day)).messagesToday,
-        activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
+    usage: countingUsage({
+      messagesToday: async (tenantId, day) => {
+        const counts = await reads.usageCounts(tenantId, day);
+        return { messages: counts.messagesToday, position: counts.position };
       },
-      { maxAgeMs: USAGE_MAX_AGE_MS },
-    ),
+      activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
+      maxAgeMs: USAGE_MAX_AGE_MS,
+    }),
   };
   const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));
   const api = createHttpApi({ ports, reads, log, config: env });

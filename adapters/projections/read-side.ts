@@ -55,11 +55,16 @@ export const createReadSide = (options: ReadSideOptions): ReadSide => {
     },
 
     async usageCounts(tenantId, day) {
-      const { rows } = await db.query<{ messages_today: number; active_knights: number }>(
+      const { rows } = await db.query<{ messages_today: number; active_knights: number; usage_position: string | null }>(
         `SELECT * FROM ${schema}.usage_counts($1, $2::date)`,
         [tenantId, day],
       );
-      return { messagesToday: Number(rows[0]?.messages_today ?? 0), activeKnights: Number(rows[0]?.active_knights ?? 0) };
+      const position = rows[0]?.usage_position;
+      return {
+        messagesToday: Number(rows[0]?.messages_today ?? 0),
+        activeKnights: Number(rows[0]?.active_knights ?? 0),
+        position: position === null || position === undefined ? undefined : BigInt(position),
+      };
     },
 
     async waitFor(minPosition, timeoutMs): Promise<Freshness> {

@@ -38,6 +38,6 @@ export const postMessage = async (
       at: at.toISOString(),
     }),
   );
-  if (role === 'user' && result.events.length > 0) ports.usage.messageAccepted?.(caller.tenantId, day);
+  if (role === 'user' && result.events.length > 0) ports.usage.messageAccepted?.(caller.tenantId, day, result.position);
   return { ...accepted(result), messageId };
 };

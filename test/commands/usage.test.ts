@@ -1,33 +1,44 @@
 import { describe, expect, it } from 'vitest';
-import type { UsageLookup } from '../../commands/context.ts';
 import { countingUsage } from '../../commands/usage.ts';
+import type { ProjectedCount } from '../../commands/usage.ts';
 import type { TenantId } from '../../domain/shared/ids.ts';
 
 const acme = 'acme' as TenantId;
 const globex = 'globex' as TenantId;
 const DAY = '2026-11-30';
 
-/** A read model whose daily count the test sets, and which counts how often it is asked. */
+/**
+ * A usage read model: the projector "applies" messages up to a position, and the count it
+ * answers with is what it has applied, with that position — the way the SQL function answers.
+ */
 const readModel = () => {
-  const counts = new Map<string, number>();
+  const accepted: Array<{ tenantId: TenantId; day: string; position: bigint }> = [];
+  let applied: bigint | undefined;
   let reads = 0;
   let gate: Promise<void> | undefined;
   let failNext = false;
-  const lookup: UsageLookup = {
-    async messagesToday(tenantId, day) {
+  let nextPosition = 100n;
+  return {
+    accept(tenantId: TenantId, day = DAY) {
+      nextPosition += 10n;
+      accepted.push({ tenantId, day, position: nextPosition });
+      return nextPosition;
+    },
+    /** The projector catches up with everything accepted so far (or up to `position`). */
+    project(position: bigint = nextPosition) {
+      applied = position;
+    },
+    async read(tenantId: TenantId, day: string): Promise<ProjectedCount> {
       reads += 1;
+      const snapshot = applied;
       if (gate) await gate;
       if (failNext) {
         failNext = false;
         throw new Error('read model unavailable');
       }
-      return counts.get(`${tenantId}|${day}`) ?? 0;
+      const messages = accepted.filter((a) => a.tenantId === tenantId && a.day === day && snapshot !== undefined && a.position <= snapshot).length;
+      return { messages, position: snapshot };
     },
-    activeKnights: async () => 3,
-  };
-  return {
-    lookup,
-    set: (tenantId: TenantId, n: number) => counts.set(`${tenantId}|${DAY}`, n),
     get reads() {
       return reads;
     },
@@ -43,51 +54,76 @@ const readModel = () => {
   };
 };
 
+const counting = (model: ReturnType<typeof readModel>, now: () => number) =>
+  countingUsage({ messagesToday: (t, d) => model.read(t, d), activeKnights: async () => 3, maxAgeMs: 1_000, now });
+
+/** A message accepted by this process: the log gives it a position, the counter hears of it. */
+const post = (model: ReturnType<typeof readModel>, usage: ReturnType<typeof counting>, tenantId = acme, day = DAY) =>
+  usage.messageAccepted!(tenantId, day, model.accept(tenantId, day));
+
 describe('countingUsage: daily message counts without a read per message', () => {
-  it('adds the messages this process accepted to the read model figure, reading it once within maxAge', async () => {
+  it('adds what this process accepted to the projected count, reading the read model once within maxAge', async () => {
     const model = readModel();
     let now = 0;
-    const usage = countingUsage(model.lookup, { maxAgeMs: 1_000, now: () => now });
-    model.set(acme, 10);
+    const usage = counting(model, () => now);
+    for (let i = 0; i < 10; i++) model.accept(acme); // accepted earlier, elsewhere
+    model.project();
     expect(await usage.messagesToday(acme, DAY)).toBe(10);
-    for (let i = 0; i < 5; i++) usage.messageAccepted!(acme, DAY);
+    for (let i = 0; i < 5; i++) post(model, usage);
     now = 999;
     expect(await usage.messagesToday(acme, DAY)).toBe(15);
-    expect(await usage.messagesToday(globex, DAY)).toBe(0); // other tenants are counted apart
+    expect(await usage.messagesToday(globex, DAY)).toBe(0); // tenants are counted apart
     expect(model.reads).toBe(2);
   });
 
-  it('after maxAge reads again, and does not count twice what the read model has caught up with', async () => {
+  it('a re-read while the projector lags keeps counting the messages it has not applied yet', async () => {
     const model = readModel();
     let now = 0;
-    const usage = countingUsage(model.lookup, { maxAgeMs: 1_000, now: () => now });
-    model.set(acme, 10);
+    const usage = counting(model, () => now);
+    model.project();
     await usage.messagesToday(acme, DAY);
-    for (let i = 0; i < 4; i++) usage.messageAccepted!(acme, DAY);
-    model.set(acme, 14); // the projector applied those 4
-    now = 1_001;
-    expect(await usage.messagesToday(acme, DAY)).toBe(14);
-    expect(model.reads).toBe(2);
+    for (let i = 0; i < 3; i++) post(model, usage);
+    now = 1_001; // stale: the next command reads again, but the projector has applied nothing new
+    expect(await usage.messagesToday(acme, DAY)).toBe(3);
+    model.project(); // now it has them all: counted once, not twice
+    now = 2_002;
+    expect(await usage.messagesToday(acme, DAY)).toBe(3);
+    expect(model.reads).toBe(3);
   });
 
-  it('messages accepted while a read is in flight still count after it (errs on the safe side)', async () => {
+  it('the projector part way through: what it applied comes from the read model, the rest from here', async () => {
     const model = readModel();
     let now = 0;
-    const usage = countingUsage(model.lookup, { maxAgeMs: 1_000, now: () => now });
-    model.set(acme, 10);
+    const usage = counting(model, () => now);
+    model.project();
+    await usage.messagesToday(acme, DAY);
+    const positions = [model.accept(acme), model.accept(acme), model.accept(acme), model.accept(acme)];
+    for (const p of positions) usage.messageAccepted!(acme, DAY, p);
+    model.project(positions[1]);
+    now = 1_001;
+    expect(await usage.messagesToday(acme, DAY)).toBe(4);
+  });
+
+  it('messages accepted while a read is in flight are counted once, whichever side of its snapshot they fall', async () => {
+    const model = readModel();
+    let now = 0;
+    const usage = counting(model, () => now);
+    model.project();
     await usage.messagesToday(acme, DAY);
     now = 2_000;
     const release = model.hold();
-    const reading = usage.messagesToday(acme, DAY);
-    usage.messageAccepted!(acme, DAY); // accepted during the read: the read model may not have it yet
+    const reading = usage.messagesToday(acme, DAY); // its snapshot: nothing of what follows
+    post(model, usage);
+    post(model, usage);
     release();
-    expect(await reading).toBe(11);
+    expect(await reading).toBe(2);
   });
 
   it('concurrent commands of a cold tenant share one read', async () => {
     const model = readModel();
-    model.set(acme, 7);
-    const usage = countingUsage(model.lookup, { maxAgeMs: 1_000, now: () => 0 });
+    for (let i = 0; i < 7; i++) model.accept(acme);
+    model.project();
+    const usage = counting(model, () => 0);
     const release = model.hold();
     const answers = Promise.all(Array.from({ length: 20 }, () => usage.messagesToday(acme, DAY)));
     release();
@@ -97,19 +133,21 @@ describe('countingUsage: daily message counts without a read per message', () =>
 
   it('a failed read fails that command and the next one reads again', async () => {
     const model = readModel();
-    model.set(acme, 5);
-    const usage = countingUsage(model.lookup, { maxAgeMs: 1_000, now: () => 0 });
+    for (let i = 0; i < 5; i++) model.accept(acme);
+    model.project();
+    const usage = counting(model, () => 0);
     model.failOnce();
     await expect(usage.messagesToday(acme, DAY)).rejects.toThrow('read model unavailable');
     expect(await usage.messagesToday(acme, DAY)).toBe(5);
   });
 
-  it('days are counted apart, knight counts pass through', async () => {
+  it('days are counted apart; before the projector has run at all, local messages still count; knights pass through', async () => {
     const model = readModel();
-    model.set(acme, 50);
-    const usage = countingUsage(model.lookup, { maxAgeMs: 1_000, now: () => 0 });
-    await usage.messagesToday(acme, DAY);
-    usage.messageAccepted!(acme, DAY);
+    const usage = counting(model, () => 0);
+    expect(await usage.messagesToday(acme, DAY)).toBe(0);
+    post(model, usage);
+    post(model, usage);
+    expect(await usage.messagesToday(acme, DAY)).toBe(2);
     expect(await usage.messagesToday(acme, '2026-12-01')).toBe(0);
     expect(await usage.activeKnights(acme)).toBe(3);
   });
