@@ -29,7 +29,7 @@ export const jsonBody = (limitBytes: number = BODY_LIMIT_BYTES): RequestHandler[
     strict: true,
     type: JSON_TYPES,
     verify: (req, _res, buf) => {
-      rawBodies.set(req as Request, Buffer.from(buf));
+      rawBodies.set(req as Request, buf); // raw-body hands over a buffer of its own: no copy needed
     },
   });
   const requireJson: RequestHandler = (req, _res, next) => {

@@ -59,7 +59,8 @@ const startBareExpress = async () => {
  */
 export const apiCommandBench = async (url: string): Promise<BenchResult> => {
   const secs = seconds(20);
-  const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000' });
+  // The load is spread over 64 tenants anyway; the raised limit only keeps a fast run from meeting 429s.
+  const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000', TIER_REQUESTS_PER_MINUTE: 'enterprise=1000000' });
   let setup: Awaited<ReturnType<typeof writeTempModule>> | undefined;
   try {
     const tenants = await provisionTenants(stack, { tenants: TENANTS, conversations: CONVERSATIONS, tier: 'enterprise', prefix: 'bench-cmd' });
@@ -111,8 +112,8 @@ export const apiCommandBench = async (url: string): Promise<BenchResult> => {
         `autocannon ${CONNECTIONS} connections, ${secs}s each after a ${WARMUP_SECONDS}s warm-up, load generator in a worker thread of the same process`,
         `ours: ${ours['2xx']} × 201 (only 2xx counted), non-2xx ${ours.non2xx}${statuses ? ` (${statuses})` : ''}, errors ${ours.errors}, timeouts ${ours.timeouts}`,
         `baseline: p50 ${round(baseline.latency.p50)} ms p99 ${round(baseline.latency.p99)} ms, non-2xx ${baseline.non2xx}, errors ${baseline.errors}`,
-        `setup: PostgreSQL store, pool ${stack.poolSize} each for events and read models, projector in process; ${TENANTS} enterprise tenants, one JWT per connection, ${CONVERSATIONS} conversations each posted to round-robin`,
-        `rate limits: the per-tier limit (${TIER_LIMITS.enterprise.requestsPerMinute}/min for enterprise) has an override in createRateLimits (tierPerMinute) but no environment variable, so the load is spread over ${TENANTS} tenants instead: ${round(perTenantPerMinute, 0)} requests/min each`,
+        `setup: PostgreSQL store, pool ${stack.poolSize} each for events and read models, projector inline on the API's event loop (the cheapest on 2 cores: a projector thread or process makes smaller batches and more database work per event); ${TENANTS} enterprise tenants, one JWT per connection, ${CONVERSATIONS} conversations each posted to round-robin`,
+        `rate limits: counted per request as always, the enterprise limit (${TIER_LIMITS.enterprise.requestsPerMinute}/min) raised with TIER_REQUESTS_PER_MINUTE so that no run meets a 429; ${round(perTenantPerMinute, 0)} requests/min per tenant`,
       ].join('; '),
     };
   } finally {
