@@ -10,9 +10,22 @@ export interface UsageLookup {
   messagesToday(tenantId: TenantId, day: string): Promise<number>;
   /** Knights of the tenant that are not yet terminated. */
   activeKnights(tenantId: TenantId): Promise<number>;
-  /** Told of each user message this process accepted, with its log position (a counting lookup adds it at once). */
-  messageAccepted?(tenantId: TenantId, day: string, position: bigint | undefined): void;
+  /**
+   * Today's count for one user message about to be decided, counting the messages still in flight
+   * in this process, so that concurrent posts cannot all pass at the limit. `settle` after the
+   * command: with the accepted message's position, or with undefined when nothing was appended.
+   */
+  reserveMessage?(tenantId: TenantId, day: string): Promise<MessageSlot>;
 }
+
+export interface MessageSlot {
+  readonly count: number;
+  settle(position: bigint | undefined): void;
+}
+
+/** A slot from `reserveMessage`, or a plain count where the lookup keeps no reservations. */
+export const reserveMessage = async (usage: UsageLookup, tenantId: TenantId, day: string): Promise<MessageSlot> =>
+  usage.reserveMessage ? usage.reserveMessage(tenantId, day) : { count: await usage.messagesToday(tenantId, day), settle: () => undefined };
 
 export interface CommandPorts {
   readonly shell: CommandShell;

@@ -1,5 +1,5 @@
 import type { TenantId } from '../domain/shared/ids.ts';
-import type { UsageLookup } from './context.ts';
+import type { MessageSlot, UsageLookup } from './context.ts';
 
 /** How stale the read model's daily count may be before a command reads it again. */
 export const USAGE_MAX_AGE_MS = 1_000;
@@ -17,6 +17,8 @@ interface DayCount {
   basePosition: bigint | undefined;
   /** Positions of the user messages this process accepted that the last read did not include. */
   local: bigint[];
+  /** Messages reserved and not yet settled: counted, so that concurrent posts cannot all pass. */
+  inFlight: number;
   fetchedAt: number;
   refreshing: Promise<void> | undefined;
 }
@@ -35,7 +37,8 @@ export interface CountingUsageOptions {
 /**
  * Daily message counts without a database round trip per message: the read model's count, read
  * at most `maxAgeMs` ago, plus the user messages this process accepted past the position that
- * count reflects. In one process the count is exact whatever the projection lag; what it cannot
+ * count reflects, plus those still being decided (`reserveMessage`). In one process the count is
+ * exact whatever the projection lag and however many posts race; what it cannot
  * see is messages accepted by *other* processes and not yet read here (at most `maxAgeMs` plus
  * their projection lag), so a tenant posting through several API processes at once can go over
  * its quota by about that much. Knight counts pass straight through (deploys are rare and the
@@ -66,20 +69,35 @@ export const countingUsage = (options: CountingUsageOptions): UsageLookup => {
       }
     })());
 
+  /** The entry of a tenant-day, read again if it is older than maxAge. */
+  const fresh = async (tenantId: TenantId, day: string): Promise<DayCount> => {
+    const key = `${tenantId}|${day}`;
+    let entry = days.get(key);
+    if (!entry) entry = { base: 0, basePosition: undefined, local: [], inFlight: 0, fetchedAt: Number.NEGATIVE_INFINITY, refreshing: undefined };
+    remember(key, entry);
+    if (now() - entry.fetchedAt > options.maxAgeMs) await refresh(tenantId, day, entry);
+    return entry;
+  };
+  const countOf = (entry: DayCount) => entry.base + entry.local.length + entry.inFlight;
+
   return {
-    async messagesToday(tenantId, day) {
-      const key = `${tenantId}|${day}`;
-      let entry = days.get(key);
-      if (!entry) entry = { base: 0, basePosition: undefined, local: [], fetchedAt: Number.NEGATIVE_INFINITY, refreshing: undefined };
-      remember(key, entry);
-      if (now() - entry.fetchedAt > options.maxAgeMs) await refresh(tenantId, day, entry);
-      return entry.base + entry.local.length;
-    },
+    messagesToday: async (tenantId, day) => countOf(await fresh(tenantId, day)),
     activeKnights: (tenantId) => options.activeKnights(tenantId),
-    messageAccepted(tenantId, day, position) {
-      const entry = days.get(`${tenantId}|${day}`);
-      if (!entry || position === undefined) return;
-      if (entry.basePosition === undefined || position > entry.basePosition) entry.local.push(position);
+    async reserveMessage(tenantId, day): Promise<MessageSlot> {
+      const entry = await fresh(tenantId, day);
+      const count = countOf(entry);
+      entry.inFlight += 1;
+      let settled = false;
+      return {
+        count,
+        settle(position) {
+          if (settled) return;
+          settled = true;
+          entry.inFlight -= 1;
+          // a message the last read already counted (the projector was quick) is not added again
+          if (position !== undefined && (entry.basePosition === undefined || position > entry.basePosition)) entry.local.push(position);
+        },
+      };
     },
   };
 };

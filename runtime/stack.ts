@@ -50,7 +50,7 @@ export const startStack = async (options: {
     log: options.log,
     env: { OPERATOR_API_KEY: operatorKey, ...options.env },
     projector: options.projector ?? 'inline',
-    threadEnv: { ...storageEnv, LOG_LEVEL: 'error', PROJECTOR_LINGER_MS: process.env.PROJECTOR_LINGER_MS },
+    threadEnv: { ...options.env, ...storageEnv, LOG_LEVEL: 'error' },
   });
   let ready = false;
   const http = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready }) });

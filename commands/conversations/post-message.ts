@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { asConversationId, conversationDecider, MAX_MESSAGE_TEXT } from '../../domain/index.ts';
 import type { Channel, MessageRole } from '../../domain/index.ts';
 import { conversationStream } from '../../domain/shared/streams.ts';
-import { accepted, envelope, tenantFactsOf, text } from '../context.ts';
+import { accepted, envelope, reserveMessage, tenantFactsOf, text } from '../context.ts';
 import type { Accepted, Caller, CommandPorts } from '../context.ts';
 
 export const postMessageInput = z
@@ -22,22 +22,29 @@ export const postMessage = async (
   const id = asConversationId(conversationId);
   const at = ports.clock();
   const day = at.toISOString().slice(0, 10);
-  const [tenant, messagesToday] = await Promise.all([tenantFactsOf(ports, caller.tenantId), ports.usage.messagesToday(caller.tenantId, day)]);
   const role = options.role ?? 'user';
-  const messageId = options.messageId ?? ports.newId();
-  const result = await ports.shell.handle(
-    conversationDecider,
-    envelope(caller, conversationStream(caller.tenantId, id), {
-      type: 'PostMessage',
-      messageId,
-      role,
-      channel: options.channel ?? 'api',
-      text: input.text,
-      tenant,
-      messagesToday,
-      at: at.toISOString(),
-    }),
-  );
-  if (role === 'user' && result.events.length > 0) ports.usage.messageAccepted?.(caller.tenantId, day, result.position);
-  return { ...accepted(result), messageId };
+  const tenant = await tenantFactsOf(ports, caller.tenantId);
+  // Only user messages count against the daily quota.
+  const slot = role === 'user' ? await reserveMessage(ports.usage, caller.tenantId, day) : undefined;
+  let appended: bigint | undefined;
+  try {
+    const messageId = options.messageId ?? ports.newId();
+    const result = await ports.shell.handle(
+      conversationDecider,
+      envelope(caller, conversationStream(caller.tenantId, id), {
+        type: 'PostMessage',
+        messageId,
+        role,
+        channel: options.channel ?? 'api',
+        text: input.text,
+        tenant,
+        messagesToday: slot?.count ?? 0,
+        at: at.toISOString(),
+      }),
+    );
+    if (result.events.length > 0) appended = result.position;
+    return { ...accepted(result), messageId };
+  } finally {
+    slot?.settle(appended);
+  }
 };

@@ -57,9 +57,12 @@ const readModel = () => {
 const counting = (model: ReturnType<typeof readModel>, now: () => number) =>
   countingUsage({ messagesToday: (t, d) => model.read(t, d), activeKnights: async () => 3, maxAgeMs: 1_000, now });
 
-/** A message accepted by this process: the log gives it a position, the counter hears of it. */
-const post = (model: ReturnType<typeof readModel>, usage: ReturnType<typeof counting>, tenantId = acme, day = DAY) =>
-  usage.messageAccepted!(tenantId, day, model.accept(tenantId, day));
+/** A message posted through this process: reserved, appended (the log gives it a position), settled. */
+const post = async (model: ReturnType<typeof readModel>, usage: ReturnType<typeof counting>, tenantId = acme, day = DAY) => {
+  const slot = await usage.reserveMessage!(tenantId, day);
+  slot.settle(model.accept(tenantId, day));
+  return slot.count;
+};
 
 describe('countingUsage: daily message counts without a read per message', () => {
   it('adds what this process accepted to the projected count, reading the read model once within maxAge', async () => {
@@ -69,7 +72,7 @@ describe('countingUsage: daily message counts without a read per message', () =>
     for (let i = 0; i < 10; i++) model.accept(acme); // accepted earlier, elsewhere
     model.project();
     expect(await usage.messagesToday(acme, DAY)).toBe(10);
-    for (let i = 0; i < 5; i++) post(model, usage);
+    for (let i = 0; i < 5; i++) await post(model, usage);
     now = 999;
     expect(await usage.messagesToday(acme, DAY)).toBe(15);
     expect(await usage.messagesToday(globex, DAY)).toBe(0); // tenants are counted apart
@@ -82,7 +85,7 @@ describe('countingUsage: daily message counts without a read per message', () =>
     const usage = counting(model, () => now);
     model.project();
     await usage.messagesToday(acme, DAY);
-    for (let i = 0; i < 3; i++) post(model, usage);
+    for (let i = 0; i < 3; i++) await post(model, usage);
     now = 1_001; // stale: the next command reads again, but the projector has applied nothing new
     expect(await usage.messagesToday(acme, DAY)).toBe(3);
     model.project(); // now it has them all: counted once, not twice
@@ -97,26 +100,52 @@ describe('countingUsage: daily message counts without a read per message', () =>
     const usage = counting(model, () => now);
     model.project();
     await usage.messagesToday(acme, DAY);
-    const positions = [model.accept(acme), model.accept(acme), model.accept(acme), model.accept(acme)];
-    for (const p of positions) usage.messageAccepted!(acme, DAY, p);
+    const slots = await Promise.all(Array.from({ length: 4 }, () => usage.reserveMessage!(acme, DAY)));
+    const positions = slots.map((slot) => {
+      const position = model.accept(acme);
+      slot.settle(position);
+      return position;
+    });
     model.project(positions[1]);
     now = 1_001;
     expect(await usage.messagesToday(acme, DAY)).toBe(4);
   });
 
-  it('messages accepted while a read is in flight are counted once, whichever side of its snapshot they fall', async () => {
+  it('messages settled while a read is in flight are counted once, whichever side of its snapshot they fall', async () => {
     const model = readModel();
     let now = 0;
     const usage = counting(model, () => now);
     model.project();
-    await usage.messagesToday(acme, DAY);
+    const slots = await Promise.all(Array.from({ length: 4 }, () => usage.reserveMessage!(acme, DAY)));
+    const early = [model.accept(acme), model.accept(acme)];
+    model.project(); // the read model has the first two
     now = 2_000;
     const release = model.hold();
-    const reading = usage.messagesToday(acme, DAY); // its snapshot: nothing of what follows
-    post(model, usage);
-    post(model, usage);
+    const reading = usage.messagesToday(acme, DAY); // its snapshot: the first two
+    slots[0]!.settle(early[0]); // settled during the read, already in its snapshot
+    slots[2]!.settle(model.accept(acme)); // settled during the read, after its snapshot
     release();
-    expect(await reading).toBe(2);
+    // 2 projected + the third (local, past the snapshot) + 2 still in flight — one of which the read
+    // model already has: counted twice until it settles, on the safe side
+    expect(await reading).toBe(5);
+    slots[1]!.settle(early[1]); // settled after the read, which counted it
+    slots[3]!.settle(model.accept(acme));
+    expect(await usage.messagesToday(acme, DAY)).toBe(4);
+  });
+
+  it('concurrent posts at the limit: the ones still in flight count, so only one gets the last place', async () => {
+    const model = readModel();
+    for (let i = 0; i < 9; i++) model.accept(acme);
+    model.project();
+    const usage = counting(model, () => 0);
+    const slots = await Promise.all(Array.from({ length: 3 }, () => usage.reserveMessage!(acme, DAY)));
+    expect(slots.map((s) => s.count)).toEqual([9, 10, 11]);
+    slots[1]!.settle(undefined); // refused or failed: gives its place back
+    slots[2]!.settle(undefined);
+    slots[0]!.settle(model.accept(acme));
+    expect(await usage.messagesToday(acme, DAY)).toBe(10);
+    slots[0]!.settle(model.accept(acme)); // settling twice changes nothing
+    expect(await usage.messagesToday(acme, DAY)).toBe(10);
   });
 
   it('concurrent commands of a cold tenant share one read', async () => {
@@ -145,8 +174,8 @@ describe('countingUsage: daily message counts without a read per message', () =>
     const model = readModel();
     const usage = counting(model, () => 0);
     expect(await usage.messagesToday(acme, DAY)).toBe(0);
-    post(model, usage);
-    post(model, usage);
+    await post(model, usage);
+    await post(model, usage);
     expect(await usage.messagesToday(acme, DAY)).toBe(2);
     expect(await usage.messagesToday(acme, '2026-12-01')).toBe(0);
     expect(await usage.activeKnights(acme)).toBe(3);
