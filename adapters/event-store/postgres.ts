@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import { sqlState } from './sql/db.ts';
 import type { Querier, SqlDb } from './sql/db.ts';
 import { createSqlEventStore } from './sql/store.ts';
 
@@ -22,47 +23,73 @@ const MAX_PREPARED = 500;
 /**
  * Statements with parameters run as named prepared statements: each connection parses and plans a
  * statement once instead of on every call. PostgreSQL re-analyses a prepared statement after DDL
- * on the tables it reads (a rebuild's swap), so names keep resolving to the live tables.
+ * on the tables it reads (a rebuild's swap), so names keep resolving to the live tables — but when
+ * the swap changed the columns a statement returns, the old statement fails with "cached plan must
+ * not change result type": the text then gets a new name (every connection prepares it afresh)
+ * and the call is retried once. (Behind PgBouncer in transaction mode, use 1.21+ with
+ * max_prepared_statements.)
  */
 const preparedNames = () => {
   const names = new Map<string, string>();
-  return (text: string, values: unknown[] | undefined): pg.QueryConfig | string => {
-    if (!values || values.length === 0) return text;
-    let name = names.get(text);
-    if (name === undefined && names.size < MAX_PREPARED) names.set(text, (name = `ocs_${names.size}`));
-    return name === undefined ? { text, values } : { name, text, values };
+  let next = 0;
+  return {
+    config(text: string, values: unknown[] | undefined): pg.QueryConfig | string {
+      if (!values || values.length === 0) return text;
+      let name = names.get(text);
+      if (name === undefined && names.size < MAX_PREPARED) names.set(text, (name = `ocs_${next++}`));
+      return name === undefined ? { text, values } : { name, text, values };
+    },
+    forget: (text: string) => void names.delete(text),
   };
 };
+
+const isStalePlan = (error: unknown): boolean =>
+  sqlState(error) === '0A000' && /cached plan must not change result type/.test((error as Error).message);
 
 /** A pg Pool as the shared SQL store's database, plus one dedicated LISTEN connection. */
 export const pgPoolDb = (connectionString: string, poolSize: number, appendConcurrency = 2): SqlDb => {
   const pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 5_000 });
   pool.on('error', () => undefined); // an idle client lost its connection; the pool replaces it
-  const statement = preparedNames();
-  const run = (on: pg.Pool | pg.PoolClient, text: string, params: unknown[] | undefined) => {
-    const config = statement(text, params);
-    return (typeof config === 'string' ? on.query(config) : on.query(config)) as never;
+  const statements = preparedNames();
+  const run = async (on: pg.Pool | pg.PoolClient, text: string, params: unknown[] | undefined) => {
+    const config = statements.config(text, params);
+    try {
+      return (await (typeof config === 'string' ? on.query(config) : on.query(config))) as never;
+    } catch (error) {
+      if (isStalePlan(error)) statements.forget(text);
+      throw error;
+    }
+  };
+  const transaction: SqlDb['transaction'] = async (fn, beforeCommit) => {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await fn({ query: (t, p) => run(client, t, p), exec: (t) => client.query(t) } as Querier);
+      if (beforeCommit) await beforeCommit();
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => (broken = true));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  };
+  /** Once more after a stale prepared statement (it was renamed): the first try changed nothing. */
+  const retryStale = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isStalePlan(error)) throw error;
+      return work();
+    }
   };
   return {
     maxConcurrentBatches: Math.max(1, Math.min(appendConcurrency, poolSize)),
-    query: (text, params) => run(pool, text, params),
+    query: (text, params) => retryStale(() => run(pool, text, params)),
     exec: (text) => pool.query(text),
-    async transaction(fn, beforeCommit) {
-      const client = await pool.connect();
-      let broken = false;
-      try {
-        await client.query('BEGIN');
-        const result = await fn({ query: (t, p) => run(client, t, p), exec: (t) => client.query(t) } as Querier);
-        if (beforeCommit) await beforeCommit();
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => (broken = true));
-        throw error;
-      } finally {
-        client.release(broken);
-      }
-    },
+    transaction: (fn, beforeCommit) => retryStale(() => transaction(fn, beforeCommit)),
     async listen(channel, onNotify) {
       let client: pg.Client | undefined;
       let stopped = false;
