@@ -7,7 +7,7 @@ import { applyBatch } from './apply-batch.ts';
 import { readCheckpoint } from './projector.ts';
 
 const NEXT = '__next';
-/** Pages read ahead of the slowest projection (each up to `batchSize` events in memory). */
+/** Pages read past the slowest projection (so at most READ_AHEAD + 1 pages of `batchSize` events in memory). */
 const READ_AHEAD = 4;
 
 export interface RebuildProgress {
@@ -43,8 +43,10 @@ export const rebuildProjections = async (options: {
   const live = { schema, suffix: '' };
   const read = (after: bigint | undefined) => store.readAll({ ...(after !== undefined && after >= 0n ? { after } : {}), maxCount: batchSize });
   // Each projection works through the pages on its own (own transaction and checkpoint per page),
-  // so a fast one never waits for the slowest; the log is read once, up to READ_AHEAD pages ahead
-  // of the slowest projection, and a page is dropped once every projection has applied it.
+  // so a fast one never waits for the slowest; the log is read once, at most READ_AHEAD pages past
+  // the slowest projection, and a page is dropped once every projection has applied it. The first
+  // failure stops every projection at its next page; the rebuild then fails with that error, after
+  // all of them have stopped (a rerun starts over: the `__next` tables are made anew).
   const copy = async (until: bigint | undefined) => {
     const start = await readCheckpoint(db, target, projections);
     const pages = new Map<number, Promise<readonly RecordedEvent[]>>();
@@ -53,46 +55,53 @@ export const rebuildProjections = async (options: {
       while (requested < i) {
         const previous = pages.get(requested);
         requested += 1;
-        pages.set(
-          requested,
-          previous === undefined
-            ? read(start)
-            : previous.then((page) => (page.length === 0 ? page : read(page.at(-1)!.position))),
-        );
+        const page = previous === undefined ? read(start) : previous.then((p) => (p.length === 0 ? p : read(p.at(-1)!.position)));
+        page.catch(() => undefined); // read ahead: whoever needs the page gets the error
+        pages.set(requested, page);
       }
       return pages.get(i)!;
     };
-    const done = projections.map(() => 0);
+    const done = projections.map(() => 0); // pages applied, per projection
+    const sizes: number[] = [];
+    const lasts: bigint[] = [];
     const progressed = createWakeup();
+    let failed = false;
     let reported = 0;
-    const finished = async (index: number, page: readonly RecordedEvent[]) => {
-      done[index] = done[index]! + 1;
-      progressed.notify();
-      const slowest = Math.min(...done);
-      while (reported < slowest) {
-        const settled = await pages.get(reported)!;
+    const slowest = () => Math.min(...done);
+    const finished = (index: number, i: number, page: readonly RecordedEvent[]) => {
+      sizes[i] = page.length;
+      lasts[i] = page.at(-1)!.position;
+      done[index] = i + 1;
+      for (; reported < slowest(); reported++) {
         pages.delete(reported);
-        reported += 1;
-        applied += settled.length;
-        if (settled.length > 0) options.onProgress?.({ applied, position: settled.at(-1)!.position, head: until });
+        applied += sizes[reported]!;
+        options.onProgress?.({ applied, position: lasts[reported], head: until });
       }
-      return page;
+      progressed.notify();
     };
-    await Promise.all(
+    const outcomes = await Promise.allSettled(
       projections.map(async (projection, index) => {
-        for (let i = 0; ; i++) {
-          // a projection with little to do may not run more than READ_AHEAD pages ahead of the slowest
-          for (let seen = progressed.generation; i - Math.min(...done) >= READ_AHEAD; seen = progressed.generation)
-            await progressed.wait(seen, 1_000);
-          const page = await pageAt(i);
-          void pageAt(i + READ_AHEAD);
-          if (page.length === 0) return;
-          await db.transaction((t) => applyBatch(t, target, [projection], page, { insertNewRows: true }));
-          await finished(index, page);
+        try {
+          for (let i = 0; ; i++) {
+            for (let seen = progressed.generation; !failed && i - slowest() >= READ_AHEAD; seen = progressed.generation)
+              await progressed.wait(seen, 1_000);
+            if (failed) return;
+            const page = await pageAt(i);
+            void pageAt(slowest() + READ_AHEAD);
+            if (page.length === 0) return;
+            await db.transaction((t) => applyBatch(t, target, [projection], page, { insertNewRows: true }));
+            finished(index, i, page);
+          }
+        } catch (error) {
+          failed = true;
+          progressed.notify();
+          throw error;
         }
       }),
     );
     pages.clear();
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) throw failure.reason;
   };
   // Copy until caught up, then swap while holding the live checkpoints (the live projector waits).
   // Events are never read inside that transaction (PGlite has one connection); if the live
