@@ -71,6 +71,7 @@ export const startApiRole = async (config: Config, log: Logger, env: NodeJS.Proc
       log,
       env,
       projector: config.PROJECTOR_MODE,
+      projectorLingerMs: config.PROJECTOR_LINGER_MS,
       // The thread loads the same configuration, so it opens the same database and schemas.
       threadEnv: env,
     });

@@ -41,6 +41,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
       log,
       env: { ...env, OPERATOR_API_KEY: operatorKey.key },
       projector: 'inline',
+      projectorLingerMs: config.PROJECTOR_LINGER_MS,
     });
     platform.mount(http.app);
   } catch (error) {

@@ -31,6 +31,8 @@ export interface PlatformOptions {
   readonly projector: 'inline' | 'thread' | 'none';
   /** The configuration the projector thread opens its storage with. */
   readonly threadEnv?: Record<string, string | undefined>;
+  /** PROJECTOR_LINGER_MS for an inline projector (a thread reads it from `threadEnv`). */
+  readonly projectorLingerMs?: number;
 }
 
 export interface Platform {
@@ -53,13 +55,16 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
           store: storage.store,
           schema: options.readModelSchema,
           projections: PROJECTIONS,
+          ...(options.projectorLingerMs === undefined ? {} : { lingerMs: options.projectorLingerMs }),
           onError: (error) => log.error({ err: error }, 'projector batch failed; retrying from the checkpoint'),
         })
       : undefined;
   let projector: ProjectorHandle | undefined = inline;
   if (options.projector === 'thread') {
     if (!options.threadEnv) throw new Error('a projector thread needs the environment to open its storage with');
-    projector = await startProjectorThread(options.threadEnv);
+    projector = await startProjectorThread(options.threadEnv, {
+      onFailure: (error) => log.error({ err: error }, 'projector thread failed; starting it again'),
+    });
   }
   let listener: { close(): Promise<void> } | undefined;
   let applied = projector?.applied;

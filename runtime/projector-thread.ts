@@ -16,12 +16,14 @@ const { env } = workerData as { env: Record<string, string> };
 
 const config = loadConfig(env);
 const log = createLogger(config.LOG_LEVEL).child({ role: 'projector', thread: true });
+let storage: Awaited<ReturnType<typeof openStorage>> | undefined;
 try {
-  const storage = await openStorage(config);
+  storage = await openStorage(config);
   await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
+  const opened = storage;
   const projector = createProjector({
-    db: storage.db,
-    store: storage.store,
+    db: opened.db,
+    store: opened.store,
     schema: config.READ_MODEL_SCHEMA,
     projections: PROJECTIONS,
     lingerMs: config.PROJECTOR_LINGER_MS,
@@ -32,7 +34,7 @@ try {
     if (message.type !== 'stop') return;
     void (async () => {
       await projector.stop();
-      await storage.close();
+      await opened.close();
       post({ type: 'stopped' });
       port.close();
     })();
@@ -40,6 +42,7 @@ try {
   projector.start();
   post({ type: 'ready' });
 } catch (error) {
+  await storage?.close().catch(() => undefined);
   post({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
   port.close();
 }

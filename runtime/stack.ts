@@ -50,6 +50,7 @@ export const startStack = async (options: {
     log: options.log,
     env: { OPERATOR_API_KEY: operatorKey, ...options.env },
     projector: options.projector ?? 'inline',
+    projectorLingerMs: config.PROJECTOR_LINGER_MS,
     threadEnv: { ...options.env, ...storageEnv, LOG_LEVEL: 'error' },
   });
   let ready = false;
