@@ -46,7 +46,7 @@ const reasonOf = (error: unknown): string => {
 
 export type JwtService = ReturnType<typeof createJwtService>;
 
-/** Tokens remembered after a successful verification (least recently used forgotten first). */
+/** Tokens remembered after a successful verification (past this many, the oldest is forgotten first). */
 const MAX_VERIFIED_TOKENS = 10_000;
 
 export const createJwtService = (options: JwtOptions) => {
