@@ -1,20 +1,14 @@
 import { loadJwtKeySet } from '../adapters/auth/config.ts';
 import { httpApiConfigSchema } from '../adapters/http/index.ts';
-import { startHttpServer } from '../adapters/http/server.ts';
 import { ConfigError, parseEnv } from './config.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
-import { createPlatform } from './platform.ts';
-import type { Platform } from './platform.ts';
-import { openStorage } from './stores.ts';
-import type { Storage } from './stores.ts';
+import { servePlatform } from './serve.ts';
+import type { Served } from './serve.ts';
 
-export interface ApiRole {
+export interface ApiRole extends Served {
   /** Where the server listens, e.g. `http://127.0.0.1:8080` (the real port when PORT=0). */
   readonly url: string;
-  readonly storage: Storage;
-  readonly platform: Platform;
-  stop(): Promise<void>;
 }
 
 /**
@@ -53,49 +47,7 @@ export const checkApiRoleConfig = (config: Config, env: NodeJS.ProcessEnv): void
  */
 export const startApiRole = async (config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ApiRole> => {
   checkApiRoleConfig(config, env);
-  let phase: 'starting' | 'ready' | 'stopping' = 'starting';
-  const http = await startHttpServer({
-    port: config.PORT,
-    host: config.HOST,
-    readiness: () => ({ ready: phase === 'ready', detail: { phase } }),
-  });
-  log.info({ url: http.url }, 'http listening');
-  let storage: Storage | undefined;
-  let platform: Platform;
-  try {
-    storage = await openStorage(config);
-    platform = await createPlatform({
-      storage,
-      eventSchema: config.EVENT_STORE_SCHEMA,
-      readModelSchema: config.READ_MODEL_SCHEMA,
-      log,
-      env,
-      projector: config.PROJECTOR_MODE,
-      projectorLingerMs: config.PROJECTOR_LINGER_MS,
-      // The thread loads the same configuration, so it opens the same database and schemas.
-      threadEnv: env,
-    });
-    platform.mount(http.app);
-  } catch (error) {
-    await storage?.close();
-    await http.close();
-    throw error;
-  }
-  phase = 'ready';
-  log.info({ store: storage.describe, projector: config.PROJECTOR_MODE }, 'ready');
-  const opened = storage;
-  let stopping: Promise<void> | undefined;
-  return {
-    url: http.url,
-    storage: opened,
-    platform,
-    stop: () =>
-      (stopping ??= (async () => {
-        phase = 'stopping';
-        await http.close();
-        await platform.stop();
-        await opened.close();
-        log.info('stopped cleanly');
-      })()),
-  };
+  // The thread loads the same configuration, so it opens the same database and schemas.
+  const served = await servePlatform(config, log, { env, projector: config.PROJECTOR_MODE, threadEnv: env });
+  return { ...served, url: served.http.url };
 };

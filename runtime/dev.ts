@@ -1,19 +1,11 @@
-import { startHttpServer } from '../adapters/http/server.ts';
-import type { HttpServer } from '../adapters/http/server.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { loadOrCreateOperatorKey } from './operator-key.ts';
-import { createPlatform } from './platform.ts';
-import type { Platform } from './platform.ts';
-import { openStorage } from './stores.ts';
-import type { Storage } from './stores.ts';
+import { servePlatform } from './serve.ts';
+import type { Served } from './serve.ts';
 
-export interface DevPlatform {
-  readonly http: HttpServer;
-  readonly storage: Storage;
-  readonly platform: Platform;
+export interface DevPlatform extends Served {
   readonly operatorKey: { key: string; created: boolean; file: string | undefined };
-  stop(): Promise<void>;
 }
 
 /**
@@ -21,52 +13,15 @@ export interface DevPlatform {
  * up first so /healthz answers (503 "starting") while the database opens.
  */
 export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<DevPlatform> => {
-  let phase: 'starting' | 'ready' | 'stopping' = 'starting';
-  const http = await startHttpServer({
-    port: config.PORT,
-    host: config.HOST,
-    readiness: () => ({ ready: phase === 'ready', detail: { phase } }),
+  let operatorKey: DevPlatform['operatorKey'] | undefined;
+  const served = await servePlatform(config, log, {
+    projector: 'inline',
+    env: async () => {
+      operatorKey = await loadOrCreateOperatorKey(config.DATA_DIR, env.OPERATOR_API_KEY || undefined);
+      return { ...env, OPERATOR_API_KEY: operatorKey.key };
+    },
   });
-  log.info({ url: http.url }, 'http listening');
-  let storage: Storage | undefined;
-  let platform: Platform;
-  let operatorKey: DevPlatform['operatorKey'];
-  try {
-    operatorKey = await loadOrCreateOperatorKey(config.DATA_DIR, env.OPERATOR_API_KEY || undefined);
-    storage = await openStorage(config);
-    platform = await createPlatform({
-      storage,
-      eventSchema: config.EVENT_STORE_SCHEMA,
-      readModelSchema: config.READ_MODEL_SCHEMA,
-      log,
-      env: { ...env, OPERATOR_API_KEY: operatorKey.key },
-      projector: 'inline',
-      projectorLingerMs: config.PROJECTOR_LINGER_MS,
-    });
-    platform.mount(http.app);
-  } catch (error) {
-    await storage?.close();
-    await http.close();
-    throw error;
-  }
-  phase = 'ready';
-  log.info({ store: storage.describe }, 'ready');
-  let stopping: Promise<void> | undefined;
-  const opened = storage;
-  return {
-    http,
-    storage: opened,
-    platform,
-    operatorKey,
-    stop: () =>
-      (stopping ??= (async () => {
-        phase = 'stopping';
-        await http.close();
-        await platform.stop();
-        await opened.close();
-        log.info('stopped cleanly');
-      })()),
-  };
+  return { ...served, operatorKey: operatorKey! };
 };
 
 /**
