@@ -5,13 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { READ_YOUR_WRITES_TIMEOUT_MS } from '../../adapters/http/dispatch.ts';
 import { projectedChannel } from '../../adapters/projections/projector.ts';
 import { mintApiKey } from '../../commands/tenants/api-keys.ts';
 import { client, ok } from '../http/support/client.ts';
-import type { Client } from '../http/support/client.ts';
 import { slug } from '../http/support/journey.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
+import { journey, readFresh } from './support/journey.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 /** Storage variables a developer's shell may carry; each test says what it wants instead. */
@@ -82,35 +81,6 @@ const listenersOn = async (channel: string): Promise<number> => {
 afterAll(() => {
   for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
-
-/**
- * Operator → tenant → key → token → conversation → message, then the history read back with
- * `minPosition`: it can only contain the message if a projector ran and the read side heard of it.
- */
-const journey = async (baseUrl: string, operatorKey: string) => {
-  const operator = client(baseUrl, operatorKey);
-  const tenantId = slug('role');
-  ok(await operator.post('/tenants', { slug: tenantId, name: 'Role test', tier: 'pro' }), 201);
-  const issued = ok(await operator.post<{ key: string; position: string }>(`/tenants/${tenantId}/api-keys`, { label: 'e2e' }), 201);
-  await readFresh(operator, `/tenants/${tenantId}?minPosition=${issued.position}`);
-  const token = ok(await client(baseUrl, issued.key).post<{ access_token: string }>('/auth/token'), 200).access_token;
-  const me = client(baseUrl, token);
-  const { conversationId } = ok(await me.post<{ conversationId: string }>('/conversations', { title: 'e2e' }), 201);
-  const text = `hello from ${tenantId}`;
-  const posted = ok(await me.post<{ messageId: string; position: string }>(`/conversations/${conversationId}/messages`, { text }), 201);
-  const history = await readFresh(me, `/conversations/${conversationId}/messages?minPosition=${posted.position}`);
-  expect(history).toMatchObject({ items: [{ messageId: posted.messageId, role: 'user', text }] });
-};
-
-/** A GET with minPosition: answered within the bound, with the read models caught up (no lag headers). */
-const readFresh = async (caller: Client, pathAndQuery: string) => {
-  const started = performance.now();
-  const reply = await caller.get(pathAndQuery);
-  expect(performance.now() - started, pathAndQuery).toBeLessThan(READ_YOUR_WRITES_TIMEOUT_MS);
-  expect(reply.headers.get('x-read-model-lag'), pathAndQuery).toBeNull();
-  expect(reply.headers.get('x-read-model-position'), pathAndQuery).toBeNull();
-  return ok(reply, 200);
-};
 
 describe('`openclaw-service api` against PostgreSQL', () => {
   const schemas: string[] = [];

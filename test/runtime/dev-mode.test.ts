@@ -3,6 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { client, ok } from '../http/support/client.ts';
+import { newTenant } from '../http/support/journey.ts';
+import { journey } from './support/journey.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -55,6 +58,29 @@ describe('embedded default (`openclaw-service dev`)', () => {
     expect(lost).toEqual([]);
     expect(acked.length).toBeGreaterThan(60);
   }, 240_000);
+
+  it('the whole journey over HTTP on PGlite, with the operator key it printed; another tenant sees none of it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'openclaw-dev-journey-'));
+    try {
+      const dev = run(['runtime/cli.ts', 'dev'], { DATA_DIR: dir, PORT: '0', OPERATOR_API_KEY: '' });
+      await until('the start-up banner', () => /operator:\s+ocs_/.test(dev.output()), 60_000);
+      const baseUrl = /api:\s+(http:\/\/\S+)\/api\/v1/.exec(dev.output())![1]!;
+      const operatorKey = /operator:\s+(ocs_\S+)/.exec(dev.output())![1]!;
+      const a = await journey(baseUrl, operatorKey);
+
+      const b = await newTenant(client(baseUrl, operatorKey));
+      const other = client(baseUrl, b.key);
+      expect((await other.get(`/conversations/${a.conversationId}`)).status).toBe(404);
+      expect((await other.get(`/conversations/${a.conversationId}/messages`)).status).toBe(404);
+      expect(ok(await other.get<{ items: unknown[] }>(`/conversations?minPosition=${b.position}`), 200).items).toEqual([]);
+      expect(ok(await other.get<{ items: unknown[] }>('/knights'), 200).items).toEqual([]);
+
+      dev.child.kill('SIGINT');
+      expect(await dev.exited).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('refuses a bad configuration with a clear message and exit code 2', async () => {
     const bad = run(['runtime/cli.ts', 'dev'], { PORT: 'eighty', DATA_DIR: dataDir });
