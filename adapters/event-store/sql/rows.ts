@@ -8,10 +8,12 @@ export interface EventRow {
   type: string;
   data: unknown;
   metadata: unknown;
-  recorded_at: Date | string;
+  /** Milliseconds since the epoch (a number is far cheaper to turn into a Date than timestamptz text). */
+  recorded_at: Date | string | number;
 }
 
-export const EVENT_COLUMNS = 'position, event_id, stream_id, revision, type, data, metadata, recorded_at';
+export const EVENT_COLUMNS =
+  'position, event_id, stream_id, revision, type, data, metadata, (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_at';
 
 const parseJson = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : value);
 
