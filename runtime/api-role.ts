@@ -48,6 +48,6 @@ export const checkApiRoleConfig = (config: Config, env: NodeJS.ProcessEnv): void
 export const startApiRole = async (config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ApiRole> => {
   checkApiRoleConfig(config, env);
   // The thread loads the same configuration, so it opens the same database and schemas.
-  const served = await servePlatform(config, log, { env, projector: config.PROJECTOR_MODE, threadEnv: env });
+  const served = await servePlatform(config, log, { env, projector: config.PROJECTOR_MODE, threadEnv: env, role: 'api' });
   return { ...served, url: served.http.url };
 };

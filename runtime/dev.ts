@@ -16,6 +16,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
   let operatorKey: DevPlatform['operatorKey'] | undefined;
   const served = await servePlatform(config, log, {
     projector: 'inline',
+    role: 'dev',
     env: async () => {
       operatorKey = await loadOrCreateOperatorKey(config.DATA_DIR, env.OPERATOR_API_KEY || undefined);
       return { ...env, OPERATOR_API_KEY: operatorKey.key };

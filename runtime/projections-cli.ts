@@ -40,7 +40,7 @@ const countEvents = async (storage: Storage, eventSchema: string) =>
 /** Opens the configured storage for a one-shot command (stop the embedded server first: PGlite has one writer). */
 export const withStorage = async (work: (ctx: ReturnType<typeof context>) => Promise<void>) => {
   const config = loadConfig();
-  const storage = await openStorage(config);
+  const storage = await openStorage(config, 'cli');
   try {
     await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
     await work(context(storage, config.READ_MODEL_SCHEMA, config.EVENT_STORE_SCHEMA));

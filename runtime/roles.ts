@@ -7,7 +7,7 @@ import { openStorage } from './stores.ts';
 
 /** The `projector` role on its own: reads the log, writes the read models, nothing else. */
 export const runProjector = async (config: Config, log: Logger) => {
-  const storage = await openStorage(config);
+  const storage = await openStorage(config, 'projector');
   await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
   const projector = createProjector({
     db: storage.db,

@@ -27,6 +27,8 @@ export const servePlatform = async (
     readonly env: Record<string, string | undefined> | (() => Promise<Record<string, string | undefined>>);
     readonly projector: PlatformOptions['projector'];
     readonly threadEnv?: Record<string, string | undefined>;
+    /** Names this process's database connections (see openStorage). */
+    readonly role: string;
   },
 ): Promise<Served> => {
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
@@ -40,7 +42,7 @@ export const servePlatform = async (
   let platform: Platform;
   try {
     const env = typeof options.env === 'function' ? await options.env() : options.env;
-    storage = await openStorage(config);
+    storage = await openStorage(config, options.role);
     platform = await createPlatform({
       storage,
       eventSchema: config.EVENT_STORE_SCHEMA,

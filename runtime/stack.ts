@@ -42,7 +42,7 @@ export const startStack = async (options: {
     ...(options.poolSize ? { PG_POOL_SIZE: String(options.poolSize) } : {}),
   };
   const config = loadConfig(storageEnv);
-  const storage = await openStorage(config);
+  const storage = await openStorage(config, 'api');
   const platform = await createPlatform({
     storage,
     eventSchema: events,

@@ -24,7 +24,11 @@ export interface Storage {
 }
 
 /** Picks the event store, the bus and the read-model database the configuration asks for. The only place that does. */
-export const openStorage = async (config: Config): Promise<Storage> => {
+/**
+ * `role` names the process in PostgreSQL (`application_name` = `openclaw-<role>:<read-model schema>`),
+ * so `pg_stat_activity` tells an API's connections from a projector's.
+ */
+export const openStorage = async (config: Config, role = 'service'): Promise<Storage> => {
   const schema = config.EVENT_STORE_SCHEMA;
   if (config.eventStore === 'pglite') {
     const dir = path.join(config.DATA_DIR, 'pglite');
@@ -47,11 +51,12 @@ export const openStorage = async (config: Config): Promise<Storage> => {
     };
   }
   if (!config.DATABASE_URL) throw new Error('read models and bus checkpoints live in PostgreSQL: set DATABASE_URL');
-  const db = pgPoolDb(config.DATABASE_URL, config.PG_POOL_SIZE);
-  const projectorDb = pgPoolDb(config.DATABASE_URL, 2);
+  const name = `openclaw-${role}:${config.READ_MODEL_SCHEMA}`;
+  const db = pgPoolDb(config.DATABASE_URL, config.PG_POOL_SIZE, undefined, name);
+  const projectorDb = pgPoolDb(config.DATABASE_URL, 2, undefined, name);
   const store =
     config.eventStore === 'postgres'
-      ? await createSqlEventStore(pgPoolDb(config.DATABASE_URL, config.PG_POOL_SIZE), { schema })
+      ? await createSqlEventStore(pgPoolDb(config.DATABASE_URL, config.PG_POOL_SIZE, undefined, name), { schema })
       : createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL! });
   const bus = createInProcessBus(store, await createSqlCheckpointStore(db, schema));
   return {

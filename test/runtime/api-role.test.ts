@@ -66,6 +66,18 @@ const exitCode = async (proc: Child, timeoutMs = 60_000): Promise<number | null 
 const readyUrl = (proc: Child) =>
   waitForOutput(proc, 'ready line', (out) => /^openclaw-service api ready on (http:\/\/\S+) /m.exec(out)?.[1]);
 
+/** Whether any backend has this application_name (openStorage names each process's connections). */
+const connectionsOf = async (applicationName: string): Promise<boolean> => {
+  const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [applicationName.slice(0, 63)]);
+    return rows[0]!.n > 0;
+  } finally {
+    await db.end();
+  }
+};
+
 /** Backends LISTENing on the read models' "batch applied" channel (the listener's last statement is its LISTEN). */
 const listenersOn = async (channel: string): Promise<number> => {
   const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
@@ -104,9 +116,9 @@ describe('`openclaw-service api` against PostgreSQL', () => {
   });
 
   it.each([
-    ['thread (the default)', {}],
-    ['inline', { PROJECTOR_MODE: 'inline' }],
-  ])('PROJECTOR_MODE=%s: serves the API, projects in this process, stops on SIGTERM with 0', async (_mode, modeEnv) => {
+    ['thread (the default)', {}, true],
+    ['inline', { PROJECTOR_MODE: 'inline' }, false],
+  ])('PROJECTOR_MODE=%s: serves the API, projects in this process, stops on SIGTERM with 0', async (_mode, modeEnv, expectThread) => {
     const { env, readModels } = storageEnv();
     const operatorKey = mintApiKey().key;
     const api = cli(['api'], { ...env, ...modeEnv, PORT: '0', OPERATOR_API_KEY: operatorKey });
@@ -117,6 +129,9 @@ describe('`openclaw-service api` against PostgreSQL', () => {
     await journey(url, operatorKey);
     // Batches reach the read side in process (by thread message or directly), not by LISTEN.
     expect(await listenersOn(projectedChannel({ schema: readModels, suffix: '' }))).toBe(0);
+    // A projector thread opens connections of its own; an inline projector has none.
+    expect(await connectionsOf(`openclaw-projector-thread:${readModels}`)).toBe(expectThread);
+    expect(await connectionsOf(`openclaw-api:${readModels}`)).toBe(true);
     api.child.kill('SIGTERM');
     expect(await exitCode(api)).toBe(0);
   }, 180_000);
