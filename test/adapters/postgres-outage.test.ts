@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEventStore } from '../../adapters/event-store/postgres.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import { waitFor } from '../support/gate.ts';
+import { untilVisible, waitFor } from '../support/gate.ts';
 import { newEvent, uniqueTenant } from '../support/ids.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
@@ -75,6 +75,8 @@ describe('PostgreSQL event store: one failing append in a group commit', () => {
     );
     const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [[i, (o.reason as { code?: string }).code]] : []));
     expect(failed).toEqual([[17, 'invalid_append']]);
+    const positions = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.position] : []));
+    await untilVisible(store, positions.reduce((max, p) => (p > max ? p : max)));
     expect(await store.readAll({ filter: { tenantId: t } })).toHaveLength(39);
   });
 });

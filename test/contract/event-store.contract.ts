@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import { gate, waitFor } from '../support/gate.ts';
+import { gate, untilVisible, waitFor } from '../support/gate.ts';
 import { meta, newEvent, uniqueTenant } from '../support/ids.ts';
 
 export interface ContractHarness {
@@ -134,15 +134,17 @@ export const eventStoreContract = (name: string, makeHarness: () => Promise<Cont
     it("reads one tenant's history across categories, in order, with category and type filters", async () => {
       const [a, b] = [uniqueTenant(), uniqueTenant()];
       const written: string[] = [];
+      let last = -1n;
       for (let i = 0; i < 5; i++) {
         for (const t of [a, b]) {
           for (const stream of [`tenant-${t}`, `conversation-${t}.c${i % 2}`, `knight-${t}.k1`]) {
             const e = newEvent(t, stream.split('-')[0] === 'knight' ? 'KnightThing' : 'Other', { i });
-            await store.append(stream, [e], 'any');
+            last = (await store.append(stream, [e], 'any')).position;
             if (t === a) written.push(e.id);
           }
         }
       }
+      await untilVisible(store, last);
       const history = await store.readAll({ filter: { tenantId: a } });
       expect(history.map((e) => e.id)).toEqual(written);
       expectStrictlyIncreasing(history.map((e) => e.position));
