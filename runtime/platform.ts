@@ -3,6 +3,7 @@ import type { Express } from 'express';
 import { createHttpApi, installFallbacks } from '../adapters/http/index.ts';
 import type { HttpApi } from '../adapters/http/index.ts';
 import { createWakeup } from '../adapters/event-store/sql/wakeup.ts';
+import type { Wakeup } from '../adapters/event-store/sql/wakeup.ts';
 import { createProjector, migrateReadModels, projectedChannel } from '../adapters/projections/projector.ts';
 import { createReadSide } from '../adapters/projections/read-side.ts';
 import type { CommandPorts } from '../commands/context.ts';
@@ -66,13 +67,32 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
       onFailure: (error) => log.error({ err: error }, 'projector thread failed; starting it again'),
     });
   }
-  let listener: { close(): Promise<void> } | undefined;
-  let applied = projector?.applied;
-  if (!applied) {
-    const heard = createWakeup();
-    listener = await storage.db.listen(projectedChannel({ schema: options.readModelSchema, suffix: '' }), heard.notify);
-    applied = heard;
+  // Without a projector here, the read side hears of applied batches by LISTEN.
+  let heard: { applied: Wakeup; close(): Promise<void> } | undefined;
+  try {
+    if (!projector) {
+      const wakeup = createWakeup();
+      const listener = await storage.db.listen(projectedChannel({ schema: options.readModelSchema, suffix: '' }), wakeup.notify);
+      heard = { applied: wakeup, close: () => listener.close() };
+    }
+    return wire(options, inline, projector, heard);
+  } catch (error) {
+    // a thread or a LISTEN connection started above would keep the process alive
+    await projector?.stop();
+    await heard?.close();
+    throw error;
   }
+};
+
+/** The read side, the command ports and the HTTP API, once the projector runs (or is heard of). */
+const wire = (
+  options: PlatformOptions,
+  inline: ReturnType<typeof createProjector> | undefined,
+  projector: ProjectorHandle | undefined,
+  heard: { applied: Wakeup; close(): Promise<void> } | undefined,
+): Platform => {
+  const { storage, log } = options;
+  const applied = projector?.applied ?? heard!.applied;
   const reads = createReadSide({
     db: storage.db,
     schema: options.readModelSchema,
@@ -107,7 +127,7 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
     },
     async stop() {
       await projector?.stop();
-      await listener?.close();
+      await heard?.close();
       await api.close();
     },
   };

@@ -7,7 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgPoolDb } from '../../adapters/event-store/postgres.ts';
 import { createSqlEventStore } from '../../adapters/event-store/sql/store.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import { loadConfig } from '../../runtime/config.ts';
+import { createLogger } from '../../runtime/logger.ts';
+import { createPlatform } from '../../runtime/platform.ts';
 import { startProjectorThread } from '../../runtime/projector-host.ts';
+import { openStorage } from '../../runtime/stores.ts';
 import type { ProjectorHandle } from '../../runtime/projector-host.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
 
@@ -67,5 +71,31 @@ describe('projector thread', () => {
 
   it('a thread that cannot start fails the start, and leaves nothing running', async () => {
     await expect(startProjectorThread({ ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' })).rejects.toThrow(/projector thread/);
+  });
+
+  it('a platform that fails to start after its projector thread did stops the thread again', async () => {
+    const storage = await openStorage(loadConfig(env), 'test');
+    const threadConnections = async () =>
+      (
+        await storage.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [
+          `openclaw-projector-thread:${readModels}`.slice(0, 63),
+        ])
+      ).rows[0]!.n;
+    try {
+      await expect(
+        createPlatform({
+          storage,
+          eventSchema: events,
+          readModelSchema: readModels,
+          log: createLogger('silent'),
+          env: { JWT_ALG: 'none' }, // refused by the HTTP API, which is wired after the thread started
+          projector: 'thread',
+          threadEnv: env,
+        }),
+      ).rejects.toThrow();
+      expect(await threadConnections()).toBe(0);
+    } finally {
+      await storage.close();
+    }
   });
 });
