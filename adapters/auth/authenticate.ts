@@ -7,6 +7,8 @@ import type { Principal, Scope } from './principal.ts';
 
 export type Credential = { readonly kind: 'api_key' | 'jwt'; readonly value: string };
 
+const BEARER = /^Bearer +([^\s]+) *$/i;
+
 /** `Authorization: Bearer <ocs_… | jwt>` or `X-Api-Key: ocs_…`; both at once is ambiguous (400). */
 export const credentialOf = (req: Request): Credential | undefined => {
   const authorization = req.get('authorization');
@@ -15,7 +17,7 @@ export const credentialOf = (req: Request): Credential | undefined => {
     throw badRequest('ambiguous_credentials', 'send either Authorization or X-Api-Key, not both');
   if (apiKey !== undefined) return { kind: 'api_key', value: apiKey.trim() };
   if (authorization === undefined) return undefined;
-  const match = /^Bearer +([^\s]+) *$/i.exec(authorization);
+  const match = BEARER.exec(authorization);
   if (!match) throw unauthorized('invalid_authorization', 'the Authorization header must be "Bearer <token>"');
   const value = match[1]!;
   return { kind: value.startsWith('ocs_') ? 'api_key' : 'jwt', value };
@@ -31,8 +33,23 @@ export interface Authenticator {
   authenticate(req: Request): Promise<Principal>;
 }
 
+/** The principal of a bearer token the JWT service verified before; undefined for anything else. */
+const knownToken = (req: Request, jwt: JwtService): Principal | undefined => {
+  const authorization = req.get('authorization');
+  if (authorization === undefined || req.get('x-api-key') !== undefined) return undefined;
+  const match = BEARER.exec(authorization);
+  return match && !match[1]!.startsWith('ocs_') ? jwt.known(match[1]!) : undefined;
+};
+
 export const createAuthenticator = (deps: { apiKeys: ApiKeyVerifier; jwt: JwtService; failures?: AuthFailureGuard }): Authenticator => ({
   async authenticate(req) {
+    // A token verified before is no guess: it skips the failed-attempts check (a store round trip
+    // per request when the counters live in Redis) and needs only the revocation check.
+    const known = knownToken(req, deps.jwt);
+    if (known) {
+      await deps.apiKeys.stillValid(known);
+      return known;
+    }
     const client = req.ip ?? 'unknown';
     await deps.failures?.check(client);
     try {

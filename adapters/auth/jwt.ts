@@ -60,6 +60,13 @@ export const createJwtService = (options: JwtOptions) => {
    * close, goes through jose. Revocation of the key behind it is checked per request elsewhere.
    */
   const verified = new Map<string, { principal: Principal; exp: number }>();
+  const known = (token: string): Principal | undefined => {
+    const seen = verified.get(token);
+    if (!seen) return undefined;
+    if (now().getTime() / 1000 < seen.exp + tolerance) return seen.principal;
+    verified.delete(token);
+    return undefined;
+  };
   const remember = (token: string, principal: Principal, exp: number) => {
     verified.delete(token);
     verified.set(token, { principal, exp });
@@ -89,12 +96,12 @@ export const createJwtService = (options: JwtOptions) => {
     },
 
     /** Signature, algorithm (pinned), kid, typ, iss, aud, exp, iat and our own claims; any failure is 401. */
+    /** The principal of a token this service verified before and that has not expired since. */
+    known,
+
     async verify(token: string): Promise<Principal> {
-      const seen = verified.get(token);
-      if (seen) {
-        if (now().getTime() / 1000 < seen.exp + tolerance) return seen.principal;
-        verified.delete(token);
-      }
+      const seen = known(token);
+      if (seen) return seen;
       try {
         const { payload } = await jwtVerify(token, keyFor, {
           algorithms: [keys.alg],

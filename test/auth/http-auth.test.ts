@@ -153,4 +153,29 @@ describe('failed authentications are throttled per client', () => {
       await server.close();
     }
   });
+
+  it('a token this client already used keeps working after it is locked out; a new token or key does not', async () => {
+    const store = keyStore();
+    const rates = createRateLimits({ authFailuresPerMinute: 2, keyPrefix: `t${Math.random()}` });
+    const auth = makeAuth({ keys: ephemeralKeySet('HS256'), findApiKey: store.find, failures: rates.authFailures });
+    const server = await serve(authApp(auth));
+    const get = (credential: string) => fetch(`${server.url}/tenant-data`, { headers: { authorization: `Bearer ${credential}` } }).then((r) => r.status);
+    const token = async (key: string) =>
+      ((await (await fetch(`${server.url}/token`, { method: 'POST', headers: { authorization: `Bearer ${key}` } })).json()) as { access_token: string }).access_token;
+    try {
+      const acme = store.add('acme');
+      const used = await token(acme.key);
+      const unused = await token(store.add('acme').key); // another key: another token text
+      expect(await get(used)).toBe(200);
+      const bad = `ocs_${'q'.repeat(12)}_${'A'.repeat(43)}`;
+      expect([await get(bad), await get(bad), await get(bad)]).toEqual([401, 401, 429]);
+      expect(await get(used)).toBe(200); // verified before: no guess, no lockout
+      expect(await get(unused)).toBe(429); // never verified: checked like any other attempt
+      expect(await get(acme.key)).toBe(429);
+      auth.markRevoked(acme.keyId);
+      expect(await get(used)).toBe(401); // revocation still applies to the known token
+    } finally {
+      await server.close();
+    }
+  });
 });
