@@ -4,7 +4,8 @@ import { createHttpApi, installFallbacks } from '../adapters/http/index.ts';
 import type { HttpApi } from '../adapters/http/index.ts';
 import { createWakeup } from '../adapters/event-store/sql/wakeup.ts';
 import type { Wakeup } from '../adapters/event-store/sql/wakeup.ts';
-import { createProjector, migrateReadModels, projectedChannel } from '../adapters/projections/projector.ts';
+import { migrateReadModels, projectedChannel } from '../adapters/projections/projector.ts';
+import type { Projector } from '../adapters/projections/projector.ts';
 import { createReadSide } from '../adapters/projections/read-side.ts';
 import type { CommandPorts } from '../commands/context.ts';
 import { createCommandShell } from '../commands/shell/handle-command.ts';
@@ -13,6 +14,7 @@ import type { ReadSide } from '../projections/read-side.ts';
 import { PROJECTIONS } from '../projections/index.ts';
 import type { Logger } from './logger.ts';
 import { startProjectorThread } from './projector-host.ts';
+import { projectorOn } from './projector.ts';
 import type { ProjectorHandle } from './projector-host.ts';
 import type { Storage } from './stores.ts';
 
@@ -51,13 +53,10 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
   await migrateReadModels(storage.db, options.readModelSchema, PROJECTIONS);
   const inline =
     options.projector === 'inline'
-      ? createProjector({
-          db: storage.projectorDb,
-          store: storage.store,
+      ? projectorOn(storage, log, {
           schema: options.readModelSchema,
-          projections: PROJECTIONS,
+          db: storage.projectorDb,
           ...(options.projectorLingerMs === undefined ? {} : { lingerMs: options.projectorLingerMs }),
-          onError: (error) => log.error({ err: error }, 'projector batch failed; retrying from the checkpoint'),
         })
       : undefined;
   let projector: ProjectorHandle | undefined = inline;
@@ -87,7 +86,7 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
 /** The read side, the command ports and the HTTP API, once the projector runs (or is heard of). */
 const wire = (
   options: PlatformOptions,
-  inline: ReturnType<typeof createProjector> | undefined,
+  inline: Projector | undefined,
   projector: ProjectorHandle | undefined,
   heard: { applied: Wakeup; close(): Promise<void> } | undefined,
 ): Platform => {

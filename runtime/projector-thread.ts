@@ -3,10 +3,11 @@
  * on connections of its own, reporting each applied position to the thread that started it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createProjector, migrateReadModels } from '../adapters/projections/projector.ts';
+import { migrateReadModels } from '../adapters/projections/projector.ts';
 import { PROJECTIONS } from '../projections/index.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
+import { projectorOn } from './projector.ts';
 import { openStorage } from './stores.ts';
 import type { FromProjectorThread, ToProjectorThread } from './projector-host.ts';
 
@@ -21,13 +22,9 @@ try {
   storage = await openStorage(config, 'projector-thread');
   await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
   const opened = storage;
-  const projector = createProjector({
-    db: opened.db,
-    store: opened.store,
+  const projector = projectorOn(opened, log, {
     schema: config.READ_MODEL_SCHEMA,
-    projections: PROJECTIONS,
     lingerMs: config.PROJECTOR_LINGER_MS,
-    onError: (error) => log.error({ err: error }, 'projector batch failed; retrying from the checkpoint'),
     onApplied: (position) => post({ type: 'applied', position: position.toString() }),
   });
   port.on('message', (message: ToProjectorThread) => {

@@ -48,12 +48,8 @@ const isStalePlan = (error: unknown): boolean =>
 
 /** A pg Pool as the shared SQL store's database, plus one dedicated LISTEN connection. */
 export const pgPoolDb = (connectionString: string, poolSize: number, appendConcurrency = 2, applicationName?: string): SqlDb => {
-  const pool = new pg.Pool({
-    connectionString,
-    max: poolSize,
-    connectionTimeoutMillis: 5_000,
-    ...(applicationName ? { application_name: applicationName.slice(0, 63) } : {}),
-  });
+  const named = applicationName ? { application_name: applicationName.slice(0, 63) } : {};
+  const pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 5_000, ...named });
   pool.on('error', () => undefined); // an idle client lost its connection; the pool replaces it
   const statements = preparedNames();
   const run = async (on: pg.Pool | pg.PoolClient, text: string, params: unknown[] | undefined) => {
@@ -100,7 +96,7 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
       let stopped = false;
       let retry: NodeJS.Timeout | undefined;
       const connect = async (): Promise<void> => {
-        const next = new pg.Client({ connectionString, ...(applicationName ? { application_name: applicationName.slice(0, 63) } : {}) });
+        const next = new pg.Client({ connectionString, ...named });
         next.on('notification', onNotify);
         next.on('error', () => {
           if (stopped) return;
