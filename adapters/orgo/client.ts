@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import type { Vm, VmFailure, VmProvider, VmScreenshot } from '../../domain/ports/vm-provider.ts';
+import { hasCode, isAppError } from '../../domain/shared/errors.ts';
+import { ORGO_ERRORS } from './errors.ts';
+import { orgoHttp } from './http.ts';
+import type { OrgoHttpOptions } from './http.ts';
+import { bashSchema, computerSchema, COMPUTER_STATUSES, powerSchema, screenshotSchema, workspaceListSchema, workspaceSchema } from './types.ts';
+import type { BashResult, Computer, ComputerSpec, Screenshot, Workspace } from './types.ts';
+
+export type OrgoClientOptions = OrgoHttpOptions;
+
+/** A workspace's listing may carry computers without their status: look those up one by one. */
+const listedSchema = workspaceSchema.extend({
+  computers: z.array(computerSchema.extend({ status: z.enum(COMPUTER_STATUSES).optional() })).optional(),
+  desktops: z.array(computerSchema.extend({ status: z.enum(COMPUTER_STATUSES).optional() })).optional(),
+});
+
+const id = (value: string) => encodeURIComponent(value);
+
+/** Orgo's REST API as documented (docs.orgo.ai); no SDK exists. */
+export const createOrgoClient = (options: OrgoClientOptions) => {
+  const call = orgoHttp(options);
+  const power = (computerId: string, action: 'start' | 'stop' | 'restart') =>
+    call({ method: 'POST', path: `/computers/${id(computerId)}/${action}`, operation: `POST /computers/{id}/${action}`, schema: powerSchema });
+
+  const workspaces = {
+    create: (name: string): Promise<Workspace> => call({ method: 'POST', path: '/workspaces', operation: 'POST /workspaces', body: { name }, schema: workspaceSchema }),
+    list: async (): Promise<Workspace[]> =>
+      (await call({ method: 'GET', path: '/workspaces', operation: 'GET /workspaces', schema: workspaceListSchema })).workspaces,
+    get: (workspaceId: string) => call({ method: 'GET', path: `/workspaces/${id(workspaceId)}`, operation: 'GET /workspaces/{id}', schema: listedSchema }),
+    delete: async (workspaceId: string): Promise<void> =>
+      void (await call({ method: 'DELETE', path: `/workspaces/${id(workspaceId)}`, operation: 'DELETE /workspaces/{id}' })),
+    /** The workspace of that name, created when there is none. */
+    async ensure(name: string): Promise<Workspace> {
+      return (await workspaces.list()).find((w) => w.name === name) ?? workspaces.create(name);
+    },
+  };
+
+  const computers = {
+    create: (workspaceId: string, name: string, spec: ComputerSpec): Promise<Computer> =>
+      call({
+        method: 'POST',
+        path: '/computers',
+        operation: 'POST /computers',
+        body: {
+          workspace_id: workspaceId,
+          name,
+          os: 'linux',
+          cpu: spec.cpu,
+          ram: spec.ramGb,
+          ...(spec.diskGb ? { disk_size_gb: spec.diskGb } : {}),
+          ...(spec.autoStopMinutes !== undefined ? { auto_stop_minutes: spec.autoStopMinutes } : {}),
+        },
+        schema: computerSchema,
+      }),
+    get: (computerId: string): Promise<Computer> =>
+      call({ method: 'GET', path: `/computers/${id(computerId)}`, operation: 'GET /computers/{id}', schema: computerSchema }),
+    delete: async (computerId: string): Promise<void> =>
+      void (await call({ method: 'DELETE', path: `/computers/${id(computerId)}`, operation: 'DELETE /computers/{id}' })),
+    start: (computerId: string) => power(computerId, 'start'),
+    stop: (computerId: string) => power(computerId, 'stop'),
+    /** Old hosts answer 405 to restart: then stop and start. */
+    async restart(computerId: string) {
+      try {
+        return await power(computerId, 'restart');
+      } catch (error) {
+        if (!hasCode(error, ORGO_ERRORS.methodNotAllowed)) throw error;
+        await power(computerId, 'stop');
+        return power(computerId, 'start');
+      }
+    },
+    /** Every computer of the workspace, each with its status. */
+    async list(workspaceId: string): Promise<Computer[]> {
+      const workspace = await workspaces.get(workspaceId);
+      const listed = workspace.desktops ?? workspace.computers ?? [];
+      return Promise.all(listed.map((c) => (c.status ? (c as Computer) : computers.get(c.id))));
+    },
+    /** Names are unique per workspace: the way to find a computer whose create answer was lost. */
+    async findByName(workspaceId: string, name: string): Promise<Computer | undefined> {
+      const workspace = await workspaces.get(workspaceId);
+      const found = (workspace.desktops ?? workspace.computers ?? []).find((c) => c.name === name);
+      if (!found) return undefined;
+      return found.status ? (found as Computer) : computers.get(found.id);
+    },
+    async bash(computerId: string, command: string, timeoutSeconds = 200): Promise<BashResult> {
+      const result = await call({
+        method: 'POST',
+        path: `/computers/${id(computerId)}/bash`,
+        operation: 'POST /computers/{id}/bash',
+        body: { command, timeout: timeoutSeconds },
+        schema: bashSchema,
+        timeoutMs: timeoutSeconds * 1_000 + options.timeoutMs,
+      });
+      return { output: result.output, exitCode: result.exit_code ?? (result.success ? 0 : 1) };
+    },
+    async screenshot(computerId: string): Promise<Screenshot> {
+      const { image } = await call({ method: 'GET', path: `/computers/${id(computerId)}/screenshot`, operation: 'GET /computers/{id}/screenshot', schema: screenshotSchema });
+      return image.startsWith('data:') ? { kind: 'data', dataUrl: image } : { kind: 'url', url: image };
+    },
+  };
+
+  return { workspaces, computers };
+};
+
+export type OrgoClient = ReturnType<typeof createOrgoClient>;
+
+export const classifyOrgoError = (error: unknown): VmFailure => {
+  if (!isAppError(error)) return 'transient';
+  switch (error.code) {
+    case ORGO_ERRORS.unauthorized:
+      return 'unauthorized';
+    case ORGO_ERRORS.notFound:
+      return 'gone';
+    case ORGO_ERRORS.rejected:
+    case ORGO_ERRORS.methodNotAllowed:
+      return 'fatal';
+    default:
+      return 'transient';
+  }
+};
+
+const vmOf = (c: Computer): Vm => ({ id: c.id, name: c.name, status: c.status, url: c.url });
+
+/** The client as the VmProvider port, bound to one workspace. */
+export const orgoVmProvider = (client: OrgoClient, workspaceId: string): VmProvider => ({
+  create: async (name, size) => vmOf(await client.computers.create(workspaceId, name, size)),
+  get: async (computerId) => vmOf(await client.computers.get(computerId)),
+  findByName: async (name) => {
+    const found = await client.computers.findByName(workspaceId, name);
+    return found ? vmOf(found) : undefined;
+  },
+  list: async () => (await client.computers.list(workspaceId)).map(vmOf),
+  remove: async (computerId) => {
+    try {
+      await client.computers.delete(computerId);
+    } catch (error) {
+      if (!hasCode(error, ORGO_ERRORS.notFound)) throw error;
+    }
+  },
+  start: async (computerId) => void (await client.computers.start(computerId)),
+  bash: (computerId, command, timeoutSeconds) => client.computers.bash(computerId, command, timeoutSeconds),
+  screenshot: (computerId): Promise<VmScreenshot> => client.computers.screenshot(computerId),
+  classify: classifyOrgoError,
+});

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+
+/** Environment variables of the Orgo client; runtime/config.ts merges `.shape` into its schema. */
+export const orgoConfigSchema = z.object({
+  /** Orgo's API root; the simulator's URL in tests. */
+  ORGO_API_URL: z.string().url().default('https://www.orgo.ai/api'),
+  /** `sk_live_…`; unset → the embedded default runs the simulated Orgo instead. */
+  ORGO_API_KEY: z.string().min(8).optional(),
+  /** The workspace the platform's computers live in; unset → one named `openclaw-service`, created if missing. */
+  ORGO_WORKSPACE_ID: z.string().min(1).max(128).optional(),
+  /** Every call gives up after this long (bash calls: their own timeout plus this). */
+  ORGO_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+});
+export type OrgoConfig = z.infer<typeof orgoConfigSchema>;
+
+export const DEFAULT_WORKSPACE_NAME = 'openclaw-service';

@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrgoClient, orgoVmProvider } from '../../adapters/orgo/client.ts';
+import type { OrgoClient } from '../../adapters/orgo/client.ts';
+import { startOrgoSimulator } from '../../adapters/orgo/simulator/server.ts';
+import type { OrgoSimulator } from '../../adapters/orgo/simulator/server.ts';
+import type { AppError } from '../../domain/shared/errors.ts';
+
+const failure = async (promise: Promise<unknown>): Promise<AppError> => {
+  try {
+    await promise;
+  } catch (error) {
+    return error as AppError;
+  }
+  throw new Error('expected a failure');
+};
+
+const until = async (check: () => Promise<boolean>) => {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('condition not reached');
+};
+
+describe('Orgo client against the simulated Orgo', () => {
+  let sim: OrgoSimulator;
+  let orgo: OrgoClient;
+  const waited: number[] = [];
+  beforeAll(async () => {
+    sim = await startOrgoSimulator({ delays: { creatingMs: 30, startingMs: 30, stoppingMs: 30, deletingMs: 30, bashMs: 0, slowCommands: [] } });
+    orgo = createOrgoClient({ baseUrl: sim.url, apiKey: sim.apiKey, timeoutMs: 2_000, sleep: async (ms) => void waited.push(ms) });
+  });
+  afterAll(() => sim.close());
+
+  it('creates a computer that goes creating → starting → running, lists it, finds it by name and deletes it', async () => {
+    const created = await orgo.computers.create(sim.workspaceId, 'ocs-life', { cpu: 4, ramGb: 8 });
+    expect(created).toMatchObject({ name: 'ocs-life', status: 'creating', cpu: 4, ram: 8, workspace_id: sim.workspaceId });
+    await until(async () => (await orgo.computers.get(created.id)).status === 'starting');
+    await until(async () => (await orgo.computers.get(created.id)).status === 'running');
+    expect((await orgo.computers.list(sim.workspaceId)).map((c) => c.name)).toContain('ocs-life');
+    expect((await orgo.computers.findByName(sim.workspaceId, 'ocs-life'))?.id).toBe(created.id);
+    expect(await orgo.computers.findByName(sim.workspaceId, 'ocs-nobody')).toBeUndefined();
+    await orgo.computers.delete(created.id);
+    expect((await orgo.computers.get(created.id)).status).toBe('deleting');
+    await until(async () => (await orgo.computers.findByName(sim.workspaceId, 'ocs-life')) === undefined);
+    expect((await failure(orgo.computers.get(created.id))).code).toBe('orgo_not_found');
+    const vms = orgoVmProvider(orgo, sim.workspaceId);
+    await expect(vms.remove(created.id)).resolves.toBeUndefined(); // already gone is fine
+  });
+
+  it('stops and starts a computer, and falls back to stop + start where restart answers 405', async () => {
+    const old = await startOrgoSimulator({ delays: 'none', legacyRestart: true, listKey: 'computers' });
+    try {
+      const client = createOrgoClient({ baseUrl: old.url, apiKey: old.apiKey, timeoutMs: 2_000 });
+      const c = await client.computers.create(old.workspaceId, 'ocs-power', { cpu: 1, ramGb: 4 });
+      expect(await client.computers.stop(c.id)).toMatchObject({ success: true, status: 'stopping' });
+      expect((await client.computers.get(c.id)).status).toBe('stopped');
+      expect(await client.computers.restart(c.id)).toMatchObject({ success: true, status: 'starting' });
+      expect((await client.computers.get(c.id)).status).toBe('running');
+      expect(old.calls('stop')).toBe(2);
+      expect((await client.computers.findByName(old.workspaceId, 'ocs-power'))?.id).toBe(c.id); // listed as `computers`
+    } finally {
+      await old.close();
+    }
+  });
+
+  it('runs bash and reports the exit code, not just success; a computer that is not running answers orgo_not_available', async () => {
+    const c = await orgo.computers.create(sim.workspaceId, 'ocs-bash', { cpu: 1, ramGb: 4 });
+    expect((await failure(orgo.computers.bash(c.id, 'true'))).code).toBe('orgo_not_available');
+    await until(async () => (await orgo.computers.get(c.id)).status === 'running');
+    sim.script({ pattern: /^exit 3$/, exitCode: 3, output: 'three' });
+    expect(await orgo.computers.bash(c.id, 'exit 3')).toEqual({ output: 'three', exitCode: 3 });
+    expect(await orgo.computers.bash(c.id, "echo 'hi; rm -rf /'")).toEqual({ output: '', exitCode: 0 });
+    expect(sim.commands().at(-1)).toMatchObject({ computerId: c.id, command: "echo 'hi; rm -rf /'" });
+  });
+
+  it('accepts both documented screenshot shapes', async () => {
+    const c = await orgo.computers.create(sim.workspaceId, 'ocs-shot', { cpu: 1, ramGb: 4 });
+    await until(async () => (await orgo.computers.get(c.id)).status === 'running');
+    expect(await orgo.computers.screenshot(c.id)).toMatchObject({ kind: 'data', dataUrl: expect.stringMatching(/^data:image\/png;base64,/) });
+    const linked = await startOrgoSimulator({ delays: 'none', screenshots: 'url' });
+    try {
+      const client = createOrgoClient({ baseUrl: linked.url, apiKey: linked.apiKey, timeoutMs: 2_000 });
+      const d = await client.computers.create(linked.workspaceId, 'ocs-shot', { cpu: 1, ramGb: 4 });
+      expect(await client.computers.screenshot(d.id)).toEqual({ kind: 'url', url: `https://screenshots.orgo.test/${d.id}.png` });
+    } finally {
+      await linked.close();
+    }
+  });
+
+  it('refuses a taken name with orgo_wrong_state, so a repeated create never makes a second computer', async () => {
+    await orgo.computers.create(sim.workspaceId, 'ocs-once', { cpu: 1, ramGb: 4 });
+    expect((await failure(orgo.computers.create(sim.workspaceId, 'ocs-once', { cpu: 1, ramGb: 4 }))).code).toBe('orgo_wrong_state');
+    expect(sim.computers().filter((c) => c.name === 'ocs-once')).toHaveLength(1);
+  });
+
+  it('retries 503 after 1 s, 2 s and 4 s, then gives up with orgo_unreachable', async () => {
+    waited.length = 0;
+    sim.fail({ op: 'workspaces', status: 503, times: 2, error: 'Could not reach the desktop' });
+    expect((await orgo.workspaces.list()).map((w) => w.id)).toContain(sim.workspaceId);
+    expect(waited).toEqual([1_000, 2_000]);
+    waited.length = 0;
+    sim.fail({ op: 'workspaces', status: 503, times: 4 });
+    const error = await failure(orgo.workspaces.list());
+    expect(error.code).toBe('orgo_unreachable');
+    expect(waited).toEqual([1_000, 2_000, 4_000]);
+  });
+
+  it('maps statuses to typed errors: 401 and 403 (workspace_scope_mismatch) are orgo_unauthorized, 409 wrong state, 500 failed', async () => {
+    const stranger = createOrgoClient({ baseUrl: sim.url, apiKey: 'sk_live_not_a_key_at_all', timeoutMs: 2_000 });
+    const denied = await failure(stranger.workspaces.list());
+    expect(denied).toMatchObject({ code: 'orgo_unauthorized', details: { status: 401 } });
+    expect(denied.message).toMatch(/check ORGO_API_KEY/);
+    const other = sim.addWorkspace('someone-else');
+    sim.addKey('sk_live_scoped_key_123', { workspaceId: other.id });
+    const scoped = createOrgoClient({ baseUrl: sim.url, apiKey: 'sk_live_scoped_key_123', timeoutMs: 2_000 });
+    const mismatch = await failure(scoped.computers.list(sim.workspaceId));
+    expect(mismatch).toMatchObject({ code: 'orgo_unauthorized', details: { status: 403, upstreamCode: 'workspace_scope_mismatch' } });
+    expect(mismatch.message).toMatch(/ORGO_WORKSPACE_ID/);
+    expect(await scoped.computers.list(other.id)).toEqual([]);
+    const c = await orgo.computers.create(sim.workspaceId, 'ocs-faulty', { cpu: 1, ramGb: 4 });
+    sim.fail({ op: 'start', status: 409 });
+    expect((await failure(orgo.computers.start(c.id))).code).toBe('orgo_wrong_state');
+    sim.fail({ op: 'get', status: 500 });
+    expect((await failure(orgo.computers.get(c.id))).code).toBe('orgo_failed');
+    const vms = orgoVmProvider(orgo, sim.workspaceId);
+    expect([denied, mismatch].map((e) => vms.classify(e))).toEqual(['unauthorized', 'unauthorized']);
+    expect(vms.classify(await failure(orgo.computers.get('nope')))).toBe('gone');
+  });
+
+  it('never puts the key in an error, even when the server echoes it', async () => {
+    sim.fail({ op: 'workspaces', status: 500, error: `bad key ${sim.apiKey} refused` });
+    const error = await failure(orgo.workspaces.list());
+    expect(error.message).toContain('[redacted]');
+    expect(JSON.stringify({ message: error.message, details: error.details, stack: error.stack })).not.toContain(sim.apiKey);
+    const refused = createOrgoClient({ baseUrl: 'http://127.0.0.1:1/api', apiKey: sim.apiKey, timeoutMs: 500, retryDelaysMs: [0] });
+    const down = await failure(refused.workspaces.list());
+    expect(down.code).toBe('orgo_unreachable');
+    expect(JSON.stringify({ message: down.message, details: down.details })).not.toContain(sim.apiKey);
+  });
+
+  it('times out a create whose answer never comes; the computer is then found by name, not created again', async () => {
+    const impatient = createOrgoClient({ baseUrl: sim.url, apiKey: sim.apiKey, timeoutMs: 200 });
+    sim.timeoutAfterCreate(1, /ocs-lost/);
+    const error = await failure(impatient.computers.create(sim.workspaceId, 'ocs-lost', { cpu: 1, ramGb: 4 }));
+    expect(error.code).toBe('orgo_timeout');
+    const found = await impatient.computers.findByName(sim.workspaceId, 'ocs-lost');
+    expect(found?.name).toBe('ocs-lost');
+    expect(sim.computers().filter((c) => c.name === 'ocs-lost')).toHaveLength(1);
+  });
+
+  it('finds or creates the platform workspace by name', async () => {
+    const first = await orgo.workspaces.ensure('platform-two');
+    const again = await orgo.workspaces.ensure('platform-two');
+    expect(again.id).toBe(first.id);
+    await orgo.workspaces.delete(first.id);
+    expect((await orgo.workspaces.list()).map((w) => w.name)).not.toContain('platform-two');
+  });
+});
