@@ -1,6 +1,6 @@
 import type { KnightId, TenantId } from '../shared/ids.ts';
 import type { TenantFacts } from '../tenant/facts.ts';
-import type { KnightSpec } from './events.ts';
+import type { KnightFailureStage, KnightSpec } from './events.ts';
 
 type Command<Type extends string, Data> = Readonly<Data> & { readonly type: Type; readonly at: string };
 
@@ -13,8 +13,8 @@ export type StartKnightProvisioning = Command<'StartKnightProvisioning', { vmNam
 export type MarkKnightProvisioned = Command<'MarkKnightProvisioned', { vmId: string; url: string | null }>;
 export type StartKnightTask = Command<'StartKnightTask', { taskId: string; description: string; tenant: TenantFacts }>;
 export type ReportKnightProgress = Command<'ReportKnightProgress', { taskId: string; percent: number; note: string }>;
-export type CompleteKnightTask = Command<'CompleteKnightTask', { taskId: string; result: string }>;
-export type FailKnight = Command<'FailKnight', { reason: string }>;
+export type CompleteKnightTask = Command<'CompleteKnightTask', { taskId: string; result: string; screenshotUrl: string | null }>;
+export type FailKnight = Command<'FailKnight', { stage: KnightFailureStage; reason: string }>;
 export type RequestKnightTermination = Command<'RequestKnightTermination', { reason: string }>;
 export type MarkKnightTerminated = Command<'MarkKnightTerminated', Record<never, never>>;
 

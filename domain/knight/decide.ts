@@ -33,7 +33,14 @@ const deploy = (c: C.DeployKnight, state: KnightState): Events => {
     if (same && spec.cpu === requested.spec.cpu && spec.ramGb === requested.spec.ramGb) return [];
     throw domainError('conflict', 'knight_exists', 'a knight with this id exists');
   }
-  const limit = TIER_LIMITS[tier].knightsAtOnce;
+  const { knightsAtOnce: limit, knightMaxCpu, knightMaxRamGb } = TIER_LIMITS[tier];
+  if (requested.spec.cpu > knightMaxCpu || requested.spec.ramGb > knightMaxRamGb)
+    throw domainError(
+      'limit',
+      'knight_spec_over_tier',
+      `the ${tier} tier allows knights of at most ${knightMaxCpu} CPUs and ${knightMaxRamGb} GB RAM`,
+      { tier, maxCpu: knightMaxCpu, maxRamGb: knightMaxRamGb },
+    );
   if (v.checkCount(c.activeKnights, 'invalid_active_knights', 'activeKnights') >= limit)
     throw domainError('limit', 'knight_limit_reached', `the ${tier} tier allows ${limit} knights at once`, { tier, limit });
   return [{ type: 'KnightRequested', data: requested }];
@@ -104,7 +111,8 @@ const completeTask = (c: C.CompleteKnightTask, state: KnightState): Events => {
     throw domainError('validation', 'invalid_task_result', 'result must be text of at most 16000 characters');
   if (knight.status === 'working') {
     if (knight.currentTask.taskId !== taskId) throw taskMismatch(knight.currentTask.taskId);
-    return [{ type: 'KnightTaskCompleted', data: { taskId, result: c.result, at: c.at } }];
+    const screenshotUrl = v.checkUrl(c.screenshotUrl ?? null);
+    return [{ type: 'KnightTaskCompleted', data: { taskId, result: c.result, screenshotUrl, at: c.at } }];
   }
   if (knight.lastCompletedTaskId === taskId) return [];
   throw invalidTransition(knight.status, 'provisioned');
@@ -114,8 +122,9 @@ const completeTask = (c: C.CompleteKnightTask, state: KnightState): Events => {
 const fail = (c: C.FailKnight, state: KnightState): Events => {
   const knight = existing(state);
   const reason = v.checkText(c.reason, 1, 500, 'invalid_reason', 'reason');
+  const stage = v.checkFailureStage(c.stage);
   const over = knight.status === 'failed' || knight.status === 'terminating' || knight.status === 'terminated';
-  return over ? [] : [{ type: 'KnightFailed', data: { reason, at: c.at } }];
+  return over ? [] : [{ type: 'KnightFailed', data: { stage, reason, at: c.at } }];
 };
 
 /** Allowed whatever the tenant's status: stopping spend never waits on billing or suspension. */

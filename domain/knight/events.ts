@@ -9,6 +9,13 @@ export interface KnightSpec {
   readonly ramGb: (typeof KNIGHT_RAM_GB)[number];
 }
 
+/**
+ * Where a knight failed: getting its computer running, installing its agent, running its task, or
+ * its computer vanished. `unknown` is what a failure recorded before stages existed reads as.
+ */
+export const KNIGHT_FAILURE_STAGES = ['provisioning', 'bootstrap', 'task', 'vm_lost', 'unknown'] as const;
+export type KnightFailureStage = (typeof KNIGHT_FAILURE_STAGES)[number];
+
 type Event<Type extends string, Data> = DomainEvent<Type, Readonly<Data> & { readonly at: string }>;
 
 export type KnightRequested = Event<'KnightRequested', { knightId: KnightId; tenantId: TenantId; task: string; spec: KnightSpec }>;
@@ -17,8 +24,9 @@ export type KnightProvisioned = Event<'KnightProvisioned', { vmId: string; url: 
 export type KnightTaskStarted = Event<'KnightTaskStarted', { taskId: string; description: string }>;
 /** `percent` is an integer 0–100 that never goes backwards within a task. */
 export type KnightTaskProgressed = Event<'KnightTaskProgressed', { taskId: string; percent: number; note: string }>;
-export type KnightTaskCompleted = Event<'KnightTaskCompleted', { taskId: string; result: string }>;
-export type KnightFailed = Event<'KnightFailed', { reason: string }>;
+/** `screenshotUrl`: an https link to the screen at completion when the provider gave one, else null. */
+export type KnightTaskCompleted = Event<'KnightTaskCompleted', { taskId: string; result: string; screenshotUrl: string | null }>;
+export type KnightFailed = Event<'KnightFailed', { stage: KnightFailureStage; reason: string }>;
 export type KnightTerminationRequested = Event<'KnightTerminationRequested', { reason: string }>;
 export type KnightTerminated = Event<'KnightTerminated', Record<never, never>>;
 

@@ -14,6 +14,6 @@ export const knightDecider: Decider<KnightCommand, KnightEvent, KnightState> = {
 export type * from './commands.ts';
 export type * from './events.ts';
 export type * from './state.ts';
-export { KNIGHT_CPUS, KNIGHT_EVENT_TYPES, KNIGHT_RAM_GB } from './events.ts';
+export { KNIGHT_CPUS, KNIGHT_EVENT_TYPES, KNIGHT_FAILURE_STAGES, KNIGHT_RAM_GB } from './events.ts';
 export { evolveKnight, initialKnightState } from './state.ts';
 export { decideKnight } from './decide.ts';

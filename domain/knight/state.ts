@@ -1,6 +1,6 @@
 import { unreachable } from '../shared/decider.ts';
 import type { KnightId, TenantId } from '../shared/ids.ts';
-import type { KnightEvent, KnightSpec } from './events.ts';
+import type { KnightEvent, KnightFailureStage, KnightSpec } from './events.ts';
 
 /**
  * none → requested → provisioning → provisioned ⇄ working; any live state → failed;
@@ -33,7 +33,7 @@ export type KnightState =
   | (KnightRecord & { readonly status: 'provisioning' })
   | (KnightRecord & { readonly status: 'provisioned' })
   | (KnightRecord & { readonly status: 'working'; readonly currentTask: CurrentTask })
-  | (KnightRecord & { readonly status: 'failed'; readonly failureReason: string })
+  | (KnightRecord & { readonly status: 'failed'; readonly failureStage: KnightFailureStage; readonly failureReason: string })
   | (KnightRecord & { readonly status: 'terminating'; readonly terminationReason: string })
   | (KnightRecord & { readonly status: 'terminated' });
 
@@ -89,7 +89,12 @@ export const evolveKnight = (state: KnightState, event: KnightEvent): KnightStat
         completedTasks: k.completedTasks + 1,
       }));
     case 'KnightFailed':
-      return onExisting(state, (k) => ({ ...recordOf(k), status: 'failed', failureReason: event.data.reason }));
+      return onExisting(state, (k) => ({
+        ...recordOf(k),
+        status: 'failed',
+        failureStage: event.data.stage ?? 'unknown',
+        failureReason: event.data.reason,
+      }));
     case 'KnightTerminationRequested':
       return onExisting(state, (k) => ({ ...recordOf(k), status: 'terminating', terminationReason: event.data.reason }));
     case 'KnightTerminated':

@@ -1,8 +1,8 @@
 import { domainError } from '../shared/errors.ts';
 import { ENTITY_ID_PATTERN, TENANT_ID_PATTERN } from '../shared/ids.ts';
 import type { KnightId, TenantId } from '../shared/ids.ts';
-import { KNIGHT_CPUS, KNIGHT_RAM_GB } from './events.ts';
-import type { KnightSpec } from './events.ts';
+import { KNIGHT_CPUS, KNIGHT_FAILURE_STAGES, KNIGHT_RAM_GB } from './events.ts';
+import type { KnightFailureStage, KnightSpec } from './events.ts';
 
 const invalid = (code: string, message: string) => domainError('validation', code, message);
 const PRINTABLE_TOKEN = /^[\x21-\x7e]{1,128}$/;
@@ -56,4 +56,10 @@ export const checkCount = (value: unknown, code: string, what: string): number =
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
     throw invalid(code, `${what} must be a non-negative integer`);
   return value;
+};
+
+export const checkFailureStage = (value: unknown): KnightFailureStage => {
+  if (!(KNIGHT_FAILURE_STAGES as readonly unknown[]).includes(value))
+    throw invalid('invalid_failure_stage', `stage must be one of ${KNIGHT_FAILURE_STAGES.join(', ')}`);
+  return value as KnightFailureStage;
 };

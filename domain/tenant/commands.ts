@@ -1,6 +1,6 @@
 import type { TenantId } from '../shared/ids.ts';
 import type { Tier } from '../tiers.ts';
-import type { ApiKeyScope } from './events.ts';
+import type { AgentVmFailureStage, ApiKeyScope } from './events.ts';
 
 type Command<Type extends string, Data = Record<never, never>> = Readonly<Data> & {
   readonly type: Type;
@@ -28,8 +28,10 @@ export type ConnectWhatsAppNumber = Command<
   }
 >;
 export type DisconnectWhatsAppNumber = Command<'DisconnectWhatsAppNumber'>;
+/** Asks for the tenant's agent VM; after a failure, asks again (a retry) with a new request id. */
 export type RequestAgentVm = Command<'RequestAgentVm', { requestId: string }>;
-export type MarkAgentVmReady = Command<'MarkAgentVmReady', { requestId: string; vmId: string }>;
+export type MarkAgentVmReady = Command<'MarkAgentVmReady', { requestId: string; vmId: string; bridgeTokenHash: string }>;
+export type FailAgentVm = Command<'FailAgentVm', { requestId: string; stage: AgentVmFailureStage; reason: string }>;
 export type SuspendTenant = Command<'SuspendTenant', { reason: string }>;
 export type ReinstateTenant = Command<'ReinstateTenant'>;
 export type EraseTenant = Command<'EraseTenant'>;
@@ -45,6 +47,7 @@ export type TenantCommand =
   | DisconnectWhatsAppNumber
   | RequestAgentVm
   | MarkAgentVmReady
+  | FailAgentVm
   | SuspendTenant
   | ReinstateTenant
   | EraseTenant;

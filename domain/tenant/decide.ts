@@ -86,20 +86,53 @@ const connectWhatsAppNumber = (c: C.ConnectWhatsAppNumber, t: ActiveTenant): Eve
   return [{ type: 'WhatsAppNumberConnected', data: { ...number, at: c.at } }];
 };
 
+/** The first request, or a retry after a failure; while one is in progress or ready, already satisfied. */
 const requestAgentVm = (c: C.RequestAgentVm, t: ActiveTenant): Events => {
   const requestId = v.checkToken(c.requestId, 1, 128, 'invalid_request_id', 'request id');
-  return t.agentVm.status === 'none' ? [{ type: 'AgentVmRequested', data: { requestId, at: c.at } }] : [];
+  const { status } = t.agentVm;
+  return status === 'none' || status === 'failed' ? [{ type: 'AgentVmRequested', data: { requestId, at: c.at } }] : [];
+};
+
+/** The current request, or the reason it cannot be reported on. */
+const currentRequest = (t: LiveTenant, requestId: string) => {
+  const vm = t.agentVm;
+  if (vm.status === 'none') throw domainError('conflict', 'agent_vm_not_requested', 'no agent vm was requested');
+  if (vm.requestId !== requestId)
+    throw domainError('conflict', 'agent_vm_request_mismatch', 'another agent vm request is current', { requestId: vm.requestId });
+  return vm;
 };
 
 const markAgentVmReady = (c: C.MarkAgentVmReady, t: LiveTenant): Events => {
   const vmId = v.checkToken(c.vmId, 1, 128, 'invalid_vm_id', 'vm id');
-  const vm = t.agentVm;
-  if (vm.status === 'none') throw domainError('conflict', 'agent_vm_not_requested', 'no agent vm was requested');
-  if (vm.requestId !== c.requestId)
-    throw domainError('conflict', 'agent_vm_request_mismatch', 'another agent vm request is current', { requestId: vm.requestId });
-  if (vm.status === 'requested') return [{ type: 'AgentVmReady', data: { requestId: vm.requestId, vmId, at: c.at } }];
-  if (vm.vmId === vmId) return [];
-  throw domainError('conflict', 'agent_vm_already_ready', 'this request is already ready with another vm', { vmId: vm.vmId });
+  const bridgeTokenHash = v.checkHash(c.bridgeTokenHash, 'invalid_token_hash', 'bridge token hash');
+  const vm = currentRequest(t, c.requestId);
+  switch (vm.status) {
+    case 'requested':
+      return [{ type: 'AgentVmReady', data: { requestId: vm.requestId, vmId, bridgeTokenHash, at: c.at } }];
+    case 'ready':
+      if (vm.vmId === vmId) return [];
+      throw domainError('conflict', 'agent_vm_already_ready', 'this request is already ready with another vm', { vmId: vm.vmId });
+    case 'failed':
+      throw domainError('conflict', 'agent_vm_failed', 'this request has failed; request the agent vm again');
+    default:
+      return unreachable(vm);
+  }
+};
+
+const failAgentVm = (c: C.FailAgentVm, t: LiveTenant): Events => {
+  const stage = v.checkAgentVmStage(c.stage);
+  const reason = v.checkText(c.reason, 1, 500, 'invalid_reason', 'reason');
+  const vm = currentRequest(t, c.requestId);
+  switch (vm.status) {
+    case 'requested':
+      return [{ type: 'AgentVmFailed', data: { requestId: vm.requestId, stage, reason, at: c.at } }];
+    case 'failed':
+      return [];
+    case 'ready':
+      throw domainError('conflict', 'agent_vm_already_ready', 'this request is ready; it cannot fail any more', { vmId: vm.vmId });
+    default:
+      return unreachable(vm);
+  }
 };
 
 const suspend = (c: C.SuspendTenant, t: LiveTenant): Events => {
@@ -138,6 +171,8 @@ export const decideTenant = (command: TenantCommand, state: TenantState): Events
       return requestAgentVm(command, active(state));
     case 'MarkAgentVmReady':
       return markAgentVmReady(command, live(state));
+    case 'FailAgentVm':
+      return failAgentVm(command, live(state));
     case 'SuspendTenant':
       return suspend(command, live(state));
     case 'ReinstateTenant':

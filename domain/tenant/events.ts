@@ -5,6 +5,10 @@ import type { Tier } from '../tiers.ts';
 export const API_KEY_SCOPES = ['tenant', 'auditor'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
+/** Where an agent VM failed: getting its computer running, or installing and starting OpenClaw and the bridge. */
+export const AGENT_VM_FAILURE_STAGES = ['provisioning', 'bootstrap'] as const;
+export type AgentVmFailureStage = (typeof AGENT_VM_FAILURE_STAGES)[number];
+
 type Event<Type extends string, Data> = DomainEvent<Type, Readonly<Data> & { readonly at: string }>;
 type NoData = Record<never, never>;
 
@@ -30,7 +34,9 @@ export type WhatsAppNumberConnected = Event<
 >;
 export type WhatsAppNumberDisconnected = Event<'WhatsAppNumberDisconnected', NoData>;
 export type AgentVmRequested = Event<'AgentVmRequested', { requestId: string }>;
-export type AgentVmReady = Event<'AgentVmReady', { requestId: string; vmId: string }>;
+/** `bridgeTokenHash`: the hash of the token the VM's bridge was handed; the token itself is never recorded. */
+export type AgentVmReady = Event<'AgentVmReady', { requestId: string; vmId: string; bridgeTokenHash: string }>;
+export type AgentVmFailed = Event<'AgentVmFailed', { requestId: string; stage: AgentVmFailureStage; reason: string }>;
 export type TenantSuspended = Event<'TenantSuspended', { reason: string }>;
 export type TenantReinstated = Event<'TenantReinstated', NoData>;
 export type TenantErased = Event<'TenantErased', NoData>;
@@ -46,6 +52,7 @@ export type TenantEvent =
   | WhatsAppNumberDisconnected
   | AgentVmRequested
   | AgentVmReady
+  | AgentVmFailed
   | TenantSuspended
   | TenantReinstated
   | TenantErased;
@@ -62,6 +69,7 @@ export const TENANT_EVENT_TYPES = Object.keys({
   WhatsAppNumberDisconnected: true,
   AgentVmRequested: true,
   AgentVmReady: true,
+  AgentVmFailed: true,
   TenantSuspended: true,
   TenantReinstated: true,
   TenantErased: true,

@@ -15,7 +15,7 @@ export type * from './commands.ts';
 export type * from './events.ts';
 export type * from './facts.ts';
 export type * from './state.ts';
-export { API_KEY_SCOPES, TENANT_EVENT_TYPES } from './events.ts';
+export { AGENT_VM_FAILURE_STAGES, API_KEY_SCOPES, TENANT_EVENT_TYPES } from './events.ts';
 export { requireActiveTenant, tenantErased, tenantNotFound, tenantSuspended } from './facts.ts';
 export { evolveTenant, findApiKey, initialTenantState, tenantFacts } from './state.ts';
 export { decideTenant, MAX_ACTIVE_API_KEYS } from './decide.ts';

@@ -2,7 +2,7 @@ import { unreachable } from '../shared/decider.ts';
 import type { TenantId } from '../shared/ids.ts';
 import type { Tier } from '../tiers.ts';
 import type { TenantFacts } from './facts.ts';
-import type { ApiKeyScope, TenantEvent } from './events.ts';
+import type { AgentVmFailureStage, ApiKeyScope, TenantEvent } from './events.ts';
 
 export interface ApiKeyEntry {
   readonly scope: ApiKeyScope;
@@ -27,7 +27,8 @@ export interface WhatsAppNumber {
 export type AgentVm =
   | { readonly status: 'none' }
   | { readonly status: 'requested'; readonly requestId: string }
-  | { readonly status: 'ready'; readonly requestId: string; readonly vmId: string };
+  | { readonly status: 'ready'; readonly requestId: string; readonly vmId: string; readonly bridgeTokenHash: string }
+  | { readonly status: 'failed'; readonly requestId: string; readonly stage: AgentVmFailureStage; readonly reason: string };
 
 /** Everything a live tenant keeps; only the key table grows, and it is bounded in practice by the key limit. */
 export interface TenantProfile {
@@ -100,8 +101,12 @@ export const evolveTenant = (state: TenantState, event: TenantEvent): TenantStat
     case 'AgentVmRequested':
       return onLive(state, (t) => ({ ...t, agentVm: { status: 'requested', requestId: event.data.requestId } }));
     case 'AgentVmReady': {
-      const { requestId, vmId } = event.data;
-      return onLive(state, (t) => ({ ...t, agentVm: { status: 'ready', requestId, vmId } }));
+      const { requestId, vmId, bridgeTokenHash } = event.data;
+      return onLive(state, (t) => ({ ...t, agentVm: { status: 'ready', requestId, vmId, bridgeTokenHash } }));
+    }
+    case 'AgentVmFailed': {
+      const { requestId, stage, reason } = event.data;
+      return onLive(state, (t) => ({ ...t, agentVm: { status: 'failed', requestId, stage, reason } }));
     }
     case 'TenantSuspended':
       return onLive(state, (t) => ({ ...t, status: 'suspended', suspendedReason: event.data.reason }));

@@ -3,8 +3,8 @@ import { ENTITY_ID_PATTERN, TENANT_ID_PATTERN } from '../shared/ids.ts';
 import type { TenantId } from '../shared/ids.ts';
 import { isTier } from '../tiers.ts';
 import type { Tier } from '../tiers.ts';
-import { API_KEY_SCOPES } from './events.ts';
-import type { ApiKeyScope } from './events.ts';
+import { AGENT_VM_FAILURE_STAGES, API_KEY_SCOPES } from './events.ts';
+import type { AgentVmFailureStage, ApiKeyScope } from './events.ts';
 
 const invalid = (code: string, message: string) => domainError('validation', code, message);
 
@@ -79,4 +79,10 @@ export const checkDisplayPhoneNumber = (value: unknown): string => {
   if (typeof value !== 'string' || !/^\+?[0-9][0-9 ()-]{2,31}$/.test(value))
     throw invalid('invalid_display_phone_number', 'display phone number must look like a phone number');
   return value;
+};
+
+export const checkAgentVmStage = (value: unknown): AgentVmFailureStage => {
+  if (!(AGENT_VM_FAILURE_STAGES as readonly unknown[]).includes(value))
+    throw invalid('invalid_failure_stage', `stage must be one of ${AGENT_VM_FAILURE_STAGES.join(', ')}`);
+  return value as AgentVmFailureStage;
 };

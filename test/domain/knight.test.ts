@@ -23,8 +23,8 @@ const progressed = (percent: number, note = ''): KnightEvent => ({
   type: 'KnightTaskProgressed',
   data: { taskId: 't1', percent, note, at },
 });
-const completed: KnightEvent = { type: 'KnightTaskCompleted', data: { taskId: 't1', result: 'done', at } };
-const failed: KnightEvent = { type: 'KnightFailed', data: { reason: 'vm crashed', at } };
+const completed: KnightEvent = { type: 'KnightTaskCompleted', data: { taskId: 't1', result: 'done', screenshotUrl: null, at } };
+const failed: KnightEvent = { type: 'KnightFailed', data: { stage: 'task', reason: 'vm crashed', at } };
 const terminationRequested: KnightEvent = { type: 'KnightTerminationRequested', data: { reason: 'user asked', at } };
 const terminated: KnightEvent = { type: 'KnightTerminated', data: { at } };
 const ready = [requested, provisioning, provisioned];
@@ -55,7 +55,7 @@ const progress = (percent: number, note = '', taskId = 't1'): KnightCommand => (
   note,
   at,
 });
-const complete = (taskId = 't1'): KnightCommand => ({ type: 'CompleteKnightTask', taskId, result: 'done', at });
+const complete = (taskId = 't1'): KnightCommand => ({ type: 'CompleteKnightTask', taskId, result: 'done', screenshotUrl: null, at });
 const terminate: KnightCommand = { type: 'RequestKnightTermination', reason: 'user asked', at };
 
 describe('DeployKnight', () => {
@@ -63,6 +63,15 @@ describe('DeployKnight', () => {
   it('is a no-op to deploy the same knight again', () => given([requested]).when(deploy()).thenNothing());
   it('refuses the same id with other details', () =>
     given([requested]).when(deploy({ spec: { cpu: 4, ramGb: 8 } })).thenThrows('knight_exists'));
+  it('refuses a computer bigger than the tier allows, naming the limit', () => {
+    const error = given([]).when(deploy({ spec: { cpu: 4, ramGb: 8 } })).thenThrows('knight_spec_over_tier');
+    expect(error).toMatchObject({ kind: 'limit', details: { tier: 'free', maxCpu: 2, maxRamGb: 8 } });
+    expect(error.message).toMatch(/at most 2 CPUs and 8 GB/);
+    given([]).when(deploy({ spec: { cpu: 2, ramGb: 16 } })).thenThrows('knight_spec_over_tier');
+    given([]).when(deploy({ spec: { cpu: 16, ramGb: 64 }, tenant: { status: 'active', tier: 'enterprise' } })).then([
+      { type: 'KnightRequested', data: { ...requested.data, spec: { cpu: 16, ramGb: 64 } } } as KnightEvent,
+    ]);
+  });
   it('enforces the tier limit on knights at once', () => {
     expect(given([]).when(deploy({ activeKnights: 1 })).thenThrows('knight_limit_reached').kind).toBe('limit');
     given([]).when(deploy({ activeKnights: 4, tenant: { status: 'active', tier: 'pro' } })).then([requested]);
@@ -126,6 +135,11 @@ describe('tasks', () => {
     given(ready).when(progress(10, '', 't2')).thenThrows('invalid_knight_transition');
     given([...working, completed]).when(progress(90)).thenNothing();
   });
+  it('keeps the screenshot link given at completion, and refuses one that is not http(s)', () => {
+    const shot = 'https://shots.orgo.test/vm-1.png';
+    given(working).when({ ...complete(), screenshotUrl: shot } as KnightCommand).then([{ ...completed, data: { ...completed.data, screenshotUrl: shot } } as KnightEvent]);
+    given(working).when({ ...complete(), screenshotUrl: 'javascript:alert(1)' } as KnightCommand).thenThrows('invalid_knight_url');
+  });
   it('completes the current task and returns to idle', () => {
     const state = given(working).when(complete()).then([completed]);
     expect(state).toMatchObject({ status: 'provisioned', completedTasks: 1 });
@@ -140,7 +154,7 @@ describe('tasks', () => {
 });
 
 describe('FailKnight', () => {
-  const fail: KnightCommand = { type: 'FailKnight', reason: 'vm crashed', at };
+  const fail: KnightCommand = { type: 'FailKnight', stage: 'task', reason: 'vm crashed', at };
   it('fails a live knight from any non-terminal state', () => {
     given([requested]).when(fail).then([failed]);
     given(working).when(fail).then([failed]);
@@ -151,6 +165,16 @@ describe('FailKnight', () => {
   });
   it('refuses work on a failed knight', () =>
     given([...ready, failed]).when(startTask()).thenThrows('invalid_knight_transition'));
+  it('records the stage it failed at, and refuses an unknown stage', () => {
+    const state = given([requested]).when({ ...fail, stage: 'provisioning' }).then([{ type: 'KnightFailed', data: { stage: 'provisioning', reason: 'vm crashed', at } }]);
+    expect(state).toMatchObject({ status: 'failed', failureStage: 'provisioning', failureReason: 'vm crashed' });
+    given([requested]).when({ ...fail, stage: 'lunch' as never }).thenThrows('invalid_failure_stage');
+  });
+  it('reads a failure recorded before stages existed as stage unknown', () => {
+    const old = { type: 'KnightFailed', data: { reason: 'old', at } } as unknown as KnightEvent;
+    given([requested, old]).when(fail).thenNothing();
+    expect(knightDecider.evolve(knightDecider.evolve(knightDecider.initialState(), requested), old)).toMatchObject({ failureStage: 'unknown' });
+  });
 });
 
 describe('termination', () => {

@@ -114,6 +114,14 @@ describe('tenant properties', () => {
       type: fc.constant('MarkAgentVmReady'),
       requestId: fc.constantFrom('r1', 'r2'),
       vmId: fc.constantFrom('vm1', 'vm2'),
+      bridgeTokenHash: fc.constantFrom(HASH, 'x'),
+      at,
+    }),
+    fc.record({
+      type: fc.constant('FailAgentVm'),
+      requestId: fc.constantFrom('r1', 'r2'),
+      stage: fc.constantFrom('provisioning' as const, 'bootstrap' as const),
+      reason: text('crash'),
       at,
     }),
     fc.record({ type: fc.constant('SuspendTenant'), reason: text('unpaid'), at }),
@@ -132,7 +140,7 @@ describe('tenant properties', () => {
       at: T0,
     })),
   ]);
-  const allowedWhileSuspended = new Set(['ReinstateTenant', 'EraseTenant', 'MarkAgentVmReady']);
+  const allowedWhileSuspended = new Set(['ReinstateTenant', 'EraseTenant', 'MarkAgentVmReady', 'FailAgentVm']);
 
   const check = ({ before, command, events, after }: Step<TenantCommand, TenantEvent, TenantState>) => {
     if (before.status === 'suspended' && !allowedWhileSuspended.has(command.type)) expect(events).toEqual([]);
@@ -308,8 +316,8 @@ describe('knight properties', () => {
         at,
       }),
     ),
-    weighted(3, fc.record({ type: fc.constant('CompleteKnightTask'), taskId, result: text('done'), at })),
-    fc.record({ type: fc.constant('FailKnight'), reason: text('crash'), at }),
+    weighted(3, fc.record({ type: fc.constant('CompleteKnightTask'), taskId, result: text('done'), screenshotUrl: fc.constantFrom(null, 'https://shot.test/1.png'), at })),
+    fc.record({ type: fc.constant('FailKnight'), stage: fc.constantFrom('provisioning' as const, 'task' as const), reason: text('crash'), at }),
     fc.record({ type: fc.constant('RequestKnightTermination'), reason: text('done'), at }),
     fc.record({ type: fc.constant('MarkKnightTerminated'), at }),
   );
@@ -329,7 +337,7 @@ describe('knight properties', () => {
     { type: 'MarkKnightProvisioned', vmId: 'vm1', url: null, at: T0 },
     { type: 'StartKnightTask', taskId: 't1', description: 'Scaffold', tenant: active, at: T0 },
     { type: 'ReportKnightProgress', taskId: 't1', percent: 50, note: 'half', at: T0 },
-    { type: 'CompleteKnightTask', taskId: 't1', result: 'done', at: T0 },
+    { type: 'CompleteKnightTask', taskId: 't1', result: 'done', screenshotUrl: null, at: T0 },
     { type: 'RequestKnightTermination', reason: 'done', at: T0 },
   ];
   /** Either a random deployment or a valid walk some way along the lifecycle. */

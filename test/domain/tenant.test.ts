@@ -36,7 +36,9 @@ const number = {
 };
 const numberConnected: TenantEvent = { type: 'WhatsAppNumberConnected', data: { ...number, at } };
 const vmRequested: TenantEvent = { type: 'AgentVmRequested', data: { requestId: 'req-1', at } };
-const vmReady: TenantEvent = { type: 'AgentVmReady', data: { requestId: 'req-1', vmId: 'vm-1', at } };
+const TOKEN_HASH = 'sha256:5f2b9c1d8e7a6b3c4d5e6f708192a3b4';
+const vmReady: TenantEvent = { type: 'AgentVmReady', data: { requestId: 'req-1', vmId: 'vm-1', bridgeTokenHash: TOKEN_HASH, at } };
+const vmFailed: TenantEvent = { type: 'AgentVmFailed', data: { requestId: 'req-1', stage: 'bootstrap', reason: 'npm exited with 1', at } };
 
 describe('CreateTenant', () => {
   const create: TenantCommand = { type: 'CreateTenant', tenantId, name: '  Acme Inc ', tier: 'free', at };
@@ -149,7 +151,8 @@ describe('WhatsApp number', () => {
 });
 
 describe('agent VM', () => {
-  const ready: TenantCommand = { type: 'MarkAgentVmReady', requestId: 'req-1', vmId: 'vm-1', at };
+  const ready: TenantCommand = { type: 'MarkAgentVmReady', requestId: 'req-1', vmId: 'vm-1', bridgeTokenHash: TOKEN_HASH, at };
+  const fail: TenantCommand = { type: 'FailAgentVm', requestId: 'req-1', stage: 'bootstrap', reason: 'npm exited with 1', at };
 
   it('requests a VM once', () => {
     given([created]).when({ type: 'RequestAgentVm', requestId: 'req-1', at }).then([vmRequested]);
@@ -165,6 +168,26 @@ describe('agent VM', () => {
     given([created]).when(ready).thenThrows('agent_vm_not_requested');
     given([created, vmRequested]).when({ ...ready, requestId: 'req-9' } as TenantCommand).thenThrows('agent_vm_request_mismatch');
     given([created, vmRequested, vmReady]).when({ ...ready, vmId: 'vm-2' } as TenantCommand).thenThrows('agent_vm_already_ready');
+  });
+  it('keeps only the hash of the bridge token, and refuses something that is not one', () => {
+    const state = given([created, vmRequested]).when(ready).then([vmReady]);
+    expect(state).toMatchObject({ agentVm: { status: 'ready', vmId: 'vm-1', bridgeTokenHash: TOKEN_HASH } });
+    given([created, vmRequested]).when({ ...ready, bridgeTokenHash: 'short' } as TenantCommand).thenThrows('invalid_token_hash');
+  });
+  it('records why a VM failed, once, also while suspended', () => {
+    const state = given([created, vmRequested]).when(fail).then([vmFailed]);
+    expect(state).toMatchObject({ agentVm: { status: 'failed', stage: 'bootstrap', reason: 'npm exited with 1' } });
+    given([created, vmRequested, suspended]).when(fail).then([vmFailed]);
+    given([created, vmRequested, vmFailed]).when(fail).thenNothing();
+    given([created, vmRequested, vmReady]).when(fail).thenThrows('agent_vm_already_ready');
+    given([created, vmRequested, vmFailed]).when(ready).thenThrows('agent_vm_failed');
+    given([created, vmRequested]).when({ ...fail, stage: 'lunch' } as never).thenThrows('invalid_failure_stage');
+  });
+  it('retries a failed VM with a new request, which then is the current one', () => {
+    const retry: TenantCommand = { type: 'RequestAgentVm', requestId: 'req-2', at };
+    const state = given([created, vmRequested, vmFailed]).when(retry).then([{ type: 'AgentVmRequested', data: { requestId: 'req-2', at } }]);
+    expect(state).toMatchObject({ agentVm: { status: 'requested', requestId: 'req-2' } });
+    given([created, vmRequested, vmFailed, { type: 'AgentVmRequested', data: { requestId: 'req-2', at } }]).when(ready).thenThrows('agent_vm_request_mismatch');
   });
 });
 
