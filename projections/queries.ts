@@ -7,11 +7,11 @@ import type {
 
 /** Column types of the read-model tables as kysely sees them. */
 interface Tables {
-  tenants: { tenant_id: string; name: string; tier: string; status: string; telegram_bot: string | null; whatsapp_number: string | null; agent_vm_status: string | null; agent_vm_id: string | null; created_at: Date; updated_at: Date };
+  tenants: { tenant_id: string; name: string; tier: string; status: string; telegram_bot: string | null; whatsapp_number: string | null; agent_vm_status: string | null; agent_vm_id: string | null; agent_vm_request_id: string | null; agent_vm_failure_stage: string | null; agent_vm_failure_reason: string | null; created_at: Date; updated_at: Date };
   api_keys: { key_id: string; tenant_id: string; scope: string; label: string; hash: string; created_at: Date; revoked_at: Date | null };
   conversations: { tenant_id: string; conversation_id: string; channel: string; title: string | null; status: string; message_count: number; last_message_at: Date | null; created_at: Date; created_position: string };
   messages: { tenant_id: string; conversation_id: string; message_id: string; seq: number; role: string; channel: string; text: string; delivery: string; created_at: Date };
-  knights: { tenant_id: string; knight_id: string; status: string; task: string; cpu: number; ram_gb: number; vm_id: string | null; url: string | null; progress: number | null; created_at: Date; updated_at: Date; created_position: string };
+  knights: { tenant_id: string; knight_id: string; status: string; task: string; cpu: number; ram_gb: number; vm_id: string | null; vm_name: string | null; url: string | null; progress: number | null; progress_note: string | null; result: string | null; screenshot_url: string | null; failure_stage: string | null; failure_reason: string | null; created_at: Date; updated_at: Date; created_position: string };
   usage_daily: { tenant_id: string; day: string; messages: number };
   knight_usage: { tenant_id: string; knight_id: string; started_at: Date; ended_at: Date | null };
 }
@@ -49,9 +49,16 @@ const conversationView = (r: Tables['conversations']): ConversationView => ({
   lastMessageAt: iso(r.last_message_at), createdAt: iso(r.created_at)!,
 });
 
+/** Where a live screenshot of a knight's computer is served (see the knights routes). */
+export const liveScreenshotPath = (knightId: string) => `/api/v1/knights/${knightId}/screenshot`;
+const COMPUTER_RUNS = new Set(['provisioned', 'working']);
+
 const knightView = (r: Tables['knights']): KnightView => ({
   knightId: r.knight_id, status: r.status, task: r.task, cpu: Number(r.cpu), ramGb: Number(r.ram_gb), vmId: r.vm_id,
-  url: r.url, progress: r.progress === null ? null : Number(r.progress), createdAt: iso(r.created_at)!, updatedAt: iso(r.updated_at)!,
+  url: r.url, progress: r.progress === null ? null : Number(r.progress), progressNote: r.progress_note ?? null, result: r.result ?? null,
+  screenshotUrl: r.screenshot_url ?? (r.vm_id && COMPUTER_RUNS.has(r.status) ? liveScreenshotPath(r.knight_id) : null),
+  failure: r.failure_stage ? { stage: r.failure_stage, reason: r.failure_reason ?? '' } : null,
+  createdAt: iso(r.created_at)!, updatedAt: iso(r.updated_at)!,
 });
 
 /** The tenant's queries. Row-level security already limits every table to that tenant. */
@@ -65,7 +72,12 @@ export const tenantReads = (schema: string, run: Run): TenantReads => {
         tenantId: r.tenant_id, name: r.name, tier: r.tier as TenantView['tier'], status: r.status as TenantView['status'],
         telegram: r.telegram_bot ? { botUsername: r.telegram_bot } : null,
         whatsapp: r.whatsapp_number ? { displayPhoneNumber: r.whatsapp_number } : null,
-        agentVm: r.agent_vm_status ? { status: r.agent_vm_status as 'requested' | 'ready', vmId: r.agent_vm_id } : null,
+        agentVm: r.agent_vm_status
+          ? {
+              status: r.agent_vm_status as 'requested' | 'ready' | 'failed', requestId: r.agent_vm_request_id ?? null, vmId: r.agent_vm_id,
+              failure: r.agent_vm_failure_stage ? { stage: r.agent_vm_failure_stage, reason: r.agent_vm_failure_reason ?? '' } : null,
+            }
+          : null,
         createdAt: iso(r.created_at)!, updatedAt: iso(r.updated_at)!,
       };
     },

@@ -23,7 +23,13 @@ export interface TenantView {
   status: 'active' | 'suspended' | 'erased';
   telegram: { botUsername: string } | null;
   whatsapp: { displayPhoneNumber: string } | null;
-  agentVm: { status: 'requested' | 'ready'; vmId: string | null } | null;
+  /** The tenant's agent VM: its current request, and why it failed when it did (retry with a new request). */
+  agentVm: {
+    status: 'requested' | 'ready' | 'failed';
+    requestId: string | null;
+    vmId: string | null;
+    failure: { stage: string; reason: string } | null;
+  } | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -65,6 +71,13 @@ export interface KnightView {
   vmId: string | null;
   url: string | null;
   progress: number | null;
+  /** What the last progress report said. */
+  progressNote: string | null;
+  /** The task's output once completed. */
+  result: string | null;
+  /** The screen at completion (https), or a live screenshot from the API while the knight's computer runs. */
+  screenshotUrl: string | null;
+  failure: { stage: string; reason: string } | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -8,6 +8,7 @@ import { migrateReadModels, projectedChannel } from '../adapters/projections/pro
 import type { Projector } from '../adapters/projections/projector.ts';
 import { createReadSide } from '../adapters/projections/read-side.ts';
 import type { CommandPorts } from '../commands/context.ts';
+import type { VmProvider } from '../domain/ports/vm-provider.ts';
 import { createCommandShell } from '../commands/shell/handle-command.ts';
 import { countingUsage, USAGE_MAX_AGE_MS } from '../commands/usage.ts';
 import type { ReadSide } from '../projections/read-side.ts';
@@ -36,6 +37,8 @@ export interface PlatformOptions {
   readonly threadEnv?: Record<string, string | undefined>;
   /** PROJECTOR_LINGER_MS for an inline projector (a thread reads it from `threadEnv`). */
   readonly projectorLingerMs?: number;
+  /** The computers knights run on, for the API's live screenshots. */
+  readonly vms?: VmProvider | undefined;
 }
 
 export interface Platform {
@@ -113,7 +116,7 @@ const wire = (
     }),
   };
   const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));
-  const api = createHttpApi({ ports, reads, log, config: env });
+  const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms });
   inline?.start();
   return {
     ports,

@@ -2,8 +2,12 @@ import { startHttpServer } from '../adapters/http/server.ts';
 import type { HttpServer } from '../adapters/http/server.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { connectOrgo } from './orgo.ts';
+import type { OrgoConnection } from './orgo.ts';
 import { createPlatform } from './platform.ts';
 import type { Platform, PlatformOptions } from './platform.ts';
+import { startSaga } from './saga.ts';
+import type { RunningSaga } from './saga.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
@@ -11,6 +15,10 @@ export interface Served {
   readonly http: HttpServer;
   readonly storage: Storage;
   readonly platform: Platform;
+  /** The VM provider, when this process has one (Orgo, or the embedded default's simulated Orgo). */
+  readonly orgo: OrgoConnection | undefined;
+  /** The provisioning saga, when this process runs it (the embedded default). */
+  readonly saga: RunningSaga | undefined;
   /** HTTP first (no new requests), then the platform, then the storage; once, however often called. */
   stop(): Promise<void>;
 }
@@ -29,6 +37,11 @@ export const servePlatform = async (
     readonly threadEnv?: Record<string, string | undefined>;
     /** Names this process's database connections (see openStorage). */
     readonly role: string;
+    /**
+     * Run the provisioning saga here too (the embedded default), on Orgo or — without
+     * ORGO_API_KEY — on a simulated Orgo. Without it, an Orgo connection serves screenshots only.
+     */
+    readonly saga?: boolean;
   },
 ): Promise<Served> => {
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
@@ -39,11 +52,15 @@ export const servePlatform = async (
   });
   log.info({ url: http.url }, 'http listening');
   let storage: Storage | undefined;
-  let platform: Platform;
+  let platform: Platform | undefined;
+  let orgo: OrgoConnection | undefined;
+  let saga: RunningSaga | undefined;
   try {
     const env = typeof options.env === 'function' ? await options.env() : options.env;
     storage = await openStorage(config, options.role);
+    orgo = await connectOrgo(env, log, { simulate: options.saga === true });
     platform = await createPlatform({
+      vms: orgo?.vms,
       storage,
       eventSchema: config.EVENT_STORE_SCHEMA,
       readModelSchema: config.READ_MODEL_SCHEMA,
@@ -54,24 +71,41 @@ export const servePlatform = async (
       ...(options.threadEnv ? { threadEnv: options.threadEnv } : {}),
     });
     platform.mount(http.app);
+    if (options.saga && orgo)
+      saga = await startSaga({
+        storage,
+        shell: platform.ports.shell,
+        vms: orgo.vms,
+        eventSchema: config.EVENT_STORE_SCHEMA,
+        readModelSchema: config.READ_MODEL_SCHEMA,
+        env,
+        log,
+      });
   } catch (error) {
+    await platform?.stop();
+    await orgo?.close();
     await storage?.close();
     await http.close();
     throw error;
   }
   phase = 'ready';
-  log.info({ store: storage.describe, projector: options.projector }, 'ready');
+  log.info({ store: storage.describe, projector: options.projector, orgo: orgo?.describe }, 'ready');
   const opened = storage;
+  const served = platform;
   let stopping: Promise<void> | undefined;
   return {
     http,
     storage: opened,
-    platform,
+    platform: served,
+    orgo,
+    saga,
     stop: () =>
       (stopping ??= (async () => {
         phase = 'stopping';
         await http.close();
-        await platform.stop();
+        await saga?.stop();
+        await served.stop();
+        await orgo?.close();
         await opened.close();
         log.info('stopped cleanly');
       })()),

@@ -2,8 +2,12 @@ import { startHttpServer } from '../adapters/http/server.ts';
 import { mintApiKey } from '../commands/tenants/api-keys.ts';
 import { loadConfig } from './config.ts';
 import type { Logger } from './logger.ts';
+import { connectOrgo } from './orgo.ts';
+import type { OrgoConnection } from './orgo.ts';
 import { createPlatform } from './platform.ts';
 import type { Platform, PlatformOptions } from './platform.ts';
+import { startSaga } from './saga.ts';
+import type { RunningSaga } from './saga.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
@@ -14,6 +18,10 @@ export interface Stack {
   readonly platform: Platform;
   readonly storage: Storage;
   readonly schemas: { readonly events: string; readonly readModels: string };
+  /** The VM provider when ORGO_API_KEY (and ORGO_API_URL) are in `env`. */
+  readonly orgo: OrgoConnection | undefined;
+  /** The provisioning saga, when asked for. */
+  readonly saga: RunningSaga | undefined;
   /** Stops the HTTP server, the platform and the storage (the schemas stay: the caller owns them). */
   close(): Promise<void>;
 }
@@ -30,6 +38,8 @@ export const startStack = async (options: {
   poolSize?: number;
   /** Where the projector runs (default: inline, on the API's event loop). */
   projector?: PlatformOptions['projector'];
+  /** Run the provisioning saga in this process too, on the Orgo that `env` names (ORGO_API_URL, ORGO_API_KEY). */
+  saga?: boolean;
 }): Promise<Stack> => {
   const { events, readModels } = options.schemas;
   const operatorKey = mintApiKey().key;
@@ -43,7 +53,9 @@ export const startStack = async (options: {
   };
   const config = loadConfig(storageEnv);
   const storage = await openStorage(config, 'api');
+  const orgo = await connectOrgo(options.env ?? {}, options.log, { simulate: false });
   const platform = await createPlatform({
+    vms: orgo?.vms,
     storage,
     eventSchema: events,
     readModelSchema: readModels,
@@ -53,6 +65,10 @@ export const startStack = async (options: {
     projectorLingerMs: config.PROJECTOR_LINGER_MS,
     threadEnv: { ...options.env, ...storageEnv, LOG_LEVEL: 'error' },
   });
+  const saga =
+    options.saga && orgo
+      ? await startSaga({ storage, shell: platform.ports.shell, vms: orgo.vms, eventSchema: events, readModelSchema: readModels, env: options.env ?? {}, log: options.log })
+      : undefined;
   let ready = false;
   const http = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready }) });
   platform.mount(http.app);
@@ -64,9 +80,13 @@ export const startStack = async (options: {
     platform,
     storage,
     schemas: options.schemas,
+    orgo,
+    saga,
     async close() {
       await http.close();
+      await saga?.stop();
       await platform.stop();
+      await orgo?.close();
       await storage.close();
     },
   };

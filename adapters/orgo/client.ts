@@ -119,26 +119,37 @@ export const classifyOrgoError = (error: unknown): VmFailure => {
   }
 };
 
-const vmOf = (c: Computer): Vm => ({ id: c.id, name: c.name, status: c.status, url: c.url });
+const vmOf = (c: Computer): Vm => ({ id: c.id, name: c.name, status: c.status, url: c.url, createdAt: c.created_at });
 
-/** The client as the VmProvider port, bound to one workspace. */
-export const orgoVmProvider = (client: OrgoClient, workspaceId: string): VmProvider => ({
-  create: async (name, size) => vmOf(await client.computers.create(workspaceId, name, size)),
-  get: async (computerId) => vmOf(await client.computers.get(computerId)),
-  findByName: async (name) => {
-    const found = await client.computers.findByName(workspaceId, name);
-    return found ? vmOf(found) : undefined;
-  },
-  list: async () => (await client.computers.list(workspaceId)).map(vmOf),
-  remove: async (computerId) => {
-    try {
-      await client.computers.delete(computerId);
-    } catch (error) {
-      if (!hasCode(error, ORGO_ERRORS.notFound)) throw error;
-    }
-  },
-  start: async (computerId) => void (await client.computers.start(computerId)),
-  bash: (computerId, command, timeoutSeconds) => client.computers.bash(computerId, command, timeoutSeconds),
-  screenshot: (computerId): Promise<VmScreenshot> => client.computers.screenshot(computerId),
-  classify: classifyOrgoError,
-});
+/**
+ * The client as the VmProvider port, bound to one workspace: its id, or a function that finds it
+ * (called on first use and again after a failure, so a process can start while Orgo is away).
+ */
+export const orgoVmProvider = (client: OrgoClient, workspace: string | (() => Promise<string>)): VmProvider => {
+  let known: Promise<string> | undefined = typeof workspace === 'string' ? Promise.resolve(workspace) : undefined;
+  const workspaceId = () =>
+    (known ??= (workspace as () => Promise<string>)().catch((error: unknown) => {
+      known = undefined;
+      throw error;
+    }));
+  return {
+    create: async (name, size) => vmOf(await client.computers.create(await workspaceId(), name, size)),
+    get: async (computerId) => vmOf(await client.computers.get(computerId)),
+    findByName: async (name) => {
+      const found = await client.computers.findByName(await workspaceId(), name);
+      return found ? vmOf(found) : undefined;
+    },
+    list: async () => (await client.computers.list(await workspaceId())).map(vmOf),
+    remove: async (computerId) => {
+      try {
+        await client.computers.delete(computerId);
+      } catch (error) {
+        if (!hasCode(error, ORGO_ERRORS.notFound)) throw error;
+      }
+    },
+    start: async (computerId) => void (await client.computers.start(computerId)),
+    bash: (computerId, command, timeoutSeconds) => client.computers.bash(computerId, command, timeoutSeconds),
+    screenshot: (computerId): Promise<VmScreenshot> => client.computers.screenshot(computerId),
+    classify: classifyOrgoError,
+  };
+};

@@ -11,6 +11,8 @@ export interface Vm {
   readonly name: string;
   readonly status: VmStatus;
   readonly url: string | null;
+  /** ISO time of creation when the provider says. */
+  readonly createdAt: string | null;
 }
 
 export interface VmSize {

@@ -32,7 +32,7 @@ export const DEFAULT_POLICY: ProvisioningPolicy = Object.freeze({
   knightProvisionMs: 10 * 60_000,
   knightTaskMs: 30 * 60_000,
   agentVmMs: 15 * 60_000,
-  pollMs: 1_000,
+  pollMs: 500,
   retryBaseMs: 1_000,
   retryMaxMs: 60_000,
   refusedRetryMs: 5 * 60_000,

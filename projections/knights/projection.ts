@@ -17,8 +17,14 @@ const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
       cpu: e.data.spec.cpu,
       ram_gb: e.data.spec.ramGb,
       vm_id: null,
+      vm_name: null,
       url: null,
       progress: null,
+      progress_note: null,
+      result: null,
+      screenshot_url: null,
+      failure_stage: null,
+      failure_reason: null,
       created_at: at,
       updated_at: at,
       created_position: String(event.position),
@@ -28,17 +34,17 @@ const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
   const next = { ...row, updated_at: at };
   switch (e.type) {
     case 'KnightProvisioningStarted':
-      return { ...next, status: 'provisioning' };
+      return { ...next, status: 'provisioning', vm_name: e.data.vmName };
     case 'KnightProvisioned':
       return { ...next, status: 'provisioned', vm_id: e.data.vmId, url: e.data.url };
     case 'KnightTaskStarted':
-      return { ...next, status: 'working', progress: 0 };
+      return { ...next, status: 'working', progress: 0, progress_note: null };
     case 'KnightTaskProgressed':
-      return { ...next, progress: e.data.percent };
+      return { ...next, progress: e.data.percent, progress_note: e.data.note };
     case 'KnightTaskCompleted':
-      return { ...next, status: 'provisioned', progress: 100 };
+      return { ...next, status: 'provisioned', progress: 100, result: e.data.result, screenshot_url: e.data.screenshotUrl ?? null };
     case 'KnightFailed':
-      return { ...next, status: 'failed' };
+      return { ...next, status: 'failed', failure_stage: e.data.stage ?? 'unknown', failure_reason: e.data.reason };
     case 'KnightTerminationRequested':
       return { ...next, status: 'terminating' };
     case 'KnightTerminated':
@@ -60,14 +66,20 @@ export const knightsProjection: Projection = {
         cpu: 'integer',
         ram_gb: 'integer',
         vm_id: 'text',
+        vm_name: 'text',
         url: 'text',
         progress: 'integer',
+        progress_note: 'text',
+        result: 'text',
+        screenshot_url: 'text',
+        failure_stage: 'text',
+        failure_reason: 'text',
         created_at: 'timestamptz',
         updated_at: 'timestamptz',
         created_position: 'bigint',
       },
       primaryKey: ['tenant_id', 'knight_id'],
-      indexes: [['tenant_id', 'created_position DESC'], ['tenant_id', 'status']],
+      indexes: [['tenant_id', 'created_position DESC'], ['tenant_id', 'status'], ['vm_id']],
     },
   ],
   reducers: [

@@ -33,8 +33,13 @@ export const tableDdl = (schema: string, table: TableSpec, suffix = '', options 
     .map(([column, type]) => `${column} ${type}${column === 'tenant_id' || column === 'version' ? ' NOT NULL' : ''}`)
     .join(', ');
   const indexes = options.indexes ? indexDdl(schema, table, suffix) : '';
+  // A table made by an older version gains the columns added since (null until a rebuild fills them).
+  const added = Object.entries(table.columns)
+    .map(([column, type]) => `ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS ${column} ${type};`)
+    .join('\n');
   return `
 CREATE TABLE IF NOT EXISTS ${name} (${columns}, PRIMARY KEY (${table.primaryKey.join(', ')}));
+${added}
 ${indexes}
 ALTER TABLE ${name} OWNER TO ${ROLES.owner};
 ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY;

@@ -4,6 +4,8 @@ import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { Projection, Row } from '../shared/projection.ts';
 import { atOf, streamOf } from '../shared/stream.ts';
 
+const noFailure = { agent_vm_failure_stage: null, agent_vm_failure_reason: null };
+
 const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
   const e = { type: event.type, data: event.data } as TenantEvent;
   const at = atOf(event);
@@ -17,6 +19,9 @@ const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
       whatsapp_number: null,
       agent_vm_status: null,
       agent_vm_id: null,
+      agent_vm_request_id: null,
+      agent_vm_failure_stage: null,
+      agent_vm_failure_reason: null,
       created_at: at,
       updated_at: at,
     };
@@ -34,9 +39,18 @@ const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
     case 'WhatsAppNumberDisconnected':
       return { ...next, whatsapp_number: null };
     case 'AgentVmRequested':
-      return { ...next, agent_vm_status: 'requested', agent_vm_id: null };
+      return { ...next, ...noFailure, agent_vm_status: 'requested', agent_vm_id: null, agent_vm_request_id: e.data.requestId };
     case 'AgentVmReady':
-      return { ...next, agent_vm_status: 'ready', agent_vm_id: e.data.vmId };
+      return { ...next, ...noFailure, agent_vm_status: 'ready', agent_vm_id: e.data.vmId, agent_vm_request_id: e.data.requestId };
+    case 'AgentVmFailed':
+      return {
+        ...next,
+        agent_vm_status: 'failed',
+        agent_vm_id: null,
+        agent_vm_request_id: e.data.requestId,
+        agent_vm_failure_stage: e.data.stage,
+        agent_vm_failure_reason: e.data.reason,
+      };
     case 'TenantSuspended':
       return { ...next, status: 'suspended' };
     case 'TenantReinstated':
@@ -65,6 +79,9 @@ export const tenantsProjection: Projection = {
         whatsapp_number: 'text',
         agent_vm_status: 'text',
         agent_vm_id: 'text',
+        agent_vm_request_id: 'text',
+        agent_vm_failure_stage: 'text',
+        agent_vm_failure_reason: 'text',
         created_at: 'timestamptz',
         updated_at: 'timestamptz',
       },

@@ -9,7 +9,7 @@ export type ApiHarness = Stack;
  * The real stack on the local PostgreSQL: event store, projector, read models under RLS and the
  * HTTP API on a free loopback port, in schemas of its own that `close()` drops.
  */
-export const startApiHarness = async (env: Record<string, string> = {}): Promise<ApiHarness> => {
+export const startApiHarness = async (env: Record<string, string> = {}, options: { saga?: boolean } = {}): Promise<ApiHarness> => {
   const schemas = { events: uniqueSchema('api_ev'), readModels: uniqueSchema('api_rm') };
   const stack = await startStack({
     databaseUrl: TEST_DATABASE_URL,
@@ -17,6 +17,7 @@ export const startApiHarness = async (env: Record<string, string> = {}): Promise
     log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     env: { JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long', ...env },
     poolSize: 6,
+    ...(options.saga ? { saga: true } : {}),
   });
   return {
     ...stack,

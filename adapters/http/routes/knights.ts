@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deployKnight, deployKnightInput } from '../../../commands/knights/deploy-knight.ts';
 import { terminateKnight, terminateKnightInput } from '../../../commands/knights/terminate-knight.ts';
+import { AppError } from '../../../domain/shared/errors.ts';
 import { notFound } from '../http-error.ts';
 import { defineRoute, entityIdParam, freshnessQuery, pagedQuery, positioned } from './route.ts';
 
@@ -32,6 +33,19 @@ export const knightRoutes = [
       const knight = await deps.reads.forTenant(tenantId, (r) => r.knight(params.knightId));
       if (!knight) throw notFound('knight_not_found', 'knight not found');
       return { body: knight };
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/knights/:knightId/screenshot', tag, summary: "The knight's screen now, while its computer runs: `{image}` (a data URL or an https link)",
+    scopes: readers, tenant: 'credential', params: knightPath, status: 200,
+    handle: async ({ deps, tenantId, params }) => {
+      const knight = await deps.reads.forTenant(tenantId, (r) => r.knight(params.knightId));
+      if (!knight) throw notFound('knight_not_found', 'knight not found');
+      if (!knight.vmId || (knight.status !== 'provisioned' && knight.status !== 'working'))
+        throw new AppError('conflict', 'knight_computer_not_running', `the knight's computer is not running (the knight is ${knight.status})`);
+      if (!deps.vms) throw new AppError('unavailable', 'screenshots_unavailable', 'this process has no connection to the computers; try again later');
+      const shot = await deps.vms.screenshot(knight.vmId);
+      return { body: { knightId: knight.knightId, image: shot.kind === 'data' ? shot.dataUrl : shot.url } };
     },
   }),
   defineRoute({

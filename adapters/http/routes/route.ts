@@ -1,6 +1,7 @@
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 import type { Accepted, Caller, CommandPorts } from '../../../commands/context.ts';
+import type { VmProvider } from '../../../domain/ports/vm-provider.ts';
 import type { TenantId } from '../../../domain/shared/ids.ts';
 import { ENTITY_ID_PATTERN, TENANT_ID_PATTERN } from '../../../domain/shared/ids.ts';
 import type { ReadSide } from '../../../projections/read-side.ts';
@@ -17,6 +18,8 @@ export interface RouteDeps {
   readonly ports: CommandPorts;
   readonly reads: ReadSide;
   readonly auth: Auth;
+  /** The computers knights run on, for live screenshots; absent when this process has no Orgo connection. */
+  readonly vms?: VmProvider | undefined;
 }
 
 export interface RouteContext<P, Q, B> {

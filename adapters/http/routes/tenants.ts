@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { changeTenantTier, changeTenantTierInput, eraseTenant, reinstateTenant, suspendTenant, suspendTenantInput } from '../../../commands/tenants/change-tenant.ts';
+import { requestAgentVm } from '../../../commands/tenants/agent-vm.ts';
 import { createTenant, createTenantInput } from '../../../commands/tenants/create-tenant.ts';
 import { asTenantId } from '../../../domain/shared/ids.ts';
 import type { TenantId } from '../../../domain/shared/ids.ts';
@@ -59,6 +60,22 @@ export const tenantRoutes = [
     handle: async ({ deps, tenantId, caller }) => {
       const result = await reinstateTenant(deps.ports, caller(), tenantId);
       return { body: { tenantId, ...positioned(result) }, duplicate: result.duplicate };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/tenants/me/agent-vm', tag, summary: "Request the caller's agent VM again after it failed (provisioning continues after 202)",
+    scopes: ['tenant'], tenant: 'credential', body: noBody, status: 202,
+    handle: async ({ deps, tenantId, caller, newId }) => {
+      const result = await requestAgentVm(deps.ports, caller(), tenantId, newId('agent-vm'));
+      return { body: { tenantId, requestId: result.requestId, ...positioned(result) }, duplicate: result.duplicate };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/tenants/:tenantId/agent-vm', tag, summary: "Request a tenant's agent VM again after it failed",
+    scopes: ['operator'], tenant: 'path', params: tenantPath, body: noBody, status: 202,
+    handle: async ({ deps, tenantId, caller, newId }) => {
+      const result = await requestAgentVm(deps.ports, caller(), tenantId, newId('agent-vm'));
+      return { body: { tenantId, requestId: result.requestId, ...positioned(result) }, duplicate: result.duplicate };
     },
   }),
   defineRoute({

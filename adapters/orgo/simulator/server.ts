@@ -72,6 +72,7 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
   const workspace = world.addWorkspace(options.workspaceName ?? 'openclaw-service');
   const commands: RecordedCommand[] = [];
   const calls = new Map<SimOperation, number>();
+  let refusals = 0;
   const held = new Set<ServerResponse>();
 
   const computerJson = (c: SimComputer) => ({
@@ -99,10 +100,15 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
   const authorize = (req: IncomingMessage) => {
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     const scope = m ? keys.get(m[1]!) : undefined;
-    if (!scope) throw problem(401, 'Invalid or missing API key');
+    if (!scope) {
+      refusals++;
+      throw problem(401, 'Invalid or missing API key');
+    }
     return (workspaceId: string) => {
-      if (scope.workspaceId && scope.workspaceId !== workspaceId)
+      if (scope.workspaceId && scope.workspaceId !== workspaceId) {
+        refusals++;
         throw problem(403, 'This API key is scoped to another workspace', 'workspace_scope_mismatch');
+      }
     };
   };
 
@@ -242,6 +248,8 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
     /** Every bash command received, in order, exactly as sent. */
     commands: (): readonly RecordedCommand[] => commands,
     calls: (op: SimOperation) => calls.get(op) ?? 0,
+    /** Requests refused with 401 or 403. */
+    refusals: () => refusals,
     fail: (fault: StatusFault) => faults.fail(fault),
     timeoutAfterCreate: (times = 1, name?: RegExp) => faults.timeoutAfterCreate(times, name),
     endInError: (name: RegExp) => faults.endInError(name),

@@ -1,0 +1,89 @@
+import type { Logger } from 'pino';
+import type { CommandShell } from '../../commands/shell/handle-command.ts';
+import { knightDecider } from '../../domain/knight/index.ts';
+import type { VmProvider } from '../../domain/ports/vm-provider.ts';
+import { reconcile } from '../../domain/provisioning/reconcile.ts';
+import { knightStream } from '../../domain/shared/streams.ts';
+import { computerOwners } from '../../projections/provisioning-reads.ts';
+import type { TxDb } from '../../projections/provisioning-reads.ts';
+import type { WarmPool } from './pool.ts';
+
+export interface ReconcilerDeps {
+  /** The read models' database and schema. */
+  readonly db: TxDb;
+  readonly schema: string;
+  readonly vms: VmProvider;
+  readonly shell: CommandShell;
+  readonly namePrefix: string;
+  readonly log: Logger;
+  readonly pool?: WarmPool | undefined;
+  readonly clock?: () => Date;
+  /** Computers and knights younger than this are left alone (their events may still be on the way). */
+  readonly graceMs?: number;
+}
+
+export const RECONCILER_ACTOR = 'saga:reconciler';
+
+/** Orgo's own timestamp format may differ from ours: anything unreadable counts as unknown (and old). */
+const createdMs = (iso: string | null): number | null => {
+  const ms = iso ? Date.parse(iso) : Number.NaN;
+  return Number.isNaN(ms) ? null : ms;
+};
+
+/**
+ * Compares the workspace's computers with the knights and tenants read models: deletes this
+ * platform's orphans (by name prefix; never anyone else's computer) and marks knights whose
+ * computer vanished as failed (stage vm_lost), which the saga then winds up.
+ */
+export const createReconciler = (deps: ReconcilerDeps) => {
+  const clock = deps.clock ?? (() => new Date());
+  let timer: NodeJS.Timeout | undefined;
+  let round: Promise<unknown> | undefined;
+
+  const runOnce = async (options: { graceMs?: number } = {}) => {
+    // Owners first, computers second: a computer made in between is young, and young ones stay.
+    const owners = await computerOwners(deps.db, deps.schema);
+    const inventory = (await deps.vms.list()).map((vm) => ({ id: vm.id, name: vm.name, createdAtMs: createdMs(vm.createdAt) }));
+    const decision = reconcile({
+      prefix: deps.namePrefix,
+      now: clock().getTime(),
+      graceMs: options.graceMs ?? deps.graceMs ?? 10 * 60_000,
+      inventory,
+      knights: owners.knights,
+      tenants: owners.tenants,
+      warm: deps.pool ? await deps.pool.names() : new Set(),
+    });
+    for (const orphan of decision.orphans) {
+      await deps.vms.remove(orphan.id);
+      deps.log.warn({ vmId: orphan.id, name: orphan.name }, 'deleted an orphan computer');
+    }
+    for (const k of decision.vanished) {
+      await deps.shell.handle(knightDecider, {
+        streamId: knightStream(k.tenantId as never, k.knightId as never),
+        command: { type: 'FailKnight', stage: 'vm_lost', reason: 'the knight’s computer no longer exists at Orgo', at: clock().toISOString() },
+        metadata: { tenantId: k.tenantId, actor: RECONCILER_ACTOR, correlationId: `reconcile:${k.tenantId}.${k.knightId}`, causationId: null },
+      });
+      deps.log.warn({ tenantId: k.tenantId, knightId: k.knightId, vmId: k.vmId }, 'a knight’s computer vanished');
+    }
+    return { orphans: decision.orphans.map((o) => o.name), vanished: decision.vanished.map((k) => `${k.tenantId}.${k.knightId}`) };
+  };
+
+  return {
+    runOnce,
+    start(intervalMs: number) {
+      const tick = () => {
+        round = runOnce()
+          .catch((error: unknown) => deps.log.error({ err: error }, 'reconciliation failed; trying again at the next round'))
+          .finally(() => {
+            if (timer) timer = setTimeout(tick, intervalMs);
+          });
+      };
+      timer = setTimeout(tick, intervalMs);
+    },
+    async stop() {
+      clearTimeout(timer);
+      timer = undefined;
+      await round;
+    },
+  };
+};

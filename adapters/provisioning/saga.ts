@@ -1,0 +1,192 @@
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { CommandShell } from '../../commands/shell/handle-command.ts';
+import { knightDecider } from '../../domain/knight/index.ts';
+import type { Bus } from '../../domain/ports/bus.ts';
+import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
+import type { VmProvider } from '../../domain/ports/vm-provider.ts';
+import type { ProvisioningPolicy } from '../../domain/provisioning/job.ts';
+import { knightStream, parseStreamId } from '../../domain/shared/streams.ts';
+import type { TenantTierChanged } from '../../domain/tenant/index.ts';
+import { TIER_LIMITS } from '../../domain/tiers.ts';
+import type { SqlDb } from '../event-store/sql/db.ts';
+import { createWakeup } from '../event-store/sql/wakeup.ts';
+import { createEffects } from './effects.ts';
+import { createJobsTable } from './jobs-table.ts';
+import type { WarmPool } from './pool.ts';
+import { createStepper, SAGA_ACTOR } from './step.ts';
+
+export interface LiveKnight {
+  readonly knightId: string;
+  readonly status: string;
+}
+
+export interface ProvisioningSagaDeps {
+  readonly store: EventStore;
+  readonly bus: Bus;
+  /** Where the saga keeps its timers (and the warm pool its rows). */
+  readonly db: SqlDb;
+  readonly schema: string;
+  readonly shell: CommandShell;
+  readonly vms: VmProvider;
+  readonly policy: ProvisioningPolicy;
+  readonly log: Logger;
+  readonly clock?: () => Date;
+  readonly pool?: WarmPool | undefined;
+  /** A tenant's knights that are not terminated, newest first (from the knights read model). */
+  readonly liveKnights: (tenantId: string) => Promise<readonly LiveKnight[]>;
+  /** Jobs stepped at once (default 32). */
+  readonly concurrency?: number;
+  /** Names this process's leases; a restart under the same id takes them back at once (default: the host name). */
+  readonly instanceId?: string;
+  /** How long a step may hold its job before others may take it (default 5 minutes). */
+  readonly leaseMs?: number;
+  readonly consumer?: string;
+}
+
+const KNIGHT_EVENTS = [
+  'KnightRequested', 'KnightProvisioningStarted', 'KnightProvisioned', 'KnightTaskStarted', 'KnightTaskProgressed',
+  'KnightTaskCompleted', 'KnightFailed', 'KnightTerminationRequested', 'KnightTerminated',
+];
+const TENANT_EVENTS = ['TenantCreated', 'TenantTierChanged', 'AgentVmRequested', 'AgentVmReady', 'AgentVmFailed', 'TenantSuspended', 'TenantReinstated', 'TenantErased'];
+
+/**
+ * The provisioning saga (role `saga`): a Bus consumer that turns events into due jobs, and a
+ * scheduler that steps due jobs, a few at once. The consumer only writes timer rows, so its
+ * checkpoint moves on quickly and a crash loses nothing: the rows are the saga's memory.
+ */
+export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
+  const { log, policy } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const concurrency = deps.concurrency ?? 32;
+  const leaseMs = deps.leaseMs ?? 5 * 60_000;
+  const jobs = await createJobsTable(deps.db, deps.schema, deps.instanceId ?? hostname());
+  const effects = createEffects({ vms: deps.vms, pool: deps.pool });
+  const stepper = createStepper({ store: deps.store, shell: deps.shell, effects, jobs, policy, clock, log });
+  const kick = createWakeup();
+  const inFlight = new Map<string, Promise<void>>();
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let subscription: Subscription | undefined;
+
+  /** A lower tier ends the knights beyond its limit, newest first. */
+  const downgraded = async (tenantId: string, data: TenantTierChanged['data']): Promise<string[]> => {
+    const limit = TIER_LIMITS[data.to].knightsAtOnce;
+    if (limit >= TIER_LIMITS[data.from].knightsAtOnce) return [];
+    const live = await deps.liveKnights(tenantId);
+    const beyond = live.filter((k) => k.status !== 'terminating').slice(0, Math.max(0, live.length - limit));
+    for (const k of beyond)
+      await deps.shell.handle(knightDecider, {
+        streamId: knightStream(tenantId as never, k.knightId as never),
+        command: { type: 'RequestKnightTermination', reason: `the ${data.to} tier allows ${limit} knights at once`, at: clock().toISOString() },
+        metadata: { tenantId, actor: SAGA_ACTOR, correlationId: `saga:tier:${tenantId}`, causationId: null },
+      });
+    return beyond.map((k) => knightStream(tenantId as never, k.knightId as never));
+  };
+
+  /** Which jobs an event concerns. The saga's own events need no wake: their job is running. */
+  const wakesFor = async (event: RecordedEvent): Promise<string[]> => {
+    if (event.metadata.actor === SAGA_ACTOR) return [];
+    const { category, tenantId } = parseStreamId(event.streamId);
+    if (category === 'knight') return [event.streamId];
+    switch (event.type) {
+      case 'TenantSuspended':
+      case 'TenantErased':
+        return [event.streamId, ...(await deps.liveKnights(tenantId)).map((k) => knightStream(tenantId, k.knightId as never))];
+      case 'TenantTierChanged':
+        return downgraded(tenantId, event.data as TenantTierChanged['data']);
+      default:
+        return [event.streamId];
+    }
+  };
+
+  const handle = async (events: readonly RecordedEvent[]) => {
+    const wake: string[] = [];
+    for (const event of events) {
+      try {
+        wake.push(...(await wakesFor(event)));
+      } catch (error) {
+        if ((error as { kind?: string }).kind === 'unavailable') throw error; // redelivered after a pause
+        log.error({ err: error, eventId: event.id, type: event.type }, 'saga could not act on an event; skipping it');
+      }
+    }
+    await jobs.wake(wake);
+    if (wake.length > 0) kick.notify();
+  };
+
+  const step = (job: { streamId: string; wakes: number; attempts: number }) => {
+    const work = stepper
+      .run(job)
+      .catch(async (error: unknown) => {
+        log.error({ err: error, streamId: job.streamId }, 'saga step failed; trying again shortly');
+        await jobs.reschedule(job, clock().getTime() + 5_000, job.attempts + 1, 'step failed').catch(() => undefined);
+      })
+      .finally(() => {
+        inFlight.delete(job.streamId);
+        kick.notify();
+      });
+    inFlight.set(job.streamId, work);
+  };
+
+  const schedule = async () => {
+    while (running) {
+      const seen = kick.generation;
+      try {
+        const free = concurrency - inFlight.size;
+        const due = await jobs.claimDue(free, leaseMs);
+        for (const job of due) if (!inFlight.has(job.streamId)) step(job);
+        if (due.length > 0 && due.length === free) continue;
+        await kick.wait(seen, inFlight.size >= concurrency ? 1_000 : await jobs.msUntilNext(1_000));
+      } catch (error) {
+        log.error({ err: error }, 'saga scheduler failed; retrying');
+        await kick.wait(seen, 1_000);
+      }
+    }
+  };
+
+  /** The bus consumer; should it fail (a database outage), it is started again from its checkpoint. */
+  const consume = async (): Promise<void> => {
+    while (running) {
+      try {
+        const current = await deps.bus.consume(
+          deps.consumer ?? 'provisioning-saga',
+          { filter: { categories: ['knight', 'tenant'], eventTypes: [...KNIGHT_EVENTS, ...TENANT_EVENTS] }, batchSize: 500 },
+          handle,
+        );
+        subscription = current;
+        current.done.catch((error: unknown) => {
+          if (!running) return;
+          log.error({ err: error }, 'saga consumer failed; starting it again from its checkpoint');
+          setTimeout(() => void consume(), 1_000);
+        });
+        return;
+      } catch (error) {
+        log.error({ err: error }, 'saga consumer could not start; trying again');
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  };
+
+  return {
+    async start() {
+      await jobs.releaseOwn();
+      running = true;
+      deps.pool?.start();
+      await consume();
+      loop = schedule();
+    },
+    /** Stops taking jobs; steps under way get `graceMs` to end (their leases go back at the next start). */
+    async stop(graceMs = 10_000) {
+      running = false;
+      kick.notify();
+      await subscription?.close();
+      await loop;
+      await deps.pool?.stop();
+      await Promise.race([Promise.allSettled(inFlight.values()), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    },
+    stats: () => ({ ...stepper.stats, inFlight: inFlight.size }),
+    pending: () => jobs.pending(),
+  };
+};
+
+export type ProvisioningSaga = Awaited<ReturnType<typeof createProvisioningSaga>>;

@@ -1,0 +1,86 @@
+import { policyOf, provisioningConfigSchema } from '../adapters/provisioning/config.ts';
+import { createWarmPool } from '../adapters/provisioning/pool.ts';
+import type { WarmPool } from '../adapters/provisioning/pool.ts';
+import { createReconciler } from '../adapters/provisioning/reconciler.ts';
+import { createProvisioningSaga } from '../adapters/provisioning/saga.ts';
+import type { ProvisioningSaga } from '../adapters/provisioning/saga.ts';
+import type { CommandShell } from '../commands/shell/handle-command.ts';
+import type { VmProvider } from '../domain/ports/vm-provider.ts';
+import { liveKnightsOf } from '../projections/provisioning-reads.ts';
+import { parseEnv } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { Storage } from './stores.ts';
+
+export interface RunningSaga {
+  readonly saga: ProvisioningSaga;
+  readonly pool: WarmPool | undefined;
+  readonly reconciler: ReturnType<typeof createReconciler>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The provisioning saga on a storage: its Bus consumer and scheduler, the warm pool when
+ * ORGO_WARM_POOL asks for one, and the periodic reconciliation. Timers and pool rows live beside
+ * the bus checkpoints (the event store's schema); the read models are read for who owns what.
+ */
+export const startSaga = async (options: {
+  storage: Storage;
+  shell: CommandShell;
+  vms: VmProvider;
+  eventSchema: string;
+  readModelSchema: string;
+  env: Record<string, string | undefined>;
+  log: Logger;
+}): Promise<RunningSaga> => {
+  const { storage, vms, log } = options;
+  const config = parseEnv(provisioningConfigSchema, options.env);
+  const policy = policyOf(config);
+  const pool =
+    config.ORGO_WARM_POOL > 0
+      ? await createWarmPool({
+          db: storage.db,
+          schema: options.eventSchema,
+          vms,
+          size: config.ORGO_WARM_POOL,
+          computerSize: policy.agentVmSize,
+          namePrefix: policy.namePrefix,
+          log,
+        })
+      : undefined;
+  const saga = await createProvisioningSaga({
+    store: storage.store,
+    bus: storage.bus,
+    db: storage.db,
+    schema: options.eventSchema,
+    shell: options.shell,
+    vms,
+    policy,
+    log,
+    pool,
+    liveKnights: (tenantId) => liveKnightsOf(storage.db, options.readModelSchema, tenantId),
+    concurrency: config.SAGA_CONCURRENCY,
+    ...(config.SAGA_INSTANCE_ID ? { instanceId: config.SAGA_INSTANCE_ID } : {}),
+  });
+  const reconciler = createReconciler({
+    db: storage.db,
+    schema: options.readModelSchema,
+    vms,
+    shell: options.shell,
+    namePrefix: policy.namePrefix,
+    log,
+    pool,
+    graceMs: config.RECONCILE_GRACE_SECONDS * 1_000,
+  });
+  await saga.start();
+  if (config.RECONCILE_INTERVAL_SECONDS > 0) reconciler.start(config.RECONCILE_INTERVAL_SECONDS * 1_000);
+  log.info({ warmPool: config.ORGO_WARM_POOL, prefix: policy.namePrefix }, 'provisioning saga running');
+  return {
+    saga,
+    pool,
+    reconciler,
+    async stop() {
+      await reconciler.stop();
+      await saga.stop();
+    },
+  };
+};
