@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from './config.ts';
-import { startDev, stopOnSignals } from './dev.ts';
+import { stopOnSignals } from './signals.ts';
 import { createLogger } from './logger.ts';
 
 const program = new Command('openclaw-service').description('OpenClaw-as-a-Service control plane');
@@ -12,7 +12,10 @@ program
     const config = loadConfig();
     const { checkHttpApiConfig } = await import('./api-role.ts');
     checkHttpApiConfig(process.env);
+    const { checkSagaConfig } = await import('./saga.ts');
+    checkSagaConfig(process.env);
     const log = createLogger(config.LOG_LEVEL);
+    const { startDev } = await import('./dev.ts');
     const platform = await startDev(config, log);
     stopOnSignals(platform.stop, log);
     const { operatorKey: op } = platform;
@@ -21,7 +24,8 @@ program
       : `operator:  ${op.file ? `key in ${op.file}` : 'OPERATOR_API_KEY'}`;
     process.stdout.write(
       `\nOpenClaw Service is running.\n  api:       ${platform.http.url}/api/v1  (OpenAPI: ${platform.http.url}/openapi.json)\n` +
-        `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n  stop:      Ctrl-C\n\n`,
+        `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n` +
+        `  vms:       ${platform.orgo?.describe ?? 'none'}${platform.orgo?.simulator ? ' (ORGO_API_KEY is unset: nothing is really created)' : ''}\n  stop:      Ctrl-C\n\n`,
     );
   });
 
@@ -41,6 +45,15 @@ program
     const config = loadConfig();
     const { runProjector } = await import('./roles.ts');
     await runProjector(config, createLogger(config.LOG_LEVEL));
+  });
+
+program
+  .command('saga')
+  .description('run only the provisioning saga: agent VMs and knights on Orgo (needs DATABASE_URL and ORGO_API_KEY)')
+  .action(async () => {
+    const config = loadConfig();
+    const { runSaga } = await import('./saga-role.ts');
+    await runSaga(config, createLogger(config.LOG_LEVEL));
   });
 
 const projections = program.command('projections').description('read models: status and rebuild');

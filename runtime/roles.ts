@@ -1,7 +1,7 @@
 import { migrateReadModels } from '../adapters/projections/projector.ts';
 import { PROJECTIONS } from '../projections/index.ts';
 import type { Config } from './config.ts';
-import { stopOnSignals } from './dev.ts';
+import { stopOnSignals } from './signals.ts';
 import type { Logger } from './logger.ts';
 import { projectorOn } from './projector.ts';
 import { openStorage } from './stores.ts';

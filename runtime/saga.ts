@@ -1,3 +1,4 @@
+import { orgoConfigSchema } from '../adapters/orgo/config.ts';
 import { policyOf, provisioningConfigSchema } from '../adapters/provisioning/config.ts';
 import { createWarmPool } from '../adapters/provisioning/pool.ts';
 import type { WarmPool } from '../adapters/provisioning/pool.ts';
@@ -10,6 +11,11 @@ import { liveKnightsOf } from '../projections/provisioning-reads.ts';
 import { parseEnv } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Storage } from './stores.ts';
+
+/** The Orgo client's and the saga's variables, checked before anything starts. */
+export const checkSagaConfig = (env: Record<string, string | undefined>): void => {
+  parseEnv(orgoConfigSchema.extend(provisioningConfigSchema.shape), env);
+};
 
 export interface RunningSaga {
   readonly saga: ProvisioningSaga;

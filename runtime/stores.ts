@@ -1,9 +1,7 @@
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
 import { createInProcessBus } from '../adapters/bus/in-process.ts';
 import { createSqlCheckpointStore } from '../adapters/bus/sql-checkpoints.ts';
-import { createEventStoreDbStore } from '../adapters/event-store/eventstoredb/index.ts';
 import { pgliteDb } from '../adapters/event-store/pglite.ts';
 import { pgPoolDb } from '../adapters/event-store/postgres.ts';
 import type { SqlDb } from '../adapters/event-store/sql/db.ts';
@@ -33,6 +31,7 @@ export const openStorage = async (config: Config, role = 'service'): Promise<Sto
   if (config.eventStore === 'pglite') {
     const dir = path.join(config.DATA_DIR, 'pglite');
     await mkdir(dir, { recursive: true });
+    const { PGlite } = await import('@electric-sql/pglite'); // loaded only for the embedded default
     const pg = await PGlite.create(dir);
     const db = pgliteDb(pg, { ownsInstance: false });
     const store = await createSqlEventStore(db, { schema });
@@ -57,7 +56,8 @@ export const openStorage = async (config: Config, role = 'service'): Promise<Sto
   const store =
     config.eventStore === 'postgres'
       ? await createSqlEventStore(pgPoolDb(config.DATABASE_URL, config.PG_POOL_SIZE, undefined, name), { schema })
-      : createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL! });
+      : // loaded only when used: its gRPC client alone takes about a second to import
+        (await import('../adapters/event-store/eventstoredb/index.ts')).createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL! });
   const bus = createInProcessBus(store, await createSqlCheckpointStore(db, schema));
   return {
     store,

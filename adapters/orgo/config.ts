@@ -10,6 +10,12 @@ export const orgoConfigSchema = z.object({
   ORGO_WORKSPACE_ID: z.string().min(1).max(128).optional(),
   /** Every call gives up after this long (bash calls: their own timeout plus this). */
   ORGO_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** Waits before retrying a 503, comma-separated; Orgo documents 1 s, 2 s, 4 s. */
+  ORGO_RETRY_DELAYS_MS: z
+    .string()
+    .regex(/^\d{1,6}(,\d{1,6}){0,9}$/, 'milliseconds separated by commas, e.g. 1000,2000,4000')
+    .transform((v) => v.split(',').map(Number))
+    .default([1_000, 2_000, 4_000]),
 });
 export type OrgoConfig = z.infer<typeof orgoConfigSchema>;
 

@@ -44,6 +44,7 @@ export const startSagaHarness = async (
       ORGO_WORKSPACE_ID: sim.workspaceId,
       ORGO_TIMEOUT_MS: '2000',
       ORGO_POLL_MS: '20',
+      ORGO_RETRY_DELAYS_MS: '20,40,80',
       RECONCILE_INTERVAL_SECONDS: '0',
       SAGA_INSTANCE_ID: `test-${randomUUID()}`,
       ...options.env,

@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ok } from '../http/support/client.ts';
+import type { Client } from '../http/support/client.ts';
+import { eventually, startSagaHarness } from './support.ts';
+import type { SagaHarness } from './support.ts';
+
+interface KnightBody {
+  knightId: string;
+  status: string;
+  vmId: string | null;
+  failure: { stage: string; reason: string } | null;
+}
+
+const knightIn = (me: Client, knightId: string, done: (k: KnightBody) => boolean) =>
+  eventually(`knight ${knightId}`, async () => {
+    const reply = await me.get<KnightBody>(`/knights/${knightId}`);
+    if (reply.status === 404) return undefined;
+    const k = ok(reply, 200);
+    return done(k) ? k : undefined;
+  });
+
+const computersOf = (h: SagaHarness, tenantId: string, knightId: string) => h.sim.computers().filter((c) => c.name === `ocs-k-${tenantId}.${knightId}`);
+
+describe('provisioning saga: races and faults', () => {
+  let h: SagaHarness;
+  beforeAll(async () => {
+    h = await startSagaHarness({ env: { KNIGHT_PROVISION_TIMEOUT_SECONDS: '3' } });
+  });
+  afterAll(() => h.close());
+
+  it('terminating twice, and a termination racing the provisioning, end with no computer and one KnightTerminated', async () => {
+    const { tenantId, me } = await h.tenant();
+    const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Race me' }), 202);
+    ok(await me.delete(`/knights/${knightId}`), 202); // while the saga is about to create its computer
+    ok(await me.delete(`/knights/${knightId}`), 202);
+    await knightIn(me, knightId, (k) => k.status === 'terminated');
+    ok(await me.delete(`/knights/${knightId}`), 202);
+    await eventually('no computer', () => (computersOf(h, tenantId, knightId).length === 0 ? true : undefined));
+    const events = await h.events(`knight-${tenantId}.${knightId}`);
+    expect(events.filter((e) => e.type === 'KnightTerminated')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'KnightTerminationRequested')).toHaveLength(1);
+  });
+
+  it('a termination while the computer boots deletes it', async () => {
+    const { tenantId, me } = await h.tenant();
+    const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Boot then stop' }), 202);
+    await eventually('a computer', () => (computersOf(h, tenantId, knightId).length === 1 ? true : undefined));
+    ok(await me.delete(`/knights/${knightId}`), 202);
+    await knightIn(me, knightId, (k) => k.status === 'terminated');
+    await eventually('no computer', () => (computersOf(h, tenantId, knightId).length === 0 ? true : undefined));
+  });
+
+  it('a create whose answer never comes is found by name, not repeated: exactly one computer', async () => {
+    const { tenantId, me } = await h.tenant();
+    h.sim.timeoutAfterCreate(1, new RegExp(`^ocs-k-${tenantId}\\.`));
+    const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Lost answer' }), 202);
+    const k = await knightIn(me, knightId, (x) => x.status === 'provisioned');
+    expect(computersOf(h, tenantId, knightId).map((c) => c.id)).toEqual([k.vmId]);
+  });
+
+  it('a computer that ends in error fails the knight at the provisioning stage, and is deleted', async () => {
+    const { tenantId, me } = await h.tenant();
+    h.sim.endInError(new RegExp(`^ocs-k-${tenantId}\\.`));
+    const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Doomed' }), 202);
+    const k = await knightIn(me, knightId, (x) => x.status === 'failed');
+    expect(k.failure).toEqual({ stage: 'provisioning', reason: 'the computer ended in error while starting' });
+    await eventually('no computer', () => (computersOf(h, tenantId, knightId).length === 0 ? true : undefined));
+  });
+
+  it('503s are retried; past the deadline the knight fails and what was created is deleted', async () => {
+    const { tenantId, me } = await h.tenant();
+    h.sim.fail({ op: 'get', status: 503, times: Infinity, name: new RegExp(`^ocs-k-${tenantId}\\.`) });
+    const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Unreachable' }), 202);
+    const k = await knightIn(me, knightId, (x) => x.status === 'failed');
+    expect(k.failure?.stage).toBe('provisioning');
+    expect(k.failure?.reason).toMatch(/^(gave up after \d+ attempts: Orgo answered 503|the computer was not running within 3 s)/);
+    h.sim.clearFaults();
+    await eventually('no computer', () => (computersOf(h, tenantId, knightId).length === 0 ? true : undefined));
+  });
+
+  it('a task that exits non-zero fails the knight at the task stage', async () => {
+    const { me } = await h.tenant();
+    h.sim.script({ pattern: /openclaw agent --message 'Break things'/, exitCode: 2, output: 'Error: something broke' });
+    const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Break things' }), 202);
+    const k = await knightIn(me, knightId, (x) => x.status === 'failed');
+    expect(k.failure).toEqual({ stage: 'task', reason: 'the task exited with 2: Error: something broke' });
+  });
+
+  it('suspending a tenant terminates its knights', async () => {
+    const { tenantId, me } = await h.tenant();
+    const { knightId, position } = ok(await me.post<{ knightId: string; position: string }>('/knights', { task: 'Long job' }), 202);
+    await knightIn(me, knightId, (x) => x.status === 'provisioned');
+    ok(await me.get(`/knights?minPosition=${position}`), 200);
+    ok(await h.operator.post(`/tenants/${tenantId}/suspend`, { reason: 'unpaid invoice' }), 200);
+    const k = await knightIn(me, knightId, (x) => x.status === 'terminated');
+    expect(k.vmId).not.toBeNull();
+    expect(computersOf(h, tenantId, knightId)).toEqual([]);
+  });
+});
+
+describe('provisioning saga: Orgo refuses the platform’s credentials', () => {
+  let h: SagaHarness;
+  beforeAll(async () => {
+    h = await startSagaHarness({
+      apiKey: (sim) => {
+        const elsewhere = sim.addWorkspace('someone-else');
+        sim.addKey('sk_live_scoped_elsewhere', { workspaceId: elsewhere.id });
+        return 'sk_live_scoped_elsewhere';
+      },
+    });
+  });
+  afterAll(() => h.close());
+
+  it('403 workspace_scope_mismatch, then 401: agent VMs and knights fail once with a reason an operator can act on, no retry storm', async () => {
+    const { tenantId, me } = await h.tenant();
+    const vm = await eventually('agent vm failed', async () => {
+      const t = ok(await h.operator.get<{ agentVm: { status: string; failure: { stage: string; reason: string } | null } | null }>(`/tenants/${tenantId}`), 200);
+      return t.agentVm?.status === 'failed' ? t.agentVm : undefined;
+    });
+    expect(vm.failure?.reason).toMatch(/Orgo refused the platform's credentials.*ORGO_WORKSPACE_ID/);
+    const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Anything' }), 202);
+    const k = await knightIn(me, knightId, (x) => x.status === 'failed');
+    expect(k.failure?.stage).toBe('provisioning');
+    expect(k.failure?.reason).toMatch(/ORGO_WORKSPACE_ID/);
+    h.sim.revokeKey('sk_live_scoped_elsewhere');
+    const before = h.sim.refusals();
+    const second = ok(await me.post<{ knightId: string }>('/knights', { task: 'Anything again' }), 202);
+    const k2 = await knightIn(me, second.knightId, (x) => x.status === 'failed');
+    expect(k2.failure?.reason).toMatch(/Orgo answered 401.*check ORGO_API_KEY/);
+    // one refused call to find the computer, at most one to clean up: then the knight is settled
+    expect(h.sim.refusals() - before).toBeLessThanOrEqual(2);
+    expect(h.sim.computers().filter((c) => c.name.startsWith('ocs-'))).toEqual([]);
+  });
+});
