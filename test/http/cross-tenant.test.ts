@@ -18,6 +18,7 @@ const VALID_BODIES: Record<string, unknown> = {
   'POST /tenants/:tenantId/suspend': { reason: 'suspended by A?' },
   'POST /tenants/:tenantId/reinstate': {},
   'POST /tenants/:tenantId/api-keys': { label: 'minted by A?' },
+  'POST /tenants/:tenantId/agent-vm': {},
 };
 
 const routeName = (route: ApiRoute) => `${route.method.toUpperCase()} ${route.path}`;

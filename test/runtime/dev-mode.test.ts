@@ -66,7 +66,19 @@ describe('embedded default (`openclaw-service dev`)', () => {
       await until('the start-up banner', () => /operator:\s+ocs_/.test(dev.output()), 60_000);
       const baseUrl = /api:\s+(http:\/\/\S+)\/api\/v1/.exec(dev.output())![1]!;
       const operatorKey = /operator:\s+(ocs_\S+)/.exec(dev.output())![1]!;
+      expect(dev.output()).toMatch(/vms:\s+simulated Orgo at http:\/\/127\.0\.0\.1:\d+\/api \(ORGO_API_KEY is unset: nothing is really created\)/);
       const a = await journey(baseUrl, operatorKey);
+      // the embedded saga provisions the journey's knight on the simulated Orgo, with its documented delays
+      const mine = client(baseUrl, a.token);
+      const deadline = Date.now() + 60_000;
+      let knight: { status: string; result: string | null; vmId: string | null } | undefined;
+      while (Date.now() < deadline && !(knight?.result !== undefined && knight.result !== null)) {
+        knight = ok(await mine.get<{ items: { status: string; result: string | null; vmId: string | null }[] }>('/knights'), 200).items[0];
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(knight).toMatchObject({ status: 'provisioned', result: '', vmId: expect.any(String) });
+      const tenant = ok(await client(baseUrl, operatorKey).get<{ agentVm: { status: string } | null }>(`/tenants/${a.tenantId}`), 200);
+      expect(tenant.agentVm?.status).toMatch(/^(requested|ready)$/);
 
       const b = await newTenant(client(baseUrl, operatorKey));
       const other = client(baseUrl, b.key);
@@ -86,5 +98,9 @@ describe('embedded default (`openclaw-service dev`)', () => {
     const bad = run(['runtime/cli.ts', 'dev'], { PORT: 'eighty', DATA_DIR: dataDir });
     expect(await bad.exited).toBe(2);
     expect(bad.output()).toContain('PORT');
+    const badOrgo = run(['runtime/cli.ts', 'dev'], { ORGO_WARM_POOL: 'lots', ORGO_API_URL: 'not a url', DATA_DIR: dataDir });
+    expect(await badOrgo.exited).toBe(2);
+    expect(badOrgo.output()).toMatch(/ORGO_API_URL/);
+    expect(badOrgo.output()).toMatch(/ORGO_WARM_POOL/);
   });
 });

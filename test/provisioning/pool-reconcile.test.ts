@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ok } from '../http/support/client.ts';
+import type { Client } from '../http/support/client.ts';
+import { eventually, startSagaHarness } from './support.ts';
+import type { SagaHarness } from './support.ts';
+
+interface KnightBody {
+  status: string;
+  vmId: string | null;
+  result: string | null;
+  failure: { stage: string; reason: string } | null;
+}
+
+const knightIn = (me: Client, knightId: string, done: (k: KnightBody) => boolean) =>
+  eventually(`knight ${knightId}`, async () => {
+    const reply = await me.get<KnightBody>(`/knights/${knightId}`);
+    if (reply.status === 404) return undefined;
+    const k = ok(reply, 200);
+    return done(k) ? k : undefined;
+  });
+
+const agentReady = (h: SagaHarness, tenantId: string) =>
+  eventually('agent vm ready', async () => {
+    const vm = ok(await h.operator.get<{ agentVm: { status: string; vmId: string } | null }>(`/tenants/${tenantId}`), 200).agentVm;
+    return vm?.status === 'ready' ? vm : undefined;
+  });
+
+describe('reconciliation', () => {
+  let h: SagaHarness;
+  beforeAll(async () => {
+    h = await startSagaHarness();
+  });
+  afterAll(() => h.close());
+
+  it('deletes this platform’s orphans only, and marks knights whose computer vanished', async () => {
+    const { tenantId, me } = await h.tenant();
+    const agent = await agentReady(h, tenantId);
+    const live = ok(await me.post<{ knightId: string }>('/knights', { task: 'Keep me' }), 202).knightId;
+    const lost = ok(await me.post<{ knightId: string }>('/knights', { task: 'Lose me' }), 202).knightId;
+    const gone = ok(await me.post<{ knightId: string }>('/knights', { task: 'End me' }), 202).knightId;
+    const kept = await knightIn(me, live, (k) => k.result !== null);
+    const vanishing = await knightIn(me, lost, (k) => k.result !== null);
+    await knightIn(me, gone, (k) => k.result !== null);
+    ok(await me.delete(`/knights/${gone}`), 202);
+    await knightIn(me, gone, (k) => k.status === 'terminated');
+
+    const customer = h.sim.createComputer('customer-desktop');
+    const ghost = h.sim.createComputer(`ocs-k-${tenantId}.ghost`);
+    const leftover = h.sim.createComputer(`ocs-k-${tenantId}.${gone}`);
+    h.sim.vanish(vanishing.vmId!);
+
+    const young = await h.api.saga!.reconciler.runOnce(); // default grace: everything here is too new to judge
+    expect(young).toEqual({ orphans: [], vanished: [] });
+    const result = await h.api.saga!.reconciler.runOnce({ graceMs: 0 });
+    expect(result.orphans.sort()).toEqual([ghost.name, leftover.name].sort());
+    expect(result.vanished).toEqual([`${tenantId}.${lost}`]);
+    const failed = await knightIn(me, lost, (k) => k.status === 'failed');
+    expect(failed.failure).toEqual({ stage: 'vm_lost', reason: 'the knight’s computer no longer exists at Orgo' });
+    await eventually('orphans deleted', () => (h.sim.computers().some((c) => c.id === ghost.id || c.id === leftover.id) ? undefined : true));
+    const ids = h.sim.computers().map((c) => c.id);
+    expect(ids).toEqual(expect.arrayContaining([customer.id, kept.vmId, agent.vmId]));
+    expect((await h.api.saga!.reconciler.runOnce({ graceMs: 0 })).orphans).toEqual([]);
+  });
+});
+
+describe('warm pool', () => {
+  let h: SagaHarness;
+  beforeAll(async () => {
+    h = await startSagaHarness({ env: { ORGO_WARM_POOL: '2' } });
+  });
+  afterAll(() => h.close());
+
+  const ready = (n: number) => eventually(`${n} warm computers`, async () => ((await h.api.saga!.pool!.counts()).ready === n ? true : undefined));
+
+  it('a new tenant claims a warm, bootstrapped computer: only its token is handed over; the pool refills', async () => {
+    await ready(2);
+    const warm = h.sim.computers().filter((c) => c.name.startsWith('ocs-w-')).map((c) => c.id);
+    expect(warm).toHaveLength(2);
+    const { tenantId } = await h.tenant();
+    const agent = await agentReady(h, tenantId);
+    expect(warm).toContain(agent.vmId);
+    const steps = h.sim.commands().filter((c) => c.computerId === agent.vmId).map((c) => c.command);
+    expect(steps.filter((c) => c.includes('npm install'))).toHaveLength(2); // before the claim, once each
+    expect(steps.at(-2)).toMatch(/bridge-token/);
+    expect(steps.at(-1)).toMatch(/openclaw-bridge --token-file/);
+    await eventually('refilled', async () => {
+      const counts = await h.api.saga!.pool!.counts();
+      return counts.ready === 2 && counts.claimed === 1 ? true : undefined;
+    });
+    expect((await h.api.saga!.reconciler.runOnce({ graceMs: 0 })).orphans).toEqual([]); // warm ones are not orphans
+  });
+
+  it('a knight of the pool’s size claims one too, skips the install, and gives it back deleted when terminated', async () => {
+    await ready(2);
+    const { me } = await h.tenant();
+    await eventually('refilled after the tenant', async () => ((await h.api.saga!.pool!.counts()).ready === 2 ? true : undefined));
+    const before = new Set(h.sim.computers().filter((c) => c.name.startsWith('ocs-w-')).map((c) => c.id));
+    const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Quick one', cpu: 2, ramGb: 4 }), 202);
+    const k = await knightIn(me, knightId, (x) => x.result !== null);
+    expect(before.has(k.vmId!)).toBe(true);
+    const steps = h.sim.commands().filter((c) => c.computerId === k.vmId).map((c) => c.command);
+    expect(steps.filter((c) => c.includes('npm install'))).toHaveLength(2);
+    expect(steps.at(-1)).toMatch(/openclaw agent --message 'Quick one'/);
+    ok(await me.delete(`/knights/${knightId}`), 202);
+    await knightIn(me, knightId, (x) => x.status === 'terminated');
+    await eventually('its computer gone', () => (h.sim.computers().some((c) => c.id === k.vmId) ? undefined : true));
+    expect((await h.api.saga!.reconciler.runOnce({ graceMs: 0 })).orphans).toEqual([]);
+  });
+});
