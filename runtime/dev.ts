@@ -17,6 +17,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
   const served = await servePlatform(config, log, {
     projector: 'inline',
     role: 'dev',
+    keys: 'embedded',
     env: async () => {
       operatorKey = await loadOrCreateOperatorKey(config.DATA_DIR, env.OPERATOR_API_KEY || undefined);
       return { ...env, OPERATOR_API_KEY: operatorKey.key };

@@ -4,6 +4,8 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { createPlatform } from './platform.ts';
 import type { Platform, PlatformOptions } from './platform.ts';
+import { loadMasterKeys } from './encryption.ts';
+import type { KeySource } from './encryption.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
@@ -29,6 +31,8 @@ export const servePlatform = async (
     readonly threadEnv?: Record<string, string | undefined>;
     /** Names this process's database connections (see openStorage). */
     readonly role: string;
+    /** Where the master keys come from (see runtime/encryption.ts). */
+    readonly keys: KeySource;
   },
 ): Promise<Served> => {
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
@@ -42,7 +46,7 @@ export const servePlatform = async (
   let platform: Platform;
   try {
     const env = typeof options.env === 'function' ? await options.env() : options.env;
-    storage = await openStorage(config, options.role);
+    storage = await openStorage(config, options.role, await loadMasterKeys(config, options.keys));
     platform = await createPlatform({
       storage,
       eventSchema: config.EVENT_STORE_SCHEMA,

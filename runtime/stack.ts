@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { startHttpServer } from '../adapters/http/server.ts';
 import { mintApiKey } from '../commands/tenants/api-keys.ts';
 import { loadConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import { createPlatform } from './platform.ts';
 import type { Platform, PlatformOptions } from './platform.ts';
+import { loadMasterKeys } from './encryption.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
@@ -39,10 +41,12 @@ export const startStack = async (options: {
     EVENT_STORE_SCHEMA: events,
     READ_MODEL_SCHEMA: readModels,
     PORT: '0',
+    // a master key of this stack's own unless the caller brings one
+    ENCRYPTION_KEY: options.env?.ENCRYPTION_KEY ?? randomBytes(32).toString('base64'),
     ...(options.poolSize ? { PG_POOL_SIZE: String(options.poolSize) } : {}),
   };
   const config = loadConfig(storageEnv);
-  const storage = await openStorage(config, 'api');
+  const storage = await openStorage(config, 'api', await loadMasterKeys(config, 'required'));
   const platform = await createPlatform({
     storage,
     eventSchema: events,

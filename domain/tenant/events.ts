@@ -8,14 +8,16 @@ export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 type Event<Type extends string, Data> = DomainEvent<Type, Readonly<Data> & { readonly at: string }>;
 type NoData = Record<never, never>;
 
-export type TenantCreated = Event<'TenantCreated', { tenantId: TenantId; name: string; tier: Tier }>;
+/** v2 added `email` (null for tenants created before it existed). */
+export type TenantCreated = Event<'TenantCreated', { tenantId: TenantId; name: string; email: string | null; tier: Tier }>;
 export type TenantTierChanged = Event<'TenantTierChanged', { from: Tier; to: Tier }>;
 /** `hash` is computed outside the domain; the plaintext key is never recorded. */
 export type ApiKeyIssued = Event<'ApiKeyIssued', { keyId: string; scope: ApiKeyScope; label: string; hash: string }>;
 export type ApiKeyRevoked = Event<'ApiKeyRevoked', { keyId: string }>;
 export type TelegramBotConnected = Event<
   'TelegramBotConnected',
-  { botUsername: string; botId: number; tokenCiphertext: string; webhookSecretHash: string }
+  /** `token` is a secret field: the codec encrypts it under the tenant's key. */
+  { botUsername: string; botId: number; token: string; webhookSecretHash: string }
 >;
 export type TelegramBotDisconnected = Event<'TelegramBotDisconnected', NoData>;
 export type WhatsAppNumberConnected = Event<
@@ -23,8 +25,9 @@ export type WhatsAppNumberConnected = Event<
   {
     phoneNumberId: string;
     displayPhoneNumber: string;
-    accessTokenCiphertext: string;
-    appSecretCiphertext: string;
+    /** Secret fields: the codec encrypts them under the tenant's key. */
+    accessToken: string;
+    appSecret: string;
     verifyTokenHash: string;
   }
 >;

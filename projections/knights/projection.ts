@@ -1,14 +1,12 @@
-import type { KnightEvent } from '../../domain/index.ts';
+import type { Decoded } from '../../domain/events.ts';
 import { KNIGHT_EVENT_TYPES } from '../../domain/index.ts';
-import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { Projection, Row } from '../shared/projection.ts';
 import { atOf, streamOf } from '../shared/stream.ts';
 
-const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
-  const e = { type: event.type, data: event.data } as KnightEvent;
-  const at = atOf(event);
+const fold = (row: Row | undefined, e: Decoded): Row | undefined => {
+  const at = atOf(e);
   if (e.type === 'KnightRequested') {
-    const { tenantId, entityId } = streamOf(event);
+    const { tenantId, entityId } = streamOf(e);
     return {
       tenant_id: tenantId,
       knight_id: entityId,
@@ -21,7 +19,7 @@ const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
       progress: null,
       created_at: at,
       updated_at: at,
-      created_position: String(event.position),
+      created_position: String(e.position),
     };
   }
   if (!row) return undefined;

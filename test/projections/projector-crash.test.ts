@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { pgPoolDb } from '../../adapters/event-store/postgres.ts';
 import { createSqlEventStore } from '../../adapters/event-store/sql/store.ts';
 import { migrateReadModels, readCheckpoint } from '../../adapters/projections/projector.ts';
@@ -21,6 +21,7 @@ import { createCommandShell } from '../../commands/shell/handle-command.ts';
 import type { TenantId } from '../../domain/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { PROJECTIONS } from '../../projections/index.ts';
+import { openTestCodec } from '../support/codec.ts';
 import { uniqueTenant } from '../support/ids.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
 
@@ -55,9 +56,12 @@ describe('projector crash safety', () => {
   };
 
   it(`given kill -9 of the projector ${KILLS} times under load, then the read models equal a fresh rebuild row for row`, async () => {
-    const reads = createReadSide({ db, schema: live, eventSchema: events, projections: PROJECTIONS });
+    // the projector role runs without ENCRYPTION_KEY: it copies ciphertext, it never decrypts
+    const { codec, close: closeCodec } = await openTestCodec(events, { db });
+    onTestFinished(closeCodec);
+    const reads = createReadSide({ db, schema: live, store, codec, projections: PROJECTIONS });
     const ports: CommandPorts = {
-      shell: createCommandShell({ store }),
+      shell: createCommandShell({ store, codec }),
       clock: () => new Date(),
       newId: randomUUID,
       usage: {
@@ -119,7 +123,7 @@ describe('projector crash safety', () => {
     await last.exited;
 
     await migrateReadModels(db, fresh, PROJECTIONS);
-    await rebuildProjections({ db, store, schema: fresh, projections: PROJECTIONS });
+    await rebuildProjections({ db, store, codec, schema: fresh, projections: PROJECTIONS });
     const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await client.connect();
     try {

@@ -35,7 +35,7 @@ describe('projections rebuild', () => {
         if (i % 5 === 0) statuses.push((await me.post(`/conversations/${conversations[i % 20]}/messages`, { text: `during ${i}` })).status);
       }
     })();
-    const result = await rebuildProjections({ db: h.storage.db, store: h.storage.store, schema: h.schemas.readModels, projections: PROJECTIONS, batchSize: 50 });
+    const result = await rebuildProjections({ db: h.storage.db, store: h.storage.store, codec: h.storage.codec, schema: h.schemas.readModels, projections: PROJECTIONS, batchSize: 50 });
     reading = false;
     await readers;
 
@@ -69,7 +69,7 @@ describe('projections rebuild', () => {
     expect(live[0]).toMatchObject({ text: 'second' });
 
     // pages of one event: the repeat meets the row a plain INSERT already wrote, in the table being rebuilt
-    await rebuildProjections({ db: h.storage.db, store: h.storage.store, schema: h.schemas.readModels, projections: PROJECTIONS, batchSize: 1 });
+    await rebuildProjections({ db: h.storage.db, store: h.storage.store, codec: h.storage.codec, schema: h.schemas.readModels, projections: PROJECTIONS, batchSize: 1 });
     expect(await rows()).toEqual(live);
   });
 });

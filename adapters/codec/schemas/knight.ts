@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { KNIGHT_CPUS, KNIGHT_RAM_GB } from '../../../domain/knight/events.ts';
+import type { KnightEvent } from '../../../domain/knight/events.ts';
+import { defineCatalog, instant } from '../catalog.ts';
+import { knightId, sealed, tenantId, token } from './common.ts';
+
+const at = instant;
+const spec = z.strictObject({ cpu: z.literal(KNIGHT_CPUS), ramGb: z.literal(KNIGHT_RAM_GB) });
+
+export const knightCatalog = defineCatalog<KnightEvent>('knight', {
+  KnightRequested: { schema: z.strictObject({ knightId, tenantId, task: sealed, spec, at }), personal: ['task'] },
+  KnightProvisioningStarted: { schema: z.strictObject({ vmName: token, at }) },
+  KnightProvisioned: { schema: z.strictObject({ vmId: token, url: z.string().max(2048).nullable(), at }) },
+  KnightTaskStarted: { schema: z.strictObject({ taskId: token, description: sealed, at }), personal: ['description'] },
+  KnightTaskProgressed: {
+    schema: z.strictObject({ taskId: token, percent: z.number().int().min(0).max(100), note: sealed, at }),
+    personal: ['note'],
+  },
+  KnightTaskCompleted: { schema: z.strictObject({ taskId: token, result: sealed, at }), personal: ['result'] },
+  KnightFailed: { schema: z.strictObject({ reason: z.string().max(2000), at }) },
+  KnightTerminationRequested: { schema: z.strictObject({ reason: z.string().max(2000), at }) },
+  KnightTerminated: { schema: z.strictObject({ at }) },
+});
