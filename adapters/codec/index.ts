@@ -51,6 +51,15 @@ export const createEventCodec = (options: EventCodecOptions): EventCodec => {
 
   const catalogOf = (category: Category): Catalog<AnyEvent> => CATALOGS[category];
 
+  const protectionOf = (field: FieldRef): 'personal' | 'secret' | undefined => {
+    const [type, name] = field.split('.') as [string, string];
+    for (const catalog of Object.values(CATALOGS) as Catalog<AnyEvent>[]) {
+      const entry = catalog.entry(type);
+      if (entry) return entry.protectedFields.get(name);
+    }
+    return undefined;
+  };
+
   /** Ciphers of the tenants whose sealed fields this batch must open; undefined for an erased tenant. */
   const ciphersFor = async (events: readonly RecordedEvent[], mode: DecodeMode): Promise<Map<string, TenantCipher | undefined>> => {
     const ciphers = new Map<string, TenantCipher | undefined>();
@@ -156,7 +165,9 @@ export const createEventCodec = (options: EventCodecOptions): EventCodec => {
     async revealer(tenantId) {
       const cipher = keys ? await keys.cipherFor(tenantId) : undefined;
       return (streamId, field, value) => {
-        if (value === null || !looksSealed(value)) return value;
+        if (value === null) return value;
+        if (protectionOf(field) === 'secret') return SECRET_MARKER; // secrets never reach a read or a response
+        if (!looksSealed(value)) return value;
         if (!keys) throw noKeys();
         if (!cipher) return ERASED_MARKER;
         const plain = cipher.open(fieldAad(tenantId, streamId, field), value);

@@ -1,6 +1,7 @@
 import { CODEC_ERRORS } from '../../domain/ports/codec.ts';
 import type { EventCodec } from '../../domain/ports/codec.ts';
-import type { EventStore, Subscription } from '../../domain/ports/event-store.ts';
+import type { Decoded } from '../../domain/events.ts';
+import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
 import { hasCode } from '../../domain/shared/errors.ts';
 import { readModelMigration } from '../../projections/shared/migration.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
@@ -56,6 +57,24 @@ export const readCheckpoint = async (db: Querier, target: Target, projections: r
   return rows.reduce((min, r) => (BigInt(r.position) < min ? BigInt(r.position) : min), BigInt(rows[0]!.position));
 };
 
+/** A batch decoded; if an event in it cannot be, the events before it and the error. */
+const decodeUpToFailure = async (codec: EventCodec, stored: readonly RecordedEvent[]): Promise<{ events: Decoded[]; failure?: unknown }> => {
+  try {
+    return { events: await codec.decode(stored, 'stored') };
+  } catch (error) {
+    if (!isUndecodable(error)) throw error;
+    const events: Decoded[] = [];
+    for (const event of stored) {
+      try {
+        events.push(...(await codec.decode([event], 'stored')));
+      } catch (failure) {
+        return { events, failure };
+      }
+    }
+    return { events, failure: error };
+  }
+};
+
 /** Errors no retry can mend: the stored event itself is unreadable. */
 export const isUndecodable = (error: unknown): boolean => hasCode(error, CODEC_ERRORS.decode) || hasCode(error, CODEC_ERRORS.decryption);
 
@@ -84,8 +103,9 @@ export const createProjector = (options: ProjectorOptions) => {
       const current = options.store.subscribe(
         { ...(from !== undefined && from >= 0n ? { after: from } : {}), batchSize },
         async (stored) => {
-          const events = await options.codec.decode(stored, 'stored');
-          await options.db.transaction((tx) => applyBatch(tx, target, options.projections, events));
+          const { events, failure: undecodable } = await decodeUpToFailure(options.codec, stored);
+          if (events.length > 0) await options.db.transaction((tx) => applyBatch(tx, target, options.projections, events));
+          if (undecodable) throw undecodable; // everything before it is applied: the checkpoint stops right before it
           position = events[events.length - 1]!.position;
           applied.notify();
           options.onApplied?.(position);
