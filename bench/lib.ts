@@ -11,6 +11,8 @@ export interface BenchResult {
   baseline: { name: string; value: number };
   ratio: number;
   notes: string;
+  /** Secondary figures measured in the same run (e.g. the same load with encryption off). */
+  extra?: Record<string, number>;
 }
 
 export const RESULTS_DIR = path.resolve(import.meta.dirname, 'results');

@@ -6,3 +6,4 @@ export * from './tiers.ts';
 export * from './tenant/index.ts';
 export * from './conversation/index.ts';
 export * from './knight/index.ts';
+export type * from './events.ts';

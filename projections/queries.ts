@@ -1,13 +1,16 @@
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import type { CompiledQuery } from 'kysely';
+import type { Reveal } from '../domain/ports/codec.ts';
 import { domainError } from '../domain/shared/errors.ts';
+import { asConversationId, asKnightId, asTenantId } from '../domain/shared/ids.ts';
+import { conversationStream, knightStream, tenantStream } from '../domain/shared/streams.ts';
 import type {
   ApiKeyView, ConversationView, KnightView, MessageView, Page, PageRequest, TenantReads, TenantView,
 } from './read-side.ts';
 
 /** Column types of the read-model tables as kysely sees them. */
 interface Tables {
-  tenants: { tenant_id: string; name: string; tier: string; status: string; telegram_bot: string | null; whatsapp_number: string | null; agent_vm_status: string | null; agent_vm_id: string | null; agent_vm_request_id: string | null; agent_vm_failure_stage: string | null; agent_vm_failure_reason: string | null; created_at: Date; updated_at: Date };
+  tenants: { tenant_id: string; name: string; email: string | null; tier: string; status: string; telegram_bot: string | null; whatsapp_number: string | null; agent_vm_status: string | null; agent_vm_id: string | null; agent_vm_request_id: string | null; agent_vm_failure_stage: string | null; agent_vm_failure_reason: string | null; created_at: Date; updated_at: Date };
   api_keys: { key_id: string; tenant_id: string; scope: string; label: string; hash: string; created_at: Date; revoked_at: Date | null };
   conversations: { tenant_id: string; conversation_id: string; channel: string; title: string | null; status: string; message_count: number; last_message_at: Date | null; created_at: Date; created_position: string };
   messages: { tenant_id: string; conversation_id: string; message_id: string; seq: number; role: string; channel: string; text: string; delivery: string; created_at: Date };
@@ -43,8 +46,13 @@ const pageOf = <Row, View>(rows: Row[], limit: number, view: (r: Row) => View, c
   next: rows.length > limit ? encodeCursor(cursorOf(rows[limit - 1]!)) : null,
 });
 
-const conversationView = (r: Tables['conversations']): ConversationView => ({
-  conversationId: r.conversation_id, channel: r.channel as ConversationView['channel'], title: r.title,
+/**
+ * Personal data is ciphertext in the read models, as in the log: each column is revealed with the
+ * stream and the event field it was copied from (its ciphertext is bound to them).
+ */
+const conversationView = (r: Tables['conversations'], reveal: Reveal): ConversationView => ({
+  conversationId: r.conversation_id, channel: r.channel as ConversationView['channel'],
+  title: reveal(conversationStream(asTenantId(r.tenant_id), asConversationId(r.conversation_id)), 'ConversationStarted.title', r.title),
   status: r.status as ConversationView['status'], messageCount: Number(r.message_count),
   lastMessageAt: iso(r.last_message_at), createdAt: iso(r.created_at)!,
 });
@@ -53,25 +61,34 @@ const conversationView = (r: Tables['conversations']): ConversationView => ({
 export const liveScreenshotPath = (knightId: string) => `/api/v1/knights/${knightId}/screenshot`;
 const COMPUTER_RUNS = new Set(['provisioned', 'working']);
 
-const knightView = (r: Tables['knights']): KnightView => ({
-  knightId: r.knight_id, status: r.status, task: r.task, cpu: Number(r.cpu), ramGb: Number(r.ram_gb), vmId: r.vm_id,
-  url: r.url, progress: r.progress === null ? null : Number(r.progress), progressNote: r.progress_note ?? null, result: r.result ?? null,
-  screenshotUrl: r.screenshot_url ?? (r.vm_id && COMPUTER_RUNS.has(r.status) ? liveScreenshotPath(r.knight_id) : null),
-  failure: r.failure_stage ? { stage: r.failure_stage, reason: r.failure_reason ?? '' } : null,
-  createdAt: iso(r.created_at)!, updatedAt: iso(r.updated_at)!,
-});
+const knightView = (r: Tables['knights'], reveal: Reveal): KnightView => {
+  const stream = knightStream(asTenantId(r.tenant_id), asKnightId(r.knight_id));
+  return {
+    knightId: r.knight_id, status: r.status,
+    task: reveal(stream, 'KnightRequested.task', r.task) ?? '',
+    cpu: Number(r.cpu), ramGb: Number(r.ram_gb), vmId: r.vm_id,
+    url: r.url, progress: r.progress === null ? null : Number(r.progress),
+    progressNote: reveal(stream, 'KnightTaskProgressed.note', r.progress_note ?? null),
+    result: reveal(stream, 'KnightTaskCompleted.result', r.result ?? null),
+    screenshotUrl: r.screenshot_url ?? (r.vm_id && COMPUTER_RUNS.has(r.status) ? liveScreenshotPath(r.knight_id) : null),
+    failure: r.failure_stage ? { stage: r.failure_stage, reason: reveal(stream, 'KnightFailed.reason', r.failure_reason ?? '') ?? '' } : null,
+    createdAt: iso(r.created_at)!, updatedAt: iso(r.updated_at)!,
+  };
+};
 
 /** The tenant's queries. Row-level security already limits every table to that tenant. */
-export const tenantReads = (schema: string, run: Run): TenantReads => {
+export const tenantReads = (schema: string, run: Run, reveal: Reveal): TenantReads => {
   const db = builder.withSchema(schema);
   return {
     async tenant() {
       const [r] = await run(db.selectFrom('tenants').selectAll().compile());
       if (!r) return undefined;
+      const stream = tenantStream(asTenantId(r.tenant_id));
       return {
-        tenantId: r.tenant_id, name: r.name, tier: r.tier as TenantView['tier'], status: r.status as TenantView['status'],
+        tenantId: r.tenant_id, name: reveal(stream, 'TenantCreated.name', r.name) ?? '', email: reveal(stream, 'TenantCreated.email', r.email),
+        tier: r.tier as TenantView['tier'], status: r.status as TenantView['status'],
         telegram: r.telegram_bot ? { botUsername: r.telegram_bot } : null,
-        whatsapp: r.whatsapp_number ? { displayPhoneNumber: r.whatsapp_number } : null,
+        whatsapp: r.whatsapp_number ? { displayPhoneNumber: reveal(stream, 'WhatsAppNumberConnected.displayPhoneNumber', r.whatsapp_number) ?? '' } : null,
         agentVm: r.agent_vm_status
           ? {
               status: r.agent_vm_status as 'requested' | 'ready' | 'failed', requestId: r.agent_vm_request_id ?? null, vmId: r.agent_vm_id,
@@ -89,11 +106,11 @@ export const tenantReads = (schema: string, run: Run): TenantReads => {
       const after = decodeCursor(page.cursor);
       let q = db.selectFrom('conversations').selectAll().orderBy('created_position', 'desc').limit(page.limit + 1);
       if (after !== undefined) q = q.where('created_position', '<', after);
-      return pageOf(await run(q.compile()), page.limit, conversationView, (r) => r.created_position);
+      return pageOf(await run(q.compile()), page.limit, (r) => conversationView(r, reveal), (r) => r.created_position);
     },
     async conversation(id) {
       const [r] = await run(db.selectFrom('conversations').selectAll().where('conversation_id', '=', id).compile());
-      return r ? conversationView(r) : undefined;
+      return r ? conversationView(r, reveal) : undefined;
     },
     async messages(conversationId, page) {
       const after = decodeCursor(page.cursor);
@@ -101,18 +118,18 @@ export const tenantReads = (schema: string, run: Run): TenantReads => {
       if (after !== undefined) q = q.where('seq', '>', Number(after));
       return pageOf(await run(q.compile()), page.limit, (r): MessageView => ({
         messageId: r.message_id, seq: Number(r.seq), role: r.role as MessageView['role'], channel: r.channel as MessageView['channel'],
-        text: r.text, delivery: r.delivery as MessageView['delivery'], createdAt: iso(r.created_at)!,
+        text: reveal(conversationStream(asTenantId(r.tenant_id), asConversationId(r.conversation_id)), 'MessagePosted.text', r.text) ?? '', delivery: r.delivery as MessageView['delivery'], createdAt: iso(r.created_at)!,
       }), (r) => r.seq);
     },
     async knights(page) {
       const after = decodeCursor(page.cursor);
       let q = db.selectFrom('knights').selectAll().orderBy('created_position', 'desc').limit(page.limit + 1);
       if (after !== undefined) q = q.where('created_position', '<', after);
-      return pageOf(await run(q.compile()), page.limit, knightView, (r) => r.created_position);
+      return pageOf(await run(q.compile()), page.limit, (r) => knightView(r, reveal), (r) => r.created_position);
     },
     async knight(id) {
       const [r] = await run(db.selectFrom('knights').selectAll().where('knight_id', '=', id).compile());
-      return r ? knightView(r) : undefined;
+      return r ? knightView(r, reveal) : undefined;
     },
     async usage(day) {
       const [messages] = await run(db.selectFrom('usage_daily').select('messages').where('day', '=', day).compile());

@@ -19,6 +19,7 @@ export interface PageRequest {
 export interface TenantView {
   tenantId: string;
   name: string;
+  email: string | null;
   tier: 'free' | 'pro' | 'enterprise';
   status: 'active' | 'suspended' | 'erased';
   telegram: { botUsername: string } | null;

@@ -37,6 +37,10 @@ export const checkApiRoleConfig = (config: Config, env: NodeJS.ProcessEnv): void
     );
   if (!config.DATABASE_URL) throw new ConfigError('the read models live in PostgreSQL: with EVENT_STORE=eventstoredb set DATABASE_URL too');
   checkHttpApiConfig(env);
+  if (!config.ENCRYPTION_KEY)
+    throw new ConfigError(
+      'invalid configuration:\n  ENCRYPTION_KEY: required by the api role: 32 random bytes, base64 (e.g. `openssl rand -base64 32`); it wraps every tenant data key',
+    );
 };
 
 /**
@@ -48,6 +52,6 @@ export const checkApiRoleConfig = (config: Config, env: NodeJS.ProcessEnv): void
 export const startApiRole = async (config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ApiRole> => {
   checkApiRoleConfig(config, env);
   // The thread loads the same configuration, so it opens the same database and schemas.
-  const served = await servePlatform(config, log, { env, projector: config.PROJECTOR_MODE, threadEnv: env, role: 'api' });
+  const served = await servePlatform(config, log, { env, projector: config.PROJECTOR_MODE, threadEnv: env, role: 'api', keys: 'required' });
   return { ...served, url: served.http.url };
 };

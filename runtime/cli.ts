@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from './config.ts';
+import { MASTER_KEY_FILE } from './encryption.ts';
 import { stopOnSignals } from './signals.ts';
 import { createLogger } from './logger.ts';
 
@@ -25,6 +27,7 @@ program
     process.stdout.write(
       `\nOpenClaw Service is running.\n  api:       ${platform.http.url}/api/v1  (OpenAPI: ${platform.http.url}/openapi.json)\n` +
         `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n` +
+        `  keys:      ${config.ENCRYPTION_KEY ? 'master key from ENCRYPTION_KEY' : `master key in ${path.join(config.DATA_DIR, MASTER_KEY_FILE)} (personal data is unreadable without it)`}\n` +
         `  vms:       ${platform.orgo?.describe ?? 'none'}${platform.orgo?.simulator ? ' (ORGO_API_KEY is unset: nothing is really created)' : ''}\n  stop:      Ctrl-C\n\n`,
     );
   });
@@ -73,6 +76,16 @@ projections
   .action(async (name: string | undefined) => {
     const { withStorage } = await import('./projections-cli.ts');
     await withStorage(async (ctx) => ctx.rebuild(name));
+  });
+
+program
+  .command('keys')
+  .description('tenant data keys')
+  .command('rewrap')
+  .description('wrap every data key under ENCRYPTION_KEY (after a rotation; earlier keys in ENCRYPTION_PREVIOUS_KEYS); no event changes')
+  .action(async () => {
+    const { rewrapKeys } = await import('./keys-cli.ts');
+    await rewrapKeys();
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

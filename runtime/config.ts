@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { encryptionConfigSchema } from '../adapters/crypto/master-keys.ts';
 
 /** Every environment variable the service reads. README's configuration table mirrors this. */
 const schema = z.object({
@@ -23,6 +24,7 @@ const schema = z.object({
   PROJECTOR_MODE: z.enum(['thread', 'none', 'inline']).default('thread'),
   PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...encryptionConfigSchema.shape,
 });
 
 export type Config = z.infer<typeof schema> & { readonly eventStore: 'pglite' | 'postgres' | 'eventstoredb' };

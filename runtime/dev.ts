@@ -19,6 +19,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
     projector: 'inline',
     role: 'dev',
     saga: true,
+    keys: 'embedded',
     env: async () => {
       operatorKey = await loadOrCreateOperatorKey(config.DATA_DIR, env.OPERATOR_API_KEY || undefined);
       return { ...env, OPERATOR_API_KEY: operatorKey.key };

@@ -98,12 +98,13 @@ const wire = (
   const reads = createReadSide({
     db: storage.db,
     schema: options.readModelSchema,
-    eventSchema: options.eventSchema,
+    store: storage.store,
+    codec: storage.codec,
     projections: PROJECTIONS,
     applied,
   });
   const ports: CommandPorts = {
-    shell: createCommandShell({ store: storage.store }),
+    shell: createCommandShell({ store: storage.store, codec: storage.codec }),
     clock: () => new Date(),
     newId: randomUUID,
     usage: countingUsage({

@@ -8,6 +8,7 @@ import { PROJECTIONS } from '../projections/index.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { projectorOn } from './projector.ts';
+import { loadMasterKeys } from './encryption.ts';
 import { openStorage } from './stores.ts';
 import type { FromProjectorThread, ToProjectorThread } from './projector-host.ts';
 
@@ -19,7 +20,7 @@ const config = loadConfig(env);
 const log = createLogger(config.LOG_LEVEL).child({ role: 'projector', thread: true });
 let storage: Awaited<ReturnType<typeof openStorage>> | undefined;
 try {
-  storage = await openStorage(config, 'projector-thread');
+  storage = await openStorage(config, 'projector-thread', await loadMasterKeys(config, 'optional'));
   await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
   const opened = storage;
   const projector = projectorOn(opened, log, {

@@ -16,9 +16,11 @@ export const projectorOn = (
   createProjector({
     db: options.db ?? storage.db,
     store: storage.store,
+    codec: storage.codec,
     schema: options.schema,
     projections: PROJECTIONS,
     ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
     ...(options.onApplied ? { onApplied: options.onApplied } : {}),
     onError: (error) => log.error({ err: error }, 'projector batch failed; retrying from the checkpoint'),
+    onHalt: (error) => log.fatal({ err: error }, 'projector halted: an event in the log cannot be decoded; the read models stop before it'),
   });

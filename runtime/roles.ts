@@ -4,11 +4,12 @@ import type { Config } from './config.ts';
 import { stopOnSignals } from './signals.ts';
 import type { Logger } from './logger.ts';
 import { projectorOn } from './projector.ts';
+import { loadMasterKeys } from './encryption.ts';
 import { openStorage } from './stores.ts';
 
 /** The `projector` role on its own: reads the log, writes the read models, nothing else. */
 export const runProjector = async (config: Config, log: Logger) => {
-  const storage = await openStorage(config, 'projector');
+  const storage = await openStorage(config, 'projector', await loadMasterKeys(config, 'optional'));
   await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
   const projector = projectorOn(storage, log, { schema: config.READ_MODEL_SCHEMA, lingerMs: config.PROJECTOR_LINGER_MS });
   projector.start();

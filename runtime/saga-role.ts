@@ -4,6 +4,7 @@ import { PROJECTIONS } from '../projections/index.ts';
 import { ConfigError } from './config.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { loadMasterKeys } from './encryption.ts';
 import { connectOrgo } from './orgo.ts';
 import { checkSagaConfig, startSaga } from './saga.ts';
 import { stopOnSignals } from './signals.ts';
@@ -17,14 +18,15 @@ export const runSaga = async (config: Config, log: Logger) => {
   if (config.eventStore === 'pglite')
     throw new ConfigError('the saga role needs a database other processes share: set DATABASE_URL. The embedded default (`dev`) runs the saga itself.');
   checkSagaConfig(process.env);
-  const storage = await openStorage(config, 'saga');
+  // the saga reads knights' tasks (personal data) to run them: it needs the master key
+  const storage = await openStorage(config, 'saga', await loadMasterKeys(config, 'required'));
   try {
     await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
     const orgo = await connectOrgo(process.env, log, { simulate: false });
     if (!orgo) throw new ConfigError('the saga role needs ORGO_API_KEY (the simulated Orgo is only for the embedded default)');
     const saga = await startSaga({
       storage,
-      shell: createCommandShell({ store: storage.store }),
+      shell: createCommandShell({ store: storage.store, codec: storage.codec }),
       vms: orgo.vms,
       eventSchema: config.EVENT_STORE_SCHEMA,
       readModelSchema: config.READ_MODEL_SCHEMA,

@@ -55,6 +55,7 @@ export const startSaga = async (options: {
       : undefined;
   const saga = await createProvisioningSaga({
     store: storage.store,
+    codec: storage.codec,
     bus: storage.bus,
     db: storage.db,
     schema: options.eventSchema,

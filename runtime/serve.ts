@@ -8,6 +8,8 @@ import { createPlatform } from './platform.ts';
 import type { Platform, PlatformOptions } from './platform.ts';
 import { startSaga } from './saga.ts';
 import type { RunningSaga } from './saga.ts';
+import { loadMasterKeys } from './encryption.ts';
+import type { KeySource } from './encryption.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
@@ -42,6 +44,8 @@ export const servePlatform = async (
      * ORGO_API_KEY — on a simulated Orgo. Without it, an Orgo connection serves screenshots only.
      */
     readonly saga?: boolean;
+    /** Where the master keys come from (see runtime/encryption.ts). */
+    readonly keys: KeySource;
   },
 ): Promise<Served> => {
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
@@ -57,7 +61,7 @@ export const servePlatform = async (
   let saga: RunningSaga | undefined;
   try {
     const env = typeof options.env === 'function' ? await options.env() : options.env;
-    storage = await openStorage(config, options.role);
+    storage = await openStorage(config, options.role, await loadMasterKeys(config, options.keys));
     orgo = await connectOrgo(env, log, { simulate: options.saga === true });
     platform = await createPlatform({
       vms: orgo?.vms,

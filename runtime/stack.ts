@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { startHttpServer } from '../adapters/http/server.ts';
 import { mintApiKey } from '../commands/tenants/api-keys.ts';
 import { loadConfig } from './config.ts';
@@ -8,6 +9,7 @@ import { createPlatform } from './platform.ts';
 import type { Platform, PlatformOptions } from './platform.ts';
 import { startSaga } from './saga.ts';
 import type { RunningSaga } from './saga.ts';
+import { loadMasterKeys } from './encryption.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
@@ -49,10 +51,12 @@ export const startStack = async (options: {
     EVENT_STORE_SCHEMA: events,
     READ_MODEL_SCHEMA: readModels,
     PORT: '0',
+    // a master key of this stack's own unless the caller brings one
+    ENCRYPTION_KEY: options.env?.ENCRYPTION_KEY ?? randomBytes(32).toString('base64'),
     ...(options.poolSize ? { PG_POOL_SIZE: String(options.poolSize) } : {}),
   };
   const config = loadConfig(storageEnv);
-  const storage = await openStorage(config, 'api');
+  const storage = await openStorage(config, 'api', await loadMasterKeys(config, 'required'));
   const orgo = await connectOrgo(options.env ?? {}, options.log, { simulate: false });
   const platform = await createPlatform({
     vms: orgo?.vms,

@@ -6,9 +6,16 @@ import { pgliteDb } from '../adapters/event-store/pglite.ts';
 import { pgPoolDb } from '../adapters/event-store/postgres.ts';
 import type { SqlDb } from '../adapters/event-store/sql/db.ts';
 import { createSqlEventStore } from '../adapters/event-store/sql/store.ts';
+import { createEventCodec } from '../adapters/codec/index.ts';
+import { createSqlKeyService } from '../adapters/crypto/key-service.ts';
+import type { MasterKeys } from '../adapters/crypto/master-keys.ts';
 import type { Bus } from '../domain/ports/bus.ts';
+import type { EventCodec } from '../domain/ports/codec.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
+import type { KeyService } from '../domain/ports/keys.ts';
+import { hasCode } from '../domain/shared/errors.ts';
 import type { Config } from './config.ts';
+import { ConfigError } from './config.ts';
 
 export interface Storage {
   readonly store: EventStore;
@@ -17,16 +24,38 @@ export interface Storage {
   readonly db: SqlDb;
   /** The same database on connections of the projector's own, so API reads never queue in front of it. */
   readonly projectorDb: SqlDb;
+  /** The tenants' data keys, or null in a process that holds no master key (it decodes without decrypting). */
+  readonly keys: KeyService | null;
+  /** The only way events are written and read by the rest of the platform. */
+  readonly codec: EventCodec;
   readonly describe: string;
   close(): Promise<void>;
 }
+
+/**
+ * Data keys live in the database beside the event log (for EventStoreDB, the PostgreSQL of the read
+ * models). A data key wrapped by a master key this process lacks stops the start, naming the key.
+ */
+const openKeys = async (db: SqlDb, schema: string, master: MasterKeys | undefined): Promise<KeyService | null> => {
+  if (!master) return null;
+  const keys = await createSqlKeyService({ db, schema, master });
+  try {
+    await keys.assertMasterKeys();
+  } catch (error) {
+    if (hasCode(error, 'master_key_missing')) throw new ConfigError(`invalid configuration:\n  ENCRYPTION_KEY: ${(error as Error).message}`);
+    throw error;
+  }
+  return keys;
+};
+
+export const codecOf = (keys: KeyService | null): EventCodec => createEventCodec({ keys });
 
 /** Picks the event store, the bus and the read-model database the configuration asks for. The only place that does. */
 /**
  * `role` names the process in PostgreSQL (`application_name` = `openclaw-<role>:<read-model schema>`),
  * so `pg_stat_activity` tells an API's connections from a projector's.
  */
-export const openStorage = async (config: Config, role = 'service'): Promise<Storage> => {
+export const openStorage = async (config: Config, role = 'service', master?: MasterKeys): Promise<Storage> => {
   const schema = config.EVENT_STORE_SCHEMA;
   if (config.eventStore === 'pglite') {
     const dir = path.join(config.DATA_DIR, 'pglite');
@@ -36,11 +65,18 @@ export const openStorage = async (config: Config, role = 'service'): Promise<Sto
     const db = pgliteDb(pg, { ownsInstance: false });
     const store = await createSqlEventStore(db, { schema });
     const bus = createInProcessBus(store, await createSqlCheckpointStore(db, schema));
+    const keys = await openKeys(db, schema, master).catch(async (error: unknown) => {
+      await store.close();
+      await pg.close();
+      throw error;
+    });
     return {
       store,
       bus,
       db,
       projectorDb: db,
+      keys,
+      codec: codecOf(keys),
       describe: `embedded PostgreSQL (PGlite) in ${dir}`,
       async close() {
         await bus.close();
@@ -59,11 +95,17 @@ export const openStorage = async (config: Config, role = 'service'): Promise<Sto
       : // loaded only when used: its gRPC client alone takes about a second to import
         (await import('../adapters/event-store/eventstoredb/index.ts')).createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL! });
   const bus = createInProcessBus(store, await createSqlCheckpointStore(db, schema));
+  const keys = await openKeys(db, schema, master).catch(async (error: unknown) => {
+    await Promise.all([store.close(), db.close(), projectorDb.close()]);
+    throw error;
+  });
   return {
     store,
     bus,
     db,
     projectorDb,
+    keys,
+    codec: codecOf(keys),
     describe: config.eventStore === 'postgres' ? 'PostgreSQL' : 'EventStoreDB + PostgreSQL read models',
     async close() {
       await bus.close();

@@ -19,6 +19,7 @@ export const STATUS_OF_KIND: { readonly [K in ErrorKind]: number } = {
   forbidden: 403,
   limit: 403,
   unavailable: 503,
+  internal: 500,
 };
 
 export interface Problem {

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { Decoded } from '../../domain/events.ts';
 import { ROLES } from '../../projections/shared/migration.ts';
 import type { Projection, Row } from '../../projections/shared/projection.ts';
 import type { Querier } from '../event-store/sql/db.ts';
@@ -40,11 +40,11 @@ const insertNew = async (tx: Querier, sql: ReturnType<typeof tableSql>, rows: re
 };
 
 /** Folds one projection's share of a batch into its tables: load touched rows, fold in memory, write once. */
-const applyProjection = async (tx: Querier, target: Target, projection: Projection, events: readonly RecordedEvent[], options: ApplyOptions) => {
+const applyProjection = async (tx: Querier, target: Target, projection: Projection, events: readonly Decoded[], options: ApplyOptions) => {
   for (const reducer of projection.reducers) {
     const table = projection.tables.find((t) => t.name === reducer.table)!;
     const sql = tableSql(target.schema, table, target.suffix);
-    const handles = new Set(reducer.handles);
+    const handles = new Set<string>(reducer.handles);
     const relevant = events.filter((e) => handles.has(e.type));
     if (relevant.length === 0) continue;
     const keyed = relevant.flatMap((event) => {
@@ -100,7 +100,7 @@ export const applyBatch = async (
   tx: Querier,
   target: Target,
   projections: readonly Projection[],
-  events: readonly RecordedEvent[],
+  events: readonly Decoded[],
   options: ApplyOptions = {},
 ): Promise<void> => {
   if (events.length === 0) return;

@@ -1,4 +1,8 @@
-import type { EventStore, Subscription } from '../../domain/ports/event-store.ts';
+import { CODEC_ERRORS } from '../../domain/ports/codec.ts';
+import type { EventCodec } from '../../domain/ports/codec.ts';
+import type { Decoded } from '../../domain/events.ts';
+import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
+import { hasCode } from '../../domain/shared/errors.ts';
 import { readModelMigration } from '../../projections/shared/migration.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
 import type { Querier, SqlDb } from '../event-store/sql/db.ts';
@@ -12,6 +16,8 @@ import type { Target } from './apply-batch.ts';
 export interface ProjectorOptions {
   readonly db: SqlDb;
   readonly store: EventStore;
+  /** Decodes each batch (`stored` mode: encrypted fields stay ciphertext in the read models). */
+  readonly codec: EventCodec;
   readonly schema: string;
   readonly projections: readonly Projection[];
   readonly suffix?: string;
@@ -22,7 +28,13 @@ export interface ProjectorOptions {
    * eight round trips whatever its size). Adds at most this much to the projection lag.
    */
   readonly lingerMs?: number;
+  /** A batch failed; the projector retries it from the checkpoint after a pause. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * An event in the log cannot be decoded: retrying cannot help and skipping it would corrupt the
+   * read models, so the projector stops here, at the event before it, and reports why.
+   */
+  readonly onHalt?: (error: unknown) => void;
   /** Called after each batch commits, with the position reached. */
   readonly onApplied?: (position: bigint) => void;
 }
@@ -45,10 +57,32 @@ export const readCheckpoint = async (db: Querier, target: Target, projections: r
   return rows.reduce((min, r) => (BigInt(r.position) < min ? BigInt(r.position) : min), BigInt(rows[0]!.position));
 };
 
+/** A batch decoded; if an event in it cannot be, the events before it and the error. */
+const decodeUpToFailure = async (codec: EventCodec, stored: readonly RecordedEvent[]): Promise<{ events: Decoded[]; failure?: unknown }> => {
+  try {
+    return { events: await codec.decode(stored, 'stored') };
+  } catch (error) {
+    if (!isUndecodable(error)) throw error;
+    const events: Decoded[] = [];
+    for (const event of stored) {
+      try {
+        events.push(...(await codec.decode([event], 'stored')));
+      } catch (failure) {
+        return { events, failure };
+      }
+    }
+    return { events, failure: error };
+  }
+};
+
+/** Errors no retry can mend: the stored event itself is unreadable. */
+export const isUndecodable = (error: unknown): boolean => hasCode(error, CODEC_ERRORS.decode) || hasCode(error, CODEC_ERRORS.decryption);
+
 /**
- * The projector: one subscription over the log from the lowest checkpoint, each batch applied to
- * every projection in one transaction. A failed batch restarts the subscription from the
- * checkpoints after a pause; nothing is skipped, nothing applied twice.
+ * The projector: one subscription over the log from the lowest checkpoint, each batch decoded and
+ * applied to every projection in one transaction. A failed batch restarts the subscription from
+ * the checkpoints after a pause; nothing is skipped, nothing applied twice. An event that does not
+ * decode halts it (`failure` says why) instead of being skipped.
  */
 export const createProjector = (options: ProjectorOptions) => {
   const target: Target = { schema: options.schema, suffix: options.suffix ?? '' };
@@ -58,6 +92,7 @@ export const createProjector = (options: ProjectorOptions) => {
   let subscription: Subscription | undefined;
   let running = false;
   let position: bigint | undefined;
+  let failure: unknown;
   // Other processes (an API waiting for minPosition, a dashboard) learn of each applied batch by
   // NOTIFY <schema>_projected '<position>', sent after the commit, at most one in flight.
   const announcer = createNotifier(options.db, projectedChannel(target), () => String(position));
@@ -67,8 +102,10 @@ export const createProjector = (options: ProjectorOptions) => {
       if (!running) return; // stopped while reading the checkpoint: no subscription to leave behind
       const current = options.store.subscribe(
         { ...(from !== undefined && from >= 0n ? { after: from } : {}), batchSize },
-        async (events) => {
-          await options.db.transaction((tx) => applyBatch(tx, target, options.projections, events));
+        async (stored) => {
+          const { events, failure: undecodable } = await decodeUpToFailure(options.codec, stored);
+          if (events.length > 0) await options.db.transaction((tx) => applyBatch(tx, target, options.projections, events));
+          if (undecodable) throw undecodable; // everything before it is applied: the checkpoint stops right before it
           position = events[events.length - 1]!.position;
           applied.notify();
           options.onApplied?.(position);
@@ -80,6 +117,12 @@ export const createProjector = (options: ProjectorOptions) => {
       try {
         await current.done;
       } catch (error) {
+        if (isUndecodable(error)) {
+          running = false;
+          failure = error;
+          options.onHalt?.(error);
+          return;
+        }
         options.onError?.(error);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
@@ -94,8 +137,13 @@ export const createProjector = (options: ProjectorOptions) => {
     get position() {
       return position;
     },
+    /** Why the projector halted, if it did (an event that cannot be decoded). */
+    get failure() {
+      return failure;
+    },
     start() {
       if (running) return;
+      failure = undefined;
       running = true;
       loop = run();
     },

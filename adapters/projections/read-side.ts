@@ -1,3 +1,5 @@
+import type { EventCodec } from '../../domain/ports/codec.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { TenantId } from '../../domain/shared/ids.ts';
 import { tenantReads } from '../../projections/queries.ts';
 import type { Freshness, ReadSide } from '../../projections/read-side.ts';
@@ -10,8 +12,10 @@ import { readCheckpoint } from './projector.ts';
 export interface ReadSideOptions {
   readonly db: SqlDb;
   readonly schema: string;
-  /** Schema of the event log, to tell how far behind the read models are. */
-  readonly eventSchema: string;
+  /** The log, to tell how far behind the read models are. */
+  readonly store: EventStore;
+  /** Decrypts the personal data the read models keep as ciphertext, on the way to its tenant. */
+  readonly codec: EventCodec;
   readonly projections: readonly Projection[];
   /** The in-process projector's signal, if it runs here: waiters wake at once instead of polling. */
   readonly applied?: Wakeup;
@@ -29,20 +33,16 @@ export const createReadSide = (options: ReadSideOptions): ReadSide => {
   const { db, schema } = options;
   const target = { schema, suffix: '' };
 
-  const behind = async (position: bigint | undefined): Promise<number> => {
-    const { rows } = await db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${options.eventSchema}.events WHERE position > $1 AND position < ${options.eventSchema}.horizon() LIMIT 100000) s`,
-      [String(position ?? -1n)],
-    );
-    return rows[0]?.n ?? 0;
-  };
+  const behind = (position: bigint | undefined): Promise<number> => options.store.countAfter(position, { limit: 100_000 });
 
   return {
-    forTenant: <T>(tenantId: TenantId, work: (reads: ReturnType<typeof tenantReads>) => Promise<T>) =>
-      db.transaction(async (tx) => {
+    async forTenant<T>(tenantId: TenantId, work: (reads: ReturnType<typeof tenantReads>) => Promise<T>) {
+      const reveal = await options.codec.revealer(tenantId);
+      return db.transaction(async (tx) => {
         await tx.query(`SELECT set_config('role', '${ROLES.api}', true), set_config('app.tenant_id', $1, true)`, [tenantId]);
-        return work(tenantReads(schema, async (query) => (await tx.query(query.sql, [...query.parameters])).rows as never));
-      }),
+        return work(tenantReads(schema, async (query) => (await tx.query(query.sql, [...query.parameters])).rows as never, reveal));
+      });
+    },
 
     async findApiKey(keyId) {
       // One round trip: the SECURITY DEFINER function returns that one key and nothing else.

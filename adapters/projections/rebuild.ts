@@ -1,4 +1,6 @@
-import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { Decoded } from '../../domain/events.ts';
+import type { EventCodec } from '../../domain/ports/codec.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 import { indexDdl, tableDdl } from '../../projections/shared/migration.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
 import type { SqlDb } from '../event-store/sql/db.ts';
@@ -24,12 +26,13 @@ export interface RebuildProgress {
 export const rebuildProjections = async (options: {
   db: SqlDb;
   store: EventStore;
+  codec: EventCodec;
   schema: string;
   projections: readonly Projection[];
   batchSize?: number;
   onProgress?: (progress: RebuildProgress) => void;
 }): Promise<{ applied: number; seconds: number }> => {
-  const { db, store, schema, projections } = options;
+  const { db, store, codec, schema, projections } = options;
   const batchSize = options.batchSize ?? 5_000;
   const started = performance.now();
   const target = { schema, suffix: NEXT };
@@ -41,7 +44,9 @@ export const rebuildProjections = async (options: {
   });
   let applied = 0;
   const live = { schema, suffix: '' };
-  const read = (after: bigint | undefined) => store.readAll({ ...(after !== undefined && after >= 0n ? { after } : {}), maxCount: batchSize });
+  // Each page is decoded once for every projection; an undecodable event fails the rebuild.
+  const read = async (after: bigint | undefined) =>
+    codec.decode(await store.readAll({ ...(after !== undefined && after >= 0n ? { after } : {}), maxCount: batchSize }), 'stored');
   // Each projection works through the pages on its own (own transaction and checkpoint per page),
   // so a fast one never waits for the slowest; the log is read once, at most READ_AHEAD pages past
   // the slowest projection, and a page is dropped once every projection has applied it. The first
@@ -49,9 +54,9 @@ export const rebuildProjections = async (options: {
   // all of them have stopped (a rerun starts over: the `__next` tables are made anew).
   const copy = async (until: bigint | undefined) => {
     const start = await readCheckpoint(db, target, projections);
-    const pages = new Map<number, Promise<readonly RecordedEvent[]>>();
+    const pages = new Map<number, Promise<readonly Decoded[]>>();
     let requested = -1;
-    const pageAt = (i: number): Promise<readonly RecordedEvent[]> => {
+    const pageAt = (i: number): Promise<readonly Decoded[]> => {
       while (requested < i) {
         const previous = pages.get(requested);
         requested += 1;
@@ -68,7 +73,7 @@ export const rebuildProjections = async (options: {
     let failed = false;
     let reported = 0;
     const slowest = () => Math.min(...done);
-    const finished = (index: number, i: number, page: readonly RecordedEvent[]) => {
+    const finished = (index: number, i: number, page: readonly Decoded[]) => {
       sizes[i] = page.length;
       lasts[i] = page.at(-1)!.position;
       done[index] = i + 1;

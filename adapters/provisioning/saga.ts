@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import type { CommandShell } from '../../commands/shell/handle-command.ts';
 import { knightDecider } from '../../domain/knight/index.ts';
 import type { Bus } from '../../domain/ports/bus.ts';
+import type { EventCodec } from '../../domain/ports/codec.ts';
 import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
+import type { Decoded } from '../../domain/events.ts';
 import type { VmProvider } from '../../domain/ports/vm-provider.ts';
 import type { ProvisioningPolicy } from '../../domain/provisioning/job.ts';
 import { knightStream, parseStreamId } from '../../domain/shared/streams.ts';
-import type { TenantTierChanged } from '../../domain/tenant/index.ts';
 import { TIER_LIMITS } from '../../domain/tiers.ts';
+import type { Tier } from '../../domain/tiers.ts';
 import type { SqlDb } from '../event-store/sql/db.ts';
 import { createWakeup } from '../event-store/sql/wakeup.ts';
 import { createEffects } from './effects.ts';
@@ -23,6 +25,8 @@ export interface LiveKnight {
 
 export interface ProvisioningSagaDeps {
   readonly store: EventStore;
+  /** Decodes what the bus delivers (raw stored events) and the streams the jobs fold. */
+  readonly codec: EventCodec;
   readonly bus: Bus;
   /** Where the saga keeps its timers (and the warm pool its rows). */
   readonly db: SqlDb;
@@ -62,7 +66,7 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
   const leaseMs = deps.leaseMs ?? 5 * 60_000;
   const jobs = await createJobsTable(deps.db, deps.schema, deps.instanceId ?? hostname());
   const effects = createEffects({ vms: deps.vms, pool: deps.pool });
-  const stepper = createStepper({ store: deps.store, shell: deps.shell, effects, jobs, policy, clock, log });
+  const stepper = createStepper({ store: deps.store, codec: deps.codec, shell: deps.shell, effects, jobs, policy, clock, log });
   const kick = createWakeup();
   const inFlight = new Map<string, Promise<void>>();
   let running = false;
@@ -70,7 +74,7 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
   let subscription: Subscription | undefined;
 
   /** A lower tier ends the knights beyond its limit, newest first. */
-  const downgraded = async (tenantId: string, data: TenantTierChanged['data']): Promise<string[]> => {
+  const downgraded = async (tenantId: string, data: { readonly from: Tier; readonly to: Tier }): Promise<string[]> => {
     const limit = TIER_LIMITS[data.to].knightsAtOnce;
     if (limit >= TIER_LIMITS[data.from].knightsAtOnce) return [];
     const live = await deps.liveKnights(tenantId);
@@ -84,9 +88,8 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
     return beyond.map((k) => knightStream(tenantId as never, k.knightId as never));
   };
 
-  /** Which jobs an event concerns. The saga's own events need no wake: their job is running. */
-  const wakesFor = async (event: RecordedEvent): Promise<string[]> => {
-    if (event.metadata.actor === SAGA_ACTOR) return [];
+  /** Which jobs an event concerns (the saga's own events need no wake: their job is running). */
+  const wakesFor = async (event: Decoded): Promise<string[]> => {
     const { category, tenantId } = parseStreamId(event.streamId);
     if (category === 'knight') return [event.streamId];
     switch (event.type) {
@@ -94,14 +97,30 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
       case 'TenantErased':
         return [event.streamId, ...(await deps.liveKnights(tenantId)).map((k) => knightStream(tenantId, k.knightId as never))];
       case 'TenantTierChanged':
-        return downgraded(tenantId, event.data as TenantTierChanged['data']);
+        return downgraded(tenantId, event.data);
       default:
         return [event.streamId];
     }
   };
 
-  const handle = async (events: readonly RecordedEvent[]) => {
+  /** `stored`: nothing is decrypted here (the jobs decode their own streams); an undecodable event is logged and passed over. */
+  const decodeEach = async (raw: readonly RecordedEvent[]): Promise<Decoded[]> => {
+    try {
+      return await deps.codec.decode(raw, 'stored');
+    } catch {
+      const decoded: Decoded[] = [];
+      for (const event of raw)
+        await deps.codec.decode([event], 'stored').then(
+          (one) => decoded.push(...one),
+          (error: unknown) => log.error({ err: error, eventId: event.id, type: event.type }, 'saga cannot decode an event; passing it over'),
+        );
+      return decoded;
+    }
+  };
+
+  const handle = async (raw: readonly RecordedEvent[]) => {
     const wake: string[] = [];
+    const events = await decodeEach(raw.filter((e) => e.metadata.actor !== SAGA_ACTOR));
     for (const event of events) {
       try {
         wake.push(...(await wakesFor(event)));
@@ -150,7 +169,7 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
       try {
         const current = await deps.bus.consume(
           deps.consumer ?? 'provisioning-saga',
-          { filter: { categories: ['knight', 'tenant'], eventTypes: [...KNIGHT_EVENTS, ...TENANT_EVENTS] }, batchSize: 500 },
+          { filter: { categories: ['knight', 'tenant'], eventTypes: [...KNIGHT_EVENTS, ...TENANT_EVENTS].flatMap((t) => deps.codec.storedTypes(t)) }, batchSize: 500 },
           handle,
         );
         subscription = current;

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { CommandShell } from '../../commands/shell/handle-command.ts';
 import { knightDecider } from '../../domain/knight/index.ts';
 import type { KnightCommand } from '../../domain/knight/index.ts';
+import type { EventCodec } from '../../domain/ports/codec.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { agentVmJob } from '../../domain/provisioning/agent-vm-job.ts';
 import type { AgentVmJobState } from '../../domain/provisioning/agent-vm-job.ts';
@@ -25,6 +26,8 @@ const MAX_DECISIONS = 25;
 
 export interface StepDeps {
   readonly store: EventStore;
+  /** Decodes the streams the jobs fold: `open`, since a knight's task is personal data the saga must run. */
+  readonly codec: EventCodec;
   readonly shell: CommandShell;
   readonly effects: Effects;
   readonly jobs: JobsTable;
@@ -39,10 +42,15 @@ export interface StepStats {
   records: number;
 }
 
-/** A process manager as the shell's fold wants it: state and evolve (it decides nothing through the shell). */
-const foldable = <E, S>(manager: ProcessManager<E, S, unknown>) => ({ initialState: manager.initialState, evolve: manager.evolve, decide: () => [] as E[] });
-const knightFold = foldable(knightJob);
-const agentFold = foldable(agentVmJob);
+/** A process manager as the shell's fold wants it: its category, state and evolve (it decides nothing through the shell). */
+const foldable = <K extends 'knight' | 'tenant', E, S>(category: K, manager: ProcessManager<E, S, unknown>) => ({
+  category,
+  initialState: manager.initialState,
+  evolve: manager.evolve,
+  decide: () => [] as E[],
+});
+const knightFold = foldable('knight', knightJob);
+const agentFold = foldable('tenant', agentVmJob);
 
 /**
  * One step of one job: fold its stream, then decide → carry out → decide … until the decision is
@@ -52,7 +60,7 @@ const agentFold = foldable(agentVmJob);
 export const createStepper = (deps: StepDeps) => {
   const { shell, jobs, policy, clock, log, effects } = deps;
   // Job states have a cache of their own: the command shell's holds the aggregates' states by stream.
-  const states = createCommandShell({ store: deps.store });
+  const states = createCommandShell({ store: deps.store, codec: deps.codec });
   const stats: StepStats = { decisions: 0, effects: 0, records: 0 };
 
   const record = async (streamId: string, tenantId: string, command: Unstamped<KnightCommand> | Unstamped<TenantCommand>, knight: boolean) => {

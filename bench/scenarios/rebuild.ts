@@ -9,6 +9,8 @@ import { rebuildProjections } from '../../adapters/projections/rebuild.ts';
 import { PROJECTIONS } from '../../projections/index.ts';
 import { round } from '../lib.ts';
 import type { BenchResult } from '../lib.ts';
+import { createEventCodec } from '../../adapters/codec/index.ts';
+import { benchCodec } from '../codec.ts';
 import { seedLog } from './seed-log.ts';
 
 const EVENTS = Number(process.env.BENCH_REBUILD_EVENTS ?? 1_000_000);
@@ -46,10 +48,11 @@ export const rebuildBench = async (url: string): Promise<BenchResult> => {
   const store = await createSqlEventStore(pgPoolDb(url, 8), { schema: events });
   try {
     const seedStarted = performance.now();
-    const written = await seedLog(store, EVENTS);
+    const written = await seedLog(store, await benchCodec(db, events, true), EVENTS);
     const seedSeconds = (performance.now() - seedStarted) / 1000;
     await migrateReadModels(db, schema, PROJECTIONS);
-    const result = await rebuildProjections({ db, store, schema, projections: PROJECTIONS });
+    // the rebuild decodes without decrypting: personal data stays ciphertext in the read models
+    const result = await rebuildProjections({ db, store, codec: createEventCodec({ keys: null }), schema, projections: PROJECTIONS });
     const copySeconds = await copyBaseline(url, schema);
     const ours = result.applied / result.seconds;
     const baseline = written / copySeconds;

@@ -5,9 +5,13 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { pgliteDb } from '../../adapters/event-store/pglite.ts';
-import { createPostgresEventStore } from '../../adapters/event-store/postgres.ts';
+import { createPostgresEventStore, pgPoolDb } from '../../adapters/event-store/postgres.ts';
 import { createSqlEventStore } from '../../adapters/event-store/sql/store.ts';
-import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { EventCodec } from '../../domain/ports/codec.ts';
+import type { EventStore, NewEvent } from '../../domain/ports/event-store.ts';
+import { asTenantId } from '../../domain/shared/ids.ts';
+import { parseStreamId } from '../../domain/shared/streams.ts';
+import { benchCodec } from '../codec.ts';
 import { closedLoop, payload, round, seconds } from '../lib.ts';
 import type { BenchResult } from '../lib.ts';
 
@@ -16,11 +20,29 @@ const APPEND_CONCURRENCY = Number(process.env.BENCH_APPEND_CONCURRENCY ?? 2);
 const STREAMS = 1_000;
 const TENANT = 'benchtenant';
 
+const meta = { tenantId: TENANT, actor: 'bench', correlationId: 'bench', causationId: null };
+
+/** A chat message event as the platform writes it: through the codec (validated, its text encrypted when the codec holds keys). */
+const viaCodec =
+  (codec: EventCodec) =>
+  async (stream: string, n: number): Promise<NewEvent> => {
+    const { messageId, text, at } = payload(n);
+    const event = { type: 'MessagePosted', data: { messageId, role: 'user', channel: 'api', text, at } } as const;
+    const [encoded] = await codec.encode('conversation', stream, [{ id: randomUUID(), event }], { ...meta, tenantId: parseStreamId(stream).tenantId });
+    return encoded!;
+  };
+
+const raw = async (_stream: string, n: number): Promise<NewEvent> => ({ id: randomUUID(), type: 'MessagePosted', data: payload(n), metadata: meta });
+
 /** 32 writers, each appending one event at a time with the exact expected revision to a stream no other writer holds. */
-const appendLoad = async (store: EventStore, secs: number) => {
+const appendLoad = async (
+  store: EventStore,
+  secs: number,
+  encode: (stream: string, n: number) => Promise<NewEvent> = raw,
+  tenant: string = TENANT,
+) => {
   const revisions = new Array<number>(STREAMS).fill(-1);
   const busy = new Set<number>();
-  const meta = { tenantId: TENANT, actor: 'bench', correlationId: 'bench', causationId: null };
   let n = 0;
   return closedLoop({
     workers: WRITERS,
@@ -30,7 +52,8 @@ const appendLoad = async (store: EventStore, secs: number) => {
       while (busy.has(s)) s = (s + 1) % STREAMS;
       busy.add(s);
       const expected = revisions[s]! < 0 ? 'no_stream' : revisions[s]!;
-      const result = await store.append(`conversation-${TENANT}.s${s}`, [{ id: randomUUID(), type: 'MessagePosted', data: payload(n++), metadata: meta }], expected);
+      const stream = `conversation-${tenant}.s${s}`;
+      const result = await store.append(stream, [await encode(stream, n++)], expected);
       revisions[s] = result.nextRevision;
       busy.delete(s);
     },
@@ -82,15 +105,33 @@ export const storeAppend = async (url: string): Promise<BenchResult> => {
     await Promise.all(clients.map((c) => c.end()));
 
     const store = await createPostgresEventStore({ connectionString: url, schema, poolSize: 8, appendConcurrency: APPEND_CONCURRENCY });
-    const ours = await appendLoad(store, secs);
+    const keysDb = pgPoolDb(url, 2);
+    const on = viaCodec(await benchCodec(keysDb, schema, true));
+    const off = viaCodec(await benchCodec(keysDb, schema, false));
+    // Encryption on and off alternate in halves, each on streams of its own, so drift hits both alike.
+    const runs: Record<'on' | 'off', Loop[]> = { on: [], off: [] };
+    for (let round_ = 0; round_ < 2; round_++) {
+      runs.on.push(await appendLoad(store, secs / 2, on, asTenantId(`${TENANT}on${round_}`)));
+      runs.off.push(await appendLoad(store, secs / 2, off, asTenantId(`${TENANT}off${round_}`)));
+    }
     await store.close();
-    return appendResult(
+    await keysDb.close();
+    const merged = (loops: Loop[]): Loop => ({
+      ops: loops.reduce((sum, l) => sum + l.ops, 0),
+      perSecond: loops.reduce((sum, l) => sum + l.perSecond, 0) / loops.length,
+      p50: Math.max(...loops.map((l) => l.p50)),
+      p99: Math.max(...loops.map((l) => l.p99)),
+    });
+    const ours = merged(runs.on);
+    const plain = merged(runs.off);
+    const result = appendResult(
       'store-append',
       ours,
       baseline,
       'single-row INSERT + commit, 32 connections',
-      `${WRITERS} writers over ${STREAMS} streams, single-event appends with exact expected revision, ${secs}s each; pool 8, ${APPEND_CONCURRENCY} group-commit batches in flight`,
+      `${WRITERS} writers over ${STREAMS} streams, single-event appends (MessagePosted through the codec, text encrypted) with exact expected revision, ${secs}s; pool 8, ${APPEND_CONCURRENCY} group-commit batches in flight; encryption off, same run, alternating halves: ${round(plain.perSecond, 0)} appends/s p99 ${round(plain.p99)} ms`,
     );
+    return { ...result, extra: { encryptionOffPerSecond: round(plain.perSecond, 0), encryptionOffP99: round(plain.p99), encryptionCost: round(1 - ours.perSecond / plain.perSecond, 3) } };
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin.end();

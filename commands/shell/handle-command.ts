@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
+import type { EventCodec } from '../../domain/ports/codec.ts';
 import { STORE_ERRORS } from '../../domain/ports/event-store.ts';
 import type { EventStore, NewEvent, RecordedEvent } from '../../domain/ports/event-store.ts';
-import type { Decider, DomainEvent } from '../../domain/shared/decider.ts';
+import type { AggregateDecider } from '../../domain/events.ts';
+import type { Category } from '../../domain/shared/streams.ts';
 import { AppError, hasCode } from '../../domain/shared/errors.ts';
 import { createKeyedLock } from './keyed-lock.ts';
 import { createStateCache, MAX_KEYS_PER_STREAM } from './state-cache.ts';
@@ -39,6 +41,8 @@ export interface CommandResult<S> {
 
 export interface CommandShellDeps {
   readonly store: EventStore;
+  /** Encodes what the deciders decide (validated, encrypted) and decodes what they fold (typed). */
+  readonly codec: EventCodec;
   readonly cache?: StateCache;
   readonly newId?: () => string;
   readonly maxAttempts?: number;
@@ -71,7 +75,7 @@ export const createCommandShell = (deps: CommandShellDeps) => {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const lock = createKeyedLock();
 
-  const load = async <C, E extends DomainEvent, S>(decider: Decider<C, E, S>, streamId: string): Promise<CachedStream<S>> => {
+  const load = async <K extends Category, C, S>(decider: AggregateDecider<K, C, S>, streamId: string): Promise<CachedStream<S>> => {
     let entry: CachedStream<S> = cache.get<S>(streamId) ?? {
       state: decider.initialState(),
       revision: -1,
@@ -80,27 +84,29 @@ export const createCommandShell = (deps: CommandShellDeps) => {
       checkedAt: 0,
     };
     for (;;) {
-      const page: RecordedEvent[] = await deps.store.readStream(streamId, { fromRevision: entry.revision + 1, maxCount: PAGE });
-      if (page.length === 0) break;
+      const stored: RecordedEvent[] = await deps.store.readStream(streamId, { fromRevision: entry.revision + 1, maxCount: PAGE });
+      if (stored.length === 0) break;
+      // `open`: deciders compare what they are given with what was recorded, secrets included
+      const page = await deps.codec.decodeStream(decider.category, stored, 'open');
       let state = entry.state;
       const keys = new Map(entry.keys);
       for (const event of page) {
-        state = decider.evolve(state, { type: event.type, data: event.data } as E);
+        state = decider.evolve(state, event);
         const key = event.metadata.idempotencyKey;
         if (typeof key === 'string')
           rememberKey(keys, key, { fingerprint: event.metadata.commandHash, nextRevision: event.revision, position: event.position });
       }
       const last = page[page.length - 1]!;
       entry = { state, keys, revision: last.revision, lastPosition: last.position, checkedAt: entry.checkedAt };
-      if (page.length < PAGE) break;
+      if (stored.length < PAGE) break;
     }
     entry = { ...entry, checkedAt: Date.now() };
     cache.set(streamId, entry);
     return entry;
   };
 
-  const attempt = async <C, E extends DomainEvent, S>(
-    decider: Decider<C, E, S>,
+  const attempt = async <K extends Category, C, S>(
+    decider: AggregateDecider<K, C, S>,
     envelope: CommandEnvelope<C>,
     trustCache: boolean,
   ): Promise<CommandResult<S>> => {
@@ -125,12 +131,15 @@ export const createCommandShell = (deps: CommandShellDeps) => {
       ...envelope.metadata,
       ...(idempotency ? { idempotencyKey: idempotency.key, commandHash: idempotency.fingerprint } : {}),
     };
-    const events: NewEvent[] = decided.map((event, index) => ({
-      id: idempotency ? uuidv5(`${streamId}|${idempotency.key}|${index}`, IDEMPOTENCY_NAMESPACE) : newId(),
-      type: event.type,
-      data: event.data,
+    const events: NewEvent[] = await deps.codec.encode(
+      decider.category,
+      streamId,
+      decided.map((event, index) => ({
+        id: idempotency ? uuidv5(`${streamId}|${idempotency.key}|${index}`, IDEMPOTENCY_NAMESPACE) : newId(),
+        event,
+      })),
       metadata,
-    }));
+    );
     const result = await deps.store.append(streamId, events, entry.revision < 0 ? 'no_stream' : entry.revision);
     if (result.duplicate) {
       cache.delete(streamId); // another process wrote these ids; fold them properly next time
@@ -145,7 +154,7 @@ export const createCommandShell = (deps: CommandShellDeps) => {
   };
 
   return {
-    handle<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, envelope: CommandEnvelope<C>): Promise<CommandResult<S>> {
+    handle<K extends Category, C, S>(decider: AggregateDecider<K, C, S>, envelope: CommandEnvelope<C>): Promise<CommandResult<S>> {
       return lock(envelope.streamId, async () => {
         for (let attemptNo = 1; ; attemptNo++) {
           try {
@@ -163,8 +172,8 @@ export const createCommandShell = (deps: CommandShellDeps) => {
      * A stream's folded state without deciding anything: from the cache when it was checked
      * against the store within `maxAgeMs`, otherwise read forward first.
      */
-    async state<C, E extends DomainEvent, S>(
-      decider: Decider<C, E, S>,
+    async state<K extends Category, C, S>(
+      decider: AggregateDecider<K, C, S>,
       streamId: string,
       maxAgeMs = 0,
     ): Promise<{ state: S; revision: number }> {

@@ -8,6 +8,7 @@ export const createTenantInput = z
   .object({
     slug: z.string().regex(/^[a-z][a-z0-9-]{2,39}$/, 'lower-case letters, digits and dashes, 3–40 chars, starting with a letter'),
     name: text(200).refine((s) => s.trim().length > 0, 'must not be blank'),
+    email: z.email().max(254).optional(),
     tier: z.enum(TIERS).default('free'),
   })
   .strict();
@@ -22,6 +23,7 @@ export const createTenant = async (ports: CommandPorts, caller: Caller, input: C
       type: 'CreateTenant',
       tenantId,
       name: input.name,
+      email: input.email ?? null,
       tier: input.tier,
       at: ports.clock().toISOString(),
     }),

@@ -1,11 +1,11 @@
-import type { Decider } from '../shared/decider.ts';
+import type { AggregateDecider } from '../events.ts';
 import type { ConversationCommand } from './commands.ts';
 import { decideConversation } from './decide.ts';
-import type { ConversationEvent } from './events.ts';
 import { evolveConversation, initialConversationState } from './state.ts';
 import type { ConversationState } from './state.ts';
 
-export const conversationDecider: Decider<ConversationCommand, ConversationEvent, ConversationState> = {
+export const conversationDecider: AggregateDecider<'conversation', ConversationCommand, ConversationState> = {
+  category: 'conversation',
   initialState: initialConversationState,
   evolve: evolveConversation,
   decide: decideConversation,

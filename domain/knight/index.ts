@@ -1,11 +1,11 @@
-import type { Decider } from '../shared/decider.ts';
+import type { AggregateDecider } from '../events.ts';
 import type { KnightCommand } from './commands.ts';
 import { decideKnight } from './decide.ts';
-import type { KnightEvent } from './events.ts';
 import { evolveKnight, initialKnightState } from './state.ts';
 import type { KnightState } from './state.ts';
 
-export const knightDecider: Decider<KnightCommand, KnightEvent, KnightState> = {
+export const knightDecider: AggregateDecider<'knight', KnightCommand, KnightState> = {
+  category: 'knight',
   initialState: initialKnightState,
   evolve: evolveKnight,
   decide: decideKnight,

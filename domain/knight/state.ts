@@ -92,7 +92,7 @@ export const evolveKnight = (state: KnightState, event: KnightEvent): KnightStat
       return onExisting(state, (k) => ({
         ...recordOf(k),
         status: 'failed',
-        failureStage: event.data.stage ?? 'unknown',
+        failureStage: event.data.stage,
         failureReason: event.data.reason,
       }));
     case 'KnightTerminationRequested':

@@ -89,6 +89,11 @@ export interface EventStore {
   subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription;
   /** The position of the newest event a subscriber could receive now. */
   headPosition(): Promise<bigint | undefined>;
+  /**
+   * How many events a subscriber starting after `after` could receive now (from the start when
+   * undefined), counting at most `limit` when given: how far a reader lags, without reading the log.
+   */
+  countAfter(after: bigint | undefined, options?: { readonly limit?: number }): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -1,9 +1,11 @@
 /**
  * The shape every aggregate exports. `decide` is pure: time, ids and looked-up facts arrive on
  * the command. It returns the events to append ([] when the command is already satisfied) or
- * throws an AppError.
+ * throws an AppError. `category` names the streams it owns (`tenant-…`, `conversation-…`), which
+ * is how the event codec knows which events a stream may hold.
  */
-export interface Decider<Command, Event, State> {
+export interface Decider<Command, Event, State, Category extends string = string> {
+  readonly category: Category;
   readonly initialState: () => State;
   readonly evolve: (state: State, event: Event) => State;
   readonly decide: (command: Command, state: State) => readonly Event[];

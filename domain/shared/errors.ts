@@ -8,7 +8,8 @@ export type ErrorKind =
   | 'conflict' // the request contradicts current state: 409
   | 'forbidden' // authenticated but not allowed: 403
   | 'limit' // a tier limit was reached: 429 or 403 depending on the limit
-  | 'unavailable'; // a dependency is down: 503
+  | 'unavailable' // a dependency is down: 503
+  | 'internal'; // stored data is damaged or unreadable: 500, with its code
 
 export class AppError extends Error {
   readonly code: string;

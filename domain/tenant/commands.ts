@@ -7,14 +7,14 @@ type Command<Type extends string, Data = Record<never, never>> = Readonly<Data> 
   readonly at: string;
 };
 
-export type CreateTenant = Command<'CreateTenant', { tenantId: TenantId; name: string; tier: Tier }>;
+export type CreateTenant = Command<'CreateTenant', { tenantId: TenantId; name: string; email: string | null; tier: Tier }>;
 export type ChangeTenantTier = Command<'ChangeTenantTier', { tier: Tier }>;
 /** `hash` is the stored form of the key, computed by the caller; the plaintext never reaches the domain. */
 export type IssueApiKey = Command<'IssueApiKey', { keyId: string; scope: ApiKeyScope; label: string; hash: string }>;
 export type RevokeApiKey = Command<'RevokeApiKey', { keyId: string }>;
 export type ConnectTelegramBot = Command<
   'ConnectTelegramBot',
-  { botUsername: string; botId: number; tokenCiphertext: string; webhookSecretHash: string }
+  { botUsername: string; botId: number; token: string; webhookSecretHash: string }
 >;
 export type DisconnectTelegramBot = Command<'DisconnectTelegramBot'>;
 export type ConnectWhatsAppNumber = Command<
@@ -22,8 +22,8 @@ export type ConnectWhatsAppNumber = Command<
   {
     phoneNumberId: string;
     displayPhoneNumber: string;
-    accessTokenCiphertext: string;
-    appSecretCiphertext: string;
+    accessToken: string;
+    appSecret: string;
     verifyTokenHash: string;
   }
 >;

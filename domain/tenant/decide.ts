@@ -29,10 +29,11 @@ const active = (state: TenantState): ActiveTenant => {
 const createTenant = (c: C.CreateTenant, state: TenantState): Events => {
   const tenantId = v.checkTenantId(c.tenantId);
   const name = v.checkText(c.name, 1, 200, 'invalid_tenant_name', 'tenant name');
+  const email = c.email === null ? null : v.checkEmail(c.email);
   const tier = v.checkTier(c.tier);
   if (state.status !== 'none')
     throw domainError('conflict', 'tenant_exists', 'a tenant with this slug exists or existed', { tenantId });
-  return [{ type: 'TenantCreated', data: { tenantId, name, tier, at: c.at } }];
+  return [{ type: 'TenantCreated', data: { tenantId, name, email, tier, at: c.at } }];
 };
 
 const changeTier = (c: C.ChangeTenantTier, t: ActiveTenant): Events => {
@@ -61,7 +62,7 @@ const connectTelegramBot = (c: C.ConnectTelegramBot, t: ActiveTenant): Events =>
   const bot = {
     botUsername: v.checkBotUsername(c.botUsername),
     botId: v.checkBotId(c.botId),
-    tokenCiphertext: v.checkCiphertext(c.tokenCiphertext, 'bot token ciphertext'),
+    token: v.checkSecret(c.token, 'invalid_bot_token', 'bot token'),
     webhookSecretHash: v.checkHash(c.webhookSecretHash, 'invalid_secret_hash', 'webhook secret hash'),
   };
   const current = t.telegram;
@@ -75,8 +76,8 @@ const connectWhatsAppNumber = (c: C.ConnectWhatsAppNumber, t: ActiveTenant): Eve
   const number = {
     phoneNumberId: v.checkPhoneNumberId(c.phoneNumberId),
     displayPhoneNumber: v.checkDisplayPhoneNumber(c.displayPhoneNumber),
-    accessTokenCiphertext: v.checkCiphertext(c.accessTokenCiphertext, 'access token ciphertext'),
-    appSecretCiphertext: v.checkCiphertext(c.appSecretCiphertext, 'app secret ciphertext'),
+    accessToken: v.checkSecret(c.accessToken, 'invalid_access_token', 'access token'),
+    appSecret: v.checkSecret(c.appSecret, 'invalid_app_secret', 'app secret'),
     verifyTokenHash: v.checkHash(c.verifyTokenHash, 'invalid_secret_hash', 'verify token hash'),
   };
   const current = t.whatsapp;

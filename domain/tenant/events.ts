@@ -12,14 +12,16 @@ export type AgentVmFailureStage = (typeof AGENT_VM_FAILURE_STAGES)[number];
 type Event<Type extends string, Data> = DomainEvent<Type, Readonly<Data> & { readonly at: string }>;
 type NoData = Record<never, never>;
 
-export type TenantCreated = Event<'TenantCreated', { tenantId: TenantId; name: string; tier: Tier }>;
+/** v2 added `email` (null for tenants created before it existed). */
+export type TenantCreated = Event<'TenantCreated', { tenantId: TenantId; name: string; email: string | null; tier: Tier }>;
 export type TenantTierChanged = Event<'TenantTierChanged', { from: Tier; to: Tier }>;
 /** `hash` is computed outside the domain; the plaintext key is never recorded. */
 export type ApiKeyIssued = Event<'ApiKeyIssued', { keyId: string; scope: ApiKeyScope; label: string; hash: string }>;
 export type ApiKeyRevoked = Event<'ApiKeyRevoked', { keyId: string }>;
 export type TelegramBotConnected = Event<
   'TelegramBotConnected',
-  { botUsername: string; botId: number; tokenCiphertext: string; webhookSecretHash: string }
+  /** `token` is a secret field: the codec encrypts it under the tenant's key. */
+  { botUsername: string; botId: number; token: string; webhookSecretHash: string }
 >;
 export type TelegramBotDisconnected = Event<'TelegramBotDisconnected', NoData>;
 export type WhatsAppNumberConnected = Event<
@@ -27,15 +29,19 @@ export type WhatsAppNumberConnected = Event<
   {
     phoneNumberId: string;
     displayPhoneNumber: string;
-    accessTokenCiphertext: string;
-    appSecretCiphertext: string;
+    /** Secret fields: the codec encrypts them under the tenant's key. */
+    accessToken: string;
+    appSecret: string;
     verifyTokenHash: string;
   }
 >;
 export type WhatsAppNumberDisconnected = Event<'WhatsAppNumberDisconnected', NoData>;
 export type AgentVmRequested = Event<'AgentVmRequested', { requestId: string }>;
-/** `bridgeTokenHash`: the hash of the token the VM's bridge was handed; the token itself is never recorded. */
-export type AgentVmReady = Event<'AgentVmReady', { requestId: string; vmId: string; bridgeTokenHash: string }>;
+/**
+ * `bridgeTokenHash`: the hash of the token the VM's bridge was handed (the token itself is never
+ * recorded); null for VMs made before bridges had tokens.
+ */
+export type AgentVmReady = Event<'AgentVmReady', { requestId: string; vmId: string; bridgeTokenHash: string | null }>;
 export type AgentVmFailed = Event<'AgentVmFailed', { requestId: string; stage: AgentVmFailureStage; reason: string }>;
 export type TenantSuspended = Event<'TenantSuspended', { reason: string }>;
 export type TenantReinstated = Event<'TenantReinstated', NoData>;

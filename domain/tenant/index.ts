@@ -1,11 +1,11 @@
-import type { Decider } from '../shared/decider.ts';
+import type { AggregateDecider } from '../events.ts';
 import type { TenantCommand } from './commands.ts';
 import { decideTenant } from './decide.ts';
-import type { TenantEvent } from './events.ts';
 import { evolveTenant, initialTenantState } from './state.ts';
 import type { TenantState } from './state.ts';
 
-export const tenantDecider: Decider<TenantCommand, TenantEvent, TenantState> = {
+export const tenantDecider: AggregateDecider<'tenant', TenantCommand, TenantState> = {
+  category: 'tenant',
   initialState: initialTenantState,
   evolve: evolveTenant,
   decide: decideTenant,

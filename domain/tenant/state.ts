@@ -12,28 +12,29 @@ export interface ApiKeyEntry {
 export interface TelegramBot {
   readonly botUsername: string;
   readonly botId: number;
-  readonly tokenCiphertext: string;
+  readonly token: string;
   readonly webhookSecretHash: string;
 }
 
 export interface WhatsAppNumber {
   readonly phoneNumberId: string;
   readonly displayPhoneNumber: string;
-  readonly accessTokenCiphertext: string;
-  readonly appSecretCiphertext: string;
+  readonly accessToken: string;
+  readonly appSecret: string;
   readonly verifyTokenHash: string;
 }
 
 export type AgentVm =
   | { readonly status: 'none' }
   | { readonly status: 'requested'; readonly requestId: string }
-  | { readonly status: 'ready'; readonly requestId: string; readonly vmId: string; readonly bridgeTokenHash: string }
+  | { readonly status: 'ready'; readonly requestId: string; readonly vmId: string; readonly bridgeTokenHash: string | null }
   | { readonly status: 'failed'; readonly requestId: string; readonly stage: AgentVmFailureStage; readonly reason: string };
 
 /** Everything a live tenant keeps; only the key table grows, and it is bounded in practice by the key limit. */
 export interface TenantProfile {
   readonly tenantId: TenantId;
   readonly name: string;
+  readonly email: string | null;
   readonly tier: Tier;
   readonly apiKeys: Readonly<Record<string, ApiKeyEntry>>;
   readonly activeApiKeys: number;
@@ -61,9 +62,9 @@ const onLive = (state: TenantState, change: (tenant: LiveTenant) => LiveTenant):
 export const evolveTenant = (state: TenantState, event: TenantEvent): TenantState => {
   switch (event.type) {
     case 'TenantCreated': {
-      const { tenantId, name, tier } = event.data;
+      const { tenantId, name, email, tier } = event.data;
       const agentVm: AgentVm = { status: 'none' };
-      return { status: 'active', tenantId, name, tier, apiKeys: {}, activeApiKeys: 0, telegram: null, whatsapp: null, agentVm };
+      return { status: 'active', tenantId, name, email, tier, apiKeys: {}, activeApiKeys: 0, telegram: null, whatsapp: null, agentVm };
     }
     case 'TenantTierChanged':
       return onLive(state, (t) => ({ ...t, tier: event.data.to }));
@@ -86,14 +87,14 @@ export const evolveTenant = (state: TenantState, event: TenantEvent): TenantStat
         };
       });
     case 'TelegramBotConnected': {
-      const { botUsername, botId, tokenCiphertext, webhookSecretHash } = event.data;
-      return onLive(state, (t) => ({ ...t, telegram: { botUsername, botId, tokenCiphertext, webhookSecretHash } }));
+      const { botUsername, botId, token, webhookSecretHash } = event.data;
+      return onLive(state, (t) => ({ ...t, telegram: { botUsername, botId, token, webhookSecretHash } }));
     }
     case 'TelegramBotDisconnected':
       return onLive(state, (t) => ({ ...t, telegram: null }));
     case 'WhatsAppNumberConnected': {
-      const { phoneNumberId, displayPhoneNumber, accessTokenCiphertext, appSecretCiphertext, verifyTokenHash } = event.data;
-      const whatsapp = { phoneNumberId, displayPhoneNumber, accessTokenCiphertext, appSecretCiphertext, verifyTokenHash };
+      const { phoneNumberId, displayPhoneNumber, accessToken, appSecret, verifyTokenHash } = event.data;
+      const whatsapp = { phoneNumberId, displayPhoneNumber, accessToken, appSecret, verifyTokenHash };
       return onLive(state, (t) => ({ ...t, whatsapp }));
     }
     case 'WhatsAppNumberDisconnected':

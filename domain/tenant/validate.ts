@@ -9,7 +9,7 @@ import type { AgentVmFailureStage, ApiKeyScope } from './events.ts';
 const invalid = (code: string, message: string) => domainError('validation', code, message);
 
 const TOKEN_LIKE = /^[\x21-\x7e]+$/;
-const TELEGRAM_TOKEN = /^\d{5,}:[A-Za-z0-9_-]{30,}$/;
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@.]{2,63}$/;
 
 /** Trimmed text of min..max characters. */
 export const checkText = (value: unknown, min: number, max: number, code: string, what: string): string => {
@@ -50,11 +50,13 @@ export const checkScope = (value: unknown): ApiKeyScope => {
 
 export const checkHash = (value: unknown, code: string, what: string): string => checkToken(value, 16, 512, code, what);
 
-/** Refuses anything that looks like a plaintext Telegram token where ciphertext belongs. */
-export const checkCiphertext = (value: unknown, what: string): string => {
-  const text = checkToken(value, 1, 8192, 'invalid_ciphertext', what);
-  if (TELEGRAM_TOKEN.test(text)) throw invalid('plaintext_secret', `${what} looks like a plaintext secret`);
-  return text;
+/** A third party's credential (bot token, access token, app secret): the codec encrypts it when it is recorded. */
+export const checkSecret = (value: unknown, code: string, what: string): string => checkToken(value, 1, 4096, code, what);
+
+export const checkEmail = (value: unknown): string => {
+  if (typeof value !== 'string' || value.length > 254 || !EMAIL.test(value))
+    throw invalid('invalid_email', 'email must look like name@example.com');
+  return value;
 };
 
 export const checkBotUsername = (value: unknown): string => {

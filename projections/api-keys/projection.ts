@@ -1,4 +1,3 @@
-import type { ApiKeyIssued } from '../../domain/index.ts';
 import type { Projection } from '../shared/projection.ts';
 import { atOf, streamOf } from '../shared/stream.ts';
 
@@ -18,12 +17,12 @@ export const apiKeysProjection: Projection = {
       table: 'api_keys',
       handles: ['ApiKeyIssued', 'ApiKeyRevoked', 'TenantErased'],
       key: (event) => {
-        if (event.type === 'TenantErased') return undefined; // the runner purges an erased tenant's rows
-        return { key_id: (event.data as { keyId: string }).keyId };
+        // TenantErased: the runner purges an erased tenant's rows
+        return event.type === 'ApiKeyIssued' || event.type === 'ApiKeyRevoked' ? { key_id: event.data.keyId } : undefined;
       },
       apply: (row, event) => {
         if (event.type === 'ApiKeyIssued') {
-          const d = event.data as ApiKeyIssued['data'];
+          const d = event.data;
           return {
             key_id: d.keyId,
             tenant_id: streamOf(event).tenantId,

@@ -1,4 +1,3 @@
-import type { ConversationStarted, MessagePosted } from '../../domain/index.ts';
 import type { Projection } from '../shared/projection.ts';
 import { atOf, streamOf } from '../shared/stream.ts';
 
@@ -32,7 +31,7 @@ export const conversationsProjection: Projection = {
       apply: (row, event) => {
         const { tenantId, entityId } = streamOf(event);
         if (event.type === 'ConversationStarted') {
-          const d = event.data as ConversationStarted['data'];
+          const d = event.data;
           return {
             tenant_id: tenantId,
             conversation_id: entityId,
@@ -47,7 +46,7 @@ export const conversationsProjection: Projection = {
         }
         if (!row) return undefined;
         if (event.type === 'MessagePosted')
-          return { ...row, message_count: Number(row.message_count) + 1, last_message_at: (event.data as MessagePosted['data']).at };
+          return { ...row, message_count: Number(row.message_count) + 1, last_message_at: event.data.at };
         if (event.type === 'ConversationClosed') return { ...row, status: 'closed' };
         return undefined;
       },

@@ -1,14 +1,12 @@
-import type { KnightEvent } from '../../domain/index.ts';
+import type { Decoded } from '../../domain/events.ts';
 import { KNIGHT_EVENT_TYPES } from '../../domain/index.ts';
-import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { Projection, Row } from '../shared/projection.ts';
 import { atOf, streamOf } from '../shared/stream.ts';
 
-const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
-  const e = { type: event.type, data: event.data } as KnightEvent;
-  const at = atOf(event);
+const fold = (row: Row | undefined, e: Decoded): Row | undefined => {
+  const at = atOf(e);
   if (e.type === 'KnightRequested') {
-    const { tenantId, entityId } = streamOf(event);
+    const { tenantId, entityId } = streamOf(e);
     return {
       tenant_id: tenantId,
       knight_id: entityId,
@@ -27,7 +25,7 @@ const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
       failure_reason: null,
       created_at: at,
       updated_at: at,
-      created_position: String(event.position),
+      created_position: String(e.position),
     };
   }
   if (!row) return undefined;
@@ -42,9 +40,9 @@ const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
     case 'KnightTaskProgressed':
       return { ...next, progress: e.data.percent, progress_note: e.data.note };
     case 'KnightTaskCompleted':
-      return { ...next, status: 'provisioned', progress: 100, result: e.data.result, screenshot_url: e.data.screenshotUrl ?? null };
+      return { ...next, status: 'provisioned', progress: 100, result: e.data.result, screenshot_url: e.data.screenshotUrl };
     case 'KnightFailed':
-      return { ...next, status: 'failed', failure_stage: e.data.stage ?? 'unknown', failure_reason: e.data.reason };
+      return { ...next, status: 'failed', failure_stage: e.data.stage, failure_reason: e.data.reason };
     case 'KnightTerminationRequested':
       return { ...next, status: 'terminating' };
     case 'KnightTerminated':

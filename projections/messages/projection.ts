@@ -1,4 +1,3 @@
-import type { MessageDeliveryFailed, MessagePosted } from '../../domain/index.ts';
 import type { Projection } from '../shared/projection.ts';
 import { atOf, streamOf } from '../shared/stream.ts';
 
@@ -30,12 +29,13 @@ export const messagesProjection: Projection = {
       table: 'messages',
       handles: ['MessagePosted', 'MessageDelivered', 'MessageDeliveryFailed'],
       key: (event) => {
+        if (event.type !== 'MessagePosted' && event.type !== 'MessageDelivered' && event.type !== 'MessageDeliveryFailed') return undefined;
         const { tenantId, entityId } = streamOf(event);
-        return { tenant_id: tenantId, conversation_id: entityId, message_id: (event.data as { messageId: string }).messageId };
+        return { tenant_id: tenantId, conversation_id: entityId, message_id: event.data.messageId };
       },
       apply: (row, event) => {
         if (event.type === 'MessagePosted') {
-          const d = event.data as MessagePosted['data'];
+          const d = event.data;
           const { tenantId, entityId } = streamOf(event);
           const awaitsDelivery = d.role !== 'user' && d.channel !== 'api';
           return {
@@ -52,8 +52,7 @@ export const messagesProjection: Projection = {
         }
         if (!row) return undefined;
         if (event.type === 'MessageDelivered') return { ...row, delivery: 'delivered' };
-        if (event.type === 'MessageDeliveryFailed')
-          return (event.data as MessageDeliveryFailed['data']).retryable ? undefined : { ...row, delivery: 'failed' };
+        if (event.type === 'MessageDeliveryFailed') return event.data.retryable ? undefined : { ...row, delivery: 'failed' };
         return undefined;
       },
       loadsRow: (event) => event.type !== 'MessagePosted',

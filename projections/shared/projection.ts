@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { Decoded, EventType } from '../../domain/events.ts';
 
 /**
  * A read model is data: its tables and its reducers. A reducer maps one event to the key of the
@@ -18,13 +18,16 @@ export interface TableSpec {
 
 export interface Reducer {
   readonly table: string;
-  readonly handles: readonly string[];
+  readonly handles: readonly EventType[];
   /** The primary key of the row this event touches, or undefined to ignore it. */
-  readonly key: (event: RecordedEvent) => Row | undefined;
-  /** The new row, null to delete it, or undefined to leave it as it is. */
-  readonly apply: (row: Row | undefined, event: RecordedEvent) => Row | null | undefined;
+  readonly key: (event: Decoded) => Row | undefined;
+  /**
+   * The new row, null to delete it, or undefined to leave it as it is. Events arrive decoded in
+   * `stored` mode: encrypted fields hold their ciphertext, which is what the row keeps.
+   */
+  readonly apply: (row: Row | undefined, event: Decoded) => Row | null | undefined;
   /** False when the event always creates its row: the runner then skips loading it. */
-  readonly loadsRow?: (event: RecordedEvent) => boolean;
+  readonly loadsRow?: (event: Decoded) => boolean;
 }
 
 export interface Projection {
@@ -36,5 +39,3 @@ export interface Projection {
 export const COMMON_COLUMNS = { tenant_id: 'text', version: 'bigint' } as const;
 
 export const columnsOf = (table: TableSpec): Record<string, string> => ({ ...COMMON_COLUMNS, ...table.columns });
-
-export const dataOf = <T>(event: RecordedEvent): T => event.data as T;

@@ -1,18 +1,17 @@
 import { TENANT_EVENT_TYPES } from '../../domain/index.ts';
-import type { TenantEvent } from '../../domain/index.ts';
-import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { Decoded } from '../../domain/events.ts';
 import type { Projection, Row } from '../shared/projection.ts';
 import { atOf, streamOf } from '../shared/stream.ts';
 
 const noFailure = { agent_vm_failure_stage: null, agent_vm_failure_reason: null };
 
-const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
-  const e = { type: event.type, data: event.data } as TenantEvent;
-  const at = atOf(event);
+const fold = (row: Row | undefined, e: Decoded): Row | undefined => {
+  const at = atOf(e);
   if (e.type === 'TenantCreated')
     return {
       tenant_id: e.data.tenantId,
       name: e.data.name,
+      email: e.data.email,
       tier: e.data.tier,
       status: 'active',
       telegram_bot: null,
@@ -57,7 +56,7 @@ const fold = (row: Row | undefined, event: RecordedEvent): Row | undefined => {
       return { ...next, status: 'active' };
     case 'TenantErased':
       // personal data goes; the row stays so the slug keeps answering "erased"
-      return { ...next, status: 'erased', name: '', telegram_bot: null, whatsapp_number: null };
+      return { ...next, status: 'erased', name: '', email: null, telegram_bot: null, whatsapp_number: null };
     case 'ApiKeyIssued':
     case 'ApiKeyRevoked':
       return undefined;
@@ -73,6 +72,7 @@ export const tenantsProjection: Projection = {
       name: 'tenants',
       columns: {
         name: 'text',
+        email: 'text',
         tier: 'text',
         status: 'text',
         telegram_bot: 'text',

@@ -1,4 +1,3 @@
-import type { MessagePosted } from '../../domain/index.ts';
 import type { Projection } from '../shared/projection.ts';
 import { atOf, streamOf } from '../shared/stream.ts';
 
@@ -21,7 +20,7 @@ export const usageProjection: Projection = {
       table: 'usage_daily',
       handles: ['MessagePosted'],
       key: (event) => {
-        if ((event.data as MessagePosted['data']).role !== 'user') return undefined;
+        if (event.type !== 'MessagePosted' || event.data.role !== 'user') return undefined;
         return { tenant_id: streamOf(event).tenantId, day: atOf(event).slice(0, 10) };
       },
       apply: (row, event) => ({

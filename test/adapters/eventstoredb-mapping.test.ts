@@ -26,7 +26,7 @@ import {
 } from '../../adapters/event-store/eventstoredb/mapping.ts';
 import { isTransientEsdbError, toConflict, toStoreError, withRetries } from '../../adapters/event-store/eventstoredb/errors.ts';
 import { appendEvents } from '../../adapters/event-store/eventstoredb/append.ts';
-import { readAllEvents, readHeadPosition, readStreamEvents } from '../../adapters/event-store/eventstoredb/reads.ts';
+import { countEventsAfter, readAllEvents, readHeadPosition, readStreamEvents } from '../../adapters/event-store/eventstoredb/reads.ts';
 import { subscribeToEvents } from '../../adapters/event-store/eventstoredb/subscribe.ts';
 import { eventStoreDbFactoryFromEnv } from '../../adapters/event-store/eventstoredb/index.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
@@ -285,6 +285,21 @@ describe('EventStoreDB adapter logic against a fake client', () => {
     fake.log.push({ ...fake.log[0]!, streamId: '$stats-x', type: '$statsCollected', position: { commit: 999n, prepare: 999n } });
     expect(await readHeadPosition(client)).toBe(all[3]!.position);
     expect(await readHeadPosition(fakeClient() as unknown as EventStoreDBClient)).toBeUndefined();
+    // countAfter: user events only (the system events above are not counted), after a position, up to a limit
+    expect(await countEventsAfter(client, undefined)).toBe(4);
+    expect(await countEventsAfter(client, all[1]!.position)).toBe(2);
+    expect(await countEventsAfter(client, all[0]!.position, 2)).toBe(2);
+    expect(await countEventsAfter(client, all[3]!.position)).toBe(0);
+    expect(await countEventsAfter(client, undefined, 0)).toBe(0);
+  });
+
+  it('counts past the first page of $all, resuming after the last event seen', async () => {
+    const fake = fakeClient();
+    const client = fake as unknown as EventStoreDBClient;
+    const context = { client, streamWindow: 1000, allWindow: 500, headPosition: async () => undefined };
+    for (let i = 0; i < 25; i++) await appendEvents(context, `conversation-acme.c${i}`, Array.from({ length: 100 }, () => ev('acme')), 'no_stream');
+    expect(await countEventsAfter(client, undefined)).toBe(2_500);
+    expect(await countEventsAfter(client, undefined, 1_234)).toBe(1_234);
   });
 
   it('subscribes in batches, resubscribes after a drop without repeats, and fails done when the handler throws', async () => {

@@ -13,6 +13,7 @@ import { createTenant, createTenantInput } from '../../commands/tenants/create-t
 import { createCommandShell } from '../../commands/shell/handle-command.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { TenantId } from '../../domain/index.ts';
+import { openTestCodec } from '../support/codec.ts';
 import { uniqueTenant } from '../support/ids.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
 
@@ -21,10 +22,13 @@ describe('command files: validated input → domain command → shell', () => {
   let store: EventStore;
   let ports: CommandPorts;
   let knightsRunning = 0;
+  let closeCodec: () => Promise<void>;
   beforeAll(async () => {
     store = await createPostgresEventStore({ connectionString: TEST_DATABASE_URL, schema });
+    const opened = await openTestCodec(schema);
+    closeCodec = opened.close;
     ports = {
-      shell: createCommandShell({ store }),
+      shell: createCommandShell({ store, codec: opened.codec }),
       clock: () => new Date('2026-11-30T12:00:00Z'),
       newId: randomUUID,
       // The usage read model arrives with the projections; here the test states the facts.
@@ -33,6 +37,7 @@ describe('command files: validated input → domain command → shell', () => {
   });
   afterAll(async () => {
     await store.close();
+    await closeCodec();
     await dropSchema(schema);
   });
   const operator = (): Caller => ({ tenantId: 'platform' as TenantId, actor: 'operator', correlationId: randomUUID() });

@@ -1,4 +1,3 @@
-import { describe, it } from 'vitest';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { createEventStoreDbStore } from '../../adapters/event-store/eventstoredb/index.ts';
 import { eventStoreContract } from './event-store.contract.ts';
@@ -7,17 +6,16 @@ import { eventStoreContract } from './event-store.contract.ts';
  * The shared EventStore contract against a real EventStoreDB/KurrentDB, e.g.
  *   EVENTSTORE_URL='esdb://localhost:2113?tls=false' npx vitest run test/contract/eventstoredb.test.ts
  * The server cannot be reset between runs: every case uses fresh tenant ids (`uniqueTenant`, random
- * per run), so reruns against a persistent server do not collide.
+ * per run), so reruns against a persistent server do not collide. Without a server every case is
+ * reported as skipped, with the reason.
  */
 const url = process.env.EVENTSTORE_URL?.trim();
+const skipped = url ? undefined : 'EVENTSTORE_URL is not set and no EventStoreDB server runs on this machine';
+if (skipped) console.warn(`[EventStoreDB contract] skipped: ${skipped}`);
 
-if (!url) {
-  console.warn('[EventStoreDB contract] skipped: EVENTSTORE_URL is not set; no EventStoreDB server on this machine');
-  describe.skip('EventStoreDB contract', () => {
-    it('needs EVENTSTORE_URL (e.g. esdb://localhost:2113?tls=false)', () => undefined);
-  });
-} else {
-  eventStoreContract('EventStoreDB', async () => {
+eventStoreContract(
+  'EventStoreDB',
+  async () => {
     const opened = new Set<EventStore>();
     return {
       // The server orders and commits each append itself; nothing can hold a commit open from outside.
@@ -26,7 +24,7 @@ if (!url) {
         'EventStoreDB commits each append atomically on the server; no client hook can hold a commit open while later ones commit',
       heldCommitRuns: 0,
       open: async () => {
-        const store = createEventStoreDbStore({ connectionString: url });
+        const store = createEventStoreDbStore({ connectionString: url! });
         opened.add(store);
         return store;
       },
@@ -35,5 +33,6 @@ if (!url) {
         await Promise.all([...opened].map((store) => store.close()));
       },
     };
-  });
-}
+  },
+  skipped,
+);

@@ -170,11 +170,6 @@ describe('FailKnight', () => {
     expect(state).toMatchObject({ status: 'failed', failureStage: 'provisioning', failureReason: 'vm crashed' });
     given([requested]).when({ ...fail, stage: 'lunch' as never }).thenThrows('invalid_failure_stage');
   });
-  it('reads a failure recorded before stages existed as stage unknown', () => {
-    const old = { type: 'KnightFailed', data: { reason: 'old', at } } as unknown as KnightEvent;
-    given([requested, old]).when(fail).thenNothing();
-    expect(knightDecider.evolve(knightDecider.evolve(knightDecider.initialState(), requested), old)).toMatchObject({ failureStage: 'unknown' });
-  });
 });
 
 describe('termination', () => {

@@ -14,7 +14,7 @@ const active: TenantFacts = { status: 'active', tier: 'pro' };
 const HASH = 'sha256:8d969eef6ecad3c29a3a629280e686cf';
 const name = 'ocs-a-acme.agent-1';
 
-const created: TenantEvent = { type: 'TenantCreated', data: { tenantId: asTenantId('acme'), name: 'Acme', tier: 'pro', at: T0 } };
+const created: TenantEvent = { type: 'TenantCreated', data: { tenantId: asTenantId('acme'), name: 'Acme', email: null, tier: 'pro', at: T0 } };
 const vmRequested: TenantEvent = { type: 'AgentVmRequested', data: { requestId: 'agent-1', at: T0 } };
 const vmReady: TenantEvent = { type: 'AgentVmReady', data: { requestId: 'agent-1', vmId: 'vm-7', bridgeTokenHash: HASH, at: T0 } };
 const vmFailed: TenantEvent = { type: 'AgentVmFailed', data: { requestId: 'agent-1', stage: 'bootstrap', reason: 'npm failed', at: T0 } };

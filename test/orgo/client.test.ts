@@ -14,20 +14,15 @@ const failure = async (promise: Promise<unknown>): Promise<AppError> => {
   throw new Error('expected a failure');
 };
 
-const until = async (check: () => Promise<boolean>) => {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('condition not reached');
-};
 
 describe('Orgo client against the simulated Orgo', () => {
   let sim: OrgoSimulator;
   let orgo: OrgoClient;
   const waited: number[] = [];
+  let clock = 1_000_000;
+  const later = (ms: number) => void (clock += ms);
   beforeAll(async () => {
-    sim = await startOrgoSimulator({ delays: { creatingMs: 30, startingMs: 30, stoppingMs: 30, deletingMs: 30, bashMs: 0, slowCommands: [] } });
+    sim = await startOrgoSimulator({ delays: { creatingMs: 30, startingMs: 30, stoppingMs: 30, deletingMs: 30, bashMs: 0, slowCommands: [] }, now: () => clock });
     orgo = createOrgoClient({ baseUrl: sim.url, apiKey: sim.apiKey, timeoutMs: 2_000, sleep: async (ms) => void waited.push(ms) });
   });
   afterAll(() => sim.close());
@@ -35,14 +30,17 @@ describe('Orgo client against the simulated Orgo', () => {
   it('creates a computer that goes creating → starting → running, lists it, finds it by name and deletes it', async () => {
     const created = await orgo.computers.create(sim.workspaceId, 'ocs-life', { cpu: 4, ramGb: 8 });
     expect(created).toMatchObject({ name: 'ocs-life', status: 'creating', cpu: 4, ram: 8, workspace_id: sim.workspaceId });
-    await until(async () => (await orgo.computers.get(created.id)).status === 'starting');
-    await until(async () => (await orgo.computers.get(created.id)).status === 'running');
+    later(30);
+    expect((await orgo.computers.get(created.id)).status).toBe('starting');
+    later(30);
+    expect((await orgo.computers.get(created.id)).status).toBe('running');
     expect((await orgo.computers.list(sim.workspaceId)).map((c) => c.name)).toContain('ocs-life');
     expect((await orgo.computers.findByName(sim.workspaceId, 'ocs-life'))?.id).toBe(created.id);
     expect(await orgo.computers.findByName(sim.workspaceId, 'ocs-nobody')).toBeUndefined();
     await orgo.computers.delete(created.id);
     expect((await orgo.computers.get(created.id)).status).toBe('deleting');
-    await until(async () => (await orgo.computers.findByName(sim.workspaceId, 'ocs-life')) === undefined);
+    later(30);
+    expect(await orgo.computers.findByName(sim.workspaceId, 'ocs-life')).toBeUndefined();
     expect((await failure(orgo.computers.get(created.id))).code).toBe('orgo_not_found');
     const vms = orgoVmProvider(orgo, sim.workspaceId);
     await expect(vms.remove(created.id)).resolves.toBeUndefined(); // already gone is fine
@@ -67,7 +65,7 @@ describe('Orgo client against the simulated Orgo', () => {
   it('runs bash and reports the exit code, not just success; a computer that is not running answers orgo_not_available', async () => {
     const c = await orgo.computers.create(sim.workspaceId, 'ocs-bash', { cpu: 1, ramGb: 4 });
     expect((await failure(orgo.computers.bash(c.id, 'true'))).code).toBe('orgo_not_available');
-    await until(async () => (await orgo.computers.get(c.id)).status === 'running');
+    later(60);
     sim.script({ pattern: /^exit 3$/, exitCode: 3, output: 'three' });
     expect(await orgo.computers.bash(c.id, 'exit 3')).toEqual({ output: 'three', exitCode: 3 });
     expect(await orgo.computers.bash(c.id, "echo 'hi; rm -rf /'")).toEqual({ output: '', exitCode: 0 });
@@ -76,7 +74,7 @@ describe('Orgo client against the simulated Orgo', () => {
 
   it('accepts both documented screenshot shapes', async () => {
     const c = await orgo.computers.create(sim.workspaceId, 'ocs-shot', { cpu: 1, ramGb: 4 });
-    await until(async () => (await orgo.computers.get(c.id)).status === 'running');
+    later(60);
     expect(await orgo.computers.screenshot(c.id)).toMatchObject({ kind: 'data', dataUrl: expect.stringMatching(/^data:image\/png;base64,/) });
     const linked = await startOrgoSimulator({ delays: 'none', screenshots: 'url' });
     try {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEventCodec } from '../../adapters/codec/index.ts';
 import { pgPoolDb } from '../../adapters/event-store/postgres.ts';
 import { createSqlEventStore } from '../../adapters/event-store/sql/store.ts';
 import { createProjector, migrateReadModels } from '../../adapters/projections/projector.ts';
@@ -24,7 +25,7 @@ describe('projector lifecycle', () => {
 
   it('stops promptly even when stopped right after starting (it once left a subscription running and hung)', async () => {
     for (let i = 0; i < 5; i++) {
-      const projector = createProjector({ db, store, schema: readModels, projections: PROJECTIONS });
+      const projector = createProjector({ db, store, codec: createEventCodec({ keys: null }), schema: readModels, projections: PROJECTIONS });
       projector.start();
       const stopped = await Promise.race([projector.stop().then(() => true), new Promise((r) => setTimeout(() => r(false), 3_000))]);
       expect(stopped).toBe(true);

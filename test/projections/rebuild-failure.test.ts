@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEventCodec } from '../../adapters/codec/index.ts';
 import { pgPoolDb } from '../../adapters/event-store/postgres.ts';
 import type { SqlDb } from '../../adapters/event-store/sql/db.ts';
 import { createSqlEventStore } from '../../adapters/event-store/sql/store.ts';
@@ -18,11 +19,13 @@ describe('rebuild failures', () => {
   let storeDb: SqlDb;
   let store: EventStore;
   let seeded = 0;
+  // written in plaintext (no keys): a rebuild decodes without decrypting either way
+  const codec = createEventCodec({ keys: null, plaintextWithoutKeys: true });
   beforeAll(async () => {
     db = pgPoolDb(TEST_DATABASE_URL, 8);
     storeDb = pgPoolDb(TEST_DATABASE_URL, 4);
     store = await createSqlEventStore(storeDb, { schema: events });
-    seeded = await seedLog(store, 1); // one tenant: about 5,000 events
+    seeded = await seedLog(store, codec, 1); // one tenant: about 5,000 events
     await migrateReadModels(db, readModels, PROJECTIONS);
   });
   afterAll(async () => {
@@ -54,7 +57,7 @@ describe('rebuild failures', () => {
     let reads = 0;
     const failing: EventStore = { ...store, readAll: (o) => (++reads === 4 ? Promise.reject(new Error('read failed')) : store.readAll(o)) };
     const tx = counting();
-    await expect(rebuildProjections({ db: tx.db, store: failing, schema: readModels, projections: PROJECTIONS, batchSize: 500 })).rejects.toThrow(
+    await expect(rebuildProjections({ db: tx.db, store: failing, codec, schema: readModels, projections: PROJECTIONS, batchSize: 500 })).rejects.toThrow(
       'read failed',
     );
     const after = tx.started();
@@ -64,7 +67,7 @@ describe('rebuild failures', () => {
 
   it('a projection transaction that fails stops the others; a rerun builds everything', async () => {
     const tx = counting(15);
-    await expect(rebuildProjections({ db: tx.db, store, schema: readModels, projections: PROJECTIONS, batchSize: 500 })).rejects.toThrow(
+    await expect(rebuildProjections({ db: tx.db, store, codec, schema: readModels, projections: PROJECTIONS, batchSize: 500 })).rejects.toThrow(
       'transaction failed',
     );
     const after = tx.started();
@@ -72,7 +75,7 @@ describe('rebuild failures', () => {
     expect(tx.started()).toBe(after);
 
     const progress: number[] = [];
-    const result = await rebuildProjections({ db, store, schema: readModels, projections: PROJECTIONS, batchSize: 500, onProgress: (p) => progress.push(p.applied) });
+    const result = await rebuildProjections({ db, store, codec, schema: readModels, projections: PROJECTIONS, batchSize: 500, onProgress: (p) => progress.push(p.applied) });
     expect(result.applied).toBe(seeded);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     expect(progress.at(-1)).toBe(seeded);

@@ -10,6 +10,7 @@ import { client, ok } from '../http/support/client.ts';
 import { slug } from '../http/support/journey.ts';
 import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
+import { newMasterKey } from '../support/codec.ts';
 import { TEST_DATABASE_URL } from '../support/postgres.ts';
 import { eventually, QUICK_DELAYS } from './support.ts';
 
@@ -18,9 +19,10 @@ const root = path.resolve(import.meta.dirname, '../..');
 describe('provisioning saga survives kill -9 after every step', () => {
   let sim: OrgoSimulator;
   let api: ApiHarness;
+  const masterKey = newMasterKey(); // the saga process decrypts the knights' tasks with the same key
   beforeAll(async () => {
     sim = await startOrgoSimulator({ delays: QUICK_DELAYS });
-    api = await startApiHarness();
+    api = await startApiHarness({ ENCRYPTION_KEY: masterKey });
   });
   afterAll(async () => {
     await api.close();
@@ -41,6 +43,7 @@ describe('provisioning saga survives kill -9 after every step', () => {
     ORGO_RETRY_DELAYS_MS: '20,40,80',
     RECONCILE_INTERVAL_SECONDS: '0',
     SAGA_INSTANCE_ID: 'crash-test',
+    ENCRYPTION_KEY: masterKey,
     LOG_LEVEL: 'silent',
   });
   const startSaga = () => {

@@ -33,7 +33,7 @@ describe('pool leak: tenant context never survives a transaction on a pooled con
     b = await seedTenant(h, { conversations: 5 });
     await caughtUp(h, BigInt(a.position) > BigInt(b.position) ? a.position : b.position);
     db = pgPoolDb(TEST_DATABASE_URL, 2);
-    reads = createReadSide({ db, schema: h.schemas.readModels, eventSchema: h.schemas.events, projections: PROJECTIONS });
+    reads = createReadSide({ db, schema: h.schemas.readModels, store: h.storage.store, codec: h.storage.codec, projections: PROJECTIONS });
   });
   afterAll(async () => {
     await db?.close();

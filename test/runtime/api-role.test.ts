@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -107,6 +108,7 @@ describe('`openclaw-service api` against PostgreSQL', () => {
         READ_MODEL_SCHEMA: readModels,
         PG_POOL_SIZE: '4',
         JWT_SECRET: 'api-role-test-secret-at-least-32-bytes',
+        ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       },
       readModels,
     };
@@ -192,8 +194,19 @@ describe('`openclaw-service api` refuses a bad configuration with exit code 2, b
     ['TIER_REQUESTS_PER_MINUTE', 'gold=5', /TIER_REQUESTS_PER_MINUTE: unknown tier "gold"/],
     ['PROJECTOR_MODE', 'elsewhere', /PROJECTOR_MODE/],
     ['OPERATOR_API_KEY', 'letmein', /OPERATOR_API_KEY: must be an API key/],
+    ['ENCRYPTION_KEY', '', /ENCRYPTION_KEY: required by the api role/],
+    ['ENCRYPTION_KEY', Buffer.alloc(16, 7).toString('base64'), /ENCRYPTION_KEY: must decode to exactly 32 bytes/],
+    ['ENCRYPTION_KEY', 'not base64 at all!', /ENCRYPTION_KEY: must be base64/],
   ])('%s=%s: a message naming the variable', async (name, value, expected) => {
-    const api = cli(['api'], { PORT: '0', DATABASE_URL: TEST_DATABASE_URL, EVENT_STORE_SCHEMA: 'never_created_ev', READ_MODEL_SCHEMA: 'never_created_rm', [name]: value });
+    const encryptionKey = randomBytes(32).toString('base64');
+    const api = cli(['api'], {
+      PORT: '0',
+      DATABASE_URL: TEST_DATABASE_URL,
+      EVENT_STORE_SCHEMA: 'never_created_ev',
+      READ_MODEL_SCHEMA: 'never_created_rm',
+      ENCRYPTION_KEY: encryptionKey,
+      [name]: value,
+    });
     expect(await exitCode(api)).toBe(2);
     expect(api.output()).toMatch(expected);
     expect(api.output()).not.toMatch(/^\s+at /m);

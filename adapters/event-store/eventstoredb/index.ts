@@ -9,7 +9,7 @@ import { EventStoreDBClient } from '@eventstore/db-client';
 import { storeUnavailable } from '../../../domain/ports/event-store.ts';
 import type { EventStore, Subscription } from '../../../domain/ports/event-store.ts';
 import { appendEvents } from './append.ts';
-import { readAllEvents, readHeadPosition, readStreamEvents } from './reads.ts';
+import { countEventsAfter, readAllEvents, readHeadPosition, readStreamEvents } from './reads.ts';
 import { subscribeToEvents } from './subscribe.ts';
 
 export interface EventStoreDbOptions {
@@ -62,6 +62,10 @@ export const createEventStoreDbStore = (options: EventStoreDbOptions): EventStor
     async headPosition() {
       open();
       return headPosition();
+    },
+    async countAfter(after, countOptions) {
+      open();
+      return countEventsAfter(client, after, countOptions?.limit);
     },
     async close() {
       if (closed) return;

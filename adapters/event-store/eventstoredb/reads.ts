@@ -59,29 +59,53 @@ export const readStreamEvents = async (
 };
 
 /**
+ * Visits the events of $all strictly after `after`, in order, until `visit` returns false. A read
+ * from a position includes the event at that position: it is skipped (`commit <= after`); a retry
+ * resumes after the last event already visited.
+ */
+const scanForward = async (client: EventStoreDBClient, after: bigint | undefined, visit: (record: EsdbRecord) => boolean): Promise<void> => {
+  let from = after;
+  for (;;) {
+    let progressed = false;
+    let stopped = false;
+    const seen = await withRetries('readAll', () =>
+      each(client.readAll({ fromPosition: toReadPosition(from), maxCount: ALL_PAGE }), ({ event }) => {
+        const commit = commitOf(event?.position);
+        if (!event || commit === undefined || (from !== undefined && commit <= from)) return true;
+        from = commit;
+        progressed = true;
+        stopped = !visit(event as EsdbRecord);
+        return !stopped;
+      }),
+    );
+    if (stopped || seen < ALL_PAGE || !progressed) return;
+  }
+};
+
+/**
  * Events of $all strictly after `after` that pass the filter. The 6.x client's readAll takes no
  * server-side filter, so this pages through $all and filters in memory (system events skipped).
- * A read from a position includes the event at that position: it is skipped (`commit <= after`).
  */
 export const readAllEvents = async (client: EventStoreDBClient, options: ReadAllOptions = {}): Promise<RecordedEvent[]> => {
   const limit = Math.min(Math.max(Math.floor(options.maxCount ?? 1000), 1), 10_000);
   const events: RecordedEvent[] = [];
-  let after = options.after;
-  for (;;) {
-    let progressed = false;
-    // a retry resumes after the last event already seen
-    const seen = await withRetries('readAll', () =>
-      each(client.readAll({ fromPosition: toReadPosition(after), maxCount: ALL_PAGE }), ({ event }) => {
-        const commit = commitOf(event?.position);
-        if (!event || commit === undefined || (after !== undefined && commit <= after)) return true;
-        after = commit;
-        progressed = true;
-        if (accepts(event, options.filter)) events.push(toRecordedEvent(event as EsdbRecord));
-        return events.length < limit;
-      }),
-    );
-    if (events.length >= limit || seen < ALL_PAGE || !progressed) return events;
-  }
+  await scanForward(client, options.after, (record) => {
+    if (accepts(record, options.filter)) events.push(toRecordedEvent(record));
+    return events.length < limit;
+  });
+  return events;
+};
+
+/** User events of $all after `after`, counted up to `limit`: ESDB keeps no count, so this reads them. */
+export const countEventsAfter = async (client: EventStoreDBClient, after: bigint | undefined, limit?: number): Promise<number> => {
+  const most = limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(limit));
+  let count = 0;
+  if (most === 0) return 0;
+  await scanForward(client, after, (record) => {
+    if (accepts(record, undefined)) count++;
+    return count < most;
+  });
+  return count;
 };
 
 /** Newest user event's position: reads $all backwards past system events. */

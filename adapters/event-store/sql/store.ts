@@ -142,6 +142,17 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
       return head === null || head === undefined ? undefined : BigInt(head);
     },
 
+    async countAfter(after, opts = {}) {
+      const limit = opts.limit === undefined ? null : Math.max(0, Math.floor(opts.limit));
+      const { rows } = await guard(() =>
+        db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${schema}.events WHERE position > $1 AND position < ${schema}.horizon() LIMIT $2) s`,
+          [String(after ?? -1n), limit],
+        ),
+      );
+      return rows[0]?.n ?? 0;
+    },
+
     async close() {
       if (closed) return;
       closed = true;

@@ -21,6 +21,8 @@ export interface SimulatorOptions {
   /** Answer 405 to restart, like old hosts. */
   readonly legacyRestart?: boolean;
   readonly port?: number;
+  /** The simulator's clock (epoch ms); tests step it to see every state. */
+  readonly now?: () => number;
 }
 
 export interface RecordedCommand {
@@ -65,7 +67,7 @@ const sleep = (ms: number) => (ms > 0 ? new Promise<void>((resolve) => setTimeou
 export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
   const delays: SimDelays =
     options.delays === 'none' ? NO_DELAYS : options.delays === undefined || options.delays === 'documented' ? DOCUMENTED_DELAYS : { ...DOCUMENTED_DELAYS, ...options.delays };
-  const world = createWorld(delays);
+  const world = createWorld(delays, options.now);
   const faults = createFaults();
   const apiKey = options.apiKey ?? `sk_live_sim_${randomBytes(16).toString('hex')}`;
   const keys = new Map<string, { workspaceId?: string }>([[apiKey, {}]]);

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { CHANNELS, MESSAGE_ROLES } from '../../../domain/conversation/events.ts';
+import type { ConversationEvent } from '../../../domain/conversation/events.ts';
+import { defineCatalog, instant } from '../catalog.ts';
+import { conversationId, sealed, tenantId, token } from './common.ts';
+
+const channel = z.enum(CHANNELS);
+const at = instant;
+
+export const conversationCatalog = defineCatalog<ConversationEvent>('conversation', {
+  ConversationStarted: {
+    schema: z.strictObject({ conversationId, tenantId, channel, externalChatId: sealed.nullable(), title: sealed.nullable(), at }),
+    // a bot user's chat id identifies a person
+    personal: ['externalChatId', 'title'],
+  },
+  MessagePosted: {
+    schema: z.strictObject({ messageId: token, role: z.enum(MESSAGE_ROLES), channel, text: sealed, at }),
+    personal: ['text'],
+  },
+  MessageDelivered: { schema: z.strictObject({ messageId: token, channel, externalMessageId: token, at }) },
+  MessageDeliveryFailed: {
+    schema: z.strictObject({ messageId: token, channel, reason: z.string().max(2000), retryable: z.boolean(), at }),
+  },
+  ConversationClosed: { schema: z.strictObject({ reason: sealed, at }), personal: ['reason'] },
+});

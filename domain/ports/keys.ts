@@ -1,0 +1,31 @@
+/**
+ * The KeyService port: one data key per tenant (AES-256-GCM), wrapped by a master key and kept
+ * where it can be deleted (not in the immutable log). Deleting it makes every encrypted field of
+ * that tenant unreadable everywhere at once (crypto-shredding).
+ */
+
+/** Encrypts and decrypts with one tenant's data key. Synchronous: the key is already in memory. */
+export interface TenantCipher {
+  /** Ciphertext bound to `aad` (tenant, stream and field): it decrypts only with the same `aad`. */
+  seal(aad: string, plaintext: string): string;
+  /** The plaintext, or undefined when the ciphertext or its `aad` was tampered with (or it is not a ciphertext). */
+  open(aad: string, sealed: string): string | undefined;
+}
+
+export interface KeyService {
+  /**
+   * The tenant's cipher. `undefined` when its key was erased, or when it has none and `create` is
+   * false. With `create`, a tenant without a key gets one (concurrent callers agree on one key);
+   * an erased tenant never gets a new one.
+   */
+  cipherFor(tenantId: string, options?: { readonly create?: boolean }): Promise<TenantCipher | undefined>;
+  /** Deletes the tenant's data key for good; its ciphertexts become unreadable. Idempotent. */
+  erase(tenantId: string): Promise<void>;
+  /** Re-wraps every data key under the current master key; no event is touched. */
+  rewrap(): Promise<{ readonly rewrapped: number }>;
+}
+
+/** What a field reads as once its tenant's key is gone. */
+export const ERASED_MARKER = '[erased]';
+/** What a secret field reads as where secrets are not revealed (views, dashboards). */
+export const SECRET_MARKER = '[secret]';
