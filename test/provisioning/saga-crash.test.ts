@@ -67,7 +67,7 @@ describe('provisioning saga survives kill -9 after every step', () => {
     const sagaEvents = async () => (await api.storage.store.readAll({ filter: { tenantId } })).filter((e) => e.metadata.actor === 'saga').length;
     const inventory = () => sim.computers().map((c) => c.id).join(',');
     const settled = async () => {
-      const events = await api.storage.store.readAll({ filter: { tenantId } });
+      const events = await api.storage.codec.decode(await api.storage.store.readAll({ filter: { tenantId } }), 'stored');
       const ready = events.some((e) => e.type === 'AgentVmReady');
       const ended = knights.every((k) => events.some((e) => e.streamId.endsWith(`.${k}`) && (e.type === 'KnightTaskCompleted' || e.type === 'KnightTerminated')));
       return ready && ended;
@@ -109,11 +109,11 @@ describe('provisioning saga survives kill -9 after every step', () => {
           return r.status === 200 && r.body.status === 'terminated' ? true : undefined;
         });
       for (const k of knights) {
-        const events = await api.storage.store.readStream(`knight-${tenantId}.${k}`);
+        const events = await api.storage.codec.decodeStream('knight', await api.storage.store.readStream(`knight-${tenantId}.${k}`), 'stored');
         expect(events.filter((e) => e.type === 'KnightTerminated'), k).toHaveLength(1);
         expect(events.filter((e) => e.type === 'KnightProvisioningStarted').length, k).toBeLessThanOrEqual(1);
       }
-      const tenantEvents = await api.storage.store.readStream(`tenant-${tenantId}`);
+      const tenantEvents = await api.storage.codec.decodeStream('tenant', await api.storage.store.readStream(`tenant-${tenantId}`), 'stored');
       expect(tenantEvents.filter((e) => e.type === 'AgentVmReady')).toHaveLength(1);
     } finally {
       saga.child.kill('SIGKILL');

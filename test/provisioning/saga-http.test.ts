@@ -55,6 +55,7 @@ describe('provisioning saga over the HTTP API, on the simulated Orgo', () => {
     const ready = events.find((e) => e.type === 'AgentVmReady')!;
     expect(ready.data).toMatchObject({ requestId: 'agent-1', vmId: vm.vmId, bridgeTokenHash: `sha256:${createHash('sha256').update(token).digest('hex')}` });
     expect(JSON.stringify(events.map((e) => [e.data, e.metadata]))).not.toContain(token);
+    expect(JSON.stringify((await h.raw(`tenant-${tenantId}`)).map((e) => [e.data, e.metadata]))).not.toContain(token);
     expect(JSON.stringify(ok(await h.operator.get(`/tenants/${tenantId}`), 200))).not.toContain(token);
   });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { startOrgoSimulator } from '../../adapters/orgo/simulator/server.ts';
 import type { OrgoSimulator, SimulatorOptions } from '../../adapters/orgo/simulator/server.ts';
+import type { Decoded } from '../../domain/events.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { client, ok } from '../http/support/client.ts';
 import type { Client } from '../http/support/client.ts';
@@ -28,7 +29,10 @@ export interface SagaHarness {
   readonly operator: Client;
   /** A new tenant and a client with its API key. */
   tenant(tier?: 'free' | 'pro' | 'enterprise'): Promise<{ tenantId: string; me: Client }>;
-  events(streamId: string): Promise<RecordedEvent[]>;
+  /** A stream's events, decoded (typed, personal data decrypted). */
+  events(streamId: string): Promise<Decoded[]>;
+  /** A stream's events as stored. */
+  raw(streamId: string): Promise<RecordedEvent[]>;
   close(): Promise<void>;
 }
 
@@ -63,7 +67,8 @@ export const startSagaHarness = async (
       ok(await operator.get(`/tenants/${tenantId}?minPosition=${issued.position}`), 200);
       return { tenantId, me: client(api.baseUrl, issued.key) };
     },
-    events: (streamId) => api.storage.store.readStream(streamId),
+    events: async (streamId) => api.storage.codec.decode(await api.storage.store.readStream(streamId), 'open'),
+    raw: (streamId) => api.storage.store.readStream(streamId),
     async close() {
       await api.close();
       await sim.close();
