@@ -6,6 +6,8 @@ import { apiCommandBench } from './scenarios/api-command.ts';
 import { commandLongStream } from './scenarios/command-long-stream.ts';
 import { projectionLagBench } from './scenarios/projection-lag.ts';
 import { rebuildBench } from './scenarios/rebuild.ts';
+import { sagaThroughputBench } from './scenarios/saga-throughput.ts';
+import { tenantReadyBench } from './scenarios/tenant-ready.ts';
 import { storeAppend, storeAppendEmbedded } from './scenarios/store-append.ts';
 import type { BenchResult } from './lib.ts';
 import { report } from './lib.ts';
@@ -19,6 +21,8 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   rebuild: () => rebuildBench(url),
   'api-command': () => apiCommandBench(url),
   'projection-lag': () => projectionLagBench(url),
+  'saga-throughput': () => sagaThroughputBench(url),
+  'tenant-ready': () => tenantReadyBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');

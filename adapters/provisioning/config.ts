@@ -17,7 +17,7 @@ export const provisioningConfigSchema = z.object({
   /** Between looks at a computer that is still booting. */
   ORGO_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(DEFAULT_POLICY.pollMs),
   /** Provisioning jobs stepped at once by one saga process. */
-  SAGA_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
+  SAGA_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(64),
   /** Names this saga process's leases: give each saga process on one host its own. */
   SAGA_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional(),
   /** Seconds between reconciliations (0: never). */

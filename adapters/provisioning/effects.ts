@@ -24,6 +24,10 @@ export const createEffects = (deps: EffectsDeps) => {
   const { vms, pool } = deps;
   // Computer ids by name, so a job polling its computer need not list the workspace each time.
   const ids = new Map<string, string>();
+  // Names this process has just given to a job itself (recorded, nothing created yet): the one
+  // case where a create needs no look-up first. After a restart, or in another process, the name
+  // is looked up before anything is created.
+  const fresh = new Set<string>();
   const remember = (name: string, id: string) => {
     if (ids.size >= NAME_CACHE_LIMIT) ids.delete(ids.keys().next().value!);
     ids.set(name, id);
@@ -36,6 +40,7 @@ export const createEffects = (deps: EffectsDeps) => {
   const provide = async (name: string, size: { cpu: number; ramGb: number }): Promise<Observation> => {
     const claimed = await pool?.claim(name, size);
     if (claimed) return seen(await vms.get(claimed.vmId));
+    if (fresh.delete(name)) return create(name, size);
     const known = ids.get(name);
     if (known) {
       try {
@@ -50,6 +55,10 @@ export const createEffects = (deps: EffectsDeps) => {
       remember(name, found.id);
       return seen(found);
     }
+    return create(name, size);
+  };
+
+  const create = async (name: string, size: { cpu: number; ramGb: number }): Promise<Observation> => {
     try {
       const created = await vms.create(name, size);
       remember(name, created.id);
@@ -118,6 +127,11 @@ export const createEffects = (deps: EffectsDeps) => {
   };
 
   return {
+    /** The name was just recorded for a job by this process: its first create needs no look-up. */
+    named(name: string) {
+      if (fresh.size >= NAME_CACHE_LIMIT) fresh.delete(fresh.values().next().value!);
+      fresh.add(name);
+    },
     /** Runs one effect; `attempt` counts the failures in a row before it. */
     async run(effect: Effect, attempt: number): Promise<Observation> {
       try {

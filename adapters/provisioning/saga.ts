@@ -39,7 +39,7 @@ export interface ProvisioningSagaDeps {
   readonly pool?: WarmPool | undefined;
   /** A tenant's knights that are not terminated, newest first (from the knights read model). */
   readonly liveKnights: (tenantId: string) => Promise<readonly LiveKnight[]>;
-  /** Jobs stepped at once (default 32). */
+  /** Jobs stepped at once (default 64: most of a step is waiting on Orgo or the database). */
   readonly concurrency?: number;
   /** Names this process's leases; a restart under the same id takes them back at once (default: the host name). */
   readonly instanceId?: string;
@@ -62,7 +62,7 @@ const TENANT_EVENTS = ['TenantCreated', 'TenantTierChanged', 'AgentVmRequested',
 export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
   const { log, policy } = deps;
   const clock = deps.clock ?? (() => new Date());
-  const concurrency = deps.concurrency ?? 32;
+  const concurrency = deps.concurrency ?? 64;
   const leaseMs = deps.leaseMs ?? 5 * 60_000;
   const jobs = await createJobsTable(deps.db, deps.schema, deps.instanceId ?? hostname());
   const effects = createEffects({ vms: deps.vms, pool: deps.pool });

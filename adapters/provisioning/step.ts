@@ -9,6 +9,7 @@ import type { AgentVmJobState } from '../../domain/provisioning/agent-vm-job.ts'
 import { backoffMs } from '../../domain/provisioning/job.ts';
 import type { JobAction, Observation, ProcessManager, ProvisioningPolicy, Unstamped } from '../../domain/provisioning/job.ts';
 import { knightJob } from '../../domain/provisioning/knight-job.ts';
+import { agentComputerName } from '../../domain/provisioning/names.ts';
 import type { KnightJobState } from '../../domain/provisioning/knight-job.ts';
 import { isAppError } from '../../domain/shared/errors.ts';
 import { parseStreamId, tenantStream } from '../../domain/shared/streams.ts';
@@ -107,6 +108,8 @@ export const createStepper = (deps: StepDeps) => {
             return jobs.reschedule(job, clock().getTime() + backoffMs(policy, attempts), attempts + 1, `refused: ${error.code}`);
           }
           attempts = 0;
+          if (action.command.type === 'StartKnightProvisioning') effects.named(action.command.vmName);
+          if (action.command.type === 'RequestAgentVm') effects.named(agentComputerName(policy.namePrefix, name.tenantId, action.command.requestId));
           state = await load();
           observation = { type: 'Woken' };
           break;
