@@ -82,7 +82,7 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
     for (const k of beyond)
       await deps.shell.handle(knightDecider, {
         streamId: knightStream(tenantId as never, k.knightId as never),
-        command: { type: 'RequestKnightTermination', reason: `the ${data.to} tier allows ${limit} knights at once`, at: clock().toISOString() },
+        command: { type: 'RequestKnightTermination', reason: `the ${data.to} tier allows ${limit} knight${limit === 1 ? '' : 's'} at once`, at: clock().toISOString() },
         metadata: { tenantId, actor: SAGA_ACTOR, correlationId: `saga:tier:${tenantId}`, causationId: null },
       });
     return beyond.map((k) => knightStream(tenantId as never, k.knightId as never));

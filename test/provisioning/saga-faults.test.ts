@@ -86,6 +86,19 @@ describe('provisioning saga: races and faults', () => {
     expect(k.failure).toEqual({ stage: 'task', reason: 'the task exited with 2: Error: something broke' });
   });
 
+  it('a tier downgrade terminates the newest knights beyond the new limit', async () => {
+    const { tenantId, me } = await h.tenant('pro');
+    const older = ok(await me.post<{ knightId: string }>('/knights', { task: 'Older' }), 202).knightId;
+    await knightIn(me, older, (x) => x.status === 'provisioned');
+    const newer = ok(await me.post<{ knightId: string; position: string }>('/knights', { task: 'Newer' }), 202);
+    ok(await me.get(`/knights?minPosition=${newer.position}`), 200);
+    ok(await h.operator.post(`/tenants/${tenantId}/tier`, { tier: 'free' }), 200);
+    await knightIn(me, newer.knightId, (x) => x.status === 'terminated');
+    const events = await h.events(`knight-${tenantId}.${newer.knightId}`);
+    expect(events.find((e) => e.type === 'KnightTerminationRequested')?.data).toMatchObject({ reason: 'the free tier allows 1 knight at once' });
+    expect(ok(await me.get<KnightBody>(`/knights/${older}`), 200).status).not.toMatch(/^terminat/);
+  });
+
   it('suspending a tenant terminates its knights', async () => {
     const { tenantId, me } = await h.tenant();
     const { knightId, position } = ok(await me.post<{ knightId: string; position: string }>('/knights', { task: 'Long job' }), 202);
