@@ -1,7 +1,7 @@
 import { ROLES } from './shared/migration.ts';
 
 /**
- * Platform-wide reads for the provisioning saga and its reconciliation: across tenants, so they
+ * Platform-wide reads for the provisioning saga's reconciliation: across tenants, so they
  * run as the projector role (whose policy sees every row) in a transaction of their own, never as
  * the API role. Nothing here reaches an API client.
  */
@@ -16,16 +16,6 @@ const asProjector = <T>(db: TxDb, work: (tx: Tx) => Promise<T>) =>
   db.transaction(async (tx) => {
     await tx.query(`SELECT set_config('role', '${ROLES.projector}', true)`);
     return work(tx);
-  });
-
-/** A tenant's knights that are not terminated, newest first. */
-export const liveKnightsOf = (db: TxDb, schema: string, tenantId: string) =>
-  asProjector(db, async (tx) => {
-    const { rows } = await tx.query<{ knight_id: string; status: string }>(
-      `SELECT knight_id, status FROM ${schema}.knights WHERE tenant_id = $1 AND status <> 'terminated' ORDER BY created_position DESC`,
-      [tenantId],
-    );
-    return rows.map((r) => ({ knightId: r.knight_id, status: r.status }));
   });
 
 /** Who owns what, as the read models see it: every knight not terminated, and every tenant's agent VM. */

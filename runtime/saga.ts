@@ -7,7 +7,6 @@ import { createProvisioningSaga } from '../adapters/provisioning/saga.ts';
 import type { ProvisioningSaga } from '../adapters/provisioning/saga.ts';
 import type { CommandShell } from '../commands/shell/handle-command.ts';
 import type { VmProvider } from '../domain/ports/vm-provider.ts';
-import { liveKnightsOf } from '../projections/provisioning-reads.ts';
 import { parseEnv } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Storage } from './stores.ts';
@@ -64,7 +63,6 @@ export const startSaga = async (options: {
     policy,
     log,
     pool,
-    liveKnights: (tenantId) => liveKnightsOf(storage.db, options.readModelSchema, tenantId),
     concurrency: config.SAGA_CONCURRENCY,
     ...(config.SAGA_INSTANCE_ID ? { instanceId: config.SAGA_INSTANCE_ID } : {}),
   });

@@ -64,8 +64,9 @@ export const createEffects = (deps: EffectsDeps) => {
       remember(name, created.id);
       return seen(created);
     } catch (error) {
-      // The answer was lost (a timeout) or another process created it meanwhile: names are
-      // unique, so if a computer of this name exists now, it is the one.
+      // The answer was lost (a timeout) or another process created it meanwhile (a name clash):
+      // names are unique, so if a computer of this name exists now, it is the one.
+      if (vms.classify(error) !== 'transient') throw error;
       const raced = await vms.findByName(name).catch(() => undefined);
       if (!raced) throw error;
       remember(name, raced.id);

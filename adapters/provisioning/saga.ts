@@ -37,8 +37,6 @@ export interface ProvisioningSagaDeps {
   readonly log: Logger;
   readonly clock?: () => Date;
   readonly pool?: WarmPool | undefined;
-  /** A tenant's knights that are not terminated, newest first (from the knights read model). */
-  readonly liveKnights: (tenantId: string) => Promise<readonly LiveKnight[]>;
   /** Jobs stepped at once (default 64: most of a step is waiting on Orgo or the database). */
   readonly concurrency?: number;
   /** Names this process's leases; a restart under the same id takes them back at once (default: the host name). */
@@ -73,11 +71,34 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
   let loop: Promise<void> | undefined;
   let subscription: Subscription | undefined;
 
+  /**
+   * A tenant's knights not terminated yet, newest first, from the log itself: the read models trail
+   * it, and erasure purges them.
+   */
+  const liveKnights = async (tenantId: string): Promise<LiveKnight[]> => {
+    const ended = new Set(deps.codec.storedTypes('KnightTerminated'));
+    const ending = new Set(deps.codec.storedTypes('KnightTerminationRequested'));
+    const knights = new Map<string, { first: bigint; status: 'live' | 'terminating' | 'terminated' }>();
+    for (let after: bigint | undefined; ; ) {
+      const page = await deps.store.readAll({ ...(after === undefined ? {} : { after }), filter: { tenantId, categories: ['knight'] }, maxCount: 1_000 });
+      if (page.length === 0) break;
+      for (const e of page) {
+        const k = knights.get(e.streamId) ?? { first: e.position, status: 'live' as const };
+        knights.set(e.streamId, { first: k.first, status: ended.has(e.type) ? 'terminated' : ending.has(e.type) ? 'terminating' : k.status });
+      }
+      after = page[page.length - 1]!.position;
+    }
+    return [...knights]
+      .filter(([, k]) => k.status !== 'terminated')
+      .sort(([, a], [, b]) => (a.first < b.first ? 1 : -1))
+      .map(([streamId, k]) => ({ knightId: parseStreamId(streamId).entityId!, status: k.status }));
+  };
+
   /** A lower tier ends the knights beyond its limit, newest first. */
   const downgraded = async (tenantId: string, data: { readonly from: Tier; readonly to: Tier }): Promise<string[]> => {
     const limit = TIER_LIMITS[data.to].knightsAtOnce;
     if (limit >= TIER_LIMITS[data.from].knightsAtOnce) return [];
-    const live = await deps.liveKnights(tenantId);
+    const live = await liveKnights(tenantId);
     const beyond = live.filter((k) => k.status !== 'terminating').slice(0, Math.max(0, live.length - limit));
     for (const k of beyond)
       await deps.shell.handle(knightDecider, {
@@ -95,7 +116,7 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
     switch (event.type) {
       case 'TenantSuspended':
       case 'TenantErased':
-        return [event.streamId, ...(await deps.liveKnights(tenantId)).map((k) => knightStream(tenantId, k.knightId as never))];
+        return [event.streamId, ...(await liveKnights(tenantId)).map((k) => knightStream(tenantId, k.knightId as never))];
       case 'TenantTierChanged':
         return downgraded(tenantId, event.data);
       default:

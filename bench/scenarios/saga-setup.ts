@@ -72,7 +72,7 @@ export interface SagaSetup {
 
 /**
  * The saga as the `saga` role runs it, on PostgreSQL with the codec encrypting, an in-process bus
- * and no read models (nothing here reads them: no suspensions, no reconciliation). Commands go
+ * and no read models (only reconciliation reads them, and it does not run here). Commands go
  * through the same shell the API uses.
  */
 export const startSagaSetup = async (url: string, vms: VmProvider, options: { warmPool?: number; pollMs?: number } = {}): Promise<SagaSetup> => {
@@ -88,7 +88,7 @@ export const startSagaSetup = async (url: string, vms: VmProvider, options: { wa
   const pool = options.warmPool
     ? await createWarmPool({ db, schema, vms, size: options.warmPool, computerSize: policy.agentVmSize, namePrefix: policy.namePrefix, log })
     : undefined;
-  const saga = await createProvisioningSaga({ store, codec, bus, db, schema, shell, vms, policy, log, pool, liveKnights: async () => [], instanceId: schema, ...(process.env.BENCH_SAGA_CONCURRENCY ? { concurrency: Number(process.env.BENCH_SAGA_CONCURRENCY) } : {}) });
+  const saga = await createProvisioningSaga({ store, codec, bus, db, schema, shell, vms, policy, log, pool, instanceId: schema, ...(process.env.BENCH_SAGA_CONCURRENCY ? { concurrency: Number(process.env.BENCH_SAGA_CONCURRENCY) } : {}) });
   await saga.start();
   return {
     store,

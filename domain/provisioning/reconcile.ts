@@ -78,8 +78,10 @@ export const reconcile = (input: ReconcileInput): ReconcileDecision => {
   const settled = (atMs: number | null) => atMs === null || input.now - atMs >= input.graceMs;
   const orphans = input.inventory.filter((c) => ownerOfComputer(input.prefix, c.name) && !wanted(c) && settled(c.createdAtMs));
   const present = new Set(input.inventory.map((c) => c.id));
+  // an erased tenant's knights are being terminated anyway (and its key may be gone)
   const vanished = input.knights.filter(
-    (k) => (k.status === 'provisioned' || k.status === 'working') && k.vmId !== null && !present.has(k.vmId) && settled(k.updatedAtMs),
+    (k) =>
+      (k.status === 'provisioned' || k.status === 'working') && k.vmId !== null && !present.has(k.vmId) && settled(k.updatedAtMs) && !!liveTenant(k.tenantId),
   );
   return { orphans, vanished };
 };

@@ -60,6 +60,8 @@ describe('reconciliation', () => {
     const fresh = { ...knights[3]!, updatedAtMs: now - 1_000 };
     const { vanished } = reconcile({ ...base, inventory: [computer('c1', 'ocs-k-acme.ok')], knights: [...knights.slice(0, 3), fresh] });
     expect(vanished.map((k) => k.knightId)).toEqual(['lost']);
+    const erased = reconcile({ ...base, tenants: [tenant('acme', { status: 'erased' })], knights: [knight('lost', 'provisioned', 'c9')] });
+    expect(erased.vanished).toEqual([]);
   });
 });
 

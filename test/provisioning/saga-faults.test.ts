@@ -99,6 +99,16 @@ describe('provisioning saga: races and faults', () => {
     expect(ok(await me.get<KnightBody>(`/knights/${older}`), 200).status).not.toMatch(/^terminat/);
   });
 
+  it('erasing a tenant terminates its knights and deletes its agent VM', async () => {
+    const { tenantId, me } = await h.tenant();
+    const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Doomed with its tenant' }), 202);
+    await knightIn(me, knightId, (x) => x.status === 'provisioned');
+    await eventually('the agent vm', () => (h.sim.computers().some((c) => c.name === `ocs-a-${tenantId}.agent-1` && c.status === 'running') ? true : undefined));
+    ok(await h.operator.delete(`/tenants/${tenantId}`), 200);
+    await eventually('knight terminated', async () => ((await h.events(`knight-${tenantId}.${knightId}`)).some((e) => e.type === 'KnightTerminated') ? true : undefined));
+    await eventually('no computer of the tenant', () => (h.sim.computers().some((c) => c.name.includes(`-${tenantId}.`)) ? undefined : true));
+  });
+
   it('suspending a tenant terminates its knights', async () => {
     const { tenantId, me } = await h.tenant();
     const { knightId, position } = ok(await me.post<{ knightId: string; position: string }>('/knights', { task: 'Long job' }), 202);
@@ -107,7 +117,7 @@ describe('provisioning saga: races and faults', () => {
     ok(await h.operator.post(`/tenants/${tenantId}/suspend`, { reason: 'unpaid invoice' }), 200);
     const k = await knightIn(me, knightId, (x) => x.status === 'terminated');
     expect(k.vmId).not.toBeNull();
-    expect(computersOf(h, tenantId, knightId)).toEqual([]);
+    await eventually('no computer', () => (computersOf(h, tenantId, knightId).length === 0 ? true : undefined));
   });
 });
 
