@@ -1,6 +1,7 @@
 import { isAppError } from '../../domain/shared/errors.ts';
 import { channelError, channelFailureOf, withFailureFacts } from './errors.ts';
 import type { ChannelFailure, ChannelName } from './errors.ts';
+import type { Clock } from './pacer.ts';
 import { splitText } from './split-text.ts';
 
 /** One platform message id per part sent, in order. */
@@ -22,9 +23,10 @@ type PartsPlan = {
   readonly maxChars: number;
   readonly options: SendTextOptions;
   readonly retry: RetryPolicy;
-  /** Waits for the pacers; called before every attempt, so a hold set by `holdFor` is honoured. */
+  readonly clock: Clock;
+  /** Waits for the pacers: once per part, so a retried part does not take a second slot. */
   pace(): Promise<void>;
-  /** Makes the next `pace()` wait `ms` (a rate limit's retry_after). */
+  /** Holds the pacers a rate limit names (retry_after), so other messages wait too. */
   holdFor(failure: ChannelFailure): void;
   /** Sends one part; resolves to the platform's message id. */
   sendPart(text: string, index: number): Promise<string>;
@@ -49,15 +51,16 @@ export const sendTextInParts = async (plan: PartsPlan): Promise<SentText> => {
     throw channelError('message_empty', 'the message has no text to send', { channel: plan.channel, retryable: false });
   const ids: string[] = [];
   for (let index = plan.options.fromPart ?? 0; index < parts.length; index++) {
+    await plan.pace();
     for (let attempt = 1; ; attempt++) {
       try {
-        await plan.pace();
         ids.push(await plan.sendPart(parts[index]!, index));
         break;
       } catch (error) {
         const failure = channelFailureOf(error);
         if (shouldRetry(failure, attempt, plan.retry)) {
           plan.holdFor(failure);
+          await plan.clock.sleep(failure.retryAfterMs!);
           continue;
         }
         throw isAppError(error) ? withFailureFacts(error, { deliveredParts: index, externalMessageIds: ids }) : error;

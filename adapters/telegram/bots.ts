@@ -137,6 +137,7 @@ export const createTelegramBots = (options: TelegramBotsOptions) => {
         maxChars: MAX_MESSAGE_CHARS,
         options,
         retry,
+        clock,
         pace: async () => {
           await chatPacer.wait(chatKey);
           await botPacer.wait(credentials.tenantId);

@@ -98,6 +98,7 @@ export const createWhatsAppSender = (options: WhatsAppSenderOptions) => {
         maxChars: MAX_MESSAGE_CHARS,
         options,
         retry,
+        clock,
         pace: async () => {
           await userPacer.wait(userKey);
           await numberPacer.wait(credentials.phoneNumberId);
