@@ -64,8 +64,10 @@ describe('webhook deliveries from the doubles, checked by the adapter functions 
 
     expect((await telegram.deliver(bot.token, updates.text({ chatId: 31, text: 'hello' }))).status).toBe(200);
     expect((await telegram.deliver(bot.token, updates.sticker({ chatId: 31 }))).status).toBe(200);
-    expect(telegramSeen.map((u) => u.type)).toEqual(['text', 'without_text']);
+    expect((await telegram.userSays(bot.token, { chatId: 32, text: 'a user typing' })).status).toBe(200);
+    expect(telegramSeen.map((u) => u.type)).toEqual(['text', 'without_text', 'text']);
     expect(telegramSeen[0]).toMatchObject({ updateId: 900, chatId: '31', text: 'hello' });
+    expect(telegramSeen[2]).toMatchObject({ chatId: '32', text: 'a user typing', from: { id: '32' } });
   });
 
   it('Telegram: a forged or missing secret is refused', async () => {

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { postRaw, readBody, sendJson, startLoopback } from './loopback.ts';
 import type { Delivery } from './loopback.ts';
+import { botApiMethods, fail } from './telegram-bot-methods.ts';
+import type { BotState, Webhook } from './telegram-bot-methods.ts';
+import { telegramUpdates, telegramUser } from './telegram-updates.ts';
 
 /**
  * A Telegram Bot API double on loopback (reference/telegram.md): `/bot<token>/<method>` for getMe,
@@ -26,96 +29,17 @@ export type TelegramFailure =
   /** No answer at all; with `afterProcessing` the call takes effect first (a message is sent, its answer lost). */
   | { readonly type: 'timeout'; readonly afterProcessing?: boolean }
   | { readonly type: 'error'; readonly errorCode: number; readonly description: string; readonly parameters?: Record<string, unknown> };
-type Webhook = { url: string; secretToken: string | null; allowedUpdates: string[]; maxConnections: number };
-type BotState = FakeBot & { webhook: Webhook | null; pendingUpdateCount: number; lastError: { date: number; message: string } | null };
 type Scheduled = { failure: TelegramFailure; method: string | undefined; token: string | undefined; skip: number; remaining: number };
 
 const PATH = /^\/bot([^/]+)\/([A-Za-z]+)$/;
-const SECRET_TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
-const MAX_TEXT = 4096;
 
 export const startTelegramDouble = async (options: { chatIntervalMs?: number } = {}) => {
   const bots = new Map<string, BotState>();
   const calls: TelegramCall[] = [];
-  const sent: SentTelegramMessage[] = [];
   const scheduled: Scheduled[] = [];
-  const blocked = new Set<string>();
-  const lastSendAt = new Map<string, number>();
+  const { sent, blocked, perform } = botApiMethods(options);
   let nextBotId = 7_000_000_100;
-  const messageIds = new Map<string, number>();
-
-  const fail = (status: number, description: string, parameters?: Record<string, unknown>) => ({
-    status,
-    body: { ok: false, error_code: status, description, ...(parameters ? { parameters } : {}) },
-  });
-  const ok = (result: unknown, description?: string) => ({ status: 200, body: { ok: true, result, ...(description ? { description } : {}) } });
-
-  const sendMessage = (bot: BotState, p: Record<string, unknown>) => {
-    const chatId = p.chat_id;
-    if (typeof chatId !== 'number' && typeof chatId !== 'string') return fail(400, 'Bad Request: chat_id is empty');
-    const text = typeof p.text === 'string' ? p.text : '';
-    if (text.trim() === '') return fail(400, 'Bad Request: message text is empty');
-    if (text.length > MAX_TEXT) return fail(400, 'Bad Request: message is too long');
-    const chatKey = `${bot.token}\u0000${chatId}`;
-    if (blocked.has(chatKey)) return fail(403, 'Forbidden: bot was blocked by the user');
-    const now = Date.now();
-    const last = lastSendAt.get(chatKey);
-    if (options.chatIntervalMs !== undefined && last !== undefined && now - last < options.chatIntervalMs)
-      return fail(429, `Too Many Requests: retry after ${Math.ceil((options.chatIntervalMs - (now - last)) / 1000)}`, {
-        retry_after: Math.ceil((options.chatIntervalMs - (now - last)) / 1000),
-      });
-    lastSendAt.set(chatKey, now);
-    const messageId = (messageIds.get(chatKey) ?? 0) + 1;
-    messageIds.set(chatKey, messageId);
-    const reply = p.reply_parameters as { message_id?: number } | undefined;
-    sent.push({ token: bot.token, chatId: String(chatId), messageId, text, replyToMessageId: reply?.message_id ?? null });
-    return ok({
-      message_id: messageId,
-      date: Math.floor(now / 1000),
-      chat: { id: Number(chatId), type: 'private' },
-      from: { id: bot.id, is_bot: true, first_name: bot.firstName, username: bot.username },
-      text,
-    });
-  };
-
-  const perform = (bot: BotState, method: string, p: Record<string, unknown>) => {
-    switch (method) {
-      case 'getMe':
-        return ok({ id: bot.id, is_bot: true, first_name: bot.firstName, username: bot.username, can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false });
-      case 'setWebhook': {
-        const url = typeof p.url === 'string' ? p.url : '';
-        if (url === '') return bot.webhook ? ((bot.webhook = null), ok(true, 'Webhook was deleted')) : ok(true, 'Webhook is already deleted');
-        if (!/^https?:\/\/[^\s]+$/.test(url)) return fail(400, 'Bad Request: bad webhook: Failed to resolve host: Name or service not known');
-        const secret = p.secret_token;
-        if (secret !== undefined && (typeof secret !== 'string' || !SECRET_TOKEN.test(secret)))
-          return fail(400, 'Bad Request: bad webhook: Secret token contains unallowed characters');
-        const maxConnections = typeof p.max_connections === 'number' ? p.max_connections : 40;
-        if (maxConnections < 1 || maxConnections > 100) return fail(400, 'Bad Request: bad webhook: max_connections must be 1-100');
-        const allowedUpdates = Array.isArray(p.allowed_updates) ? p.allowed_updates.map(String) : (bot.webhook?.allowedUpdates ?? []);
-        if (p.drop_pending_updates === true) bot.pendingUpdateCount = 0;
-        bot.webhook = { url, secretToken: (secret as string | undefined) ?? null, allowedUpdates, maxConnections };
-        return ok(true, 'Webhook was set');
-      }
-      case 'deleteWebhook': {
-        const had = bot.webhook !== null;
-        bot.webhook = null;
-        if (p.drop_pending_updates === true) bot.pendingUpdateCount = 0;
-        return ok(true, had ? 'Webhook was deleted' : 'Webhook is already deleted');
-      }
-      case 'getWebhookInfo':
-        return ok({
-          url: bot.webhook?.url ?? '',
-          has_custom_certificate: false,
-          pending_update_count: bot.pendingUpdateCount,
-          ...(bot.webhook ? { max_connections: bot.webhook.maxConnections, allowed_updates: bot.webhook.allowedUpdates } : {}),
-          ...(bot.lastError ? { last_error_date: bot.lastError.date, last_error_message: bot.lastError.message } : {}),
-        });
-      case 'sendMessage':
-        return sendMessage(bot, p);
-      default:
-        return fail(404, 'Not Found');
-    }
-  };
+  const users = telegramUpdates({ firstUpdateId: 1 });
 
   const takeFailure = (method: string, token: string): TelegramFailure | null => {
     const i = scheduled.findIndex((s) => (s.method === undefined || s.method === method) && (s.token === undefined || s.token === token));
@@ -165,6 +89,20 @@ export const startTelegramDouble = async (options: { chatIntervalMs?: number } =
     return bot;
   };
 
+  /**
+   * Delivers an update to the bot's webhook as Telegram does: POST with the secret header. A non-2xx
+   * answer counts as a pending update with its error, as getWebhookInfo shows it.
+   */
+  const deliver = async (token: string, update: object): Promise<Delivery> => {
+    const bot = botOf(token);
+    if (!bot.webhook) throw new Error('the bot has no webhook set');
+    const delivery = await deliverTelegramUpdate(bot.webhook.url, update, bot.webhook.secretToken);
+    if (delivery.status >= 200 && delivery.status < 300) return delivery;
+    bot.pendingUpdateCount++;
+    bot.lastError = { date: Math.floor(Date.now() / 1000), message: `Wrong response from the webhook: ${delivery.status}` };
+    return delivery;
+  };
+
   return {
     /** The `apiRoot` for telegraf (TELEGRAM_API_ROOT). */
     apiRoot: `${loopback.url}/`,
@@ -200,19 +138,10 @@ export const startTelegramDouble = async (options: { chatIntervalMs?: number } =
     sent: (token?: string) => sent.filter((m) => token === undefined || m.token === token),
     webhookOf: (token: string): Readonly<Webhook> | null => botOf(token).webhook,
 
-    /**
-     * Delivers an update to the bot's webhook as Telegram does: POST with the secret header. A non-2xx
-     * answer counts as a pending update with its error, as getWebhookInfo shows it.
-     */
-    async deliver(token: string, update: object): Promise<Delivery> {
-      const bot = botOf(token);
-      if (!bot.webhook) throw new Error('the bot has no webhook set');
-      const delivery = await deliverTelegramUpdate(bot.webhook.url, update, bot.webhook.secretToken);
-      if (delivery.status >= 200 && delivery.status < 300) return delivery;
-      bot.pendingUpdateCount++;
-      bot.lastError = { date: Math.floor(Date.now() / 1000), message: `Wrong response from the webhook: ${delivery.status}` };
-      return delivery;
-    },
+    deliver,
+    /** A user writes `text` to the bot from a private chat (its id is the user's): delivered to the bot's webhook. */
+    userSays: (token: string, user: { chatId: number; text: string; firstName?: string }): Promise<Delivery> =>
+      deliver(token, users.text({ chatId: user.chatId, from: telegramUser(user.chatId, user.firstName), text: user.text })),
     close: () => loopback.close(),
   };
 };
