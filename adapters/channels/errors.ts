@@ -28,6 +28,14 @@ export type ChannelFailure = {
 export const channelError = (code: string, message: string, failure: ChannelFailure): AppError =>
   new AppError(failure.retryable ? 'unavailable' : 'validation', code, message, { ...failure });
 
+type Facts = Omit<ChannelFailure, 'channel' | 'retryable'>;
+
+/** Error makers for one channel: `retryable(code, message, facts)` and `permanent(…)`. */
+export const channelFailures = (channel: ChannelName) => ({
+  retryable: (code: string, message: string, facts: Facts = {}) => channelError(code, message, { channel, retryable: true, ...facts }),
+  permanent: (code: string, message: string, facts: Facts = {}) => channelError(code, message, { channel, retryable: false, ...facts }),
+});
+
 /** The channel facts of an error thrown by a sender, or null for any other error. */
 export const channelFailureOf = (error: unknown): ChannelFailure | null => {
   if (!isAppError(error)) return null;

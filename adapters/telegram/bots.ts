@@ -1,7 +1,7 @@
 import { Telegraf } from 'telegraf';
 import type { Telegram } from 'telegraf';
 import type { Opts, Telegram as BotApi } from 'telegraf/types';
-import { channelError } from '../channels/errors.ts';
+import { channelFailures } from '../channels/errors.ts';
 import { createPacer, systemClock } from '../channels/pacer.ts';
 import type { Clock } from '../channels/pacer.ts';
 import { generateWebhookSecret } from '../channels/secrets.ts';
@@ -37,6 +37,8 @@ export type TelegramBotsOptions = {
 /** Bot API tokens are `<bot id>:<secret>`; anything else would be sent into the URL path, so it never is. */
 type UsedMethod = 'getMe' | 'setWebhook' | 'deleteWebhook' | 'getWebhookInfo' | 'sendMessage';
 
+const { permanent } = channelFailures('telegram');
+
 const TOKEN_SHAPE = /^\d{1,20}:[A-Za-z0-9_-]{20,100}$/;
 const SECRET_TOKEN_SHAPE = /^[A-Za-z0-9_-]{1,256}$/;
 
@@ -55,7 +57,7 @@ export const createTelegramBots = (options: TelegramBotsOptions) => {
 
   const clientFor = ({ tenantId, token }: TelegramCredentials): Telegram => {
     if (!TOKEN_SHAPE.test(token))
-      throw channelError('telegram_token_malformed', 'a Telegram bot token looks like 123456789:AAE…', { channel: 'telegram', retryable: false });
+      throw permanent('telegram_token_malformed', 'a Telegram bot token looks like 123456789:AAE…');
     let bot = clients.get(tenantId);
     clients.delete(tenantId); // re-inserted last: the map stays ordered by last use
     if (bot?.telegram.token !== token) bot = new Telegraf(token, { telegram: { apiRoot, webhookReply: false } });
@@ -93,7 +95,7 @@ export const createTelegramBots = (options: TelegramBotsOptions) => {
     ): Promise<{ secretToken: string }> {
       const secretToken = webhook.secretToken ?? generateWebhookSecret();
       if (!SECRET_TOKEN_SHAPE.test(secretToken))
-        throw channelError('telegram_secret_malformed', 'a webhook secret is 1–256 of A-Z a-z 0-9 _ -', { channel: 'telegram', retryable: false });
+        throw permanent('telegram_secret_malformed', 'a webhook secret is 1–256 of A-Z a-z 0-9 _ -');
       const payload: Opts<'setWebhook'> = {
         url: webhook.url,
         secret_token: secretToken,

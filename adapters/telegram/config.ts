@@ -6,7 +6,12 @@ const withTrailingSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`)
 /** Environment variables of the Telegram adapter; runtime/config.ts can merge `.shape` into its schema. */
 export const telegramConfigSchema = z.object({
   /** The Bot API's base URL; tests and the embedded default point it at a local double. */
-  TELEGRAM_API_ROOT: z.string().url().regex(/^https?:\/\//, 'must be an http(s) URL').transform(withTrailingSlash).default('https://api.telegram.org/'),
+  TELEGRAM_API_ROOT: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, 'must be an http(s) URL')
+    .transform(withTrailingSlash)
+    .default('https://api.telegram.org/'),
   /** One Bot API call (a try) fails as `telegram_timeout` after this long. */
   TELEGRAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** At least this long between two messages to one chat (Telegram: about one a second, bursts then 429). */

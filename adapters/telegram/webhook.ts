@@ -76,7 +76,13 @@ const MEDIA_KINDS = [
 
 const senderOf = (from: z.infer<typeof user> | undefined): TelegramSender | null =>
   from
-    ? { id: String(from.id), isBot: from.is_bot, firstName: from.first_name, username: from.username ?? null, languageCode: from.language_code ?? null }
+    ? {
+        id: String(from.id),
+        isBot: from.is_bot,
+        firstName: from.first_name,
+        username: from.username ?? null,
+        languageCode: from.language_code ?? null,
+      }
     : null;
 
 /**

@@ -1,5 +1,7 @@
 import type { AppError } from '../../domain/shared/errors.ts';
-import { channelError, withoutSecrets } from '../channels/errors.ts';
+import { channelFailures, withoutSecrets } from '../channels/errors.ts';
+
+const { retryable, permanent } = channelFailures('whatsapp');
 
 /** Graph error codes with a meaning of their own for a sender (reference/whatsapp.md, Meta's error code list). */
 export const GRAPH_CODES = {
@@ -15,7 +17,12 @@ export const GRAPH_CODES = {
   serviceUnavailable: 131016,
 } as const;
 
-const RETRY_LATER = new Set<number>([GRAPH_CODES.unknownServerError, GRAPH_CODES.serviceTemporarilyDown, GRAPH_CODES.somethingWentWrong, GRAPH_CODES.serviceUnavailable]);
+const RETRY_LATER = new Set<number>([
+  GRAPH_CODES.unknownServerError,
+  GRAPH_CODES.serviceTemporarilyDown,
+  GRAPH_CODES.somethingWentWrong,
+  GRAPH_CODES.serviceUnavailable,
+]);
 
 type GraphErrorBody = { error?: { message?: unknown; code?: unknown; error_subcode?: unknown } };
 
@@ -29,20 +36,23 @@ export const whatsappFailure = (status: number, body: unknown, options: { secret
   const code = typeof error?.code === 'number' ? error.code : undefined;
   const text = typeof error?.message === 'string' ? error.message : `HTTP ${status}`;
   const said = withoutSecrets(code === undefined ? text : `${code}: ${text}`, options.secrets);
-  const facts = { channel: 'whatsapp' as const, platformCode: code ?? status };
+  const platformCode = code ?? status;
   if (code === GRAPH_CODES.outsideWindow)
-    return channelError('whatsapp_outside_window', `WhatsApp refused a free-form reply outside the 24-hour window (${said})`, { ...facts, retryable: false });
+    return permanent('whatsapp_outside_window', `WhatsApp refused a free-form reply outside the 24-hour window (${said})`, { platformCode });
   if (code === GRAPH_CODES.pairRateLimit)
-    return channelError('whatsapp_pair_rate_limited', `too many messages to this user (${said})`, { ...facts, retryable: true, retryAfterMs: options.pairIntervalMs });
+    return retryable('whatsapp_pair_rate_limited', `too many messages to this user (${said})`, {
+      platformCode,
+      retryAfterMs: options.pairIntervalMs,
+    });
   if (code === GRAPH_CODES.throughput || status === 429)
-    return channelError('whatsapp_rate_limited', `WhatsApp limited this number (${said})`, { ...facts, retryable: true, retryAfterMs: 1_000 });
+    return retryable('whatsapp_rate_limited', `WhatsApp limited this number (${said})`, { platformCode, retryAfterMs: 1_000 });
   if (code === GRAPH_CODES.appRateLimit || code === GRAPH_CODES.accountRateLimit)
-    return channelError('whatsapp_rate_limited', `WhatsApp limited the app or account (${said})`, { ...facts, retryable: true, retryAfterMs: 60_000 });
+    return retryable('whatsapp_rate_limited', `WhatsApp limited the app or account (${said})`, { platformCode, retryAfterMs: 60_000 });
   if (code === GRAPH_CODES.invalidToken || status === 401 || status === 403)
-    return channelError('whatsapp_token_rejected', `WhatsApp refused the access token (${said})`, { ...facts, retryable: false });
+    return permanent('whatsapp_token_rejected', `WhatsApp refused the access token (${said})`, { platformCode });
   if ((code !== undefined && RETRY_LATER.has(code)) || status >= 500)
-    return channelError('whatsapp_unavailable', `WhatsApp failed (${said})`, { ...facts, retryable: true });
-  return channelError('whatsapp_request_rejected', `WhatsApp rejected the request (${said})`, { ...facts, retryable: false });
+    return retryable('whatsapp_unavailable', `WhatsApp failed (${said})`, { platformCode });
+  return permanent('whatsapp_request_rejected', `WhatsApp rejected the request (${said})`, { platformCode });
 };
 
 /** Socket errors that mean the request never reached Graph, so nothing can have been sent. */
@@ -52,14 +62,9 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREAC
 export const whatsappTransportFailure = (error: unknown, secrets: readonly string[]): AppError => {
   const { name, cause } = (error ?? {}) as { name?: string; cause?: { code?: string } };
   if (name === 'AbortError' || name === 'TimeoutError')
-    return channelError('whatsapp_timeout', 'WhatsApp did not answer in time', { channel: 'whatsapp', retryable: true, maybeDelivered: true });
+    return retryable('whatsapp_timeout', 'WhatsApp did not answer in time', { maybeDelivered: true });
   const code = cause?.code;
-  if (code !== undefined && NOT_SENT.has(code))
-    return channelError('whatsapp_unavailable', `WhatsApp could not be reached (${code})`, { channel: 'whatsapp', retryable: true });
+  if (code !== undefined && NOT_SENT.has(code)) return retryable('whatsapp_unavailable', `WhatsApp could not be reached (${code})`);
   const what = withoutSecrets(code ?? name ?? 'unknown error', secrets);
-  return channelError('whatsapp_unavailable', `the call to WhatsApp failed without an answer (${what})`, {
-    channel: 'whatsapp',
-    retryable: true,
-    maybeDelivered: true,
-  });
+  return retryable('whatsapp_unavailable', `the call to WhatsApp failed without an answer (${what})`, { maybeDelivered: true });
 };

@@ -14,7 +14,9 @@ type Common = {
   /** The wamid this message quotes, if any. */
   readonly replyTo: string | null;
 };
-export type WhatsAppInbound = (Common & { readonly type: 'text'; readonly text: string }) | (Common & { readonly type: 'without_text'; readonly kind: string });
+export type WhatsAppInbound =
+  | (Common & { readonly type: 'text'; readonly text: string })
+  | (Common & { readonly type: 'without_text'; readonly kind: string });
 
 export type WhatsAppErrorDetail = { readonly code: number; readonly title: string; readonly message: string | null; readonly details: string | null };
 export type WhatsAppStatus = {
@@ -60,7 +62,9 @@ const message = z.looseObject({
   type: z.string().min(1).max(64),
   text: z.object({ body: z.string() }).optional(),
   button: z.object({ text: z.string() }).optional(),
-  interactive: z.object({ button_reply: z.object({ title: z.string() }).optional(), list_reply: z.object({ title: z.string() }).optional() }).optional(),
+  interactive: z
+    .object({ button_reply: z.object({ title: z.string() }).optional(), list_reply: z.object({ title: z.string() }).optional() })
+    .optional(),
   context: z.object({ id: z.string().optional() }).optional(),
 });
 const status = z.object({
@@ -91,7 +95,14 @@ const asError = (e: z.infer<typeof errorDetail>): WhatsAppErrorDetail => ({
 
 /** A user's words: a text, or the label of a quick-reply button or list item they tapped. */
 const wordsOf = (m: z.infer<typeof message>): string | null => {
-  const raw = m.type === 'text' ? m.text?.body : m.type === 'button' ? m.button?.text : m.type === 'interactive' ? (m.interactive?.button_reply ?? m.interactive?.list_reply)?.title : undefined;
+  const raw =
+    m.type === 'text'
+      ? m.text?.body
+      : m.type === 'button'
+        ? m.button?.text
+        : m.type === 'interactive'
+          ? (m.interactive?.button_reply ?? m.interactive?.list_reply)?.title
+          : undefined;
   return raw === undefined ? null : inboundText(raw);
 };
 
@@ -118,13 +129,15 @@ export const parseWhatsAppWebhook = (body: unknown): WhatsAppWebhook => {
     const phoneNumberId = v.data.metadata.phone_number_id;
     const names = new Map((v.data.contacts ?? []).map((c) => [c.wa_id, c.profile?.name ?? null]));
     each(v.data.messages, message, (m) => {
-      const common = { phoneNumberId, id: m.id, from: m.from, timestamp: m.timestamp, profileName: names.get(m.from) ?? null, replyTo: m.context?.id ?? null };
+      const profileName = names.get(m.from) ?? null;
+      const common = { phoneNumberId, id: m.id, from: m.from, timestamp: m.timestamp, profileName, replyTo: m.context?.id ?? null };
       const text = wordsOf(m);
       messages.push(text !== null ? { ...common, type: 'text', text } : { ...common, type: 'without_text', kind: m.type });
     });
-    each(v.data.statuses, status, (s) =>
-      statuses.push({ phoneNumberId, messageId: s.id, status: s.status, timestamp: s.timestamp, recipientId: s.recipient_id, errors: (s.errors ?? []).map(asError) }),
-    );
+    each(v.data.statuses, status, (s) => {
+      const failures = (s.errors ?? []).map(asError);
+      statuses.push({ phoneNumberId, messageId: s.id, status: s.status, timestamp: s.timestamp, recipientId: s.recipient_id, errors: failures });
+    });
     each(v.data.errors, errorDetail, (e) => errors.push({ ...asError(e), phoneNumberId }));
   }
   return { type: 'events', messages, statuses, errors, skipped };

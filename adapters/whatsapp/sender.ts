@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { channelError } from '../channels/errors.ts';
+import { channelFailures } from '../channels/errors.ts';
 import { createPacer, systemClock } from '../channels/pacer.ts';
 import type { Clock } from '../channels/pacer.ts';
 import { DEFAULT_RETRY_POLICY, sendTextInParts } from '../channels/send-parts.ts';
@@ -10,7 +10,11 @@ import { customerServiceWindow, outsideWindowError } from './window.ts';
 
 /** A tenant's number as the caller holds it: the access token is decrypted for the call and kept nowhere. */
 export type WhatsAppCredentials = { readonly phoneNumberId: string; readonly accessToken: string };
-export type WhatsAppNumberInfo = { readonly phoneNumberId: string; readonly displayPhoneNumber: string; readonly verifiedName: string | null };
+export type WhatsAppNumberInfo = {
+  readonly phoneNumberId: string;
+  readonly displayPhoneNumber: string;
+  readonly verifiedName: string | null;
+};
 
 export type WhatsAppSenderOptions = {
   readonly graphUrl: string;
@@ -26,6 +30,8 @@ export type WhatsAppSenderOptions = {
 /** Both ids go into the URL path or a request body, so they are checked to be digits first. */
 const PHONE_NUMBER_ID = /^\d{1,30}$/;
 const WA_ID = /^\d{5,20}$/;
+
+const { retryable, permanent } = channelFailures('whatsapp');
 
 const sentMessage = z.object({ messages: z.array(z.object({ id: z.string().min(1) })).min(1) });
 const numberInfo = z.object({ id: z.string().optional(), display_phone_number: z.string(), verified_name: z.string().optional() });
@@ -44,36 +50,37 @@ export const createWhatsAppSender = (options: WhatsAppSenderOptions) => {
 
   const checked = ({ phoneNumberId }: WhatsAppCredentials) => {
     if (!PHONE_NUMBER_ID.test(phoneNumberId))
-      throw channelError('whatsapp_phone_number_id_malformed', 'a phone number id is the digits Meta shows for the number', { channel: 'whatsapp', retryable: false });
+      throw permanent('whatsapp_phone_number_id_malformed', 'a phone number id is the digits Meta shows for the number');
     return `${graphUrl}/${apiVersion}/${phoneNumberId}`;
   };
 
-  const graph = async (credentials: WhatsAppCredentials, url: string, init: { method: 'GET' } | { method: 'POST'; body: unknown }) => {
+  const graph = async (credentials: WhatsAppCredentials, url: string, body?: unknown) => {
+    const authorization = `Bearer ${credentials.accessToken}`;
     let response: Response;
     try {
       response = await fetch(url, {
-        method: init.method,
-        headers: { authorization: `Bearer ${credentials.accessToken}`, ...(init.method === 'POST' ? { 'content-type': 'application/json' } : {}) },
-        body: init.method === 'POST' ? JSON.stringify(init.body) : undefined,
         signal: AbortSignal.timeout(timeoutMs),
+        ...(body === undefined
+          ? { method: 'GET', headers: { authorization } }
+          : { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
       });
     } catch (error) {
       throw whatsappTransportFailure(error, [credentials.accessToken]);
     }
-    const body: unknown = await response.json().catch(() => null);
-    if (!response.ok) throw whatsappFailure(response.status, body, { secrets: [credentials.accessToken], pairIntervalMs: userIntervalMs });
-    return body;
+    const answer: unknown = await response.json().catch(() => null);
+    if (!response.ok) throw whatsappFailure(response.status, answer, { secrets: [credentials.accessToken], pairIntervalMs: userIntervalMs });
+    return answer;
   };
 
-  const answerMismatch = () =>
-    channelError('whatsapp_unavailable', 'WhatsApp answered without the expected fields', { channel: 'whatsapp', retryable: true, maybeDelivered: true });
+  const answerMismatch = () => retryable('whatsapp_unavailable', 'WhatsApp answered without the expected fields', { maybeDelivered: true });
 
   return {
     /** Validates a number and its token: what Graph knows of the number, or `whatsapp_token_rejected` / `whatsapp_request_rejected`. */
     async describeNumber(credentials: WhatsAppCredentials): Promise<WhatsAppNumberInfo> {
-      const parsed = numberInfo.safeParse(await graph(credentials, `${checked(credentials)}?fields=display_phone_number,verified_name`, { method: 'GET' }));
+      const parsed = numberInfo.safeParse(await graph(credentials, `${checked(credentials)}?fields=display_phone_number,verified_name`));
       if (!parsed.success) throw answerMismatch();
-      return { phoneNumberId: credentials.phoneNumberId, displayPhoneNumber: parsed.data.display_phone_number, verifiedName: parsed.data.verified_name ?? null };
+      const { display_phone_number: displayPhoneNumber, verified_name: verifiedName } = parsed.data;
+      return { phoneNumberId: credentials.phoneNumberId, displayPhoneNumber, verifiedName: verifiedName ?? null };
     },
 
     /**
@@ -88,7 +95,7 @@ export const createWhatsAppSender = (options: WhatsAppSenderOptions) => {
       options: SendTextOptions & { lastInboundAt: Date | null; replyToMessageId?: string },
     ): Promise<SentText> {
       const url = `${checked(credentials)}/messages`;
-      if (!WA_ID.test(to)) throw channelError('whatsapp_recipient_malformed', 'a WhatsApp recipient is a wa_id of digits', { channel: 'whatsapp', retryable: false });
+      if (!WA_ID.test(to)) throw permanent('whatsapp_recipient_malformed', 'a WhatsApp recipient is a wa_id of digits');
       const verdict = customerServiceWindow(options.lastInboundAt, new Date(clock.now()));
       if (!verdict.open) throw outsideWindowError(verdict);
       const userKey = `${credentials.phoneNumberId}\u0000${to}`;
@@ -110,8 +117,9 @@ export const createWhatsAppSender = (options: WhatsAppSenderOptions) => {
         },
         sendPart: async (part, index) => {
           const quote = index === 0 && options.replyToMessageId !== undefined ? { context: { message_id: options.replyToMessageId } } : {};
-          const body = { messaging_product: 'whatsapp', recipient_type: 'individual', to, type: 'text', text: { preview_url: false, body: part }, ...quote };
-          const parsed = sentMessage.safeParse(await graph(credentials, url, { method: 'POST', body }));
+          const text = { preview_url: false, body: part };
+          const body = { messaging_product: 'whatsapp', recipient_type: 'individual', to, type: 'text', text, ...quote };
+          const parsed = sentMessage.safeParse(await graph(credentials, url, body));
           if (!parsed.success) throw answerMismatch();
           return parsed.data.messages[0]!.id;
         },

@@ -3,7 +3,13 @@ import { expect } from 'vitest';
 
 /** Every way an error could reach a log line or a response: none may show a secret. */
 export const expectNoSecretIn = (error: unknown, secrets: readonly string[]) => {
-  const renderings = [String(error), (error as Error).stack ?? '', JSON.stringify(error), inspect(error, { depth: 10 }), JSON.stringify((error as { details?: unknown }).details)];
+  const renderings = [
+    String(error),
+    (error as Error).stack ?? '',
+    JSON.stringify(error),
+    inspect(error, { depth: 10 }),
+    JSON.stringify((error as { details?: unknown }).details),
+  ];
   for (const secret of secrets) for (const text of renderings) expect(text).not.toContain(secret);
 };
 

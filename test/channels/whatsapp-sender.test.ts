@@ -71,7 +71,11 @@ describe('WhatsApp sender against the Graph double', () => {
     it('says open until just before 24 hours and when it closes', () => {
       const wrote = new Date('2026-01-01T10:00:00Z');
       expect(customerServiceWindow(wrote, new Date('2026-01-02T09:59:59.999Z'))).toEqual({ open: true, closesAt: new Date('2026-01-02T10:00:00Z') });
-      expect(customerServiceWindow(wrote, new Date('2026-01-02T10:00:00Z'))).toEqual({ open: false, reason: 'window_closed', closedAt: new Date('2026-01-02T10:00:00Z') });
+      expect(customerServiceWindow(wrote, new Date('2026-01-02T10:00:00Z'))).toEqual({
+        open: false,
+        reason: 'window_closed',
+        closedAt: new Date('2026-01-02T10:00:00Z'),
+      });
       expect(customerServiceWindow(new Date('2026-01-01T10:05:00Z'), wrote).open).toBe(true); // stamped ahead of our clock
     });
 

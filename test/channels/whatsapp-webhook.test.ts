@@ -68,7 +68,18 @@ describe('WhatsApp webhook: parsing a payload', () => {
     const payload = whatsappPayloads.text(NUMBER, { from, name: 'Grace', id: 'wamid.ABC', timestamp: 1_767_225_600, text: 'Hi there', replyTo: 'wamid.OUT1' });
     expect(parseWhatsAppWebhook(payload)).toEqual({
       type: 'events',
-      messages: [{ type: 'text', phoneNumberId: NUMBER.phoneNumberId, id: 'wamid.ABC', from, timestamp: 1_767_225_600, profileName: 'Grace', replyTo: 'wamid.OUT1', text: 'Hi there' }],
+      messages: [
+        {
+          type: 'text',
+          phoneNumberId: NUMBER.phoneNumberId,
+          id: 'wamid.ABC',
+          from,
+          timestamp: 1_767_225_600,
+          profileName: 'Grace',
+          replyTo: 'wamid.OUT1',
+          text: 'Hi there',
+        },
+      ],
       statuses: [],
       errors: [],
       skipped: 0,
@@ -88,7 +99,9 @@ describe('WhatsApp webhook: parsing a payload', () => {
 
   it('statuses sent, delivered, read and failed (with its errors) come out in order', () => {
     const body = whatsappPayloads.batch(
-      ...(['sent', 'delivered', 'read'] as const).map((status, i) => whatsappPayloads.status(NUMBER, { id: 'wamid.OUT1', status, recipientId: from, timestamp: 1_767_225_600 + i })),
+      ...(['sent', 'delivered', 'read'] as const).map((status, i) =>
+        whatsappPayloads.status(NUMBER, { id: 'wamid.OUT1', status, recipientId: from, timestamp: 1_767_225_600 + i }),
+      ),
       whatsappPayloads.status(NUMBER, {
         id: 'wamid.OUT2',
         status: 'failed',

@@ -56,7 +56,15 @@ export const botApiMethods = (options: { chatIntervalMs?: number }) => {
   const perform = (bot: BotState, method: string, p: Record<string, unknown>): BotApiAnswer => {
     switch (method) {
       case 'getMe':
-        return ok({ id: bot.id, is_bot: true, first_name: bot.firstName, username: bot.username, can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false });
+        return ok({
+          id: bot.id,
+          is_bot: true,
+          first_name: bot.firstName,
+          username: bot.username,
+          can_join_groups: true,
+          can_read_all_group_messages: false,
+          supports_inline_queries: false,
+        });
       case 'setWebhook': {
         const url = typeof p.url === 'string' ? p.url : '';
         if (url === '') return bot.webhook ? ((bot.webhook = null), ok(true, 'Webhook was deleted')) : ok(true, 'Webhook is already deleted');

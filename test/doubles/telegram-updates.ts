@@ -53,7 +53,16 @@ export const telegramUpdates = (options: { firstUpdateId?: number; bot?: User } 
       update_id: next(),
       message: {
         ...messageBase(target),
-        sticker: { file_id: 'CAACAgIAAxkBAAIBa2X', file_unique_id: 'AgADsticker', type: 'regular', width: 512, height: 512, is_animated: false, is_video: false, emoji: '👍' },
+        sticker: {
+          file_id: 'CAACAgIAAxkBAAIBa2X',
+          file_unique_id: 'AgADsticker',
+          type: 'regular',
+          width: 512,
+          height: 512,
+          is_animated: false,
+          is_video: false,
+          emoji: '👍',
+        },
       },
     }),
     editedMessage: (target: Target & { messageId: number; text: string }): Update.EditedMessageUpdate => ({

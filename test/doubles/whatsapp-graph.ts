@@ -13,9 +13,22 @@ import { newWamid } from './whatsapp-payloads.ts';
  */
 export type FakeNumber = { readonly phoneNumberId: string; readonly displayPhoneNumber: string; readonly verifiedName: string; readonly accessToken: string };
 export type GraphCall = { readonly method: string; readonly path: string; readonly authorization: string | null; readonly body: unknown; status: number | null };
-export type SentWhatsAppMessage = { readonly phoneNumberId: string; readonly to: string; readonly text: string; readonly wamid: string; readonly replyTo: string | null };
+export type SentWhatsAppMessage = {
+  readonly phoneNumberId: string;
+  readonly to: string;
+  readonly text: string;
+  readonly wamid: string;
+  readonly replyTo: string | null;
+};
 export type GraphFailure =
-  | { readonly type: 'graph_error'; readonly code: number; readonly status?: number; readonly message?: string; readonly subcode?: number; readonly details?: string }
+  | {
+      readonly type: 'graph_error';
+      readonly code: number;
+      readonly status?: number;
+      readonly message?: string;
+      readonly subcode?: number;
+      readonly details?: string;
+    }
   | { readonly type: 'server_error'; readonly status?: number }
   /** No answer at all; with `afterProcessing` the message is sent first and only its answer is lost. */
   | { readonly type: 'timeout'; readonly afterProcessing?: boolean };
@@ -23,8 +36,18 @@ export type GraphFailure =
 /** The documented codes, ready to inject. */
 export const graphErrors = {
   throughput: { type: 'graph_error', code: 130429, message: '(#130429) Rate limit hit', details: 'Cloud API message throughput has been reached.' },
-  pairRateLimit: { type: 'graph_error', code: 131056, message: '(#131056) (Business Account, Consumer Account) pair rate limit hit', details: 'Too many messages sent from the sender phone number to the same recipient phone number in a short period of time.' },
-  outsideWindow: { type: 'graph_error', code: 131047, message: 'Re-engagement message', details: 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.' },
+  pairRateLimit: {
+    type: 'graph_error',
+    code: 131056,
+    message: '(#131056) (Business Account, Consumer Account) pair rate limit hit',
+    details: 'Too many messages sent from the sender phone number to the same recipient phone number in a short period of time.',
+  },
+  outsideWindow: {
+    type: 'graph_error',
+    code: 131047,
+    message: 'Re-engagement message',
+    details: 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.',
+  },
 } as const satisfies Record<string, GraphFailure>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -68,7 +91,9 @@ export const startWhatsAppDouble = async (options: { enforceWindow?: boolean; no
   const answerFailure = (res: http.ServerResponse, failure: GraphFailure, call: GraphCall, perform: () => unknown) => {
     const reply = (r: { status: number; body: unknown }) => ((call.status = r.status), sendJson(res, r.status, r.body));
     if (failure.type === 'graph_error')
-      return reply(graphError(failure.status ?? 400, failure.code, failure.message ?? `(#${failure.code}) error`, { subcode: failure.subcode, details: failure.details }));
+      return reply(
+        graphError(failure.status ?? 400, failure.code, failure.message ?? `(#${failure.code}) error`, { subcode: failure.subcode, details: failure.details }),
+      );
     if (failure.type === 'server_error') return reply(graphError(failure.status ?? 500, 131000, 'Something went wrong', { type: 'OAuthException' }));
     if (failure.afterProcessing) perform();
     loopback.hold(res);
@@ -93,12 +118,22 @@ export const startWhatsAppDouble = async (options: { enforceWindow?: boolean; no
     const number = numbers.get(match[2]!);
     if (number && number.accessToken !== bearer) return reply(graphError(401, 190, 'Invalid OAuth access token - Cannot parse access token'));
     if (!number)
-      return reply(graphError(400, 100, `Unsupported post request. Object with ID '${match[2]}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`, { type: 'GraphMethodException', subcode: 33 }));
+      return reply(
+        graphError(
+          400,
+          100,
+          `Unsupported post request. Object with ID '${match[2]}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
+          { type: 'GraphMethodException', subcode: 33 },
+        ),
+      );
     const isSend = req.method === 'POST' && match[3] === '/messages';
     const perform = () =>
       isSend
         ? sendMessage(number, (body ?? {}) as Record<string, unknown>)
-        : { status: 200, body: { display_phone_number: number.displayPhoneNumber, verified_name: number.verifiedName, quality_rating: 'GREEN', id: number.phoneNumberId } };
+        : {
+            status: 200,
+            body: { display_phone_number: number.displayPhoneNumber, verified_name: number.verifiedName, quality_rating: 'GREEN', id: number.phoneNumberId },
+          };
     if (!isSend && !(req.method === 'GET' && match[3] === undefined)) return reply(graphError(400, 100, 'Unsupported request'));
     const failure = isSend ? scheduled[0] : undefined;
     if (failure && failure.skip > 0) failure.skip--;

@@ -53,8 +53,10 @@ export const whatsappPayloads = {
   image: (number: WhatsAppNumber, m: Inbound & { caption?: string }) =>
     inbound(number, m, 'image', { image: { id: '1479537139650973', mime_type: 'image/jpeg', sha256: 'H7Q8p7d1', ...(m.caption ? { caption: m.caption } : {}) } }),
   sticker: (number: WhatsAppNumber, m: Inbound) => inbound(number, m, 'sticker', { sticker: { id: '5479537139650973', mime_type: 'image/webp', animated: false } }),
-  audio: (number: WhatsAppNumber, m: Inbound) => inbound(number, m, 'audio', { audio: { id: '6479537139650973', mime_type: 'audio/ogg; codecs=opus', voice: true } }),
-  reaction: (number: WhatsAppNumber, m: Inbound & { to: string; emoji: string }) => inbound(number, m, 'reaction', { reaction: { message_id: m.to, emoji: m.emoji } }),
+  audio: (number: WhatsAppNumber, m: Inbound) =>
+    inbound(number, m, 'audio', { audio: { id: '6479537139650973', mime_type: 'audio/ogg; codecs=opus', voice: true } }),
+  reaction: (number: WhatsAppNumber, m: Inbound & { to: string; emoji: string }) =>
+    inbound(number, m, 'reaction', { reaction: { message_id: m.to, emoji: m.emoji } }),
   /** A status of one of our sent messages; `failed` carries Graph's errors. */
   status: (
     number: WhatsAppNumber,
@@ -67,7 +69,9 @@ export const whatsappPayloads = {
           status: s.status,
           timestamp: String(s.timestamp ?? Math.floor(Date.now() / 1000)),
           recipient_id: s.recipientId,
-          ...(s.status === 'failed' ? {} : { conversation: { id: 'c0ffee', origin: { type: 'service' } }, pricing: { billable: true, pricing_model: 'CBP', category: 'service' } }),
+          ...(s.status === 'failed'
+            ? {}
+            : { conversation: { id: 'c0ffee', origin: { type: 'service' } }, pricing: { billable: true, pricing_model: 'CBP', category: 'service' } }),
           ...(s.errors ? { errors: s.errors } : {}),
         },
       ],
