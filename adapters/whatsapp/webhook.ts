@@ -6,10 +6,6 @@ export const WHATSAPP_SIGNATURE_HEADER = 'x-hub-signature-256';
 
 const SIGNATURE = /^sha256=([0-9a-f]{64})$/i;
 
-/** `sha256=<hex>` of the raw bytes under the app secret: what Meta sends, and what the test double signs with. */
-export const signWhatsAppBody = (rawBody: Buffer | string, appSecret: string): string =>
-  `sha256=${createHmac('sha256', appSecret).update(rawBody).digest('hex')}`;
-
 /**
  * Whether `header` is Meta's signature of exactly these bytes. Checked over the raw body as received
  * (re-serialised JSON differs on non-ASCII and spacing), in constant time; a missing, repeated or
