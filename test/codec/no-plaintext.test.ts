@@ -86,15 +86,17 @@ describe('personal data is ciphertext at rest, in the log and the read models al
 
   it('embedded PGlite (`openclaw-service dev`): the same journey, then the whole data folder database holds none of it', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'openclaw-plaintext-'));
+    let dev: ReturnType<typeof spawn> | undefined;
     try {
-      const dev = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'dev'], {
+      dev = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'dev'], {
         cwd: root,
         env: { ...process.env, DATA_DIR: dir, PORT: '0', OPERATOR_API_KEY: '', ENCRYPTION_KEY: '', LOG_LEVEL: 'silent' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
-      dev.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      const exited = new Promise<number | null>((resolve) => dev.on('exit', resolve));
+      dev.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      const running = dev;
+      const exited = new Promise<number | null>((resolve) => running.on('exit', resolve));
       for (const deadline = Date.now() + 60_000; !/operator:\s+ocs_/.test(out); await new Promise((r) => setTimeout(r, 25)))
         if (Date.now() > deadline) throw new Error(`dev did not start: ${out}`);
       const secrets = secretsOfThisRun();
@@ -111,7 +113,8 @@ describe('personal data is ciphertext at rest, in the log and the read models al
         await db.close();
       }
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      if (dev && dev.exitCode === null) dev.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     }
   }, 120_000);
 });
