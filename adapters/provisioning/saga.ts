@@ -1,27 +1,19 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { CommandShell } from '../../commands/shell/handle-command.ts';
-import { knightDecider } from '../../domain/knight/index.ts';
 import type { Bus } from '../../domain/ports/bus.ts';
 import type { EventCodec } from '../../domain/ports/codec.ts';
 import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
 import type { Decoded } from '../../domain/events.ts';
 import type { VmProvider } from '../../domain/ports/vm-provider.ts';
 import type { ProvisioningPolicy } from '../../domain/provisioning/job.ts';
-import { knightStream, parseStreamId } from '../../domain/shared/streams.ts';
-import { TIER_LIMITS } from '../../domain/tiers.ts';
-import type { Tier } from '../../domain/tiers.ts';
 import type { SqlDb } from '../event-store/sql/db.ts';
 import { createWakeup } from '../event-store/sql/wakeup.ts';
 import { createEffects } from './effects.ts';
 import { createJobsTable } from './jobs-table.ts';
 import type { WarmPool } from './pool.ts';
 import { createStepper, SAGA_ACTOR } from './step.ts';
-
-export interface LiveKnight {
-  readonly knightId: string;
-  readonly status: string;
-}
+import { createWakeRules } from './wakes.ts';
 
 export interface ProvisioningSagaDeps {
   readonly store: EventStore;
@@ -71,58 +63,7 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
   let loop: Promise<void> | undefined;
   let subscription: Subscription | undefined;
 
-  /**
-   * A tenant's knights not terminated yet, newest first, from the log itself: the read models trail
-   * it, and erasure purges them.
-   */
-  const liveKnights = async (tenantId: string): Promise<LiveKnight[]> => {
-    const ended = new Set(deps.codec.storedTypes('KnightTerminated'));
-    const ending = new Set(deps.codec.storedTypes('KnightTerminationRequested'));
-    const knights = new Map<string, { first: bigint; status: 'live' | 'terminating' | 'terminated' }>();
-    for (let after: bigint | undefined; ; ) {
-      const page = await deps.store.readAll({ ...(after === undefined ? {} : { after }), filter: { tenantId, categories: ['knight'] }, maxCount: 1_000 });
-      if (page.length === 0) break;
-      for (const e of page) {
-        const k = knights.get(e.streamId) ?? { first: e.position, status: 'live' as const };
-        knights.set(e.streamId, { first: k.first, status: ended.has(e.type) ? 'terminated' : ending.has(e.type) ? 'terminating' : k.status });
-      }
-      after = page[page.length - 1]!.position;
-    }
-    return [...knights]
-      .filter(([, k]) => k.status !== 'terminated')
-      .sort(([, a], [, b]) => (a.first < b.first ? 1 : -1))
-      .map(([streamId, k]) => ({ knightId: parseStreamId(streamId).entityId!, status: k.status }));
-  };
-
-  /** A lower tier ends the knights beyond its limit, newest first. */
-  const downgraded = async (tenantId: string, data: { readonly from: Tier; readonly to: Tier }): Promise<string[]> => {
-    const limit = TIER_LIMITS[data.to].knightsAtOnce;
-    if (limit >= TIER_LIMITS[data.from].knightsAtOnce) return [];
-    const live = await liveKnights(tenantId);
-    const beyond = live.filter((k) => k.status !== 'terminating').slice(0, Math.max(0, live.length - limit));
-    for (const k of beyond)
-      await deps.shell.handle(knightDecider, {
-        streamId: knightStream(tenantId as never, k.knightId as never),
-        command: { type: 'RequestKnightTermination', reason: `the ${data.to} tier allows ${limit} knight${limit === 1 ? '' : 's'} at once`, at: clock().toISOString() },
-        metadata: { tenantId, actor: SAGA_ACTOR, correlationId: `saga:tier:${tenantId}`, causationId: null },
-      });
-    return beyond.map((k) => knightStream(tenantId as never, k.knightId as never));
-  };
-
-  /** Which jobs an event concerns (the saga's own events need no wake: their job is running). */
-  const wakesFor = async (event: Decoded): Promise<string[]> => {
-    const { category, tenantId } = parseStreamId(event.streamId);
-    if (category === 'knight') return [event.streamId];
-    switch (event.type) {
-      case 'TenantSuspended':
-      case 'TenantErased':
-        return [event.streamId, ...(await liveKnights(tenantId)).map((k) => knightStream(tenantId, k.knightId as never))];
-      case 'TenantTierChanged':
-        return downgraded(tenantId, event.data);
-      default:
-        return [event.streamId];
-    }
-  };
+  const wakesFor = createWakeRules({ store: deps.store, codec: deps.codec, shell: deps.shell, clock });
 
   /** `stored`: nothing is decrypted here (the jobs decode their own streams); an undecodable event is logged and passed over. */
   const decodeEach = async (raw: readonly RecordedEvent[]): Promise<Decoded[]> => {
