@@ -25,22 +25,48 @@ program
     );
   });
 
+/** Runs roles in this process until SIGINT/SIGTERM; one line per role on stdout once it is up. */
+const runRoles = async (names: readonly string[]) => {
+  const { ROLE_NAMES, isRoleName, startRoles } = await import('./roles.ts');
+  const unknown = names.filter((n) => !isRoleName(n));
+  if (unknown.length > 0 || names.length === 0)
+    throw new ConfigError(`unknown role(s): ${unknown.join(', ') || '(none given)'}; roles: ${ROLE_NAMES.join(', ')}`);
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL);
+  const running = await startRoles(names.filter(isRoleName), config, log);
+  stopOnSignals(running.stop, log);
+  process.stdout.write(running.banners.map((b) => `${b}\n`).join(''));
+};
+
+program
+  .command('start')
+  .description('run the given roles in one process (api, projector, relay), e.g. --roles api,relay')
+  .requiredOption('--roles <list>', 'comma-separated roles')
+  .action(async (options: { roles: string }) => runRoles(options.roles.split(',').map((r) => r.trim()).filter(Boolean)));
+
 program
   .command('api')
   .description('serve the HTTP API against DATABASE_URL (production: as many as needed); its projector runs where PROJECTOR_MODE says')
-  .action(async () => {
-    const config = loadConfig();
-    const { runApi } = await import('./roles.ts');
-    await runApi(config, createLogger(config.LOG_LEVEL));
-  });
+  .action(() => runRoles(['api']));
 
 program
   .command('projector')
   .description('run only the projector role (production: one or more per deployment)')
-  .action(async () => {
-    const config = loadConfig();
-    const { runProjector } = await import('./roles.ts');
-    await runProjector(config, createLogger(config.LOG_LEVEL));
+  .action(() => runRoles(['projector']));
+
+program
+  .command('relay')
+  .description('run only the relay role: every stored event to the Kafka topic (KAFKA_BROKERS), from its checkpoint')
+  .action(() => runRoles(['relay']));
+
+program
+  .command('bus')
+  .command('status [consumers...]')
+  .description("the relay's lag behind the store, and each named bus consumer's lag per partition")
+  .option('--json', 'print JSON')
+  .action(async (consumers: string[], options: { json?: boolean }) => {
+    const { busStatus } = await import('./bus-cli.ts');
+    await busStatus(consumers, options.json === true);
   });
 
 const projections = program.command('projections').description('read models: status and rebuild');

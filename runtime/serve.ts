@@ -29,6 +29,8 @@ export const servePlatform = async (
     readonly threadEnv?: Record<string, string | undefined>;
     /** Names this process's database connections (see openStorage). */
     readonly role: string;
+    /** Storage opened by the caller (roles sharing one process): used as is, and left open on stop. */
+    readonly storage?: () => Promise<Storage>;
   },
 ): Promise<Served> => {
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
@@ -42,7 +44,7 @@ export const servePlatform = async (
   let platform: Platform;
   try {
     const env = typeof options.env === 'function' ? await options.env() : options.env;
-    storage = await openStorage(config, options.role);
+    storage = options.storage ? await options.storage() : await openStorage(config, options.role, log);
     platform = await createPlatform({
       storage,
       eventSchema: config.EVENT_STORE_SCHEMA,
@@ -55,7 +57,7 @@ export const servePlatform = async (
     });
     platform.mount(http.app);
   } catch (error) {
-    await storage?.close();
+    if (!options.storage) await storage?.close();
     await http.close();
     throw error;
   }
@@ -72,7 +74,7 @@ export const servePlatform = async (
         phase = 'stopping';
         await http.close();
         await platform.stop();
-        await opened.close();
+        if (!options.storage) await opened.close();
         log.info('stopped cleanly');
       })()),
   };

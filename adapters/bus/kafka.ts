@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { Partitioners } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Bus, BusHandler, BusSubscription, ConsumeOptions } from '../../domain/ports/bus.ts';
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import { ensureTopics, groupLag } from '../kafka/client.ts';
+import type { KafkaLog, KafkaSettings } from '../kafka/client.ts';
+import { deadLetterMessage } from '../kafka/dead-letters.ts';
+import { fromMessage, matchesFilter } from '../kafka/wire.ts';
+import { DEFAULT_RETRY, deliver, DeliveryStopped } from './delivery.ts';
+import type { Delivery, RetryPolicy } from './delivery.ts';
+
+export interface KafkaBusOptions {
+  readonly kafka: Kafka;
+  readonly settings: KafkaSettings;
+  readonly retry?: RetryPolicy;
+  readonly log?: KafkaLog;
+  /** How long a consumer may be silent before the group gives its partitions to others (kill -9, a hung process). */
+  readonly sessionTimeoutMs?: number;
+}
+
+const CONSUMER_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
+const JOIN_TIMEOUT_MS = 60_000;
+
+/** A consumer name's Kafka group: the topic is part of it, so two deployments sharing a cluster with their own topics never share a group. */
+export const groupIdOf = (topic: string, consumer: string) => `${topic}.${consumer}`;
+
+/**
+ * The Bus over the event topic the relay fills. A `group` consumer is a Kafka consumer group: its
+ * instances split the partitions, and each commits the offset after every chunk its handler
+ * finished (never before), so a crash, close or rebalance redelivers at most that chunk. A poison
+ * event is retried, then produced to the dead-letter topic with its error, and the partition
+ * moves on. A `broadcast` consumer is a group of its own that starts at the end of every partition.
+ */
+export const createKafkaBus = (options: KafkaBusOptions): Bus => {
+  const { kafka, settings } = options;
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const active = new Set<BusSubscription>();
+  let topics: Promise<void> | undefined;
+  let deadLetters: Promise<Producer> | undefined;
+
+  const ready = () =>
+    (topics ??= ensureTopics(kafka, settings).catch((error: unknown) => {
+      topics = undefined;
+      throw error;
+    }));
+  const deadLetterProducer = () =>
+    (deadLetters ??= (async () => {
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      return producer;
+    })().catch((error: unknown) => {
+      deadLetters = undefined;
+      throw error;
+    }));
+  const withAdmin = async <T>(work: (admin: ReturnType<Kafka['admin']>) => Promise<T>): Promise<T> => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      return await work(admin);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  const consume = async (consumer: string, consumeOptions: ConsumeOptions, handler: BusHandler): Promise<BusSubscription> => {
+    if (!CONSUMER_NAME.test(consumer)) throw new Error(`invalid consumer name: ${consumer}`);
+    await ready();
+    const broadcast = consumeOptions.mode === 'broadcast';
+    const groupId = broadcast ? `${groupIdOf(settings.topic, consumer)}.broadcast.${randomUUID()}` : groupIdOf(settings.topic, consumer);
+    // a broadcast group of its own starts where every partition ends now: nothing published later is missed
+    const ends = broadcast ? await withAdmin((admin) => admin.fetchTopicOffsets(settings.topic)) : [];
+    const client = kafka.consumer({ groupId, sessionTimeout: options.sessionTimeoutMs ?? 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 500 });
+    let closing = false;
+    let signalClose!: () => void;
+    const stopping = new Promise<void>((resolve) => (signalClose = resolve));
+    let fail!: (error: unknown) => void;
+    const crashed = new Promise<never>((_, reject) => (fail = reject));
+    crashed.catch(() => undefined);
+    client.on(client.events.CRASH, ({ payload }) => {
+      if (!payload.restart && !closing) fail(payload.error);
+    });
+    const joined = new Promise<void>((resolve) => client.on(client.events.GROUP_JOIN, () => resolve()));
+    const eachBatch = handleBatches({ consumer, client, handler, consumeOptions, retry, stopping, isClosing: () => closing, deadLetterProducer, settings });
+    try {
+      await client.connect();
+      await client.subscribe({ topics: [settings.topic], fromBeginning: !broadcast });
+      await client.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+      // applied before the next fetch; a batch fetched before it is dropped as stale (kafkajs)
+      for (const end of ends) client.seek({ topic: settings.topic, partition: end.partition, offset: end.high });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        joined,
+        crashed,
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`consumer ${consumer} did not join its group in time`)), JOIN_TIMEOUT_MS))),
+      ]).finally(() => clearTimeout(timer));
+    } catch (error) {
+      await client.disconnect().catch(() => undefined);
+      throw error;
+    }
+    let closed: Promise<void> | undefined;
+    const close = () =>
+      (closed ??= (async () => {
+        closing = true;
+        signalClose();
+        await client.disconnect();
+        if (broadcast) await withAdmin((admin) => admin.deleteGroups([groupId])).catch(() => undefined);
+      })());
+    const subscription: BusSubscription = { close, done: Promise.race([stopping, crashed]) };
+    active.add(subscription);
+    void subscription.done.catch(() => undefined).finally(() => active.delete(subscription));
+    return subscription;
+  };
+
+  return {
+    consume,
+    async lag(consumer) {
+      const partitions = await withAdmin((admin) => groupLag(admin, groupIdOf(settings.topic, consumer), settings.topic));
+      return { consumer, partitions, total: partitions.reduce((sum, p) => sum + p.lag, 0) };
+    },
+    async close() {
+      await Promise.all([...active].map((s) => s.close()));
+      const producer = await deadLetters?.catch(() => undefined);
+      await producer?.disconnect();
+    },
+  };
+};
+
+interface BatchContext {
+  readonly consumer: string;
+  readonly client: Consumer;
+  readonly handler: BusHandler;
+  readonly consumeOptions: ConsumeOptions;
+  readonly retry: RetryPolicy;
+  readonly stopping: Promise<void>;
+  isClosing(): boolean;
+  deadLetterProducer(): Promise<Producer>;
+  readonly settings: KafkaSettings;
+}
+
+/**
+ * One partition's fetched messages in chunks of `batchSize`: filtered by header, decoded, handed to
+ * the handler, the offset committed after each chunk. Closing or losing the partition in a
+ * rebalance stops between chunks (or between retries) without committing the unfinished chunk.
+ */
+const handleBatches = (ctx: BatchContext) => async (payload: EachBatchPayload) => {
+  const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
+  const size = ctx.consumeOptions.batchSize ?? 200;
+  const stopped = () => ctx.isClosing() || !isRunning() || isStale();
+  const toDeadLetters = async (message: KafkaMessage, error: unknown, attempts: number) => {
+    const producer = await ctx.deadLetterProducer();
+    await producer.send({
+      topic: ctx.settings.deadLetterTopic,
+      acks: -1,
+      messages: [deadLetterMessage(message, { consumer: ctx.consumer, topic: batch.topic, partition: batch.partition, error, attempts })],
+    });
+  };
+  const commit = async (offset: string) => {
+    resolveOffset(offset);
+    await ctx.client.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() }]);
+  };
+  for (let from = 0; from < batch.messages.length; from += size) {
+    if (stopped()) return;
+    const chunk = batch.messages.slice(from, from + size);
+    const messageOf = new Map<RecordedEvent, KafkaMessage>();
+    for (const message of chunk) {
+      if (!matchesFilter(message.headers, ctx.consumeOptions.filter)) continue;
+      try {
+        messageOf.set(fromMessage(message), message);
+      } catch (error) {
+        await toDeadLetters(message, error, 0);
+      }
+    }
+    let lastDone: string | undefined;
+    const delivery: Delivery = {
+      policy: ctx.retry,
+      stopping: ctx.stopping,
+      isStopping: stopped,
+      keepAlive: heartbeat,
+      deadLetter: (event, error, attempts) => toDeadLetters(messageOf.get(event)!, error, attempts),
+      onDone: async (last) => void (lastDone = messageOf.get(last)!.offset),
+    };
+    try {
+      await deliver([...messageOf.keys()], ctx.handler, delivery);
+    } catch (error) {
+      if (!(error instanceof DeliveryStopped)) throw error;
+      // what was finished stays finished; losing the partition meanwhile makes this commit fail, which is harmless
+      if (lastDone !== undefined) await commit(lastDone).catch(() => undefined);
+      return;
+    }
+    await commit(chunk[chunk.length - 1]!.offset);
+    await heartbeat();
+  }
+};
