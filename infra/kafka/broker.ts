@@ -132,7 +132,7 @@ export const startKafkaBroker = async (options: BrokerOptions = {}): Promise<Bro
   const watchdog = 'java "$@" >>"$OCS_KAFKA_DIR/stdout.log" 2>&1 </dev/null & echo $!; cat >/dev/null; kill $! 2>/dev/null; wait $!';
   const child = spawn('sh', ['-c', watchdog, 'kafka-watchdog', ...java], {
     env: { ...process.env, OCS_KAFKA_DIR: dir },
-    stdio: ['pipe', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'ignore'],
   });
   const pid = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
