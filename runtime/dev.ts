@@ -10,7 +10,8 @@ export interface DevPlatform extends Served {
 
 /**
  * The embedded default: every role in one process on PGlite in DATA_DIR. The HTTP server comes
- * up first so /healthz answers (503 "starting") while the database opens.
+ * up first so /healthz answers (503 "starting") while the database opens. Consumers use the
+ * in-process bus; with BUS=kafka (and KAFKA_BROKERS) the relay runs here too, feeding the topic.
  */
 export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<DevPlatform> => {
   let operatorKey: DevPlatform['operatorKey'] | undefined;
@@ -22,7 +23,21 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
       return { ...env, OPERATOR_API_KEY: operatorKey.key };
     },
   });
-  return { ...served, operatorKey: operatorKey! };
+  if (config.BUS !== 'kafka') return { ...served, operatorKey: operatorKey! };
+  const { ROLES } = await import('./roles.ts');
+  const relay = await ROLES.relay
+    .start({ config, log, env, roles: new Set(['api', 'projector', 'relay']), storage: async () => served.storage })
+    .catch(async (error: unknown) => {
+      await served.stop();
+      throw error;
+    });
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await relay.stop();
+      await served.stop();
+    })());
+  return { ...served, stop, operatorKey: operatorKey! };
 };
 
 /**
