@@ -1,11 +1,13 @@
 /**
  * `npm run bench -- <scenario…>`: one JSON line per scenario on stdout, the same in bench/results/.
- * Uses the same local PostgreSQL as the tests (BENCH_DATABASE_URL or TEST_DATABASE_URL to override).
+ * Uses the same local PostgreSQL as the tests (BENCH_DATABASE_URL or TEST_DATABASE_URL to override);
+ * relay-throughput uses KAFKA_BROKERS when it answers, else starts a broker of its own (infra/kafka).
  */
 import { apiCommandBench } from './scenarios/api-command.ts';
 import { commandLongStream } from './scenarios/command-long-stream.ts';
 import { projectionLagBench } from './scenarios/projection-lag.ts';
 import { rebuildBench } from './scenarios/rebuild.ts';
+import { relayThroughputBench } from './scenarios/relay-throughput.ts';
 import { storeAppend, storeAppendEmbedded } from './scenarios/store-append.ts';
 import type { BenchResult } from './lib.ts';
 import { report } from './lib.ts';
@@ -19,6 +21,7 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   rebuild: () => rebuildBench(url),
   'api-command': () => apiCommandBench(url),
   'projection-lag': () => projectionLagBench(url),
+  'relay-throughput': () => relayThroughputBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');

@@ -164,7 +164,7 @@ const handleBatches = (ctx: BatchContext) => async (payload: EachBatchPayload) =
     const chunk = batch.messages.slice(from, from + size);
     const messageOf = new Map<RecordedEvent, KafkaMessage>();
     for (const message of chunk) {
-      if (!matchesFilter(message.headers, ctx.consumeOptions.filter)) continue;
+      if (!matchesFilter(message, ctx.consumeOptions.filter)) continue;
       try {
         messageOf.set(fromMessage(message), message);
       } catch (error) {

@@ -72,13 +72,23 @@ export const createRelay = (options: RelayOptions) => {
     await producer.connect();
     const after = await checkpoints.load(name);
     if (!running) return;
+    // One batch in flight while the next page is read: the store read overlaps the broker's
+    // round trip. Batches still go out one at a time, in order, each checkpoint after its ack.
     const sending = producer;
-    subscription = store.subscribe({ ...(after !== undefined ? { after } : {}), batchSize }, async (events) => {
-      await sending.send({ topic: settings.topic, acks: -1, messages: events.map(toMessage) });
-      await checkpoints.save(name, events[events.length - 1]!.position);
-      options.onRelayed?.(events);
+    let inFlight: Promise<void> = Promise.resolve();
+    const current = store.subscribe({ ...(after !== undefined ? { after } : {}), batchSize }, async (events) => {
+      await inFlight; // the previous batch's failure ends this session here
+      const last = events[events.length - 1]!.position;
+      inFlight = sending.send({ topic: settings.topic, acks: -1, messages: events.map(toMessage) }).then(async () => {
+        await checkpoints.save(name, last);
+        options.onRelayed?.(events);
+      });
+      // a failure while the log is idle (no next batch to notice it) ends the session too
+      inFlight.catch(() => void current.close());
     });
-    await subscription.done;
+    subscription = current;
+    await current.done;
+    await inFlight;
   };
 
   const run = async () => {
