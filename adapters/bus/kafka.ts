@@ -115,7 +115,11 @@ export const createKafkaBus = (options: KafkaBusOptions): Bus => {
   return {
     consume,
     async lag(consumer) {
-      const partitions = await withAdmin((admin) => groupLag(admin, groupIdOf(settings.topic, consumer), settings.topic));
+      const partitions = await withAdmin(async (admin) => {
+        if (!(await admin.listTopics()).includes(settings.topic))
+          throw new Error(`topic ${settings.topic} does not exist yet (the relay or the first consumer creates it)`);
+        return groupLag(admin, groupIdOf(settings.topic, consumer), settings.topic);
+      });
       return { consumer, partitions, total: partitions.reduce((sum, p) => sum + p.lag, 0) };
     },
     async close() {

@@ -1,3 +1,4 @@
+import { describe, expect, it } from 'vitest';
 import { createInProcessBus } from '../../adapters/bus/in-process.ts';
 import { createProcessedEvents } from '../../adapters/bus/processed-events.ts';
 import { createSqlCheckpointStore } from '../../adapters/bus/sql-checkpoints.ts';
@@ -30,4 +31,23 @@ busContract('in-process (BUS=local) on PostgreSQL', async () => {
       await dropSchema(schema);
     },
   };
+});
+
+describe('in-process bus: what only it does', () => {
+  it('refuses a second instance of a group consumer in one process, and names that are not names', async () => {
+    const schema = uniqueSchema('bus_local_one');
+    const store = await createSqlEventStore(pgPoolDb(TEST_DATABASE_URL, 2), { schema });
+    const db = pgPoolDb(TEST_DATABASE_URL, 2);
+    const bus = createInProcessBus({ store, checkpoints: await createSqlCheckpointStore(db, schema), deadLetters: await createSqlDeadLetters(db, schema) });
+    try {
+      await bus.consume('mailer', {}, () => undefined);
+      await expect(bus.consume('mailer', {}, () => undefined)).rejects.toThrow('already running');
+      await expect(bus.consume('bad name!', {}, () => undefined)).rejects.toThrow('invalid consumer name');
+    } finally {
+      await bus.close();
+      await store.close();
+      await db.close();
+      await dropSchema(schema);
+    }
+  });
 });
