@@ -96,7 +96,12 @@ const openBus = async (config: Config, on: { store: EventStore; db: SqlDb; check
   return createInProcessBus({
     store: on.store,
     checkpoints: on.checkpoints,
-    deadLetters,
+    deadLetters: {
+      add: async (consumer, event, error, attempts) => {
+        log?.warn({ consumer, eventId: event.id, type: event.type, attempts, err: error }, 'bus consumer gave up on an event: dead-lettered');
+        await deadLetters.add(consumer, event, error, attempts);
+      },
+    },
     retry,
     ...(log ? { onError: (consumer: string, error: unknown) => log.error({ err: error, consumer }, 'bus consumer failed; resuming from its checkpoint') } : {}),
   });

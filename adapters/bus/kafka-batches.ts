@@ -1,10 +1,10 @@
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { BusHandler, ConsumeOptions } from '../../domain/ports/bus.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
-import type { KafkaSettings } from '../kafka/client.ts';
+import type { KafkaLog, KafkaSettings } from '../kafka/client.ts';
 import { deadLetterMessage } from '../kafka/dead-letters.ts';
 import { fromMessage, matchesFilter } from '../kafka/wire.ts';
-import { deliver, DeliveryStopped } from './delivery.ts';
+import { deliver, DeliveryStopped, errorText } from './delivery.ts';
 import type { Delivery, RetryPolicy } from './delivery.ts';
 
 export interface BatchContext {
@@ -17,6 +17,7 @@ export interface BatchContext {
   isClosing(): boolean;
   deadLetterProducer(): Promise<Producer>;
   readonly settings: KafkaSettings;
+  readonly log?: KafkaLog;
 }
 
 /**
@@ -29,6 +30,10 @@ export const handleBatches = (ctx: BatchContext) => async (payload: EachBatchPay
   const size = ctx.consumeOptions.batchSize ?? 200;
   const stopped = () => ctx.isClosing() || !isRunning() || isStale();
   const toDeadLetters = async (message: KafkaMessage, error: unknown, attempts: number) => {
+    ctx.log?.warn(
+      { consumer: ctx.consumer, partition: batch.partition, offset: message.offset, attempts, error: errorText(error) },
+      'bus consumer gave up on a message: dead-lettered',
+    );
     const producer = await ctx.deadLetterProducer();
     await producer.send({
       topic: ctx.settings.deadLetterTopic,

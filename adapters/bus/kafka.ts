@@ -79,7 +79,7 @@ export const createKafkaBus = (options: KafkaBusOptions): Bus => {
       if (!payload.restart && !closing) fail(payload.error);
     });
     const joined = new Promise<void>((resolve) => client.on(client.events.GROUP_JOIN, () => resolve()));
-    const eachBatch = handleBatches({ consumer, client, handler, consumeOptions, retry, stopping, isClosing: () => closing, deadLetterProducer, settings });
+    const eachBatch = handleBatches({ consumer, client, handler, consumeOptions, retry, stopping, isClosing: () => closing, deadLetterProducer, settings, ...(options.log ? { log: options.log } : {}) });
     try {
       await client.connect();
       await client.subscribe({ topics: [settings.topic], fromBeginning: !broadcast });
