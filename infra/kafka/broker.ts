@@ -46,9 +46,11 @@ export const ensureKafkaJars = (): string => {
   if (existsSync(STAMP) && readFileSync(STAMP, 'utf8') === pomHash) return LIB;
   process.stdout.write('Fetching the Kafka broker jars from Maven Central (first run only)…\n');
   rmSync(LIB, { recursive: true, force: true });
-  const mvn = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', 'dependency:copy-dependencies', `-DoutputDirectory=${LIB}`], { cwd: HERE, stdio: 'inherit' });
+  const mvn = spawnSync('mvn', ['-q', '-B', 'dependency:copy-dependencies', `-DoutputDirectory=${LIB}`], { cwd: HERE, encoding: 'utf8' });
   if (mvn.error || mvn.status !== 0)
-    throw new Error(`could not fetch the Kafka jars with Maven (${mvn.error?.message ?? `exit ${mvn.status}`}); Java 17 and Maven are needed`);
+    throw new Error(
+      `could not fetch the Kafka jars with Maven (${mvn.error?.message ?? `exit ${mvn.status}`}); Java 17 and Maven are needed\n${mvn.stdout ?? ''}${mvn.stderr ?? ''}`,
+    );
   if (!readdirSync(LIB).some((f) => f.startsWith('kafka_2.13-'))) throw new Error(`Maven ran but ${LIB} holds no kafka_2.13 jar`);
   writeFileSync(STAMP, pomHash);
   return LIB;
