@@ -21,7 +21,8 @@ program
       : `operator:  ${op.file ? `key in ${op.file}` : 'OPERATOR_API_KEY'}`;
     process.stdout.write(
       `\nOpenClaw Service is running.\n  api:       ${platform.http.url}/api/v1  (OpenAPI: ${platform.http.url}/openapi.json)\n` +
-        `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n  stop:      Ctrl-C\n\n`,
+        `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n` +
+        `${platform.relay ? `  ${platform.relay}\n` : ''}  stop:      Ctrl-C\n\n`,
     );
   });
 

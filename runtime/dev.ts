@@ -6,6 +6,8 @@ import type { Served } from './serve.ts';
 
 export interface DevPlatform extends Served {
   readonly operatorKey: { key: string; created: boolean; file: string | undefined };
+  /** With BUS=kafka: the relay's line (`relay running (… → topic on brokers)`). */
+  readonly relay?: string;
 }
 
 /**
@@ -37,7 +39,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
       await relay.stop();
       await served.stop();
     })());
-  return { ...served, stop, operatorKey: operatorKey! };
+  return { ...served, stop, operatorKey: operatorKey!, relay: relay.banner };
 };
 
 /**
