@@ -113,10 +113,16 @@ export const createKafkaBus = (options: KafkaBusOptions): Bus => {
   return {
     consume,
     async lag(consumer) {
-      const partitions = await withAdmin(async (admin) => {
-        if (!(await admin.listTopics()).includes(settings.topic))
-          throw new Error(`topic ${settings.topic} does not exist yet (the relay or the first consumer creates it)`);
-        return groupLag(admin, groupIdOf(settings.topic, consumer), settings.topic);
+      const read = () =>
+        withAdmin(async (admin) => {
+          if (!(await admin.listTopics()).includes(settings.topic))
+            throw new Error(`topic ${settings.topic} does not exist yet (the relay or the first consumer creates it)`);
+          return groupLag(admin, groupIdOf(settings.topic, consumer), settings.topic);
+        });
+      // a client's first look at a topic can find its leaders not known yet: a fresh admin asks again
+      const partitions = await read().catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        return read();
       });
       return { consumer, partitions, total: partitions.reduce((sum, p) => sum + p.lag, 0) };
     },

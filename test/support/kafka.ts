@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 
 /**
  * The broker the suite runs against: `npm test` starts one (infra/kafka/) and exports
@@ -23,12 +24,28 @@ export interface ReadMessage {
   readonly headers: Record<string, string>;
 }
 
-/** Every message `topic` holds now, in offset order per partition (a throwaway consumer group that reads to the high watermarks). */
+/** The partitions' offsets; a topic another process has just created may not have its leaders known here yet. */
+const offsetsOf = async (admin: Admin, topic: string) => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (!(await admin.listTopics()).includes(topic)) return [];
+      return await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+};
+
+/**
+ * Every message `topic` holds now, in offset order per partition (a throwaway consumer group that
+ * reads to the high watermarks); none while the topic does not exist yet.
+ */
 export const readTopic = async (brokers: string, topic: string): Promise<ReadMessage[]> => {
   const kafka = new Kafka({ clientId: 'test-reader', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
+  const ends = await offsetsOf(admin, topic);
   const remaining = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
   const messages: ReadMessage[] = [];
   const groupId = `reader.${randomBytes(6).toString('hex')}`;
