@@ -14,7 +14,10 @@ export interface InProcessBusOptions {
   readonly onError?: (consumer: string, error: unknown) => void;
 }
 
-/** Lag is counted by reading the log after the checkpoint, up to this many events. */
+/**
+ * Lag is counted by reading the log after the checkpoint, up to this many events, whatever the
+ * consumer's filter (as a Kafka partition's lag counts messages its consumer skips).
+ */
 const LAG_COUNT_LIMIT = 10_000;
 const RESTART_PAUSE_MS = 250;
 
