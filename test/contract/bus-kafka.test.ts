@@ -39,10 +39,8 @@ else
         buses.push(bus);
         return bus;
       },
-      published: async () => {
-        const head = await store.headPosition();
-        await waitFor(async () => ((await relay.lag()).checkpoint ?? '-1') === String(head ?? -1n), 30_000, 'the relay to catch up');
-      },
+      published: (position) =>
+        waitFor(async () => BigInt((await relay.lag()).checkpoint ?? -1) >= position, 30_000, `the relay to have acknowledged ${position}`),
       deadLetters: async (consumer) =>
         (await readTopic(brokers, settings.deadLetterTopic))
           .map(readDeadLetter)

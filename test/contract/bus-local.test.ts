@@ -5,6 +5,7 @@ import { createSqlCheckpointStore } from '../../adapters/bus/sql-checkpoints.ts'
 import { createSqlDeadLetters } from '../../adapters/bus/sql-dead-letters.ts';
 import { pgPoolDb } from '../../adapters/event-store/postgres.ts';
 import { createSqlEventStore } from '../../adapters/event-store/sql/store.ts';
+import { untilVisible } from '../support/gate.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema, withSearchPath } from '../support/postgres.ts';
 import { busContract } from './bus.contract.ts';
 
@@ -23,7 +24,7 @@ busContract('in-process (BUS=local) on PostgreSQL', async () => {
     processed,
     maxAttempts: RETRY.maxAttempts,
     openBus: async () => createInProcessBus({ store, checkpoints, deadLetters, retry: RETRY }),
-    published: async () => undefined,
+    published: (position) => untilVisible(store, position),
     deadLetters: async (consumer) => (await deadLetters.list(consumer)).map((d) => ({ eventId: d.eventId, error: d.error, attempts: d.attempts })),
     async close() {
       await store.close();

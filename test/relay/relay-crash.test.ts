@@ -14,7 +14,7 @@ import { relayLag } from '../../adapters/relay/relay.ts';
 import type { Bus, BusSubscription } from '../../domain/ports/bus.ts';
 import type { CheckpointStore } from '../../domain/ports/checkpoints.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import { waitFor } from '../support/gate.ts';
+import { untilVisible, waitFor } from '../support/gate.ts';
 import { newEvent, uniqueTenant } from '../support/ids.ts';
 import { readWholeLog } from '../support/log.ts';
 import { KAFKA_BROKERS, needsKafka, readTopic, uniqueTopic } from '../support/kafka.ts';
@@ -89,6 +89,7 @@ describe.skipIf(!KAFKA_BROKERS)(`relay crash safety on a real broker${needsKafka
     const tenants = Array.from({ length: 3 }, () => uniqueTenant('crash'));
     let loading = true;
     let appended = 0;
+    let lastPosition = -1n;
     const load = (async () => {
       for (let round = 0; loading; round++) {
         await new Promise((resolve) => setTimeout(resolve, 25));
@@ -96,8 +97,9 @@ describe.skipIf(!KAFKA_BROKERS)(`relay crash safety on a real broker${needsKafka
           tenants.map(async (t, n) => {
             const stream = round % 2 === 0 ? `conversation-${t}.c${round % 7}` : `knight-${t}.k${n}`;
             const events = Array.from({ length: 5 }, (_, i) => newEvent(t, 'MessagePosted', { round, i }));
-            await store.append(stream, events, 'any');
+            const { position } = await store.append(stream, events, 'any');
             appended += events.length;
+            if (position > lastPosition) lastPosition = position;
           }),
         );
       }
@@ -122,6 +124,7 @@ describe.skipIf(!KAFKA_BROKERS)(`relay crash safety on a real broker${needsKafka
     loading = false;
     await load;
 
+    await untilVisible(store, lastPosition);
     const last = spawnRelay();
     await last.running;
     await waitFor(async () => (await relayLag({ store, checkpoints, topic })).events === 0, 60_000, 'the last relay to catch up');

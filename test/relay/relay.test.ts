@@ -11,10 +11,17 @@ import type { KafkaSettings } from '../../adapters/kafka/client.ts';
 import { createRelay } from '../../adapters/relay/relay.ts';
 import type { CheckpointStore } from '../../domain/ports/checkpoints.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
-import { waitFor } from '../support/gate.ts';
+import { untilVisible, waitFor } from '../support/gate.ts';
 import { meta, newEvent, uniqueTenant } from '../support/ids.ts';
 import { KAFKA_BROKERS, needsKafka, readTopic, uniqueTopic } from '../support/kafka.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema, withSearchPath } from '../support/postgres.ts';
+
+/** Events `{ i }` for i in [from, to) on the tenant's stream, one append each; the last one's position. */
+const appendEach = async (store: EventStore, t: string, from: number, to: number) => {
+  let last = -1n;
+  for (let i = from; i < to; i++) last = (await store.append(`tenant-${t}`, [newEvent(t, 'E', { i })], 'any')).position;
+  return last;
+};
 
 interface Log {
   readonly store: EventStore;
@@ -59,10 +66,12 @@ describe.skipIf(!KAFKA_BROKERS).each(Object.keys(stores))(`relay: store → Kafk
     const t = uniqueTenant('relay');
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const streams = [`tenant-${t}`, `conversation-${t}.c1`, `knight-${t}.k1`];
+    let last = -1n;
     for (let i = 0; i < 120; i++) {
       const event = { ...newEvent(t, `Happened${i % 2}`, { i, nested: { text: 'héllo ✓', list: [1, null, true] } }), metadata: meta(t, i % 3 === 0 ? { traceparent } : {}) };
-      await store.append(streams[i % 3]!, [event], 'any');
+      last = (await store.append(streams[i % 3]!, [event], 'any')).position;
     }
+    await untilVisible(store, last);
     relay.start();
     const stored = await store.readAll();
     await waitFor(async () => (await relay.lag()).events === 0, 30_000, 'the relay to catch up');
@@ -95,11 +104,11 @@ describe.skipIf(!KAFKA_BROKERS).each(Object.keys(stores))(`relay: store → Kafk
   it('given a relay stopped and started again, then it goes on from its checkpoint: nothing twice after a clean stop, nothing missing', async () => {
     const { store, relay, topic, checkpoints } = await relayOn(2);
     const t = uniqueTenant('relay');
-    for (let i = 0; i < 30; i++) await store.append(`tenant-${t}`, [newEvent(t, 'E', { i })], 'any');
+    await untilVisible(store, await appendEach(store, t, 0, 30));
     relay.start();
     await waitFor(async () => (await relay.lag()).events === 0, 30_000, 'the first 30');
     await relay.stop();
-    for (let i = 30; i < 50; i++) await store.append(`tenant-${t}`, [newEvent(t, 'E', { i })], 'any');
+    await untilVisible(store, await appendEach(store, t, 30, 50));
     expect((await relay.lag()).events).toBe(20);
     const again = createRelay({ store, checkpoints, kafka: createKafka({ brokers: brokers.split(','), clientId: 'relay-test' }), settings: { topic, deadLetterTopic: `${topic}.dlq`, partitions: 2 } });
     again.start();
@@ -135,7 +144,7 @@ describe.skipIf(!KAFKA_BROKERS)(`relay: a batch sent twice is harmless downstrea
     const relay = createRelay({ store, checkpoints, kafka: createKafka(settings), settings });
     try {
       const t = uniqueTenant('resend');
-      for (let i = 0; i < 10; i++) await store.append(`tenant-${t}`, [newEvent(t, 'E', { i })], 'any');
+      await untilVisible(store, await appendEach(store, t, 0, 10));
       relay.start();
       await waitFor(async () => (await relay.lag()).events === 0, 30_000, 'the relay to get past the refusals');
       const deliveries: string[] = [];
