@@ -2,7 +2,7 @@ import tseslint from 'typescript-eslint';
 import { domainPurity } from './infra/eslint/domain-purity.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', 'dist/**', '.tmp/**', 'bench/results/**', 'infra/kafka/**'] },
+  { ignores: ['node_modules/**', '.data/**', 'dist/**', '.tmp/**', 'bench/results/**', 'infra/kafka/lib/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- <scenario…>`: one JSON line per scenario on stdout, the same in bench/results/.
- * Uses the same local PostgreSQL as the tests (BENCH_DATABASE_URL or TEST_DATABASE_URL to override).
+ * Uses the same local PostgreSQL as the tests (BENCH_DATABASE_URL or TEST_DATABASE_URL to override);
+ * relay-throughput uses KAFKA_BROKERS when it answers, else starts a broker of its own (infra/kafka).
  */
 import { apiCommandBench } from './scenarios/api-command.ts';
 import { commandLongStream } from './scenarios/command-long-stream.ts';
@@ -8,6 +9,7 @@ import { projectionLagBench } from './scenarios/projection-lag.ts';
 import { rebuildBench } from './scenarios/rebuild.ts';
 import { sagaThroughputBench } from './scenarios/saga-throughput.ts';
 import { tenantReadyBench } from './scenarios/tenant-ready.ts';
+import { relayThroughputBench } from './scenarios/relay-throughput.ts';
 import { storeAppend, storeAppendEmbedded } from './scenarios/store-append.ts';
 import type { BenchResult } from './lib.ts';
 import { report } from './lib.ts';
@@ -23,6 +25,7 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   'projection-lag': () => projectionLagBench(url),
   'saga-throughput': () => sagaThroughputBench(url),
   'tenant-ready': () => tenantReadyBench(url),
+  'relay-throughput': () => relayThroughputBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');

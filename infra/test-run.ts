@@ -1,11 +1,14 @@
 /**
  * `npm test`: typecheck, lint (with the domain purity rule), then the whole vitest suite.
  * It makes sure the local PostgreSQL answers first (starting it if it is installed but stopped)
- * and stops only what it started.
+ * and that a Kafka broker answers (KAFKA_BROKERS, else one on 127.0.0.1:9092, else a broker of
+ * this run's own from infra/kafka/), and stops only what it started, also when the suite fails.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { kafkaAnswers, startKafkaBroker } from './kafka/broker.ts';
+import type { Broker } from './kafka/broker.ts';
 
 const step = (name: string, cmd: string, args: string[]): boolean => {
   const started = Date.now();
@@ -39,8 +42,41 @@ const ensurePostgres = async (): Promise<{ startedHere: boolean }> => {
   return { startedHere: true };
 };
 
+/** A broker that answers a metadata request: the one named, else one on the default port, else our own. */
+const ensureKafka = async (): Promise<{ brokers: string; started?: Broker }> => {
+  const candidate = process.env.KAFKA_BROKERS || '127.0.0.1:9092';
+  if (await kafkaAnswers(candidate)) return { brokers: candidate };
+  if (process.env.KAFKA_BROKERS) process.stdout.write(`KAFKA_BROKERS=${candidate} does not answer; `);
+  process.stdout.write('starting a Kafka broker for this run (infra/kafka/)\n');
+  const started = Date.now();
+  const broker = await startKafkaBroker();
+  process.stdout.write(`Kafka broker ${broker.brokers} answering after ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${broker.pid}, ${broker.dir})\n`);
+  return { brokers: broker.brokers, started: broker };
+};
+
 const main = async () => {
   const pg = await ensurePostgres();
+  const kafka = await ensureKafka();
+  process.env.KAFKA_BROKERS = kafka.brokers;
+  const stopKafka = async (ok: boolean) => {
+    if (!kafka.started) return;
+    await kafka.started.stop();
+    if (ok) rmSync(kafka.started.dir, { recursive: true, force: true });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void stopKafka(false).finally(() => process.exit(130)));
+  try {
+    const ok = await runSuite();
+    await stopKafka(ok);
+    if (pg.startedHere) pgctl('stop');
+    process.exit(ok ? 0 : 1);
+  } catch (error) {
+    await stopKafka(false);
+    throw error;
+  }
+};
+
+const runSuite = async (): Promise<boolean> => {
   const extra = process.argv.slice(2);
   let ok = true;
   if (extra.length === 0) {
@@ -53,8 +89,7 @@ const main = async () => {
     const r = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
     process.stdout.write(`\nvitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped\n`);
   }
-  if (pg.startedHere) pgctl('stop');
-  process.exit(ok ? 0 : 1);
+  return ok;
 };
 
 main().catch((error: unknown) => {

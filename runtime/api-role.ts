@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { servePlatform } from './serve.ts';
 import type { Served } from './serve.ts';
+import type { Storage } from './stores.ts';
 
 export interface ApiRole extends Served {
   /** Where the server listens, e.g. `http://127.0.0.1:8080` (the real port when PORT=0). */
@@ -49,9 +50,21 @@ export const checkApiRoleConfig = (config: Config, env: NodeJS.ProcessEnv): void
  * answers 503 while the storage opens. The operator credential is OPERATOR_API_KEY from `env`;
  * unlike `dev`, this role writes no files.
  */
-export const startApiRole = async (config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ApiRole> => {
+export const startApiRole = async (
+  config: Config,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+  shared?: { storage: () => Promise<Storage>; projector?: 'none' },
+): Promise<ApiRole> => {
   checkApiRoleConfig(config, env);
   // The thread loads the same configuration, so it opens the same database and schemas.
-  const served = await servePlatform(config, log, { env, projector: config.PROJECTOR_MODE, threadEnv: env, role: 'api', keys: 'required' });
+  const served = await servePlatform(config, log, {
+    env,
+    projector: shared?.projector ?? config.PROJECTOR_MODE,
+    threadEnv: env,
+    role: 'api',
+    keys: 'required',
+    ...(shared ? { storage: shared.storage } : {}),
+  });
   return { ...served, url: served.http.url };
 };

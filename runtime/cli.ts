@@ -2,8 +2,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from './config.ts';
 import { MASTER_KEY_FILE } from './encryption.ts';
-import { stopOnSignals } from './signals.ts';
 import { createLogger } from './logger.ts';
+import { stopOnSignals } from './signals.ts';
 
 const program = new Command('openclaw-service').description('OpenClaw-as-a-Service control plane');
 
@@ -28,35 +28,58 @@ program
       `\nOpenClaw Service is running.\n  api:       ${platform.http.url}/api/v1  (OpenAPI: ${platform.http.url}/openapi.json)\n` +
         `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n` +
         `  keys:      ${config.ENCRYPTION_KEY ? 'master key from ENCRYPTION_KEY' : `master key in ${path.join(config.DATA_DIR, MASTER_KEY_FILE)} (personal data is unreadable without it)`}\n` +
-        `  vms:       ${platform.orgo?.describe ?? 'none'}${platform.orgo?.simulator ? ' (ORGO_API_KEY is unset: nothing is really created)' : ''}\n  stop:      Ctrl-C\n\n`,
+        `  vms:       ${platform.orgo?.describe ?? 'none'}${platform.orgo?.simulator ? ' (ORGO_API_KEY is unset: nothing is really created)' : ''}\n` +
+        `${platform.relay ? `  ${platform.relay}\n` : ''}  stop:      Ctrl-C\n\n`,
     );
   });
+
+/** Runs roles in this process until SIGINT/SIGTERM; one line per role on stdout once it is up. */
+const runRoles = async (names: readonly string[]) => {
+  const { ROLE_NAMES, isRoleName, startRoles } = await import('./roles.ts');
+  const unknown = names.filter((n) => !isRoleName(n));
+  if (unknown.length > 0 || names.length === 0)
+    throw new ConfigError(`unknown role(s): ${unknown.join(', ') || '(none given)'}; roles: ${ROLE_NAMES.join(', ')}`);
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL);
+  const running = await startRoles(names.filter(isRoleName), config, log);
+  stopOnSignals(running.stop, log);
+  process.stdout.write(running.banners.map((b) => `${b}\n`).join(''));
+};
+
+program
+  .command('start')
+  .description('run the given roles in one process (api, projector, relay, saga), e.g. --roles api,relay')
+  .requiredOption('--roles <list>', 'comma-separated roles')
+  .action(async (options: { roles: string }) => runRoles(options.roles.split(',').map((r) => r.trim()).filter(Boolean)));
 
 program
   .command('api')
   .description('serve the HTTP API against DATABASE_URL (production: as many as needed); its projector runs where PROJECTOR_MODE says')
-  .action(async () => {
-    const config = loadConfig();
-    const { runApi } = await import('./roles.ts');
-    await runApi(config, createLogger(config.LOG_LEVEL));
-  });
+  .action(() => runRoles(['api']));
 
 program
   .command('projector')
   .description('run only the projector role (production: one or more per deployment)')
-  .action(async () => {
-    const config = loadConfig();
-    const { runProjector } = await import('./roles.ts');
-    await runProjector(config, createLogger(config.LOG_LEVEL));
-  });
+  .action(() => runRoles(['projector']));
+
+program
+  .command('relay')
+  .description('run only the relay role: every stored event to the Kafka topic (KAFKA_BROKERS), from its checkpoint')
+  .action(() => runRoles(['relay']));
 
 program
   .command('saga')
-  .description('run only the provisioning saga: agent VMs and knights on Orgo (needs DATABASE_URL and ORGO_API_KEY)')
-  .action(async () => {
-    const config = loadConfig();
-    const { runSaga } = await import('./saga-role.ts');
-    await runSaga(config, createLogger(config.LOG_LEVEL));
+  .description('run only the provisioning saga: agent VMs and knights on Orgo (needs DATABASE_URL, ENCRYPTION_KEY and ORGO_API_KEY)')
+  .action(() => runRoles(['saga']));
+
+program
+  .command('bus')
+  .command('status [consumers...]')
+  .description("the relay's lag behind the store, and each named bus consumer's lag per partition")
+  .option('--json', 'print JSON')
+  .action(async (consumers: string[], options: { json?: boolean }) => {
+    const { busStatus } = await import('./bus-cli.ts');
+    await busStatus(consumers, options.json === true);
   });
 
 const projections = program.command('projections').description('read models: status and rebuild');

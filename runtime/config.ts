@@ -22,6 +22,21 @@ const schema = z.object({
    * `none` (a separate `projector` role; the API hears of batches by LISTEN) or `inline`.
    */
   PROJECTOR_MODE: z.enum(['thread', 'none', 'inline']).default('thread'),
+  /** Which bus consumers read: `local` (the in-process bus over the store) or `kafka` (the topic the relay fills). */
+  BUS: z.enum(['local', 'kafka']).default('local'),
+  /** Comma-separated `host:port` list; needed by the relay role and BUS=kafka. */
+  KAFKA_BROKERS: z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port…]')
+    .optional(),
+  KAFKA_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).default('openclaw-service'),
+  KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('openclaw.events'),
+  KAFKA_DEAD_LETTER_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('openclaw.events.dead-letter'),
+  /** Partitions of the topics when the relay or the bus creates them; an existing topic keeps its count. */
+  KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1_000).default(8),
+  /** Attempts per event before a bus consumer dead-letters it; the pause doubles from BUS_RETRY_MS up to 30 times that. */
+  BUS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  BUS_RETRY_MS: z.coerce.number().int().min(1).max(60_000).default(100),
   PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...encryptionConfigSchema.shape,
@@ -52,5 +67,6 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
     c.EVENT_STORE !== 'auto' ? c.EVENT_STORE : c.EVENTSTORE_URL ? 'eventstoredb' : c.DATABASE_URL ? 'postgres' : 'pglite';
   if (eventStore === 'postgres' && !c.DATABASE_URL) throw new ConfigError('EVENT_STORE=postgres needs DATABASE_URL');
   if (eventStore === 'eventstoredb' && !c.EVENTSTORE_URL) throw new ConfigError('EVENT_STORE=eventstoredb needs EVENTSTORE_URL');
+  if (c.BUS === 'kafka' && !c.KAFKA_BROKERS) throw new ConfigError('BUS=kafka needs KAFKA_BROKERS');
   return { ...c, DATA_DIR: path.resolve(c.DATA_DIR), eventStore };
 };

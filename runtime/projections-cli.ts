@@ -40,7 +40,7 @@ const context = (storage: Storage, schema: string) => ({
 export const withStorage = async (work: (ctx: ReturnType<typeof context>) => Promise<void>) => {
   const config = loadConfig();
   // Status and rebuild decode events without decrypting them: no master key needed.
-  const storage = await openStorage(config, 'cli', await loadMasterKeys(config, 'optional'));
+  const storage = await openStorage(config, 'cli', { master: await loadMasterKeys(config, 'optional') });
   try {
     await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
     await work(context(storage, config.READ_MODEL_SCHEMA));

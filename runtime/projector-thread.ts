@@ -20,7 +20,7 @@ const config = loadConfig(env);
 const log = createLogger(config.LOG_LEVEL).child({ role: 'projector', thread: true });
 let storage: Awaited<ReturnType<typeof openStorage>> | undefined;
 try {
-  storage = await openStorage(config, 'projector-thread', await loadMasterKeys(config, 'optional'));
+  storage = await openStorage(config, 'projector-thread', { master: await loadMasterKeys(config, 'optional') });
   await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
   const opened = storage;
   const projector = projectorOn(opened, log, {

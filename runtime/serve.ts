@@ -46,6 +46,8 @@ export const servePlatform = async (
     readonly saga?: boolean;
     /** Where the master keys come from (see runtime/encryption.ts). */
     readonly keys: KeySource;
+    /** Storage opened by the caller (roles sharing one process): used as is, and left open on stop. */
+    readonly storage?: () => Promise<Storage>;
   },
 ): Promise<Served> => {
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
@@ -61,7 +63,7 @@ export const servePlatform = async (
   let saga: RunningSaga | undefined;
   try {
     const env = typeof options.env === 'function' ? await options.env() : options.env;
-    storage = await openStorage(config, options.role, await loadMasterKeys(config, options.keys));
+    storage = options.storage ? await options.storage() : await openStorage(config, options.role, { master: await loadMasterKeys(config, options.keys), log });
     orgo = await connectOrgo(env, log, { simulate: options.saga === true });
     platform = await createPlatform({
       vms: orgo?.vms,
@@ -88,7 +90,7 @@ export const servePlatform = async (
   } catch (error) {
     await platform?.stop();
     await orgo?.close();
-    await storage?.close();
+    if (!options.storage) await storage?.close();
     await http.close();
     throw error;
   }
@@ -110,7 +112,7 @@ export const servePlatform = async (
         await saga?.stop();
         await served.stop();
         await orgo?.close();
-        await opened.close();
+        if (!options.storage) await opened.close();
         log.info('stopped cleanly');
       })()),
   };

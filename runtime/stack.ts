@@ -56,7 +56,7 @@ export const startStack = async (options: {
     ...(options.poolSize ? { PG_POOL_SIZE: String(options.poolSize) } : {}),
   };
   const config = loadConfig(storageEnv);
-  const storage = await openStorage(config, 'api', await loadMasterKeys(config, 'required'));
+  const storage = await openStorage(config, 'api', { master: await loadMasterKeys(config, 'required') });
   const orgo = await connectOrgo(options.env ?? {}, options.log, { simulate: false });
   const platform = await createPlatform({
     vms: orgo?.vms,

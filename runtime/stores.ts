@@ -2,24 +2,31 @@ import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { createInProcessBus } from '../adapters/bus/in-process.ts';
 import { createSqlCheckpointStore } from '../adapters/bus/sql-checkpoints.ts';
+import { createSqlDeadLetters } from '../adapters/bus/sql-dead-letters.ts';
+import { createEventCodec } from '../adapters/codec/index.ts';
+import { createSqlKeyService } from '../adapters/crypto/key-service.ts';
+import type { MasterKeys } from '../adapters/crypto/master-keys.ts';
 import { pgliteDb } from '../adapters/event-store/pglite.ts';
 import { pgPoolDb } from '../adapters/event-store/postgres.ts';
 import type { SqlDb } from '../adapters/event-store/sql/db.ts';
 import { createSqlEventStore } from '../adapters/event-store/sql/store.ts';
-import { createEventCodec } from '../adapters/codec/index.ts';
-import { createSqlKeyService } from '../adapters/crypto/key-service.ts';
-import type { MasterKeys } from '../adapters/crypto/master-keys.ts';
 import type { Bus } from '../domain/ports/bus.ts';
+import type { CheckpointStore } from '../domain/ports/checkpoints.ts';
 import type { EventCodec } from '../domain/ports/codec.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
 import type { KeyService } from '../domain/ports/keys.ts';
 import { hasCode } from '../domain/shared/errors.ts';
 import type { Config } from './config.ts';
 import { ConfigError } from './config.ts';
+import { kafkaOf, retryPolicyOf } from './kafka.ts';
+import type { Logger } from './logger.ts';
 
 export interface Storage {
   readonly store: EventStore;
+  /** The bus BUS names: in-process over this store, or the Kafka topic the relay fills. */
   readonly bus: Bus;
+  /** Log positions reached by the readers of the log (the relay, the in-process bus), in `db`. */
+  readonly checkpoints: CheckpointStore;
   /** The PostgreSQL (or PGlite) database that holds the read models and checkpoints. */
   readonly db: SqlDb;
   /** The same database on connections of the projector's own, so API reads never queue in front of it. */
@@ -30,6 +37,12 @@ export interface Storage {
   readonly codec: EventCodec;
   readonly describe: string;
   close(): Promise<void>;
+}
+
+export interface StorageOptions {
+  /** The master keys (see runtime/encryption.ts); without them the process holds no data keys. */
+  readonly master?: MasterKeys | undefined;
+  readonly log?: Logger | undefined;
 }
 
 /**
@@ -50,13 +63,15 @@ const openKeys = async (db: SqlDb, schema: string, master: MasterKeys | undefine
 
 export const codecOf = (keys: KeyService | null): EventCodec => createEventCodec({ keys });
 
-/** Picks the event store, the bus and the read-model database the configuration asks for. The only place that does. */
 /**
- * `role` names the process in PostgreSQL (`application_name` = `openclaw-<role>:<read-model schema>`),
- * so `pg_stat_activity` tells an API's connections from a projector's.
+ * Picks the event store, the bus, the keys and the read-model database the configuration asks
+ * for: the only place that does. `role` names the process in PostgreSQL (`application_name` =
+ * `openclaw-<role>:<read-model schema>`), so `pg_stat_activity` tells an API's connections from a
+ * projector's.
  */
-export const openStorage = async (config: Config, role = 'service', master?: MasterKeys): Promise<Storage> => {
+export const openStorage = async (config: Config, role = 'service', options: StorageOptions = {}): Promise<Storage> => {
   const schema = config.EVENT_STORE_SCHEMA;
+  const { log } = options;
   if (config.eventStore === 'pglite') {
     const dir = path.join(config.DATA_DIR, 'pglite');
     await mkdir(dir, { recursive: true });
@@ -64,15 +79,17 @@ export const openStorage = async (config: Config, role = 'service', master?: Mas
     const pg = await PGlite.create(dir);
     const db = pgliteDb(pg, { ownsInstance: false });
     const store = await createSqlEventStore(db, { schema });
-    const bus = createInProcessBus(store, await createSqlCheckpointStore(db, schema));
-    const keys = await openKeys(db, schema, master).catch(async (error: unknown) => {
+    const opened = await Promise.all([createSqlCheckpointStore(db, schema), openKeys(db, schema, options.master)]).catch(async (error: unknown) => {
       await store.close();
       await pg.close();
       throw error;
     });
+    const [checkpoints, keys] = opened;
+    const bus = await openBus(config, { store, db, checkpoints }, log);
     return {
       store,
       bus,
+      checkpoints,
       db,
       projectorDb: db,
       keys,
@@ -94,14 +111,17 @@ export const openStorage = async (config: Config, role = 'service', master?: Mas
       ? await createSqlEventStore(pgPoolDb(config.DATABASE_URL, config.PG_POOL_SIZE, undefined, name), { schema })
       : // loaded only when used: its gRPC client alone takes about a second to import
         (await import('../adapters/event-store/eventstoredb/index.ts')).createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL! });
-  const bus = createInProcessBus(store, await createSqlCheckpointStore(db, schema));
-  const keys = await openKeys(db, schema, master).catch(async (error: unknown) => {
-    await Promise.all([store.close(), db.close(), projectorDb.close()]);
-    throw error;
-  });
+  const [checkpoints, keys] = await Promise.all([createSqlCheckpointStore(db, schema), openKeys(db, schema, options.master)]).catch(
+    async (error: unknown) => {
+      await Promise.all([store.close(), db.close(), projectorDb.close()]);
+      throw error;
+    },
+  );
+  const bus = await openBus(config, { store, db, checkpoints }, log);
   return {
     store,
     bus,
+    checkpoints,
     db,
     projectorDb,
     keys,
@@ -114,4 +134,26 @@ export const openStorage = async (config: Config, role = 'service', master?: Mas
       await projectorDb.close();
     },
   };
+};
+
+const openBus = async (config: Config, on: { store: EventStore; db: SqlDb; checkpoints: CheckpointStore }, log: Logger | undefined): Promise<Bus> => {
+  const retry = retryPolicyOf(config);
+  if (config.BUS === 'kafka') {
+    const { kafka, settings } = kafkaOf(config, log, 'BUS=kafka');
+    const { createKafkaBus } = await import('../adapters/bus/kafka.ts'); // kafkajs loads only where it is used
+    return createKafkaBus({ kafka, settings, retry, ...(log ? { log } : {}) });
+  }
+  const deadLetters = await createSqlDeadLetters(on.db, config.EVENT_STORE_SCHEMA);
+  return createInProcessBus({
+    store: on.store,
+    checkpoints: on.checkpoints,
+    deadLetters: {
+      add: async (consumer, event, error, attempts) => {
+        log?.warn({ consumer, eventId: event.id, type: event.type, attempts, err: error }, 'bus consumer gave up on an event: dead-lettered');
+        await deadLetters.add(consumer, event, error, attempts);
+      },
+    },
+    retry,
+    ...(log ? { onError: (consumer: string, error: unknown) => log.error({ err: error, consumer }, 'bus consumer failed; resuming from its checkpoint') } : {}),
+  });
 };

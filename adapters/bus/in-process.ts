@@ -1,27 +1,102 @@
-import type { Bus, CheckpointStore } from '../../domain/ports/bus.ts';
-import type { EventStore, Subscription } from '../../domain/ports/event-store.ts';
+import { randomUUID } from 'node:crypto';
+import type { Bus, BusSubscription, ConsumerLag } from '../../domain/ports/bus.ts';
+import type { CheckpointStore } from '../../domain/ports/checkpoints.ts';
+import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
+import { DEFAULT_RETRY, deliver, DeliveryStopped } from './delivery.ts';
+import type { Delivery, RetryPolicy } from './delivery.ts';
+
+export interface InProcessBusOptions {
+  readonly store: EventStore;
+  readonly checkpoints: CheckpointStore;
+  readonly deadLetters: { add(consumer: string, event: RecordedEvent, error: unknown, attempts: number): Promise<void> };
+  readonly retry?: RetryPolicy;
+  /** A consumer's subscription failed (the database, not the handler); it starts again from its checkpoint. */
+  readonly onError?: (consumer: string, error: unknown) => void;
+}
 
 /**
- * The embedded bus: each named consumer is a subscription over the event store that saves its
- * position after every batch its handler finished. A crash between the handler and the save
- * redelivers that batch: at-least-once.
+ * Lag is counted by reading the log after the checkpoint, up to this many events, whatever the
+ * consumer's filter (as a Kafka partition's lag counts messages its consumer skips).
  */
-export const createInProcessBus = (store: EventStore, checkpoints: CheckpointStore): Bus => {
-  const active = new Map<string, Subscription>();
+const LAG_COUNT_LIMIT = 10_000;
+const RESTART_PAUSE_MS = 250;
+
+/**
+ * The embedded bus: each consumer is a subscription over the event store. A `group` consumer saves
+ * its position (one partition, `log`) after every batch or event it is done with, so a crash
+ * between the handler and the save redelivers: at-least-once. Only one instance per name can
+ * run, and only in this process; `broadcast` starts at the head and saves nothing.
+ */
+export const createInProcessBus = (options: InProcessBusOptions): Bus => {
+  const { store, checkpoints } = options;
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const active = new Map<string, BusSubscription>();
+
+  const run = (consumer: string, start: bigint | undefined, mode: 'group' | 'broadcast', subscribe: (after: bigint | undefined, delivery: Delivery) => Subscription) => {
+    let closing = false;
+    let signalClose!: () => void;
+    const stopping = new Promise<void>((resolve) => (signalClose = resolve));
+    let current: Subscription | undefined;
+    let position = start;
+    const delivery: Delivery = {
+      policy: retry,
+      stopping,
+      isStopping: () => closing,
+      deadLetter: (event, error, attempts) => options.deadLetters.add(consumer, event, error, attempts),
+      async onDone(last) {
+        position = last.position;
+        if (mode === 'group') await checkpoints.save(consumer, last.position);
+      },
+    };
+    const loop = async () => {
+      while (!closing) {
+        current = subscribe(position, delivery);
+        try {
+          await current.done;
+        } catch (error) {
+          if (closing || error instanceof DeliveryStopped) return;
+          options.onError?.(consumer, error);
+          await Promise.race([new Promise((resolve) => setTimeout(resolve, RESTART_PAUSE_MS)), stopping]);
+          if (mode === 'group') position = await checkpoints.load(consumer).catch(() => position);
+        }
+      }
+    };
+    const done = loop();
+    return {
+      done,
+      async close() {
+        closing = true;
+        signalClose();
+        await current?.close();
+        await done;
+      },
+    } satisfies BusSubscription;
+  };
+
   return {
-    async consume(consumer, options, handler) {
-      if (active.has(consumer)) throw new Error(`consumer ${consumer} is already running in this process`);
-      const after = await checkpoints.load(consumer);
-      const subscription = store.subscribe(
-        { ...(after !== undefined ? { after } : {}), ...(options.filter ? { filter: options.filter } : {}), batchSize: options.batchSize ?? 200 },
-        async (events) => {
-          await handler(events);
-          await checkpoints.save(consumer, events[events.length - 1]!.position);
-        },
+    async consume(consumer, consumeOptions, handler) {
+      const mode = consumeOptions.mode ?? 'group';
+      const key = mode === 'group' ? consumer : `${consumer}#${randomUUID()}`;
+      if (active.has(key)) throw new Error(`consumer ${consumer} is already running in this process`);
+      const start = mode === 'group' ? await checkpoints.load(consumer) : await store.headPosition();
+      const subscription = run(consumer, start, mode, (after, delivery) =>
+        store.subscribe(
+          { ...(after !== undefined ? { after } : {}), ...(consumeOptions.filter ? { filter: consumeOptions.filter } : {}), batchSize: consumeOptions.batchSize ?? 200 },
+          (events) => deliver(events, handler, delivery),
+        ),
       );
-      active.set(consumer, subscription);
-      void subscription.done.catch(() => undefined).finally(() => active.delete(consumer));
+      active.set(key, subscription);
+      void subscription.done.finally(() => active.delete(key));
       return subscription;
+    },
+    async lag(consumer): Promise<ConsumerLag> {
+      const committed = await checkpoints.load(consumer);
+      const [head, behind] = await Promise.all([
+        store.headPosition(),
+        store.readAll({ ...(committed !== undefined ? { after: committed } : {}), maxCount: LAG_COUNT_LIMIT }),
+      ]);
+      const partition = { partition: 'log', committed: committed === undefined ? null : String(committed), end: String(head ?? -1n), lag: behind.length };
+      return { consumer, partitions: [partition], total: behind.length };
     },
     async close() {
       await Promise.all([...active.values()].map((s) => s.close()));

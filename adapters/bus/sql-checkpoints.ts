@@ -1,4 +1,4 @@
-import type { CheckpointStore } from '../../domain/ports/bus.ts';
+import type { CheckpointStore } from '../../domain/ports/checkpoints.ts';
 import type { Querier } from '../event-store/sql/db.ts';
 import { checkSchemaName } from '../event-store/sql/schema.ts';
 

@@ -1,10 +1,11 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { CommandShell } from '../../commands/shell/handle-command.ts';
-import type { Bus } from '../../domain/ports/bus.ts';
+import type { Bus, BusSubscription } from '../../domain/ports/bus.ts';
 import type { EventCodec } from '../../domain/ports/codec.ts';
-import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
-import type { Decoded } from '../../domain/events.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { Decoded, EventType } from '../../domain/events.ts';
+import { consumeDecoded } from '../bus/decoded.ts';
 import type { VmProvider } from '../../domain/ports/vm-provider.ts';
 import type { ProvisioningPolicy } from '../../domain/provisioning/job.ts';
 import type { SqlDb } from '../event-store/sql/db.ts';
@@ -38,11 +39,11 @@ export interface ProvisioningSagaDeps {
   readonly consumer?: string;
 }
 
-const KNIGHT_EVENTS = [
+const KNIGHT_EVENTS: EventType[] = [
   'KnightRequested', 'KnightProvisioningStarted', 'KnightProvisioned', 'KnightTaskStarted', 'KnightTaskProgressed',
   'KnightTaskCompleted', 'KnightFailed', 'KnightTerminationRequested', 'KnightTerminated',
 ];
-const TENANT_EVENTS = ['TenantCreated', 'TenantTierChanged', 'AgentVmRequested', 'AgentVmReady', 'AgentVmFailed', 'TenantSuspended', 'TenantReinstated', 'TenantErased'];
+const TENANT_EVENTS: EventType[] = ['TenantCreated', 'TenantTierChanged', 'AgentVmRequested', 'AgentVmReady', 'AgentVmFailed', 'TenantSuspended', 'TenantReinstated', 'TenantErased'];
 
 /**
  * The provisioning saga (role `saga`): a Bus consumer that turns events into due jobs, and a
@@ -61,29 +62,14 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
   const inFlight = new Map<string, Promise<void>>();
   let running = false;
   let loop: Promise<void> | undefined;
-  let subscription: Subscription | undefined;
+  let subscription: BusSubscription | undefined;
 
   const wakesFor = createWakeRules({ store: deps.store, codec: deps.codec, shell: deps.shell, clock });
 
-  /** `stored`: nothing is decrypted here (the jobs decode their own streams); an undecodable event is logged and passed over. */
-  const decodeEach = async (raw: readonly RecordedEvent[]): Promise<Decoded[]> => {
-    try {
-      return await deps.codec.decode(raw, 'stored');
-    } catch {
-      const decoded: Decoded[] = [];
-      for (const event of raw)
-        await deps.codec.decode([event], 'stored').then(
-          (one) => decoded.push(...one),
-          (error: unknown) => log.error({ err: error, eventId: event.id, type: event.type }, 'saga cannot decode an event; passing it over'),
-        );
-      return decoded;
-    }
-  };
-
-  const handle = async (raw: readonly RecordedEvent[]) => {
+  /** Events arrive decoded in `stored` mode: nothing is decrypted here (the jobs decode their own streams). */
+  const handle = async (decoded: readonly Decoded[]) => {
     const wake: string[] = [];
-    const events = await decodeEach(raw.filter((e) => e.metadata.actor !== SAGA_ACTOR));
-    for (const event of events) {
+    for (const event of decoded.filter((e) => e.metadata.actor !== SAGA_ACTOR)) {
       try {
         wake.push(...(await wakesFor(event)));
       } catch (error) {
@@ -129,9 +115,11 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
   const consume = async (): Promise<void> => {
     while (running) {
       try {
-        const current = await deps.bus.consume(
+        const current = await consumeDecoded(
+          deps.bus,
+          deps.codec,
           deps.consumer ?? 'provisioning-saga',
-          { filter: { categories: ['knight', 'tenant'], eventTypes: [...KNIGHT_EVENTS, ...TENANT_EVENTS].flatMap((t) => deps.codec.storedTypes(t)) }, batchSize: 500 },
+          { categories: ['knight', 'tenant'], eventTypes: [...KNIGHT_EVENTS, ...TENANT_EVENTS], batchSize: 500, decode: 'stored' },
           handle,
         );
         subscription = current;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { createInProcessBus } from '../../adapters/bus/in-process.ts';
 import { createSqlCheckpointStore } from '../../adapters/bus/sql-checkpoints.ts';
+import { createSqlDeadLetters } from '../../adapters/bus/sql-dead-letters.ts';
 import { pgPoolDb } from '../../adapters/event-store/postgres.ts';
 import { createSqlEventStore } from '../../adapters/event-store/sql/store.ts';
 import { createOrgoClient, orgoVmProvider } from '../../adapters/orgo/client.ts';
@@ -80,7 +81,7 @@ export const startSagaSetup = async (url: string, vms: VmProvider, options: { wa
   const db = pgPoolDb(url, 4);
   const store = await createSqlEventStore(pgPoolDb(url, 8), { schema });
   const codec = await benchCodec(db, schema, true);
-  const bus = createInProcessBus(store, await createSqlCheckpointStore(db, schema));
+  const bus = createInProcessBus({ store, checkpoints: await createSqlCheckpointStore(db, schema), deadLetters: await createSqlDeadLetters(db, schema) });
   const shell = createCommandShell({ store, codec });
   const ports: CommandPorts = { shell, clock: () => new Date(), newId: randomUUID, usage: { messagesToday: async () => 0, activeKnights: async () => 0 } };
   const log = createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent');

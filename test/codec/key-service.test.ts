@@ -71,19 +71,19 @@ describe('key service: master keys wrap tenant data keys, and rotate without tou
     const env = { DATABASE_URL: TEST_DATABASE_URL, EVENT_STORE_SCHEMA: events, READ_MODEL_SCHEMA: readModels, ENCRYPTION_KEY: first };
     try {
       const config = loadConfig(env);
-      const storage = await openStorage(config, 'test', await loadMasterKeys(config, 'required'));
+      const storage = await openStorage(config, 'test', { master: await loadMasterKeys(config, 'required') });
       await storage.keys!.cipherFor('acme', { create: true });
       await storage.close();
       const other = loadConfig({ ...env, ENCRYPTION_KEY: newMasterKey() });
       const id = masterKeyId(Buffer.from(first, 'base64'));
-      await expect(openStorage(other, 'test', await loadMasterKeys(other, 'required'))).rejects.toMatchObject({
+      await expect(openStorage(other, 'test', { master: await loadMasterKeys(other, 'required') })).rejects.toMatchObject({
         name: 'ConfigError',
         message: expect.stringContaining(id),
       });
       // with the old key kept as a previous key, it starts; `keys rewrap` moves the data keys to the new one
       const second = newMasterKey();
       const both = loadConfig({ ...env, ENCRYPTION_KEY: second, ENCRYPTION_PREVIOUS_KEYS: first });
-      const reopened = await openStorage(both, 'test', await loadMasterKeys(both, 'required'));
+      const reopened = await openStorage(both, 'test', { master: await loadMasterKeys(both, 'required') });
       expect(await reopened.keys!.cipherFor('acme')).toBeDefined();
       await reopened.close();
       const cli = spawnSync(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'keys', 'rewrap'], {
@@ -94,7 +94,7 @@ describe('key service: master keys wrap tenant data keys, and rotate without tou
       expect(cli.stdout).toContain('re-wrapped 1 data key under the current master key');
       expect(cli.status).toBe(0);
       const newOnly = loadConfig({ ...env, ENCRYPTION_KEY: second });
-      const afterRewrap = await openStorage(newOnly, 'test', await loadMasterKeys(newOnly, 'required'));
+      const afterRewrap = await openStorage(newOnly, 'test', { master: await loadMasterKeys(newOnly, 'required') });
       expect(await afterRewrap.keys!.cipherFor('acme')).toBeDefined();
       await afterRewrap.close();
     } finally {

@@ -15,3 +15,7 @@ export const dropSchema = async (schema: string, url = TEST_DATABASE_URL): Promi
     await client.end();
   }
 };
+
+/** The same database with `schema` first on the search path: unqualified tables a test creates land in its own schema. */
+export const withSearchPath = (schema: string, url = TEST_DATABASE_URL): string =>
+  `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
