@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -67,6 +68,7 @@ describe('roles: any set in one process, each alone, refused clearly when they c
       KAFKA_DEAD_LETTER_TOPIC: `${topic}.dlq`,
       PORT: '0',
       OPERATOR_API_KEY: operatorKey,
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     };
     const all = cli(['start', '--roles', 'relay,api,projector'], env);
     const [, url] = await outputMatching(all, /^openclaw-service api ready on (http:\/\/\S+) .*projector: projector role/m);
@@ -78,7 +80,7 @@ describe('roles: any set in one process, each alone, refused clearly when they c
     ok(await client(url!, operatorKey).get(`/tenants/${tenantId}?minPosition=${created.position}`), 200);
     await waitFor(async () => (await readTopic(KAFKA_BROKERS!, topic)).some((m) => m.headers['tenant-id'] === tenantId), 30_000, 'the event on the topic');
     const [created1] = (await readTopic(KAFKA_BROKERS!, topic)).filter((m) => m.headers['tenant-id'] === tenantId);
-    expect(created1!.headers['event-type']).toBe('TenantCreated');
+    expect(created1!.headers['event-type']).toBe('TenantCreated.v2'); // the type as stored, with its version
 
     const status = cli(['bus', 'status', '--json'], env);
     expect(await status.exited).toBe(0);
@@ -103,7 +105,7 @@ describe('roles: any set in one process, each alone, refused clearly when they c
   }, 180_000);
 
   it.concurrent.each([
-    [['start', '--roles', 'api,bots'], { DATABASE_URL: TEST_DATABASE_URL }, /unknown role\(s\): bots; roles: api, projector, relay/],
+    [['start', '--roles', 'api,bots'], { DATABASE_URL: TEST_DATABASE_URL }, /unknown role\(s\): bots; roles: api, projector, relay, saga/],
     [['relay'], { DATABASE_URL: TEST_DATABASE_URL, EVENT_STORE_SCHEMA: 'never_created_ev' }, /the relay role needs KAFKA_BROKERS/],
     [['relay'], { KAFKA_BROKERS: '127.0.0.1:9' }, /openclaw-service dev/],
     [['start', '--roles', 'projector,relay'], { DATABASE_URL: TEST_DATABASE_URL, KAFKA_BROKERS: 'no-port' }, /KAFKA_BROKERS: expected host:port/],
