@@ -37,15 +37,16 @@ export const relayCheckpoint = (topic: string) => `relay:${topic}`;
 /** How far `topic` is behind the store, from the relay's checkpoint: works whether or not a relay runs. */
 export const relayLag = async (on: { store: EventStore; checkpoints: CheckpointStore; topic: string }): Promise<RelayLag> => {
   const checkpoint = await on.checkpoints.load(relayCheckpoint(on.topic));
-  const [head, behind] = await Promise.all([
+  const [head, events, [oldest]] = await Promise.all([
     on.store.headPosition(),
-    on.store.readAll({ ...(checkpoint !== undefined ? { after: checkpoint } : {}), maxCount: LAG_COUNT_LIMIT }),
+    on.store.countAfter(checkpoint, { limit: LAG_COUNT_LIMIT }),
+    on.store.readAll({ ...(checkpoint !== undefined ? { after: checkpoint } : {}), maxCount: 1 }),
   ]);
   return {
     checkpoint: checkpoint === undefined ? null : String(checkpoint),
     head: head === undefined ? null : String(head),
-    events: behind.length,
-    seconds: behind[0] ? Math.max(0, (Date.now() - behind[0].recordedAt.getTime()) / 1000) : 0,
+    events,
+    seconds: oldest ? Math.max(0, (Date.now() - oldest.recordedAt.getTime()) / 1000) : 0,
   };
 };
 
