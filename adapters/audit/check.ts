@@ -2,7 +2,7 @@ import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { TenantDigest } from './digest.ts';
 import { makeDigest } from './digest.ts';
 import { fileLines, logPages, parseJsonLine, toEvent } from './lines.ts';
-import type { VerifyReport } from './verify.ts';
+import type { ChainVerifier, VerifyReport } from './verify.ts';
 import { createChainVerifier } from './verify.ts';
 
 export const EXPORT_FORMAT = 'openclaw-audit-export/1';
@@ -14,7 +14,7 @@ type Progress = (events: number) => void;
 export const verifyStore = async (
   store: EventStore,
   options: { tenantId?: string; digest?: TenantDigest; onProgress?: Progress } = {},
-): Promise<VerifyReport & { digest?: TenantDigest }> => {
+): Promise<VerifyReport & { heads: ReturnType<ChainVerifier['heads']>; digest?: TenantDigest }> => {
   const tenantId = options.tenantId ?? options.digest?.tenantId;
   const verifier = createChainVerifier(options.digest ? { digest: options.digest } : {});
   let last: bigint | undefined;
@@ -23,8 +23,8 @@ export const verifyStore = async (
     last = page[page.length - 1]!.position;
     options.onProgress?.(page.length);
   }
-  const report = verifier.finish();
-  return tenantId ? { ...report, digest: makeDigest(tenantId, last, report.events, verifier.heads()) } : report;
+  const report = { ...verifier.finish(), heads: verifier.heads() };
+  return tenantId ? { ...report, digest: makeDigest(tenantId, last, report.events, report.heads) } : report;
 };
 
 /**

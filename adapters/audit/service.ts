@@ -26,7 +26,7 @@ export const createAuditLog = (deps: { store: EventStore; codec: EventCodec }): 
     }
   },
   async digest(tenantId) {
-    const { digest, ...report } = await verifyStore(deps.store, { tenantId });
+    const { digest, heads: _heads, ...report } = await verifyStore(deps.store, { tenantId });
     return { report, digest: digest! };
   },
   stateAsOf: (tenantId, asOf) => tenantStateAsOf(deps, tenantId, asOf),
