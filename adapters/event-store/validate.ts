@@ -13,7 +13,7 @@ export interface EncodedEvent {
   readonly type: string;
   readonly data: string; // JSON text
   readonly metadata: string; // JSON text
-  /** sha256 of the event's canonical content, hex (adapters/event-store/chain.ts): the writer links it to the stream's head. */
+  /** sha256 of the event's canonical content, hex (adapters/event-store/chain.ts): the writer links it to the stream's head. '' when unchained (benchmarks). */
   readonly contentHash: string;
   /** Restores only: when the event was first recorded. */
   readonly recordedAt?: string;
@@ -74,6 +74,7 @@ export const encodeAppend = (
   streamId: string,
   events: readonly NewEvent[],
   expected: unknown,
+  options: { readonly hash?: boolean } = {},
 ): { expected: ExpectedRevision; events: EncodedEvent[]; category: string; tenantId: string } => {
   const name = parseStreamId(streamId);
   const checkedExpected = checkExpectedRevision(expected);
@@ -94,7 +95,7 @@ export const encodeAppend = (
     const recordedAt = event.recordedAt;
     if (recordedAt !== undefined && !(recordedAt instanceof Date && Number.isFinite(recordedAt.getTime())))
       throw invalidAppend(`event ${index}: recordedAt must be a valid Date`);
-    const hash = contentHash({ id, streamId, type: event.type, data: event.data ?? null, metadata: event.metadata ?? {} }).toString('hex');
+    const hash = options.hash === false ? '' : contentHash({ id, streamId, type: event.type, data: event.data ?? null, metadata: event.metadata ?? {} }).toString('hex');
     return {
       id,
       type: event.type,

@@ -61,7 +61,8 @@ CREATE OR REPLACE AGGREGATE ${s}.hash_chain(bytea, bytea) (SFUNC = ${s}.chain_st
 -- One call appends a whole batch of appends (group commit). Each append's expected revision is
 -- checked on its own; a refused append writes nothing and does not affect the others.
 -- Input: [{"s": stream, "x": expected, "t": tenant, "c": category, "e": [{"id","ty","d","m","h"[,"r"]}]}]
--- ("h": the event's content hash, hex; "r": its original recording time, restores only).
+-- ("h": the event's content hash, hex — absent only in the benchmark's unchained mode; "r": its
+-- original recording time, restores only).
 -- Each event's chain hash links to the stream's head read under the stream's row lock taken below,
 -- in the same transaction as the expected-revision check: the chain cannot fork.
 CREATE OR REPLACE FUNCTION ${s}.append_batch(p jsonb)
@@ -122,7 +123,7 @@ BEGIN
   rws AS (
     SELECT j.i, j.sid, j.tenant, j.cat, j.current + e.o AS rev, e.ev,
            row_number() OVER (ORDER BY j.i, e.o) AS k,
-           ${s}.hash_chain(j.head, decode(e.ev->>'h', 'hex')) OVER (PARTITION BY j.i ORDER BY e.o) AS hash
+           ${s}.hash_chain(j.head, decode(e.ev->>'h', 'hex')) FILTER (WHERE e.ev ? 'h') OVER (PARTITION BY j.i ORDER BY e.o) AS hash
     FROM judged j CROSS JOIN LATERAL jsonb_array_elements(j.evs) WITH ORDINALITY AS e(ev, o)
     WHERE j.st = 'ok'
   ),
