@@ -65,3 +65,10 @@ export const payload = (i: number) => ({
   text: 'Hello agent, please summarise the build status of the website and list open tasks.',
   at: '2026-11-30T12:00:00.000Z',
 });
+
+const endings: Array<() => Promise<void>> = [];
+/** Cleanup that waits until every requested scenario ran (e.g. a seeded log two scenarios share). */
+export const atBenchEnd = (cleanup: () => Promise<void>): void => void endings.push(cleanup);
+export const runBenchEndings = async (): Promise<void> => {
+  for (const cleanup of endings.splice(0)) await cleanup();
+};

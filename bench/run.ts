@@ -11,8 +11,9 @@ import { sagaThroughputBench } from './scenarios/saga-throughput.ts';
 import { tenantReadyBench } from './scenarios/tenant-ready.ts';
 import { relayThroughputBench } from './scenarios/relay-throughput.ts';
 import { storeAppend, storeAppendEmbedded } from './scenarios/store-append.ts';
+import { auditExportBench, auditVerifyBench } from './scenarios/audit.ts';
 import type { BenchResult } from './lib.ts';
-import { report } from './lib.ts';
+import { report, runBenchEndings } from './lib.ts';
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -26,6 +27,8 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   'saga-throughput': () => sagaThroughputBench(url),
   'tenant-ready': () => tenantReadyBench(url),
   'relay-throughput': () => relayThroughputBench(url),
+  'audit-export': () => auditExportBench(url),
+  'audit-verify': () => auditVerifyBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');
@@ -36,4 +39,5 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 for (const name of names) report(await scenarios[name]!());
+await runBenchEndings();
 process.exit(0);

@@ -32,6 +32,11 @@ export interface CommandPorts {
   readonly clock: () => Date;
   readonly newId: () => string;
   readonly usage: UsageLookup;
+  /**
+   * Deletes a tenant's data key (crypto-shredding: its sealed fields become unreadable everywhere).
+   * Absent where the process holds no key service; then erasure records the event only.
+   */
+  readonly eraseDataKey?: (tenantId: TenantId) => Promise<void>;
 }
 
 /** Who is asking, resolved from the credential — never from the request body. */

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
+import { hasCode } from '../domain/shared/errors.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { MASTER_KEY_FILE } from './encryption.ts';
 import { createLogger } from './logger.ts';
@@ -111,9 +112,72 @@ program
     await rewrapKeys();
   });
 
+const audit = program.command('audit').description("auditors: a tenant's history with hashes, chain verification, state as of a point (docs/audit.md)");
+
+audit
+  .command('export')
+  .description("write a tenant's events (all its streams, log order, data as stored, with hashes) to an NDJSON file, and the digest of a full export beside it")
+  .requiredOption('--tenant <id>', 'the tenant')
+  .option('--from <position>', 'first log position (inclusive)')
+  .option('--to <position>', 'last log position (inclusive)')
+  .option('--out <file>', 'the file to write (default audit-<tenant>.ndjson)')
+  .action(async (options: { tenant: string; from?: string; to?: string; out?: string }) => {
+    const { auditExport } = await import('./audit-cli.ts');
+    await auditExport(options);
+  });
+
+audit
+  .command('verify')
+  .description('recompute every hash chain (of the store, one tenant, or an exported file) and report the first broken link; exit code 1 if broken')
+  .option('--tenant <id>', 'only this tenant (store)')
+  .option('--file <file>', 'an exported file (or a backup) instead of the store')
+  .option('--digest <file>', 'a digest kept earlier: also detects deleted newest events')
+  .action(async (options: { tenant?: string; file?: string; digest?: string }) => {
+    const { auditVerify } = await import('./audit-cli.ts');
+    await auditVerify(options);
+  });
+
+audit
+  .command('digest')
+  .description("verify a tenant's chains and print its digest (each stream's head and a root over them) to keep elsewhere")
+  .requiredOption('--tenant <id>', 'the tenant')
+  .option('--out <file>', 'write it to this file instead of stdout')
+  .action(async (options: { tenant: string; out?: string }) => {
+    const { auditDigest } = await import('./audit-cli.ts');
+    await auditDigest(options);
+  });
+
+audit
+  .command('state')
+  .description("a tenant's aggregates as they stood at a log position or time, folded from the log (not the read models)")
+  .requiredOption('--tenant <id>', 'the tenant')
+  .option('--as-of <position|time>', 'a decimal log position or an ISO 8601 time (default: now)')
+  .action(async (options: { tenant: string; asOf?: string }) => {
+    const { auditState } = await import('./audit-cli.ts');
+    await auditState(options);
+  });
+
+program
+  .command('backup')
+  .description('write the whole log (all tenants, with hashes) and every wrapped data key to one file')
+  .requiredOption('--out <file>', 'the backup file')
+  .action(async (options: { out: string }) => {
+    const { backup } = await import('./audit-cli.ts');
+    await backup(options);
+  });
+
+program
+  .command('restore')
+  .description('load a backup into an empty store (refused otherwise), checking every line and chain first; then start the projector to build the read models')
+  .requiredOption('--file <file>', 'the backup file')
+  .action(async (options: { file: string }) => {
+    const { restore } = await import('./audit-cli.ts');
+    await restore(options);
+  });
+
 program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
+  if (error instanceof ConfigError || hasCode(error, 'malformed_file') || hasCode(error, 'malformed_digest') || hasCode(error, 'digest_inconsistent') || hasCode(error, 'store_not_empty') || hasCode(error, 'chain_broken')) {
+    process.stderr.write(`${(error as Error).message}\n`);
     process.exit(2);
   }
   process.stderr.write(`openclaw-service: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

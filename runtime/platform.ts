@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createAuditLog } from '../adapters/audit/service.ts';
 import type { Express } from 'express';
 import { createHttpApi, installFallbacks } from '../adapters/http/index.ts';
 import type { HttpApi } from '../adapters/http/index.ts';
@@ -115,9 +116,11 @@ const wire = (
       activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
       maxAgeMs: USAGE_MAX_AGE_MS,
     }),
+    ...(storage.keys ? { eraseDataKey: (tenantId: string) => storage.keys!.erase(tenantId) } : {}),
   };
   const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));
-  const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms });
+  const audit = createAuditLog({ store: storage.store, codec: storage.codec });
+  const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms, audit });
   inline?.start();
   return {
     ports,

@@ -141,6 +141,31 @@ export const createSqlKeyService = async (options: SqlKeyServiceOptions): Promis
       }
       return { rewrapped };
     },
+    async exportWrapped() {
+      const { rows } = await db.query<{ tenant_id: string; master_key_id: string | null; wrapped: Uint8Array | null; created_at: string; erased_at: string | null }>(
+        `SELECT tenant_id, master_key_id, wrapped, to_json(created_at)#>>'{}' AS created_at, to_json(erased_at)#>>'{}' AS erased_at FROM ${s}.data_keys ORDER BY tenant_id`,
+      );
+      return rows.map((r) => ({
+        tenantId: r.tenant_id,
+        masterKeyId: r.master_key_id,
+        wrapped: r.wrapped ? Buffer.from(r.wrapped).toString('base64') : null,
+        createdAt: r.created_at,
+        erasedAt: r.erased_at,
+      }));
+    },
+    async importWrapped(keys) {
+      await db.transaction(async (tx) => {
+        for (const k of keys) {
+          const done = await tx.query<{ tenant_id: string }>(
+            `INSERT INTO ${s}.data_keys (tenant_id, master_key_id, wrapped, created_at, erased_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant_id) DO NOTHING RETURNING tenant_id`,
+            [k.tenantId, k.masterKeyId, k.wrapped === null ? null : Buffer.from(k.wrapped, 'base64'), k.createdAt, k.erasedAt],
+          );
+          if (done.rows.length === 0) throw new AppError('conflict', 'data_key_exists', `tenant ${k.tenantId} already has a data key here: refusing to replace it`);
+        }
+      });
+      cache.clear();
+    },
     async assertMasterKeys() {
       const { rows } = await db.query<{ id: string }>(
         `SELECT DISTINCT master_key_id AS id FROM ${s}.data_keys WHERE wrapped IS NOT NULL AND master_key_id <> ALL($1::text[])`,

@@ -15,6 +15,8 @@ export interface PostgresEventStoreOptions {
    */
   readonly appendConcurrency?: number;
   readonly beforeCommit?: () => Promise<void>;
+  /** Benchmark hook (see SqlEventStoreOptions). */
+  readonly unchained?: boolean;
 }
 
 /** Distinct statement texts given a name; past this, new texts run unnamed (our statements are a fixed set). */
@@ -132,4 +134,5 @@ export const createPostgresEventStore = (options: PostgresEventStoreOptions): Pr
   createSqlEventStore(pgPoolDb(options.connectionString, options.poolSize ?? 8, options.appendConcurrency), {
     ...(options.schema ? { schema: options.schema } : {}),
     ...(options.beforeCommit ? { beforeCommit: options.beforeCommit } : {}),
+    ...(options.unchained ? { unchained: true } : {}),
   });

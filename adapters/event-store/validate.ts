@@ -1,6 +1,7 @@
 import { parseStreamId } from '../../domain/shared/streams.ts';
 import { invalidAppend } from '../../domain/ports/event-store.ts';
 import type { ExpectedRevision, NewEvent } from '../../domain/ports/event-store.ts';
+import { contentHash } from './chain.ts';
 
 export const MAX_EVENT_BYTES = 1024 * 1024;
 export const MAX_EVENTS_PER_APPEND = 10_000;
@@ -12,6 +13,10 @@ export interface EncodedEvent {
   readonly type: string;
   readonly data: string; // JSON text
   readonly metadata: string; // JSON text
+  /** sha256 of the event's canonical content, hex (adapters/event-store/chain.ts): the writer links it to the stream's head. '' when unchained (benchmarks). */
+  readonly contentHash: string;
+  /** Restores only: when the event was first recorded. */
+  readonly recordedAt?: string;
   readonly tenantId: string;
   readonly category: string;
 }
@@ -69,6 +74,7 @@ export const encodeAppend = (
   streamId: string,
   events: readonly NewEvent[],
   expected: unknown,
+  options: { readonly hash?: boolean } = {},
 ): { expected: ExpectedRevision; events: EncodedEvent[]; category: string; tenantId: string } => {
   const name = parseStreamId(streamId);
   const checkedExpected = checkExpectedRevision(expected);
@@ -86,7 +92,20 @@ export const encodeAppend = (
     const bytes = Buffer.byteLength(data) + Buffer.byteLength(metadata);
     if (bytes > MAX_EVENT_BYTES)
       throw invalidAppend(`event ${index} is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES}`, { bytes, limit: MAX_EVENT_BYTES });
-    return { id, type: event.type, data, metadata, tenantId: name.tenantId, category: name.category };
+    const recordedAt = event.recordedAt;
+    if (recordedAt !== undefined && !(recordedAt instanceof Date && Number.isFinite(recordedAt.getTime())))
+      throw invalidAppend(`event ${index}: recordedAt must be a valid Date`);
+    const hash = options.hash === false ? '' : contentHash({ id, streamId, type: event.type, data: event.data ?? null, metadata: event.metadata ?? {} }).toString('hex');
+    return {
+      id,
+      type: event.type,
+      data,
+      metadata,
+      contentHash: hash,
+      ...(recordedAt ? { recordedAt: recordedAt.toISOString() } : {}),
+      tenantId: name.tenantId,
+      category: name.category,
+    };
   });
   return { expected: checkedExpected, events: encoded, category: name.category, tenantId: name.tenantId };
 };

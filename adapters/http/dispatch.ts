@@ -9,7 +9,7 @@ import { badRequest } from './http-error.ts';
 import { issuesOf } from './problem.ts';
 import { contextOf, idempotencyOf } from './request-context.ts';
 import { derivedId } from './routes/route.ts';
-import type { ApiRoute, RouteContext, RouteDeps } from './routes/route.ts';
+import type { ApiRoute, RouteContext, RouteDeps, RouteReply } from './routes/route.ts';
 
 /** How long a GET with `minPosition` waits for the read models before answering anyway. */
 export const READ_YOUR_WRITES_TIMEOUT_MS = 2_000;
@@ -28,6 +28,28 @@ const awaitFreshness = async (reads: ReadSide, res: Response, minPosition: unkno
   if (freshness.reached) return;
   res.setHeader('X-Read-Model-Lag', String(freshness.behindEvents));
   res.setHeader('X-Read-Model-Position', freshness.position === undefined ? '' : freshness.position.toString());
+};
+
+/**
+ * Writes chunks as they come, waiting when the client reads slower than the log is read. A failure
+ * after the first chunk cannot become a problem document any more: the response is cut short
+ * (the client sees an incomplete chunked body, never a truncated stream that looks complete).
+ */
+const streamReply = async (res: Response, status: number, stream: NonNullable<RouteReply['stream']>) => {
+  const chunks = stream.chunks[Symbol.asyncIterator]();
+  const first = await chunks.next(); // a failure before anything is written still becomes a problem document
+  res.status(status).setHeader('Content-Type', stream.contentType);
+  try {
+    for (let next = first; !next.done; next = await chunks.next()) {
+      if (res.destroyed) break;
+      if (!res.write(next.value)) await new Promise<void>((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
+    }
+    res.end();
+  } catch {
+    res.destroy();
+  } finally {
+    await chunks.return?.();
+  }
 };
 
 /** Validates path, query and body against the route's schemas, builds the Caller, runs the handler. */
@@ -69,5 +91,6 @@ export const dispatch =
     if (route.method === 'get') await awaitFreshness(deps.reads, res, query.minPosition);
     const reply = await route.handle(context);
     if (reply.duplicate) res.setHeader('Idempotent-Replayed', 'true');
+    if (reply.stream) return streamReply(res, reply.status ?? route.status, reply.stream);
     res.status(reply.status ?? route.status).json(reply.body);
   };

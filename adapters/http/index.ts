@@ -7,6 +7,7 @@ import { asTenantId } from '../../domain/shared/ids.ts';
 import type { ReadSide } from '../../projections/read-side.ts';
 import { authConfigSchema, loadJwtKeySet } from '../auth/config.ts';
 import { createAuth } from '../auth/index.ts';
+import type { AuditLog } from '../audit/service.ts';
 import type { Auth } from '../auth/index.ts';
 import { limitsConfigSchema } from '../limits/config.ts';
 import { closeRedisClient, createRateLimits, createRedisClient, createTierLookup } from '../limits/index.ts';
@@ -28,6 +29,7 @@ export interface HttpApiDeps {
   readonly log: Logger;
   /** The computers knights run on (Orgo), for live screenshots; optional. */
   readonly vms?: VmProvider | undefined;
+  readonly audit?: AuditLog | undefined;
   /** Raw or parsed values of httpApiConfigSchema (e.g. process.env); defaults fill the rest. */
   readonly config?: z.input<typeof httpApiConfigSchema>;
 }
@@ -70,7 +72,7 @@ export const createHttpApi = (deps: HttpApiDeps): HttpApi => {
   });
   const tierOf = createTierLookup((tenantId) => deps.reads.forTenant(asTenantId(tenantId), (r) => r.tenant()).then((t) => t?.tier));
   const document = buildOpenApi(API_ROUTES);
-  const router = createApiRouter({ ports: deps.ports, reads: deps.reads, auth, vms: deps.vms, limits: { rates, tierOf }, log: deps.log });
+  const router = createApiRouter({ ports: deps.ports, reads: deps.reads, auth, vms: deps.vms, audit: deps.audit, limits: { rates, tierOf }, log: deps.log });
   const publicRouter = createPublicRouter({ openapi: () => document, jwks: () => keys.jwks() });
   return {
     router,

@@ -105,16 +105,20 @@ export const storeAppend = async (url: string): Promise<BenchResult> => {
     await Promise.all(clients.map((c) => c.end()));
 
     const store = await createPostgresEventStore({ connectionString: url, schema, poolSize: 8, appendConcurrency: APPEND_CONCURRENCY });
+    // the same store without the hash chain (no content hash, no link under the lock): what hashing costs
+    const unchainedStore = await createPostgresEventStore({ connectionString: url, schema, poolSize: 8, appendConcurrency: APPEND_CONCURRENCY, unchained: true });
     const keysDb = pgPoolDb(url, 2);
     const on = viaCodec(await benchCodec(keysDb, schema, true));
     const off = viaCodec(await benchCodec(keysDb, schema, false));
-    // Encryption on and off alternate in halves, each on streams of its own, so drift hits both alike.
-    const runs: Record<'on' | 'off', Loop[]> = { on: [], off: [] };
+    // Encryption on and off, hashing on and off, alternate in halves, each on streams of its own, so drift hits all alike.
+    const runs: Record<'on' | 'off' | 'unchained', Loop[]> = { on: [], off: [], unchained: [] };
     for (let round_ = 0; round_ < 2; round_++) {
       runs.on.push(await appendLoad(store, secs / 2, on, asTenantId(`${TENANT}on${round_}`)));
       runs.off.push(await appendLoad(store, secs / 2, off, asTenantId(`${TENANT}off${round_}`)));
+      runs.unchained.push(await appendLoad(unchainedStore, secs / 2, on, asTenantId(`${TENANT}unchained${round_}`)));
     }
     await store.close();
+    await unchainedStore.close();
     await keysDb.close();
     const merged = (loops: Loop[]): Loop => ({
       ops: loops.reduce((sum, l) => sum + l.ops, 0),
@@ -124,14 +128,25 @@ export const storeAppend = async (url: string): Promise<BenchResult> => {
     });
     const ours = merged(runs.on);
     const plain = merged(runs.off);
+    const unhashed = merged(runs.unchained);
     const result = appendResult(
       'store-append',
       ours,
       baseline,
       'single-row INSERT + commit, 32 connections',
-      `${WRITERS} writers over ${STREAMS} streams, single-event appends (MessagePosted through the codec, text encrypted) with exact expected revision, ${secs}s; pool 8, ${APPEND_CONCURRENCY} group-commit batches in flight; encryption off, same run, alternating halves: ${round(plain.perSecond, 0)} appends/s p99 ${round(plain.p99)} ms`,
+      `${WRITERS} writers over ${STREAMS} streams, single-event appends (MessagePosted through the codec, text encrypted, hash-chained) with exact expected revision, ${secs}s; pool 8, ${APPEND_CONCURRENCY} group-commit batches in flight; same run, alternating halves: encryption off ${round(plain.perSecond, 0)} appends/s p99 ${round(plain.p99)} ms; hash chain off ${round(unhashed.perSecond, 0)} appends/s p99 ${round(unhashed.p99)} ms`,
     );
-    return { ...result, extra: { encryptionOffPerSecond: round(plain.perSecond, 0), encryptionOffP99: round(plain.p99), encryptionCost: round(1 - ours.perSecond / plain.perSecond, 3) } };
+    return {
+      ...result,
+      extra: {
+        encryptionOffPerSecond: round(plain.perSecond, 0),
+        encryptionOffP99: round(plain.p99),
+        encryptionCost: round(1 - ours.perSecond / plain.perSecond, 3),
+        hashingOffPerSecond: round(unhashed.perSecond, 0),
+        hashingOffP99: round(unhashed.p99),
+        hashingCost: round(1 - ours.perSecond / unhashed.perSecond, 3),
+      },
+    };
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin.end();

@@ -27,5 +27,12 @@ export const suspendTenant = (ports: CommandPorts, caller: Caller, tenantId: Ten
 export const reinstateTenant = (ports: CommandPorts, caller: Caller, tenantId: TenantId): Promise<Accepted> =>
   run(ports, caller, tenantId, { type: 'ReinstateTenant' });
 
-export const eraseTenant = (ports: CommandPorts, caller: Caller, tenantId: TenantId): Promise<Accepted> =>
-  run(ports, caller, tenantId, { type: 'EraseTenant' });
+/**
+ * Records TenantErased, then deletes the tenant's data key. Repeating it (the event is already
+ * there, nothing is appended) deletes the key again: a failure between the two is healed by a retry.
+ */
+export const eraseTenant = async (ports: CommandPorts, caller: Caller, tenantId: TenantId): Promise<Accepted> => {
+  const result = await run(ports, caller, tenantId, { type: 'EraseTenant' });
+  await ports.eraseDataKey?.(tenantId);
+  return result;
+};

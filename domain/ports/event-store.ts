@@ -23,6 +23,11 @@ export interface NewEvent {
   readonly type: string;
   readonly data: unknown;
   readonly metadata: EventMetadata;
+  /**
+   * Restores only (`openclaw-service restore`): when the event was first recorded, kept by stores
+   * that can set it (the SQL stores); others record the time of the append.
+   */
+  readonly recordedAt?: Date;
 }
 
 export interface RecordedEvent {
@@ -34,6 +39,12 @@ export interface RecordedEvent {
   readonly data: unknown;
   readonly metadata: EventMetadata;
   readonly recordedAt: Date;
+  /**
+   * The event's link in its stream's hash chain, hex: sha256(previous event's hash ‖ content hash)
+   * (docs/audit.md). Every store sets it on what it reads; absent on events written before chains
+   * existed and on copies that travelled without it.
+   */
+  readonly hash?: string;
 }
 
 export interface AppendResult {

@@ -23,6 +23,20 @@ export interface KeyService {
   erase(tenantId: string): Promise<void>;
   /** Re-wraps every data key under the current master key; no event is touched. */
   rewrap(): Promise<{ readonly rewrapped: number }>;
+  /** Every tenant's data key as stored, still wrapped (or the tombstone of an erased one): for backups. */
+  exportWrapped(): Promise<WrappedDataKey[]>;
+  /** Loads keys from a backup; a tenant that has a key or a tombstone here already is refused. */
+  importWrapped(keys: readonly WrappedDataKey[]): Promise<void>;
+}
+
+/** A data key as a backup carries it: never in plaintext; erased ones as tombstones. */
+export interface WrappedDataKey {
+  readonly tenantId: string;
+  readonly masterKeyId: string | null;
+  /** Base64 of the data key sealed by the master key; null once erased. */
+  readonly wrapped: string | null;
+  readonly createdAt: string;
+  readonly erasedAt: string | null;
 }
 
 /** What a field reads as once its tenant's key is gone. */

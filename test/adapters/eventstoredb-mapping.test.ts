@@ -30,6 +30,8 @@ import { countEventsAfter, readAllEvents, readHeadPosition, readStreamEvents } f
 import { subscribeToEvents } from '../../adapters/event-store/eventstoredb/subscribe.ts';
 import { eventStoreDbFactoryFromEnv } from '../../adapters/event-store/eventstoredb/index.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import { createChainVerifier } from '../../adapters/audit/verify.ts';
+import { GENESIS_HEX, linkHash } from '../../adapters/event-store/chain.ts';
 
 const matches = (regex: string | undefined, stream: string) => regex !== undefined && new RegExp(regex).test(stream);
 
@@ -340,5 +342,68 @@ describe('EventStoreDB adapter logic against a fake client', () => {
     const closing = subscribeToEvents(client, {}, () => undefined);
     await closing.close();
     await expect(closing.done).resolves.toBeUndefined();
+  });
+});
+
+describe('EventStoreDB adapter: hash chains (against the fake client)', () => {
+  const setup = async () => {
+    const fake = fakeClient();
+    const client = fake as unknown as EventStoreDBClient;
+    const context = { client, streamWindow: 1000, allWindow: 500, headPosition: async () => undefined };
+    const appended = [ev('acme'), ev('acme'), ev('acme')];
+    await appendEvents(context, 'tenant-acme', appended.slice(0, 1), 'no_stream');
+    await appendEvents(context, 'tenant-acme', appended.slice(1), 0);
+    await appendEvents(context, 'conversation-acme.c1', [ev('acme'), ev('acme')], 'any');
+    await appendEvents(context, 'tenant-other', [ev('other')], 'any');
+    const verify = async () => {
+      const verifier = createChainVerifier();
+      for (const event of await readAllEvents(client, { maxCount: 10_000 })) verifier.add(event);
+      return verifier.finish();
+    };
+    return { fake, client, context, appended, verify };
+  };
+
+  it('links each event to the head it was appended on, with the same hashes as the SQL stores; an untouched log verifies', async () => {
+    const { client, appended, verify } = await setup();
+    let previous = GENESIS_HEX;
+    const expected = appended.map((e) => (previous = linkHash(previous, { ...e, streamId: 'tenant-acme' })));
+    const events = await readStreamEvents(client, 'tenant-acme');
+    expect(events.map((e) => e.hash)).toEqual(expected);
+    expect(events[0]!.metadata).not.toHaveProperty('$hash');
+    expect(await verify()).toMatchObject({ events: 6, streams: 3, break: undefined });
+  });
+
+  it('appends with the exact head revision: racing appends with any re-link, exact ones conflict, the chain never forks', async () => {
+    const { fake, context, verify } = await setup();
+    const sent: unknown[] = [];
+    const append = fake.appendToStream.bind(fake);
+    fake.appendToStream = async (streamId, events, options) => {
+      sent.push(options.expectedRevision);
+      return append(streamId, events, options);
+    };
+    const racing = await Promise.allSettled(Array.from({ length: 8 }, () => appendEvents(context, 'tenant-acme', [ev('acme')], 'any')));
+    expect(racing.every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(sent.every((x) => typeof x === 'bigint')).toBe(true); // never ANY: always the head read
+    const exact = await Promise.allSettled(Array.from({ length: 4 }, () => appendEvents(context, 'tenant-acme', [ev('acme')], 10)));
+    expect(exact.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(exact.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'wrong_expected_revision' } });
+    expect(await verify()).toMatchObject({ events: 15, break: undefined });
+  });
+
+  it('names the break when an event is edited, its metadata edited, removed, reordered or moved', async () => {
+    const cases: [string, (log: Stored[]) => void, object][] = [
+      ['data', (log) => void (log[1]!.data = { n: 2 }), { reason: 'hash_mismatch', streamId: 'tenant-acme', revision: 1 }],
+      ['metadata', (log) => void ((log[3]!.metadata as Record<string, unknown>).actor = 'someone'), { reason: 'hash_mismatch', streamId: 'conversation-acme.c1', revision: 0 }],
+      ['delete', (log) => void log.splice(1, 1).forEach(() => (log[1]!.revision = 2n)), { reason: 'missing_event', streamId: 'tenant-acme', revision: 1 }],
+      ['reorder', (log) => {
+        [log[1]!.revision, log[2]!.revision] = [log[2]!.revision, log[1]!.revision];
+      }, { reason: 'hash_mismatch', streamId: 'tenant-acme', revision: 1 }],
+      ['move', (log) => void (log[5]!.streamId = 'tenant-acme', log[5]!.revision = 3n), { reason: 'hash_mismatch', streamId: 'tenant-acme', revision: 3 }],
+    ];
+    for (const [name, tamper, broken] of cases) {
+      const { fake, verify } = await setup();
+      tamper(fake.log);
+      expect((await verify()).break, name).toMatchObject(broken);
+    }
   });
 });

@@ -10,6 +10,7 @@ import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 import { client, ok } from '../http/support/client.ts';
 import { readFresh } from '../runtime/support/journey.ts';
+import { plaintextHits } from '../support/plaintext.ts';
 import { TEST_DATABASE_URL } from '../support/postgres.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -41,24 +42,6 @@ const journeyWith = async (baseUrl: string, operatorKey: string, secrets: Return
   const knight = ok(await me.post<{ knightId: string; position: string }>('/knights', { task: secrets.task }), 202);
   expect(await readFresh(me, `/knights/${knight.knightId}?minPosition=${knight.position}`)).toMatchObject({ task: secrets.task });
   expect(await readFresh(me, '/tenants/me')).toMatchObject({ name: secrets.name });
-};
-
-type Query = (sql: string) => Promise<{ rows: Record<string, unknown>[] }>;
-
-/** Every row of every table in `schemas` (or in every user schema), as text, searched for each plaintext. */
-const plaintextHits = async (query: Query, secrets: Record<string, string>, schemas?: string[]) => {
-  const { rows: tables } = await query(
-    `SELECT table_schema AS s, table_name AS t FROM information_schema.tables
-      WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')
-      ${schemas ? `AND table_schema IN (${schemas.map((s) => `'${s}'`).join(', ')})` : ''}`,
-  );
-  const hits: string[] = [];
-  for (const { s, t } of tables as { s: string; t: string }[]) {
-    const { rows } = await query(`SELECT x::text AS row FROM "${s}"."${t}" x`);
-    for (const [kind, plain] of Object.entries(secrets))
-      if (rows.some((r) => String(r.row).includes(plain))) hits.push(`${kind} in ${s}.${t}`);
-  }
-  return { hits, tables: tables.length };
 };
 
 describe('personal data is ciphertext at rest, in the log and the read models alike', () => {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { EventStore, NewEvent, RecordedEvent } from '../../domain/ports/event-store.ts';
+import { verifyStore } from '../../adapters/audit/check.ts';
+import { GENESIS_HEX, linkHash } from '../../adapters/event-store/chain.ts';
 import { gate, untilVisible, waitFor } from '../support/gate.ts';
 import { meta, newEvent, uniqueTenant } from '../support/ids.ts';
 
@@ -293,6 +295,46 @@ export const eventStoreContract = (name: string, makeHarness: () => Promise<Cont
       expect(event!.recordedAt).toBeInstanceOf(Date);
       // the head covers the append once every transaction begun before it has ended (other tests' may run)
       await untilVisible(store, result.position);
+    });
+
+    /** The chain the events should carry, computed from what was appended (no store involved). */
+    const expectedChain = (streamId: string, events: readonly NewEvent[]) => {
+      let previous = GENESIS_HEX;
+      return events.map((e) => (previous = linkHash(previous, { ...e, streamId, data: e.data ?? null })));
+    };
+
+    it('chains each stream: every event carries sha256(previous hash ‖ content), the same on every store', async () => {
+      const t = uniqueTenant();
+      const streamId = `conversation-${t}.c1`;
+      // keys in an order no store keeps, text outside ASCII, numbers a store may re-spell
+      const appended = [
+        newEvent(t, 'A', { z: 1, a: { y: [1.5, 'é'], b: null }, n: 1e21 }),
+        newEvent(t, 'B', { text: 'héllo ✓ \u2028' }),
+        newEvent(t, 'C'),
+      ];
+      await store.append(streamId, appended.slice(0, 1), 'no_stream');
+      await store.append(streamId, appended.slice(1), 0);
+      const events = await store.readStream(streamId);
+      expect(events.map((e) => e.hash)).toEqual(expectedChain(streamId, appended));
+      const all = await store.readAll({ filter: { tenantId: t } });
+      expect(all.map((e) => e.hash)).toEqual(events.map((e) => e.hash));
+      const report = await verifyStore(store, { tenantId: t });
+      expect(report).toMatchObject({ events: 3, streams: 1, break: undefined });
+      expect(report.digest!.heads).toEqual([{ streamId, revision: 2, hash: events[2]!.hash }]);
+    });
+
+    it('keeps the chain linear when many appends race onto one stream head', async () => {
+      const t = uniqueTenant();
+      const streamId = `tenant-${t}`;
+      await store.append(streamId, [newEvent(t, 'First')], 'no_stream');
+      const racing = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.append(streamId, [newEvent(t, 'Any', { i }), newEvent(t, 'Any2', { i })], 'any')));
+      const exact = await Promise.allSettled(Array.from({ length: 10 }, () => store.append(streamId, [newEvent(t, 'Exact')], 40)));
+      expect(racing.every((r) => r.status === 'fulfilled')).toBe(true);
+      expect(exact.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const events = await store.readStream(streamId);
+      expect(events.map((e) => e.revision)).toEqual(Array.from({ length: 42 }, (_, i) => i));
+      expect(new Set(events.map((e) => e.hash)).size).toBe(42);
+      expect(await verifyStore(store, { tenantId: t })).toMatchObject({ events: 42, break: undefined });
     });
   });
 };

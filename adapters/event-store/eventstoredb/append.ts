@@ -1,11 +1,11 @@
-import type { EventData, EventStoreDBClient, JSONType } from '@eventstore/db-client';
-import { idempotencyMismatch } from '../../../domain/ports/event-store.ts';
+import type { EventData, EventStoreDBClient } from '@eventstore/db-client';
+import { idempotencyMismatch, wrongExpectedRevision } from '../../../domain/ports/event-store.ts';
 import type { AppendResult, ExpectedRevision, NewEvent } from '../../../domain/ports/event-store.ts';
 import { encodeAppend } from '../validate.ts';
-import type { EncodedEvent } from '../validate.ts';
+import { GENESIS_HEX } from '../chain.ts';
 import { isWrongExpectedVersion, toConflict, withRetries } from './errors.ts';
-import { commitOf, toEsdbExpectedRevision } from './mapping.ts';
-import { findRecentIds, findStoredIds } from './reads.ts';
+import { acceptsHead, chainedEvents, commitOf, headExpectedRevision } from './mapping.ts';
+import { findRecentIds, findStoredIds, readStreamHead } from './reads.ts';
 
 export interface AppendContext {
   readonly client: EventStoreDBClient;
@@ -18,15 +18,8 @@ export interface AppendContext {
 
 /** Events without an idempotency key have random ids; a repeat of those can only be a recent re-send. */
 const UNKEYED_STREAM_WINDOW = 200;
-
-const toEventData = (event: EncodedEvent): EventData => ({
-  id: event.id,
-  contentType: 'application/json',
-  type: event.type,
-  // the client JSON-stringifies data and metadata itself; give it exactly what encodeAppend checked
-  data: JSON.parse(event.data) as JSONType,
-  metadata: JSON.parse(event.metadata) as JSONType,
-});
+/** How often an append with `any` re-links onto a head that moved under it before giving up. */
+const MAX_HEAD_RACES = 20;
 
 /**
  * The result of an earlier append of these ids, if they are all stored in this stream already;
@@ -68,23 +61,31 @@ export const appendEvents = async (
   const ids = new Set(checked.events.map((event) => event.id));
   const keyed = events.some((event) => event.metadata?.idempotencyKey !== undefined);
   const window = keyed ? context.streamWindow : Math.min(UNKEYED_STREAM_WINDOW, context.streamWindow);
-  const data = checked.events.map(toEventData);
-  const expectedRevision = toEsdbExpectedRevision(checked.expected);
 
   // a transient failure is retried whole: the look-up finds the events if the lost attempt stored them
   return withRetries('append', async () => {
     const earlier = await earlierAppend(context, streamId, ids, window);
     if (earlier) return earlier;
-    try {
-      const result = await context.client.appendToStream(streamId, data, { expectedRevision });
-      const position = commitOf(result.position) ?? (await context.headPosition()) ?? -1n;
-      return { nextRevision: Number(result.nextExpectedRevision), position, duplicate: false };
-    } catch (error) {
-      if (!isWrongExpectedVersion(error)) throw error;
-      // the same ids may have landed meanwhile (a concurrent retry): that is a repeat, not a conflict
-      const raced = await earlierAppend(context, streamId, ids, window);
-      if (raced) return raced;
-      throw toConflict(streamId, checked.expected, error);
+    // Link onto the head read now and append with its exact revision: an append that raced in
+    // between makes this one fail (never two events on one head). Only a caller who accepted any
+    // head ('any', 'stream_exists') is retried on the new head.
+    for (let attempt = 0; ; attempt++) {
+      const head = await readStreamHead(context.client, streamId);
+      if (!acceptsHead(checked.expected, head))
+        throw wrongExpectedRevision(streamId, checked.expected, head === undefined ? 'no_stream' : head.revision);
+      const data = chainedEvents(checked.events, head?.hash ?? GENESIS_HEX) as EventData[];
+      try {
+        const result = await context.client.appendToStream(streamId, data, { expectedRevision: headExpectedRevision(head) });
+        const position = commitOf(result.position) ?? (await context.headPosition()) ?? -1n;
+        return { nextRevision: Number(result.nextExpectedRevision), position, duplicate: false };
+      } catch (error) {
+        if (!isWrongExpectedVersion(error)) throw error;
+        // the same ids may have landed meanwhile (a concurrent retry): that is a repeat, not a conflict
+        const raced = await earlierAppend(context, streamId, ids, window);
+        if (raced) return raced;
+        const flexible = checked.expected === 'any' || checked.expected === 'stream_exists';
+        if (!flexible || attempt >= MAX_HEAD_RACES) throw toConflict(streamId, checked.expected, error);
+      }
     }
   });
 };

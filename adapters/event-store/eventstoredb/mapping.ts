@@ -6,7 +6,9 @@ import { ANY, NO_STREAM, START, STREAM_EXISTS } from '@eventstore/db-client';
 import type { AppendExpectedRevision, Position, ReadPosition } from '@eventstore/db-client';
 import type { EventFilter, EventMetadata, ExpectedRevision, RecordedEvent } from '../../../domain/ports/event-store.ts';
 import { parseStreamId } from '../../../domain/shared/streams.ts';
+import { chainHash, GENESIS_HEX, HASH_METADATA_KEY } from '../chain.ts';
 import { matchesFilter } from '../validate.ts';
+import type { EncodedEvent } from '../validate.ts';
 
 /** 'any' → ANY, 'no_stream' → NO_STREAM, 'stream_exists' → STREAM_EXISTS, n → BigInt(n). */
 export const toEsdbExpectedRevision = (expected: ExpectedRevision): AppendExpectedRevision => {
@@ -109,17 +111,59 @@ const parses = (streamId: string): boolean => {
 export const accepts = (record: { streamId: string; type: string }, filter: EventFilter | undefined): boolean =>
   !isSystemRecord(record) && parses(record.streamId) && matchesFilter(record, filter);
 
-const asMetadata = (metadata: unknown): EventMetadata =>
-  (typeof metadata === 'object' && metadata !== null && !(metadata instanceof Uint8Array) ? metadata : {}) as EventMetadata;
+const asMetadata = (metadata: unknown): Record<string, unknown> =>
+  (typeof metadata === 'object' && metadata !== null && !(metadata instanceof Uint8Array) ? metadata : {}) as Record<string, unknown>;
 
-/** Client record → port event. `position` is -1n when the server did not send one (server < 22.6). */
-export const toRecordedEvent = (record: EsdbRecord): RecordedEvent => ({
-  id: record.id.toLowerCase(),
-  streamId: record.streamId,
-  revision: Number(record.revision),
-  position: commitOf(record.position) ?? -1n,
-  type: record.type,
-  data: record.data,
-  metadata: asMetadata(record.metadata),
-  recordedAt: record.created,
-});
+/** The chain hash an event carries in its metadata (`$hash`), if any. */
+export const storedHashOf = (metadata: unknown): string | undefined => {
+  const hash = asMetadata(metadata)[HASH_METADATA_KEY];
+  return typeof hash === 'string' ? hash : undefined;
+};
+
+/** Client record → port event (the chain hash moved out of the metadata). `position` is -1n when the server did not send one (server < 22.6). */
+export const toRecordedEvent = (record: EsdbRecord): RecordedEvent => {
+  const { [HASH_METADATA_KEY]: hash, ...metadata } = asMetadata(record.metadata);
+  return {
+    id: record.id.toLowerCase(),
+    streamId: record.streamId,
+    revision: Number(record.revision),
+    position: commitOf(record.position) ?? -1n,
+    type: record.type,
+    data: record.data,
+    metadata: metadata as EventMetadata,
+    recordedAt: record.created,
+    ...(typeof hash === 'string' ? { hash } : {}),
+  };
+};
+
+/**
+ * The events of an append linked onto the stream's head (`previousHash`, the genesis for a new
+ * stream): each carries its chain hash in its metadata. The append that writes them must name the
+ * head's exact revision, so that a concurrent append onto the same head fails instead of forking.
+ */
+export const chainedEvents = (events: readonly EncodedEvent[], previousHash: string = GENESIS_HEX) => {
+  let previous: Buffer = Buffer.from(previousHash, 'hex');
+  return events.map((event) => {
+    previous = chainHash(previous, Buffer.from(event.contentHash, 'hex'));
+    const metadata = { ...(JSON.parse(event.metadata) as Record<string, unknown>), [HASH_METADATA_KEY]: previous.toString('hex') };
+    return { id: event.id, contentType: 'application/json' as const, type: event.type, data: JSON.parse(event.data) as unknown, metadata };
+  });
+};
+
+/** The exact expected revision an append onto `head` sends: the head's revision, or NO_STREAM. */
+export const headExpectedRevision = (head: { revision: number } | undefined): AppendExpectedRevision =>
+  head === undefined ? NO_STREAM : BigInt(head.revision);
+
+/** Does the caller's expected revision accept this head? (Checked before the exact append.) */
+export const acceptsHead = (expected: ExpectedRevision, head: { revision: number } | undefined): boolean => {
+  switch (expected) {
+    case 'any':
+      return true;
+    case 'no_stream':
+      return head === undefined;
+    case 'stream_exists':
+      return head !== undefined;
+    default:
+      return head !== undefined && head.revision === expected;
+  }
+};

@@ -3,7 +3,7 @@ import type { AllStreamResolvedEvent, EventStoreDBClient, ResolvedEvent, Streami
 import type { ReadAllOptions, ReadStreamOptions, RecordedEvent } from '../../../domain/ports/event-store.ts';
 import { parseStreamId } from '../../../domain/shared/streams.ts';
 import { isMissingStream, withRetries } from './errors.ts';
-import { accepts, commitOf, isSystemRecord, toReadPosition, toRecordedEvent } from './mapping.ts';
+import { accepts, commitOf, isSystemRecord, storedHashOf, toReadPosition, toRecordedEvent } from './mapping.ts';
 import type { EsdbRecord } from './mapping.ts';
 
 const ALL_PAGE = 1_000;
@@ -56,6 +56,21 @@ export const readStreamEvents = async (
     }
     return events;
   });
+};
+
+/** The stream's newest event (its revision and chain hash), or undefined for a missing stream. */
+export const readStreamHead = async (client: EventStoreDBClient, streamId: string): Promise<{ revision: number; hash: string | undefined } | undefined> => {
+  let head: { revision: number; hash: string | undefined } | undefined;
+  try {
+    await each(client.readStream(streamId, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }), ({ event }) => {
+      if (event) head = { revision: Number(event.revision), hash: storedHashOf(event.metadata) };
+      return false;
+    });
+  } catch (error) {
+    if (isMissingStream(error)) return undefined;
+    throw error;
+  }
+  return head;
 };
 
 /**

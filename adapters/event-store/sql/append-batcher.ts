@@ -36,7 +36,7 @@ const RETRY_ALONE = new Set(['23505', '40P01', '40001']);
 const encode = (p: PendingAppend): string =>
   `{"s":${JSON.stringify(p.streamId)},"x":${JSON.stringify(p.expected)},"t":${JSON.stringify(p.tenantId)},` +
   `"c":${JSON.stringify(p.category)},"e":[${p.events
-    .map((e) => `{"id":"${e.id}","ty":${JSON.stringify(e.type)},"d":${e.data},"m":${e.metadata}}`)
+    .map((e) => `{"id":"${e.id}","ty":${JSON.stringify(e.type)},"d":${e.data},"m":${e.metadata}${e.contentHash ? `,"h":"${e.contentHash}"` : ''}${e.recordedAt ? `,"r":"${e.recordedAt}"` : ''}}`)
     .join(',')}]}`;
 
 /**

@@ -10,10 +10,11 @@ export interface EventRow {
   metadata: unknown;
   /** Milliseconds since the epoch (a number is far cheaper to turn into a Date than timestamptz text). */
   recorded_at: Date | string | number;
+  hash: string | null;
 }
 
 export const EVENT_COLUMNS =
-  'position, event_id, stream_id, revision, type, data, metadata, (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_at';
+  "position, event_id, stream_id, revision, type, data, metadata, (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_at, encode(hash, 'hex') AS hash";
 
 const parseJson = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : value);
 
@@ -26,4 +27,5 @@ export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
   data: parseJson(row.data),
   metadata: parseJson(row.metadata) as EventMetadata,
   recordedAt: row.recorded_at instanceof Date ? row.recorded_at : new Date(row.recorded_at),
+  ...(row.hash ? { hash: row.hash } : {}),
 });

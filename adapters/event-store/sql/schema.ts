@@ -23,8 +23,10 @@ CREATE SCHEMA IF NOT EXISTS ${s};
 
 CREATE TABLE IF NOT EXISTS ${s}.streams (
   stream_id text PRIMARY KEY,
-  revision bigint NOT NULL -- -1: reserved by a failed or in-flight first append, holds no event
+  revision bigint NOT NULL, -- -1: reserved by a failed or in-flight first append, holds no event
+  head bytea -- hash of the event at that revision (the chain's head); null before the first event
 );
+ALTER TABLE ${s}.streams ADD COLUMN IF NOT EXISTS head bytea;
 
 CREATE TABLE IF NOT EXISTS ${s}.events (
   position bigint PRIMARY KEY,
@@ -37,8 +39,10 @@ CREATE TABLE IF NOT EXISTS ${s}.events (
   tenant_id text NOT NULL,
   category text NOT NULL,
   recorded_at timestamptz NOT NULL DEFAULT now(),
+  hash bytea, -- sha256(previous event's hash ‖ content hash): the stream's hash chain (docs/audit.md)
   UNIQUE (stream_id, revision)
 );
+ALTER TABLE ${s}.events ADD COLUMN IF NOT EXISTS hash bytea;
 CREATE INDEX IF NOT EXISTS events_tenant_position ON ${s}.events (tenant_id, position);
 
 -- The visibility horizon: positions below it can never be joined by a later commit.
@@ -46,9 +50,21 @@ CREATE OR REPLACE FUNCTION ${s}.horizon() RETURNS bigint LANGUAGE sql STABLE AS 
   SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint) << ${POSITION_SHIFT}
 $f$;
 
+-- One link of a stream's hash chain, as a running aggregate: the first row starts from the stream's
+-- head (or 32 zero bytes for a new stream), each next row from the row before.
+CREATE OR REPLACE FUNCTION ${s}.chain_step(state bytea, head bytea, content bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
+  SELECT sha256(coalesce(state, head, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) || content)
+$f$;
+CREATE OR REPLACE AGGREGATE ${s}.hash_chain(bytea, bytea) (SFUNC = ${s}.chain_step, STYPE = bytea);
+
 -- One call appends a whole batch of appends (group commit). Each append's expected revision is
 -- checked on its own; a refused append writes nothing and does not affect the others.
--- Input: [{"s": stream, "x": expected, "t": tenant, "c": category, "e": [{"id","ty","d","m"}]}]
+-- Input: [{"s": stream, "x": expected, "t": tenant, "c": category, "e": [{"id","ty","d","m","h"[,"r"]}]}]
+-- ("h": the event's content hash, hex — absent only in the benchmark's unchained mode; "r": its
+-- original recording time, restores only).
+-- Each event's chain hash links to the stream's head read under the stream's row lock taken below,
+-- in the same transaction as the expected-revision check: the chain cannot fork.
 CREATE OR REPLACE FUNCTION ${s}.append_batch(p jsonb)
 RETURNS TABLE(idx int, status text, revision bigint, pos bigint) LANGUAGE plpgsql
 -- Cached plans are made once per connection; one made while the log was small would keep scanning
@@ -57,6 +73,7 @@ SET enable_seqscan = off AS $f$
 DECLARE
   base bigint := (pg_current_xact_id()::text::bigint) << ${POSITION_SHIFT};
   cur jsonb;
+  heads jsonb;
   ids uuid[];
   sids text[];
 BEGIN
@@ -69,14 +86,15 @@ BEGIN
     INSERT INTO ${s}.streams AS st (stream_id, revision)
     SELECT DISTINCT x->>'s', -1 FROM jsonb_array_elements(p) x ORDER BY 1
     ON CONFLICT (stream_id) DO UPDATE SET revision = st.revision
-    RETURNING st.stream_id, st.revision
+    RETURNING st.stream_id, st.revision, st.head
   )
-  SELECT jsonb_object_agg(locked.stream_id, locked.revision) INTO cur FROM locked;
+  SELECT jsonb_object_agg(locked.stream_id, locked.revision), jsonb_object_agg(locked.stream_id, encode(locked.head, 'hex'))
+  INTO cur, heads FROM locked;
 
   RETURN QUERY
   WITH a AS (
     SELECT (o - 1)::int AS i, x->>'s' AS sid, x->'x' AS exp, x->>'t' AS tenant, x->>'c' AS cat, x->'e' AS evs,
-           jsonb_array_length(x->'e') AS n, (cur->>(x->>'s'))::bigint AS current
+           jsonb_array_length(x->'e') AS n, (cur->>(x->>'s'))::bigint AS current, decode(heads->>(x->>'s'), 'hex') AS head
     FROM jsonb_array_elements(p) WITH ORDINALITY AS t(x, o)
   ),
   known AS MATERIALIZED (
@@ -104,20 +122,22 @@ BEGIN
   ),
   rws AS (
     SELECT j.i, j.sid, j.tenant, j.cat, j.current + e.o AS rev, e.ev,
-           row_number() OVER (ORDER BY j.i, e.o) AS k
+           row_number() OVER (ORDER BY j.i, e.o) AS k,
+           ${s}.hash_chain(j.head, decode(e.ev->>'h', 'hex')) FILTER (WHERE e.ev ? 'h') OVER (PARTITION BY j.i ORDER BY e.o) AS hash
     FROM judged j CROSS JOIN LATERAL jsonb_array_elements(j.evs) WITH ORDINALITY AS e(ev, o)
     WHERE j.st = 'ok'
   ),
   ins AS (
-    INSERT INTO ${s}.events (position, event_id, stream_id, revision, type, data, metadata, tenant_id, category)
-    SELECT base + rws.k, (rws.ev->>'id')::uuid, rws.sid, rws.rev, rws.ev->>'ty', rws.ev->'d', rws.ev->'m', rws.tenant, rws.cat
+    INSERT INTO ${s}.events (position, event_id, stream_id, revision, type, data, metadata, tenant_id, category, recorded_at, hash)
+    SELECT base + rws.k, (rws.ev->>'id')::uuid, rws.sid, rws.rev, rws.ev->>'ty', rws.ev->'d', rws.ev->'m', rws.tenant, rws.cat,
+           coalesce((rws.ev->>'r')::timestamptz, now()), rws.hash
     FROM rws
     RETURNING 1
   ),
   -- data-modifying CTEs always run to completion, read or not
   up AS (
-    UPDATE ${s}.streams st SET revision = m.rev
-    FROM (SELECT rws.sid, max(rws.rev) AS rev FROM rws GROUP BY rws.sid) m
+    UPDATE ${s}.streams st SET revision = m.rev, head = m.head
+    FROM (SELECT DISTINCT ON (rws.sid) rws.sid, rws.rev, rws.hash AS head FROM rws ORDER BY rws.sid, rws.rev DESC) m
     WHERE st.stream_id = ANY (sids) AND st.stream_id = m.sid
     RETURNING 1
   )

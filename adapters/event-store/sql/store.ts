@@ -23,6 +23,8 @@ export interface SqlEventStoreOptions {
   readonly schema?: string;
   /** Test hook: runs inside each append transaction just before COMMIT. */
   readonly beforeCommit?: () => Promise<void>;
+  /** Benchmark hook: append without the hash chain (bench store-append measures what the chain costs). Never in production. */
+  readonly unchained?: boolean;
 }
 
 const guard = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -89,7 +91,7 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
     append(streamId: string, events: readonly NewEvent[], expected) {
       if (closed) return Promise.reject(storeUnavailable('event store is closed'));
       try {
-        const checked = encodeAppend(streamId, events, expected);
+        const checked = encodeAppend(streamId, events, expected, { hash: options.unchained !== true });
         return batcher.submit({ streamId, ...checked });
       } catch (error) {
         return Promise.reject(error);

@@ -1,4 +1,5 @@
 import { apiKeyRoutes } from './api-keys.ts';
+import { auditRoutes } from './audit.ts';
 import { authRoutes } from './auth.ts';
 import { conversationRoutes } from './conversations.ts';
 import { knightRoutes } from './knights.ts';
@@ -6,6 +7,6 @@ import type { ApiRoute } from './route.ts';
 import { tenantRoutes } from './tenants.ts';
 
 /** The route table: the router registers exactly these, and the OpenAPI document describes exactly these. */
-export const API_ROUTES: readonly ApiRoute[] = [...authRoutes, ...tenantRoutes, ...apiKeyRoutes, ...conversationRoutes, ...knightRoutes];
+export const API_ROUTES: readonly ApiRoute[] = [...authRoutes, ...tenantRoutes, ...apiKeyRoutes, ...conversationRoutes, ...knightRoutes, ...auditRoutes];
 
 export type { ApiRoute, RouteContext, RouteDeps, RouteReply, TenantSource } from './route.ts';

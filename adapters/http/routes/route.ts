@@ -2,6 +2,7 @@ import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 import type { Accepted, Caller, CommandPorts } from '../../../commands/context.ts';
 import type { VmProvider } from '../../../domain/ports/vm-provider.ts';
+import type { AuditLog } from '../../audit/service.ts';
 import type { TenantId } from '../../../domain/shared/ids.ts';
 import { ENTITY_ID_PATTERN, TENANT_ID_PATTERN } from '../../../domain/shared/ids.ts';
 import type { ReadSide } from '../../../projections/read-side.ts';
@@ -20,6 +21,8 @@ export interface RouteDeps {
   readonly auth: Auth;
   /** The computers knights run on, for live screenshots; absent when this process has no Orgo connection. */
   readonly vms?: VmProvider | undefined;
+  /** The tenant's raw history for auditors (export, digest, state as of a point); absent where not wired. */
+  readonly audit?: AuditLog | undefined;
 }
 
 export interface RouteContext<P, Q, B> {
@@ -41,6 +44,8 @@ export interface RouteReply {
   readonly body: unknown;
   /** A replay of an earlier Idempotency-Key: answered with `Idempotent-Replayed: true`. */
   readonly duplicate?: boolean;
+  /** Instead of a JSON body: chunks written as they come (NDJSON), with this content type. */
+  readonly stream?: { readonly contentType: string; readonly chunks: AsyncIterable<string> };
 }
 
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {

@@ -1,0 +1,135 @@
+import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import { GENESIS_HEX, linkHash } from '../event-store/chain.ts';
+import type { TenantDigest } from './digest.ts';
+
+export type BreakReason =
+  | 'hash_mismatch' // the stored hash is not sha256(previous hash ‖ content): content, metadata, order or stream changed
+  | 'missing_hash' // an event without a hash (written before chains, or the hash was removed)
+  | 'missing_event' // a revision is absent: deleted
+  | 'duplicate_revision' // two events claim one revision
+  | 'position_order' // a file's positions go backwards: lines moved
+  | 'digest_mismatch' // the event the digest records at this revision has another hash
+  | 'truncated'; // the stream ends before the revision the digest records: newest events deleted
+
+/** The first link that does not hold: where, and what the chain expected against what was found. */
+export interface ChainBreak {
+  readonly reason: BreakReason;
+  readonly streamId: string;
+  readonly revision: number;
+  readonly expected: string | null;
+  readonly found: string | null;
+  readonly message: string;
+  /** The line of an exported file, when verifying one. */
+  readonly line?: number;
+}
+
+export interface VerifyReport {
+  readonly events: number;
+  readonly streams: number;
+  /** The first break, or undefined when every chain holds. */
+  readonly break: ChainBreak | undefined;
+  /** Streams whose first event in a partial export was taken on trust (no earlier link to check it against). */
+  readonly anchored: number;
+}
+
+interface Head {
+  revision: number;
+  hash: string;
+  /** Events read ahead of a missing revision (a log may deliver a stream's revisions out of position order). */
+  readonly waiting: Map<number, { event: Checked; line: number | undefined }>;
+}
+
+type Checked = Pick<RecordedEvent, 'id' | 'streamId' | 'revision' | 'type' | 'data' | 'metadata' | 'hash'>;
+
+/**
+ * Recomputes every stream's chain from events fed in log order. `anchorPartialStreams`: a stream
+ * whose first event seen is past revision 0 starts from that event's stored hash (an export that
+ * starts mid-log); otherwise its earlier events count as deleted.
+ */
+export const createChainVerifier = (options: { anchorPartialStreams?: boolean; digest?: TenantDigest } = {}) => {
+  const heads = new Map<string, Head>();
+  const recorded = new Map<string, { revision: number; hash: string }>();
+  for (const head of options.digest?.heads ?? []) recorded.set(head.streamId, head);
+  let events = 0;
+  let anchored = 0;
+  let first: ChainBreak | undefined;
+  let lastPosition: bigint | undefined;
+
+  const fail = (b: ChainBreak) => {
+    first ??= b;
+  };
+
+  const link = (head: Head, event: Checked, line: number | undefined) => {
+    const at = { streamId: event.streamId, revision: event.revision, ...(line === undefined ? {} : { line }) };
+    const found = event.hash ?? null;
+    const expected = linkHash(head.hash, event);
+    if (found === null) fail({ ...at, reason: 'missing_hash', expected, found, message: `${event.streamId}@${event.revision} carries no hash` });
+    else if (found !== expected)
+      fail({ ...at, reason: 'hash_mismatch', expected, found, message: `${event.streamId}@${event.revision}: the hash does not link to the previous event's (content, metadata, order or stream changed)` });
+    head.revision = event.revision;
+    head.hash = found ?? expected;
+    const pinned = recorded.get(event.streamId);
+    if (pinned && pinned.revision === event.revision && pinned.hash !== found)
+      fail({ ...at, reason: 'digest_mismatch', expected: pinned.hash, found, message: `${event.streamId}@${event.revision}: the digest recorded another hash for this event` });
+  };
+
+  const drain = (head: Head) => {
+    for (let next = head.waiting.get(head.revision + 1); next; next = head.waiting.get(head.revision + 1)) {
+      head.waiting.delete(head.revision + 1);
+      link(head, next.event, next.line);
+    }
+  };
+
+  return {
+    add(event: Checked & { position?: bigint }, line?: number): void {
+      events++;
+      if (line !== undefined && event.position !== undefined) {
+        if (lastPosition !== undefined && event.position <= lastPosition)
+          fail({ streamId: event.streamId, revision: event.revision, line, reason: 'position_order', expected: `a position after ${lastPosition}`, found: String(event.position), message: `line ${line}: position ${event.position} does not follow ${lastPosition} (lines moved or repeated)` });
+        lastPosition = event.position;
+      }
+      let head = heads.get(event.streamId);
+      if (!head) {
+        head = { revision: -1, hash: GENESIS_HEX, waiting: new Map() };
+        heads.set(event.streamId, head);
+        if (event.revision > 0 && options.anchorPartialStreams && event.hash) {
+          anchored++;
+          head.revision = event.revision;
+          head.hash = event.hash;
+          return;
+        }
+      }
+      if (event.revision <= head.revision || head.waiting.has(event.revision)) {
+        fail({ streamId: event.streamId, revision: event.revision, ...(line === undefined ? {} : { line }), reason: 'duplicate_revision', expected: null, found: event.hash ?? null, message: `${event.streamId}@${event.revision} appears twice` });
+        return;
+      }
+      if (event.revision > head.revision + 1) {
+        head.waiting.set(event.revision, { event, line });
+        return;
+      }
+      link(head, event, line);
+      drain(head);
+    },
+    /** Ends the check: revisions still missing, and streams shorter than the digest records. */
+    finish(): VerifyReport {
+      for (const [streamId, head] of heads) {
+        if (head.waiting.size === 0) continue;
+        const next = Math.min(...head.waiting.keys());
+        const after = head.waiting.get(next)!;
+        fail({ streamId, revision: head.revision + 1, ...(after.line === undefined ? {} : { line: after.line }), reason: 'missing_event', expected: `revision ${head.revision + 1}`, found: `revision ${next}`, message: `${streamId}: revision ${head.revision + 1} is missing (the next event is revision ${next})` });
+      }
+      for (const [streamId, pinned] of recorded) {
+        const head = heads.get(streamId);
+        if (head && head.revision >= pinned.revision) continue;
+        fail({ streamId, revision: pinned.revision, reason: 'truncated', expected: pinned.hash, found: head ? head.hash : null, message: head ? `${streamId} ends at revision ${head.revision}; the digest records revision ${pinned.revision}: newer events were deleted` : `${streamId} is gone; the digest records it up to revision ${pinned.revision}` });
+      }
+      return { events, streams: heads.size, break: first, anchored };
+    },
+    /** Each stream's last verified event (for a digest). */
+    heads(): { streamId: string; revision: number; hash: string }[] {
+      return [...heads].map(([streamId, head]) => ({ streamId, revision: head.revision, hash: head.hash }));
+    },
+  };
+};
+
+export type ChainVerifier = ReturnType<typeof createChainVerifier>;
