@@ -149,8 +149,8 @@ export const createPusher = async (deps: PusherDeps) => {
   };
 
   const onConnection = async (ws: WebSocket, req: IncomingMessage) => {
-    let conn: Connection | undefined;
-    ws.on('message', (data, isBinary) => onMessage(ws, data, isBinary, () => conn));
+    const slot: { conn?: Connection } = {}; // set once authenticated: frames before that still get checked
+    ws.on('message', (data, isBinary) => onMessage(ws, data, isBinary, () => slot.conn));
     ws.on('error', (error) => log.debug({ err: error }, 'ws socket error'));
     const url = new URL(req.url ?? '/', 'http://pusher');
     const tenantId = decodeURIComponent(PATH.exec(url.pathname)?.[1] ?? '');
@@ -171,7 +171,7 @@ export const createPusher = async (deps: PusherDeps) => {
     if (principal.tenantId !== tenantId) return refuse(ws, CLOSE.forbidden, closeReason('other_tenant', 'this credential belongs to another tenant'));
     if (closing || ws.readyState !== ws.OPEN) return refuse(ws, CLOSE.restart, closeReason('restarting', 'reconnect'));
     const joined: Connection = { ws, tenantId, cursor: FLOOR, alive: true, closed: false, send: (frame) => sendTo(joined, frame) };
-    conn = joined;
+    slot.conn = joined;
     connections.add(joined);
     ws.on('pong', () => (joined.alive = true));
     ws.on('close', () => close(joined, CLOSE.restart, ''));
