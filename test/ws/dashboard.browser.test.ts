@@ -76,7 +76,8 @@ describe('dashboard at / in headless Chromium', () => {
     expect(await feedPositions(page)).toEqual(stored);
     await page.waitForSelector(`#knights li[data-id="${knight.knightId}"]:has-text("Build website")`);
     await page.waitForSelector('#messages li:has-text("while away 2")');
-    expect(problems).toEqual([]);
+    // the page's reconnect attempts while no pusher listened are the only errors it may log
+    expect(problems.filter((p) => !/WebSocket connection to .* failed/.test(p))).toEqual([]);
     process.stdout.write(`dashboard showed the API's message ${shownAfterMs} ms after the API answered\n`);
     await page.close();
   }, 180_000);
