@@ -11,6 +11,7 @@ import { sagaThroughputBench } from './scenarios/saga-throughput.ts';
 import { tenantReadyBench } from './scenarios/tenant-ready.ts';
 import { relayThroughputBench } from './scenarios/relay-throughput.ts';
 import { storeAppend, storeAppendEmbedded } from './scenarios/store-append.ts';
+import { wsFanoutBench } from './scenarios/ws-fanout.ts';
 import type { BenchResult } from './lib.ts';
 import { report } from './lib.ts';
 
@@ -26,6 +27,7 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   'saga-throughput': () => sagaThroughputBench(url),
   'tenant-ready': () => tenantReadyBench(url),
   'relay-throughput': () => relayThroughputBench(url),
+  'ws-fanout': () => wsFanoutBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');
