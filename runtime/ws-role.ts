@@ -4,14 +4,18 @@ import { createAuth } from '../adapters/auth/index.ts';
 import type { Auth } from '../adapters/auth/index.ts';
 import { httpApiConfigSchema } from '../adapters/http/index.ts';
 import { startHttpServer } from '../adapters/http/server.ts';
+import { createInProcessLiveFeed } from '../adapters/live/in-process.ts';
+import { createKafkaLiveFeed } from '../adapters/live/kafka.ts';
 import { createRateLimits } from '../adapters/limits/index.ts';
 import { migrateReadModels } from '../adapters/projections/projector.ts';
 import { apiKeyLookup } from '../adapters/projections/read-side.ts';
 import { createPusher, DEFAULT_PUSHER_SETTINGS } from '../adapters/ws/pusher.ts';
 import type { PusherSettings } from '../adapters/ws/pusher.ts';
+import type { LiveFeed, LiveSource } from '../domain/ports/live.ts';
 import { PROJECTIONS } from '../projections/index.ts';
 import { checkHttpApiConfig } from './api-role.ts';
 import { ConfigError, parseEnv } from './config.ts';
+import { kafkaOf } from './kafka.ts';
 import type { RoleContext, RunningRole } from './roles.ts';
 import type { Storage } from './stores.ts';
 
@@ -20,7 +24,26 @@ export const wsConfigSchema = z.object({
   WS_HEARTBEAT_MS: z.coerce.number().int().min(1_000).max(300_000).default(DEFAULT_PUSHER_SETTINGS.heartbeatMs),
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(16_384).max(64 << 20).default(DEFAULT_PUSHER_SETTINGS.maxBufferedBytes),
   WS_MAX_FRAME_BYTES: z.coerce.number().int().min(128).max(1 << 20).default(DEFAULT_PUSHER_SETTINGS.maxFrameBytes),
+  /** With BUS=kafka: the topic of live frames (agents' partial replies), shared by publishers and pushers. */
+  KAFKA_LIVE_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('openclaw.live'),
 });
+
+/**
+ * The live feed the pushers forward: the one this process's roles share, else with BUS=kafka the
+ * live topic (publishers in other processes reach every pusher), else one of this process.
+ */
+export const liveFeedOf = (ctx: RoleContext): { feed: LiveFeed & LiveSource; close(): Promise<void> } => {
+  if (ctx.shared.live) return { feed: ctx.shared.live, close: async () => undefined };
+  if (ctx.config.BUS === 'kafka') {
+    const { kafka, settings } = kafkaOf(ctx.config, ctx.log, 'BUS=kafka');
+    const feed = createKafkaLiveFeed({ kafka, topic: parseEnv(wsConfigSchema, ctx.env).KAFKA_LIVE_TOPIC, partitions: settings.partitions, log: ctx.log });
+    ctx.shared.live = feed;
+    return { feed, close: () => feed.close() };
+  }
+  const feed = createInProcessLiveFeed();
+  ctx.shared.live = feed;
+  return { feed, close: async () => undefined };
+};
 
 export const pusherSettingsOf = (env: NodeJS.ProcessEnv): Partial<PusherSettings> => {
   const c = parseEnv(wsConfigSchema, env);
@@ -72,13 +95,14 @@ export const startWsRole = async (ctx: RoleContext): Promise<RunningRole> => {
     ? undefined
     : await startHttpServer({ port: ctx.config.PORT, host: ctx.config.HOST, readiness: () => ({ ready, detail: { role: 'ws' } }) });
   const http = ctx.shared.http ?? own!;
+  const live = liveFeedOf(ctx);
   try {
     const pusher = await createPusher({
       bus: storage.bus,
       store: storage.store,
       codec: storage.codec,
       authenticator: auth.authenticator,
-      live: ctx.shared.live,
+      live: live.feed,
       log: ctx.log,
       settings: pusherSettingsOf(ctx.env),
     });
@@ -90,10 +114,12 @@ export const startWsRole = async (ctx: RoleContext): Promise<RunningRole> => {
       banner: `ws pushers on ${url}`,
       async stop() {
         await pusher.close();
+        await live.close();
         await own?.close();
       },
     };
   } catch (error) {
+    await live.close();
     await own?.close();
     throw error;
   }

@@ -41,11 +41,15 @@ const drive = async (clients: ChildProcess, tick: (t0: number) => Promise<unknow
   await ask(clients, { cmd: 'reset' });
   const events = Math.max(10, Math.round((seconds(10) * 1000) / INTERVAL_MS));
   const started = Date.now();
+  const ticks: Promise<unknown>[] = [];
+  let failed = 0;
   for (let i = 0; i < events; i++) {
     const due = started + i * INTERVAL_MS;
     if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
-    void tick(Date.now());
+    ticks.push(Promise.resolve(tick(Date.now())).catch(() => failed++));
   }
+  await Promise.all(ticks);
+  if (failed > 0) throw new Error(`${failed} of ${events} events could not be sent`);
   await new Promise((r) => setTimeout(r, 2_000)); // the last event's deliveries
   return { events, stats: await ask<Stats>(clients, { cmd: 'stats' }) };
 };
