@@ -12,6 +12,7 @@ import { tenantReadyBench } from './scenarios/tenant-ready.ts';
 import { relayThroughputBench } from './scenarios/relay-throughput.ts';
 import { storeAppend, storeAppendEmbedded } from './scenarios/store-append.ts';
 import { auditExportBench, auditVerifyBench } from './scenarios/audit.ts';
+import { wsFanoutBench } from './scenarios/ws-fanout.ts';
 import type { BenchResult } from './lib.ts';
 import { report, runBenchEndings } from './lib.ts';
 
@@ -29,6 +30,7 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   'relay-throughput': () => relayThroughputBench(url),
   'audit-export': () => auditExportBench(url),
   'audit-verify': () => auditVerifyBench(url),
+  'ws-fanout': () => wsFanoutBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');

@@ -2,7 +2,8 @@
  * `npm test`: typecheck, lint (with the domain purity rule), then the whole vitest suite.
  * It makes sure the local PostgreSQL answers first (starting it if it is installed but stopped)
  * and that a Kafka broker answers (KAFKA_BROKERS, else one on 127.0.0.1:9092, else a broker of
- * this run's own from infra/kafka/), and stops only what it started, also when the suite fails.
+ * this run's own from infra/kafka/), installs Chromium for the dashboard test when it is missing,
+ * and stops only what it started, also when the suite fails.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -54,7 +55,27 @@ const ensureKafka = async (): Promise<{ brokers: string; started?: Broker }> => 
   return { brokers: broker.brokers, started: broker };
 };
 
+/**
+ * The dashboard test drives Debian's Chromium (test/ws/dashboard.browser.test.ts). Missing, it is
+ * installed with apt-get (the suite runs as root on a fresh machine); if that fails the test fails
+ * and says why — it never skips.
+ */
+const ensureChromium = () => {
+  const binary = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (existsSync(binary)) return;
+  process.stdout.write(`${binary} is missing (the dashboard test needs it): running apt-get update && apt-get install -y chromium\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const updated = spawnSync('apt-get', ['update'], { stdio: 'inherit', env }).status === 0;
+  const installed = updated && spawnSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'inherit', env }).status === 0;
+  process.stdout.write(
+    installed && existsSync(binary)
+      ? `installed ${binary}\n`
+      : `could not install Chromium (apt-get ${updated ? 'install' : 'update'} failed): the dashboard test will fail\n`,
+  );
+};
+
 const main = async () => {
+  ensureChromium();
   const pg = await ensurePostgres();
   const kafka = await ensureKafka();
   process.env.KAFKA_BROKERS = kafka.brokers;

@@ -26,11 +26,11 @@ program
       ? `operator:  ${op.key}\n             (created now and kept in ${op.file}; it is not shown again)`
       : `operator:  ${op.file ? `key in ${op.file}` : 'OPERATOR_API_KEY'}`;
     process.stdout.write(
-      `\nOpenClaw Service is running.\n  api:       ${platform.http.url}/api/v1  (OpenAPI: ${platform.http.url}/openapi.json)\n` +
+      `\nOpenClaw Service is running.\n  dashboard: ${platform.http.url}/\n  api:       ${platform.http.url}/api/v1  (OpenAPI: ${platform.http.url}/openapi.json)\n` +
         `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n` +
         `  keys:      ${config.ENCRYPTION_KEY ? 'master key from ENCRYPTION_KEY' : `master key in ${path.join(config.DATA_DIR, MASTER_KEY_FILE)} (personal data is unreadable without it)`}\n` +
         `  vms:       ${platform.orgo?.describe ?? 'none'}${platform.orgo?.simulator ? ' (ORGO_API_KEY is unset: nothing is really created)' : ''}\n` +
-        `${platform.relay ? `  ${platform.relay}\n` : ''}  stop:      Ctrl-C\n\n`,
+        `  ${platform.ws}\n${platform.relay ? `  ${platform.relay}\n` : ''}  stop:      Ctrl-C\n\n`,
     );
   });
 

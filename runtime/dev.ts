@@ -1,20 +1,28 @@
+import { createInProcessLiveFeed } from '../adapters/live/in-process.ts';
+import type { LiveFeed } from '../domain/ports/live.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { loadOrCreateOperatorKey } from './operator-key.ts';
 import { servePlatform } from './serve.ts';
 import type { Served } from './serve.ts';
+import type { RoleContext, RoleName, RunningRole } from './roles.ts';
 
 export interface DevPlatform extends Served {
   readonly operatorKey: { key: string; created: boolean; file: string | undefined };
   /** With BUS=kafka: the relay's line (`relay running (… → topic on brokers)`). */
   readonly relay?: string;
+  /** The pushers' line (`ws pushers on ws://…/ws/tenant/{tenantId}`). */
+  readonly ws: string;
+  /** Ephemeral frames for the tenants' dashboards (agents publish partial replies here). */
+  readonly live: LiveFeed;
 }
 
 /**
  * The embedded default: every role in one process on PGlite in DATA_DIR, the provisioning saga
  * included (on a simulated Orgo unless ORGO_API_KEY is set). The HTTP server comes up first so
  * /healthz answers (503 "starting") while the database opens. Consumers use the in-process bus;
- * with BUS=kafka (and KAFKA_BROKERS) the relay runs here too, feeding the topic.
+ * with BUS=kafka (and KAFKA_BROKERS) the relay runs here too, feeding the topic. The WebSocket
+ * pushers share the HTTP server (`/ws/tenant/{id}`), with an in-process live feed.
  */
 export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<DevPlatform> => {
   let operatorKey: DevPlatform['operatorKey'] | undefined;
@@ -28,21 +36,38 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
       return { ...env, OPERATOR_API_KEY: operatorKey.key };
     },
   });
-  if (config.BUS !== 'kafka') return { ...served, operatorKey: operatorKey! };
+  const live = createInProcessLiveFeed();
   const { ROLES } = await import('./roles.ts');
-  const relay = await ROLES.relay
-    .start({ config, log, env, roles: new Set(['api', 'projector', 'relay']), storage: async () => served.storage })
-    .catch(async (error: unknown) => {
-      await served.stop();
-      throw error;
-    });
+  const ctx = (roles: RoleName[]): RoleContext => ({
+    config,
+    log,
+    env,
+    roles: new Set(roles),
+    storage: async () => served.storage,
+    shared: { http: served.http, auth: served.platform.api.auth, live },
+  });
+  const started: RunningRole[] = [];
+  const stopAll = async () => {
+    for (const role of started.reverse()) await role.stop();
+    await served.stop();
+  };
+  try {
+    if (config.BUS === 'kafka') started.push(await ROLES.relay.start(ctx(['api', 'projector', 'relay'])));
+    started.push(await ROLES.ws.start(ctx(['api', 'projector', 'relay', 'ws'])));
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
   let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await relay.stop();
-      await served.stop();
-    })());
-  return { ...served, stop, operatorKey: operatorKey!, relay: relay.banner };
+  const stop = () => (stopping ??= stopAll());
+  return {
+    ...served,
+    stop,
+    operatorKey: operatorKey!,
+    live,
+    ws: started[started.length - 1]!.banner,
+    ...(config.BUS === 'kafka' ? { relay: started[0]!.banner } : {}),
+  };
 };
 
 export { stopOnSignals } from './signals.ts';

@@ -1,4 +1,7 @@
+import type { Auth } from '../adapters/auth/index.ts';
+import type { HttpServer } from '../adapters/http/server.ts';
 import { createRelay } from '../adapters/relay/relay.ts';
+import type { LiveFeed, LiveSource } from '../domain/ports/live.ts';
 import { migrateReadModels } from '../adapters/projections/projector.ts';
 import { PROJECTIONS } from '../projections/index.ts';
 import { ConfigError } from './config.ts';
@@ -12,7 +15,7 @@ import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
 /** Every role, in the order a process starts them (and stops them in reverse). */
-export const ROLE_NAMES = ['api', 'projector', 'relay', 'saga'] as const;
+export const ROLE_NAMES = ['api', 'projector', 'relay', 'saga', 'ws'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
 /** What a role gets from the process that runs it (alone, or beside other roles). */
@@ -24,6 +27,14 @@ export interface RoleContext {
   readonly roles: ReadonlySet<RoleName>;
   /** The process's storage, opened once for all its roles and closed after the last one stopped. */
   storage(): Promise<Storage>;
+  /** What one role of this process lends the roles started after it (the api role's HTTP server and auth, the live feed). */
+  readonly shared: RoleShared;
+}
+
+export interface RoleShared {
+  http?: HttpServer;
+  auth?: Auth;
+  live?: LiveFeed & LiveSource;
 }
 
 export interface RunningRole {
@@ -72,6 +83,8 @@ export const ROLES: Record<RoleName, Role> = {
         storage: ctx.storage,
         ...(ctx.roles.has('projector') ? { projector: 'none' as const } : {}),
       });
+      ctx.shared.http = api.http;
+      ctx.shared.auth = api.platform.api.auth;
       const projector = ctx.roles.has('projector') ? 'projector role' : ctx.config.PROJECTOR_MODE;
       return {
         banner: `openclaw-service api ready on ${api.url} (api ${api.url}/api/v1, health ${api.url}/healthz; projector: ${projector}; ${api.storage.describe})`,
@@ -121,6 +134,16 @@ export const ROLES: Record<RoleName, Role> = {
     },
     start: async (ctx) => (await import('./saga-role.ts')).startSagaRole(ctx),
   },
+  ws: {
+    summary: 'WebSocket pushers: /ws/tenant/{id} streams a tenant\'s events and live frames to dashboards (one or more; each sees every event)',
+    needs: ['DATABASE_URL (PostgreSQL store) or EVENTSTORE_URL + DATABASE_URL', 'ENCRYPTION_KEY', 'JWT_* (the api role\'s keys) and OPERATOR_API_KEY', 'PORT, HOST (unless beside the api role: then its server)', 'WS_*'],
+    keys: 'required', // decodes events `view` (personal data decrypted) for their tenant
+    check: async (config, env) => {
+      needsSharedDatabase('ws')(config);
+      (await import('./ws-role.ts')).checkWsRoleConfig(env);
+    },
+    start: async (ctx) => (await import('./ws-role.ts')).startWsRole(ctx),
+  },
 };
 
 export const isRoleName = (name: string): name is RoleName => (ROLE_NAMES as readonly string[]).includes(name);
@@ -137,7 +160,7 @@ export const startRoles = async (names: readonly RoleName[], config: Config, log
   const master = await loadMasterKeys(config, keys);
   let opened: Promise<Storage> | undefined;
   const storage = () => (opened ??= openStorage(config, ordered.join('+'), { master, log }));
-  const ctx: RoleContext = { config, log, env, roles, storage };
+  const ctx: RoleContext = { config, log, env, roles, storage, shared: {} };
   const running: RunningRole[] = [];
   const stop = async () => {
     for (const role of running.reverse()) await role.stop();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { startHttpServer } from '../adapters/http/server.ts';
+import type { HttpServer } from '../adapters/http/server.ts';
 import { mintApiKey } from '../commands/tenants/api-keys.ts';
 import { loadConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -15,6 +16,8 @@ import type { Storage } from './stores.ts';
 
 export interface Stack {
   readonly baseUrl: string;
+  /** The HTTP server (to attach WebSocket pushers to, as the api role does). */
+  readonly http: HttpServer;
   readonly operatorKey: string;
   readonly poolSize: number;
   readonly platform: Platform;
@@ -79,6 +82,7 @@ export const startStack = async (options: {
   ready = true;
   return {
     baseUrl: http.url,
+    http,
     operatorKey,
     poolSize: config.PG_POOL_SIZE,
     platform,

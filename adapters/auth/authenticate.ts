@@ -7,10 +7,19 @@ import type { Principal, Scope } from './principal.ts';
 
 export type Credential = { readonly kind: 'api_key' | 'jwt'; readonly value: string };
 
+/**
+ * What authentication reads of a request: its headers and the client address. An express Request
+ * is one; a WebSocket upgrade builds one from its credential (see adapters/ws/).
+ */
+export interface CredentialSource {
+  get(header: string): string | undefined;
+  readonly ip?: string | undefined;
+}
+
 const BEARER = /^Bearer +([^\s]+) *$/i;
 
 /** `Authorization: Bearer <ocs_… | jwt>` or `X-Api-Key: ocs_…`; both at once is ambiguous (400). */
-export const credentialOf = (req: Request): Credential | undefined => {
+export const credentialOf = (req: CredentialSource): Credential | undefined => {
   const authorization = req.get('authorization');
   const apiKey = req.get('x-api-key');
   if (authorization !== undefined && apiKey !== undefined)
@@ -30,11 +39,11 @@ export interface AuthFailureGuard {
 }
 
 export interface Authenticator {
-  authenticate(req: Request): Promise<Principal>;
+  authenticate(req: CredentialSource): Promise<Principal>;
 }
 
 /** The principal of a bearer token the JWT service verified before; undefined for anything else. */
-const knownToken = (req: Request, jwt: JwtService): Principal | undefined => {
+const knownToken = (req: CredentialSource, jwt: JwtService): Principal | undefined => {
   const authorization = req.get('authorization');
   if (authorization === undefined || req.get('x-api-key') !== undefined) return undefined;
   const match = BEARER.exec(authorization);

@@ -12,6 +12,7 @@ import type { Auth } from '../auth/index.ts';
 import { limitsConfigSchema } from '../limits/config.ts';
 import { closeRedisClient, createRateLimits, createRedisClient, createTierLookup } from '../limits/index.ts';
 import { createApiRouter } from './api.ts';
+import { createDashboardRouter } from './dashboard.ts';
 import { API_BASE_PATH, buildOpenApi } from './openapi.ts';
 import { notFoundHandler, problemMiddleware } from './problem.ts';
 import { createPublicRouter } from './public.ts';
@@ -37,7 +38,7 @@ export interface HttpApiDeps {
 export interface HttpApi {
   /** Mount at /api/v1 (self-contained: its own 404 and problem middleware). */
   readonly router: Router;
-  /** Mount at /: GET /openapi.json and GET /.well-known/jwks.json. */
+  /** Mount at /: GET /openapi.json and GET /.well-known/jwks.json (mount() adds the dashboard at GET /). */
   readonly publicRouter: Router;
   /** Both routers on `app` at their places. */
   mount(app: Express): void;
@@ -80,6 +81,7 @@ export const createHttpApi = (deps: HttpApiDeps): HttpApi => {
     mount(app) {
       app.use(API_BASE_PATH, router);
       app.use(publicRouter);
+      app.use(createDashboardRouter());
     },
     openapi: () => document,
     auth,

@@ -21,6 +21,19 @@ export interface ReadSideOptions {
   readonly applied?: Wakeup;
 }
 
+/**
+ * One API key by its id, in one round trip: the SECURITY DEFINER function returns that key and
+ * nothing else. What the authenticator of any process needs (the API, the WebSocket pushers).
+ */
+export const apiKeyLookup = (db: SqlDb, schema: string) => async (keyId: string) => {
+  const { rows } = await db.query<{ key_id: string; tenant_id: string; scope: 'tenant' | 'auditor'; hash: string; revoked: boolean }>(
+    `SELECT * FROM ${schema}.find_api_key($1)`,
+    [keyId],
+  );
+  const r = rows[0];
+  return r ? { keyId: r.key_id, tenantId: r.tenant_id, scope: r.scope, hash: r.hash, revoked: r.revoked } : undefined;
+};
+
 const MAX_WAIT_MS = 2_000;
 const POLL_MS = 15;
 
@@ -44,15 +57,7 @@ export const createReadSide = (options: ReadSideOptions): ReadSide => {
       });
     },
 
-    async findApiKey(keyId) {
-      // One round trip: the SECURITY DEFINER function returns that one key and nothing else.
-      const { rows } = await db.query<{ key_id: string; tenant_id: string; scope: 'tenant' | 'auditor'; hash: string; revoked: boolean }>(
-        `SELECT * FROM ${schema}.find_api_key($1)`,
-        [keyId],
-      );
-      const r = rows[0];
-      return r ? { keyId: r.key_id, tenantId: r.tenant_id, scope: r.scope, hash: r.hash, revoked: r.revoked } : undefined;
-    },
+    findApiKey: apiKeyLookup(db, schema),
 
     async usageCounts(tenantId, day) {
       const { rows } = await db.query<{ messages_today: number; active_knights: number; usage_position: string | null }>(

@@ -1,0 +1,229 @@
+// The dashboard: sign in with an API key, then a tenant's conversations, messages, knights and raw
+// events, live over /ws/tenant/{id} (docs/live.md). No framework; text goes in with textContent only.
+const $ = (id) => document.getElementById(id);
+const API = '/api/v1';
+const FEED_LIMIT = 500;
+const KNIGHT_STATUS = {
+  KnightRequested: 'requested', KnightProvisioningStarted: 'provisioning', KnightProvisioned: 'provisioned',
+  KnightTaskStarted: 'working', KnightTaskProgressed: 'working', KnightTaskCompleted: 'completed',
+  KnightFailed: 'failed', KnightTerminationRequested: 'terminating', KnightTerminated: 'terminated',
+};
+
+let session = null; // { key, token, tenantId }
+let socket = null;
+let position = null; // last event position received: where a reconnect resumes
+let backoff = 500;
+let reconnectTimer = null;
+let snapshotLoaded = false;
+let pending = []; // events that arrived before the first snapshot was in
+const conversations = new Map();
+const messages = new Map(); // conversationId -> Map(messageId -> message)
+const knights = new Map();
+let selected = null;
+let partial = null;
+
+const el = (tag, text, attrs = {}) => {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+};
+
+const setState = (state, label = state) => {
+  const badge = $('connection');
+  badge.dataset.state = state;
+  badge.textContent = label;
+};
+
+const api = async (path, { method = 'GET', credential = session?.token } = {}) => {
+  const res = await fetch(API + path, { method, headers: { authorization: `Bearer ${credential}`, accept: 'application/json' } });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw Object.assign(new Error(body.detail || body.title || `HTTP ${res.status}`), { status: res.status });
+  return body;
+};
+
+const exchange = async () => {
+  session.token = (await api('/auth/token', { method: 'POST', credential: session.key })).access_token;
+};
+
+// ---- state from events -----------------------------------------------------------------------
+const entityOf = (streamId) => streamId.slice(streamId.indexOf('.') + 1);
+const messagesOf = (conversationId) => {
+  if (!messages.has(conversationId)) messages.set(conversationId, new Map());
+  return messages.get(conversationId);
+};
+
+const apply = (event) => {
+  const d = event.data;
+  if (event.streamId.startsWith('conversation-')) {
+    const id = entityOf(event.streamId);
+    const c = conversations.get(id) ?? { conversationId: id, title: null, status: 'open', channel: 'api', createdAt: event.recordedAt };
+    if (event.type === 'ConversationStarted') Object.assign(c, { title: d.title, channel: d.channel });
+    if (event.type === 'ConversationClosed') c.status = 'closed';
+    if (event.type === 'MessagePosted') {
+      messagesOf(id).set(d.messageId, { messageId: d.messageId, role: d.role, text: d.text, createdAt: event.recordedAt, position: event.position });
+      c.lastMessageAt = event.recordedAt;
+      if (d.role === 'agent' && partial?.conversationId === id) partial = null;
+      if (!selected) selected = id;
+    }
+    conversations.set(id, c);
+  } else if (event.streamId.startsWith('knight-')) {
+    const id = entityOf(event.streamId);
+    const k = knights.get(id) ?? { knightId: id, task: '', status: 'requested', progress: null };
+    if (event.type === 'KnightRequested') k.task = d.task;
+    if (event.type === 'KnightTaskProgressed') k.progress = d.percent;
+    if (KNIGHT_STATUS[event.type]) k.status = KNIGHT_STATUS[event.type];
+    knights.set(id, k);
+  }
+};
+
+const feed = (event) => {
+  const list = $('events');
+  const item = el('li', `${event.position}  ${event.type}  ${event.streamId}`, { 'data-position': event.position, 'data-type': event.type });
+  list.prepend(item);
+  while (list.childElementCount > FEED_LIMIT) list.lastElementChild.remove();
+};
+
+// ---- rendering -------------------------------------------------------------------------------
+const render = () => {
+  $('position').textContent = position ?? '—';
+  const convList = $('conversations');
+  convList.replaceChildren(
+    ...[...conversations.values()]
+      .sort((a, b) => String(b.lastMessageAt ?? b.createdAt).localeCompare(String(a.lastMessageAt ?? a.createdAt)))
+      .map((c) => {
+        const li = el('li', `${c.title ?? c.conversationId} · ${c.status}`, { 'data-id': c.conversationId, 'aria-selected': String(c.conversationId === selected) });
+        li.addEventListener('click', () => select(c.conversationId));
+        return li;
+      }),
+  );
+  const current = selected ? conversations.get(selected) : null;
+  $('conversation-title').textContent = current ? `— ${current.title ?? current.conversationId}` : '';
+  $('messages').replaceChildren(
+    ...[...(selected ? messagesOf(selected).values() : [])]
+      .sort((a, b) => String(a.createdAt).localeCompare(String(b.createdAt)))
+      .map((m) => el('li', `${m.role}: ${m.text}`, { 'data-id': m.messageId, 'data-role': m.role })),
+  );
+  const shown = partial && partial.conversationId === selected;
+  $('partial').hidden = !shown;
+  $('partial').textContent = shown ? `agent is writing: ${partial.text}` : '';
+  $('knights').replaceChildren(
+    ...[...knights.values()].map((k) => el('li', `${k.task || k.knightId} · ${k.status}${k.progress === null ? '' : ` ${k.progress}%`}`, { 'data-id': k.knightId, 'data-status': k.status })),
+  );
+};
+
+const select = async (conversationId) => {
+  selected = conversationId;
+  render();
+  try {
+    const page = await api(`/conversations/${encodeURIComponent(conversationId)}/messages?limit=100`);
+    for (const m of page.items) if (!messagesOf(conversationId).has(m.messageId)) messagesOf(conversationId).set(m.messageId, m);
+    render();
+  } catch (error) {
+    console.warn('messages', error);
+  }
+};
+
+/** The read models as of `at` (the socket's live position), then the events that came meanwhile. */
+const loadSnapshot = async (at) => {
+  const q = at ? `&minPosition=${at}` : '';
+  const [convs, ks] = await Promise.all([api(`/conversations?limit=100${q}`), api(`/knights?limit=100${q}`)]);
+  for (const c of convs.items) conversations.set(c.conversationId, { ...c, ...conversations.get(c.conversationId) });
+  for (const k of ks.items) if (!knights.has(k.knightId)) knights.set(k.knightId, { knightId: k.knightId, task: k.task, status: k.status, progress: k.progress });
+  snapshotLoaded = true;
+  for (const event of pending) apply(event);
+  pending = [];
+  if (!selected && convs.items[0]) selected = convs.items[0].conversationId;
+  if (selected) await select(selected);
+  render();
+};
+
+// ---- the socket ------------------------------------------------------------------------------
+const connect = () => {
+  clearTimeout(reconnectTimer);
+  const origin = location.origin.replace(/^http/, 'ws');
+  const url = `${origin}/ws/tenant/${encodeURIComponent(session.tenantId)}${position ? `?after=${position}` : ''}`;
+  setState('connecting');
+  const ws = new WebSocket(url, ['openclaw.v1', `bearer.${session.token}`]);
+  socket = ws;
+  ws.addEventListener('message', (message) => {
+    if (socket !== ws) return;
+    const frame = JSON.parse(message.data);
+    if (frame.kind === 'hello') setState('catching-up', 'catching up');
+    else if (frame.kind === 'live') {
+      backoff = 500;
+      setState('live');
+      if (!position && frame.position) position = frame.position;
+      if (!snapshotLoaded) loadSnapshot(frame.position).catch((error) => console.warn('snapshot', error));
+    } else if (frame.kind === 'event') {
+      if (position && BigInt(frame.position) <= BigInt(position)) return; // already shown
+      position = frame.position;
+      feed(frame);
+      if (snapshotLoaded) apply(frame);
+      else pending.push(frame);
+    } else if (frame.kind === 'agent.partial') {
+      if (!partial || partial.inReplyTo !== frame.inReplyTo || frame.seq > partial.seq) partial = frame;
+    }
+    render();
+  });
+  ws.addEventListener('close', (event) => {
+    if (socket !== ws || !session) return;
+    socket = null;
+    if (event.code === 4403 || event.code === 4400) return setState('refused', `refused: ${event.reason}`);
+    const wait = backoff;
+    backoff = Math.min(backoff * 2, 10_000);
+    setState('reconnecting', `reconnecting in ${(wait / 1000).toFixed(1)} s (${event.code})`);
+    reconnectTimer = setTimeout(async () => {
+      try {
+        if (event.code === 4401) await exchange(); // token expired or key revoked: a fresh token, or sign in again
+        connect();
+      } catch (error) {
+        if (error.status === 401) return signOut(`signed out: ${error.message}`);
+        setState('reconnecting', `reconnecting (${error.message})`);
+        reconnectTimer = setTimeout(connect, backoff);
+      }
+    }, wait);
+  });
+};
+
+const signOut = (why = '') => {
+  session = null;
+  socket?.close(1000, 'signed out');
+  socket = null;
+  clearTimeout(reconnectTimer);
+  position = null;
+  snapshotLoaded = false;
+  pending = [];
+  for (const map of [conversations, messages, knights]) map.clear();
+  selected = null;
+  $('events').replaceChildren();
+  $('panels').hidden = true;
+  $('sign-in').hidden = false;
+  $('sign-out').hidden = true;
+  $('tenant').textContent = '';
+  $('sign-in-error').textContent = why;
+  setState('signed-out', 'signed out');
+  render();
+};
+
+$('sign-in').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const key = $('key').value.trim();
+  $('sign-in-error').textContent = '';
+  try {
+    session = { key, token: null, tenantId: null };
+    await exchange();
+    const me = await api('/tenants/me');
+    session.tenantId = me.tenantId;
+    $('key').value = '';
+    $('tenant').textContent = `${me.name} (${me.tenantId})`;
+    $('sign-in').hidden = true;
+    $('panels').hidden = false;
+    $('sign-out').hidden = false;
+    connect();
+  } catch (error) {
+    session = null;
+    $('sign-in-error').textContent = `could not sign in: ${error.message}`;
+  }
+});
+$('sign-out').addEventListener('click', () => signOut());

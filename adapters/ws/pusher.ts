@@ -1,0 +1,251 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import type { Bus, BusSubscription } from '../../domain/ports/bus.ts';
+import type { EventCodec } from '../../domain/ports/codec.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { LiveSource } from '../../domain/ports/live.ts';
+import { TENANT_ID_PATTERN } from '../../domain/shared/ids.ts';
+import type { Authenticator } from '../auth/authenticate.ts';
+import { isHttpError } from '../http/http-error.ts';
+import { CLOSE, closeCodeOfStatus, closeReason } from './close-codes.ts';
+import type { CloseCode } from './close-codes.ts';
+import { helloFrame, liveFeedFrame, liveFrame, parseClientMessage, SUBPROTOCOL } from './frames.ts';
+import { catchUp, createTenantFeed, FLOOR } from './tenant-feed.ts';
+import type { FeedMember, TenantFeed } from './tenant-feed.ts';
+import { credentialSourceOf } from './upgrade.ts';
+
+export interface PusherSettings {
+  /** A ping every this often; a peer that has not answered the previous one is dropped. */
+  readonly heartbeatMs: number;
+  /** Unsent bytes of one socket past which it is cut off (4408). */
+  readonly maxBufferedBytes: number;
+  /** Largest frame a client may send (1009 past it). */
+  readonly maxFrameBytes: number;
+  /** Events per store read. */
+  readonly pageSize: number;
+  /** How long a cut-off or closed socket gets to finish the close handshake before it is destroyed. */
+  readonly closeGraceMs: number;
+  /** How long a catch-up waits for a client to read its backlog before cutting it off. */
+  readonly drainTimeoutMs: number;
+}
+
+export const DEFAULT_PUSHER_SETTINGS: PusherSettings = {
+  heartbeatMs: 30_000,
+  maxBufferedBytes: 1 << 20,
+  maxFrameBytes: 4_096,
+  pageSize: 500,
+  closeGraceMs: 5_000,
+  drainTimeoutMs: 15_000,
+};
+
+export interface PusherDeps {
+  readonly bus: Bus;
+  readonly store: EventStore;
+  readonly codec: EventCodec;
+  readonly authenticator: Authenticator;
+  readonly live?: LiveSource | undefined;
+  readonly log: Logger;
+  readonly settings?: Partial<PusherSettings>;
+}
+
+const PATH = /^\/ws\/tenant\/([^/?#]*)$/;
+
+interface Connection extends FeedMember {
+  readonly ws: WebSocket;
+  readonly tenantId: string;
+  alive: boolean;
+  closed: boolean;
+}
+
+/**
+ * WebSocket pushers: `/ws/tenant/{id}` streams a tenant's events (decoded `view`, as the read API
+ * shows them) and its live frames. A broadcast consumer of the bus wakes the tenant feeds, so
+ * every pusher instance sees every event. See docs/live.md.
+ */
+export const createPusher = async (deps: PusherDeps) => {
+  const settings = { ...DEFAULT_PUSHER_SETTINGS, ...deps.settings };
+  const { log } = deps;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: settings.maxFrameBytes,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+  const feeds = new Map<string, Promise<TenantFeed>>();
+  const connections = new Set<Connection>();
+  let cutOff = 0;
+  let closing = false;
+
+  const feedOf = (tenantId: string): Promise<TenantFeed> => {
+    let feed = feeds.get(tenantId);
+    if (!feed) {
+      feed = deps.store.headPosition().then((head) => {
+        const created = createTenantFeed({ tenantId, store: deps.store, codec: deps.codec, log, pageSize: settings.pageSize, start: head ?? FLOOR });
+        created.wake(); // events the bus delivered while the head was read
+        return created;
+      });
+      feeds.set(tenantId, feed);
+      feed.catch(() => feeds.delete(tenantId));
+    }
+    return feed;
+  };
+
+  const close = (conn: Connection, code: CloseCode, reason: string) => {
+    if (conn.closed) return;
+    conn.closed = true;
+    connections.delete(conn);
+    void feeds.get(conn.tenantId)?.then((feed) => {
+      feed.leave(conn);
+      if (feed.size === 0 && ![...connections].some((c) => c.tenantId === conn.tenantId)) {
+        feed.stop();
+        feeds.delete(conn.tenantId);
+      }
+    }, () => undefined);
+    conn.ws.close(code, reason);
+    setTimeout(() => conn.ws.terminate(), settings.closeGraceMs).unref();
+  };
+
+  const sendTo = (conn: Connection, frame: string): boolean => {
+    if (conn.closed) return false;
+    if (conn.ws.bufferedAmount > settings.maxBufferedBytes) {
+      cutOff++;
+      log.warn({ tenantId: conn.tenantId, buffered: conn.ws.bufferedAmount }, 'ws client too slow: cut off');
+      close(conn, CLOSE.slowConsumer, closeReason('slow_consumer', `more than ${settings.maxBufferedBytes} bytes unsent; reconnect with your last position`));
+      return false;
+    }
+    conn.ws.send(frame);
+    return true;
+  };
+
+  const drained = async (conn: Connection): Promise<boolean> => {
+    const until = Date.now() + settings.drainTimeoutMs;
+    while (!conn.closed && conn.ws.bufferedAmount > settings.maxBufferedBytes / 2) {
+      if (Date.now() > until) {
+        cutOff++;
+        close(conn, CLOSE.slowConsumer, closeReason('slow_consumer', `did not read its backlog within ${settings.drainTimeoutMs} ms`));
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return !conn.closed;
+  };
+
+  const refuse = (ws: WebSocket, code: CloseCode, reason: string) => {
+    ws.close(code, reason);
+    setTimeout(() => ws.terminate(), settings.closeGraceMs).unref();
+  };
+
+  const onMessage = (ws: WebSocket, data: RawData, isBinary: boolean, conn: () => Connection | undefined) => {
+    const target = conn();
+    const shut = (code: CloseCode, reason: string) => (target ? close(target, code, reason) : refuse(ws, code, reason));
+    if (isBinary) return shut(CLOSE.unsupported, closeReason('binary_frame', 'this endpoint takes JSON text frames only'));
+    const message = parseClientMessage(data.toString());
+    if (!message) return shut(CLOSE.malformed, closeReason('malformed_frame', 'expected {"type":"ping"}'));
+    if (target) sendTo(target, '{"kind":"pong"}');
+    else ws.send('{"kind":"pong"}');
+  };
+
+  const onConnection = async (ws: WebSocket, req: IncomingMessage) => {
+    const slot: { conn?: Connection } = {}; // set once authenticated: frames before that still get checked
+    ws.on('message', (data, isBinary) => onMessage(ws, data, isBinary, () => slot.conn));
+    ws.on('error', (error) => log.debug({ err: error }, 'ws socket error'));
+    const url = new URL(req.url ?? '/', 'http://pusher');
+    const tenantId = decodeURIComponent(PATH.exec(url.pathname)?.[1] ?? '');
+    if (!TENANT_ID_PATTERN.test(tenantId)) return refuse(ws, CLOSE.badRequest, closeReason('invalid_tenant_id', 'the path must be /ws/tenant/{tenantId}'));
+    const afterParam = url.searchParams.get('after');
+    if (afterParam !== null && !/^\d{1,30}$/.test(afterParam))
+      return refuse(ws, CLOSE.badRequest, closeReason('invalid_after', 'after must be a decimal position'));
+    let principal;
+    try {
+      principal = await deps.authenticator.authenticate(credentialSourceOf(req));
+    } catch (error) {
+      if (isHttpError(error)) return refuse(ws, closeCodeOfStatus(error.status), closeReason(error.code, error.message));
+      log.error({ err: error }, 'ws authentication failed unexpectedly');
+      return refuse(ws, CLOSE.internal, closeReason('internal_error', 'try again later'));
+    }
+    if (principal.scope === 'operator')
+      return refuse(ws, CLOSE.forbidden, closeReason('tenant_credential_required', "the operator does not read tenants' events; use a tenant or auditor key"));
+    if (principal.tenantId !== tenantId) return refuse(ws, CLOSE.forbidden, closeReason('other_tenant', 'this credential belongs to another tenant'));
+    if (closing || ws.readyState !== ws.OPEN) return refuse(ws, CLOSE.restart, closeReason('restarting', 'reconnect'));
+    const joined: Connection = { ws, tenantId, cursor: FLOOR, alive: true, closed: false, send: (frame) => sendTo(joined, frame) };
+    slot.conn = joined;
+    connections.add(joined);
+    ws.on('pong', () => (joined.alive = true));
+    ws.on('close', () => close(joined, CLOSE.restart, ''));
+    try {
+      const feed = await feedOf(tenantId);
+      joined.cursor = afterParam === null ? feed.watermark : BigInt(afterParam);
+      if (!sendTo(joined, helloFrame(tenantId, afterParam === null ? undefined : joined.cursor))) return;
+      const ok = await catchUp(feed, joined, { store: deps.store, codec: deps.codec, tenantId, pageSize: settings.pageSize, drained: () => drained(joined) });
+      if (ok) sendTo(joined, liveFrame(joined.cursor));
+    } catch (error) {
+      log.error({ err: error, tenantId }, 'ws catch-up failed');
+      close(joined, CLOSE.internal, closeReason('catch_up_failed', 'could not read the log; reconnect with your last position'));
+    }
+  };
+
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    if (!PATH.test((req.url ?? '').split('?')[0]!)) return false;
+    if (closing) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      return true;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => void onConnection(ws, req));
+    return true;
+  };
+
+  const heartbeat = setInterval(() => {
+    for (const conn of connections) {
+      if (!conn.alive) {
+        log.debug({ tenantId: conn.tenantId }, 'ws peer did not answer the ping: dropped');
+        connections.delete(conn);
+        close(conn, CLOSE.restart, '');
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }, settings.heartbeatMs);
+  heartbeat.unref();
+
+  const subscription: BusSubscription = await deps.bus.consume('ws-pusher', { mode: 'broadcast' }, (events) => {
+    const tenants = new Set(events.map((event) => event.metadata.tenantId));
+    for (const tenantId of tenants) void feeds.get(tenantId)?.then((feed) => feed.wake(), () => undefined);
+  });
+  const liveSubscription = await deps.live?.listen((tenantId, frame) => {
+    let text: string | undefined;
+    for (const conn of connections) if (conn.tenantId === tenantId) conn.send((text ??= liveFeedFrame(frame)));
+  });
+
+  const attached = new Map<Server, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>();
+  return {
+    /** Takes the upgrades of `/ws/tenant/…` on `server`; other upgrade paths get 404. */
+    attach(server: Server) {
+      const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (!handleUpgrade(req, socket, head) && server.listenerCount('upgrade') === 1) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      };
+      server.on('upgrade', listener);
+      attached.set(server, listener);
+    },
+    handleUpgrade,
+    stats: () => ({ connections: connections.size, tenants: feeds.size, cutOff }),
+    /** Closes every socket with 1012 (clients reconnect with their last position), then the subscriptions. */
+    async close() {
+      closing = true;
+      clearInterval(heartbeat);
+      for (const [server, listener] of attached) server.off('upgrade', listener);
+      for (const conn of [...connections]) close(conn, CLOSE.restart, closeReason('restarting', 'the pusher stops; reconnect with your last position'));
+      await subscription.close();
+      await liveSubscription?.close();
+      for (const feed of feeds.values()) void feed.then((f) => f.stop(), () => undefined);
+      feeds.clear();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+};
+
+export type Pusher = Awaited<ReturnType<typeof createPusher>>;

@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { loadJwtKeySet } from '../adapters/auth/config.ts';
+import { createAuth } from '../adapters/auth/index.ts';
+import type { Auth } from '../adapters/auth/index.ts';
+import { httpApiConfigSchema } from '../adapters/http/index.ts';
+import { startHttpServer } from '../adapters/http/server.ts';
+import { createInProcessLiveFeed } from '../adapters/live/in-process.ts';
+import { createKafkaLiveFeed } from '../adapters/live/kafka.ts';
+import { createRateLimits } from '../adapters/limits/index.ts';
+import { migrateReadModels } from '../adapters/projections/projector.ts';
+import { apiKeyLookup } from '../adapters/projections/read-side.ts';
+import { createPusher, DEFAULT_PUSHER_SETTINGS } from '../adapters/ws/pusher.ts';
+import type { PusherSettings } from '../adapters/ws/pusher.ts';
+import type { LiveFeed, LiveSource } from '../domain/ports/live.ts';
+import { PROJECTIONS } from '../projections/index.ts';
+import { checkHttpApiConfig } from './api-role.ts';
+import { ConfigError, parseEnv } from './config.ts';
+import { kafkaOf } from './kafka.ts';
+import type { RoleContext, RunningRole } from './roles.ts';
+import type { Storage } from './stores.ts';
+
+/** The pushers' own variables (README, docs/live.md). */
+export const wsConfigSchema = z.object({
+  WS_HEARTBEAT_MS: z.coerce.number().int().min(1_000).max(300_000).default(DEFAULT_PUSHER_SETTINGS.heartbeatMs),
+  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(16_384).max(64 << 20).default(DEFAULT_PUSHER_SETTINGS.maxBufferedBytes),
+  WS_MAX_FRAME_BYTES: z.coerce.number().int().min(128).max(1 << 20).default(DEFAULT_PUSHER_SETTINGS.maxFrameBytes),
+  /** With BUS=kafka: the topic of live frames (agents' partial replies), shared by publishers and pushers. */
+  KAFKA_LIVE_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('openclaw.live'),
+});
+
+/**
+ * The live feed the pushers forward: the one this process's roles share, else with BUS=kafka the
+ * live topic (publishers in other processes reach every pusher), else one of this process.
+ */
+export const liveFeedOf = (ctx: RoleContext): { feed: LiveFeed & LiveSource; close(): Promise<void> } => {
+  if (ctx.shared.live) return { feed: ctx.shared.live, close: async () => undefined };
+  if (ctx.config.BUS === 'kafka') {
+    const { kafka, settings } = kafkaOf(ctx.config, ctx.log, 'BUS=kafka');
+    const feed = createKafkaLiveFeed({ kafka, topic: parseEnv(wsConfigSchema, ctx.env).KAFKA_LIVE_TOPIC, partitions: settings.partitions, log: ctx.log });
+    ctx.shared.live = feed;
+    return { feed, close: () => feed.close() };
+  }
+  const feed = createInProcessLiveFeed();
+  ctx.shared.live = feed;
+  return { feed, close: async () => undefined };
+};
+
+export const pusherSettingsOf = (env: NodeJS.ProcessEnv): Partial<PusherSettings> => {
+  const c = parseEnv(wsConfigSchema, env);
+  return { heartbeatMs: c.WS_HEARTBEAT_MS, maxBufferedBytes: c.WS_MAX_BUFFERED_BYTES, maxFrameBytes: c.WS_MAX_FRAME_BYTES };
+};
+
+export const checkWsRoleConfig = (env: NodeJS.ProcessEnv): void => {
+  checkHttpApiConfig(env);
+  parseEnv(wsConfigSchema, env);
+};
+
+/**
+ * The HTTP API's credential checks for a pusher without an api role beside it: the same JWT keys
+ * (so they must be configured: an ephemeral key would verify no token the API issued), the same
+ * operator key, API keys looked up in the same read models.
+ */
+const ownAuth = (ctx: RoleContext, storage: Storage): Auth => {
+  const config = parseEnv(httpApiConfigSchema, ctx.env);
+  const { keys, ephemeral } = loadJwtKeySet(config);
+  if (ephemeral) throw new ConfigError('the ws role verifies the API\'s tokens: set the same JWT_SECRET (or JWT_PRIVATE_KEYS) as the api role');
+  const rates = createRateLimits({
+    keyPrefix: config.RATE_LIMIT_PREFIX,
+    operatorPerMinute: config.OPERATOR_REQUESTS_PER_MINUTE,
+    authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE,
+    tierPerMinute: config.TIER_REQUESTS_PER_MINUTE,
+  });
+  return createAuth({
+    findApiKey: apiKeyLookup(storage.db, ctx.config.READ_MODEL_SCHEMA),
+    operatorApiKey: config.OPERATOR_API_KEY,
+    keys,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    ttlSeconds: config.JWT_TTL_SECONDS,
+    apiKeyCacheMs: config.API_KEY_CACHE_MS,
+    failures: rates.authFailures,
+  });
+};
+
+/**
+ * The `ws` role: WebSocket pushers on the api role's HTTP server when it runs in this process,
+ * else on a server of their own (PORT, HOST; /healthz included). Every instance consumes the bus
+ * in broadcast mode, so dashboards behind a load balancer all get every event.
+ */
+export const startWsRole = async (ctx: RoleContext): Promise<RunningRole> => {
+  const storage = await ctx.storage();
+  const auth = ctx.shared.auth ?? (await migrateReadModels(storage.db, ctx.config.READ_MODEL_SCHEMA, PROJECTIONS), ownAuth(ctx, storage));
+  let ready = false;
+  const own = ctx.shared.http
+    ? undefined
+    : await startHttpServer({ port: ctx.config.PORT, host: ctx.config.HOST, readiness: () => ({ ready, detail: { role: 'ws' } }) });
+  const http = ctx.shared.http ?? own!;
+  const live = liveFeedOf(ctx);
+  try {
+    const pusher = await createPusher({
+      bus: storage.bus,
+      store: storage.store,
+      codec: storage.codec,
+      authenticator: auth.authenticator,
+      live: live.feed,
+      log: ctx.log,
+      settings: pusherSettingsOf(ctx.env),
+    });
+    pusher.attach(http.server);
+    ready = true;
+    const url = `${http.url.replace(/^http/, 'ws')}/ws/tenant/{tenantId}`;
+    ctx.log.info({ url }, 'ws pushers running');
+    return {
+      banner: `ws pushers on ${url}`,
+      async stop() {
+        await pusher.close();
+        await live.close();
+        await own?.close();
+      },
+    };
+  } catch (error) {
+    await live.close();
+    await own?.close();
+    throw error;
+  }
+};

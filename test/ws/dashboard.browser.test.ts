@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Pusher } from '../../adapters/ws/pusher.ts';
+import { startApiHarness } from '../support/api-harness.ts';
+import type { ApiHarness } from '../support/api-harness.ts';
+import { client, ok } from '../http/support/client.ts';
+import { newTenant } from '../http/support/journey.ts';
+import { pusherOn } from './support.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** The dashboard's event feed, oldest first (it lists newest first). */
+const feedPositions = async (page: Page) => (await page.locator('#events li').evaluateAll((items) => items.map((li) => li.getAttribute('data-position')))).reverse();
+
+// The dashboard in real headless Chromium against the real stack (PostgreSQL, HTTP API, pusher).
+describe('dashboard at / in headless Chromium', () => {
+  let h: ApiHarness;
+  let pusher: Pusher;
+  let browser: Browser;
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM))
+      throw new Error(`no Chromium at ${CHROMIUM}: \`npm test\` installs it (apt-get install -y chromium); this test does not skip`);
+    h = await startApiHarness();
+    pusher = await pusherOn(h);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await pusher?.close();
+    await h?.close();
+  });
+
+  it('signs in with a key, shows a command issued over the API within 1 s, and resumes without a gap after the pusher restarts', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && problems.push(m.text())));
+    page.on('pageerror', (e) => void problems.push(e.message));
+    const response = await page.goto(`${h.baseUrl}/`);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toMatch(/script-src 'self';/);
+    await expect(page.locator('#connection').getAttribute('data-state')).resolves.toBe('signed-out');
+
+    await page.fill('#key', a.key);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    const start = (await page.textContent('#position'))!.trim();
+    expect(start).toMatch(/^\d+$/);
+
+    const asA = client(h.baseUrl, a.key);
+    const conversation = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Launch' }), 201);
+    const posted = ok(await asA.post<{ position: string }>(`/conversations/${conversation.conversationId}/messages`, { text: 'Hello dashboard' }), 201);
+    const sent = Date.now();
+    await page.waitForSelector(`#events li[data-position="${posted.position}"]`, { timeout: 1_000 });
+    await page.waitForSelector('#messages li:has-text("user: Hello dashboard")', { timeout: 1_000 });
+    const shownAfterMs = Date.now() - sent;
+    await page.waitForSelector('#conversations li:has-text("Launch")');
+    expect(await page.textContent('#position')).toBe(posted.position);
+
+    // the pusher restarts; commands go on meanwhile; the page resumes from its position
+    await pusher.close();
+    await page.waitForSelector('#connection[data-state="reconnecting"]', { timeout: 10_000 });
+    const knight = ok(await asA.post<{ knightId: string }>('/knights', { task: 'Build website' }), 202);
+    let last = '';
+    for (let i = 0; i < 3; i++) last = ok(await asA.post<{ position: string }>(`/conversations/${conversation.conversationId}/messages`, { text: `while away ${i}` }), 201).position;
+    pusher = await pusherOn(h);
+    await page.waitForSelector(`#events li[data-position="${last}"]`, { timeout: 30_000 });
+    await page.waitForSelector('#connection[data-state="live"]');
+    const stored = (await h.storage.store.readAll({ after: BigInt(start), filter: { tenantId: a.tenantId } })).map((e) => e.position.toString());
+    expect(await feedPositions(page)).toEqual(stored);
+    await page.waitForSelector(`#knights li[data-id="${knight.knightId}"]:has-text("Build website")`);
+    await page.waitForSelector('#messages li:has-text("while away 2")');
+    // the page's reconnect attempts while no pusher listened are the only errors it may log
+    expect(problems.filter((p) => !/WebSocket connection to .* failed/.test(p))).toEqual([]);
+    process.stdout.write(`dashboard showed the API's message ${shownAfterMs} ms after the API answered\n`);
+    await page.close();
+  }, 180_000);
+
+  it('says why a key is refused, and the key never reaches the URL or storage', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', 'ocs_aaaaaaaaaaaa_bogusbogusbogusbogusbogusbogusbogusbogusbogu');
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('#sign-in-error:has-text("could not sign in")');
+    expect(page.url()).toBe(`${h.baseUrl}/`);
+    expect(await page.evaluate('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie')).toBe('{}{}');
+    await page.close();
+  }, 60_000);
+});

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInProcessLiveFeed } from '../../adapters/live/in-process.ts';
+import { startHttpServer } from '../../adapters/http/server.ts';
+import type { Pusher } from '../../adapters/ws/pusher.ts';
+import { startApiHarness } from '../support/api-harness.ts';
+import type { ApiHarness } from '../support/api-harness.ts';
+import { client, ok } from '../http/support/client.ts';
+import type { Client } from '../http/support/client.ts';
+import { newTenant, tokenFor } from '../http/support/journey.ts';
+import { connect, pusherOn } from './support.ts';
+import type { Frame } from './support.ts';
+
+const positions = (frames: Frame[]) => frames.filter((f) => f.kind === 'event').map((f) => f.position!);
+
+// The pushers on the real stack: PostgreSQL store, in-process bus, the HTTP API's auth, real sockets.
+describe('WebSocket pushers /ws/tenant/{id}', () => {
+  let h: ApiHarness;
+  let operator: Client;
+  let pusher: Pusher;
+  const live = createInProcessLiveFeed();
+  beforeAll(async () => {
+    h = await startApiHarness();
+    operator = client(h.baseUrl, h.operatorKey);
+    pusher = await pusherOn(h, { maxBufferedBytes: 64 * 1024, heartbeatMs: 60_000 }, live);
+  }, 60_000);
+  afterAll(async () => {
+    await pusher?.close();
+    await h?.close();
+  });
+
+  /** The tenant's events in the store after `after`, as positions (the truth a socket must match). */
+  const stored = async (tenantId: string, after?: string) =>
+    (await h.storage.store.readAll({ filter: { tenantId }, ...(after ? { after: BigInt(after) } : {}) })).map((e) => e.position.toString());
+
+  it("streams a tenant's events, decoded as the read API shows them, and never another tenant's", async () => {
+    const a = await newTenant(operator);
+    const b = await newTenant(operator);
+    const token = await tokenFor(h.baseUrl, a.key);
+    const socket = connect(h.baseUrl, a.tenantId, token);
+    await socket.until((f) => f.kind === 'live');
+    const asA = client(h.baseUrl, a.key);
+    const asB = client(h.baseUrl, b.key);
+    const theirs = ok(await asB.post<{ conversationId: string }>('/conversations', {}), 201);
+    ok(await asB.post(`/conversations/${theirs.conversationId}/messages`, { text: 'secret of B' }), 201);
+    const mine = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Site' }), 201);
+    const posted = ok(await asA.post<{ position: string }>(`/conversations/${mine.conversationId}/messages`, { text: 'Hello from A' }), 201);
+    await socket.until((f) => f.position === posted.position);
+    const message = socket.events().find((f) => f.type === 'MessagePosted')!;
+    expect(message.data).toMatchObject({ text: 'Hello from A', role: 'user' }); // personal data decrypted for its tenant
+    expect(socket.events().every((f) => f.streamId!.includes(a.tenantId))).toBe(true);
+    expect(JSON.stringify(socket.frames)).not.toContain('secret of B');
+    socket.ws.close();
+  });
+
+  it('refuses another tenant, a forged token, no credential and the operator, each with its close code; other sockets go on', async () => {
+    const a = await newTenant(operator);
+    const b = await newTenant(operator);
+    const watching = connect(h.baseUrl, a.tenantId, a.key);
+    await watching.until((f) => f.kind === 'live');
+    const token = await tokenFor(h.baseUrl, a.key);
+    const [forged, other, none, op, badId, badAfter] = [
+      connect(h.baseUrl, a.tenantId, `${token.slice(0, -4)}AAAA`),
+      connect(h.baseUrl, b.tenantId, token),
+      connect(h.baseUrl, a.tenantId, undefined),
+      connect(h.baseUrl, a.tenantId, h.operatorKey),
+      connect(h.baseUrl, 'NOT_A_TENANT', token),
+      connect(h.baseUrl, a.tenantId, token, '?after=-1'),
+    ];
+    expect(await forged.closed).toMatchObject({ code: 4401 });
+    expect(await other.closed).toEqual({ code: 4403, reason: expect.stringContaining('other_tenant') });
+    expect(await none.closed).toEqual({ code: 4401, reason: expect.stringContaining('credentials_required') });
+    expect(await op.closed).toMatchObject({ code: 4403 });
+    expect(await badId.closed).toMatchObject({ code: 4400 });
+    expect(await badAfter.closed).toMatchObject({ code: 4400 });
+    for (const refused of [forged, other, none, op, badId, badAfter]) expect(refused.events()).toEqual([]);
+    const posted = ok(await client(h.baseUrl, a.key).post<{ position: string }>('/conversations', {}), 201);
+    await watching.until((f) => f.position === posted.position);
+    watching.ws.close();
+  });
+
+  it('closes a malformed frame with 1007, a binary one with 1003 and an oversized one with 1009; the others stay', async () => {
+    const a = await newTenant(operator);
+    const sockets = [0, 1, 2, 3].map(() => connect(h.baseUrl, a.tenantId, a.key));
+    await Promise.all(sockets.map((s) => s.until((f) => f.kind === 'live')));
+    const [malformed, binary, oversized, bystander] = sockets as [typeof sockets[0], typeof sockets[0], typeof sockets[0], typeof sockets[0]];
+    malformed.ws.send('{"type":"subscribe","tenant":"other"}');
+    binary.ws.send(Buffer.from([1, 2, 3]));
+    oversized.ws.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(10_000) }));
+    bystander.ws.send('{"type":"ping"}');
+    expect(await malformed.closed).toMatchObject({ code: 1007 });
+    expect(await binary.closed).toMatchObject({ code: 1003 });
+    expect((await oversized.closed).code).toBe(1009);
+    await bystander.until((f) => f.kind === 'pong');
+    const posted = ok(await client(h.baseUrl, a.key).post<{ position: string }>('/conversations', {}), 201);
+    await bystander.until((f) => f.position === posted.position);
+    bystander.ws.close();
+  });
+
+  it('resumes from the last position: what was missed, then live, without a gap or a double across the seam', async () => {
+    const a = await newTenant(operator);
+    const asA = client(h.baseUrl, a.key);
+    const first = connect(h.baseUrl, a.tenantId, a.key);
+    await first.until((f) => f.kind === 'live');
+    const c = ok(await asA.post<{ conversationId: string; position: string }>('/conversations', {}), 201);
+    await first.until((f) => f.position === c.position);
+    const last = positions(first.frames).at(-1)!;
+    first.ws.close();
+    await first.closed;
+    // missed while away
+    for (let i = 0; i < 5; i++) ok(await asA.post(`/conversations/${c.conversationId}/messages`, { text: `missed ${i}` }), 201);
+    // and more appended while the second socket catches up and goes live
+    let writing = true;
+    const writer = (async () => {
+      let i = 0;
+      while (writing) ok(await asA.post(`/conversations/${c.conversationId}/messages`, { text: `during ${i++}` }), 201);
+    })();
+    const second = connect(h.baseUrl, a.tenantId, a.key, `?after=${last}`);
+    await second.until((f) => f.kind === 'live');
+    await new Promise((r) => setTimeout(r, 300));
+    writing = false;
+    await writer;
+    const final = ok(await asA.post<{ position: string }>(`/conversations/${c.conversationId}/messages`, { text: 'final' }), 201);
+    await second.until((f) => f.position === final.position);
+    expect(second.frames[0]).toEqual({ kind: 'hello', tenantId: a.tenantId, after: last });
+    expect(positions(second.frames)).toEqual(await stored(a.tenantId, last));
+    expect(second.events().filter((f) => String(f.data!.text).startsWith('during')).length).toBeGreaterThan(0);
+    second.ws.close();
+  });
+
+  it('cuts off a client that does not read (4408) and keeps serving the tenant\'s other sockets', async () => {
+    const a = await newTenant(operator, 'enterprise');
+    const slow = connect(h.baseUrl, a.tenantId, a.key);
+    const fast = connect(h.baseUrl, a.tenantId, a.key);
+    await Promise.all([slow.until((f) => f.kind === 'live'), fast.until((f) => f.kind === 'live')]);
+    const underlying = (slow.ws as unknown as { _socket: Socket })._socket;
+    underlying.pause(); // stops reading: the kernel buffers fill, then the pusher's
+    const conversation = ok(await client(h.baseUrl, a.key).post<{ conversationId: string }>('/conversations', {}), 201);
+    const text = 'x'.repeat(15_000);
+    const before = pusher.stats().cutOff;
+    let last = '';
+    for (let i = 0; i < 2_000 && pusher.stats().cutOff === before; i++)
+      last = await postAsAgent(conversation.conversationId, a.tenantId, text);
+    expect(pusher.stats().cutOff).toBe(before + 1);
+    underlying.resume();
+    expect(await slow.closed).toEqual({ code: 4408, reason: expect.stringContaining('slow_consumer') });
+    await fast.until((f) => f.position === last, 60_000);
+    fast.ws.close();
+  }, 180_000);
+
+  it("forwards live frames to that tenant's sockets only, without touching positions", async () => {
+    const a = await newTenant(operator);
+    const b = await newTenant(operator);
+    const sa = connect(h.baseUrl, a.tenantId, a.key);
+    const sb = connect(h.baseUrl, b.tenantId, b.key);
+    await Promise.all([sa.until((f) => f.kind === 'live'), sb.until((f) => f.kind === 'live')]);
+    await live.publish(a.tenantId, { kind: 'agent.partial', conversationId: 'c1', inReplyTo: 'm1', text: 'Thinking', seq: 1 });
+    await sa.until((f) => f.kind === 'agent.partial');
+    expect(sa.frames.at(-1)).toEqual({ kind: 'agent.partial', conversationId: 'c1', inReplyTo: 'm1', text: 'Thinking', seq: 1 });
+    sb.ws.send('{"type":"ping"}');
+    await sb.until((f) => f.kind === 'pong');
+    expect(sb.frames.some((f) => f.kind === 'agent.partial')).toBe(false);
+    sa.ws.close();
+    sb.ws.close();
+  });
+
+  it('a second pusher instance sees every event too (each its own broadcast consumer)', async () => {
+    const a = await newTenant(operator);
+    const server = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready: true }) });
+    const second = await pusherOn(h, {}, live, server.server);
+    try {
+      const one = connect(h.baseUrl, a.tenantId, a.key);
+      const two = connect(server.url, a.tenantId, a.key);
+      await Promise.all([one.until((f) => f.kind === 'live'), two.until((f) => f.kind === 'live')]);
+      const posted = ok(await client(h.baseUrl, a.key).post<{ position: string }>('/conversations', {}), 201);
+      await Promise.all([one.until((f) => f.position === posted.position), two.until((f) => f.position === posted.position)]);
+      expect(positions(two.frames)).toEqual(positions(one.frames));
+      one.ws.close();
+      two.ws.close();
+    } finally {
+      await second.close();
+      await server.close();
+    }
+  });
+
+  const postAsAgent = async (conversationId: string, tenantId: string, text: string): Promise<string> => {
+    const { postMessage } = await import('../../commands/conversations/post-message.ts');
+    const { asTenantId } = await import('../../domain/shared/ids.ts');
+    const caller = { tenantId: asTenantId(tenantId), actor: 'agent:test', correlationId: randomUUID() };
+    const result = await postMessage(h.platform.ports, caller, conversationId, { text }, { role: 'agent' });
+    return String(result.position);
+  };
+});
