@@ -2,6 +2,7 @@ import { startHttpServer } from '../adapters/http/server.ts';
 import type { HttpServer } from '../adapters/http/server.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { channelsOf } from './channels.ts';
 import { connectOrgo } from './orgo.ts';
 import type { OrgoConnection } from './orgo.ts';
 import { createPlatform } from './platform.ts';
@@ -67,6 +68,7 @@ export const servePlatform = async (
     orgo = await connectOrgo(env, log, { simulate: options.saga === true });
     platform = await createPlatform({
       vms: orgo?.vms,
+      channels: channelsOf(env, http.url).platforms,
       storage,
       eventSchema: config.EVENT_STORE_SCHEMA,
       readModelSchema: config.READ_MODEL_SCHEMA,
