@@ -12,7 +12,7 @@ import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
 /** Every role, in the order a process starts them (and stops them in reverse). */
-export const ROLE_NAMES = ['api', 'projector', 'relay', 'saga'] as const;
+export const ROLE_NAMES = ['api', 'projector', 'relay', 'saga', 'bots'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
 /** What a role gets from the process that runs it (alone, or beside other roles). */
@@ -120,6 +120,16 @@ export const ROLES: Record<RoleName, Role> = {
       if (!env.ORGO_API_KEY) throw new ConfigError('the saga role needs ORGO_API_KEY (the simulated Orgo is only for the embedded default)');
     },
     start: async (ctx) => (await import('./saga-role.ts')).startSagaRole(ctx),
+  },
+  bots: {
+    summary: "sends agents' answers to bot users on Telegram and WhatsApp (exactly one send per message, see docs/channels.md)",
+    needs: ['DATABASE_URL (PostgreSQL store) or EVENTSTORE_URL + DATABASE_URL', 'ENCRYPTION_KEY', 'TELEGRAM_API_ROOT, WHATSAPP_GRAPH_URL (defaults: the real APIs)'],
+    keys: 'required', // decrypts bot tokens and the messages it sends
+    check: async (config, env) => {
+      needsSharedDatabase('bots')(config);
+      (await import('./config.ts')).parseEnv((await import('./channels.ts')).channelsConfigSchema, env);
+    },
+    start: async (ctx) => (await import('./bots-role.ts')).startBotsRole(ctx),
   },
 };
 
