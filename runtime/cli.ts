@@ -29,7 +29,12 @@ program
         `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n` +
         `  keys:      ${config.ENCRYPTION_KEY ? 'master key from ENCRYPTION_KEY' : `master key in ${path.join(config.DATA_DIR, MASTER_KEY_FILE)} (personal data is unreadable without it)`}\n` +
         `  vms:       ${platform.orgo?.describe ?? 'none'}${platform.orgo?.simulator ? ' (ORGO_API_KEY is unset: nothing is really created)' : ''}\n` +
-        `${platform.relay ? `  ${platform.relay}\n` : ''}  stop:      Ctrl-C\n\n`,
+        `${platform.relay ? `  ${platform.relay}\n` : ''}` +
+        (platform.telegramDouble
+          ? `  telegram:  local double at ${platform.telegramDouble.apiRoot} (TELEGRAM_API_ROOT is unset); demo bot token ${platform.telegramDouble.botToken}\n` +
+            `             connect it: POST /api/v1/channels/telegram {"token": "<demo token>"}; a user writes: POST ${platform.telegramDouble.apiRoot}_double/bot<demo token>/say {"chatId": 42, "text": "hi"}\n`
+          : '') +
+        `  stop:      Ctrl-C\n\n`,
     );
   });
 
