@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import express from 'express';
-import type { Request, RequestHandler, Response, Router } from 'express';
+import type { RequestHandler, Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { receiveBotMessage, reportMessageStatus } from '../../commands/channels/inbound.ts';
 import type { CommandPorts } from '../../commands/context.ts';
