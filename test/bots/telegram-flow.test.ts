@@ -79,7 +79,7 @@ describe('a Telegram bot user talks to the tenant’s agent (real PostgreSQL, re
     // nowhere in plaintext: database, logs, responses
     const dump = await dumpSchemas([h.stack.schemas.events, h.stack.schemas.readModels]);
     expect(dump).toContain('TelegramBotConnected');
-    for (const token of [bot.token, second.token, webhook.secretToken]) {
+    for (const token of [bot.token, second.token, webhook.secretToken!]) {
       expect(dump.includes(token)).toBe(false);
       expect(h.logs.join('').includes(token)).toBe(false);
       expect(responses.join('').includes(token)).toBe(false);
