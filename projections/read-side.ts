@@ -59,7 +59,7 @@ export interface MessageView {
   role: 'user' | 'agent' | 'system';
   channel: 'api' | 'telegram' | 'whatsapp';
   text: string;
-  delivery: 'none' | 'pending' | 'delivered' | 'failed';
+  delivery: 'none' | 'pending' | 'delivered' | 'read' | 'failed';
   createdAt: string;
 }
 

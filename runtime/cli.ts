@@ -30,7 +30,13 @@ program
         `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n` +
         `  keys:      ${config.ENCRYPTION_KEY ? 'master key from ENCRYPTION_KEY' : `master key in ${path.join(config.DATA_DIR, MASTER_KEY_FILE)} (personal data is unreadable without it)`}\n` +
         `  vms:       ${platform.orgo?.describe ?? 'none'}${platform.orgo?.simulator ? ' (ORGO_API_KEY is unset: nothing is really created)' : ''}\n` +
-        `  ${platform.ws}\n${platform.relay ? `  ${platform.relay}\n` : ''}  stop:      Ctrl-C\n\n`,
+        `  ${platform.ws}\n` +
+        `${platform.relay ? `  ${platform.relay}\n` : ''}` +
+        (platform.telegramDouble
+          ? `  telegram:  local double at ${platform.telegramDouble.apiRoot} (TELEGRAM_API_ROOT is unset); demo bot token ${platform.telegramDouble.botToken}\n` +
+            `             connect it: POST /api/v1/channels/telegram {"token": "<demo token>"}; a user writes: POST ${platform.telegramDouble.apiRoot}_double/bot<demo token>/say {"chatId": 42, "text": "hi"}\n`
+          : '') +
+        `  stop:      Ctrl-C\n\n`,
     );
   });
 
@@ -49,7 +55,7 @@ const runRoles = async (names: readonly string[]) => {
 
 program
   .command('start')
-  .description('run the given roles in one process (api, projector, relay, saga), e.g. --roles api,relay')
+  .description('run the given roles in one process (api, projector, relay, saga, bots), e.g. --roles api,relay')
   .requiredOption('--roles <list>', 'comma-separated roles')
   .action(async (options: { roles: string }) => runRoles(options.roles.split(',').map((r) => r.trim()).filter(Boolean)));
 
@@ -72,6 +78,11 @@ program
   .command('saga')
   .description('run only the provisioning saga: agent VMs and knights on Orgo (needs DATABASE_URL, ENCRYPTION_KEY and ORGO_API_KEY)')
   .action(() => runRoles(['saga']));
+
+program
+  .command('bots')
+  .description("run only the bots role: agents' answers to Telegram and WhatsApp (needs DATABASE_URL and ENCRYPTION_KEY)")
+  .action(() => runRoles(['bots']));
 
 program
   .command('bus')

@@ -9,6 +9,8 @@ import type { RoleContext, RoleName, RunningRole } from './roles.ts';
 
 export interface DevPlatform extends Served {
   readonly operatorKey: { key: string; created: boolean; file: string | undefined };
+  /** Without TELEGRAM_API_ROOT: the local Telegram double this process runs, and the demo bot's token. */
+  readonly telegramDouble?: { apiRoot: string; botToken: string };
   /** With BUS=kafka: the relay's line (`relay running (… → topic on brokers)`). */
   readonly relay?: string;
   /** The pushers' line (`ws pushers on ws://…/ws/tenant/{tenantId}`). */
@@ -26,16 +28,35 @@ export interface DevPlatform extends Served {
  */
 export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<DevPlatform> => {
   let operatorKey: DevPlatform['operatorKey'] | undefined;
-  const served = await servePlatform(config, log, {
-    projector: 'inline',
-    role: 'dev',
-    saga: true,
-    keys: 'embedded',
-    env: async () => {
-      operatorKey = await loadOrCreateOperatorKey(config.DATA_DIR, env.OPERATOR_API_KEY || undefined);
-      return { ...env, OPERATOR_API_KEY: operatorKey.key };
-    },
-  });
+  // No real Telegram configured: a local Bot API double, so a whole bot conversation runs on this machine.
+  const double = env.TELEGRAM_API_ROOT ? undefined : await startLocalTelegram();
+  const withDouble = (served: Served): Served & Pick<DevPlatform, 'telegramDouble'> =>
+    double
+      ? {
+          ...served,
+          telegramDouble: { apiRoot: double.double.apiRoot, botToken: double.bot.token },
+          stop: async () => {
+            await served.stop();
+            await double.double.close();
+          },
+        }
+      : served;
+  const served = withDouble(
+    await servePlatform(config, log, {
+      projector: 'inline',
+      role: 'dev',
+      saga: true,
+      bots: true,
+      keys: 'embedded',
+      env: async () => {
+        operatorKey = await loadOrCreateOperatorKey(config.DATA_DIR, env.OPERATOR_API_KEY || undefined);
+        return { ...env, OPERATOR_API_KEY: operatorKey.key, ...(double ? { TELEGRAM_API_ROOT: double.double.apiRoot } : {}) };
+      },
+    }).catch(async (error: unknown) => {
+      await double?.double.close();
+      throw error;
+    }),
+  );
   const live = createInProcessLiveFeed();
   const { ROLES } = await import('./roles.ts');
   const ctx = (roles: RoleName[]): RoleContext => ({
@@ -68,6 +89,12 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
     ws: started[started.length - 1]!.banner,
     ...(config.BUS === 'kafka' ? { relay: started[0]!.banner } : {}),
   };
+};
+
+const startLocalTelegram = async () => {
+  const { startTelegramDouble } = await import('../test/doubles/telegram-bot-api.ts');
+  const double = await startTelegramDouble();
+  return { double, bot: double.addBot({ username: 'local_demo_bot' }) };
 };
 
 export { stopOnSignals } from './signals.ts';

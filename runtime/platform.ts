@@ -3,6 +3,8 @@ import { createAuditLog } from '../adapters/audit/service.ts';
 import type { Express } from 'express';
 import { createHttpApi, installFallbacks } from '../adapters/http/index.ts';
 import type { HttpApi } from '../adapters/http/index.ts';
+import { createWebhookRouter } from '../adapters/http/webhooks.ts';
+import type { ChannelPlatforms } from '../domain/ports/channels.ts';
 import { createWakeup } from '../adapters/event-store/sql/wakeup.ts';
 import type { Wakeup } from '../adapters/event-store/sql/wakeup.ts';
 import { migrateReadModels, projectedChannel } from '../adapters/projections/projector.ts';
@@ -40,6 +42,8 @@ export interface PlatformOptions {
   readonly projectorLingerMs?: number;
   /** The computers knights run on, for the API's live screenshots. */
   readonly vms?: VmProvider | undefined;
+  /** Telegram and WhatsApp for the connect routes. */
+  readonly channels?: ChannelPlatforms | undefined;
 }
 
 export interface Platform {
@@ -120,7 +124,8 @@ const wire = (
   };
   const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));
   const audit = createAuditLog({ store: storage.store, codec: storage.codec });
-  const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms, audit });
+  const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms, audit, channels: options.channels });
+  const webhooks = createWebhookRouter({ ports, log });
   inline?.start();
   return {
     ports,
@@ -129,6 +134,7 @@ const wire = (
     api,
     mount(app) {
       api.mount(app);
+      app.use(webhooks);
       installFallbacks(app, log);
     },
     async stop() {

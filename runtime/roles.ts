@@ -15,7 +15,7 @@ import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
 /** Every role, in the order a process starts them (and stops them in reverse). */
-export const ROLE_NAMES = ['api', 'projector', 'relay', 'saga', 'ws'] as const;
+export const ROLE_NAMES = ['api', 'projector', 'relay', 'saga', 'ws', 'bots'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
 /** What a role gets from the process that runs it (alone, or beside other roles). */
@@ -143,6 +143,16 @@ export const ROLES: Record<RoleName, Role> = {
       (await import('./ws-role.ts')).checkWsRoleConfig(env);
     },
     start: async (ctx) => (await import('./ws-role.ts')).startWsRole(ctx),
+  },
+  bots: {
+    summary: "sends agents' answers to bot users on Telegram and WhatsApp (exactly one send per message, see docs/channels.md)",
+    needs: ['DATABASE_URL (PostgreSQL store) or EVENTSTORE_URL + DATABASE_URL', 'ENCRYPTION_KEY', 'TELEGRAM_API_ROOT, WHATSAPP_GRAPH_URL (defaults: the real APIs)'],
+    keys: 'required', // decrypts bot tokens and the messages it sends
+    check: async (config, env) => {
+      needsSharedDatabase('bots')(config);
+      (await import('./config.ts')).parseEnv((await import('./channels.ts')).channelsConfigSchema, env);
+    },
+    start: async (ctx) => (await import('./bots-role.ts')).startBotsRole(ctx),
   },
 };
 

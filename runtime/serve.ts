@@ -2,6 +2,8 @@ import { startHttpServer } from '../adapters/http/server.ts';
 import type { HttpServer } from '../adapters/http/server.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { startBots } from './bots-role.ts';
+import { channelsOf } from './channels.ts';
 import { connectOrgo } from './orgo.ts';
 import type { OrgoConnection } from './orgo.ts';
 import { createPlatform } from './platform.ts';
@@ -44,6 +46,8 @@ export const servePlatform = async (
      * ORGO_API_KEY — on a simulated Orgo. Without it, an Orgo connection serves screenshots only.
      */
     readonly saga?: boolean;
+    /** Run the bot delivery (the `bots` role's consumer) here too: the embedded default. */
+    readonly bots?: boolean;
     /** Where the master keys come from (see runtime/encryption.ts). */
     readonly keys: KeySource;
     /** Storage opened by the caller (roles sharing one process): used as is, and left open on stop. */
@@ -61,12 +65,14 @@ export const servePlatform = async (
   let platform: Platform | undefined;
   let orgo: OrgoConnection | undefined;
   let saga: RunningSaga | undefined;
+  let bots: { stop(): Promise<void> } | undefined;
   try {
     const env = typeof options.env === 'function' ? await options.env() : options.env;
     storage = options.storage ? await options.storage() : await openStorage(config, options.role, { master: await loadMasterKeys(config, options.keys), log });
     orgo = await connectOrgo(env, log, { simulate: options.saga === true });
     platform = await createPlatform({
       vms: orgo?.vms,
+      channels: channelsOf(env, http.url).platforms,
       storage,
       eventSchema: config.EVENT_STORE_SCHEMA,
       readModelSchema: config.READ_MODEL_SCHEMA,
@@ -87,7 +93,10 @@ export const servePlatform = async (
         env,
         log,
       });
+    if (options.bots)
+      bots = await startBots({ storage, shell: platform.ports.shell, eventSchema: config.EVENT_STORE_SCHEMA, env, log });
   } catch (error) {
+    await saga?.stop();
     await platform?.stop();
     await orgo?.close();
     if (!options.storage) await storage?.close();
@@ -109,6 +118,7 @@ export const servePlatform = async (
       (stopping ??= (async () => {
         phase = 'stopping';
         await http.close();
+        await bots?.stop();
         await saga?.stop();
         await served.stop();
         await orgo?.close();

@@ -4,6 +4,8 @@ import type { HttpServer } from '../adapters/http/server.ts';
 import { mintApiKey } from '../commands/tenants/api-keys.ts';
 import { loadConfig } from './config.ts';
 import type { Logger } from './logger.ts';
+import { startBots } from './bots-role.ts';
+import { channelsOf } from './channels.ts';
 import { connectOrgo } from './orgo.ts';
 import type { OrgoConnection } from './orgo.ts';
 import { createPlatform } from './platform.ts';
@@ -45,6 +47,8 @@ export const startStack = async (options: {
   projector?: PlatformOptions['projector'];
   /** Run the provisioning saga in this process too, on the Orgo that `env` names (ORGO_API_URL, ORGO_API_KEY). */
   saga?: boolean;
+  /** Run the bot delivery in this process too, on the platforms `env` names (TELEGRAM_API_ROOT, WHATSAPP_GRAPH_URL). */
+  bots?: boolean;
 }): Promise<Stack> => {
   const { events, readModels } = options.schemas;
   const operatorKey = mintApiKey().key;
@@ -61,8 +65,12 @@ export const startStack = async (options: {
   const config = loadConfig(storageEnv);
   const storage = await openStorage(config, 'api', { master: await loadMasterKeys(config, 'required') });
   const orgo = await connectOrgo(options.env ?? {}, options.log, { simulate: false });
+  let ready = false;
+  // listening first: the platforms are told the webhook URL when a bot connects
+  const http = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready }) });
   const platform = await createPlatform({
     vms: orgo?.vms,
+    channels: channelsOf(options.env ?? {}, http.url).platforms,
     storage,
     eventSchema: events,
     readModelSchema: readModels,
@@ -76,8 +84,9 @@ export const startStack = async (options: {
     options.saga && orgo
       ? await startSaga({ storage, shell: platform.ports.shell, vms: orgo.vms, eventSchema: events, readModelSchema: readModels, env: options.env ?? {}, log: options.log })
       : undefined;
-  let ready = false;
-  const http = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready }) });
+  const bots = options.bots
+    ? await startBots({ storage, shell: platform.ports.shell, eventSchema: events, env: options.env ?? {}, log: options.log })
+    : undefined;
   platform.mount(http.app);
   ready = true;
   return {
@@ -92,6 +101,7 @@ export const startStack = async (options: {
     saga,
     async close() {
       await http.close();
+      await bots?.stop();
       await saga?.stop();
       await platform.stop();
       await orgo?.close();

@@ -8,6 +8,8 @@ import type { Accepted, Caller, CommandPorts } from '../context.ts';
 export const postMessageInput = z
   .object({
     text: text(MAX_MESSAGE_TEXT).refine((s) => s.trim().length > 0, 'must not be blank'),
+    /** `agent`: the tenant's own agent answers (in a bot conversation the answer goes back to the bot user). */
+    role: z.enum(['user', 'agent']).optional(),
   })
   .strict();
 
@@ -17,12 +19,12 @@ export const postMessage = async (
   caller: Caller,
   conversationId: string,
   input: z.infer<typeof postMessageInput>,
-  options: { role?: MessageRole; channel?: Channel; messageId?: string } = {},
+  options: { role?: MessageRole; channel?: Channel; messageId?: string; external?: { messageId: string; order: number } } = {},
 ): Promise<Accepted & { messageId: string }> => {
   const id = asConversationId(conversationId);
   const at = ports.clock();
   const day = at.toISOString().slice(0, 10);
-  const role = options.role ?? 'user';
+  const role = options.role ?? input.role ?? 'user';
   const tenant = await tenantFactsOf(ports, caller.tenantId);
   // Only user messages count against the daily quota.
   const slot = role === 'user' ? await reserveMessage(ports.usage, caller.tenantId, day) : undefined;
@@ -39,6 +41,7 @@ export const postMessage = async (
         text: input.text,
         tenant,
         messagesToday: slot?.count ?? 0,
+        external: options.external ?? null,
         at: at.toISOString(),
       }),
     );

@@ -1,6 +1,6 @@
 import type { ConversationId, TenantId } from '../shared/ids.ts';
 import type { TenantFacts } from '../tenant/facts.ts';
-import type { Channel, MessageRole } from './events.ts';
+import type { Channel, MessageRole, MessageStatus } from './events.ts';
 
 type Command<Type extends string, Data> = Readonly<Data> & { readonly type: Type; readonly at: string };
 
@@ -18,16 +18,29 @@ export type StartConversation = Command<
 /** `messagesToday` is the tenant's count of user messages today, looked up by the handler. */
 export type PostMessage = Command<
   'PostMessage',
-  { messageId: string; role: MessageRole; channel: Channel; text: string; tenant: TenantFacts; messagesToday: number }
+  {
+    messageId: string;
+    role: MessageRole;
+    channel: Channel;
+    text: string;
+    tenant: TenantFacts;
+    messagesToday: number;
+    /** A bot user's message: the platform's message id and ordering key. */
+    external?: { messageId: string; order: number } | null;
+  }
 >;
 /** Delivery records are bookkeeping of work already in flight: they carry no tenant facts. */
 export type RecordMessageDelivered = Command<
   'RecordMessageDelivered',
-  { messageId: string; channel: Channel; externalMessageId: string }
+  { messageId: string; channel: Channel; externalMessageIds: readonly string[]; unconfirmedParts: number }
 >;
 export type RecordMessageDeliveryFailed = Command<
   'RecordMessageDeliveryFailed',
   { messageId: string; channel: Channel; reason: string; retryable: boolean }
+>;
+export type RecordMessageStatus = Command<
+  'RecordMessageStatus',
+  { externalMessageId: string; status: MessageStatus; errorCode: number | null }
 >;
 export type CloseConversation = Command<'CloseConversation', { reason: string; tenant: TenantFacts }>;
 
@@ -36,4 +49,5 @@ export type ConversationCommand =
   | PostMessage
   | RecordMessageDelivered
   | RecordMessageDeliveryFailed
+  | RecordMessageStatus
   | CloseConversation;

@@ -4,7 +4,9 @@ import { requireActiveTenant } from '../tenant/facts.ts';
 import { TIER_LIMITS } from '../tiers.ts';
 import type * as C from './commands.ts';
 import type { ConversationCommand } from './commands.ts';
-import type { ConversationEvent, ConversationStarted } from './events.ts';
+import { MESSAGE_STATUSES } from './events.ts';
+import type { ConversationEvent, ConversationStarted, ExternalOrigin } from './events.ts';
+import { placeInbound } from './place.ts';
 import type { ConversationState, ExistingConversation, PendingDelivery } from './state.ts';
 import * as v from './validate.ts';
 import { windowHas } from './window.ts';
@@ -47,16 +49,35 @@ const postMessage = (c: C.PostMessage, state: ConversationState): Events => {
   if (windowHas(conversation.recentMessageIds, messageId)) return [];
   if (conversation.status === 'closed') throw domainError('conflict', 'conversation_closed', 'the conversation is closed');
   const role = v.checkRole(c.role);
-  const channel = v.checkChannel(c.channel);
-  if (channel !== 'api' && channel !== conversation.channel)
+  const asked = v.checkChannel(c.channel);
+  if (asked !== 'api' && asked !== conversation.channel)
     throw domainError('conflict', 'channel_mismatch', `this conversation is on ${conversation.channel}`);
+  // The agent's (or the system's) answer in a bot conversation goes back to the bot user, whoever posts it.
+  const channel = role !== 'user' ? conversation.channel : asked;
   const text = v.checkText(c.text, v.MAX_MESSAGE_TEXT, 'invalid_message_text', 'message text');
   if (role === 'user') {
     const limit = TIER_LIMITS[tier].messagesPerDay;
     if (v.checkMessagesToday(c.messagesToday) >= limit)
       throw domainError('limit', 'message_quota_exceeded', `the ${tier} tier allows ${limit} messages a day`, { tier, limit });
   }
-  return [{ type: 'MessagePosted', data: { messageId, role, channel, text, at: c.at } }];
+  const external = externalOrigin(c, conversation, role, channel);
+  return [{ type: 'MessagePosted', data: { messageId, role, channel, text, external, at: c.at } }];
+};
+
+/** A bot user's message keeps the platform's id and ordering key, and gets its place in the history. */
+const externalOrigin = (
+  c: C.PostMessage,
+  conversation: ExistingConversation,
+  role: string,
+  channel: string,
+): ExternalOrigin | null => {
+  if (!c.external) return null;
+  if (role !== 'user' || channel === 'api')
+    throw domainError('validation', 'invalid_external_origin', 'only a bot user message comes from a platform');
+  const messageId = v.checkToken(c.external.messageId, 'invalid_external_message_id', 'external message id');
+  const order = c.external.order;
+  if (!Number.isSafeInteger(order) || order < 0) throw domainError('validation', 'invalid_external_order', 'the ordering key must be a non-negative integer');
+  return { messageId, order, seq: placeInbound(conversation.inbound, order, conversation.revision + 1) };
 };
 
 /** The delivery a record refers to; undefined when it was already settled, so the record is a repeat. */
@@ -78,10 +99,26 @@ const pendingDelivery = (
 };
 
 const recordDelivered = (c: C.RecordMessageDelivered, state: ConversationState): Events => {
-  const externalMessageId = v.checkToken(c.externalMessageId, 'invalid_external_message_id', 'external message id');
+  if (!Array.isArray(c.externalMessageIds) || c.externalMessageIds.length > 64)
+    throw domainError('validation', 'invalid_external_message_id', 'at most 64 external message ids');
+  const externalMessageIds = c.externalMessageIds.map((id) => v.checkToken(id, 'invalid_external_message_id', 'external message id'));
+  const unconfirmedParts = c.unconfirmedParts;
+  if (!Number.isSafeInteger(unconfirmedParts) || unconfirmedParts < 0 || unconfirmedParts > 64)
+    throw domainError('validation', 'invalid_unconfirmed_parts', 'unconfirmed parts must be 0–64');
+  if (externalMessageIds.length + unconfirmedParts === 0)
+    throw domainError('validation', 'invalid_external_message_id', 'a delivery has at least one part');
   const pending = pendingDelivery(existing(state), c);
   if (!pending) return [];
-  return [{ type: 'MessageDelivered', data: { ...pending, externalMessageId, at: c.at } }];
+  return [{ type: 'MessageDelivered', data: { ...pending, externalMessageIds, unconfirmedParts, at: c.at } }];
+};
+
+const recordStatus = (c: C.RecordMessageStatus, state: ConversationState): Events => {
+  const conversation = existing(state);
+  const externalMessageId = v.checkToken(c.externalMessageId, 'invalid_external_message_id', 'external message id');
+  if (!(MESSAGE_STATUSES as readonly unknown[]).includes(c.status)) throw domainError('validation', 'invalid_status', 'unknown message status');
+  if (c.errorCode !== null && !Number.isSafeInteger(c.errorCode)) throw domainError('validation', 'invalid_error_code', 'error code must be an integer');
+  const messageId = conversation.externalIds.find(([id]) => id === externalMessageId)?.[1] ?? null;
+  return [{ type: 'MessageStatusReported', data: { messageId, externalMessageId, status: c.status, errorCode: c.errorCode, at: c.at } }];
 };
 
 const recordFailed = (c: C.RecordMessageDeliveryFailed, state: ConversationState): Events => {
@@ -109,6 +146,8 @@ export const decideConversation = (command: ConversationCommand, state: Conversa
       return recordDelivered(command, state);
     case 'RecordMessageDeliveryFailed':
       return recordFailed(command, state);
+    case 'RecordMessageStatus':
+      return recordStatus(command, state);
     case 'CloseConversation':
       return close(command, state);
     default:

@@ -18,11 +18,42 @@ export type ConversationStarted = Event<
     title: string | null;
   }
 >;
-export type MessagePosted = Event<'MessagePosted', { messageId: string; role: MessageRole; channel: Channel; text: string }>;
-export type MessageDelivered = Event<'MessageDelivered', { messageId: string; channel: Channel; externalMessageId: string }>;
+/**
+ * Where a bot user's message came from. `order` is the platform's ordering key (Telegram `update_id`,
+ * WhatsApp's timestamp); `seq` is the message's place in the history, decided when it was posted: its
+ * revision, or — when it arrived after a later message of its chat — a decimal between its neighbours.
+ */
+export interface ExternalOrigin {
+  readonly messageId: string;
+  readonly order: number;
+  readonly seq: string;
+}
+/** v2 added `external` (null for messages not from a bot user, and for every v1 message). */
+export type MessagePosted = Event<
+  'MessagePosted',
+  { messageId: string; role: MessageRole; channel: Channel; text: string; external: ExternalOrigin | null }
+>;
+/**
+ * v2: a split text has one platform id per part (`externalMessageIds`); `unconfirmedParts` counts parts
+ * whose send was attempted by a worker that died before it heard the answer (never sent twice).
+ */
+export type MessageDelivered = Event<
+  'MessageDelivered',
+  { messageId: string; channel: Channel; externalMessageIds: readonly string[]; unconfirmedParts: number }
+>;
 export type MessageDeliveryFailed = Event<
   'MessageDeliveryFailed',
   { messageId: string; channel: Channel; reason: string; retryable: boolean }
+>;
+export const MESSAGE_STATUSES = ['sent', 'delivered', 'read', 'failed'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+/**
+ * A platform's report on a message we sent (WhatsApp statuses). `messageId` is ours when the platform id
+ * is one of the conversation's recent deliveries, else null.
+ */
+export type MessageStatusReported = Event<
+  'MessageStatusReported',
+  { messageId: string | null; externalMessageId: string; status: MessageStatus; errorCode: number | null }
 >;
 export type ConversationClosed = Event<'ConversationClosed', { reason: string }>;
 
@@ -31,6 +62,7 @@ export type ConversationEvent =
   | MessagePosted
   | MessageDelivered
   | MessageDeliveryFailed
+  | MessageStatusReported
   | ConversationClosed;
 
 /** Every event type name; the `satisfies` fails to compile when one is missing or unknown. */
@@ -39,5 +71,6 @@ export const CONVERSATION_EVENT_TYPES = Object.keys({
   MessagePosted: true,
   MessageDelivered: true,
   MessageDeliveryFailed: true,
+  MessageStatusReported: true,
   ConversationClosed: true,
 } satisfies Record<ConversationEvent['type'], true>) as readonly ConversationEvent['type'][];

@@ -14,7 +14,8 @@ export const conversationDecider: AggregateDecider<'conversation', ConversationC
 export type * from './commands.ts';
 export type * from './events.ts';
 export type * from './state.ts';
-export { CHANNELS, CONVERSATION_EVENT_TYPES, MESSAGE_ROLES } from './events.ts';
+export { CHANNELS, CONVERSATION_EVENT_TYPES, MESSAGE_ROLES, MESSAGE_STATUSES } from './events.ts';
+export { placeInbound } from './place.ts';
 export {
   evolveConversation,
   initialConversationState,

@@ -66,10 +66,10 @@ const connectTelegramBot = (c: C.ConnectTelegramBot, t: ActiveTenant): Events =>
     webhookSecretHash: v.checkHash(c.webhookSecretHash, 'invalid_secret_hash', 'webhook secret hash'),
   };
   const current = t.telegram;
-  if (current && current.botId !== bot.botId)
-    throw domainError('conflict', 'telegram_bot_already_connected', 'disconnect the connected bot first');
   if (current && (Object.keys(bot) as (keyof typeof bot)[]).every((k) => current[k] === bot[k])) return [];
-  return [{ type: 'TelegramBotConnected', data: { ...bot, at: c.at } }];
+  const connected: TenantEvent = { type: 'TelegramBotConnected', data: { ...bot, at: c.at } };
+  // Another bot replaces the connected one: the history says the old one went.
+  return current && current.botId !== bot.botId ? [{ type: 'TelegramBotDisconnected', data: { at: c.at } }, connected] : [connected];
 };
 
 const connectWhatsAppNumber = (c: C.ConnectWhatsAppNumber, t: ActiveTenant): Events => {
@@ -81,10 +81,11 @@ const connectWhatsAppNumber = (c: C.ConnectWhatsAppNumber, t: ActiveTenant): Eve
     verifyTokenHash: v.checkHash(c.verifyTokenHash, 'invalid_secret_hash', 'verify token hash'),
   };
   const current = t.whatsapp;
-  if (current && current.phoneNumberId !== number.phoneNumberId)
-    throw domainError('conflict', 'whatsapp_number_already_connected', 'disconnect the connected number first');
   if (current && (Object.keys(number) as (keyof typeof number)[]).every((k) => current[k] === number[k])) return [];
-  return [{ type: 'WhatsAppNumberConnected', data: { ...number, at: c.at } }];
+  const connected: TenantEvent = { type: 'WhatsAppNumberConnected', data: { ...number, at: c.at } };
+  return current && current.phoneNumberId !== number.phoneNumberId
+    ? [{ type: 'WhatsAppNumberDisconnected', data: { at: c.at } }, connected]
+    : [connected];
 };
 
 /** The first request, or a retry after a failure; while one is in progress or ready, already satisfied. */

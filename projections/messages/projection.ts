@@ -2,9 +2,15 @@ import type { Projection } from '../shared/projection.ts';
 import { atOf, streamOf } from '../shared/stream.ts';
 
 /**
- * Message history. `seq` is the event's revision in its conversation stream: gap-tolerant,
- * strictly increasing, so it orders and pages the history.
+ * Message history. `seq` is the event's revision in its conversation stream; `chat_seq` is the
+ * message's place in the history: the same revision, or for a bot user's message the place the
+ * domain gave it (a decimal between its neighbours when it arrived after a later one of its chat,
+ * see domain/conversation/place.ts). The history is ordered and paged by `chat_seq` (then `seq`,
+ * for rows projected before the column existed).
  */
+/** What a platform's status report makes of the row's delivery column ('sent' adds nothing to 'delivered'). */
+const STATUS_DELIVERY: Readonly<Record<string, string | undefined>> = { delivered: 'delivered', read: 'read', failed: 'failed' };
+
 export const messagesProjection: Projection = {
   name: 'messages',
   tables: [
@@ -14,6 +20,7 @@ export const messagesProjection: Projection = {
         conversation_id: 'text',
         message_id: 'text',
         seq: 'integer',
+        chat_seq: 'numeric',
         role: 'text',
         channel: 'text',
         text: 'text',
@@ -21,15 +28,17 @@ export const messagesProjection: Projection = {
         created_at: 'timestamptz',
       },
       primaryKey: ['tenant_id', 'conversation_id', 'message_id'],
-      indexes: [['tenant_id', 'conversation_id', 'seq']],
+      indexes: [['tenant_id', 'conversation_id', 'seq'], ['tenant_id', 'conversation_id', 'chat_seq']],
     },
   ],
   reducers: [
     {
       table: 'messages',
-      handles: ['MessagePosted', 'MessageDelivered', 'MessageDeliveryFailed'],
+      handles: ['MessagePosted', 'MessageDelivered', 'MessageDeliveryFailed', 'MessageStatusReported'],
       key: (event) => {
-        if (event.type !== 'MessagePosted' && event.type !== 'MessageDelivered' && event.type !== 'MessageDeliveryFailed') return undefined;
+        if (event.type !== 'MessagePosted' && event.type !== 'MessageDelivered' && event.type !== 'MessageDeliveryFailed' && event.type !== 'MessageStatusReported')
+          return undefined;
+        if (event.data.messageId === null) return undefined;
         const { tenantId, entityId } = streamOf(event);
         return { tenant_id: tenantId, conversation_id: entityId, message_id: event.data.messageId };
       },
@@ -43,6 +52,7 @@ export const messagesProjection: Projection = {
             conversation_id: entityId,
             message_id: d.messageId,
             seq: event.revision,
+            chat_seq: d.external?.seq ?? String(event.revision),
             role: d.role,
             channel: d.channel,
             text: d.text,
@@ -52,6 +62,7 @@ export const messagesProjection: Projection = {
         }
         if (!row) return undefined;
         if (event.type === 'MessageDelivered') return { ...row, delivery: 'delivered' };
+        if (event.type === 'MessageStatusReported') return STATUS_DELIVERY[event.data.status] ? { ...row, delivery: STATUS_DELIVERY[event.data.status] } : undefined;
         if (event.type === 'MessageDeliveryFailed') return event.data.retryable ? undefined : { ...row, delivery: 'failed' };
         return undefined;
       },

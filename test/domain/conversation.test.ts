@@ -29,7 +29,7 @@ const start: ConversationCommand = {
 };
 const posted = (messageId: string, role: 'user' | 'agent' | 'system' = 'user', channel: Channel = 'telegram'): ConversationEvent => ({
   type: 'MessagePosted',
-  data: { messageId, role, channel, text: `text of ${messageId}`, at },
+  data: { messageId, role, channel, text: `text of ${messageId}`, external: null, at },
 });
 const post = (messageId: string, role: 'user' | 'agent' | 'system' = 'user', extra: Partial<ConversationCommand> = {}) =>
   ({
@@ -46,13 +46,14 @@ const post = (messageId: string, role: 'user' | 'agent' | 'system' = 'user', ext
 const closed: ConversationEvent = { type: 'ConversationClosed', data: { reason: 'resolved', at } };
 const delivered = (messageId: string): ConversationEvent => ({
   type: 'MessageDelivered',
-  data: { messageId, channel: 'telegram', externalMessageId: `tg-${messageId}`, at },
+  data: { messageId, channel: 'telegram', externalMessageIds: [`tg-${messageId}`], unconfirmedParts: 0, at },
 });
 const deliver = (messageId: string): ConversationCommand => ({
   type: 'RecordMessageDelivered',
   messageId,
   channel: 'telegram',
-  externalMessageId: `tg-${messageId}`,
+  externalMessageIds: [`tg-${messageId}`],
+  unconfirmedParts: 0,
   at,
 });
 const fail = (messageId: string, retryable: boolean): ConversationCommand => ({
@@ -95,7 +96,7 @@ describe('PostMessage', () => {
     const longest = 'x'.repeat(16_000);
     given([started])
       .when(post('m1', 'user', { text: longest }))
-      .then([{ type: 'MessagePosted', data: { messageId: 'm1', role: 'user', channel: 'telegram', text: longest, at } }]);
+      .then([{ type: 'MessagePosted', data: { messageId: 'm1', role: 'user', channel: 'telegram', text: longest, external: null, at } }]);
   });
   it('counts only user messages toward the daily quota', () => {
     const limit = TIER_LIMITS.free.messagesPerDay;

@@ -119,10 +119,13 @@ describe('Telegram bot', () => {
     given([created, botConnected])
       .when({ ...connect, token: '7001:ROTATEDcvCH1vGWJxfSeofSAs0K5PALDsaw' } as TenantCommand)
       .then([{ type: 'TelegramBotConnected', data: { ...bot, token: '7001:ROTATEDcvCH1vGWJxfSeofSAs0K5PALDsaw', at } }]));
-  it('refuses another bot while one is connected', () =>
+  it('replaces the connected bot with another: the old one is recorded as disconnected first', () =>
     given([created, botConnected])
       .when({ ...connect, botId: 9999, botUsername: 'other_bot' } as TenantCommand)
-      .thenThrows('telegram_bot_already_connected'));
+      .then([
+        { type: 'TelegramBotDisconnected', data: { at } },
+        { type: 'TelegramBotConnected', data: { ...bot, botId: 9999, botUsername: 'other_bot', at } },
+      ]));
   it('refuses a token with spaces or control characters', () =>
     given([created]).when({ ...connect, token: 'not a token' } as TenantCommand).thenThrows('invalid_bot_token'));
   it('refuses a malformed username', () =>
@@ -138,10 +141,13 @@ describe('WhatsApp number', () => {
 
   it('connects a number', () => given([created]).when(connect).then([numberConnected]));
   it('is a no-op to connect the same number again', () => given([created, numberConnected]).when(connect).thenNothing());
-  it('refuses another number while one is connected', () =>
+  it('replaces the connected number with another', () =>
     given([created, numberConnected])
       .when({ ...connect, phoneNumberId: '999' } as TenantCommand)
-      .thenThrows('whatsapp_number_already_connected'));
+      .then([
+        { type: 'WhatsAppNumberDisconnected', data: { at } },
+        { type: 'WhatsAppNumberConnected', data: { ...number, phoneNumberId: '999', at } },
+      ]));
   it('refuses a malformed phone number id', () =>
     given([created]).when({ ...connect, phoneNumberId: 'abc' } as TenantCommand).thenThrows('invalid_phone_number_id'));
   it('disconnects, and disconnecting nothing is a no-op', () => {

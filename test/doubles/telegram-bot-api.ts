@@ -32,6 +32,7 @@ export type TelegramFailure =
 type Scheduled = { failure: TelegramFailure; method: string | undefined; token: string | undefined; skip: number; remaining: number };
 
 const PATH = /^\/bot([^/]+)\/([A-Za-z]+)$/;
+const SAY_PATH = /^\/_double\/bot([^/]+)\/say$/;
 
 export const startTelegramDouble = async (options: { chatIntervalMs?: number } = {}) => {
   const bots = new Map<string, BotState>();
@@ -62,6 +63,8 @@ export const startTelegramDouble = async (options: { chatIntervalMs?: number } =
   const loopback = await startLoopback(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://double').pathname;
     const raw = await readBody(req);
+    const say = SAY_PATH.exec(path);
+    if (say && req.method === 'POST') return userSaysOverHttp(res, say[1]!, raw);
     const match = PATH.exec(path);
     if (req.method !== 'POST' && req.method !== 'GET') return sendJson(res, 405, fail(405, 'Method Not Allowed').body);
     if (!match) return sendJson(res, 404, fail(404, 'Not Found').body);
@@ -101,6 +104,22 @@ export const startTelegramDouble = async (options: { chatIntervalMs?: number } =
     bot.pendingUpdateCount++;
     bot.lastError = { date: Math.floor(Date.now() / 1000), message: `Wrong response from the webhook: ${delivery.status}` };
     return delivery;
+  };
+
+  /** `POST /_double/bot<token>/say {"chatId": 42, "text": "hi"}`: a user writes to the bot (for the embedded default, by curl). */
+  const userSaysOverHttp = async (res: http.ServerResponse, token: string, raw: Buffer) => {
+    let said: { chatId?: unknown; text?: unknown } = {};
+    try {
+      said = JSON.parse(raw.toString('utf8')) as typeof said;
+    } catch {
+      return sendJson(res, 400, { ok: false, description: 'expected {"chatId": <number>, "text": "…"}' });
+    }
+    if (!bots.has(token) || typeof said.chatId !== 'number' || typeof said.text !== 'string')
+      return sendJson(res, 400, { ok: false, description: 'expected a known bot token and {"chatId": <number>, "text": "…"}' });
+    const bot = bots.get(token)!;
+    if (!bot.webhook) return sendJson(res, 409, { ok: false, description: 'the bot has no webhook: connect it first' });
+    const delivery = await deliver(token, users.text({ chatId: said.chatId, from: telegramUser(said.chatId), text: said.text }));
+    sendJson(res, 200, { ok: true, webhookStatus: delivery.status });
   };
 
   return {

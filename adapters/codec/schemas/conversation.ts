@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { CHANNELS, MESSAGE_ROLES } from '../../../domain/conversation/events.ts';
+import { CHANNELS, MESSAGE_ROLES, MESSAGE_STATUSES } from '../../../domain/conversation/events.ts';
 import type { ConversationEvent } from '../../../domain/conversation/events.ts';
-import { defineCatalog, instant } from '../catalog.ts';
+import { defineCatalog, instant, olderVersion } from '../catalog.ts';
 import { conversationId, sealed, tenantId, token } from './common.ts';
 
 const channel = z.enum(CHANNELS);
 const at = instant;
+const decimal = z.string().regex(/^\d{1,15}(\.\d{1,200})?$/);
 
 export const conversationCatalog = defineCatalog<ConversationEvent>('conversation', {
   ConversationStarted: {
@@ -14,10 +15,49 @@ export const conversationCatalog = defineCatalog<ConversationEvent>('conversatio
     personal: ['externalChatId', 'title'],
   },
   MessagePosted: {
-    schema: z.strictObject({ messageId: token, role: z.enum(MESSAGE_ROLES), channel, text: sealed, at }),
+    schema: z.strictObject({
+      messageId: token,
+      role: z.enum(MESSAGE_ROLES),
+      channel,
+      text: sealed,
+      external: z.strictObject({ messageId: token, order: z.number().int().nonnegative(), seq: decimal }).nullable(),
+      at,
+    }),
     personal: ['text'],
+    older: [
+      // v1 had no platform origin
+      olderVersion(
+        z.strictObject({ messageId: token, role: z.enum(MESSAGE_ROLES), channel, text: sealed, at }),
+        (v1) => ({ ...v1, external: null }),
+      ),
+    ],
   },
-  MessageDelivered: { schema: z.strictObject({ messageId: token, channel, externalMessageId: token, at }) },
+  MessageDelivered: {
+    schema: z.strictObject({
+      messageId: token,
+      channel,
+      externalMessageIds: z.array(token).max(64),
+      unconfirmedParts: z.number().int().min(0).max(64),
+      at,
+    }),
+    // v1 had one platform id
+    older: [
+      olderVersion(z.strictObject({ messageId: token, channel, externalMessageId: token, at }), ({ externalMessageId, ...v1 }) => ({
+        ...v1,
+        externalMessageIds: [externalMessageId],
+        unconfirmedParts: 0,
+      })),
+    ],
+  },
+  MessageStatusReported: {
+    schema: z.strictObject({
+      messageId: token.nullable(),
+      externalMessageId: token,
+      status: z.enum(MESSAGE_STATUSES),
+      errorCode: z.number().int().nullable(),
+      at,
+    }),
+  },
   MessageDeliveryFailed: {
     schema: z.strictObject({ messageId: token, channel, reason: z.string().max(2000), retryable: z.boolean(), at }),
   },

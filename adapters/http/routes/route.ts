@@ -1,6 +1,7 @@
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 import type { Accepted, Caller, CommandPorts } from '../../../commands/context.ts';
+import type { ChannelPlatforms } from '../../../domain/ports/channels.ts';
 import type { VmProvider } from '../../../domain/ports/vm-provider.ts';
 import type { AuditLog } from '../../audit/service.ts';
 import type { TenantId } from '../../../domain/shared/ids.ts';
@@ -23,6 +24,8 @@ export interface RouteDeps {
   readonly vms?: VmProvider | undefined;
   /** The tenant's raw history for auditors (export, digest, state as of a point); absent where not wired. */
   readonly audit?: AuditLog | undefined;
+  /** Telegram and WhatsApp, for connecting a tenant's bot and number; absent where this process has none. */
+  readonly channels?: ChannelPlatforms | undefined;
 }
 
 export interface RouteContext<P, Q, B> {

@@ -1,0 +1,134 @@
+import type { Logger } from 'pino';
+import { recordDelivered, recordDeliveryFailed } from '../../commands/conversations/record-delivery.ts';
+import type { CommandPorts } from '../../commands/context.ts';
+import { conversationDecider, tenantDecider } from '../../domain/index.ts';
+import type { Decoded } from '../../domain/events.ts';
+import type { MessagePosted } from '../../domain/conversation/events.ts';
+import type { Bus, BusSubscription } from '../../domain/ports/bus.ts';
+import type { EventCodec } from '../../domain/ports/codec.ts';
+import { isAppError } from '../../domain/shared/errors.ts';
+import { parseStreamId, tenantStream } from '../../domain/shared/streams.ts';
+import { consumeDecoded } from '../bus/decoded.ts';
+import type { TelegramBots } from '../telegram/bots.ts';
+import type { WhatsAppSender } from '../whatsapp/sender.ts';
+import { channelFailureOf } from './errors.ts';
+import type { Outbox } from './outbox.ts';
+import { splitText, MAX_MESSAGE_CHARS } from './split-text.ts';
+
+export const BOTS_CONSUMER = 'bots';
+
+export interface DeliveryDeps {
+  readonly bus: Bus;
+  readonly codec: EventCodec;
+  readonly ports: CommandPorts;
+  readonly outbox: Outbox;
+  readonly telegram: TelegramBots;
+  readonly whatsapp: WhatsAppSender;
+  readonly log: Logger;
+  /** The bus consumer name (one per deployment; tests give their own). */
+  readonly consumer?: string;
+}
+
+type Posted = Decoded<MessagePosted>;
+
+/** Sends one part on the message's channel; resolves to the platform's id of it. */
+type SendPart = (text: string) => Promise<string>;
+
+/**
+ * The `bots` consumer: every agent (or system) message in a Telegram or WhatsApp conversation goes back
+ * to the bot user, split into parts of at most 4096 characters, each part announced in the outbox before
+ * its request leaves (see docs/channels.md, "Exactly one send"). The outcome is recorded in the log:
+ * MessageDelivered with the platform's ids, or MessageDeliveryFailed with the platform's reason. A
+ * failure that may pass (rate limit, outage) fails the batch, so the bus tries it again later.
+ */
+export const startDelivery = async (deps: DeliveryDeps): Promise<BusSubscription> => {
+  const { ports, outbox, log } = deps;
+
+  const senderFor = async (event: Posted): Promise<{ send: SendPart } | { refused: string }> => {
+    const { tenantId } = parseStreamId(event.streamId);
+    const [{ state: tenant }, { state: conversation }] = await Promise.all([
+      ports.shell.state(tenantDecider, tenantStream(tenantId), 1_000),
+      ports.shell.state(conversationDecider, event.streamId),
+    ]);
+    if (conversation.status === 'none' || conversation.externalChatId === null) return { refused: 'conversation_without_chat' };
+    const chatId = conversation.externalChatId;
+    const live = tenant.status === 'active' || tenant.status === 'suspended' ? tenant : undefined;
+    if (event.data.channel === 'telegram') {
+      const bot = live?.telegram;
+      if (!bot) return { refused: 'telegram_bot_not_connected' };
+      const credentials = { tenantId, token: bot.token };
+      return { send: async (text) => (await deps.telegram.sendText(credentials, chatId, text)).externalMessageIds[0]! };
+    }
+    const number = live?.whatsapp;
+    if (!number) return { refused: 'whatsapp_number_not_connected' };
+    const credentials = { phoneNumberId: number.phoneNumberId, accessToken: number.accessToken };
+    const lastInboundAt = conversation.lastInboundAt === null ? null : new Date(conversation.lastInboundAt);
+    return { send: async (text) => (await deps.whatsapp.sendText(credentials, chatId, text, { lastInboundAt })).externalMessageIds[0]! };
+  };
+
+  const deliver = async (event: Posted): Promise<void> => {
+    const { messageId, channel, role, text } = event.data;
+    if (role === 'user' || channel === 'api') return;
+    const { tenantId } = parseStreamId(event.streamId);
+    const at = { tenantId, streamId: event.streamId, causationId: event.id };
+    const key = `${event.streamId}|${messageId}`;
+    let row = await outbox.open(key, tenantId);
+    if (row.state !== 'sending') {
+      // sent and settled; only the record may be missing (a worker died after the outbox said so)
+      if (row.state === 'delivered') await recordDelivered(ports, at, { messageId, channel, externalMessageIds: row.ids, unconfirmedParts: row.unconfirmed });
+      return;
+    }
+    const { state: conversation } = await ports.shell.state(conversationDecider, event.streamId);
+    if (conversation.status !== 'none' && !conversation.pendingDeliveries.some((p) => p.messageId === messageId)) return; // settled in the log
+    if (row.attempting !== null) {
+      // An attempt without an answer: the worker died after the request may have left. Never sent twice.
+      await outbox.unconfirmed(key, row.attempting);
+      log.warn({ streamId: event.streamId, messageId, part: row.attempting }, 'a send was interrupted; counted as sent, not repeated');
+      row = await outbox.open(key, tenantId);
+    }
+    const parts = splitText(text, MAX_MESSAGE_CHARS);
+    const sender = await senderFor(event);
+    const fail = async (reason: string) => {
+      await recordDeliveryFailed(ports, at, { messageId, channel, reason, retryable: false });
+      await outbox.settled(key, 'failed');
+    };
+    if ('refused' in sender) return fail(sender.refused);
+    for (let part = row.sent; part < parts.length; part++) {
+      await outbox.attempt(key, part);
+      try {
+        await outbox.sent(key, part, await sender.send(parts[part]!));
+      } catch (error) {
+        const failure = channelFailureOf(error);
+        if (failure?.maybeDelivered) {
+          await outbox.unconfirmed(key, part);
+          continue;
+        }
+        await outbox.released(key);
+        if (failure && !failure.retryable) return fail(isAppError(error) ? error.code : 'delivery_failed');
+        throw error; // may pass: the bus tries the batch again
+      }
+    }
+    row = await outbox.open(key, tenantId);
+    await recordDelivered(ports, at, { messageId, channel, externalMessageIds: row.ids, unconfirmedParts: row.unconfirmed });
+    await outbox.settled(key, 'delivered');
+  };
+
+  return consumeDecoded(
+    deps.bus,
+    deps.codec,
+    deps.consumer ?? BOTS_CONSUMER,
+    { categories: ['conversation'], eventTypes: ['MessagePosted'], decode: 'open' },
+    async (events) => {
+      // streams side by side, each stream's messages in order
+      const byStream = new Map<string, Posted[]>();
+      for (const event of events) if (event.type === 'MessagePosted') byStream.set(event.streamId, [...(byStream.get(event.streamId) ?? []), event]);
+      const results = await Promise.allSettled(
+        [...byStream.values()].map(async (list) => {
+          for (const event of list) await deliver(event);
+        }),
+      );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  );
+};

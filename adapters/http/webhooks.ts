@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import express from 'express';
+import type { RequestHandler, Response, Router } from 'express';
+import type { Logger } from 'pino';
+import { receiveBotMessage, reportMessageStatus } from '../../commands/channels/inbound.ts';
+import type { CommandPorts } from '../../commands/context.ts';
+import { tenantDecider } from '../../domain/index.ts';
+import type { LiveTenant } from '../../domain/tenant/state.ts';
+import { isAppError } from '../../domain/shared/errors.ts';
+import { TENANT_ID_PATTERN } from '../../domain/shared/ids.ts';
+import type { TenantId } from '../../domain/shared/ids.ts';
+import { tenantStream } from '../../domain/shared/streams.ts';
+import { parseTelegramUpdate, TELEGRAM_SECRET_HEADER, telegramSecretMatches } from '../telegram/webhook.ts';
+import { parseWhatsAppWebhook } from '../whatsapp/payload.ts';
+import { answerVerification, WHATSAPP_SIGNATURE_HEADER, whatsappSignatureMatches } from '../whatsapp/webhook.ts';
+import { BODY_LIMIT_BYTES } from './body.ts';
+import { problem, problemMiddleware, renderError, sendProblem } from './problem.ts';
+
+/** A connected bot's secrets are read from the tenant's stream, at most this stale (a reconnect takes effect within it). */
+const TENANT_MAX_AGE_MS = 1_000;
+
+export interface WebhookDeps {
+  readonly ports: CommandPorts;
+  readonly log: Logger;
+  readonly bodyLimitBytes?: number;
+}
+
+/** One answer for every request that is not the connected bot's, so a path tells nothing about its tenant. */
+const forbidden = (res: Response) =>
+  sendProblem(res, { problem: problem(403, 'webhook_forbidden', 'this webhook does not accept the request'), headers: {} });
+const unsigned = (res: Response) =>
+  sendProblem(res, { problem: problem(401, 'webhook_signature_invalid', 'the request is not signed by the connected app'), headers: {} });
+
+/**
+ * POST /webhooks/telegram/:slug and GET|POST /webhooks/whatsapp/:slug — no bearer token: each platform
+ * proves itself with the secret the tenant's connection stored (Telegram's secret header, Meta's HMAC
+ * of the raw body). The answer comes once the user's message is appended, and nothing else is done on
+ * the way: the agent and the delivery work from the log.
+ */
+export const createWebhookRouter = (deps: WebhookDeps): Router => {
+  const { ports, log } = deps;
+  const router = express.Router({ caseSensitive: true });
+  const raw = express.raw({ type: () => true, limit: deps.bodyLimitBytes ?? BODY_LIMIT_BYTES });
+
+  const liveTenant = async (slug: unknown): Promise<LiveTenant | undefined> => {
+    if (typeof slug !== 'string' || !TENANT_ID_PATTERN.test(slug)) return undefined;
+    const { state } = await ports.shell.state(tenantDecider, tenantStream(slug as TenantId), TENANT_MAX_AGE_MS);
+    return state.status === 'active' || state.status === 'suspended' ? state : undefined;
+  };
+
+  /** A refusal the API would give (suspended tenant: 403, quota: 403) goes back as the same problem; the platform retries later. */
+  const refused = (res: Response, error: unknown, channel: string) => {
+    const rendered = isAppError(error) ? renderError(error) : undefined;
+    if (!rendered) throw error;
+    log.info({ channel, code: rendered.problem.code }, 'bot message refused');
+    sendProblem(res, rendered);
+  };
+
+  const telegram: RequestHandler = async (req, res) => {
+    const tenant = await liveTenant(req.params.slug);
+    if (!tenant?.telegram || !telegramSecretMatches(req.headers[TELEGRAM_SECRET_HEADER], tenant.telegram.webhookSecretHash)) return forbidden(res);
+    const update = parseTelegramUpdate(jsonOf(req.body));
+    if (update.type !== 'text') {
+      // photos, stickers, edits, button presses, blocks: nothing to post; Telegram must not retry them
+      res.status(200).json({ ok: true, handled: update.type === 'ignored' ? update.reason : update.kind });
+      return;
+    }
+    try {
+      const r = await receiveBotMessage(ports, tenant.tenantId, {
+        channel: 'telegram',
+        chatId: update.chatId,
+        text: update.text,
+        messageId: `tg-${update.updateId}`,
+        platformMessageId: String(update.messageId),
+        order: update.updateId,
+        actor: `telegram:${update.from?.id ?? 'unknown'}`,
+      });
+      res.status(200).json({ ok: true, position: r.position });
+    } catch (error) {
+      refused(res, error, 'telegram');
+    }
+  };
+
+  const whatsappHandshake: RequestHandler = async (req, res) => {
+    const tenant = await liveTenant(req.params.slug);
+    const answer = tenant?.whatsapp ? answerVerification(req.query as Record<string, unknown>, tenant.whatsapp.verifyTokenHash) : { status: 403 as const };
+    if (answer.status !== 200) return forbidden(res);
+    res.status(200).type('text/plain').send(answer.challenge);
+  };
+
+  const whatsapp: RequestHandler = async (req, res) => {
+    const tenant = await liveTenant(req.params.slug);
+    const number = tenant?.whatsapp;
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (!tenant || !number || !whatsappSignatureMatches(body, req.headers[WHATSAPP_SIGNATURE_HEADER], number.appSecret)) return unsigned(res);
+    const payload = parseWhatsAppWebhook(jsonOf(body));
+    if (payload.type === 'ignored') {
+      res.status(200).json({ ok: true, handled: payload.reason });
+      return;
+    }
+    try {
+      let posted = 0;
+      for (const m of payload.messages) {
+        if (m.phoneNumberId !== number.phoneNumberId || m.type !== 'text') continue;
+        await receiveBotMessage(ports, tenant.tenantId, {
+          channel: 'whatsapp',
+          chatId: m.from,
+          text: m.text,
+          messageId: `wa-${wamidKey(m.id)}`,
+          platformMessageId: m.id,
+          order: m.timestamp,
+          actor: `whatsapp:${m.from}`,
+        });
+        posted++;
+      }
+      let statuses = 0;
+      for (const s of payload.statuses) {
+        if (s.phoneNumberId !== number.phoneNumberId) continue;
+        const errorCode = s.errors[0]?.code ?? null;
+        const r = await reportMessageStatus(ports, tenant.tenantId, { channel: 'whatsapp', chatId: s.recipientId, externalMessageId: s.messageId, status: s.status, errorCode });
+        if (r) statuses++;
+      }
+      res.status(200).json({ ok: true, posted, statuses });
+    } catch (error) {
+      refused(res, error, 'whatsapp');
+    }
+  };
+
+  router.post('/webhooks/telegram/:slug', raw, telegram);
+  router.get('/webhooks/whatsapp/:slug', whatsappHandshake);
+  router.post('/webhooks/whatsapp/:slug', raw, whatsapp);
+  router.use(problemMiddleware(log)); // 413 for a body over the limit; a failing store is a 5xx, so the platform retries
+  return router;
+};
+
+/** A body as JSON, or undefined (the parsers turn that into an ignored update). */
+const jsonOf = (body: unknown): unknown => {
+  if (!Buffer.isBuffer(body)) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+};
+
+/** wamids are up to 128 characters already; ours must fit the same bound with a prefix. */
+const wamidKey = (wamid: string): string => (wamid.length <= 120 ? wamid : createHashHex(wamid));
+
+const createHashHex = (value: string) => createHash('sha256').update(value).digest('hex');

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { createTelegramBots } from '../adapters/telegram/bots.ts';
+import type { TelegramBots } from '../adapters/telegram/bots.ts';
+import { telegramConfigSchema } from '../adapters/telegram/config.ts';
+import { whatsappConfigSchema } from '../adapters/whatsapp/config.ts';
+import { createWhatsAppSender } from '../adapters/whatsapp/sender.ts';
+import type { WhatsAppSender } from '../adapters/whatsapp/sender.ts';
+import type { ChannelPlatforms } from '../domain/ports/channels.ts';
+import { parseEnv } from './config.ts';
+
+/** Where Telegram and Meta reach this service; webhooks are registered under it. */
+export const channelsConfigSchema = telegramConfigSchema.extend(whatsappConfigSchema.shape).extend({
+  PUBLIC_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, 'must be an http(s) URL')
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional(),
+});
+
+export interface Channels {
+  readonly telegram: TelegramBots;
+  readonly whatsapp: WhatsAppSender;
+  readonly platforms: ChannelPlatforms;
+}
+
+/** The Telegram and WhatsApp clients of one process; `localUrl` stands in for PUBLIC_URL when it is unset. */
+export const channelsOf = (env: Record<string, string | undefined>, localUrl: string): Channels => {
+  const config = parseEnv(channelsConfigSchema, env);
+  const telegram = createTelegramBots({
+    apiRoot: config.TELEGRAM_API_ROOT,
+    timeoutMs: config.TELEGRAM_TIMEOUT_MS,
+    chatIntervalMs: config.TELEGRAM_CHAT_INTERVAL_MS,
+    maxClients: config.TELEGRAM_CLIENT_CACHE_SIZE,
+  });
+  const whatsapp = createWhatsAppSender({
+    graphUrl: config.WHATSAPP_GRAPH_URL,
+    apiVersion: config.WHATSAPP_API_VERSION,
+    timeoutMs: config.WHATSAPP_TIMEOUT_MS,
+    userIntervalMs: config.WHATSAPP_USER_INTERVAL_MS,
+  });
+  return { telegram, whatsapp, platforms: { telegram, whatsapp, publicUrl: config.PUBLIC_URL ?? localUrl } };
+};

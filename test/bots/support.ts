@@ -1,0 +1,113 @@
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import pino from 'pino';
+import { startStack } from '../../runtime/stack.ts';
+import type { Stack } from '../../runtime/stack.ts';
+import { startTelegramDouble } from '../doubles/telegram-bot-api.ts';
+import type { TelegramDouble } from '../doubles/telegram-bot-api.ts';
+import { startWhatsAppDouble } from '../doubles/whatsapp-graph.ts';
+import type { WhatsAppDouble } from '../doubles/whatsapp-graph.ts';
+import { client, ok } from '../http/support/client.ts';
+import type { Client } from '../http/support/client.ts';
+import { newTenant, tokenFor } from '../http/support/journey.ts';
+import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
+
+export interface BotsHarness {
+  readonly stack: Stack;
+  readonly telegram: TelegramDouble;
+  readonly whatsapp: WhatsAppDouble;
+  /** Every log line the stack wrote (debug and up). */
+  readonly logs: string[];
+  close(): Promise<void>;
+}
+
+/** The platform on PostgreSQL with the bot delivery in process, Telegram and WhatsApp doubles on loopback, and a log kept in memory. */
+export const startBotsHarness = async (options: { bots?: boolean } = {}): Promise<BotsHarness> => {
+  const telegram = await startTelegramDouble({ chatIntervalMs: 0 });
+  const whatsapp = await startWhatsAppDouble({ enforceWindow: true });
+  const logs: string[] = [];
+  const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) }));
+  const schemas = { events: uniqueSchema('bots_ev'), readModels: uniqueSchema('bots_rm') };
+  const stack = await startStack({
+    databaseUrl: TEST_DATABASE_URL,
+    schemas,
+    log,
+    env: {
+      JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long',
+      TIER_REQUESTS_PER_MINUTE: 'free=100000,pro=100000,enterprise=100000',
+      TELEGRAM_API_ROOT: telegram.apiRoot,
+      TELEGRAM_CHAT_INTERVAL_MS: '0',
+      WHATSAPP_GRAPH_URL: whatsapp.graphUrl,
+      WHATSAPP_USER_INTERVAL_MS: '0',
+    },
+    poolSize: 6,
+    bots: options.bots ?? true,
+  });
+  return {
+    stack,
+    telegram,
+    whatsapp,
+    logs,
+    async close() {
+      await stack.close();
+      await telegram.close();
+      await whatsapp.close();
+      await dropSchema(schemas.events);
+      await dropSchema(schemas.readModels);
+    },
+  };
+};
+
+/** A tenant on the enterprise tier (no daily quota in the way) and its API client. */
+export const tenantClient = async (h: BotsHarness): Promise<{ tenantId: string; me: Client }> => {
+  const { tenantId, key } = await newTenant(client(h.stack.baseUrl, h.stack.operatorKey), 'enterprise');
+  return { tenantId, me: client(h.stack.baseUrl, await tokenFor(h.stack.baseUrl, key)) };
+};
+
+export const waitFor = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> => {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+export type MessageRow = { messageId: string; role: string; text: string; delivery: string; seq: number };
+
+/** The whole history of a conversation through the API, page by page. */
+export const history = async (me: Client, conversationId: string): Promise<MessageRow[]> => {
+  const all: MessageRow[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { items: MessageRow[]; next: string | null } = ok(
+      await me.get<{ items: MessageRow[]; next: string | null }>(`/conversations/${conversationId}/messages?limit=50${cursor ? `&cursor=${cursor}` : ''}`),
+      200,
+    );
+    all.push(...page.items);
+    cursor = page.next;
+  } while (cursor);
+  return all;
+};
+
+/** Every row of every table in the schemas, as text: where a plaintext secret must not be. */
+export const dumpSchemas = async (schemas: readonly string[]): Promise<string> => {
+  const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await db.connect();
+  try {
+    const { rows: tables } = await db.query<{ table_schema: string; table_name: string }>(
+      `SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = ANY($1) AND table_type = 'BASE TABLE'`,
+      [schemas],
+    );
+    const parts: string[] = [];
+    for (const t of tables) {
+      const { rows } = await db.query(`SELECT t::text AS row FROM "${t.table_schema}"."${t.table_name}" t`);
+      parts.push(...rows.map((r: { row: string }) => r.row));
+    }
+    if (tables.length < 5) throw new Error(`expected the platform's tables, found ${tables.length}`);
+    return parts.join('\n');
+  } finally {
+    await db.end();
+  }
+};
