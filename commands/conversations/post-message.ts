@@ -11,13 +11,16 @@ export const postMessageInput = z
   })
   .strict();
 
-/** A client posts as `user`; the agent runtime and bot adapters pass their own role and channel. */
+/**
+ * A client posts as `user`; the agent runtime and bot adapters pass their own role and channel, and
+ * the agent names the user message it answers (`inReplyTo`).
+ */
 export const postMessage = async (
   ports: CommandPorts,
   caller: Caller,
   conversationId: string,
   input: z.infer<typeof postMessageInput>,
-  options: { role?: MessageRole; channel?: Channel; messageId?: string } = {},
+  options: { role?: MessageRole; channel?: Channel; messageId?: string; inReplyTo?: string | null } = {},
 ): Promise<Accepted & { messageId: string }> => {
   const id = asConversationId(conversationId);
   const at = ports.clock();
@@ -39,6 +42,7 @@ export const postMessage = async (
         text: input.text,
         tenant,
         messagesToday: slot?.count ?? 0,
+        inReplyTo: options.inReplyTo ?? null,
         at: at.toISOString(),
       }),
     );

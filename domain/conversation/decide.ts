@@ -4,7 +4,7 @@ import { requireActiveTenant } from '../tenant/facts.ts';
 import { TIER_LIMITS } from '../tiers.ts';
 import type * as C from './commands.ts';
 import type { ConversationCommand } from './commands.ts';
-import type { ConversationEvent, ConversationStarted } from './events.ts';
+import type { ConversationEvent, ConversationStarted, MessageRole } from './events.ts';
 import type { ConversationState, ExistingConversation, PendingDelivery } from './state.ts';
 import * as v from './validate.ts';
 import { windowHas } from './window.ts';
@@ -56,7 +56,37 @@ const postMessage = (c: C.PostMessage, state: ConversationState): Events => {
     if (v.checkMessagesToday(c.messagesToday) >= limit)
       throw domainError('limit', 'message_quota_exceeded', `the ${tier} tier allows ${limit} messages a day`, { tier, limit });
   }
-  return [{ type: 'MessagePosted', data: { messageId, role, channel, text, at: c.at } }];
+  const inReplyTo = replyTarget(c.inReplyTo ?? null, role);
+  return [{ type: 'MessagePosted', data: { messageId, role, channel, text, inReplyTo, at: c.at } }];
+};
+
+/** Only the agent's and the system's messages answer another; a user message answers nothing. */
+const replyTarget = (inReplyTo: string | null, role: MessageRole): string | null => {
+  if (inReplyTo === null) return null;
+  if (role === 'user') throw domainError('validation', 'invalid_in_reply_to', 'a user message cannot be a reply');
+  return v.checkToken(inReplyTo, 'invalid_in_reply_to', 'inReplyTo');
+};
+
+const recordReplyDelayed = (c: C.RecordAgentReplyDelayed, state: ConversationState): Events => {
+  existing(state);
+  const inReplyTo = v.checkToken(c.inReplyTo, 'invalid_in_reply_to', 'inReplyTo');
+  const reason = v.checkText(c.reason, 500, 'invalid_reason', 'reason').trim();
+  return [{ type: 'AgentReplyDelayed', data: { inReplyTo, reason, at: c.at } }];
+};
+
+/** Failure and fallback in one append; a repeat (the fallback already posted) is satisfied. */
+const recordReplyFailed = (c: C.RecordAgentReplyFailed, state: ConversationState): Events => {
+  const conversation = existing(state);
+  const inReplyTo = v.checkToken(c.inReplyTo, 'invalid_in_reply_to', 'inReplyTo');
+  const reason = v.checkText(c.reason, 2000, 'invalid_reason', 'reason').trim();
+  const messageId = v.checkToken(c.fallback.messageId, 'invalid_message_id', 'message id');
+  if (windowHas(conversation.recentMessageIds, messageId)) return [];
+  const channel = v.checkChannel(c.fallback.channel);
+  const text = v.checkText(c.fallback.text, v.MAX_MESSAGE_TEXT, 'invalid_message_text', 'message text');
+  return [
+    { type: 'AgentReplyFailed', data: { inReplyTo, reason, at: c.at } },
+    { type: 'MessagePosted', data: { messageId, role: 'agent', channel, text, inReplyTo, at: c.at } },
+  ];
 };
 
 /** The delivery a record refers to; undefined when it was already settled, so the record is a repeat. */
@@ -111,6 +141,10 @@ export const decideConversation = (command: ConversationCommand, state: Conversa
       return recordFailed(command, state);
     case 'CloseConversation':
       return close(command, state);
+    case 'RecordAgentReplyDelayed':
+      return recordReplyDelayed(command, state);
+    case 'RecordAgentReplyFailed':
+      return recordReplyFailed(command, state);
     default:
       return unreachable(command);
   }

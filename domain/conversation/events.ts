@@ -18,20 +18,30 @@ export type ConversationStarted = Event<
     title: string | null;
   }
 >;
-export type MessagePosted = Event<'MessagePosted', { messageId: string; role: MessageRole; channel: Channel; text: string }>;
+/** v2 added `inReplyTo`: the user message an agent's reply answers (null for user messages and v1 events). */
+export type MessagePosted = Event<
+  'MessagePosted',
+  { messageId: string; role: MessageRole; channel: Channel; text: string; inReplyTo: string | null }
+>;
 export type MessageDelivered = Event<'MessageDelivered', { messageId: string; channel: Channel; externalMessageId: string }>;
 export type MessageDeliveryFailed = Event<
   'MessageDeliveryFailed',
   { messageId: string; channel: Channel; reason: string; retryable: boolean }
 >;
 export type ConversationClosed = Event<'ConversationClosed', { reason: string }>;
+/** The agent cannot answer yet (its bridge is not connected): the user message waits, and the conversation shows it. */
+export type AgentReplyDelayed = Event<'AgentReplyDelayed', { inReplyTo: string; reason: string }>;
+/** The agent failed or timed out; recorded with the polite fallback reply that was posted instead. */
+export type AgentReplyFailed = Event<'AgentReplyFailed', { inReplyTo: string; reason: string }>;
 
 export type ConversationEvent =
   | ConversationStarted
   | MessagePosted
   | MessageDelivered
   | MessageDeliveryFailed
-  | ConversationClosed;
+  | ConversationClosed
+  | AgentReplyDelayed
+  | AgentReplyFailed;
 
 /** Every event type name; the `satisfies` fails to compile when one is missing or unknown. */
 export const CONVERSATION_EVENT_TYPES = Object.keys({
@@ -40,4 +50,6 @@ export const CONVERSATION_EVENT_TYPES = Object.keys({
   MessageDelivered: true,
   MessageDeliveryFailed: true,
   ConversationClosed: true,
+  AgentReplyDelayed: true,
+  AgentReplyFailed: true,
 } satisfies Record<ConversationEvent['type'], true>) as readonly ConversationEvent['type'][];

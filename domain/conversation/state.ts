@@ -111,6 +111,9 @@ export const evolveConversation = (state: ConversationState, event: Conversation
       return state.status === 'none' || event.data.retryable ? state : settle(state, event.data.messageId);
     case 'ConversationClosed':
       return state.status === 'none' ? state : { ...state, status: 'closed', closedReason: event.data.reason };
+    case 'AgentReplyDelayed':
+    case 'AgentReplyFailed':
+      return state;
     default:
       return unreachable(event);
   }
