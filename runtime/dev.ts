@@ -1,3 +1,4 @@
+import type { RunningAgents } from './agents.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { loadOrCreateOperatorKey } from './operator-key.ts';
@@ -8,6 +9,8 @@ export interface DevPlatform extends Served {
   readonly operatorKey: { key: string; created: boolean; file: string | undefined };
   /** With BUS=kafka: the relay's line (`relay running (… → topic on brokers)`). */
   readonly relay?: string;
+  /** Agent dispatch, the knight reports and the bridge endpoint (`/bridge` on the API's server). */
+  readonly agents: RunningAgents;
 }
 
 /**
@@ -28,21 +31,36 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
       return { ...env, OPERATOR_API_KEY: operatorKey.key };
     },
   });
-  if (config.BUS !== 'kafka') return { ...served, operatorKey: operatorKey! };
-  const { ROLES } = await import('./roles.ts');
-  const relay = await ROLES.relay
-    .start({ config, log, env, roles: new Set(['api', 'projector', 'relay']), storage: async () => served.storage })
-    .catch(async (error: unknown) => {
-      await served.stop();
-      throw error;
-    });
+  const { startAgents } = await import('./agents.ts');
+  const agents = await startAgents({
+    storage: served.storage,
+    ports: served.platform.ports,
+    reads: served.platform.reads,
+    server: served.http.server,
+    env,
+    log,
+  }).catch(async (error: unknown) => {
+    await served.stop();
+    throw error;
+  });
+  const relay =
+    config.BUS === 'kafka'
+      ? await (await import('./roles.ts')).ROLES.relay
+          .start({ config, log, env, roles: new Set(['api', 'projector', 'relay']), storage: async () => served.storage })
+          .catch(async (error: unknown) => {
+            await agents.stop();
+            await served.stop();
+            throw error;
+          })
+      : undefined;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await relay.stop();
+      await relay?.stop();
+      await agents.stop();
       await served.stop();
     })());
-  return { ...served, stop, operatorKey: operatorKey!, relay: relay.banner };
+  return { ...served, stop, operatorKey: operatorKey!, agents, ...(relay ? { relay: relay.banner } : {}) };
 };
 
 export { stopOnSignals } from './signals.ts';

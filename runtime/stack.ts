@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { startHttpServer } from '../adapters/http/server.ts';
+import { startAgents } from './agents.ts';
+import type { RunningAgents } from './agents.ts';
 import { mintApiKey } from '../commands/tenants/api-keys.ts';
 import { loadConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -24,6 +26,8 @@ export interface Stack {
   readonly orgo: OrgoConnection | undefined;
   /** The provisioning saga, when asked for. */
   readonly saga: RunningSaga | undefined;
+  /** Agent dispatch, when asked for. */
+  readonly agents: RunningAgents | undefined;
   /** Stops the HTTP server, the platform and the storage (the schemas stay: the caller owns them). */
   close(): Promise<void>;
 }
@@ -42,6 +46,8 @@ export const startStack = async (options: {
   projector?: PlatformOptions['projector'];
   /** Run the provisioning saga in this process too, on the Orgo that `env` names (ORGO_API_URL, ORGO_API_KEY). */
   saga?: boolean;
+  /** Run agent dispatch in this process too (AGENT_* variables from `env`), its bridge endpoint on the API's server. */
+  agents?: boolean;
 }): Promise<Stack> => {
   const { events, readModels } = options.schemas;
   const operatorKey = mintApiKey().key;
@@ -76,6 +82,9 @@ export const startStack = async (options: {
   let ready = false;
   const http = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready }) });
   platform.mount(http.app);
+  const agents = options.agents
+    ? await startAgents({ storage, ports: platform.ports, reads: platform.reads, server: http.server, env: options.env ?? {}, log: options.log })
+    : undefined;
   ready = true;
   return {
     baseUrl: http.url,
@@ -86,7 +95,9 @@ export const startStack = async (options: {
     schemas: options.schemas,
     orgo,
     saga,
+    agents,
     async close() {
+      await agents?.stop();
       await http.close();
       await saga?.stop();
       await platform.stop();

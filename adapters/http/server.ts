@@ -8,6 +8,8 @@ import type { Readiness } from './health.ts';
 export interface HttpServer {
   readonly app: Express;
   readonly url: string;
+  /** The node server, for WebSocket upgrades (the agent bridges' `/bridge`). */
+  readonly server: http.Server;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,7 @@ export const startHttpServer = async (options: { port: number; host: string; rea
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
     app,
+    server,
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,3 +1,4 @@
+import { agentRoutes } from './agents.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { authRoutes } from './auth.ts';
 import { conversationRoutes } from './conversations.ts';
@@ -6,6 +7,6 @@ import type { ApiRoute } from './route.ts';
 import { tenantRoutes } from './tenants.ts';
 
 /** The route table: the router registers exactly these, and the OpenAPI document describes exactly these. */
-export const API_ROUTES: readonly ApiRoute[] = [...authRoutes, ...tenantRoutes, ...apiKeyRoutes, ...conversationRoutes, ...knightRoutes];
+export const API_ROUTES: readonly ApiRoute[] = [...authRoutes, ...tenantRoutes, ...apiKeyRoutes, ...conversationRoutes, ...knightRoutes, ...agentRoutes];
 
 export type { ApiRoute, RouteContext, RouteDeps, RouteReply, TenantSource } from './route.ts';
