@@ -89,7 +89,7 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
       actor: AGENT_ACTOR,
       correlationId: event.metadata.correlationId,
       causationId: event.id,
-      idempotency: { key: `${purpose}|${event.id}` },
+      idempotency: { key: `${purpose}|${event.id}`, fingerprint: purpose },
     });
     const inReplyTo = event.data.messageId;
     const runtime = await deps.runtimeFor(tenantId);

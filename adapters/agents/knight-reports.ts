@@ -73,7 +73,7 @@ export const startKnightReports = async (deps: {
     try {
       await postMessage(
         ports,
-        { tenantId, actor: 'agent', correlationId: event.metadata.correlationId, causationId: event.id, idempotency: { key: `knight-report|${event.id}` } },
+        { tenantId, actor: 'agent', correlationId: event.metadata.correlationId, causationId: event.id, idempotency: { key: `knight-report|${event.id}`, fingerprint: 'knight-report' } },
         conversationId,
         { text: text.slice(0, 4000) },
         { role: 'agent', channel: state.channel, messageId: `knight-${uuidv5(event.id, REPORT_NAMESPACE)}`, inReplyTo: origin.messageId },

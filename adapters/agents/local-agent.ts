@@ -34,7 +34,7 @@ export const createLocalAgent = (deps: { ports: CommandPorts; reads: ReadSide })
     actor: 'agent',
     correlationId: chatOrigin(request.conversationId, request.messageId),
     causationId: request.eventId,
-    idempotency: { key: `${purpose}|${request.eventId}` },
+    idempotency: { key: `${purpose}|${request.eventId}`, fingerprint: purpose },
   });
 
   const knightsOf = (request: AgentRequest) =>
