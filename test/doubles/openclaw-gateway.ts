@@ -53,9 +53,7 @@ export const startGatewayDouble = async (initial: GatewayDoubleOptions): Promise
   const faults = { fail: 0, failStatus: 500, hang: 0, break: 0 };
   const calls: GatewayCall[] = [];
   const sessions = new Map<string, string[]>();
-  let server: Loopback | undefined;
-
-  server = await startLoopback(async (req, res) => {
+  const server: Loopback = await startLoopback(async (req, res) => {
     if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
       return;
@@ -82,7 +80,7 @@ export const startGatewayDouble = async (initial: GatewayDoubleOptions): Promise
     if (faults.hang > 0) {
       faults.hang -= 1;
       answer(0);
-      server!.hold(res);
+      server.hold(res);
       return;
     }
     if (faults.fail > 0) {
@@ -135,6 +133,6 @@ export const startGatewayDouble = async (initial: GatewayDoubleOptions): Promise
     breakNext(n) {
       faults.break = n;
     },
-    close: () => server!.close(),
+    close: () => server.close(),
   };
 };
