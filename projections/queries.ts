@@ -13,7 +13,7 @@ interface Tables {
   tenants: { tenant_id: string; name: string; email: string | null; tier: string; status: string; telegram_bot: string | null; whatsapp_number: string | null; agent_vm_status: string | null; agent_vm_id: string | null; agent_vm_request_id: string | null; agent_vm_failure_stage: string | null; agent_vm_failure_reason: string | null; created_at: Date; updated_at: Date };
   api_keys: { key_id: string; tenant_id: string; scope: string; label: string; hash: string; created_at: Date; revoked_at: Date | null };
   conversations: { tenant_id: string; conversation_id: string; channel: string; title: string | null; status: string; message_count: number; last_message_at: Date | null; created_at: Date; created_position: string };
-  messages: { tenant_id: string; conversation_id: string; message_id: string; seq: number; chat_seq: string | null; role: string; channel: string; text: string; delivery: string; created_at: Date };
+  messages: { tenant_id: string; conversation_id: string; message_id: string; seq: number; chat_seq: string | null; role: string; channel: string; text: string; delivery: string; in_reply_to: string | null; created_at: Date };
   knights: { tenant_id: string; knight_id: string; status: string; task: string; cpu: number; ram_gb: number; vm_id: string | null; vm_name: string | null; url: string | null; progress: number | null; progress_note: string | null; result: string | null; screenshot_url: string | null; failure_stage: string | null; failure_reason: string | null; created_at: Date; updated_at: Date; created_position: string };
   usage_daily: { tenant_id: string; day: string; messages: number };
   knight_usage: { tenant_id: string; knight_id: string; started_at: Date; ended_at: Date | null };
@@ -127,7 +127,7 @@ export const tenantReads = (schema: string, run: Run, reveal: Reveal): TenantRea
       if (after !== undefined) q = q.where(place, '>', after);
       return pageOf(await run(q.compile()), page.limit, (r): MessageView => ({
         messageId: r.message_id, seq: Number(r.seq), role: r.role as MessageView['role'], channel: r.channel as MessageView['channel'],
-        text: reveal(conversationStream(asTenantId(r.tenant_id), asConversationId(r.conversation_id)), 'MessagePosted.text', r.text) ?? '', delivery: r.delivery as MessageView['delivery'], createdAt: iso(r.created_at)!,
+        text: reveal(conversationStream(asTenantId(r.tenant_id), asConversationId(r.conversation_id)), 'MessagePosted.text', r.text) ?? '', delivery: r.delivery as MessageView['delivery'], inReplyTo: r.in_reply_to ?? null, createdAt: iso(r.created_at)!,
       }), (r) => String(r.place));
     },
     async knights(page) {

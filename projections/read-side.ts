@@ -60,6 +60,8 @@ export interface MessageView {
   channel: 'api' | 'telegram' | 'whatsapp';
   text: string;
   delivery: 'none' | 'pending' | 'delivered' | 'read' | 'failed';
+  /** The user message this one answers (an agent's reply), or null. */
+  inReplyTo: string | null;
   createdAt: string;
 }
 

@@ -85,6 +85,29 @@ program
   .action(() => runRoles(['bots']));
 
 program
+  .command('agents')
+  .description('run only agent dispatch: answers user messages, reports knights into chats, serves /bridge on AGENTS_PORT')
+  .action(() => runRoles(['agents']));
+
+program
+  .command('agent-bridge')
+  .description("on a tenant VM: dial out to the platform's /bridge and relay its requests to the local OpenClaw gateway")
+  .option('--platform <url>', 'the platform bridge endpoint, ws(s)://…/bridge (AGENT_BRIDGE_PLATFORM_URL)')
+  .option('--tenant <id>', 'the tenant this VM belongs to (AGENT_BRIDGE_TENANT)')
+  .option('--token-file <path>', 'file holding the bridge token (or AGENT_BRIDGE_TOKEN)')
+  .option('--gateway <url>', 'the local OpenClaw gateway (OPENCLAW_GATEWAY_URL, default http://127.0.0.1:18789)')
+  .option('--gateway-token-file <path>', 'file holding the gateway token (or OPENCLAW_GATEWAY_TOKEN)')
+  .action(async (flags: import('./agent-bridge.ts').AgentBridgeFlags) => {
+    const { runAgentBridge } = await import('./agent-bridge.ts');
+    const log = createLogger(process.env.LOG_LEVEL || 'info');
+    const bridge = await runAgentBridge(flags, process.env, log);
+    stopOnSignals(bridge.stop, log);
+    process.stdout.write('agent-bridge running\n');
+    process.exitCode = await bridge.exitCode;
+    if (process.exitCode !== 0) process.exit(process.exitCode);
+  });
+
+program
   .command('bus')
   .command('status [consumers...]')
   .description("the relay's lag behind the store, and each named bus consumer's lag per partition")

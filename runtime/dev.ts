@@ -1,5 +1,6 @@
 import { createInProcessLiveFeed } from '../adapters/live/in-process.ts';
 import type { LiveFeed } from '../domain/ports/live.ts';
+import type { RunningAgents } from './agents.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { loadOrCreateOperatorKey } from './operator-key.ts';
@@ -17,6 +18,8 @@ export interface DevPlatform extends Served {
   readonly ws: string;
   /** Ephemeral frames for the tenants' dashboards (agents publish partial replies here). */
   readonly live: LiveFeed;
+  /** Agent dispatch, the knight reports and the bridge endpoint (`/bridge` on the API's server). */
+  readonly agents: RunningAgents;
 }
 
 /**
@@ -58,6 +61,18 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
     }),
   );
   const live = createInProcessLiveFeed();
+  const { startAgents } = await import('./agents.ts');
+  const agents = await startAgents({
+    storage: served.storage,
+    ports: served.platform.ports,
+    reads: served.platform.reads,
+    server: served.http.server,
+    env,
+    log,
+  }).catch(async (error: unknown) => {
+    await served.stop();
+    throw error;
+  });
   const { ROLES } = await import('./roles.ts');
   const ctx = (roles: RoleName[]): RoleContext => ({
     config,
@@ -70,6 +85,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
   const started: RunningRole[] = [];
   const stopAll = async () => {
     for (const role of started.reverse()) await role.stop();
+    await agents.stop();
     await served.stop();
   };
   try {
@@ -86,6 +102,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
     stop,
     operatorKey: operatorKey!,
     live,
+    agents,
     ws: started[started.length - 1]!.banner,
     ...(config.BUS === 'kafka' ? { relay: started[0]!.banner } : {}),
   };

@@ -91,6 +91,21 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
   }
 };
 
+/** The command side on a storage: the shell, the clock, ids, and quota counts from the read side. */
+export const commandPortsOn = (storage: Storage, reads: ReadSide): CommandPorts => ({
+  shell: createCommandShell({ store: storage.store, codec: storage.codec }),
+  clock: () => new Date(),
+  newId: randomUUID,
+  usage: countingUsage({
+    messagesToday: async (tenantId, day) => {
+      const counts = await reads.usageCounts(tenantId, day);
+      return { messages: counts.messagesToday, position: counts.position };
+    },
+    activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
+    maxAgeMs: USAGE_MAX_AGE_MS,
+  }),
+});
+
 /** The read side, the command ports and the HTTP API, once the projector runs (or is heard of). */
 const wire = (
   options: PlatformOptions,
@@ -108,20 +123,7 @@ const wire = (
     projections: PROJECTIONS,
     applied,
   });
-  const ports: CommandPorts = {
-    shell: createCommandShell({ store: storage.store, codec: storage.codec }),
-    clock: () => new Date(),
-    newId: randomUUID,
-    usage: countingUsage({
-      messagesToday: async (tenantId, day) => {
-        const counts = await reads.usageCounts(tenantId, day);
-        return { messages: counts.messagesToday, position: counts.position };
-      },
-      activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
-      maxAgeMs: USAGE_MAX_AGE_MS,
-    }),
-    ...(storage.keys ? { eraseDataKey: (tenantId: string) => storage.keys!.erase(tenantId) } : {}),
-  };
+  const ports = commandPortsOn(storage, reads);
   const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));
   const audit = createAuditLog({ store: storage.store, codec: storage.codec });
   const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms, audit, channels: options.channels });

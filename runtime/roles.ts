@@ -15,7 +15,7 @@ import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
 /** Every role, in the order a process starts them (and stops them in reverse). */
-export const ROLE_NAMES = ['api', 'projector', 'relay', 'saga', 'ws', 'bots'] as const;
+export const ROLE_NAMES = ['api', 'projector', 'relay', 'saga', 'ws', 'bots', 'agents'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
 /** What a role gets from the process that runs it (alone, or beside other roles). */
@@ -153,6 +153,16 @@ export const ROLES: Record<RoleName, Role> = {
       (await import('./config.ts')).parseEnv((await import('./channels.ts')).channelsConfigSchema, env);
     },
     start: async (ctx) => (await import('./bots-role.ts')).startBotsRole(ctx),
+  },
+  agents: {
+    summary: "answers users' messages with each tenant's agent (local, its gateway, or its VM's bridge) and reports knights into chats; serves /bridge",
+    needs: ['DATABASE_URL (PostgreSQL store) or EVENTSTORE_URL + DATABASE_URL', 'ENCRYPTION_KEY', 'AGENT_RUNTIME, AGENTS_PORT, OPENCLAW_*'],
+    keys: 'required', // reads message text, writes replies, opens gateway tokens
+    check: async (config, env) => {
+      needsSharedDatabase('agents')(config);
+      (await import('./agents.ts')).checkAgentsConfig(env);
+    },
+    start: async (ctx) => (await import('./agents-role.ts')).startAgentsRole(ctx),
   },
 };
 

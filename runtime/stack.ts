@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { startHttpServer } from '../adapters/http/server.ts';
 import type { HttpServer } from '../adapters/http/server.ts';
+import { startAgents } from './agents.ts';
+import type { RunningAgents } from './agents.ts';
 import { mintApiKey } from '../commands/tenants/api-keys.ts';
 import { loadConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -29,6 +31,8 @@ export interface Stack {
   readonly orgo: OrgoConnection | undefined;
   /** The provisioning saga, when asked for. */
   readonly saga: RunningSaga | undefined;
+  /** Agent dispatch, when asked for. */
+  readonly agents: RunningAgents | undefined;
   /** Stops the HTTP server, the platform and the storage (the schemas stay: the caller owns them). */
   close(): Promise<void>;
 }
@@ -49,6 +53,8 @@ export const startStack = async (options: {
   saga?: boolean;
   /** Run the bot delivery in this process too, on the platforms `env` names (TELEGRAM_API_ROOT, WHATSAPP_GRAPH_URL). */
   bots?: boolean;
+  /** Run agent dispatch in this process too (AGENT_* variables from `env`), its bridge endpoint on the API's server. */
+  agents?: boolean;
 }): Promise<Stack> => {
   const { events, readModels } = options.schemas;
   const operatorKey = mintApiKey().key;
@@ -88,6 +94,9 @@ export const startStack = async (options: {
     ? await startBots({ storage, shell: platform.ports.shell, eventSchema: events, env: options.env ?? {}, log: options.log })
     : undefined;
   platform.mount(http.app);
+  const agents = options.agents
+    ? await startAgents({ storage, ports: platform.ports, reads: platform.reads, server: http.server, env: options.env ?? {}, log: options.log })
+    : undefined;
   ready = true;
   return {
     baseUrl: http.url,
@@ -99,7 +108,9 @@ export const startStack = async (options: {
     schemas: options.schemas,
     orgo,
     saga,
+    agents,
     async close() {
+      await agents?.stop();
       await http.close();
       await bots?.stop();
       await saga?.stop();

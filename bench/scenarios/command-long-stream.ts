@@ -39,7 +39,7 @@ const prepare = async (store: EventStore, codec: EventCodec, tenantId: TenantId)
     const n = Math.min(1_000, LONG - 1 - i);
     const events = Array.from({ length: n }, (_, k) => ({
       id: randomUUID(),
-      event: { type: 'MessagePosted', data: { messageId: `seed-${i + k}`, role: 'user', channel: 'api', text: 'seed message', external: null, at: new Date().toISOString() } } as const,
+      event: { type: 'MessagePosted', data: { messageId: `seed-${i + k}`, role: 'user', channel: 'api', text: 'seed message', external: null, inReplyTo: null, at: new Date().toISOString() } } as const,
     }));
     await store.append(stream, await codec.encode('conversation', stream, events, meta), 'any');
   }

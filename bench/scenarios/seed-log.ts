@@ -41,7 +41,7 @@ export const seedLog = async (store: EventStore, codec: EventCodec, target: numb
       for (let m = 0; m < 180; m++) {
         const role = m % 2 === 0 ? 'user' : 'agent';
         const text = `message ${m} of conversation ${c}: how is the website build going?`;
-        events.push({ type: 'MessagePosted', data: { messageId: `m${m}`, role, channel: 'telegram', text, external: null, at: at(4 + m) } });
+        events.push({ type: 'MessagePosted', data: { messageId: `m${m}`, role, channel: 'telegram', text, external: null, inReplyTo: null, at: at(4 + m) } });
         if (role === 'agent' && m % 9 === 1)
           events.push({ type: 'MessageDelivered', data: { messageId: `m${m}`, channel: 'telegram', externalMessageIds: [`${m}`], unconfirmedParts: 0, at: at(5 + m) } });
       }

@@ -27,7 +27,7 @@ const viaCodec =
   (codec: EventCodec) =>
   async (stream: string, n: number): Promise<NewEvent> => {
     const { messageId, text, at } = payload(n);
-    const event = { type: 'MessagePosted', data: { messageId, role: 'user', channel: 'api', text, external: null, at } } as const;
+    const event = { type: 'MessagePosted', data: { messageId, role: 'user', channel: 'api', text, external: null, inReplyTo: null, at } } as const;
     const [encoded] = await codec.encode('conversation', stream, [{ id: randomUUID(), event }], { ...meta, tenantId: parseStreamId(stream).tenantId });
     return encoded!;
   };

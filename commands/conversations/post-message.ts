@@ -13,13 +13,16 @@ export const postMessageInput = z
   })
   .strict();
 
-/** A client posts as `user`; the agent runtime and bot adapters pass their own role and channel. */
+/**
+ * A client posts as `user`; the agent runtime and bot adapters pass their own role and channel, and
+ * the agent names the user message it answers (`inReplyTo`).
+ */
 export const postMessage = async (
   ports: CommandPorts,
   caller: Caller,
   conversationId: string,
   input: z.infer<typeof postMessageInput>,
-  options: { role?: MessageRole; channel?: Channel; messageId?: string; external?: { messageId: string; order: number } } = {},
+  options: { role?: MessageRole; channel?: Channel; messageId?: string; external?: { messageId: string; order: number }; inReplyTo?: string | null } = {},
 ): Promise<Accepted & { messageId: string }> => {
   const id = asConversationId(conversationId);
   const at = ports.clock();
@@ -42,6 +45,7 @@ export const postMessage = async (
         tenant,
         messagesToday: slot?.count ?? 0,
         external: options.external ?? null,
+        inReplyTo: options.inReplyTo ?? null,
         at: at.toISOString(),
       }),
     );

@@ -129,7 +129,9 @@ export const createCommandShell = (deps: CommandShellDeps) => {
     const metadata = {
       causationId: null,
       ...envelope.metadata,
-      ...(idempotency ? { idempotencyKey: idempotency.key, commandHash: idempotency.fingerprint } : {}),
+      ...(idempotency ? { idempotencyKey: idempotency.key } : {}),
+      // a key without a fingerprint records none (undefined is not JSON)
+      ...(idempotency?.fingerprint !== undefined ? { commandHash: idempotency.fingerprint } : {}),
     };
     const events: NewEvent[] = await deps.codec.encode(
       decider.category,

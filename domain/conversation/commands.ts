@@ -15,7 +15,10 @@ export type StartConversation = Command<
     tenant: TenantFacts;
   }
 >;
-/** `messagesToday` is the tenant's count of user messages today, looked up by the handler. */
+/**
+ * `messagesToday` is the tenant's count of user messages today, looked up by the handler;
+ * `inReplyTo` names the user message an agent's reply answers.
+ */
 export type PostMessage = Command<
   'PostMessage',
   {
@@ -27,7 +30,15 @@ export type PostMessage = Command<
     messagesToday: number;
     /** A bot user's message: the platform's message id and ordering key. */
     external?: { messageId: string; order: number } | null;
+    inReplyTo?: string | null;
   }
+>;
+/** The agent cannot answer `inReplyTo` yet; said once per user message (the caller's idempotency key). */
+export type RecordAgentReplyDelayed = Command<'RecordAgentReplyDelayed', { inReplyTo: string; reason: string }>;
+/** The agent failed on `inReplyTo`: the failure and the fallback reply, appended together, once. */
+export type RecordAgentReplyFailed = Command<
+  'RecordAgentReplyFailed',
+  { inReplyTo: string; reason: string; fallback: { messageId: string; channel: Channel; text: string } }
 >;
 /** Delivery records are bookkeeping of work already in flight: they carry no tenant facts. */
 export type RecordMessageDelivered = Command<
@@ -50,4 +61,6 @@ export type ConversationCommand =
   | RecordMessageDelivered
   | RecordMessageDeliveryFailed
   | RecordMessageStatus
-  | CloseConversation;
+  | CloseConversation
+  | RecordAgentReplyDelayed
+  | RecordAgentReplyFailed;

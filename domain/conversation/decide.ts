@@ -5,7 +5,7 @@ import { TIER_LIMITS } from '../tiers.ts';
 import type * as C from './commands.ts';
 import type { ConversationCommand } from './commands.ts';
 import { MESSAGE_STATUSES } from './events.ts';
-import type { ConversationEvent, ConversationStarted, ExternalOrigin } from './events.ts';
+import type { ConversationEvent, ConversationStarted, ExternalOrigin, MessageRole } from './events.ts';
 import { placeInbound } from './place.ts';
 import type { ConversationState, ExistingConversation, PendingDelivery } from './state.ts';
 import * as v from './validate.ts';
@@ -61,7 +61,8 @@ const postMessage = (c: C.PostMessage, state: ConversationState): Events => {
       throw domainError('limit', 'message_quota_exceeded', `the ${tier} tier allows ${limit} messages a day`, { tier, limit });
   }
   const external = externalOrigin(c, conversation, role, channel);
-  return [{ type: 'MessagePosted', data: { messageId, role, channel, text, external, at: c.at } }];
+  const inReplyTo = replyTarget(c.inReplyTo ?? null, role);
+  return [{ type: 'MessagePosted', data: { messageId, role, channel, text, external, inReplyTo, at: c.at } }];
 };
 
 /** A bot user's message keeps the platform's id and ordering key, and gets its place in the history. */
@@ -78,6 +79,35 @@ const externalOrigin = (
   const order = c.external.order;
   if (!Number.isSafeInteger(order) || order < 0) throw domainError('validation', 'invalid_external_order', 'the ordering key must be a non-negative integer');
   return { messageId, order, seq: placeInbound(conversation.inbound, order, conversation.revision + 1) };
+};
+
+/** Only the agent's and the system's messages answer another; a user message answers nothing. */
+const replyTarget = (inReplyTo: string | null, role: MessageRole): string | null => {
+  if (inReplyTo === null) return null;
+  if (role === 'user') throw domainError('validation', 'invalid_in_reply_to', 'a user message cannot be a reply');
+  return v.checkToken(inReplyTo, 'invalid_in_reply_to', 'inReplyTo');
+};
+
+const recordReplyDelayed = (c: C.RecordAgentReplyDelayed, state: ConversationState): Events => {
+  existing(state);
+  const inReplyTo = v.checkToken(c.inReplyTo, 'invalid_in_reply_to', 'inReplyTo');
+  const reason = v.checkText(c.reason, 500, 'invalid_reason', 'reason').trim();
+  return [{ type: 'AgentReplyDelayed', data: { inReplyTo, reason, at: c.at } }];
+};
+
+/** Failure and fallback in one append; a repeat (the fallback already posted) is satisfied. */
+const recordReplyFailed = (c: C.RecordAgentReplyFailed, state: ConversationState): Events => {
+  const conversation = existing(state);
+  const inReplyTo = v.checkToken(c.inReplyTo, 'invalid_in_reply_to', 'inReplyTo');
+  const reason = v.checkText(c.reason, 2000, 'invalid_reason', 'reason').trim();
+  const messageId = v.checkToken(c.fallback.messageId, 'invalid_message_id', 'message id');
+  if (windowHas(conversation.recentMessageIds, messageId)) return [];
+  const channel = v.checkChannel(c.fallback.channel);
+  const text = v.checkText(c.fallback.text, v.MAX_MESSAGE_TEXT, 'invalid_message_text', 'message text');
+  return [
+    { type: 'AgentReplyFailed', data: { inReplyTo, reason, at: c.at } },
+    { type: 'MessagePosted', data: { messageId, role: 'agent', channel, text, external: null, inReplyTo, at: c.at } },
+  ];
 };
 
 /** The delivery a record refers to; undefined when it was already settled, so the record is a repeat. */
@@ -150,6 +180,10 @@ export const decideConversation = (command: ConversationCommand, state: Conversa
       return recordStatus(command, state);
     case 'CloseConversation':
       return close(command, state);
+    case 'RecordAgentReplyDelayed':
+      return recordReplyDelayed(command, state);
+    case 'RecordAgentReplyFailed':
+      return recordReplyFailed(command, state);
     default:
       return unreachable(command);
   }

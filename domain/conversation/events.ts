@@ -28,10 +28,13 @@ export interface ExternalOrigin {
   readonly order: number;
   readonly seq: string;
 }
-/** v2 added `external` (null for messages not from a bot user, and for every v1 message). */
+/**
+ * v2 added `external` (null for messages not from a bot user, and for every v1 message) and `inReplyTo`:
+ * the user message an agent's reply answers (null for user messages and v1 events).
+ */
 export type MessagePosted = Event<
   'MessagePosted',
-  { messageId: string; role: MessageRole; channel: Channel; text: string; external: ExternalOrigin | null }
+  { messageId: string; role: MessageRole; channel: Channel; text: string; external: ExternalOrigin | null; inReplyTo: string | null }
 >;
 /**
  * v2: a split text has one platform id per part (`externalMessageIds`); `unconfirmedParts` counts parts
@@ -56,6 +59,10 @@ export type MessageStatusReported = Event<
   { messageId: string | null; externalMessageId: string; status: MessageStatus; errorCode: number | null }
 >;
 export type ConversationClosed = Event<'ConversationClosed', { reason: string }>;
+/** The agent cannot answer yet (its bridge is not connected): the user message waits, and the conversation shows it. */
+export type AgentReplyDelayed = Event<'AgentReplyDelayed', { inReplyTo: string; reason: string }>;
+/** The agent failed or timed out; recorded with the polite fallback reply that was posted instead. */
+export type AgentReplyFailed = Event<'AgentReplyFailed', { inReplyTo: string; reason: string }>;
 
 export type ConversationEvent =
   | ConversationStarted
@@ -63,7 +70,9 @@ export type ConversationEvent =
   | MessageDelivered
   | MessageDeliveryFailed
   | MessageStatusReported
-  | ConversationClosed;
+  | ConversationClosed
+  | AgentReplyDelayed
+  | AgentReplyFailed;
 
 /** Every event type name; the `satisfies` fails to compile when one is missing or unknown. */
 export const CONVERSATION_EVENT_TYPES = Object.keys({
@@ -73,4 +82,6 @@ export const CONVERSATION_EVENT_TYPES = Object.keys({
   MessageDeliveryFailed: true,
   MessageStatusReported: true,
   ConversationClosed: true,
+  AgentReplyDelayed: true,
+  AgentReplyFailed: true,
 } satisfies Record<ConversationEvent['type'], true>) as readonly ConversationEvent['type'][];

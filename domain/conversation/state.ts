@@ -163,6 +163,9 @@ export const evolveConversation = (state: ConversationState, event: Conversation
       return state.status === 'none' ? state : counted(state);
     case 'ConversationClosed':
       return state.status === 'none' ? state : { ...counted(state), status: 'closed', closedReason: event.data.reason };
+    case 'AgentReplyDelayed':
+    case 'AgentReplyFailed':
+      return state.status === 'none' ? state : counted(state);
     default:
       return unreachable(event);
   }

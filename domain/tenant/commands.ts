@@ -32,6 +32,9 @@ export type DisconnectWhatsAppNumber = Command<'DisconnectWhatsAppNumber'>;
 export type RequestAgentVm = Command<'RequestAgentVm', { requestId: string }>;
 export type MarkAgentVmReady = Command<'MarkAgentVmReady', { requestId: string; vmId: string; bridgeTokenHash: string }>;
 export type FailAgentVm = Command<'FailAgentVm', { requestId: string; stage: AgentVmFailureStage; reason: string }>;
+export type ConnectAgentGateway = Command<'ConnectAgentGateway', { url: string | null; token: string }>;
+export type DisconnectAgentGateway = Command<'DisconnectAgentGateway'>;
+export type RevokeBridgeToken = Command<'RevokeBridgeToken', { reason: string }>;
 export type SuspendTenant = Command<'SuspendTenant', { reason: string }>;
 export type ReinstateTenant = Command<'ReinstateTenant'>;
 export type EraseTenant = Command<'EraseTenant'>;
@@ -48,6 +51,9 @@ export type TenantCommand =
   | RequestAgentVm
   | MarkAgentVmReady
   | FailAgentVm
+  | ConnectAgentGateway
+  | DisconnectAgentGateway
+  | RevokeBridgeToken
   | SuspendTenant
   | ReinstateTenant
   | EraseTenant;

@@ -137,6 +137,24 @@ const failAgentVm = (c: C.FailAgentVm, t: LiveTenant): Events => {
   }
 };
 
+const connectAgentGateway = (c: C.ConnectAgentGateway, t: ActiveTenant): Events => {
+  const url = c.url === null ? null : v.checkGatewayUrl(c.url);
+  const token = v.checkSecret(c.token, 'invalid_gateway_token', 'gateway token');
+  if (t.agentGateway && t.agentGateway.url === url && t.agentGateway.token === token) return [];
+  return [{ type: 'AgentGatewayConnected', data: { url, token, at: c.at } }];
+};
+
+/** Revokes the agent VM's current bridge token; allowed while suspended (cutting access must never be refused). */
+const revokeBridgeToken = (c: C.RevokeBridgeToken, t: LiveTenant): Events => {
+  const reason = v.checkText(c.reason, 1, 500, 'invalid_reason', 'reason');
+  const vm = t.agentVm;
+  if (vm.status !== 'ready' || vm.bridgeTokenHash === null) {
+    if (vm.status === 'ready' && t.revokedBridgeTokens.length > 0) return [];
+    throw domainError('conflict', 'no_bridge_token', 'the agent vm has no bridge token to revoke');
+  }
+  return [{ type: 'BridgeTokenRevoked', data: { bridgeTokenHash: vm.bridgeTokenHash, reason, at: c.at } }];
+};
+
 const suspend = (c: C.SuspendTenant, t: LiveTenant): Events => {
   const reason = v.checkText(c.reason, 1, 500, 'invalid_reason', 'reason');
   return t.status === 'suspended' ? [] : [{ type: 'TenantSuspended', data: { reason, at: c.at } }];
@@ -175,6 +193,12 @@ export const decideTenant = (command: TenantCommand, state: TenantState): Events
       return markAgentVmReady(command, live(state));
     case 'FailAgentVm':
       return failAgentVm(command, live(state));
+    case 'ConnectAgentGateway':
+      return connectAgentGateway(command, active(state));
+    case 'DisconnectAgentGateway':
+      return active(state).agentGateway ? [{ type: 'AgentGatewayDisconnected', data: { at: command.at } }] : [];
+    case 'RevokeBridgeToken':
+      return revokeBridgeToken(command, live(state));
     case 'SuspendTenant':
       return suspend(command, live(state));
     case 'ReinstateTenant':

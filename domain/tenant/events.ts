@@ -43,6 +43,14 @@ export type AgentVmRequested = Event<'AgentVmRequested', { requestId: string }>;
  */
 export type AgentVmReady = Event<'AgentVmReady', { requestId: string; vmId: string; bridgeTokenHash: string | null }>;
 export type AgentVmFailed = Event<'AgentVmFailed', { requestId: string; stage: AgentVmFailureStage; reason: string }>;
+/**
+ * The tenant's own OpenClaw gateway, reached over its OpenAI-compatible HTTP API: `url` null means
+ * the platform's configured gateway (OPENCLAW_GATEWAY_URL). `token` is a secret field.
+ */
+export type AgentGatewayConnected = Event<'AgentGatewayConnected', { url: string | null; token: string }>;
+export type AgentGatewayDisconnected = Event<'AgentGatewayDisconnected', NoData>;
+/** The agent VM's bridge token may no longer connect (a new one comes with the next provisioning). */
+export type BridgeTokenRevoked = Event<'BridgeTokenRevoked', { bridgeTokenHash: string; reason: string }>;
 export type TenantSuspended = Event<'TenantSuspended', { reason: string }>;
 export type TenantReinstated = Event<'TenantReinstated', NoData>;
 export type TenantErased = Event<'TenantErased', NoData>;
@@ -59,6 +67,9 @@ export type TenantEvent =
   | AgentVmRequested
   | AgentVmReady
   | AgentVmFailed
+  | AgentGatewayConnected
+  | AgentGatewayDisconnected
+  | BridgeTokenRevoked
   | TenantSuspended
   | TenantReinstated
   | TenantErased;
@@ -76,6 +87,9 @@ export const TENANT_EVENT_TYPES = Object.keys({
   AgentVmRequested: true,
   AgentVmReady: true,
   AgentVmFailed: true,
+  AgentGatewayConnected: true,
+  AgentGatewayDisconnected: true,
+  BridgeTokenRevoked: true,
   TenantSuspended: true,
   TenantReinstated: true,
   TenantErased: true,

@@ -30,6 +30,14 @@ export type AgentVm =
   | { readonly status: 'ready'; readonly requestId: string; readonly vmId: string; readonly bridgeTokenHash: string | null }
   | { readonly status: 'failed'; readonly requestId: string; readonly stage: AgentVmFailureStage; readonly reason: string };
 
+export interface AgentGateway {
+  readonly url: string | null;
+  readonly token: string;
+}
+
+/** How many revoked bridge token hashes a tenant remembers (to refuse them with "revoked", not "unknown"). */
+export const REVOKED_BRIDGE_TOKENS = 8;
+
 /** Everything a live tenant keeps; only the key table grows, and it is bounded in practice by the key limit. */
 export interface TenantProfile {
   readonly tenantId: TenantId;
@@ -41,6 +49,9 @@ export interface TenantProfile {
   readonly telegram: TelegramBot | null;
   readonly whatsapp: WhatsAppNumber | null;
   readonly agentVm: AgentVm;
+  readonly agentGateway: AgentGateway | null;
+  /** The newest revoked bridge token hashes, oldest first. */
+  readonly revokedBridgeTokens: readonly string[];
 }
 
 export type ActiveTenant = TenantProfile & { readonly status: 'active' };
@@ -64,7 +75,20 @@ export const evolveTenant = (state: TenantState, event: TenantEvent): TenantStat
     case 'TenantCreated': {
       const { tenantId, name, email, tier } = event.data;
       const agentVm: AgentVm = { status: 'none' };
-      return { status: 'active', tenantId, name, email, tier, apiKeys: {}, activeApiKeys: 0, telegram: null, whatsapp: null, agentVm };
+      return {
+        status: 'active',
+        tenantId,
+        name,
+        email,
+        tier,
+        apiKeys: {},
+        activeApiKeys: 0,
+        telegram: null,
+        whatsapp: null,
+        agentVm,
+        agentGateway: null,
+        revokedBridgeTokens: [],
+      };
     }
     case 'TenantTierChanged':
       return onLive(state, (t) => ({ ...t, tier: event.data.to }));
@@ -108,6 +132,20 @@ export const evolveTenant = (state: TenantState, event: TenantEvent): TenantStat
     case 'AgentVmFailed': {
       const { requestId, stage, reason } = event.data;
       return onLive(state, (t) => ({ ...t, agentVm: { status: 'failed', requestId, stage, reason } }));
+    }
+    case 'AgentGatewayConnected': {
+      const { url, token } = event.data;
+      return onLive(state, (t) => ({ ...t, agentGateway: { url, token } }));
+    }
+    case 'AgentGatewayDisconnected':
+      return onLive(state, (t) => ({ ...t, agentGateway: null }));
+    case 'BridgeTokenRevoked': {
+      const { bridgeTokenHash } = event.data;
+      return onLive(state, (t) => ({
+        ...t,
+        agentVm: t.agentVm.status === 'ready' && t.agentVm.bridgeTokenHash === bridgeTokenHash ? { ...t.agentVm, bridgeTokenHash: null } : t.agentVm,
+        revokedBridgeTokens: [...t.revokedBridgeTokens, bridgeTokenHash].slice(-REVOKED_BRIDGE_TOKENS),
+      }));
     }
     case 'TenantSuspended':
       return onLive(state, (t) => ({ ...t, status: 'suspended', suspendedReason: event.data.reason }));

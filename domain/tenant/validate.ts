@@ -88,3 +88,17 @@ export const checkAgentVmStage = (value: unknown): AgentVmFailureStage => {
     throw invalid('invalid_failure_stage', `stage must be one of ${AGENT_VM_FAILURE_STAGES.join(', ')}`);
   return value as AgentVmFailureStage;
 };
+
+/** An OpenClaw gateway's base URL: http(s), no credentials in it, at most 2,000 characters. */
+export const checkGatewayUrl = (value: unknown): string => {
+  const bad = () => domainError('validation', 'invalid_gateway_url', 'gateway url must be an http(s) URL without credentials');
+  if (typeof value !== 'string' || value.length > 2000) throw bad();
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw bad();
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) throw bad();
+  return value.replace(/\/+$/, '');
+};

@@ -25,6 +25,7 @@ export const messagesProjection: Projection = {
         channel: 'text',
         text: 'text',
         delivery: 'text',
+        in_reply_to: 'text',
         created_at: 'timestamptz',
       },
       primaryKey: ['tenant_id', 'conversation_id', 'message_id'],
@@ -57,6 +58,7 @@ export const messagesProjection: Projection = {
             channel: d.channel,
             text: d.text,
             delivery: awaitsDelivery ? 'pending' : 'none',
+            in_reply_to: d.inReplyTo,
             created_at: atOf(event),
           };
         }

@@ -93,7 +93,7 @@ describe('event codec: typed, versioned, encrypted per tenant', () => {
     const t = uniqueTenant();
     const other = uniqueTenant();
     const conversationId = asConversationId('c1');
-    const posted = (text: string) => ({ type: 'MessagePosted', data: { messageId: randomUUID(), role: 'user', channel: 'api', text, external: null, at } }) as const;
+    const posted = (text: string) => ({ type: 'MessagePosted', data: { messageId: randomUUID(), role: 'user', channel: 'api', text, external: null, inReplyTo: null, at } }) as const;
     const started = { type: 'ConversationStarted', data: { conversationId, tenantId: asTenantId(t), channel: 'api', externalChatId: null, title: 'private title', at } } as const;
     const [start, message] = await write('conversation', `conversation-${t}.c1`, [started, posted('meet me at noon')]);
     const text = (message!.data as { text: string }).text;

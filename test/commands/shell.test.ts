@@ -38,7 +38,7 @@ const post = (text: string, messageId: string = randomUUID()): ConversationComma
   at,
 });
 const close: ConversationCommand = { type: 'CloseConversation', reason: 'done', tenant, at };
-const posted = (text: string): ConversationEvent => ({ type: 'MessagePosted', data: { messageId: randomUUID(), role: 'agent', channel: 'api', text, external: null, at } });
+const posted = (text: string): ConversationEvent => ({ type: 'MessagePosted', data: { messageId: randomUUID(), role: 'agent', channel: 'api', text, external: null, inReplyTo: null, at } });
 
 describe('command shell: read → fold → decide → encode → append → retry', () => {
   const schema = uniqueSchema('shell');

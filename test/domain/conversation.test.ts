@@ -29,7 +29,7 @@ const start: ConversationCommand = {
 };
 const posted = (messageId: string, role: 'user' | 'agent' | 'system' = 'user', channel: Channel = 'telegram'): ConversationEvent => ({
   type: 'MessagePosted',
-  data: { messageId, role, channel, text: `text of ${messageId}`, external: null, at },
+  data: { messageId, role, channel, text: `text of ${messageId}`, external: null, inReplyTo: null, at },
 });
 const post = (messageId: string, role: 'user' | 'agent' | 'system' = 'user', extra: Partial<ConversationCommand> = {}) =>
   ({
@@ -96,7 +96,7 @@ describe('PostMessage', () => {
     const longest = 'x'.repeat(16_000);
     given([started])
       .when(post('m1', 'user', { text: longest }))
-      .then([{ type: 'MessagePosted', data: { messageId: 'm1', role: 'user', channel: 'telegram', text: longest, external: null, at } }]);
+      .then([{ type: 'MessagePosted', data: { messageId: 'm1', role: 'user', channel: 'telegram', text: longest, external: null, inReplyTo: null, at } }]);
   });
   it('counts only user messages toward the daily quota', () => {
     const limit = TIER_LIMITS.free.messagesPerDay;

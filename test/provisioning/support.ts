@@ -38,7 +38,7 @@ export interface SagaHarness {
 
 /** The whole platform on PostgreSQL with the saga in process, on a simulated Orgo reached through the real client. */
 export const startSagaHarness = async (
-  options: { sim?: SimulatorOptions; env?: Record<string, string>; apiKey?: (sim: OrgoSimulator) => string } = {},
+  options: { sim?: SimulatorOptions; env?: Record<string, string>; apiKey?: (sim: OrgoSimulator) => string; agents?: boolean } = {},
 ): Promise<SagaHarness> => {
   const sim = await startOrgoSimulator({ delays: QUICK_DELAYS, ...options.sim });
   const api = await startApiHarness(
@@ -53,7 +53,7 @@ export const startSagaHarness = async (
       SAGA_INSTANCE_ID: `test-${randomUUID()}`,
       ...options.env,
     },
-    { saga: true },
+    { saga: true, ...(options.agents ? { agents: true } : {}) },
   );
   const operator = client(api.baseUrl, api.operatorKey);
   return {

@@ -21,14 +21,15 @@ export const conversationCatalog = defineCatalog<ConversationEvent>('conversatio
       channel,
       text: sealed,
       external: z.strictObject({ messageId: token, order: z.number().int().nonnegative(), seq: decimal }).nullable(),
+      inReplyTo: token.nullable(),
       at,
     }),
     personal: ['text'],
     older: [
-      // v1 had no platform origin
+      // v1 had no platform origin and answered nothing
       olderVersion(
         z.strictObject({ messageId: token, role: z.enum(MESSAGE_ROLES), channel, text: sealed, at }),
-        (v1) => ({ ...v1, external: null }),
+        (v1) => ({ ...v1, external: null, inReplyTo: null }),
       ),
     ],
   },
@@ -62,4 +63,6 @@ export const conversationCatalog = defineCatalog<ConversationEvent>('conversatio
     schema: z.strictObject({ messageId: token, channel, reason: z.string().max(2000), retryable: z.boolean(), at }),
   },
   ConversationClosed: { schema: z.strictObject({ reason: sealed, at }), personal: ['reason'] },
+  AgentReplyDelayed: { schema: z.strictObject({ inReplyTo: token, reason: z.string().max(500), at }) },
+  AgentReplyFailed: { schema: z.strictObject({ inReplyTo: token, reason: z.string().max(2000), at }) },
 });

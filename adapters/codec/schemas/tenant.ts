@@ -48,6 +48,12 @@ export const tenantCatalog = defineCatalog<TenantEvent>('tenant', {
     older: [olderVersion(z.strictObject({ requestId: token, vmId: token, at }), (v1) => ({ ...v1, bridgeTokenHash: null }))],
   },
   AgentVmFailed: { schema: z.strictObject({ requestId: token, stage: z.enum(AGENT_VM_FAILURE_STAGES), reason: z.string().max(2000), at }) },
+  AgentGatewayConnected: {
+    schema: z.strictObject({ url: z.string().url().max(2000).nullable(), token: sealed, at }),
+    secret: ['token'],
+  },
+  AgentGatewayDisconnected: { schema: nothing },
+  BridgeTokenRevoked: { schema: z.strictObject({ bridgeTokenHash: token, reason: z.string().max(500), at }) },
   TenantSuspended: { schema: z.strictObject({ reason: z.string().max(2000), at }) },
   TenantReinstated: { schema: nothing },
   TenantErased: { schema: nothing },

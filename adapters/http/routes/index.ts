@@ -1,3 +1,4 @@
+import { agentRoutes } from './agents.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { auditRoutes } from './audit.ts';
 import { authRoutes } from './auth.ts';
@@ -8,6 +9,6 @@ import type { ApiRoute } from './route.ts';
 import { tenantRoutes } from './tenants.ts';
 
 /** The route table: the router registers exactly these, and the OpenAPI document describes exactly these. */
-export const API_ROUTES: readonly ApiRoute[] = [...authRoutes, ...tenantRoutes, ...apiKeyRoutes, ...conversationRoutes, ...knightRoutes, ...auditRoutes, ...channelRoutes];
+export const API_ROUTES: readonly ApiRoute[] = [...authRoutes, ...tenantRoutes, ...apiKeyRoutes, ...conversationRoutes, ...knightRoutes, ...auditRoutes, ...channelRoutes, ...agentRoutes];
 
 export type { ApiRoute, RouteContext, RouteDeps, RouteReply, TenantSource } from './route.ts';

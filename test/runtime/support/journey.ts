@@ -20,7 +20,8 @@ export const journey = async (baseUrl: string, operatorKey: string) => {
   const text = `hello from ${tenantId}`;
   const posted = ok(await me.post<{ messageId: string; position: string }>(`/conversations/${conversationId}/messages`, { text }), 201);
   const history = await readFresh(me, `/conversations/${conversationId}/messages?minPosition=${posted.position}`);
-  expect(history).toMatchObject({ items: [{ messageId: posted.messageId, role: 'user', text }] });
+  // the local agent's reply may already follow it
+  expect((history as { items: unknown[] }).items[0]).toMatchObject({ messageId: posted.messageId, role: 'user', text });
   const knight = ok(await me.post<{ knightId: string; position: string }>('/knights', { task: 'Build the website', cpu: 2, ramGb: 4 }), 202);
   const knights = await readFresh(me, `/knights?minPosition=${knight.position}`);
   expect(knights).toMatchObject({ items: [{ knightId: knight.knightId, task: 'Build the website' }] });

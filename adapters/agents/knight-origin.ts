@@ -1,0 +1,15 @@
+/**
+ * A knight deployed from a chat carries the chat on its first event's correlation id, so whoever
+ * reports its progress finds the conversation (and the message that asked) from the log alone.
+ */
+const PREFIX = 'agent-chat:';
+
+export const chatOrigin = (conversationId: string, messageId: string): string => `${PREFIX}${conversationId}:${messageId}`;
+
+export const parseChatOrigin = (correlationId: string): { conversationId: string; messageId: string } | undefined => {
+  if (!correlationId.startsWith(PREFIX)) return undefined;
+  const rest = correlationId.slice(PREFIX.length);
+  const colon = rest.indexOf(':');
+  if (colon <= 0 || colon === rest.length - 1) return undefined;
+  return { conversationId: rest.slice(0, colon), messageId: rest.slice(colon + 1) };
+};

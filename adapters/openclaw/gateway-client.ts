@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+/** One chat turn sent to an OpenClaw gateway's OpenAI-compatible `/v1/chat/completions`, streamed back. */
+export interface GatewayChat {
+  readonly baseUrl: string;
+  /** The gateway token: full operator access, sent only as the bearer and never logged. */
+  readonly token: string;
+  readonly agentId: string;
+  /** One OpenClaw session per conversation: `x-openclaw-session-key` (and the OpenAI `user` field). */
+  readonly sessionKey: string;
+  readonly text: string;
+  readonly signal: AbortSignal;
+  readonly onText: (soFar: string) => void;
+}
+
+/** A failed gateway call; `retryable` when asking again may succeed (network, 5xx, 429) and nothing was streamed yet. */
+export class GatewayError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}
+
+const chunkSchema = z.object({
+  choices: z.array(z.object({ delta: z.object({ content: z.string().nullish() }).passthrough().optional() }).passthrough()).optional(),
+  error: z.object({ message: z.string() }).passthrough().optional(),
+});
+
+/** Asks once and streams the answer; resolves with the whole text once the stream says `[DONE]`. */
+export const chatOnce = async (chat: GatewayChat): Promise<string> => {
+  let response: Response;
+  try {
+    response = await fetch(`${chat.baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      signal: chat.signal,
+      headers: {
+        authorization: `Bearer ${chat.token}`,
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        'x-openclaw-agent-id': chat.agentId,
+        'x-openclaw-session-key': chat.sessionKey,
+      },
+      body: JSON.stringify({
+        model: `openclaw:${chat.agentId}`,
+        stream: true,
+        user: chat.sessionKey,
+        messages: [{ role: 'user', content: chat.text }],
+      }),
+    });
+  } catch (error) {
+    if (chat.signal.aborted) throw chat.signal.reason;
+    throw new GatewayError(`gateway unreachable: ${(error as Error).cause ? String((error as Error & { cause: unknown }).cause) : (error as Error).message}`, true);
+  }
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => undefined);
+    const retryable = response.status >= 500 || response.status === 429;
+    const what = response.status === 401 || response.status === 403 ? 'refused the gateway token' : 'answered';
+    throw new GatewayError(`gateway ${what} with HTTP ${response.status}`, retryable, response.status);
+  }
+  if (!response.body) throw new GatewayError('gateway sent no body', true);
+  return readStream(response.body, chat);
+};
+
+const readStream = async (body: ReadableStream<Uint8Array>, chat: GatewayChat): Promise<string> => {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let text = '';
+  let received = false;
+  try {
+    for await (const bytes of body) {
+      buffer += decoder.decode(bytes, { stream: true }).replaceAll('\r\n', '\n');
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block
+          .split('\n')
+          .filter((line) => line.startsWith('data:'))
+          .map((line) => line.slice(5).trimStart())
+          .join('\n');
+        if (!data) continue;
+        if (data === '[DONE]') return text;
+        const parsed = chunkSchema.safeParse(safeJson(data));
+        if (!parsed.success) throw new GatewayError('gateway sent a malformed stream chunk', !received);
+        if (parsed.data.error) throw new GatewayError(`gateway error: ${parsed.data.error.message.slice(0, 200)}`, !received);
+        const delta = parsed.data.choices?.[0]?.delta?.content ?? '';
+        if (delta) {
+          received = true;
+          text += delta;
+          chat.onText(text);
+        }
+      }
+    }
+  } catch (error) {
+    if (chat.signal.aborted) throw chat.signal.reason;
+    if (error instanceof GatewayError) throw error;
+    throw new GatewayError(`gateway stream broke: ${(error as Error).message}`, !received);
+  }
+  throw new GatewayError('gateway stream ended before [DONE]', !received);
+};
+
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Asks, and asks again with exponential backoff (and jitter) while the failure is retryable. */
+export const chatWithRetries = async (chat: GatewayChat, options: { retries: number; baseDelayMs?: number; attemptTimeoutMs: number }): Promise<string> => {
+  const base = options.baseDelayMs ?? 250;
+  for (let attempt = 0; ; attempt++) {
+    const signal = AbortSignal.any([chat.signal, AbortSignal.timeout(options.attemptTimeoutMs)]);
+    try {
+      return await chatOnce({ ...chat, signal });
+    } catch (error) {
+      if (chat.signal.aborted) throw chat.signal.reason;
+      const timedOut = signal.aborted;
+      const retryable = timedOut || (error instanceof GatewayError && error.retryable);
+      if (!retryable || attempt >= options.retries) throw timedOut ? new GatewayError(`gateway attempt timed out after ${options.attemptTimeoutMs} ms`, true) : error;
+      const delay = base * 2 ** attempt * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+};
