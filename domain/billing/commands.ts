@@ -14,7 +14,8 @@ export type ApplySubscriptionUpdate = Command<
   'ApplySubscriptionUpdate',
   StripeMark & { subscriptionId: string; status: string; priceId: string | null; tier: Tier | null }
 >;
-export type ApplyInvoice = Command<'ApplyInvoice', StripeMark & { invoiceId: string; paid: boolean; graceSeconds: number }>;
+/** `graceEndsAt`: when a failure starts the grace period, the tenant is suspended then (ISO-8601, UTC, as the clock writes it). */
+export type ApplyInvoice = Command<'ApplyInvoice', StripeMark & { invoiceId: string; paid: boolean; graceEndsAt: string }>;
 export type ApplyCheckout = Command<'ApplyCheckout', StripeMark & { sessionId: string; subscriptionId: string; priceId: string; tier: Tier }>;
 
 /** Asked on a schedule: has the grace period after a failed payment run out by `at`? */

@@ -43,8 +43,7 @@ const applyInvoice = (c: C.ApplyInvoice, a: OpenAccount): Events => {
   const { stripeEventId, created, invoiceId, at } = c;
   if (!isNewer(c, a.paymentMark)) return [];
   if (c.paid) return [{ type: 'InvoicePaid', data: { stripeEventId, created, invoiceId, at } }];
-  if (!Number.isInteger(c.graceSeconds) || c.graceSeconds < 0) throw domainError('validation', 'invalid_grace_period', 'the grace period must be whole seconds, 0 or more');
-  const graceEndsAt = a.payment.standing === 'failing' ? a.payment.graceEndsAt : new Date((created + c.graceSeconds) * 1_000).toISOString();
+  const graceEndsAt = a.payment.standing === 'failing' ? a.payment.graceEndsAt : c.graceEndsAt;
   return [{ type: 'InvoicePaymentFailed', data: { stripeEventId, created, invoiceId, graceEndsAt, at } }];
 };
 
@@ -57,7 +56,8 @@ const applyCheckout = (c: C.ApplyCheckout, a: OpenAccount): Events => {
 
 const endGrace = (c: C.EndGracePeriod, a: OpenAccount): Events => {
   const p = a.payment;
-  if (p.standing !== 'failing' || p.graceEnded || Date.parse(c.at) < Date.parse(p.graceEndsAt)) return [];
+  // Both instants are written by the clock as ISO-8601 UTC of one width, so they compare as text.
+  if (p.standing !== 'failing' || p.graceEnded || c.at < p.graceEndsAt) return [];
   return [{ type: 'GracePeriodEnded', data: { invoiceId: p.invoiceId, at: c.at } }];
 };
 

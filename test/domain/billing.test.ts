@@ -12,10 +12,10 @@ const customer: BillingEvent = { type: 'StripeCustomerCreated', data: { customer
 const started: BillingEvent = { type: 'SubscriptionStarted', data: { subscriptionId: 'sub_1', priceId: 'price_pro', tier: 'pro', at } };
 const T0 = 1_780_000_000;
 const failed = (created: number, id = `evt_f${created}`): BillingCommand => ({
-  type: 'ApplyInvoice', stripeEventId: id, created, invoiceId: 'in_1', paid: false, graceSeconds: 3600, at,
+  type: 'ApplyInvoice', stripeEventId: id, created, invoiceId: 'in_1', paid: false, graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
 });
 const paid = (created: number, id = `evt_p${created}`): BillingCommand => ({
-  type: 'ApplyInvoice', stripeEventId: id, created, invoiceId: 'in_1', paid: true, graceSeconds: 3600, at,
+  type: 'ApplyInvoice', stripeEventId: id, created, invoiceId: 'in_1', paid: true, graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
 });
 const subUpdate = (created: number, priceId: string, tier: 'pro' | 'enterprise' | null, status = 'active', id = `evt_s${created}`): BillingCommand => ({
   type: 'ApplySubscriptionUpdate', stripeEventId: id, created, subscriptionId: 'sub_1', status, priceId, tier, at,
