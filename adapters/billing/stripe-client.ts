@@ -82,10 +82,15 @@ export const createStripeCalls = (client: Stripe): StripeCalls => ({
     });
   },
   async reportUsage(key, e) {
-    await client.billing.meterEvents.create(
-      { event_name: e.eventName, identifier: e.identifier, timestamp: e.timestamp, payload: { stripe_customer_id: e.customerId, value: String(e.value) } },
-      { idempotencyKey: key },
-    );
+    await client.billing.meterEvents
+      .create(
+        { event_name: e.eventName, identifier: e.identifier, timestamp: e.timestamp, payload: { stripe_customer_id: e.customerId, value: String(e.value) } },
+        { idempotencyKey: key },
+      )
+      .catch((error: unknown) => {
+        // Stripe already holds an event with this identifier: it was reported before
+        if (!(error instanceof Stripe.errors.StripeInvalidRequestError && /identifier/i.test(error.message) && /exist|duplicate|already/i.test(error.message))) throw error;
+      });
   },
   async checkoutUrl(s) {
     const session = await client.checkout.sessions.create({
