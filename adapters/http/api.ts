@@ -2,6 +2,7 @@ import express from 'express';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
 import type { CommandPorts } from '../../commands/context.ts';
+import type { BillingLinks } from '../../domain/ports/billing.ts';
 import type { VmProvider } from '../../domain/ports/vm-provider.ts';
 import type { Tier } from '../../domain/tiers.ts';
 import type { ReadSide } from '../../projections/read-side.ts';
@@ -21,6 +22,7 @@ export interface ApiRouterDeps {
   readonly reads: ReadSide;
   readonly auth: Auth;
   readonly vms?: VmProvider | undefined;
+  readonly billing?: BillingLinks | undefined;
   readonly limits: { readonly rates: RateLimits; readonly tierOf: (tenantId: string) => Promise<Tier>; readonly bodyLimitBytes?: number };
   readonly log: Logger;
   /** Defaults to the whole route table. */
@@ -46,7 +48,7 @@ export const createApiRouter = (deps: ApiRouterDeps): Router => {
   const body = jsonBody(deps.limits.bodyLimitBytes ?? BODY_LIMIT_BYTES);
   for (const route of deps.routes ?? API_ROUTES) {
     const chain = [deps.auth.authenticate, limited, deps.auth.requireScope(route.scopes), ...(route.method === 'post' ? body : [])];
-    router[route.method](route.path, series([...chain, dispatch(route, { ports: deps.ports, reads: deps.reads, auth: deps.auth, vms: deps.vms })]));
+    router[route.method](route.path, series([...chain, dispatch(route, { ports: deps.ports, reads: deps.reads, auth: deps.auth, vms: deps.vms, billing: deps.billing })]));
   }
   router.use(notFoundHandler);
   router.use(problemMiddleware(deps.log));

@@ -1,6 +1,7 @@
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 import type { Accepted, Caller, CommandPorts } from '../../../commands/context.ts';
+import type { BillingLinks } from '../../../domain/ports/billing.ts';
 import type { VmProvider } from '../../../domain/ports/vm-provider.ts';
 import type { TenantId } from '../../../domain/shared/ids.ts';
 import { ENTITY_ID_PATTERN, TENANT_ID_PATTERN } from '../../../domain/shared/ids.ts';
@@ -20,6 +21,8 @@ export interface RouteDeps {
   readonly auth: Auth;
   /** The computers knights run on, for live screenshots; absent when this process has no Orgo connection. */
   readonly vms?: VmProvider | undefined;
+  /** Stripe Checkout and portal links; absent when billing is off. */
+  readonly billing?: BillingLinks | undefined;
 }
 
 export interface RouteContext<P, Q, B> {
