@@ -1,3 +1,4 @@
+import { billingConfigOf, describeBilling, startBillingOn } from './billing.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { loadOrCreateOperatorKey } from './operator-key.ts';
@@ -8,6 +9,8 @@ export interface DevPlatform extends Served {
   readonly operatorKey: { key: string; created: boolean; file: string | undefined };
   /** With BUS=kafka: the relay's line (`relay running (… → topic on brokers)`). */
   readonly relay?: string;
+  /** What billing does: `off (STRIPE_SECRET_KEY is unset …)` or where Stripe is. */
+  readonly billing: string;
 }
 
 /**
@@ -28,21 +31,38 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
       return { ...env, OPERATOR_API_KEY: operatorKey.key };
     },
   });
-  if (config.BUS !== 'kafka') return { ...served, operatorKey: operatorKey! };
+  // Billing runs only with STRIPE_SECRET_KEY; without it, it says so at start and bills nothing.
+  const billing = await startBillingOn({
+    storage: served.storage,
+    shell: served.platform.ports.shell,
+    env,
+    eventSchema: config.EVENT_STORE_SCHEMA,
+    readModelSchema: config.READ_MODEL_SCHEMA,
+    log,
+  }).catch(async (error: unknown) => {
+    await served.stop();
+    throw error;
+  });
+  const billingLine = billing?.describe ?? describeBilling(billingConfigOf(env));
   const { ROLES } = await import('./roles.ts');
-  const relay = await ROLES.relay
-    .start({ config, log, env, roles: new Set(['api', 'projector', 'relay']), storage: async () => served.storage })
-    .catch(async (error: unknown) => {
-      await served.stop();
-      throw error;
-    });
+  const relay =
+    config.BUS === 'kafka'
+      ? await ROLES.relay
+          .start({ config, log, env, roles: new Set(['api', 'projector', 'relay']), storage: async () => served.storage })
+          .catch(async (error: unknown) => {
+            await billing?.running.stop();
+            await served.stop();
+            throw error;
+          })
+      : undefined;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await relay.stop();
+      await relay?.stop();
+      await billing?.running.stop();
       await served.stop();
     })());
-  return { ...served, stop, operatorKey: operatorKey!, relay: relay.banner };
+  return { ...served, stop, operatorKey: operatorKey!, billing: billingLine, ...(relay ? { relay: relay.banner } : {}) };
 };
 
 export { stopOnSignals } from './signals.ts';

@@ -13,6 +13,7 @@ import { createCommandShell } from '../commands/shell/handle-command.ts';
 import { countingUsage, USAGE_MAX_AGE_MS } from '../commands/usage.ts';
 import type { ReadSide } from '../projections/read-side.ts';
 import { PROJECTIONS } from '../projections/index.ts';
+import { billingHttpOf } from './billing.ts';
 import type { Logger } from './logger.ts';
 import { startProjectorThread } from './projector-host.ts';
 import { projectorOn } from './projector.ts';
@@ -117,7 +118,8 @@ const wire = (
     }),
   };
   const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));
-  const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms });
+  const billing = billingHttpOf({ env, shell: ports.shell, db: storage.db, eventSchema: options.eventSchema, log });
+  const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms, billing: billing.links });
   inline?.start();
   return {
     ports,
@@ -125,6 +127,7 @@ const wire = (
     projector,
     api,
     mount(app) {
+      app.use(billing.webhook);
       api.mount(app);
       installFallbacks(app, log);
     },
