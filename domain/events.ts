@@ -1,5 +1,6 @@
 import type { Decider } from './shared/decider.ts';
 import type { Category } from './shared/streams.ts';
+import type { BillingEvent } from './billing/events.ts';
 import type { ConversationEvent } from './conversation/events.ts';
 import type { KnightEvent } from './knight/events.ts';
 import type { EventMetadata } from './ports/event-store.ts';
@@ -10,6 +11,7 @@ export interface EventsByCategory {
   readonly tenant: TenantEvent;
   readonly conversation: ConversationEvent;
   readonly knight: KnightEvent;
+  readonly billing: BillingEvent;
 }
 
 export type AnyEvent = EventsByCategory[Category];

@@ -6,4 +6,5 @@ export * from './tiers.ts';
 export * from './tenant/index.ts';
 export * from './conversation/index.ts';
 export * from './knight/index.ts';
+export * from './billing/index.ts';
 export type * from './events.ts';

@@ -12,7 +12,7 @@ export interface TxDb {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
 }
 
-const asProjector = <T>(db: TxDb, work: (tx: Tx) => Promise<T>) =>
+export const asProjector = <T>(db: TxDb, work: (tx: Tx) => Promise<T>) =>
   db.transaction(async (tx) => {
     await tx.query(`SELECT set_config('role', '${ROLES.projector}', true)`);
     return work(tx);

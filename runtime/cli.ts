@@ -17,6 +17,7 @@ program
     checkHttpApiConfig(process.env);
     const { checkSagaConfig } = await import('./saga.ts');
     checkSagaConfig(process.env);
+    (await import('./billing.ts')).billingConfigOf(process.env);
     const log = createLogger(config.LOG_LEVEL);
     const { startDev } = await import('./dev.ts');
     const platform = await startDev(config, log);
@@ -30,6 +31,7 @@ program
         `  health:    ${platform.http.url}/healthz\n  ${keyLine}\n  storage:   ${platform.storage.describe}\n` +
         `  keys:      ${config.ENCRYPTION_KEY ? 'master key from ENCRYPTION_KEY' : `master key in ${path.join(config.DATA_DIR, MASTER_KEY_FILE)} (personal data is unreadable without it)`}\n` +
         `  vms:       ${platform.orgo?.describe ?? 'none'}${platform.orgo?.simulator ? ' (ORGO_API_KEY is unset: nothing is really created)' : ''}\n` +
+        `  billing:   ${platform.billing}\n` +
         `  ${platform.ws}\n` +
         `${platform.relay ? `  ${platform.relay}\n` : ''}` +
         (platform.telegramDouble
@@ -78,6 +80,22 @@ program
   .command('saga')
   .description('run only the provisioning saga: agent VMs and knights on Orgo (needs DATABASE_URL, ENCRYPTION_KEY and ORGO_API_KEY)')
   .action(() => runRoles(['saga']));
+
+const billing = program
+  .command('billing')
+  .description('only the billing role: Stripe customers, subscriptions and metered usage (needs DATABASE_URL, ENCRYPTION_KEY and STRIPE_SECRET_KEY)')
+  .action(() => runRoles(['billing']));
+
+billing
+  .command('reconcile')
+  .description('compare the usage reported to Stripe with the usage read model, per tenant and UTC day (default: yesterday and today)')
+  .option('--from <day>', 'first day, YYYY-MM-DD')
+  .option('--to <day>', 'last day, YYYY-MM-DD')
+  .option('--json', 'print JSON')
+  .action(async (options: { from?: string; to?: string; json?: boolean }) => {
+    const { reconcileCommand } = await import('./billing-cli.ts');
+    await reconcileCommand(options);
+  });
 
 program
   .command('bots')

@@ -1,6 +1,7 @@
 import { createInProcessLiveFeed } from '../adapters/live/in-process.ts';
 import type { LiveFeed } from '../domain/ports/live.ts';
 import type { RunningAgents } from './agents.ts';
+import { billingConfigOf, describeBilling, startBillingOn } from './billing.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { loadOrCreateOperatorKey } from './operator-key.ts';
@@ -20,6 +21,8 @@ export interface DevPlatform extends Served {
   readonly live: LiveFeed;
   /** Agent dispatch, the knight reports and the bridge endpoint (`/bridge` on the API's server). */
   readonly agents: RunningAgents;
+  /** What billing does: `off (STRIPE_SECRET_KEY is unset …)` or where Stripe is. */
+  readonly billing: string;
 }
 
 /**
@@ -73,6 +76,20 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
     await served.stop();
     throw error;
   });
+  // Billing runs only with STRIPE_SECRET_KEY; without it, it says so at start and bills nothing.
+  const billing = await startBillingOn({
+    storage: served.storage,
+    shell: served.platform.ports.shell,
+    env,
+    eventSchema: config.EVENT_STORE_SCHEMA,
+    readModelSchema: config.READ_MODEL_SCHEMA,
+    log,
+  }).catch(async (error: unknown) => {
+    await agents.stop();
+    await served.stop();
+    throw error;
+  });
+  const billingLine = billing?.describe ?? describeBilling(billingConfigOf(env));
   const { ROLES } = await import('./roles.ts');
   const ctx = (roles: RoleName[]): RoleContext => ({
     config,
@@ -85,6 +102,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
   const started: RunningRole[] = [];
   const stopAll = async () => {
     for (const role of started.reverse()) await role.stop();
+    await billing?.running.stop();
     await agents.stop();
     await served.stop();
   };
@@ -103,6 +121,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
     operatorKey: operatorKey!,
     live,
     agents,
+    billing: billingLine,
     ws: started[started.length - 1]!.banner,
     ...(config.BUS === 'kafka' ? { relay: started[0]!.banner } : {}),
   };

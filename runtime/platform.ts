@@ -16,6 +16,7 @@ import { createCommandShell } from '../commands/shell/handle-command.ts';
 import { countingUsage, USAGE_MAX_AGE_MS } from '../commands/usage.ts';
 import type { ReadSide } from '../projections/read-side.ts';
 import { PROJECTIONS } from '../projections/index.ts';
+import { billingHttpOf } from './billing.ts';
 import type { Logger } from './logger.ts';
 import { startProjectorThread } from './projector-host.ts';
 import { projectorOn } from './projector.ts';
@@ -126,7 +127,8 @@ const wire = (
   const ports = commandPortsOn(storage, reads);
   const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));
   const audit = createAuditLog({ store: storage.store, codec: storage.codec });
-  const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms, audit, channels: options.channels });
+  const billing = billingHttpOf({ env, shell: ports.shell, db: storage.db, eventSchema: options.eventSchema, log });
+  const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms, audit, channels: options.channels, billing: billing.links });
   const webhooks = createWebhookRouter({ ports, log });
   inline?.start();
   return {
@@ -135,6 +137,7 @@ const wire = (
     projector,
     api,
     mount(app) {
+      app.use(billing.webhook);
       api.mount(app);
       app.use(webhooks);
       installFallbacks(app, log);

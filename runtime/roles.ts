@@ -15,7 +15,7 @@ import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
 /** Every role, in the order a process starts them (and stops them in reverse). */
-export const ROLE_NAMES = ['api', 'projector', 'relay', 'saga', 'ws', 'bots', 'agents'] as const;
+export const ROLE_NAMES = ['api', 'projector', 'relay', 'saga', 'ws', 'bots', 'agents', 'billing'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
 /** What a role gets from the process that runs it (alone, or beside other roles). */
@@ -163,6 +163,17 @@ export const ROLES: Record<RoleName, Role> = {
       (await import('./agents.ts')).checkAgentsConfig(env);
     },
     start: async (ctx) => (await import('./agents-role.ts')).startAgentsRole(ctx),
+  },
+  billing: {
+    summary: 'Stripe: a customer and subscription per tenant, metered usage, grace periods, reconciliation (webhooks are served by the api role)',
+    needs: ['DATABASE_URL (PostgreSQL store) or EVENTSTORE_URL + DATABASE_URL', 'ENCRYPTION_KEY', 'STRIPE_SECRET_KEY, STRIPE_PRICE_<TIER>'],
+    keys: 'required', // reads the tenant's name and email (personal data) for its Stripe customer
+    check: async (config, env) => {
+      needsSharedDatabase('billing')(config);
+      (await import('./billing.ts')).billingConfigOf(env);
+      if (!env.STRIPE_SECRET_KEY) throw new ConfigError('the billing role needs STRIPE_SECRET_KEY');
+    },
+    start: async (ctx) => (await import('./billing-role.ts')).startBillingRole(ctx),
   },
 };
 

@@ -10,6 +10,7 @@ import type { Category } from '../../domain/shared/streams.ts';
 import { tenantErased } from '../../domain/tenant/facts.ts';
 import { looksSealed } from '../crypto/aead.ts';
 import type { Catalog, CatalogEntry } from './catalog.ts';
+import { billingCatalog } from './schemas/billing.ts';
 import { conversationCatalog } from './schemas/conversation.ts';
 import { knightCatalog } from './schemas/knight.ts';
 import { tenantCatalog } from './schemas/tenant.ts';
@@ -18,6 +19,7 @@ const CATALOGS: { readonly [K in Category]: Catalog<EventsByCategory[K]> } = {
   tenant: tenantCatalog,
   conversation: conversationCatalog,
   knight: knightCatalog,
+  billing: billingCatalog,
 };
 
 /** Metadata mark of an event whose non-null encrypted fields hold ciphertext (events without it predate encryption). */

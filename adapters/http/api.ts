@@ -3,6 +3,7 @@ import type { Router } from 'express';
 import type { Logger } from 'pino';
 import type { CommandPorts } from '../../commands/context.ts';
 import type { ChannelPlatforms } from '../../domain/ports/channels.ts';
+import type { BillingLinks } from '../../domain/ports/billing.ts';
 import type { VmProvider } from '../../domain/ports/vm-provider.ts';
 import type { Tier } from '../../domain/tiers.ts';
 import type { ReadSide } from '../../projections/read-side.ts';
@@ -25,6 +26,7 @@ export interface ApiRouterDeps {
   readonly vms?: VmProvider | undefined;
   readonly audit?: AuditLog | undefined;
   readonly channels?: ChannelPlatforms | undefined;
+  readonly billing?: BillingLinks | undefined;
   readonly limits: { readonly rates: RateLimits; readonly tierOf: (tenantId: string) => Promise<Tier>; readonly bodyLimitBytes?: number };
   readonly log: Logger;
   /** Defaults to the whole route table. */
@@ -50,7 +52,7 @@ export const createApiRouter = (deps: ApiRouterDeps): Router => {
   const body = jsonBody(deps.limits.bodyLimitBytes ?? BODY_LIMIT_BYTES);
   for (const route of deps.routes ?? API_ROUTES) {
     const chain = [deps.auth.authenticate, limited, deps.auth.requireScope(route.scopes), ...(route.method === 'post' ? body : [])];
-    router[route.method](route.path, series([...chain, dispatch(route, { ports: deps.ports, reads: deps.reads, auth: deps.auth, vms: deps.vms, audit: deps.audit, channels: deps.channels })]));
+    router[route.method](route.path, series([...chain, dispatch(route, { ports: deps.ports, reads: deps.reads, auth: deps.auth, vms: deps.vms, audit: deps.audit, channels: deps.channels, billing: deps.billing })]));
   }
   router.use(notFoundHandler);
   router.use(problemMiddleware(deps.log));

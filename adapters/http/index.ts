@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { CommandPorts } from '../../commands/context.ts';
 import type { ChannelPlatforms } from '../../domain/ports/channels.ts';
+import type { BillingLinks } from '../../domain/ports/billing.ts';
 import type { VmProvider } from '../../domain/ports/vm-provider.ts';
 import { asTenantId } from '../../domain/shared/ids.ts';
 import type { ReadSide } from '../../projections/read-side.ts';
@@ -34,6 +35,8 @@ export interface HttpApiDeps {
   readonly audit?: AuditLog | undefined;
   /** Telegram and WhatsApp for the connect routes; without them those routes answer 503. */
   readonly channels?: ChannelPlatforms | undefined;
+  /** Stripe Checkout and portal links for tenants; absent when billing is off. */
+  readonly billing?: BillingLinks | undefined;
   /** Raw or parsed values of httpApiConfigSchema (e.g. process.env); defaults fill the rest. */
   readonly config?: z.input<typeof httpApiConfigSchema>;
 }
@@ -76,7 +79,7 @@ export const createHttpApi = (deps: HttpApiDeps): HttpApi => {
   });
   const tierOf = createTierLookup((tenantId) => deps.reads.forTenant(asTenantId(tenantId), (r) => r.tenant()).then((t) => t?.tier));
   const document = buildOpenApi(API_ROUTES);
-  const router = createApiRouter({ ports: deps.ports, reads: deps.reads, auth, vms: deps.vms, audit: deps.audit, channels: deps.channels, limits: { rates, tierOf }, log: deps.log });
+  const router = createApiRouter({ ports: deps.ports, reads: deps.reads, auth, vms: deps.vms, audit: deps.audit, channels: deps.channels, billing: deps.billing, limits: { rates, tierOf }, log: deps.log });
   const publicRouter = createPublicRouter({ openapi: () => document, jwks: () => keys.jwks() });
   return {
     router,

@@ -5,7 +5,7 @@
 import { ANY, NO_STREAM, START, STREAM_EXISTS } from '@eventstore/db-client';
 import type { AppendExpectedRevision, Position, ReadPosition } from '@eventstore/db-client';
 import type { EventFilter, EventMetadata, ExpectedRevision, RecordedEvent } from '../../../domain/ports/event-store.ts';
-import { parseStreamId } from '../../../domain/shared/streams.ts';
+import { CATEGORIES, parseStreamId } from '../../../domain/shared/streams.ts';
 import { chainHash, GENESIS_HEX, HASH_METADATA_KEY } from '../chain.ts';
 import { matchesFilter } from '../validate.ts';
 import type { EncodedEvent } from '../validate.ts';
@@ -35,7 +35,7 @@ const NOTHING = '^(?!)'; // matches no stream name (an empty `categories` list)
 
 /**
  * Stream-name regex for the tenant/category part of a filter, or undefined when the filter does not
- * narrow streams. Streams: `tenant-<t>`, `conversation-<t>.<id>`, `knight-<t>.<id>`.
+ * narrow streams. Streams: `tenant-<t>`, `conversation-<t>.<id>`, `knight-<t>.<id>`, `billing-<t>`.
  */
 export const streamNameRegex = (filter: EventFilter | undefined): string | undefined => {
   const tenant = filter?.tenantId;
@@ -43,11 +43,11 @@ export const streamNameRegex = (filter: EventFilter | undefined): string | undef
   if (tenant === undefined && categories === undefined) return undefined;
   if (categories !== undefined && categories.length === 0) return NOTHING;
   const t = tenant === undefined ? undefined : escapeRegex(tenant);
-  const cats = categories ?? ['tenant', 'conversation', 'knight'];
+  const cats = categories ?? CATEGORIES;
   const alternatives = cats.map((category) => {
     const c = escapeRegex(category);
     if (t === undefined) return `${c}-`;
-    return category === 'tenant' ? `${c}-${t}$` : `${c}-${t}\\.`;
+    return category === 'tenant' || category === 'billing' ? `${c}-${t}$` : `${c}-${t}\\.`;
   });
   return `^(${[...new Set(alternatives)].join('|')})`;
 };

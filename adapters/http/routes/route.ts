@@ -2,6 +2,7 @@ import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 import type { Accepted, Caller, CommandPorts } from '../../../commands/context.ts';
 import type { ChannelPlatforms } from '../../../domain/ports/channels.ts';
+import type { BillingLinks } from '../../../domain/ports/billing.ts';
 import type { VmProvider } from '../../../domain/ports/vm-provider.ts';
 import type { AuditLog } from '../../audit/service.ts';
 import type { TenantId } from '../../../domain/shared/ids.ts';
@@ -26,6 +27,8 @@ export interface RouteDeps {
   readonly audit?: AuditLog | undefined;
   /** Telegram and WhatsApp, for connecting a tenant's bot and number; absent where this process has none. */
   readonly channels?: ChannelPlatforms | undefined;
+  /** Stripe Checkout and portal links; absent when billing is off. */
+  readonly billing?: BillingLinks | undefined;
 }
 
 export interface RouteContext<P, Q, B> {

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import type { TierPrices } from '../../domain/billing/plan.ts';
+import type { Tier } from '../../domain/tiers.ts';
+
+const priceId = z.string().regex(/^[\x21-\x7e]{1,200}$/, 'a Stripe price id such as price_…');
+const meterName = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a meter event name (1–100 of A-Z a-z 0-9 _ . -)');
+
+/** Every variable billing reads. Billing runs only where STRIPE_SECRET_KEY is set. */
+export const billingConfigSchema = z.object({
+  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/, 'expected sk_test_…, sk_live_… or a restricted rk_… key').optional(),
+  /** Where Stripe's API answers; a local double's URL in tests. */
+  STRIPE_API_URL: z.string().url().default('https://api.stripe.com'),
+  STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=_-]{8,}$/, 'expected whsec_…').optional(),
+  STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(300),
+  STRIPE_PRICE_FREE: priceId.optional(),
+  STRIPE_PRICE_PRO: priceId.optional(),
+  STRIPE_PRICE_ENTERPRISE: priceId.optional(),
+  STRIPE_METER_MESSAGES: meterName.default('openclaw_messages'),
+  STRIPE_METER_KNIGHT_MINUTES: meterName.default('openclaw_knight_minutes'),
+  STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(120_000).default(20_000),
+  /** Retries inside one call (429, 5xx, lost connections; the same idempotency key each time); the job retries after that. */
+  STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  /** After `invoice.payment_failed`, how long the tenant keeps working before it is suspended. */
+  BILLING_GRACE_SECONDS: z.coerce.number().int().min(0).max(90 * 86_400).default(7 * 86_400),
+  /** Where Checkout and the customer portal send the tenant back to. */
+  BILLING_RETURN_URL: z.string().url().default('http://127.0.0.1:8080/'),
+  /** How often billing looks for due work it could not do yet and for grace periods that ended. */
+  BILLING_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
+  /** How often the role compares reported usage with the usage read model (0: never; the CLI still can). */
+  BILLING_RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(7 * 86_400).default(86_400),
+  BILLING_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
+});
+export type BillingConfig = z.infer<typeof billingConfigSchema>;
+
+export const tierPricesOf = (config: BillingConfig): TierPrices => ({
+  ...(config.STRIPE_PRICE_FREE ? { free: config.STRIPE_PRICE_FREE } : {}),
+  ...(config.STRIPE_PRICE_PRO ? { pro: config.STRIPE_PRICE_PRO } : {}),
+  ...(config.STRIPE_PRICE_ENTERPRISE ? { enterprise: config.STRIPE_PRICE_ENTERPRISE } : {}),
+});
+
+/** The tier a Stripe price stands for, or null for a price that is none of ours. */
+export const tierOfPrice = (prices: TierPrices, price: string | null | undefined): Tier | null => {
+  for (const [tier, id] of Object.entries(prices) as [Tier, string][]) if (id === price) return tier;
+  return null;
+};
+
+export const METERS = ['messages', 'knight_minutes'] as const;
+export type Meter = (typeof METERS)[number];
+export const meterEventName = (config: BillingConfig, meter: Meter): string =>
+  meter === 'messages' ? config.STRIPE_METER_MESSAGES : config.STRIPE_METER_KNIGHT_MINUTES;

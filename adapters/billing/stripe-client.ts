@@ -1,0 +1,113 @@
+import Stripe from 'stripe';
+import type { Tier } from '../../domain/tiers.ts';
+import type { BillingConfig } from './config.ts';
+
+/**
+ * The calls billing makes, through the official client. Every POST carries an idempotency key the
+ * caller derives from an event id, so a call repeated after a crash (or a lost answer) returns what
+ * the first one did instead of making a second customer or subscription.
+ */
+export interface StripeCalls {
+  createCustomer(key: string, customer: { tenantId: string; name: string | null; email: string | null }): Promise<string>;
+  createSubscription(key: string, s: { customerId: string; priceId: string; tenantId: string; tier: Tier }): Promise<string>;
+  moveSubscription(key: string, s: { subscriptionId: string; priceId: string; tier: Tier }): Promise<void>;
+  cancelSubscription(key: string, subscriptionId: string): Promise<void>;
+  deleteCustomer(key: string, customerId: string): Promise<void>;
+  reportUsage(key: string, e: { eventName: string; customerId: string; value: number; identifier: string; timestamp: number }): Promise<void>;
+  checkoutUrl(s: { customerId: string; tenantId: string; priceId: string; tier: Tier; returnUrl: string }): Promise<string>;
+  portalUrl(s: { customerId: string; returnUrl: string }): Promise<string>;
+  readonly client: Stripe;
+}
+
+export const stripeClientOf = (config: BillingConfig, secretKey: string): Stripe => {
+  const url = new URL(config.STRIPE_API_URL);
+  const protocol = url.protocol === 'http:' ? 'http' : 'https';
+  return new Stripe(secretKey, {
+    host: url.hostname,
+    port: url.port ? Number(url.port) : protocol === 'http' ? 80 : 443,
+    protocol,
+    timeout: config.STRIPE_TIMEOUT_MS,
+    maxNetworkRetries: config.STRIPE_MAX_NETWORK_RETRIES,
+    telemetry: false,
+    appInfo: { name: 'openclaw-service' },
+  });
+};
+
+/** Is this failure worth trying again later (Stripe or the way to it is down or busy)? Anything else is our request's fault. */
+export const isTransient = (error: unknown): boolean => {
+  if (!(error instanceof Stripe.errors.StripeError)) return true;
+  if (error instanceof Stripe.errors.StripeConnectionError || error instanceof Stripe.errors.StripeRateLimitError) return true;
+  if (error instanceof Stripe.errors.StripeAPIError) return true;
+  return typeof error.statusCode === 'number' && (error.statusCode >= 500 || error.statusCode === 409);
+};
+
+/** A missing object at Stripe (deleted by someone else): nothing left to cancel or delete. */
+const isMissing = (error: unknown) => error instanceof Stripe.errors.StripeError && error.code === 'resource_missing';
+
+export const createStripeCalls = (client: Stripe): StripeCalls => ({
+  client,
+  async createCustomer(key, c) {
+    const customer = await client.customers.create(
+      { ...(c.name ? { name: c.name } : {}), ...(c.email ? { email: c.email } : {}), metadata: { tenantId: c.tenantId } },
+      { idempotencyKey: key },
+    );
+    return customer.id;
+  },
+  async createSubscription(key, s) {
+    const sub = await client.subscriptions.create(
+      { customer: s.customerId, items: [{ price: s.priceId }], metadata: { tenantId: s.tenantId, tier: s.tier } },
+      { idempotencyKey: key },
+    );
+    return sub.id;
+  },
+  async moveSubscription(key, s) {
+    const sub = await client.subscriptions.retrieve(s.subscriptionId);
+    const item = sub.items.data[0];
+    if (!item) throw new Error(`subscription ${s.subscriptionId} has no item to move`);
+    if (item.price.id === s.priceId) return;
+    await client.subscriptions.update(
+      s.subscriptionId,
+      { items: [{ id: item.id, price: s.priceId }], metadata: { tier: s.tier }, proration_behavior: 'create_prorations' },
+      { idempotencyKey: key },
+    );
+  },
+  async cancelSubscription(key, subscriptionId) {
+    await client.subscriptions.cancel(subscriptionId, {}, { idempotencyKey: key }).catch((error: unknown) => {
+      if (!isMissing(error)) throw error;
+    });
+  },
+  async deleteCustomer(key, customerId) {
+    await client.customers.del(customerId, {}, { idempotencyKey: key }).catch((error: unknown) => {
+      if (!isMissing(error)) throw error;
+    });
+  },
+  async reportUsage(key, e) {
+    await client.billing.meterEvents
+      .create(
+        { event_name: e.eventName, identifier: e.identifier, timestamp: e.timestamp, payload: { stripe_customer_id: e.customerId, value: String(e.value) } },
+        { idempotencyKey: key },
+      )
+      .catch((error: unknown) => {
+        // Stripe already holds an event with this identifier: it was reported before
+        if (!(error instanceof Stripe.errors.StripeInvalidRequestError && /identifier/i.test(error.message) && /exist|duplicate|already/i.test(error.message))) throw error;
+      });
+  },
+  async checkoutUrl(s) {
+    const session = await client.checkout.sessions.create({
+      mode: 'subscription',
+      customer: s.customerId,
+      client_reference_id: s.tenantId,
+      line_items: [{ price: s.priceId, quantity: 1 }],
+      metadata: { tenantId: s.tenantId, tier: s.tier },
+      subscription_data: { metadata: { tenantId: s.tenantId, tier: s.tier } },
+      success_url: s.returnUrl,
+      cancel_url: s.returnUrl,
+    });
+    if (!session.url) throw new Error('Stripe returned a Checkout session without a url');
+    return session.url;
+  },
+  async portalUrl(s) {
+    const session = await client.billingPortal.sessions.create({ customer: s.customerId, return_url: s.returnUrl });
+    return session.url;
+  },
+});

@@ -1,0 +1,167 @@
+import type { SqlDb } from '../event-store/sql/db.ts';
+import { checkSchemaName } from '../event-store/sql/schema.ts';
+import type { Meter } from './config.ts';
+
+/**
+ * Billing's rows beside the bus checkpoints (EVENT_STORE_SCHEMA):
+ * - `billing_jobs`: work the bus consumer handed over, done by the worker with retries, so the
+ *   consumer never waits on Stripe. Lane `account` runs one job at a time per tenant, in arrival
+ *   order (customer before subscription before a move); lane `usage` runs in parallel.
+ * - `billing_customers`: which tenant a Stripe customer is (webhooks name customers), and when a
+ *   grace period ends.
+ * - `billing_usage_reports`: every meter event Stripe accepted, by identifier: what reconciliation
+ *   compares with the `usage` read model.
+ */
+export interface Job {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly lane: 'account' | 'usage';
+  readonly payload: JobPayload;
+  readonly attempts: number;
+}
+
+export type JobPayload =
+  | { readonly kind: 'created'; readonly tier: string; readonly eventId: string }
+  | { readonly kind: 'tier'; readonly tier: string; readonly eventId: string }
+  | { readonly kind: 'erased'; readonly eventId: string }
+  | { readonly kind: 'tier_from_stripe'; readonly tier: string; readonly eventId: string }
+  | { readonly kind: 'checkout'; readonly tier: string; readonly replaces: string | null; readonly eventId: string }
+  | { readonly kind: 'suspend'; readonly eventId: string }
+  | { readonly kind: 'reinstate'; readonly eventId: string }
+  | { readonly kind: 'usage'; readonly meter: Meter; readonly value: number; readonly identifier: string; readonly timestamp: number; readonly day: string };
+
+export interface NewJob {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly lane: Job['lane'];
+  readonly payload: JobPayload;
+}
+
+export const createBillingTables = async (db: SqlDb, schema: string, instanceId: string) => {
+  const s = checkSchemaName(schema);
+  await db.exec(`
+    CREATE SCHEMA IF NOT EXISTS ${s};
+    CREATE TABLE IF NOT EXISTS ${s}.billing_jobs (
+      id text PRIMARY KEY,
+      seq bigserial NOT NULL,
+      tenant_id text NOT NULL,
+      lane text NOT NULL,
+      payload jsonb NOT NULL,
+      due_at timestamptz NOT NULL DEFAULT now(),
+      attempts integer NOT NULL DEFAULT 0,
+      leased_by text,
+      leased_until timestamptz,
+      last_error text
+    );
+    CREATE INDEX IF NOT EXISTS billing_jobs_due ON ${s}.billing_jobs (lane, due_at);
+    CREATE INDEX IF NOT EXISTS billing_jobs_tenant ON ${s}.billing_jobs (tenant_id, seq);
+    CREATE TABLE IF NOT EXISTS ${s}.billing_customers (
+      tenant_id text PRIMARY KEY,
+      customer_id text NOT NULL UNIQUE,
+      closed boolean NOT NULL DEFAULT false,
+      grace_ends_at timestamptz
+    );
+    CREATE TABLE IF NOT EXISTS ${s}.billing_usage_reports (
+      identifier text PRIMARY KEY,
+      tenant_id text NOT NULL,
+      meter text NOT NULL,
+      day date NOT NULL,
+      value numeric NOT NULL,
+      reported_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX IF NOT EXISTS billing_usage_reports_day ON ${s}.billing_usage_reports (day, tenant_id);`);
+  const jobs = `${s}.billing_jobs`;
+  const lease = `leased_by = $1, leased_until = now() + interval '5 minutes'`;
+  const free = `(j.leased_until IS NULL OR j.leased_until < now())`;
+  const toJob = (r: { id: string; tenant_id: string; lane: Job['lane']; payload: JobPayload; attempts: number }): Job => ({
+    id: r.id,
+    tenantId: r.tenant_id,
+    lane: r.lane,
+    payload: r.payload,
+    attempts: r.attempts,
+  });
+  return {
+    /** Hands work over; a job already handed over (a redelivered event) is not added twice. */
+    async add(batch: readonly NewJob[]): Promise<void> {
+      if (batch.length === 0) return;
+      await db.query(
+        `INSERT INTO ${jobs} (id, tenant_id, lane, payload)
+         SELECT e.j->>'id', e.j->>'tenant_id', e.j->>'lane', e.j->'payload' FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(j, ord)
+         ORDER BY e.ord ON CONFLICT (id) DO NOTHING`,
+        [JSON.stringify(batch.map((j) => ({ id: j.id, tenant_id: j.tenantId, lane: j.lane, payload: j.payload })))],
+      );
+    },
+    /** A restarted process takes its own leases back at once (others' expire after 5 minutes). */
+    releaseOwn: () => db.query(`UPDATE ${jobs} SET leased_by = NULL, leased_until = NULL WHERE leased_by = $1`, [instanceId]),
+    /** Due account jobs, only each tenant's oldest (a tenant's account changes happen in order). */
+    async claimAccount(limit: number): Promise<Job[]> {
+      const { rows } = await db.query<Parameters<typeof toJob>[0]>(
+        `UPDATE ${jobs} SET ${lease} WHERE id IN (
+           SELECT j.id FROM ${jobs} j WHERE j.lane = 'account' AND j.due_at <= now() AND ${free}
+             AND NOT EXISTS (SELECT 1 FROM ${jobs} k WHERE k.lane = 'account' AND k.tenant_id = j.tenant_id AND k.seq < j.seq)
+           ORDER BY j.seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id, tenant_id, lane, payload, attempts`,
+        [instanceId, limit],
+      );
+      return rows.map(toJob);
+    },
+    /** Due usage reports of tenants whose customer exists (the others wait for it). */
+    async claimUsage(limit: number): Promise<Job[]> {
+      const { rows } = await db.query<Parameters<typeof toJob>[0]>(
+        `UPDATE ${jobs} SET ${lease} WHERE id IN (
+           SELECT j.id FROM ${jobs} j WHERE j.lane = 'usage' AND j.due_at <= now() AND ${free}
+             AND EXISTS (SELECT 1 FROM ${s}.billing_customers c WHERE c.tenant_id = j.tenant_id)
+           ORDER BY j.seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id, tenant_id, lane, payload, attempts`,
+        [instanceId, limit],
+      );
+      return rows.map(toJob);
+    },
+    done: (id: string) => db.query(`DELETE FROM ${jobs} WHERE id = $1`, [id]),
+    /** Tries again after `delayMs`, keeping why it failed (no secrets: Stripe's error message and type). */
+    retry: (id: string, delayMs: number, why: string) =>
+      db.query(
+        `UPDATE ${jobs} SET due_at = now() + make_interval(secs => $2::float8 / 1000), attempts = attempts + 1, leased_by = NULL, leased_until = NULL, last_error = $3 WHERE id = $1`,
+        [id, delayMs, why.slice(0, 2_000)],
+      ),
+    /** A usage report Stripe accepted: recorded and its job gone, in one transaction. */
+    async reported(job: Job, meter: Meter, identifier: string, day: string, value: number): Promise<void> {
+      await db.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO ${s}.billing_usage_reports (identifier, tenant_id, meter, day, value) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (identifier) DO NOTHING`,
+          [identifier, job.tenantId, meter, day, value],
+        );
+        await tx.query(`DELETE FROM ${jobs} WHERE id = $1`, [job.id]);
+      });
+    },
+    async pending(): Promise<{ lane: string; count: number; failing: number }[]> {
+      const { rows } = await db.query<{ lane: string; count: string; failing: string }>(
+        `SELECT lane, count(*) AS count, count(*) FILTER (WHERE attempts > 0) AS failing FROM ${jobs} GROUP BY lane`,
+      );
+      return rows.map((r) => ({ lane: r.lane, count: Number(r.count), failing: Number(r.failing) }));
+    },
+    customers: customersTable(db, s),
+  };
+};
+
+/** Which tenant a Stripe customer is; the API process (webhooks, self-service) reads it too. */
+export const customersTable = (db: SqlDb, schema: string) => {
+  const table = `${checkSchemaName(schema)}.billing_customers`;
+  return {
+    async link(tenantId: string, customerId: string): Promise<void> {
+      await db.query(`INSERT INTO ${table} (tenant_id, customer_id) VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING`, [tenantId, customerId]);
+    },
+    async tenantOf(customerId: string): Promise<string | undefined> {
+      const { rows } = await db.query<{ tenant_id: string }>(`SELECT tenant_id FROM ${table} WHERE customer_id = $1 AND NOT closed`, [customerId]);
+      return rows[0]?.tenant_id;
+    },
+    close: (tenantId: string) => db.query(`UPDATE ${table} SET closed = true, grace_ends_at = NULL WHERE tenant_id = $1`, [tenantId]),
+    graceEnds: (tenantId: string, at: string | null) => db.query(`UPDATE ${table} SET grace_ends_at = $2 WHERE tenant_id = $1`, [tenantId, at]),
+    async graceOver(now: Date): Promise<string[]> {
+      const { rows } = await db.query<{ tenant_id: string }>(`SELECT tenant_id FROM ${table} WHERE grace_ends_at <= $1 AND NOT closed`, [now.toISOString()]);
+      return rows.map((r) => r.tenant_id);
+    },
+  };
+};
+
+export type BillingTables = Awaited<ReturnType<typeof createBillingTables>>;

@@ -1,0 +1,205 @@
+import { billingDecider, PAYMENT_SUSPENSION_REASON, planAccount } from '../../domain/billing/index.ts';
+import type { AccountAction, AccountTrigger, BillingCommand, BillingState, TierPrices } from '../../domain/billing/index.ts';
+import { hasCode } from '../../domain/shared/errors.ts';
+import { asTenantId } from '../../domain/shared/ids.ts';
+import { billingStream, tenantStream } from '../../domain/shared/streams.ts';
+import { tenantDecider } from '../../domain/tenant/index.ts';
+import type { TenantCommand, TenantState } from '../../domain/tenant/index.ts';
+import { isTier } from '../../domain/tiers.ts';
+import type { CommandShell } from '../../commands/shell/handle-command.ts';
+import type { Logger } from 'pino';
+import type { Meter } from './config.ts';
+import type { StripeCalls } from './stripe-client.ts';
+import { isTransient } from './stripe-client.ts';
+import type { BillingTables, Job, JobPayload } from './tables.ts';
+
+export interface BillingWorkerDeps {
+  readonly shell: CommandShell;
+  readonly stripe: StripeCalls;
+  readonly tables: BillingTables;
+  readonly prices: TierPrices;
+  readonly meterName: (meter: Meter) => string;
+  readonly log: Logger;
+  readonly clock?: () => Date;
+  /** Usage reports sent at once. */
+  readonly concurrency?: number;
+}
+
+const ACTOR = 'system:billing';
+const MAX_BACKOFF_MS = 5 * 60_000;
+const backoff = (attempts: number) => Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(attempts, 12));
+const describe = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+
+/**
+ * Carries out billing's jobs. An account job asks `planAccount` for the next Stripe call, makes it
+ * with an idempotency key derived from the job's event, records the outcome on the tenant's billing
+ * stream and asks again until done; a crash anywhere repeats at most the call in hand, which Stripe
+ * answers from its idempotency store. Usage jobs report meter events with the event id as
+ * `identifier`. A failure is retried with backoff (1 s doubling to 5 min), forever: Stripe down means
+ * billing catches up later, and nothing else waits for it.
+ */
+export const createBillingWorker = (deps: BillingWorkerDeps) => {
+  const { shell, stripe, tables, log } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const concurrency = deps.concurrency ?? 16;
+
+  const meta = (tenantId: string, causationId: string) => ({ tenantId, actor: ACTOR, correlationId: causationId, causationId });
+  const billing = (tenantId: string, command: BillingCommand, causationId: string) =>
+    shell.handle(billingDecider, { streamId: billingStream(asTenantId(tenantId)), command, metadata: meta(tenantId, causationId) });
+  const tenant = (tenantId: string, command: TenantCommand, causationId: string) =>
+    shell.handle(tenantDecider, { streamId: tenantStream(asTenantId(tenantId)), command, metadata: meta(tenantId, causationId) });
+  const billingState = async (tenantId: string): Promise<BillingState> => (await shell.state(billingDecider, billingStream(asTenantId(tenantId)))).state;
+  const tenantState = async (tenantId: string): Promise<TenantState> => (await shell.state(tenantDecider, tenantStream(asTenantId(tenantId)))).state;
+  const at = () => clock().toISOString();
+
+  /** One Stripe call for the action, then its outcome recorded. */
+  const perform = async (tenantId: string, eventId: string, action: AccountAction, profile: TenantState) => {
+    const key = `${eventId}:${action.kind}`;
+    switch (action.kind) {
+      case 'create_customer': {
+        const named = profile.status === 'active' || profile.status === 'suspended' ? profile : undefined;
+        const customerId = await stripe.createCustomer(key, { tenantId, name: named?.name ?? null, email: named?.email ?? null });
+        await billing(tenantId, { type: 'RecordCustomer', customerId, at: at() }, eventId);
+        return;
+      }
+      case 'create_subscription': {
+        const state = await billingState(tenantId);
+        if (state.status !== 'open') return;
+        const subscriptionId = await stripe.createSubscription(key, { customerId: state.customerId, priceId: action.priceId, tenantId, tier: action.tier });
+        await billing(tenantId, { type: 'RecordSubscription', subscriptionId, priceId: action.priceId, tier: action.tier, at: at() }, eventId);
+        return;
+      }
+      case 'move_subscription':
+        await stripe.moveSubscription(key, { subscriptionId: action.subscriptionId, priceId: action.priceId, tier: action.tier });
+        await billing(tenantId, { type: 'RecordSubscription', subscriptionId: action.subscriptionId, priceId: action.priceId, tier: action.tier, at: at() }, eventId);
+        return;
+      case 'cancel_subscription':
+        await stripe.cancelSubscription(key, action.subscriptionId);
+        await billing(tenantId, { type: 'RecordSubscriptionEnded', subscriptionId: action.subscriptionId, at: at() }, eventId);
+        return;
+      case 'delete_customer':
+        await stripe.deleteCustomer(key, action.customerId);
+        await billing(tenantId, { type: 'CloseBillingAccount', at: at() }, eventId);
+        return;
+      case 'done':
+        return;
+    }
+  };
+
+  const settleAccount = async (tenantId: string, trigger: AccountTrigger, eventId: string) => {
+    const profile = await tenantState(tenantId);
+    if (profile.status === 'erased' && trigger.kind !== 'erased') return;
+    for (let step = 0; step < 6; step++) {
+      const action = planAccount(trigger, await billingState(tenantId), deps.prices);
+      if (action.kind === 'done') return;
+      await perform(tenantId, eventId, action, profile);
+    }
+    throw new Error(`billing of ${tenantId} did not settle in 6 steps`);
+  };
+
+  /** A tenant command billing asks for; a tenant that is erased (or suspended, for a tier change) is left as it is. */
+  const tenantCommand = async (tenantId: string, command: TenantCommand, eventId: string) => {
+    try {
+      await tenant(tenantId, command, eventId);
+    } catch (error) {
+      if (hasCode(error, 'tenant_erased') || hasCode(error, 'tenant_not_found') || hasCode(error, 'tenant_suspended')) {
+        log.info({ tenantId, command: command.type, code: (error as { code: string }).code }, 'billing left the tenant as it is');
+        return;
+      }
+      throw error;
+    }
+  };
+
+  const runAccount = async (job: Job, payload: Exclude<JobPayload, { kind: 'usage' }>) => {
+    const { tenantId } = job;
+    switch (payload.kind) {
+      case 'created':
+      case 'tier':
+        if (!isTier(payload.tier)) return;
+        return settleAccount(tenantId, { kind: payload.kind, tier: payload.tier }, payload.eventId);
+      case 'erased':
+        return settleAccount(tenantId, { kind: 'erased' }, payload.eventId);
+      case 'tier_from_stripe':
+        if (isTier(payload.tier)) await tenantCommand(tenantId, { type: 'ChangeTenantTier', tier: payload.tier, at: at() }, payload.eventId);
+        return;
+      case 'checkout':
+        if (payload.replaces) await stripe.cancelSubscription(`${payload.eventId}:cancel_replaced`, payload.replaces);
+        if (isTier(payload.tier)) await tenantCommand(tenantId, { type: 'ChangeTenantTier', tier: payload.tier, at: at() }, payload.eventId);
+        return;
+      case 'suspend': {
+        const state = await billingState(tenantId);
+        if (state.status === 'open' && state.payment.standing === 'failing' && state.payment.graceEnded)
+          await tenantCommand(tenantId, { type: 'SuspendTenant', reason: PAYMENT_SUSPENSION_REASON, at: at() }, payload.eventId);
+        return;
+      }
+      case 'reinstate': {
+        const [state, profile] = [await billingState(tenantId), await tenantState(tenantId)];
+        if (state.status !== 'open' || state.payment.standing !== 'good') return;
+        if (profile.status !== 'suspended' || profile.suspendedReason !== PAYMENT_SUSPENSION_REASON) return;
+        await tenantCommand(tenantId, { type: 'ReinstateTenant', at: at() }, payload.eventId);
+        // a tier Stripe reported while the tenant was suspended is applied now
+        const tier = state.subscription?.tier;
+        if (tier) await tenantCommand(tenantId, { type: 'ChangeTenantTier', tier, at: at() }, `${payload.eventId}:tier`);
+        return;
+      }
+    }
+  };
+
+  const runUsage = async (job: Job, payload: Extract<JobPayload, { kind: 'usage' }>) => {
+    const state = await billingState(job.tenantId);
+    if (state.status !== 'open') {
+      // an erased tenant's usage is not billed
+      if (state.status === 'closed') await tables.done(job.id);
+      else await tables.retry(job.id, 1_000, 'no Stripe customer yet');
+      return;
+    }
+    await stripe.reportUsage(`meter:${payload.identifier}`, {
+      eventName: deps.meterName(payload.meter),
+      customerId: state.customerId,
+      value: payload.value,
+      identifier: payload.identifier,
+      timestamp: payload.timestamp,
+    });
+    await tables.reported(job, payload.meter, payload.identifier, payload.day, payload.value);
+  };
+
+  const run = async (job: Job) => {
+    try {
+      if (job.payload.kind === 'usage') await runUsage(job, job.payload);
+      else {
+        await runAccount(job, job.payload);
+        await tables.done(job.id);
+      }
+    } catch (error) {
+      const delay = backoff(job.attempts);
+      const transient = isTransient(error);
+      log[transient && job.attempts < 3 ? 'warn' : 'error']({ job: job.id, tenantId: job.tenantId, attempts: job.attempts + 1, retryInMs: delay, err: describe(error) }, 'billing job failed; trying again later');
+      await tables.retry(job.id, delay, describe(error)).catch(() => undefined);
+    }
+  };
+
+  const inParallel = async (jobs: readonly Job[]) => {
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, async () => {
+      while (next < jobs.length) await run(jobs[next++]!);
+    }));
+  };
+
+  /** One round: due account jobs (each tenant's oldest), due usage reports, ended grace periods. Returns how many jobs ran. */
+  const tick = async (): Promise<number> => {
+    const account = await tables.claimAccount(concurrency);
+    await inParallel(account);
+    const usage = await tables.claimUsage(200);
+    await inParallel(usage);
+    for (const tenantId of await tables.customers.graceOver(clock())) {
+      await billing(tenantId, { type: 'EndGracePeriod', at: at() }, `grace:${tenantId}`).catch((error: unknown) =>
+        log.error({ tenantId, err: describe(error) }, 'could not end a grace period; trying again next round'),
+      );
+    }
+    return account.length + usage.length;
+  };
+
+  return { tick };
+};
+
+export type BillingWorker = ReturnType<typeof createBillingWorker>;

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import type { BillingEvent } from '../../../domain/billing/events.ts';
+import { TIERS } from '../../../domain/tiers.ts';
+import { defineCatalog, instant } from '../catalog.ts';
+import { token } from './common.ts';
+
+const at = instant;
+const tier = z.enum(TIERS);
+/** Stripe ids (`cus_…`, `sub_…`, `price_…`, `evt_…`) and statuses: printable, no spaces. */
+const stripeId = token;
+const mark = { stripeEventId: stripeId, created: z.number().int().nonnegative() };
+
+/** Nothing personal: Stripe ids, prices and statuses only (the customer's name and email stay at Stripe and in TenantCreated). */
+export const billingCatalog = defineCatalog<BillingEvent>('billing', {
+  StripeCustomerCreated: { schema: z.strictObject({ customerId: stripeId, at }) },
+  SubscriptionStarted: { schema: z.strictObject({ subscriptionId: stripeId, priceId: stripeId, tier, at }) },
+  SubscriptionMoved: { schema: z.strictObject({ subscriptionId: stripeId, priceId: stripeId, tier, at }) },
+  SubscriptionEnded: { schema: z.strictObject({ subscriptionId: stripeId, at }) },
+  BillingAccountClosed: { schema: z.strictObject({ at }) },
+  StripeSubscriptionSynced: {
+    schema: z.strictObject({ ...mark, subscriptionId: stripeId, status: stripeId, priceId: stripeId.nullable(), tier: tier.nullable(), at }),
+  },
+  InvoicePaymentFailed: { schema: z.strictObject({ ...mark, invoiceId: stripeId, graceEndsAt: instant, at }) },
+  InvoicePaid: { schema: z.strictObject({ ...mark, invoiceId: stripeId, at }) },
+  CheckoutCompleted: {
+    schema: z.strictObject({ ...mark, sessionId: stripeId, subscriptionId: stripeId, priceId: stripeId, tier, replaces: stripeId.nullable(), at }),
+  },
+  GracePeriodEnded: { schema: z.strictObject({ invoiceId: stripeId, at }) },
+});

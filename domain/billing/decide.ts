@@ -1,0 +1,92 @@
+import { domainError } from '../shared/errors.ts';
+import { unreachable } from '../shared/decider.ts';
+import type { Tier } from '../tiers.ts';
+import type * as C from './commands.ts';
+import type { BillingCommand } from './commands.ts';
+import type { BillingEvent } from './events.ts';
+import { isNewer } from './state.ts';
+import type { BillingState, OpenAccount } from './state.ts';
+
+type Events = readonly BillingEvent[];
+
+/** Statuses after which a subscription bills nothing: the tenant falls back to `free`. */
+const ENDED_STATUSES: readonly string[] = ['canceled', 'incomplete_expired'];
+
+/** The tier a subscription webhook puts the tenant on: its price's tier, `free` once it ended, else unchanged (null). */
+export const tierAfter = (status: string, priceTier: Tier | null): Tier | null => (ENDED_STATUSES.includes(status) ? 'free' : priceTier);
+
+const recordCustomer = (c: C.RecordCustomer, s: BillingState): Events =>
+  s.status === 'none' ? [{ type: 'StripeCustomerCreated', data: { customerId: c.customerId, at: c.at } }] : [];
+
+const recordSubscription = (c: C.RecordSubscription, a: OpenAccount): Events => {
+  const { subscriptionId, priceId, tier, at } = c;
+  const current = a.subscription;
+  if (current?.id === subscriptionId && current.priceId === priceId && current.tier === tier) return [];
+  return current?.id === subscriptionId
+    ? [{ type: 'SubscriptionMoved', data: { subscriptionId, priceId, tier, at } }]
+    : [{ type: 'SubscriptionStarted', data: { subscriptionId, priceId, tier, at } }];
+};
+
+const recordEnded = (c: C.RecordSubscriptionEnded, a: OpenAccount): Events =>
+  a.subscription?.id === c.subscriptionId ? [{ type: 'SubscriptionEnded', data: { subscriptionId: c.subscriptionId, at: c.at } }] : [];
+
+const applySubscription = (c: C.ApplySubscriptionUpdate, a: OpenAccount): Events => {
+  const { stripeEventId, created, subscriptionId, status, priceId, tier, at } = c;
+  if (!isNewer(c, a.subscriptionMark)) return [];
+  // Another subscription of the customer (one Checkout is replacing, or one already replaced) says nothing about the tier.
+  if (a.subscription !== null && a.subscription.id !== subscriptionId) return [];
+  if (a.subscription === null && ENDED_STATUSES.includes(status)) return [];
+  return [{ type: 'StripeSubscriptionSynced', data: { stripeEventId, created, subscriptionId, status, priceId, tier: tierAfter(status, tier), at } }];
+};
+
+const applyInvoice = (c: C.ApplyInvoice, a: OpenAccount): Events => {
+  const { stripeEventId, created, invoiceId, at } = c;
+  if (!isNewer(c, a.paymentMark)) return [];
+  if (c.paid) return [{ type: 'InvoicePaid', data: { stripeEventId, created, invoiceId, at } }];
+  const graceEndsAt = a.payment.standing === 'failing' ? a.payment.graceEndsAt : c.graceEndsAt;
+  return [{ type: 'InvoicePaymentFailed', data: { stripeEventId, created, invoiceId, graceEndsAt, at } }];
+};
+
+const applyCheckout = (c: C.ApplyCheckout, a: OpenAccount): Events => {
+  const { stripeEventId, created, sessionId, subscriptionId, priceId, tier, at } = c;
+  if (!isNewer(c, a.subscriptionMark) || a.subscription?.id === subscriptionId) return [];
+  const replaces = a.subscription?.id ?? null;
+  return [{ type: 'CheckoutCompleted', data: { stripeEventId, created, sessionId, subscriptionId, priceId, tier, replaces, at } }];
+};
+
+const endGrace = (c: C.EndGracePeriod, a: OpenAccount): Events => {
+  const p = a.payment;
+  // Both instants are written by the clock as ISO-8601 UTC of one width, so they compare as text.
+  if (p.standing !== 'failing' || p.graceEnded || c.at < p.graceEndsAt) return [];
+  return [{ type: 'GracePeriodEnded', data: { invoiceId: p.invoiceId, at: c.at } }];
+};
+
+/**
+ * Billing decisions for one tenant. Everything is idempotent: a repeated outcome or webhook, or
+ * one older than what was applied, decides nothing. A closed account (erasure) accepts nothing.
+ */
+export const decideBilling = (command: BillingCommand, state: BillingState): Events => {
+  if (command.type === 'RecordCustomer') return recordCustomer(command, state);
+  if (state.status !== 'open') {
+    if (command.type === 'CloseBillingAccount' || state.status === 'closed') return [];
+    throw domainError('conflict', 'billing_account_missing', 'the tenant has no Stripe customer yet');
+  }
+  switch (command.type) {
+    case 'RecordSubscription':
+      return recordSubscription(command, state);
+    case 'RecordSubscriptionEnded':
+      return recordEnded(command, state);
+    case 'CloseBillingAccount':
+      return [{ type: 'BillingAccountClosed', data: { at: command.at } }];
+    case 'ApplySubscriptionUpdate':
+      return applySubscription(command, state);
+    case 'ApplyInvoice':
+      return applyInvoice(command, state);
+    case 'ApplyCheckout':
+      return applyCheckout(command, state);
+    case 'EndGracePeriod':
+      return endGrace(command, state);
+    default:
+      return unreachable(command);
+  }
+};

@@ -1,0 +1,72 @@
+import type { DomainEvent } from '../shared/decider.ts';
+import type { Tier } from '../tiers.ts';
+
+type Event<Type extends string, Data> = DomainEvent<Type, Readonly<Data> & { readonly at: string }>;
+
+/**
+ * Where a fact learnt from a Stripe webhook sits in Stripe's order: the Stripe event's id and its
+ * `created` (unix seconds). Webhooks arrive repeated and out of order; a fact older than the one
+ * already applied is ignored, ties broken by the event id so every arrival order ends the same.
+ */
+export interface StripeMark {
+  readonly stripeEventId: string;
+  readonly created: number;
+}
+
+/** The platform made (or found, by idempotency key) the tenant's Stripe customer. */
+export type StripeCustomerCreated = Event<'StripeCustomerCreated', { customerId: string }>;
+/** The platform subscribed the customer to its tier's price. */
+export type SubscriptionStarted = Event<'SubscriptionStarted', { subscriptionId: string; priceId: string; tier: Tier }>;
+/** The platform moved the subscription to another tier's price. */
+export type SubscriptionMoved = Event<'SubscriptionMoved', { subscriptionId: string; priceId: string; tier: Tier }>;
+/** The platform cancelled a subscription (erasure, a tier without a price, one replaced by Checkout). */
+export type SubscriptionEnded = Event<'SubscriptionEnded', { subscriptionId: string }>;
+/** Erasure: the Stripe customer was deleted; nothing is billed or reported for the tenant again. */
+export type BillingAccountClosed = Event<'BillingAccountClosed', Record<never, never>>;
+/**
+ * A `customer.subscription.updated|deleted` webhook applied. `tier` is the tier the tenant should
+ * be on (null: the price is none of ours, the tier stays as it is).
+ */
+export type StripeSubscriptionSynced = Event<
+  'StripeSubscriptionSynced',
+  StripeMark & { subscriptionId: string; status: string; priceId: string | null; tier: Tier | null }
+>;
+/** `invoice.payment_failed`: the tenant is suspended at `graceEndsAt` unless an invoice is paid first. */
+export type InvoicePaymentFailed = Event<'InvoicePaymentFailed', StripeMark & { invoiceId: string; graceEndsAt: string }>;
+/** `invoice.paid`: the tenant is in good standing again (reinstated if billing had suspended it). */
+export type InvoicePaid = Event<'InvoicePaid', StripeMark & { invoiceId: string }>;
+/** `checkout.session.completed`: the tenant paid for a tier through Checkout; `replaces` is cancelled. */
+export type CheckoutCompleted = Event<
+  'CheckoutCompleted',
+  StripeMark & { sessionId: string; subscriptionId: string; priceId: string; tier: Tier; replaces: string | null }
+>;
+/** The grace period after a failed payment ran out: the tenant is to be suspended. */
+export type GracePeriodEnded = Event<'GracePeriodEnded', { invoiceId: string }>;
+
+export type BillingEvent =
+  | StripeCustomerCreated
+  | SubscriptionStarted
+  | SubscriptionMoved
+  | SubscriptionEnded
+  | BillingAccountClosed
+  | StripeSubscriptionSynced
+  | InvoicePaymentFailed
+  | InvoicePaid
+  | CheckoutCompleted
+  | GracePeriodEnded;
+
+export const BILLING_EVENT_TYPES = Object.keys({
+  StripeCustomerCreated: true,
+  SubscriptionStarted: true,
+  SubscriptionMoved: true,
+  SubscriptionEnded: true,
+  BillingAccountClosed: true,
+  StripeSubscriptionSynced: true,
+  InvoicePaymentFailed: true,
+  InvoicePaid: true,
+  CheckoutCompleted: true,
+  GracePeriodEnded: true,
+} satisfies Record<BillingEvent['type'], true>) as readonly BillingEvent['type'][];
+
+/** The reason billing gives when it suspends a tenant; only a suspension with this reason is lifted by a payment. */
+export const PAYMENT_SUSPENSION_REASON = 'payment failed: the grace period ended without a paid invoice';

@@ -1,0 +1,84 @@
+import { unreachable } from '../shared/decider.ts';
+import type { Tier } from '../tiers.ts';
+import type { BillingEvent, StripeMark } from './events.ts';
+
+export interface Subscription {
+  readonly id: string;
+  readonly priceId: string | null;
+  readonly tier: Tier | null;
+  readonly status: string;
+}
+
+export type PaymentStanding =
+  | { readonly standing: 'good' }
+  | { readonly standing: 'failing'; readonly invoiceId: string; readonly graceEndsAt: string; readonly graceEnded: boolean };
+
+export interface OpenAccount {
+  readonly status: 'open';
+  readonly customerId: string;
+  readonly subscription: Subscription | null;
+  /** The newest subscription webhook applied, and the newest invoice webhook applied. */
+  readonly subscriptionMark: StripeMark | null;
+  readonly paymentMark: StripeMark | null;
+  readonly payment: PaymentStanding;
+}
+
+export type BillingState =
+  | { readonly status: 'none' }
+  | OpenAccount
+  | { readonly status: 'closed'; readonly customerId: string };
+
+export const initialBillingState = (): BillingState => ({ status: 'none' });
+
+/** Is `mark` after `than` in Stripe's order (created, then event id)? */
+export const isNewer = (mark: StripeMark, than: StripeMark | null): boolean =>
+  than === null || mark.created > than.created || (mark.created === than.created && mark.stripeEventId > than.stripeEventId);
+
+const markOf = (data: StripeMark): StripeMark => ({ stripeEventId: data.stripeEventId, created: data.created });
+
+const onOpen = (state: BillingState, change: (account: OpenAccount) => BillingState): BillingState =>
+  state.status === 'open' ? change(state) : state;
+
+export const evolveBilling = (state: BillingState, event: BillingEvent): BillingState => {
+  switch (event.type) {
+    case 'StripeCustomerCreated':
+      return state.status === 'none'
+        ? { status: 'open', customerId: event.data.customerId, subscription: null, subscriptionMark: null, paymentMark: null, payment: { standing: 'good' } }
+        : state;
+    case 'SubscriptionStarted':
+    case 'SubscriptionMoved': {
+      const { subscriptionId, priceId, tier } = event.data;
+      return onOpen(state, (a) => ({ ...a, subscription: { id: subscriptionId, priceId, tier, status: a.subscription?.status ?? 'active' } }));
+    }
+    case 'SubscriptionEnded':
+      return onOpen(state, (a) => (a.subscription?.id === event.data.subscriptionId ? { ...a, subscription: null } : a));
+    case 'BillingAccountClosed':
+      return state.status === 'open' ? { status: 'closed', customerId: state.customerId } : state;
+    case 'StripeSubscriptionSynced': {
+      const { subscriptionId, status, priceId, tier } = event.data;
+      return onOpen(state, (a) => ({
+        ...a,
+        subscriptionMark: markOf(event.data),
+        subscription: status === 'canceled' || status === 'incomplete_expired' ? null : { id: subscriptionId, priceId, tier, status },
+      }));
+    }
+    case 'InvoicePaymentFailed': {
+      const { invoiceId, graceEndsAt } = event.data;
+      return onOpen(state, (a) => ({
+        ...a,
+        paymentMark: markOf(event.data),
+        payment: a.payment.standing === 'failing' ? a.payment : { standing: 'failing', invoiceId, graceEndsAt, graceEnded: false },
+      }));
+    }
+    case 'InvoicePaid':
+      return onOpen(state, (a) => ({ ...a, paymentMark: markOf(event.data), payment: { standing: 'good' } }));
+    case 'CheckoutCompleted': {
+      const { subscriptionId, priceId, tier } = event.data;
+      return onOpen(state, (a) => ({ ...a, subscriptionMark: markOf(event.data), subscription: { id: subscriptionId, priceId, tier, status: 'active' } }));
+    }
+    case 'GracePeriodEnded':
+      return onOpen(state, (a) => (a.payment.standing === 'failing' ? { ...a, payment: { ...a.payment, graceEnded: true } } : a));
+    default:
+      return unreachable(event);
+  }
+};

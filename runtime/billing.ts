@@ -1,0 +1,87 @@
+import { hostname } from 'node:os';
+import type { Router } from 'express';
+import { billingConfigSchema, tierPricesOf } from '../adapters/billing/config.ts';
+import type { BillingConfig } from '../adapters/billing/config.ts';
+import { startBilling } from '../adapters/billing/runner.ts';
+import type { RunningBilling } from '../adapters/billing/runner.ts';
+import { createBillingLinks } from '../adapters/billing/self-service.ts';
+import { createStripeCalls, stripeClientOf } from '../adapters/billing/stripe-client.ts';
+import { customersTable } from '../adapters/billing/tables.ts';
+import { createStripeWebhook } from '../adapters/billing/webhook.ts';
+import type { SqlDb } from '../adapters/event-store/sql/db.ts';
+import { sqlState } from '../adapters/event-store/sql/db.ts';
+import type { CommandShell } from '../commands/shell/handle-command.ts';
+import type { BillingLinks } from '../domain/ports/billing.ts';
+import { parseEnv } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { Storage } from './stores.ts';
+
+export const billingConfigOf = (env: Record<string, string | undefined>): BillingConfig => parseEnv(billingConfigSchema, env);
+
+/** One line on what billing does in this process, for banners and the start-up log. */
+export const describeBilling = (config: BillingConfig): string => {
+  if (!config.STRIPE_SECRET_KEY) return 'off (STRIPE_SECRET_KEY is unset: nothing is billed)';
+  const tiers = Object.keys(tierPricesOf(config));
+  return `Stripe at ${new URL(config.STRIPE_API_URL).host} (${config.STRIPE_SECRET_KEY.includes('_live_') ? 'live' : 'test'} mode; priced tiers: ${tiers.join(', ') || 'none'})`;
+};
+
+/**
+ * The API process's side of billing: the Stripe webhook (with STRIPE_WEBHOOK_SECRET) and the
+ * Checkout/portal links (with STRIPE_SECRET_KEY). The customer map is the billing role's table: until
+ * that role has run once, every webhook names a customer nobody knows.
+ */
+export const billingHttpOf = (options: { env: Record<string, string | undefined>; shell: CommandShell; db: SqlDb; eventSchema: string; log: Logger }): { webhook: Router; links: BillingLinks | undefined } => {
+  const config = billingConfigOf(options.env);
+  const prices = tierPricesOf(config);
+  const customers = customersTable(options.db, options.eventSchema);
+  const webhook = createStripeWebhook({
+    shell: options.shell,
+    secret: config.STRIPE_WEBHOOK_SECRET,
+    toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+    prices,
+    graceSeconds: config.BILLING_GRACE_SECONDS,
+    log: options.log,
+    tenantOf: (customerId) =>
+      customers.tenantOf(customerId).catch((error: unknown) => {
+        if (sqlState(error) === '42P01') return undefined; // the billing role never ran here: no customers yet
+        throw error;
+      }),
+  });
+  const links = config.STRIPE_SECRET_KEY
+    ? createBillingLinks({ shell: options.shell, stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY)), prices, returnUrl: config.BILLING_RETURN_URL })
+    : undefined;
+  return { webhook, links };
+};
+
+/** Billing on a storage when STRIPE_SECRET_KEY is set; undefined (and a log line saying so) when it is not. */
+export const startBillingOn = async (options: {
+  storage: Storage;
+  shell: CommandShell;
+  env: Record<string, string | undefined>;
+  eventSchema: string;
+  readModelSchema: string;
+  log: Logger;
+}): Promise<{ running: RunningBilling; describe: string } | undefined> => {
+  const config = billingConfigOf(options.env);
+  const describe = describeBilling(config);
+  if (!config.STRIPE_SECRET_KEY) {
+    options.log.info(`billing is ${describe}`);
+    return undefined;
+  }
+  const { storage } = options;
+  const running = await startBilling({
+    bus: storage.bus,
+    codec: storage.codec,
+    store: storage.store,
+    db: storage.db,
+    shell: options.shell,
+    stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY)),
+    config,
+    eventSchema: options.eventSchema,
+    readModelSchema: options.readModelSchema,
+    instanceId: config.BILLING_INSTANCE_ID ?? hostname(),
+    log: options.log,
+  });
+  options.log.info({ billing: describe }, 'billing running');
+  return { running, describe };
+};

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { billingDecider, planAccount } from '../../domain/billing/index.ts';
+import type { BillingCommand, BillingEvent } from '../../domain/billing/index.ts';
+import { fold } from '../../domain/shared/decider.ts';
+import { spec } from '../support/decider-spec.ts';
+
+const at = '2026-12-01T10:00:00.000Z';
+const given = spec(billingDecider).given;
+const prices = { pro: 'price_pro', enterprise: 'price_ent' } as const;
+
+const customer: BillingEvent = { type: 'StripeCustomerCreated', data: { customerId: 'cus_1', at } };
+const started: BillingEvent = { type: 'SubscriptionStarted', data: { subscriptionId: 'sub_1', priceId: 'price_pro', tier: 'pro', at } };
+const T0 = 1_780_000_000;
+const failed = (created: number, id = `evt_f${created}`): BillingCommand => ({
+  type: 'ApplyInvoice', stripeEventId: id, created, invoiceId: 'in_1', paid: false, graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
+});
+const paid = (created: number, id = `evt_p${created}`): BillingCommand => ({
+  type: 'ApplyInvoice', stripeEventId: id, created, invoiceId: 'in_1', paid: true, graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
+});
+const subUpdate = (created: number, priceId: string, tier: 'pro' | 'enterprise' | null, status = 'active', id = `evt_s${created}`): BillingCommand => ({
+  type: 'ApplySubscriptionUpdate', stripeEventId: id, created, subscriptionId: 'sub_1', status, priceId, tier, at,
+});
+
+/** Decides each command on the state the previous ones left, as the shell does one after another. */
+const run = (history: readonly BillingEvent[], commands: readonly BillingCommand[]) => {
+  let events = [...history];
+  for (const command of commands) events = [...events, ...billingDecider.decide(command, fold(billingDecider, events))];
+  return fold(billingDecider, events);
+};
+
+describe('billing outcomes of our own Stripe calls', () => {
+  it('records the customer once; a repeat (a replayed event) decides nothing', () => {
+    given([]).when({ type: 'RecordCustomer', customerId: 'cus_1', at }).then([customer]);
+    given([customer]).when({ type: 'RecordCustomer', customerId: 'cus_2', at }).thenNothing();
+  });
+  it('starts, then moves, the subscription; the same price again is nothing', () => {
+    given([customer]).when({ type: 'RecordSubscription', subscriptionId: 'sub_1', priceId: 'price_pro', tier: 'pro', at }).then([started]);
+    given([customer, started]).when({ type: 'RecordSubscription', subscriptionId: 'sub_1', priceId: 'price_pro', tier: 'pro', at }).thenNothing();
+    given([customer, started])
+      .when({ type: 'RecordSubscription', subscriptionId: 'sub_1', priceId: 'price_ent', tier: 'enterprise', at })
+      .then([{ type: 'SubscriptionMoved', data: { subscriptionId: 'sub_1', priceId: 'price_ent', tier: 'enterprise', at } }]);
+  });
+  it('refuses a subscription before the customer, and accepts nothing once closed', () => {
+    given([]).when({ type: 'RecordSubscription', subscriptionId: 'sub_1', priceId: 'p', tier: 'pro', at }).thenThrows('billing_account_missing');
+    const closed: BillingEvent = { type: 'BillingAccountClosed', data: { at } };
+    given([customer, closed]).when(failed(T0)).thenNothing();
+    given([customer, closed]).when({ type: 'CloseBillingAccount', at }).thenNothing();
+  });
+});
+
+describe('webhooks: repeated and out of order', () => {
+  it('a payment failure starts the grace period; its end is decided only once it is over', () => {
+    const graceEndsAt = new Date((T0 + 3600) * 1000).toISOString();
+    given([customer, started]).when(failed(T0)).then([
+      { type: 'InvoicePaymentFailed', data: { stripeEventId: `evt_f${T0}`, created: T0, invoiceId: 'in_1', graceEndsAt, at } },
+    ]);
+    const failing = [customer, started, ...billingDecider.decide(failed(T0), fold(billingDecider, [customer, started]))];
+    given(failing).when({ type: 'EndGracePeriod', at: new Date((T0 + 3599) * 1000).toISOString() }).thenNothing();
+    const end = new Date((T0 + 3600) * 1000).toISOString();
+    const ended = given(failing).when({ type: 'EndGracePeriod', at: end }).then([{ type: 'GracePeriodEnded', data: { invoiceId: 'in_1', at: end } }]);
+    expect(billingDecider.decide({ type: 'EndGracePeriod', at: end }, ended)).toEqual([]);
+  });
+
+  it('every order and repetition of the same webhooks ends in the same state', () => {
+    const hooks = [failed(T0), subUpdate(T0 + 1, 'price_ent', 'enterprise'), paid(T0 + 5), subUpdate(T0 + 9, 'price_pro', 'pro', 'past_due')];
+    const inOrder = run([customer, started], hooks);
+    const orders = [
+      [...hooks].reverse(),
+      [hooks[2]!, hooks[0]!, hooks[3]!, hooks[1]!],
+      [...hooks, ...hooks, ...[...hooks].reverse()],
+    ];
+    for (const order of orders) expect(run([customer, started], order)).toEqual(inOrder);
+    expect(inOrder).toMatchObject({ payment: { standing: 'good' }, subscription: { priceId: 'price_pro', tier: 'pro', status: 'past_due' } });
+  });
+
+  it('a failure older than the payment already applied changes nothing', () => {
+    given([customer, started]).when(paid(T0 + 5)).then([{ type: 'InvoicePaid', data: { stripeEventId: `evt_p${T0 + 5}`, created: T0 + 5, invoiceId: 'in_1', at } }]);
+    const afterPaid = [customer, started, { type: 'InvoicePaid', data: { stripeEventId: `evt_p${T0 + 5}`, created: T0 + 5, invoiceId: 'in_1', at } } as BillingEvent];
+    given(afterPaid).when(failed(T0)).thenNothing();
+    given(afterPaid).when(paid(T0 + 5)).thenNothing();
+  });
+
+  it('a deleted subscription puts the tenant on free; updates of another subscription are ignored', () => {
+    given([customer, started]).when(subUpdate(T0, 'price_pro', 'pro', 'canceled')).then([
+      { type: 'StripeSubscriptionSynced', data: { stripeEventId: `evt_s${T0}`, created: T0, subscriptionId: 'sub_1', status: 'canceled', priceId: 'price_pro', tier: 'free', at } },
+    ]);
+    given([customer, started])
+      .when({ type: 'ApplySubscriptionUpdate', stripeEventId: 'evt_o', created: T0, subscriptionId: 'sub_other', status: 'active', priceId: 'price_ent', tier: 'enterprise', at })
+      .thenNothing();
+  });
+
+  it('Checkout replaces the current subscription', () => {
+    given([customer, started])
+      .when({ type: 'ApplyCheckout', stripeEventId: 'evt_c', created: T0, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', at })
+      .then([{ type: 'CheckoutCompleted', data: { stripeEventId: 'evt_c', created: T0, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', replaces: 'sub_1', at } }]);
+  });
+});
+
+describe('planAccount', () => {
+  const open = fold(billingDecider, [customer, started]);
+  it('creates the customer first, then subscribes to the tier price', () => {
+    expect(planAccount({ kind: 'created', tier: 'pro' }, fold(billingDecider, []), prices)).toEqual({ kind: 'create_customer' });
+    expect(planAccount({ kind: 'created', tier: 'pro' }, fold(billingDecider, [customer]), prices)).toEqual({ kind: 'create_subscription', priceId: 'price_pro', tier: 'pro' });
+    expect(planAccount({ kind: 'created', tier: 'free' }, fold(billingDecider, [customer]), prices)).toEqual({ kind: 'done' });
+  });
+  it('moves, cancels for a tier without a price, or is done', () => {
+    expect(planAccount({ kind: 'tier', tier: 'enterprise' }, open, prices)).toEqual({ kind: 'move_subscription', subscriptionId: 'sub_1', priceId: 'price_ent', tier: 'enterprise' });
+    expect(planAccount({ kind: 'tier', tier: 'free' }, open, prices)).toEqual({ kind: 'cancel_subscription', subscriptionId: 'sub_1' });
+    expect(planAccount({ kind: 'tier', tier: 'pro' }, open, prices)).toEqual({ kind: 'done' });
+  });
+  it('erasure cancels, then deletes the customer; a closed account is done', () => {
+    expect(planAccount({ kind: 'erased' }, open, prices)).toEqual({ kind: 'cancel_subscription', subscriptionId: 'sub_1' });
+    expect(planAccount({ kind: 'erased' }, fold(billingDecider, [customer]), prices)).toEqual({ kind: 'delete_customer', customerId: 'cus_1' });
+    const closed = fold(billingDecider, [customer, { type: 'BillingAccountClosed', data: { at } }]);
+    expect(planAccount({ kind: 'tier', tier: 'pro' }, closed, prices)).toEqual({ kind: 'done' });
+  });
+});

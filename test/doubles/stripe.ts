@@ -1,0 +1,293 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import type http from 'node:http';
+import type { Delivery } from './loopback.ts';
+import { postRaw, readBody, sendJson, startLoopback } from './loopback.ts';
+import { list, obj, parseForm, str } from './stripe-form.ts';
+import type { FormObject } from './stripe-form.ts';
+
+/**
+ * A Stripe API double on loopback (reference/stripe.md), for the official `stripe` client pointed at
+ * it with `{ host, port, protocol: 'http' }`: customers, subscriptions (create, move the item's price,
+ * cancel), meter events (an `identifier` counts once in a rolling 24 h), Checkout and portal
+ * sessions, `Idempotency-Key` (a replay within 24 h answers the first response; the same key with
+ * other parameters is a 400 `idempotency_error`), Stripe's error shape, injected 429/5xx, and signed
+ * webhook delivery (`Stripe-Signature: t=…,v1=…`) to the platform.
+ */
+export interface StripeObject {
+  readonly id: string;
+  [field: string]: unknown;
+}
+export interface MeterEvent {
+  readonly event_name: string;
+  readonly identifier: string;
+  readonly customer: string;
+  readonly value: number;
+  readonly timestamp: number;
+}
+export interface StripeEvent {
+  readonly id: string;
+  readonly object: 'event';
+  readonly type: string;
+  readonly created: number;
+  readonly data: { readonly object: StripeObject };
+  readonly livemode: false;
+  readonly api_version: string;
+}
+export interface StripeCall {
+  readonly method: string;
+  readonly path: string;
+  readonly idempotencyKey: string | null;
+  status: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
+const seconds = () => Math.floor(Date.now() / 1000);
+
+const stripeError = (status: number, type: string, message: string, extra: Record<string, string> = {}) => ({
+  status,
+  body: { error: { type, message, ...extra } },
+});
+
+/** `Stripe-Signature` for `payload` as Stripe computes it: HMAC-SHA256 of `<t>.<payload>` keyed by the endpoint secret. */
+export const stripeSignature = (payload: string, secret: string, timestamp = seconds()): string =>
+  `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${payload}`).digest('hex')}`;
+
+export const startStripeDouble = async (options: { secretKey?: string; webhook?: { url: string; secret: string } } = {}) => {
+  const secretKey = options.secretKey ?? `sk_test_${randomBytes(12).toString('hex')}`;
+  let webhook = options.webhook;
+  const customers = new Map<string, StripeObject>();
+  const subscriptions = new Map<string, StripeObject>();
+  const checkoutSessions = new Map<string, StripeObject>();
+  const portalSessions: StripeObject[] = [];
+  const meterEvents: MeterEvent[] = [];
+  /** Identifier → when first seen (ms), for the rolling 24 h uniqueness. */
+  const identifiers = new Map<string, number>();
+  let duplicateMeterEvents = 0;
+  const idempotency = new Map<string, { fingerprint: string; status: number; body: unknown; at: number }>();
+  const calls: StripeCall[] = [];
+  const failures: { status: number; remaining: number; path: RegExp | undefined }[] = [];
+  let base = '';
+
+  const subscriptionOf = (customer: string, price: string, metadata: FormObject): StripeObject => {
+    const id = newId('sub');
+    return {
+      id,
+      object: 'subscription',
+      customer,
+      status: 'active',
+      created: seconds(),
+      metadata,
+      items: { object: 'list', data: [{ id: newId('si'), object: 'subscription_item', price: { id: price, object: 'price' }, quantity: 1, subscription: id }] },
+    };
+  };
+  const priceOf = (sub: StripeObject): string => {
+    const items = sub.items as { data: { price: { id: string } }[] };
+    return items.data[0]!.price.id;
+  };
+
+  const route = (method: string, path: string, form: FormObject): { status: number; body: unknown } => {
+    let m: RegExpExecArray | null;
+    if (method === 'POST' && path === '/v1/customers') {
+      const customer: StripeObject = { id: newId('cus'), object: 'customer', created: seconds(), name: str(form.name) ?? null, email: str(form.email) ?? null, metadata: obj(form.metadata) };
+      customers.set(customer.id, customer);
+      return { status: 200, body: customer };
+    }
+    if ((m = /^\/v1\/customers\/([^/]+)$/.exec(path))) {
+      const customer = customers.get(m[1]!);
+      if (!customer) return stripeError(404, 'invalid_request_error', `No such customer: '${m[1]}'`, { code: 'resource_missing', param: 'id' });
+      if (method === 'DELETE') {
+        customers.delete(customer.id);
+        return { status: 200, body: { id: customer.id, object: 'customer', deleted: true } };
+      }
+      return { status: 200, body: customer };
+    }
+    if (method === 'POST' && path === '/v1/subscriptions') {
+      const customer = str(form.customer);
+      const price = str(obj(list(form.items)[0] as FormObject).price);
+      if (!customer || !customers.has(customer)) return stripeError(400, 'invalid_request_error', `No such customer: '${customer}'`, { code: 'resource_missing', param: 'customer' });
+      if (!price) return stripeError(400, 'invalid_request_error', 'Missing required param: items[0][price].', { code: 'parameter_missing', param: 'items' });
+      const sub = subscriptionOf(customer, price, obj(form.metadata));
+      subscriptions.set(sub.id, sub);
+      return { status: 200, body: sub };
+    }
+    if ((m = /^\/v1\/subscriptions\/([^/]+)$/.exec(path))) {
+      const sub = subscriptions.get(m[1]!);
+      if (!sub) return stripeError(404, 'invalid_request_error', `No such subscription: '${m[1]}'`, { code: 'resource_missing', param: 'id' });
+      if (method === 'DELETE') {
+        sub.status = 'canceled';
+        sub.canceled_at = seconds();
+        return { status: 200, body: sub };
+      }
+      if (method === 'POST') {
+        if (sub.status === 'canceled') return stripeError(400, 'invalid_request_error', 'A canceled subscription can only update its cancellation_details and metadata.');
+        const item = obj(list(form.items)[0] as FormObject);
+        const price = str(item.price);
+        const items = sub.items as { data: { id: string; price: { id: string } }[] };
+        if (price) {
+          if (str(item.id) !== items.data[0]!.id) return stripeError(400, 'invalid_request_error', 'items[0][id] must name the subscription item', { param: 'items' });
+          items.data[0]!.price = { id: price };
+        }
+      }
+      return { status: 200, body: sub };
+    }
+    if (method === 'POST' && path === '/v1/billing/meter_events') {
+      const payload = obj(form.payload);
+      const customer = str(payload.stripe_customer_id);
+      const value = Number(str(payload.value));
+      const eventName = str(form.event_name);
+      const identifier = str(form.identifier) ?? newId('idmp');
+      const timestamp = Number(str(form.timestamp) ?? seconds());
+      if (!eventName) return stripeError(400, 'invalid_request_error', 'Missing required param: event_name.', { code: 'parameter_missing', param: 'event_name' });
+      if (!customer || !customers.has(customer)) return stripeError(400, 'invalid_request_error', 'No customer found for payload[stripe_customer_id].', { param: 'payload' });
+      if (!Number.isFinite(value)) return stripeError(400, 'invalid_request_error', 'payload[value] must be a number.', { param: 'payload' });
+      if (timestamp < seconds() - 35 * 24 * 3600 || timestamp > seconds() + 300)
+        return stripeError(400, 'invalid_request_error', 'timestamp must be within the past 35 days or up to 5 minutes in the future.', { param: 'timestamp' });
+      const seen = identifiers.get(identifier);
+      // Stripe accepts the request and drops a repeated identifier from the meter.
+      if (seen !== undefined && Date.now() - seen < DAY_MS) duplicateMeterEvents += 1;
+      else {
+        identifiers.set(identifier, Date.now());
+        meterEvents.push({ event_name: eventName, identifier, customer, value, timestamp });
+      }
+      return { status: 200, body: { object: 'billing.meter_event', event_name: eventName, identifier, payload, timestamp, created: seconds(), livemode: false } };
+    }
+    if (method === 'POST' && path === '/v1/checkout/sessions') {
+      const customer = str(form.customer);
+      const price = str(obj(list(form.line_items)[0] as FormObject).price);
+      if (str(form.mode) !== 'subscription' || !price || !str(form.success_url)) return stripeError(400, 'invalid_request_error', 'mode, line_items and success_url are required.');
+      const id = newId('cs_test');
+      const session: StripeObject = {
+        id,
+        object: 'checkout.session',
+        mode: 'subscription',
+        customer: customer ?? null,
+        client_reference_id: str(form.client_reference_id) ?? null,
+        metadata: obj(form.metadata),
+        status: 'open',
+        success_url: str(form.success_url),
+        cancel_url: str(form.cancel_url) ?? null,
+        url: `${base}/checkout/${id}`,
+        subscription: null,
+        line_items_price: price,
+        created: seconds(),
+      };
+      checkoutSessions.set(id, session);
+      return { status: 200, body: session };
+    }
+    if (method === 'POST' && path === '/v1/billing_portal/sessions') {
+      const customer = str(form.customer);
+      if (!customer || !customers.has(customer)) return stripeError(400, 'invalid_request_error', `No such customer: '${customer}'`, { param: 'customer' });
+      const session: StripeObject = { id: newId('bps'), object: 'billing_portal.session', customer, return_url: str(form.return_url) ?? null, url: `${base}/portal/${newId('p')}`, created: seconds() };
+      portalSessions.push(session);
+      return { status: 200, body: session };
+    }
+    return stripeError(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}).`);
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const method = req.method ?? 'GET';
+    const path = (req.url ?? '/').split('?')[0]!;
+    const raw = (await readBody(req)).toString('utf8');
+    const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null;
+    const call: StripeCall = { method, path, idempotencyKey: key, status: 0 };
+    calls.push(call);
+    const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      call.status = status;
+      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+      res.setHeader('request-id', newId('req'));
+      sendJson(res, status, body);
+    };
+    if (req.headers.authorization !== `Bearer ${secretKey}`)
+      return answer(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided.' } });
+    const failure = failures.find((f) => f.remaining > 0 && (!f.path || f.path.test(path)));
+    if (failure) {
+      failure.remaining -= 1;
+      const type = failure.status === 429 ? 'rate_limit_error' : 'api_error';
+      return answer(failure.status, { error: { type, message: failure.status === 429 ? 'Too many requests hit the API too quickly.' : 'Something went wrong on our end.' } });
+    }
+    const fingerprint = createHash('sha256').update(`${method} ${path} ${raw}`).digest('hex');
+    if (key && method === 'POST') {
+      const first = idempotency.get(key);
+      if (first && Date.now() - first.at < DAY_MS) {
+        if (first.fingerprint !== fingerprint)
+          return answer(400, {
+            error: { type: 'idempotency_error', message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.` },
+          });
+        return answer(first.status, first.body, { 'idempotent-replayed': 'true' });
+      }
+    }
+    const result = route(method, path, parseForm(raw));
+    if (key && method === 'POST' && result.status < 500) idempotency.set(key, { fingerprint, status: result.status, body: result.body, at: Date.now() });
+    answer(result.status, result.body);
+  };
+
+  const loopback = await startLoopback(handle);
+  base = loopback.url;
+
+  const event = (type: string, object: StripeObject, created = seconds()): StripeEvent => ({
+    id: newId('evt'),
+    object: 'event',
+    type,
+    created,
+    data: { object: structuredClone(object) },
+    livemode: false,
+    api_version: '2026-10-28.endive',
+  });
+
+  /** Signs and POSTs an event to the platform's webhook; `tamper` changes the body after signing. */
+  const deliver = async (
+    stripeEvent: StripeEvent,
+    how: { secret?: string; timestamp?: number; tamper?: (body: string) => string; url?: string } = {},
+  ): Promise<Delivery> => {
+    const target = how.url ?? webhook?.url;
+    const secret = how.secret ?? webhook?.secret;
+    if (!target || !secret) throw new Error('no webhook endpoint configured on the Stripe double');
+    const payload = JSON.stringify(stripeEvent, null, 2);
+    const signature = stripeSignature(payload, secret, how.timestamp);
+    return postRaw(target, how.tamper ? how.tamper(payload) : payload, { 'stripe-signature': signature, 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' });
+  };
+
+  return {
+    url: loopback.url,
+    host: '127.0.0.1',
+    port: loopback.port,
+    secretKey,
+    customers,
+    subscriptions,
+    checkoutSessions,
+    portalSessions,
+    meterEvents,
+    calls,
+    get duplicateMeterEvents() {
+      return duplicateMeterEvents;
+    },
+    /** What the meter holds for a customer: the sum of accepted values (repeats excluded). */
+    usage: (customer: string, eventName: string) => meterEvents.filter((e) => e.customer === customer && e.event_name === eventName).reduce((sum, e) => sum + e.value, 0),
+    customersOf: (tenantId: string) => [...customers.values()].filter((c) => (c.metadata as Record<string, unknown>).tenantId === tenantId),
+    /** The next `count` requests (to paths matching `path`) answer `status` (429 or 5xx) and do nothing. */
+    failNext(count: number, status: 429 | 500 | 502 | 503, path?: RegExp) {
+      failures.push({ status, remaining: count, path });
+    },
+    clearFailures: () => failures.splice(0),
+    setWebhook(url: string, secret: string) {
+      webhook = { url, secret };
+    },
+    event,
+    deliver,
+    priceOf,
+    /** Stripe's side of a finished Checkout: a new subscription at the session's price, and the session completed. */
+    completeCheckout(sessionId: string): { session: StripeObject; subscription: StripeObject } {
+      const session = checkoutSessions.get(sessionId);
+      if (!session || typeof session.customer !== 'string') throw new Error(`no checkout session ${sessionId} with a customer`);
+      const subscription = subscriptionOf(session.customer, String(session.line_items_price), obj(session.metadata as FormObject));
+      subscriptions.set(subscription.id, subscription);
+      session.status = 'complete';
+      session.subscription = subscription.id;
+      return { session, subscription };
+    },
+    close: () => loopback.close(),
+  };
+};
+
+export type StripeDouble = Awaited<ReturnType<typeof startStripeDouble>>;
