@@ -18,6 +18,7 @@ import { startProjectorThread } from './projector-host.ts';
 import { projectorOn } from './projector.ts';
 import type { ProjectorHandle } from './projector-host.ts';
 import type { Storage } from './stores.ts';
+import { installShellTelemetry, mountTelemetry, watchReadModels } from './telemetry.ts';
 
 export interface PlatformOptions {
   readonly storage: Storage;
@@ -53,6 +54,7 @@ export interface Platform {
 /** Wires the command side, the read side, the projector and the HTTP API over one storage. */
 export const createPlatform = async (options: PlatformOptions): Promise<Platform> => {
   const { storage, log } = options;
+  installShellTelemetry();
   await migrateReadModels(storage.db, options.readModelSchema, PROJECTIONS);
   const inline =
     options.projector === 'inline'
@@ -119,16 +121,19 @@ const wire = (
   const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));
   const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms });
   inline?.start();
+  const unwatch = watchReadModels(storage, options.readModelSchema);
   return {
     ports,
     reads,
     projector,
     api,
     mount(app) {
+      mountTelemetry(app, { operatorKey: env.OPERATOR_API_KEY, started: () => true });
       api.mount(app);
       installFallbacks(app, log);
     },
     async stop() {
+      unwatch();
       await projector?.stop();
       await heard?.close();
       await api.close();

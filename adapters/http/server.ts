@@ -2,7 +2,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Express } from 'express';
+import { httpMetrics } from '../telemetry/http.ts';
 import { healthRoute } from './health.ts';
+import { securityHeaders } from './security-headers.ts';
 import type { Readiness } from './health.ts';
 
 export interface HttpServer {
@@ -17,6 +19,7 @@ export const startHttpServer = async (options: { port: number; host: string; rea
   app.disable('x-powered-by');
   // API answers are Cache-Control: no-store, so an ETag (a SHA-1 of every body) buys nothing.
   app.set('etag', false);
+  app.use(securityHeaders(), httpMetrics());
   app.get('/healthz', healthRoute(options.readiness));
   const server = http.createServer(app);
   server.keepAliveTimeout = 5_000;

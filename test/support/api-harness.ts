@@ -9,7 +9,7 @@ export type ApiHarness = Stack;
  * The real stack on the local PostgreSQL: event store, projector, read models under RLS and the
  * HTTP API on a free loopback port, in schemas of its own that `close()` drops.
  */
-export const startApiHarness = async (env: Record<string, string> = {}, options: { saga?: boolean } = {}): Promise<ApiHarness> => {
+export const startApiHarness = async (env: Record<string, string> = {}, options: { saga?: boolean; projector?: 'inline' | 'thread' | 'none' } = {}): Promise<ApiHarness> => {
   const schemas = { events: uniqueSchema('api_ev'), readModels: uniqueSchema('api_rm') };
   const stack = await startStack({
     databaseUrl: TEST_DATABASE_URL,
@@ -18,6 +18,7 @@ export const startApiHarness = async (env: Record<string, string> = {}, options:
     env: { JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long', ...env },
     poolSize: 6,
     ...(options.saga ? { saga: true } : {}),
+    ...(options.projector ? { projector: options.projector } : {}),
   });
   return {
     ...stack,
