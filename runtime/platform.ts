@@ -18,7 +18,7 @@ import { startProjectorThread } from './projector-host.ts';
 import { projectorOn } from './projector.ts';
 import type { ProjectorHandle } from './projector-host.ts';
 import type { Storage } from './stores.ts';
-import { installShellTelemetry, mountTelemetry, watchReadModels } from './telemetry.ts';
+import { installShellTelemetry, mountMetrics, watchReadModels } from './telemetry.ts';
 
 export interface PlatformOptions {
   readonly storage: Storage;
@@ -128,7 +128,7 @@ const wire = (
     projector,
     api,
     mount(app) {
-      mountTelemetry(app, { operatorKey: env.OPERATOR_API_KEY, started: () => true });
+      mountMetrics(app, env.OPERATOR_API_KEY);
       api.mount(app);
       installFallbacks(app, log);
     },

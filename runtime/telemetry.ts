@@ -1,16 +1,12 @@
 import type { Express } from 'express';
 import { projectionStatus } from '../adapters/projections/status.ts';
 import { trackFailures, watchHealth } from '../adapters/telemetry/health.ts';
-import { metricsRoute, readyRoute, startTelemetryServer } from '../adapters/telemetry/http.ts';
-import type { ReadyBounds } from '../adapters/telemetry/http.ts';
+import { metricsRoute, startTelemetryServer } from '../adapters/telemetry/http.ts';
 import { watchLag } from '../adapters/telemetry/metrics.ts';
 import { shellTelemetry } from '../adapters/telemetry/tracing.ts';
 import { instrumentShell } from '../commands/shell/instrumentation.ts';
 import { PROJECTIONS } from '../projections/index.ts';
 import type { Storage } from './stores.ts';
-
-/** Readiness bounds (READY_MAX_LAG_SECONDS / READY_MAX_LAG_EVENTS); tests and the platform default them. */
-export const DEFAULT_READY_BOUNDS: ReadyBounds = { maxLagSeconds: 60, maxLagEvents: 10_000 };
 
 /** Command latency, outcome and spans for every command shell of this process. */
 export const installShellTelemetry = () => instrumentShell(shellTelemetry);
@@ -43,10 +39,7 @@ export const watchReadModels = (storage: Storage, schema: string): (() => void) 
 /** A projector's failures in readiness: three failed batches in a row, or a halt, make the process not ready. */
 export const projectorHealth = (schema: string) => trackFailures(`projector:${schema}`);
 
-/** GET /metrics (operator key) and GET /readyz on the API's app; put before the API's fallbacks. */
-export const mountTelemetry = (app: Express, options: { operatorKey: string | undefined; started: () => boolean; bounds?: ReadyBounds }) => {
-  app.get('/metrics', metricsRoute({ operatorKey: options.operatorKey }));
-  app.get('/readyz', readyRoute(options.started, options.bounds ?? DEFAULT_READY_BOUNDS));
-};
+/** GET /metrics on the API's app, for the operator key only; put before the API's fallbacks. */
+export const mountMetrics = (app: Express, operatorKey: string | undefined) => app.get('/metrics', metricsRoute({ operatorKey }));
 
 export { startTelemetryServer };

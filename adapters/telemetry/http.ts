@@ -11,6 +11,9 @@ export interface ReadyBounds {
   readonly maxLagEvents: number;
 }
 
+/** READY_MAX_LAG_SECONDS / READY_MAX_LAG_EVENTS defaults. */
+export const DEFAULT_READY_BOUNDS: ReadyBounds = { maxLagSeconds: 60, maxLagEvents: 10_000 };
+
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /** Is the request's bearer token the operator key? (compared in constant time) */
