@@ -22,6 +22,7 @@ import { startProjectorThread } from './projector-host.ts';
 import { projectorOn } from './projector.ts';
 import type { ProjectorHandle } from './projector-host.ts';
 import type { Storage } from './stores.ts';
+import { installShellTelemetry, mountMetrics, watchReadModels } from './telemetry.ts';
 
 export interface PlatformOptions {
   readonly storage: Storage;
@@ -59,6 +60,7 @@ export interface Platform {
 /** Wires the command side, the read side, the projector and the HTTP API over one storage. */
 export const createPlatform = async (options: PlatformOptions): Promise<Platform> => {
   const { storage, log } = options;
+  installShellTelemetry();
   await migrateReadModels(storage.db, options.readModelSchema, PROJECTIONS);
   const inline =
     options.projector === 'inline'
@@ -131,6 +133,7 @@ const wire = (
   const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms, audit, channels: options.channels, billing: billing.links });
   const webhooks = createWebhookRouter({ ports, log });
   inline?.start();
+  const unwatch = watchReadModels(storage, options.readModelSchema);
   return {
     ports,
     reads,
@@ -138,11 +141,13 @@ const wire = (
     api,
     mount(app) {
       app.use(billing.webhook);
+      mountMetrics(app, env.OPERATOR_API_KEY);
       api.mount(app);
       app.use(webhooks);
       installFallbacks(app, log);
     },
     async stop() {
+      unwatch();
       await projector?.stop();
       await heard?.close();
       await api.close();

@@ -2,6 +2,7 @@ import type { AnyEvent, Decoded, EventType } from '../../domain/events.ts';
 import type { Bus, BusSubscription, ConsumeOptions } from '../../domain/ports/bus.ts';
 import type { DecodeMode, EventCodec } from '../../domain/ports/codec.ts';
 import type { Category } from '../../domain/shared/streams.ts';
+import { observeConsumer } from '../telemetry/consumers.ts';
 
 export interface DecodedConsumeOptions extends Omit<ConsumeOptions, 'filter'> {
   readonly tenantId?: string;
@@ -33,5 +34,6 @@ export const consumeDecoded = (
     ...(categories === undefined ? {} : { categories }),
     ...(eventTypes === undefined ? {} : { eventTypes: eventTypes.flatMap((type) => codec.storedTypes(type)) }),
   };
-  return bus.consume(consumer, { ...consume, filter }, async (events) => handler(await codec.decode(events, decode)));
+  const observed = observeConsumer(bus, consumer, consume.mode);
+  return observed.track(bus.consume(consumer, { ...consume, filter }, observed.handler(async (events) => handler(await codec.decode(events, decode)))));
 };

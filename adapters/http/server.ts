@@ -2,7 +2,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Express } from 'express';
+import { DEFAULT_READY_BOUNDS, httpMetrics, readyRoute } from '../telemetry/http.ts';
+import type { ReadyBounds } from '../telemetry/http.ts';
 import { healthRoute } from './health.ts';
+import { securityHeaders } from './security-headers.ts';
 import type { Readiness } from './health.ts';
 
 export interface HttpServer {
@@ -14,12 +17,14 @@ export interface HttpServer {
 }
 
 /** Listens at once, so /healthz answers while the rest of the process is still starting. */
-export const startHttpServer = async (options: { port: number; host: string; readiness: Readiness }): Promise<HttpServer> => {
+export const startHttpServer = async (options: { port: number; host: string; readiness: Readiness; ready?: ReadyBounds }): Promise<HttpServer> => {
   const app = express();
   app.disable('x-powered-by');
   // API answers are Cache-Control: no-store, so an ETag (a SHA-1 of every body) buys nothing.
   app.set('etag', false);
+  app.use(securityHeaders(), httpMetrics());
   app.get('/healthz', healthRoute(options.readiness));
+  app.get('/readyz', readyRoute(() => options.readiness().ready, options.ready ?? DEFAULT_READY_BOUNDS));
   const server = http.createServer(app);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {

@@ -5,6 +5,7 @@ import { TIER_LIMITS, TIERS } from '../../domain/tiers.ts';
 import type { Tier } from '../../domain/tiers.ts';
 import type { AuthFailureGuard } from '../auth/authenticate.ts';
 import { HttpError } from '../http/http-error.ts';
+import { countRateLimited } from '../telemetry/metrics.ts';
 
 export interface RateLimitOptions {
   /** Shared counters across API processes; without it each process counts on its own. */
@@ -74,8 +75,10 @@ export const createRateLimits = (options: RateLimitOptions = {}) => {
   const authFailures: AuthFailureGuard = {
     async check(client) {
       const res = await failures.get(client);
-      if (res && res.consumedPoints >= failuresLimit)
+      if (res && res.consumedPoints >= failuresLimit) {
+        countRateLimited('auth_failures');
         throw rateLimited({ allowed: false, limit: failuresLimit, remaining: 0, resetSeconds: seconds(res.msBeforeNext) });
+      }
     },
     async record(client) {
       await failures.consume(client).catch(() => undefined);
@@ -83,8 +86,11 @@ export const createRateLimits = (options: RateLimitOptions = {}) => {
   };
 
   return {
-    consume: (subject: RateSubject): Promise<RateDecision> =>
-      subject.kind === 'operator' ? take(operator, 'all') : take(tiers[subject.tier], subject.tenantId),
+    consume: async (subject: RateSubject): Promise<RateDecision> => {
+      const decision = subject.kind === 'operator' ? await take(operator, 'all') : await take(tiers[subject.tier], subject.tenantId);
+      if (!decision.allowed) countRateLimited(subject.kind === 'operator' ? 'operator' : subject.tier);
+      return decision;
+    },
     authFailures,
   };
 };

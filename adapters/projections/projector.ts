@@ -10,6 +10,9 @@ import { migrateOnce } from '../event-store/sql/migrate.ts';
 import { createNotifier } from '../event-store/sql/notifier.ts';
 import { createWakeup } from '../event-store/sql/wakeup.ts';
 import type { Wakeup } from '../event-store/sql/wakeup.ts';
+import { trackFailures } from '../telemetry/health.ts';
+import { countProjectorFailure, observeProjectorBatch } from '../telemetry/metrics.ts';
+import { inEventsSpan } from '../telemetry/tracing.ts';
 import { applyBatch } from './apply-batch.ts';
 import type { Target } from './apply-batch.ts';
 
@@ -93,6 +96,7 @@ export const createProjector = (options: ProjectorOptions) => {
   let running = false;
   let position: bigint | undefined;
   let failure: unknown;
+  let health: ReturnType<typeof trackFailures> | undefined;
   // Other processes (an API waiting for minPosition, a dashboard) learn of each applied batch by
   // NOTIFY <schema>_projected '<position>', sent after the commit, at most one in flight.
   const announcer = createNotifier(options.db, projectedChannel(target), () => String(position));
@@ -104,9 +108,14 @@ export const createProjector = (options: ProjectorOptions) => {
         { ...(from !== undefined && from >= 0n ? { after: from } : {}), batchSize },
         async (stored) => {
           const { events, failure: undecodable } = await decodeUpToFailure(options.codec, stored);
-          if (events.length > 0) await options.db.transaction((tx) => applyBatch(tx, target, options.projections, events));
+          if (events.length > 0)
+            await inEventsSpan('projector batch', events, { 'openclaw.schema': target.schema }, () =>
+              options.db.transaction((tx) => applyBatch(tx, target, options.projections, events)),
+            );
           if (undecodable) throw undecodable; // everything before it is applied: the checkpoint stops right before it
           position = events[events.length - 1]!.position;
+          observeProjectorBatch(target.schema, events.length);
+          health?.succeeded();
           applied.notify();
           options.onApplied?.(position);
           announcer.notify();
@@ -120,9 +129,13 @@ export const createProjector = (options: ProjectorOptions) => {
         if (isUndecodable(error)) {
           running = false;
           failure = error;
+          countProjectorFailure(target.schema, 'halt');
+          health?.halted(error);
           options.onHalt?.(error);
           return;
         }
+        countProjectorFailure(target.schema, 'error');
+        health?.failed(error);
         options.onError?.(error);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
@@ -145,10 +158,14 @@ export const createProjector = (options: ProjectorOptions) => {
       if (running) return;
       failure = undefined;
       running = true;
+      health?.remove();
+      health = trackFailures(`projector:${target.schema}${target.suffix}`);
       loop = run();
     },
     async stop() {
       running = false;
+      health?.remove();
+      health = undefined;
       await subscription?.close();
       await loop;
       await announcer.drain();

@@ -19,6 +19,7 @@ import { createCommandShell } from '../../commands/shell/handle-command.ts';
 import { TENANT_FACTS_MAX_AGE_MS } from '../../commands/context.ts';
 import type { Effects } from './effects.ts';
 import type { ClaimedJob, JobsTable } from './jobs-table.ts';
+import { countSagaFailure, countSagaStep } from '../telemetry/metrics.ts';
 
 /** The actor of every event the saga records; its own events do not wake its jobs again. */
 export const SAGA_ACTOR = 'saga';
@@ -93,6 +94,7 @@ export const createStepper = (deps: StepDeps) => {
         ? knightJob.decide(input, state as KnightJobState, policy)
         : agentVmJob.decide(input, state as AgentVmJobState, policy);
       stats.decisions++;
+      countSagaStep(action.type);
       switch (action.type) {
         case 'Done':
           return jobs.finish(job);
@@ -118,6 +120,7 @@ export const createStepper = (deps: StepDeps) => {
           observation = await effects.run(action, attempts);
           if (observation.type === 'ProviderFailed') {
             attempts++;
+            countSagaFailure(observation.during);
             log.warn({ streamId: job.streamId, during: observation.during, failure: observation.failure, error: observation.message }, 'orgo call failed');
           } else attempts = 0;
       }

@@ -5,6 +5,7 @@ import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports
 import { ensureTopics } from '../kafka/client.ts';
 import type { KafkaLog, KafkaSettings } from '../kafka/client.ts';
 import { toMessage } from '../kafka/wire.ts';
+import { observeRelay } from '../telemetry/relay.ts';
 
 export interface RelayOptions {
   readonly store: EventStore;
@@ -66,6 +67,10 @@ export const createRelay = (options: RelayOptions) => {
   let producer: Producer | undefined;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
+  const telemetry = observeRelay(settings.topic, async () => {
+    const lag = await relayLag({ store, checkpoints, topic: settings.topic });
+    return { events: lag.events, seconds: lag.seconds, position: lag.checkpoint };
+  });
 
   const session = async () => {
     await ensureTopics(kafka, settings);
@@ -80,8 +85,9 @@ export const createRelay = (options: RelayOptions) => {
     const current = store.subscribe({ ...(after !== undefined ? { after } : {}), batchSize }, async (events) => {
       await inFlight; // the previous batch's failure ends this session here
       const last = events[events.length - 1]!.position;
-      inFlight = sending.send({ topic: settings.topic, acks: -1, messages: events.map(toMessage) }).then(async () => {
+      inFlight = telemetry.send(events, () => sending.send({ topic: settings.topic, acks: -1, messages: events.map(toMessage) })).then(async () => {
         await checkpoints.save(name, last);
+        telemetry.relayed(events.length);
         options.onRelayed?.(events);
       });
       // a failure while the log is idle (no next batch to notice it) ends the session too
@@ -99,6 +105,7 @@ export const createRelay = (options: RelayOptions) => {
       try {
         await session();
       } catch (error) {
+        telemetry.failed(error);
         if (running) options.log?.warn({ err: error, topic: settings.topic }, 'relay interrupted; resuming from its checkpoint');
       }
       await producer?.disconnect().catch(() => undefined);
@@ -118,6 +125,7 @@ export const createRelay = (options: RelayOptions) => {
     start() {
       if (running) return;
       running = true;
+      telemetry.start();
       loop = run();
     },
     /**
@@ -126,6 +134,7 @@ export const createRelay = (options: RelayOptions) => {
      */
     async stop(graceMs = 5_000) {
       running = false;
+      telemetry.stop();
       wake?.();
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise((resolve) => (timer = setTimeout(resolve, graceMs)));

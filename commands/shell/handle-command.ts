@@ -7,6 +7,7 @@ import type { AggregateDecider } from '../../domain/events.ts';
 import type { Category } from '../../domain/shared/streams.ts';
 import { AppError, hasCode } from '../../domain/shared/errors.ts';
 import { createKeyedLock } from './keyed-lock.ts';
+import { commandName, shellInstrumentation } from './instrumentation.ts';
 import { createStateCache, MAX_KEYS_PER_STREAM } from './state-cache.ts';
 import type { CachedStream, IdempotencyRecord, StateCache } from './state-cache.ts';
 
@@ -126,9 +127,11 @@ export const createCommandShell = (deps: CommandShellDeps) => {
     const decided = decider.decide(envelope.command, entry.state);
     if (decided.length === 0) return { ...base, events: [], nextRevision: entry.revision, position: entry.lastPosition, duplicate: false };
 
+    const traceparent = shellInstrumentation().traceparent() ?? envelope.metadata.traceparent;
     const metadata = {
       causationId: null,
       ...envelope.metadata,
+      ...(traceparent ? { traceparent } : {}),
       ...(idempotency ? { idempotencyKey: idempotency.key } : {}),
       // a key without a fingerprint records none (undefined is not JSON)
       ...(idempotency?.fingerprint !== undefined ? { commandHash: idempotency.fingerprint } : {}),
@@ -142,7 +145,7 @@ export const createCommandShell = (deps: CommandShellDeps) => {
       })),
       metadata,
     );
-    const result = await deps.store.append(streamId, events, entry.revision < 0 ? 'no_stream' : entry.revision);
+    const result = await shellInstrumentation().append(events.length, () => deps.store.append(streamId, events, entry.revision < 0 ? 'no_stream' : entry.revision));
     if (result.duplicate) {
       cache.delete(streamId); // another process wrote these ids; fold them properly next time
       return { ...base, events: [], nextRevision: result.nextRevision, position: result.position, duplicate: true };
@@ -157,7 +160,7 @@ export const createCommandShell = (deps: CommandShellDeps) => {
 
   return {
     handle<K extends Category, C, S>(decider: AggregateDecider<K, C, S>, envelope: CommandEnvelope<C>): Promise<CommandResult<S>> {
-      return lock(envelope.streamId, async () => {
+      const run = () => lock(envelope.streamId, async () => {
         for (let attemptNo = 1; ; attemptNo++) {
           try {
             return await attempt(decider, envelope, attemptNo === 1);
@@ -169,6 +172,8 @@ export const createCommandShell = (deps: CommandShellDeps) => {
           }
         }
       });
+      const outcome = (r: CommandResult<S>) => (r.duplicate ? 'duplicate' : r.events.length === 0 ? 'noop' : 'ok');
+      return shellInstrumentation().command(commandName(envelope.command, decider.category), run, outcome);
     },
     /**
      * A stream's folded state without deciding anything: from the cache when it was checked

@@ -9,7 +9,7 @@ export type ApiHarness = Stack;
  * The real stack on the local PostgreSQL: event store, projector, read models under RLS and the
  * HTTP API on a free loopback port, in schemas of its own that `close()` drops.
  */
-export const startApiHarness = async (env: Record<string, string> = {}, options: { saga?: boolean; bots?: boolean; agents?: boolean } = {}): Promise<ApiHarness> => {
+export const startApiHarness = async (env: Record<string, string> = {}, options: { saga?: boolean; bots?: boolean; agents?: boolean; projector?: 'inline' | 'thread' | 'none' } = {}): Promise<ApiHarness> => {
   const schemas = { events: uniqueSchema('api_ev'), readModels: uniqueSchema('api_rm') };
   const stack = await startStack({
     databaseUrl: TEST_DATABASE_URL,
@@ -20,6 +20,7 @@ export const startApiHarness = async (env: Record<string, string> = {}, options:
     ...(options.saga ? { saga: true } : {}),
     ...(options.bots ? { bots: true } : {}),
     ...(options.agents ? { agents: true } : {}),
+    ...(options.projector ? { projector: options.projector } : {}),
   });
   return {
     ...stack,

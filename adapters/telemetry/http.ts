@@ -1,0 +1,89 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import { readiness } from './health.ts';
+import { observeHttp, registry } from './metrics.ts';
+
+export interface ReadyBounds {
+  readonly maxLagSeconds: number;
+  readonly maxLagEvents: number;
+}
+
+/** READY_MAX_LAG_SECONDS / READY_MAX_LAG_EVENTS defaults. */
+export const DEFAULT_READY_BOUNDS: ReadyBounds = { maxLagSeconds: 60, maxLagEvents: 10_000 };
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Is the request's bearer token the operator key? (compared in constant time) */
+const isOperator = (req: Request, operatorKey: string | undefined): boolean => {
+  const match = /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '');
+  return operatorKey !== undefined && match !== null && timingSafeEqual(digest(match[1]!), digest(operatorKey));
+};
+
+const problem = (res: Response, status: number, code: string, detail: string) =>
+  res.status(status).type('application/problem+json').json({ type: `urn:openclaw:problem:${code}`, title: detail, status, code, detail });
+
+/** Prometheus text format; with `operatorKey`, only for `Authorization: Bearer <operator key>`. */
+export const metricsRoute =
+  (options: { operatorKey?: string | undefined; open?: boolean }): RequestHandler =>
+  async (req, res) => {
+    if (!options.open && !isOperator(req, options.operatorKey)) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      problem(res, 401, 'operator_required', '/metrics needs the operator key as a bearer token (or scrape METRICS_PORT)');
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.type(registry.contentType).send(await registry.metrics());
+  };
+
+/** 200 when the process is up and every dependency and log reader is fine; 503 with each check otherwise. */
+export const readyRoute =
+  (started: () => boolean, bounds: ReadyBounds): RequestHandler =>
+  async (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    if (!started()) {
+      res.status(503).json({ status: 'starting', checks: {} });
+      return;
+    }
+    const r = await readiness(bounds);
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks });
+  };
+
+/** Times every request by its route pattern (never the raw path: ids would explode the label set). */
+export const httpMetrics = (): RequestHandler => (req, res, next) => {
+  const started = process.hrtime.bigint();
+  res.once('finish', () => {
+    const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : res.statusCode === 404 ? 'unmatched' : req.baseUrl || 'other';
+    observeHttp(req.method, route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+  });
+  next();
+};
+
+/**
+ * METRICS_PORT: /metrics, /healthz and /readyz with no credentials, on an interface of their
+ * own, for Prometheus and probes inside the cluster (roles without HTTP have only this).
+ */
+export const startTelemetryServer = async (options: { port: number; host: string; started: () => boolean; bounds: ReadyBounds }) => {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/metrics', metricsRoute({ open: true }));
+  app.get('/readyz', readyRoute(options.started, options.bounds));
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  app.use((_req, res) => void problem(res, 404, 'not_found', 'this port serves /metrics, /healthz and /readyz'));
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host === '0.0.0.0' ? '127.0.0.1' : options.host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+};

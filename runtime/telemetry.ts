@@ -1,0 +1,45 @@
+import type { Express } from 'express';
+import { projectionStatus } from '../adapters/projections/status.ts';
+import { trackFailures, watchHealth } from '../adapters/telemetry/health.ts';
+import { metricsRoute, startTelemetryServer } from '../adapters/telemetry/http.ts';
+import { watchLag } from '../adapters/telemetry/metrics.ts';
+import { shellTelemetry } from '../adapters/telemetry/tracing.ts';
+import { instrumentShell } from '../commands/shell/instrumentation.ts';
+import { PROJECTIONS } from '../projections/index.ts';
+import type { Storage } from './stores.ts';
+
+/** Command latency, outcome and spans for every command shell of this process. */
+export const installShellTelemetry = () => instrumentShell(shellTelemetry);
+
+/**
+ * The read models of `schema` watched at every scrape and readiness check (position, lag in
+ * events and seconds, from the checkpoints: whichever process or thread projects them), and the
+ * database answering. Returns the removal of both.
+ */
+export const watchReadModels = (storage: Storage, schema: string): (() => void) => {
+  const unwatchLag = watchLag(async () =>
+    (await projectionStatus(storage.db, storage.store, { schema, projections: PROJECTIONS })).map((p) => ({
+      kind: 'projection' as const,
+      name: p.name,
+      events: p.lagEvents,
+      seconds: p.lagSeconds,
+      position: p.position,
+    })),
+  );
+  const unwatchDb = watchHealth('database', async () => {
+    await storage.db.query('SELECT 1');
+    return { ok: true };
+  });
+  return () => {
+    unwatchLag();
+    unwatchDb();
+  };
+};
+
+/** A projector's failures in readiness: three failed batches in a row, or a halt, make the process not ready. */
+export const projectorHealth = (schema: string) => trackFailures(`projector:${schema}`);
+
+/** GET /metrics on the API's app, for the operator key only; put before the API's fallbacks. */
+export const mountMetrics = (app: Express, operatorKey: string | undefined) => app.get('/metrics', metricsRoute({ operatorKey }));
+
+export { startTelemetryServer };
