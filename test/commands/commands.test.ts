@@ -77,7 +77,7 @@ describe('command files: validated input → domain command → shell', () => {
     await closeConversation(ports, as(slug), conversationId, { reason: 'done' });
     await expect(postMessage(ports, as(slug), conversationId, { text: 'late' })).rejects.toMatchObject({ code: 'conversation_closed' });
     const types = (await store.readStream(`conversation-${slug}.${conversationId}`)).map((e) => e.type);
-    expect(types).toEqual(['ConversationStarted', 'MessagePosted', 'MessagePosted', 'ConversationClosed']);
+    expect(types).toEqual(['ConversationStarted', 'MessagePosted.v2', 'MessagePosted.v2', 'ConversationClosed']);
   });
 
   it('deploys knights up to the tier limit, and terminating twice is a no-op', async () => {
@@ -97,7 +97,7 @@ describe('command files: validated input → domain command → shell', () => {
 
   it('refuses unknown and smuggled fields at the edge', () => {
     expect(createTenantInput.safeParse({ slug: 'acme', name: 'A', tenantId: 'other' }).success).toBe(false);
-    expect(postMessageInput.safeParse({ text: 'x', role: 'agent' }).success).toBe(false);
+    expect(postMessageInput.safeParse({ text: 'x', role: 'system' }).success).toBe(false); // agent is allowed: a tenant may answer its own bot users over the API
     expect(postMessageInput.safeParse(JSON.parse('{"text":"x","__proto__":{"admin":true}}')).success).toBe(false);
     expect(deployKnightInput.safeParse({ task: 'x', cpu: 3 }).success).toBe(false);
     expect(createTenantInput.safeParse({ slug: 'Acme!', name: 'A' }).success).toBe(false);
