@@ -55,11 +55,11 @@ describe('EventStoreDB mapping: expected revisions', () => {
 });
 
 describe('EventStoreDB mapping: filters', () => {
-  it('a tenant regex selects exactly that tenant’s three stream kinds', () => {
+  it('a tenant regex selects exactly that tenant’s four stream kinds', () => {
     const regex = streamNameRegex({ tenantId: 'acme' });
-    expect(regex).toBe('^(tenant-acme$|conversation-acme\\.|knight-acme\\.)');
-    for (const stream of ['tenant-acme', 'conversation-acme.c1', 'knight-acme.k-1']) expect(matches(regex, stream)).toBe(true);
-    for (const stream of ['conversation-acme2.c1', 'tenant-acmex', 'tenant-acme-x', 'knight-acme-2.k1', 'tenant-xacme', '$$tenant-acme', 'conversation-acme'])
+    expect(regex).toBe('^(tenant-acme$|conversation-acme\\.|knight-acme\\.|billing-acme$)');
+    for (const stream of ['tenant-acme', 'conversation-acme.c1', 'knight-acme.k-1', 'billing-acme']) expect(matches(regex, stream)).toBe(true);
+    for (const stream of ['conversation-acme2.c1', 'tenant-acmex', 'tenant-acme-x', 'knight-acme-2.k1', 'tenant-xacme', '$$tenant-acme', 'conversation-acme', 'billing-acme-2'])
       expect(matches(regex, stream)).toBe(false);
   });
 
