@@ -145,7 +145,7 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
         h.stripe.event('customer.subscription.updated', withPrice(PRICES.pro, 'active'), t0 + 4),
         h.stripe.event('invoice.payment_failed', invoice(customer, sub.id), t0 + 5),
       ];
-      return { tenantId, events };
+      return { tenantId, events, t0 };
     };
     const once = await scenario();
     for (const e of once.events) expect((await h.stripe.deliver(e)).status).toBe(200);
@@ -163,9 +163,13 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     const [a, b] = [await settled(once.tenantId), await settled(shuffled.tenantId)];
     expect({ status: b.status, tier: b.tier }).toEqual({ status: a.status, tier: a.tier });
     const [sa, sb] = [await h.billingState(once.tenantId), await h.billingState(shuffled.tenantId)];
-    const shape = (s: typeof sa) => (s.status === 'open' ? { payment: s.payment.standing, tier: s.subscription?.tier, price: s.subscription?.priceId, status: s.subscription?.status, mark: s.subscriptionMark?.created, paid: s.paymentMark?.created } : s);
-    expect(shape(sb)).toEqual(shape(sa));
-    expect(shape(sa)).toMatchObject({ payment: 'failing', tier: 'pro', price: PRICES.pro });
+    // Stripe times relative to each scenario's start: the two scenarios began a few seconds apart
+    const shape = (s: typeof sa, t0: number) =>
+      s.status === 'open'
+        ? { payment: s.payment.standing, tier: s.subscription?.tier, price: s.subscription?.priceId, status: s.subscription?.status, mark: s.subscriptionMark!.created - t0, paid: s.paymentMark!.created - t0 }
+        : s;
+    expect(shape(sb, shuffled.t0)).toEqual(shape(sa, once.t0));
+    expect(shape(sa, once.t0)).toEqual({ payment: 'failing', tier: 'pro', price: PRICES.pro, status: 'active', mark: 4, paid: 5 });
     // three deliveries recorded each fact once
     const recorded = (await h.billingEvents(shuffled.tenantId)).filter((e) => 'stripeEventId' in e.data).map((e) => (e.data as { stripeEventId: string }).stripeEventId);
     expect(new Set(recorded).size).toBe(recorded.length);
@@ -200,6 +204,7 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     ok(await h.operator.delete(`/tenants/${tenantId}`), 200);
     await eventually('the customer deleted', () => (h.stripe.customers.has(customer) ? undefined : true));
     expect(h.stripe.subscriptions.get(sub.id)!.status).toBe('canceled');
+    await eventually('the account closed', async () => ((await h.billingState(tenantId)).status === 'closed' ? true : undefined));
     expect((await h.billingEvents(tenantId)).map((e) => e.type)).toEqual(['StripeCustomerCreated', 'SubscriptionStarted', 'SubscriptionEnded', 'BillingAccountClosed']);
   });
 
