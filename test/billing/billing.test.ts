@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAYMENT_SUSPENSION_REASON } from '../../domain/billing/index.ts';
 import type { StripeObject } from '../doubles/stripe.ts';
@@ -77,6 +78,35 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     expect(h.stripe.usage(customer, 'openclaw_messages')).toBe(total);
     expect(result.differences.filter((d) => d.tenantId === tenantId)).toEqual([]);
   }, 180_000);
+
+  it('knight-minutes: a knight that ran 2.5 minutes is billed 3, once, even after its KnightFailed repeats the end; the read model agrees', async () => {
+    const { tenantId } = await h.tenant('pro');
+    const customer = await h.customerOf(tenantId);
+    const stream = `knight-${tenantId}.k-metered`;
+    const start = Date.now() - 10 * 60_000;
+    const at = (ms: number) => new Date(start + ms).toISOString();
+    const meta = { tenantId, actor: 'saga', correlationId: randomUUID(), causationId: null };
+    const events = await h.api.storage.codec.encode(
+      'knight',
+      stream,
+      [
+        { id: randomUUID(), event: { type: 'KnightProvisioned', data: { vmId: 'vm-1', url: null, at: at(0) } } },
+        { id: randomUUID(), event: { type: 'KnightTerminated', data: { at: at(150_000) } } },
+        { id: randomUUID(), event: { type: 'KnightFailed', data: { stage: 'vm_lost', reason: 'gone', at: at(300_000) } } },
+      ],
+      meta,
+    );
+    await h.api.storage.store.append(stream, events, 'no_stream');
+    await eventually('knight-minutes metered', () => (h.stripe.usage(customer, 'openclaw_knight_minutes') > 0 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(h.stripe.usage(customer, 'openclaw_knight_minutes')).toBe(3);
+    const day = at(150_000).slice(0, 10);
+    const result = await eventually('the read model and the reports agreeing', async () => {
+      const r = await h.billing!.reconcile();
+      return r.differences.some((d) => d.tenantId === tenantId) ? undefined : r;
+    });
+    expect(result.differences.filter((d) => d.tenantId === tenantId && d.day === day)).toEqual([]);
+  });
 
   it('Stripe answering 503 and 429: billing catches up later, and the tenant never waits on it', async () => {
     // each failed call is retried with backoff (1 s, 2 s, 4 s…): three failures cost about 7 s
