@@ -125,7 +125,8 @@ export const createStripeWebhook = (deps: {
       streamId: billingStream(asTenantId(tenantId)),
       command: mapped.command(clock().toISOString()),
       metadata: { tenantId, actor: 'stripe', correlationId: event.id, causationId: null },
-      idempotency: { key: `stripe:${event.id}` },
+      // Stripe sends the same event (id, type, created) on every retry
+      idempotency: { key: `stripe:${event.id}`, fingerprint: `${event.type}@${event.created}` },
     });
     deps.log.info({ stripeEventId: event.id, type: event.type, tenantId, recorded: result.events.length, duplicate: result.duplicate }, 'Stripe webhook applied');
     res.status(200).json({ received: true, recorded: result.events.length });

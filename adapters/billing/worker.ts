@@ -59,6 +59,8 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
       case 'create_customer': {
         const named = profile.status === 'active' || profile.status === 'suspended' ? profile : undefined;
         const customerId = await stripe.createCustomer(key, { tenantId, name: named?.name ?? null, email: named?.email ?? null });
+        // linked before it is recorded: a webhook about the customer finds its tenant as soon as anyone can know of it
+        await tables.customers.link(tenantId, customerId);
         await billing(tenantId, { type: 'RecordCustomer', customerId, at: at() }, eventId);
         return;
       }
