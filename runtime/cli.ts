@@ -48,7 +48,7 @@ const runRoles = async (names: readonly string[]) => {
 
 program
   .command('start')
-  .description('run the given roles in one process (api, projector, relay, saga), e.g. --roles api,relay')
+  .description('run the given roles in one process (api, projector, relay, saga, ws), e.g. --roles api,relay')
   .requiredOption('--roles <list>', 'comma-separated roles')
   .action(async (options: { roles: string }) => runRoles(options.roles.split(',').map((r) => r.trim()).filter(Boolean)));
 
@@ -71,6 +71,11 @@ program
   .command('saga')
   .description('run only the provisioning saga: agent VMs and knights on Orgo (needs DATABASE_URL, ENCRYPTION_KEY and ORGO_API_KEY)')
   .action(() => runRoles(['saga']));
+
+program
+  .command('ws')
+  .description("run only the WebSocket pushers: /ws/tenant/{id} on PORT (needs DATABASE_URL, ENCRYPTION_KEY and the api role's JWT keys)")
+  .action(() => runRoles(['ws']));
 
 program
   .command('bus')
