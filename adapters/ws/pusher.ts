@@ -108,7 +108,7 @@ export const createPusher = async (deps: PusherDeps) => {
     setTimeout(() => conn.ws.terminate(), settings.closeGraceMs).unref();
   };
 
-  const sendTo = (conn: Connection, frame: string): boolean => {
+  const sendTo = (conn: Connection, frame: string | Buffer): boolean => {
     if (conn.closed) return false;
     if (conn.ws.bufferedAmount > settings.maxBufferedBytes) {
       cutOff++;
@@ -116,7 +116,7 @@ export const createPusher = async (deps: PusherDeps) => {
       close(conn, CLOSE.slowConsumer, closeReason('slow_consumer', `more than ${settings.maxBufferedBytes} bytes unsent; reconnect with your last position`));
       return false;
     }
-    conn.ws.send(frame);
+    conn.ws.send(frame, { binary: false });
     return true;
   };
 

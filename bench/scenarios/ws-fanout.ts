@@ -41,6 +41,7 @@ const drive = async (clients: ChildProcess, tick: (t0: number) => Promise<unknow
   await ask(clients, { cmd: 'reset' });
   const events = Math.max(10, Math.round((seconds(10) * 1000) / INTERVAL_MS));
   const started = Date.now();
+  const cpu = process.cpuUsage();
   const ticks: Promise<unknown>[] = [];
   let failed = 0;
   for (let i = 0; i < events; i++) {
@@ -51,7 +52,8 @@ const drive = async (clients: ChildProcess, tick: (t0: number) => Promise<unknow
   await Promise.all(ticks);
   if (failed > 0) throw new Error(`${failed} of ${events} events could not be sent`);
   await new Promise((r) => setTimeout(r, 2_000)); // the last event's deliveries
-  return { events, stats: await ask<Stats>(clients, { cmd: 'stats' }) };
+  const used = process.cpuUsage(cpu);
+  return { events, cpuMsPerEvent: (used.user + used.system) / 1000 / events, stats: await ask<Stats>(clients, { cmd: 'stats' }) };
 };
 
 /** The same frame shape the pusher sends for a MessagePosted, with the send time in its text. */
@@ -69,8 +71,9 @@ const bareFrame = (t0: number) =>
  * client's receipt (the command through the shell before it is not counted).
  * Baseline in the same run: a bare `ws` server sending a frame of the same shape to the same number
  * of sockets in a loop (no store, no bus, no auth). Memory per socket: the process's growth (after
- * GC) from before the sockets connected to after, divided by their number. The clients run in a
- * child process.
+ * GC) from before the sockets connected to after, divided by their number. `cpuMsPerEvent`: this
+ * process's CPU per event (the pusher's includes the append, the inline projector and the bus),
+ * a figure the machine's other load moves less than latency. The clients run in a child process.
  */
 export const wsFanoutBench = async (url: string): Promise<BenchResult> => {
   const clients = fork(new URL('./ws-fanout-clients.ts', import.meta.url), { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
@@ -156,6 +159,8 @@ export const wsFanoutBench = async (url: string): Promise<BenchResult> => {
           closedEarly: pushed.stats.closedEarly,
           heapBytesPerSocket: Math.round(mem.heap),
           rssBytesPerSocket: Math.round(mem.rss),
+          cpuMsPerEvent: round(pushed.cpuMsPerEvent),
+          baselineCpuMsPerEvent: round(bare.cpuMsPerEvent),
           baselineP50Ms: bare.stats.p50,
           baselineMaxMs: bare.stats.max,
           baselineHeapBytesPerSocket: Math.round(bareMem.heap),
