@@ -50,6 +50,16 @@ const outputMatching = async (proc: Child, pattern: RegExp, timeoutMs = 90_000) 
 describe('roles: any set in one process, each alone, refused clearly when they cannot run', () => {
   const schemas = { events: uniqueSchema('roles_ev'), readModels: uniqueSchema('roles_rm') };
   const dirs: string[] = [];
+  /** The variables of roles that share this suite's PostgreSQL schemas. */
+  const sharedDatabase = (operatorKey: string) => ({
+    DATABASE_URL: TEST_DATABASE_URL,
+    EVENT_STORE: 'postgres',
+    EVENT_STORE_SCHEMA: schemas.events,
+    READ_MODEL_SCHEMA: schemas.readModels,
+    PORT: '0',
+    OPERATOR_API_KEY: operatorKey,
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  });
   afterAll(async () => {
     for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
     for (const s of Object.values(schemas)) await dropSchema(s);
@@ -60,16 +70,10 @@ describe('roles: any set in one process, each alone, refused clearly when they c
     const topic = uniqueTopic('roles');
     const operatorKey = mintApiKey().key;
     const env = {
-      DATABASE_URL: TEST_DATABASE_URL,
-      EVENT_STORE: 'postgres',
-      EVENT_STORE_SCHEMA: schemas.events,
-      READ_MODEL_SCHEMA: schemas.readModels,
+      ...sharedDatabase(operatorKey),
       KAFKA_BROKERS: KAFKA_BROKERS!,
       KAFKA_TOPIC: topic,
       KAFKA_DEAD_LETTER_TOPIC: `${topic}.dlq`,
-      PORT: '0',
-      OPERATOR_API_KEY: operatorKey,
-      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     };
     const all = cli(['start', '--roles', 'relay,api,projector'], env);
     const [, url] = await outputMatching(all, /^openclaw-service api ready on (http:\/\/\S+) .*projector: projector role/m);
@@ -108,13 +112,7 @@ describe('roles: any set in one process, each alone, refused clearly when they c
   it('ws alone, beside an api process: a token the api issued opens /ws/tenant/{id} on the pushers\' own port, and events arrive; SIGTERM stops it', async () => {
     const operatorKey = mintApiKey().key;
     const env = {
-      DATABASE_URL: TEST_DATABASE_URL,
-      EVENT_STORE: 'postgres',
-      EVENT_STORE_SCHEMA: schemas.events,
-      READ_MODEL_SCHEMA: schemas.readModels,
-      PORT: '0',
-      OPERATOR_API_KEY: operatorKey,
-      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      ...sharedDatabase(operatorKey),
       JWT_SECRET: 'roles-test-secret-that-is-at-least-32-bytes',
     };
     const api = cli(['api'], env);
