@@ -50,7 +50,8 @@ const outputMatching = async (proc: Child, pattern: RegExp, timeoutMs = 90_000) 
 describe('roles: any set in one process, each alone, refused clearly when they cannot run', () => {
   const schemas = { events: uniqueSchema('roles_ev'), readModels: uniqueSchema('roles_rm') };
   const dirs: string[] = [];
-  /** The variables of roles that share this suite's PostgreSQL schemas. */
+  /** The variables of roles that share this suite's PostgreSQL schemas (and so its tenants' data keys). */
+  const masterKey = randomBytes(32).toString('base64');
   const sharedDatabase = (operatorKey: string) => ({
     DATABASE_URL: TEST_DATABASE_URL,
     EVENT_STORE: 'postgres',
@@ -58,7 +59,7 @@ describe('roles: any set in one process, each alone, refused clearly when they c
     READ_MODEL_SCHEMA: schemas.readModels,
     PORT: '0',
     OPERATOR_API_KEY: operatorKey,
-    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    ENCRYPTION_KEY: masterKey,
   });
   afterAll(async () => {
     for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
