@@ -57,7 +57,7 @@ const runRoles = async (names: readonly string[]) => {
 
 program
   .command('start')
-  .description('run the given roles in one process (api, projector, relay, saga, bots), e.g. --roles api,relay')
+  .description('run the given roles in one process (api, projector, relay, saga, ws, bots, agents, billing), e.g. --roles api,relay')
   .requiredOption('--roles <list>', 'comma-separated roles')
   .action(async (options: { roles: string }) => runRoles(options.roles.split(',').map((r) => r.trim()).filter(Boolean)));
 
@@ -124,6 +124,11 @@ program
     process.exitCode = await bridge.exitCode;
     if (process.exitCode !== 0) process.exit(process.exitCode);
   });
+
+program
+  .command('ws')
+  .description("run only the WebSocket pushers: /ws/tenant/{id} on PORT (needs DATABASE_URL, ENCRYPTION_KEY and the api role's JWT keys)")
+  .action(() => runRoles(['ws']));
 
 program
   .command('bus')

@@ -1,12 +1,10 @@
 import { z } from 'zod';
 import { loadJwtKeySet } from '../adapters/auth/config.ts';
-import { createAuth } from '../adapters/auth/index.ts';
 import type { Auth } from '../adapters/auth/index.ts';
-import { httpApiConfigSchema } from '../adapters/http/index.ts';
+import { authOf, httpApiConfigSchema } from '../adapters/http/index.ts';
 import { startHttpServer } from '../adapters/http/server.ts';
 import { createInProcessLiveFeed } from '../adapters/live/in-process.ts';
 import { createKafkaLiveFeed } from '../adapters/live/kafka.ts';
-import { createRateLimits } from '../adapters/limits/index.ts';
 import { migrateReadModels } from '../adapters/projections/projector.ts';
 import { apiKeyLookup } from '../adapters/projections/read-side.ts';
 import { createPusher, DEFAULT_PUSHER_SETTINGS } from '../adapters/ws/pusher.ts';
@@ -64,22 +62,7 @@ const ownAuth = (ctx: RoleContext, storage: Storage): Auth => {
   const config = parseEnv(httpApiConfigSchema, ctx.env);
   const { keys, ephemeral } = loadJwtKeySet(config);
   if (ephemeral) throw new ConfigError('the ws role verifies the API\'s tokens: set the same JWT_SECRET (or JWT_PRIVATE_KEYS) as the api role');
-  const rates = createRateLimits({
-    keyPrefix: config.RATE_LIMIT_PREFIX,
-    operatorPerMinute: config.OPERATOR_REQUESTS_PER_MINUTE,
-    authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE,
-    tierPerMinute: config.TIER_REQUESTS_PER_MINUTE,
-  });
-  return createAuth({
-    findApiKey: apiKeyLookup(storage.db, ctx.config.READ_MODEL_SCHEMA),
-    operatorApiKey: config.OPERATOR_API_KEY,
-    keys,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    ttlSeconds: config.JWT_TTL_SECONDS,
-    apiKeyCacheMs: config.API_KEY_CACHE_MS,
-    failures: rates.authFailures,
-  });
+  return authOf(config, keys, apiKeyLookup(storage.db, ctx.config.READ_MODEL_SCHEMA)).auth;
 };
 
 /**

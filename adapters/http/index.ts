@@ -8,6 +8,8 @@ import type { VmProvider } from '../../domain/ports/vm-provider.ts';
 import { asTenantId } from '../../domain/shared/ids.ts';
 import type { ReadSide } from '../../projections/read-side.ts';
 import { authConfigSchema, loadJwtKeySet } from '../auth/config.ts';
+import type { FindApiKey } from '../auth/api-keys.ts';
+import type { JwtKeySet } from '../auth/jwt-keys.ts';
 import { createAuth } from '../auth/index.ts';
 import type { AuditLog } from '../audit/service.ts';
 import type { Auth } from '../auth/index.ts';
@@ -54,12 +56,11 @@ export interface HttpApi {
   close(): Promise<void>;
 }
 
-export const createHttpApi = (deps: HttpApiDeps): HttpApi => {
-  const config = httpApiConfigSchema.parse(deps.config ?? {});
-  const { keys, ephemeral } = loadJwtKeySet(config);
-  if (ephemeral) deps.log.warn({ alg: config.JWT_ALG }, 'no JWT key configured: using a key that lives as long as this process');
-  if (!config.OPERATOR_API_KEY) deps.log.warn('OPERATOR_API_KEY is not set: no operator credential exists');
-  const redis = config.REDIS_URL ? createRedisClient(config.REDIS_URL, deps.log) : undefined;
+/**
+ * The HTTP API's rate limits and credential checks from its configuration: what createHttpApi uses,
+ * and what a WebSocket pusher without an API beside it builds to check sockets the same way.
+ */
+export const authOf = (config: HttpApiConfig, keys: JwtKeySet, findApiKey: FindApiKey, redis?: ReturnType<typeof createRedisClient>) => {
   const rates = createRateLimits({
     redis,
     keyPrefix: config.RATE_LIMIT_PREFIX,
@@ -68,7 +69,7 @@ export const createHttpApi = (deps: HttpApiDeps): HttpApi => {
     tierPerMinute: config.TIER_REQUESTS_PER_MINUTE,
   });
   const auth = createAuth({
-    findApiKey: (keyId) => deps.reads.findApiKey(keyId),
+    findApiKey,
     operatorApiKey: config.OPERATOR_API_KEY,
     keys,
     issuer: config.JWT_ISSUER,
@@ -77,6 +78,16 @@ export const createHttpApi = (deps: HttpApiDeps): HttpApi => {
     apiKeyCacheMs: config.API_KEY_CACHE_MS,
     failures: rates.authFailures,
   });
+  return { rates, auth };
+};
+
+export const createHttpApi = (deps: HttpApiDeps): HttpApi => {
+  const config = httpApiConfigSchema.parse(deps.config ?? {});
+  const { keys, ephemeral } = loadJwtKeySet(config);
+  if (ephemeral) deps.log.warn({ alg: config.JWT_ALG }, 'no JWT key configured: using a key that lives as long as this process');
+  if (!config.OPERATOR_API_KEY) deps.log.warn('OPERATOR_API_KEY is not set: no operator credential exists');
+  const redis = config.REDIS_URL ? createRedisClient(config.REDIS_URL, deps.log) : undefined;
+  const { rates, auth } = authOf(config, keys, (keyId) => deps.reads.findApiKey(keyId), redis);
   const tierOf = createTierLookup((tenantId) => deps.reads.forTenant(asTenantId(tenantId), (r) => r.tenant()).then((t) => t?.tier));
   const document = buildOpenApi(API_ROUTES);
   const router = createApiRouter({ ports: deps.ports, reads: deps.reads, auth, vms: deps.vms, audit: deps.audit, channels: deps.channels, billing: deps.billing, limits: { rates, tierOf }, log: deps.log });

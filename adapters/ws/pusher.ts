@@ -93,22 +93,29 @@ export const createPusher = async (deps: PusherDeps) => {
     return feed;
   };
 
-  const close = (conn: Connection, code: CloseCode, reason: string) => {
-    if (conn.closed) return;
+  /** Takes the socket out of its tenant's feed (and drops the feed with its last socket). */
+  const forget = (conn: Connection): boolean => {
+    if (conn.closed) return false;
     conn.closed = true;
     connections.delete(conn);
-    void feeds.get(conn.tenantId)?.then((feed) => {
+    const pending = feeds.get(conn.tenantId);
+    void pending?.then((feed) => {
       feed.leave(conn);
-      if (feed.size === 0 && ![...connections].some((c) => c.tenantId === conn.tenantId)) {
+      if (feed.size === 0 && feeds.get(conn.tenantId) === pending && ![...connections].some((c) => c.tenantId === conn.tenantId)) {
         feed.stop();
         feeds.delete(conn.tenantId);
       }
     }, () => undefined);
+    return true;
+  };
+
+  const close = (conn: Connection, code: CloseCode, reason: string) => {
+    if (!forget(conn)) return;
     conn.ws.close(code, reason);
     setTimeout(() => conn.ws.terminate(), settings.closeGraceMs).unref();
   };
 
-  const sendTo = (conn: Connection, frame: string): boolean => {
+  const sendTo = (conn: Connection, frame: string | Buffer): boolean => {
     if (conn.closed) return false;
     if (conn.ws.bufferedAmount > settings.maxBufferedBytes) {
       cutOff++;
@@ -116,7 +123,7 @@ export const createPusher = async (deps: PusherDeps) => {
       close(conn, CLOSE.slowConsumer, closeReason('slow_consumer', `more than ${settings.maxBufferedBytes} bytes unsent; reconnect with your last position`));
       return false;
     }
-    conn.ws.send(frame);
+    conn.ws.send(frame, { binary: false });
     return true;
   };
 
@@ -201,9 +208,8 @@ export const createPusher = async (deps: PusherDeps) => {
     for (const conn of connections) {
       if (!conn.alive) {
         log.debug({ tenantId: conn.tenantId }, 'ws peer did not answer the ping: dropped');
-        connections.delete(conn);
-        close(conn, CLOSE.restart, '');
-        conn.ws.terminate();
+        forget(conn);
+        conn.ws.terminate(); // no close frame: nobody is there to read it
         continue;
       }
       conn.alive = false;

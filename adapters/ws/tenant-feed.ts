@@ -11,7 +11,7 @@ const afterOf = (position: bigint) => (position < 0n ? {} : { after: position })
 export interface FeedMember {
   cursor: bigint;
   /** Returns false when the member was cut off (it then leaves the feed itself). */
-  send(frame: string): boolean;
+  send(frame: string | Buffer): boolean;
 }
 
 export interface TenantFeedDeps {
@@ -48,7 +48,8 @@ export const createTenantFeed = (deps: TenantFeedDeps) => {
         const page = await deps.store.readAll({ ...afterOf(watermark), filter: { tenantId: deps.tenantId }, maxCount: deps.pageSize });
         if (page.length === 0) continue;
         const decoded = await deps.codec.decode(page, 'view');
-        const frames = decoded.map((event) => ({ position: event.position, text: eventFrame(event) }));
+        // encoded once: every member gets the same bytes
+        const frames = decoded.map((event) => ({ position: event.position, text: Buffer.from(eventFrame(event)) }));
         watermark = page[page.length - 1]!.position;
         for (const member of [...members])
           for (const frame of frames) {

@@ -1,7 +1,7 @@
 /**
  * The client side of the ws-fanout bench, in a process of its own so the sockets' reading does not
- * share the measured process: opens sockets on command, records for every frame carrying `t0=<ms>`
- * the delay since then, and reports percentiles. Driven over IPC by ws-fanout.ts.
+ * share the measured process: opens sockets on command, records for every event frame
+ * the delay since its `recordedAt`, and reports percentiles. Driven over IPC by ws-fanout.ts.
  */
 import WebSocket from 'ws';
 
@@ -14,14 +14,15 @@ type Command =
 const sockets: WebSocket[] = [];
 let latencies: number[] = [];
 let closedEarly = 0;
-const T0 = /t0=(\d+)/;
+/** The event's recordedAt (the store's clock at the append); the baseline's frame carries its send time there. */
+const T0 = /"recordedAt":"([^"]+)"/;
 
 const open = (url: string, protocols: string[]) =>
   new Promise<boolean>((resolve) => {
     const ws = new WebSocket(url, protocols, { perMessageDeflate: false });
     ws.on('message', (data) => {
       const m = T0.exec(data.toString());
-      if (m) latencies.push(Date.now() - Number(m[1]));
+      if (m) latencies.push(Date.now() - Date.parse(m[1]!));
     });
     ws.once('open', () => {
       sockets.push(ws);
@@ -50,7 +51,10 @@ process.on('message', async (command: Command) => {
     const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
     reply({ count: sorted.length, p50: at(50), p99: at(99), max: sorted.at(-1) ?? Number.NaN, closedEarly });
   } else if (command.cmd === 'close') {
-    for (const ws of sockets.splice(0)) ws.terminate();
+    for (const ws of sockets.splice(0)) {
+      ws.removeAllListeners('close');
+      ws.terminate();
+    }
     closedEarly = 0;
     reply({ ok: true });
   }

@@ -9,6 +9,7 @@ import { mintApiKey } from '../../commands/tenants/api-keys.ts';
 import { client, ok } from '../http/support/client.ts';
 import { slug } from '../http/support/journey.ts';
 import { waitFor } from '../support/gate.ts';
+import { connect } from '../ws/support.ts';
 import { KAFKA_BROKERS, needsKafka, readTopic, uniqueTopic } from '../support/kafka.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
 
@@ -49,6 +50,17 @@ const outputMatching = async (proc: Child, pattern: RegExp, timeoutMs = 90_000) 
 describe('roles: any set in one process, each alone, refused clearly when they cannot run', () => {
   const schemas = { events: uniqueSchema('roles_ev'), readModels: uniqueSchema('roles_rm') };
   const dirs: string[] = [];
+  /** The variables of roles that share this suite's PostgreSQL schemas (and so its tenants' data keys). */
+  const masterKey = randomBytes(32).toString('base64');
+  const sharedDatabase = (operatorKey: string) => ({
+    DATABASE_URL: TEST_DATABASE_URL,
+    EVENT_STORE: 'postgres',
+    EVENT_STORE_SCHEMA: schemas.events,
+    READ_MODEL_SCHEMA: schemas.readModels,
+    PORT: '0',
+    OPERATOR_API_KEY: operatorKey,
+    ENCRYPTION_KEY: masterKey,
+  });
   afterAll(async () => {
     for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
     for (const s of Object.values(schemas)) await dropSchema(s);
@@ -59,16 +71,10 @@ describe('roles: any set in one process, each alone, refused clearly when they c
     const topic = uniqueTopic('roles');
     const operatorKey = mintApiKey().key;
     const env = {
-      DATABASE_URL: TEST_DATABASE_URL,
-      EVENT_STORE: 'postgres',
-      EVENT_STORE_SCHEMA: schemas.events,
-      READ_MODEL_SCHEMA: schemas.readModels,
+      ...sharedDatabase(operatorKey),
       KAFKA_BROKERS: KAFKA_BROKERS!,
       KAFKA_TOPIC: topic,
       KAFKA_DEAD_LETTER_TOPIC: `${topic}.dlq`,
-      PORT: '0',
-      OPERATOR_API_KEY: operatorKey,
-      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     };
     const all = cli(['start', '--roles', 'relay,api,projector'], env);
     const [, url] = await outputMatching(all, /^openclaw-service api ready on (http:\/\/\S+) .*projector: projector role/m);
@@ -103,6 +109,37 @@ describe('roles: any set in one process, each alone, refused clearly when they c
     dev.child.kill('SIGTERM');
     expect(await dev.exited).toBe(0);
   }, 180_000);
+
+  it('ws alone, beside an api process: a token the api issued opens /ws/tenant/{id} on the pushers\' own port, and events arrive; SIGTERM stops it', async () => {
+    const operatorKey = mintApiKey().key;
+    const env = {
+      ...sharedDatabase(operatorKey),
+      JWT_SECRET: 'roles-test-secret-that-is-at-least-32-bytes',
+    };
+    const api = cli(['api'], env);
+    const [, url] = await outputMatching(api, /^openclaw-service api ready on (http:\/\/\S+) /m);
+    const ws = cli(['ws'], env);
+    const [, wsUrl] = await outputMatching(ws, /^ws pushers on (ws:\/\/\S+)\/ws\/tenant\/\{tenantId\}$/m);
+    const tenantId = slug('wsrole');
+    ok(await client(url!, operatorKey).post('/tenants', { slug: tenantId, name: 'Ws', tier: 'pro' }), 201);
+    const issued = ok(await client(url!, operatorKey).post<{ key: string; position: string }>(`/tenants/${tenantId}/api-keys`, { label: 'ws' }), 201);
+    ok(await client(url!, operatorKey).get(`/tenants/${tenantId}?minPosition=${issued.position}`), 200);
+    const token = ok(await client(url!, issued.key).post<{ access_token: string }>('/auth/token'), 200).access_token;
+    const socket = connect(wsUrl!.replace(/^ws/, 'http'), tenantId, token);
+    await socket.until((f) => f.kind === 'live', 30_000);
+    const started = ok(await client(url!, token).post<{ position: string }>('/conversations', { title: 'over the pushers' }), 201);
+    await socket.until((f) => f.position === started.position, 30_000);
+    expect(socket.events().at(-1)).toMatchObject({ type: 'ConversationStarted', data: { title: 'over the pushers' } });
+    ws.child.kill('SIGTERM');
+    expect(await socket.closed).toMatchObject({ code: 1012 });
+    expect(await ws.exited).toBe(0);
+    api.child.kill('SIGTERM');
+    expect(await api.exited).toBe(0);
+    // alone without the api's JWT keys it could verify no token: refused at start
+    const keyless = cli(['ws'], { ...env, JWT_SECRET: '' });
+    expect(await keyless.exited).toBe(2);
+    expect(keyless.output()).toMatch(/the ws role verifies the API's tokens: set the same JWT_SECRET/);
+  }, 240_000);
 
   it.concurrent.each([
     [['start', '--roles', 'api,bots'], { DATABASE_URL: TEST_DATABASE_URL }, /unknown role\(s\): bots; roles: api, projector, relay, saga, billing/],

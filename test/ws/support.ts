@@ -38,9 +38,9 @@ export interface Socket {
 }
 
 /** A client the way the dashboard connects: subprotocols `openclaw.v1` and `bearer.<credential>`. */
-export const connect = (baseUrl: string, tenantId: string, credential: string | undefined, query = ''): Socket => {
+export const connect = (baseUrl: string, tenantId: string, credential: string | undefined, query = '', options: WebSocket.ClientOptions = {}): Socket => {
   const url = `${baseUrl.replace(/^http/, 'ws')}/ws/tenant/${tenantId}${query}`;
-  const ws = new WebSocket(url, credential === undefined ? ['openclaw.v1'] : ['openclaw.v1', `bearer.${credential}`]);
+  const ws = new WebSocket(url, credential === undefined ? ['openclaw.v1'] : ['openclaw.v1', `bearer.${credential}`], options);
   const frames: Frame[] = [];
   const waiters = new Set<() => void>();
   ws.on('message', (data) => {
