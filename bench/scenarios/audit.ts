@@ -59,7 +59,7 @@ const plainSelect = async (url: string, log: SeededLog): Promise<{ rows: number;
   try {
     for (const tenant of log.tenants) {
       const result = await client.query(
-        `SELECT position, stream_id, revision, event_id, type, data, metadata, recorded_at, hash FROM ${log.schema}.events WHERE tenant_id = $1 ORDER BY position`,
+        `SELECT position, stream_id, revision, event_id, type, data, metadata, recorded_at, encode(hash, 'hex') AS hash FROM ${log.schema}.events WHERE tenant_id = $1 ORDER BY position`,
         [tenant],
       );
       let chunk = '';
