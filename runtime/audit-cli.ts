@@ -1,12 +1,10 @@
-import { createWriteStream } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { once } from 'node:events';
 import cliProgress from 'cli-progress';
 import { writeBackup, restoreBackup } from '../adapters/audit/backup.ts';
 import { describeReport, EXPORT_FORMAT, verifyFile, verifyStore } from '../adapters/audit/check.ts';
 import { makeDigest, parseDigest } from '../adapters/audit/digest.ts';
 import type { TenantDigest } from '../adapters/audit/digest.ts';
-import { eventLine, logPages } from '../adapters/audit/lines.ts';
+import { eventLine, fileWriter, logPages } from '../adapters/audit/lines.ts';
 import { tenantStateAsOf } from '../adapters/audit/as-of.ts';
 import type { AsOf } from '../adapters/audit/as-of.ts';
 import { createChainVerifier } from '../adapters/audit/verify.ts';
@@ -58,19 +56,6 @@ const progressBar = (label: string, start: bigint, end: bigint | undefined) => {
   };
 };
 
-const writer = (path: string) => {
-  const out = createWriteStream(path, { encoding: 'utf8' });
-  return {
-    write: async (chunk: string) => {
-      if (!out.write(chunk)) await once(out, 'drain');
-    },
-    close: async () => {
-      out.end();
-      await once(out, 'finish');
-    },
-  };
-};
-
 /** `audit export`: the tenant's events to an NDJSON file (header first), and beside it the digest of a full export. */
 export const auditExport = async (options: { tenant: string; from?: string; to?: string; out?: string }): Promise<void> => {
   const tenantId = tenantArg(options.tenant);
@@ -80,7 +65,7 @@ export const auditExport = async (options: { tenant: string; from?: string; to?:
   await withStorage(async ({ store }) => {
     const head = await store.headPosition();
     const bar = progressBar('export', from ?? 0n, to ?? head);
-    const file = writer(`${path}.partial`);
+    const file = fileWriter(`${path}.partial`);
     const verifier = createChainVerifier({ anchorPartialStreams: from !== undefined });
     let last: bigint | undefined;
     try {
@@ -156,7 +141,7 @@ export const backup = async (options: { out: string }): Promise<void> => {
   await withStorage(async ({ store, keys }) => {
     if (!keys) throw new ConfigError('backup needs the data keys: set ENCRYPTION_KEY');
     const bar = progressBar('backup', 0n, await store.headPosition());
-    const file = writer(`${options.out}.partial`);
+    const file = fileWriter(`${options.out}.partial`);
     let report;
     try {
       report = await writeBackup({ store, keys }, file.write, (n, position) => bar.tick(n, position));

@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { EventMetadata, EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
@@ -83,3 +84,17 @@ export async function* logPages(store: EventStore, range: LogRange, pageSize = 1
     after = page[page.length - 1]!.position;
   }
 }
+
+/** Text to a file, waiting whenever the disk is slower than the log is read. */
+export const fileWriter = (path: string) => {
+  const out = createWriteStream(path, { encoding: 'utf8' });
+  return {
+    write: async (chunk: string): Promise<void> => {
+      if (!out.write(chunk)) await once(out, 'drain');
+    },
+    close: async (): Promise<void> => {
+      out.end();
+      await once(out, 'finish');
+    },
+  };
+};

@@ -57,7 +57,7 @@ const operation = (route: ApiRoute) => ({
     ? { requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(route.body) } } } }
     : {}),
   responses: {
-    [String(route.status)]: { description: 'Success', content: { 'application/json': { schema: { type: 'object' } } } },
+    [String(route.status)]: { description: 'Success', content: { [route.produces ?? 'application/json']: { schema: route.produces ? { type: 'string' } : { type: 'object' } } } },
     ...Object.fromEntries(Object.entries(ERROR_RESPONSES).map(([status, text]) => [status, problemRef(text)])),
     ...(route.method === 'post' ? { '413': problemRef('Body over 1 MiB'), '415': problemRef('Body is not application/json') } : {}),
   },

@@ -12,6 +12,7 @@ import { pgliteDb } from '../../adapters/event-store/pglite.ts';
 import { createPostgresEventStore } from '../../adapters/event-store/postgres.ts';
 import { createSqlEventStore } from '../../adapters/event-store/sql/store.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import { untilVisible } from '../support/gate.ts';
 import { newEvent, uniqueTenant } from '../support/ids.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
 
@@ -53,7 +54,9 @@ const populate = async (store: EventStore) => {
   await store.append(`tenant-${a}`, [newEvent(a, 'Created', { name: 'sealed:abc' }), newEvent(a, 'Tiered', { tier: 'pro' })], 'no_stream');
   await store.append(`tenant-${b}`, [newEvent(b, 'Created', { name: 'sealed:def' })], 'no_stream');
   for (let i = 0; i < 4; i++) await store.append(conversation, [newEvent(a, 'Posted', { n: i, text: `sealed:${i}` })], i === 0 ? 'no_stream' : i - 1);
-  await store.append(`tenant-${b}`, [newEvent(b, 'Tiered', { tier: 'free' })], 0);
+  const last = await store.append(`tenant-${b}`, [newEvent(b, 'Tiered', { tier: 'free' })], 0);
+  // readers see a position once every transaction begun before it has ended (other sessions' included)
+  await untilVisible(store, last.position);
   const digest = (await verifyStore(store, { tenantId: a })).digest!;
   return { a, b, conversation, digest };
 };
@@ -67,7 +70,7 @@ describe.each([
   let db: Db;
   beforeAll(async () => {
     db = await open();
-  });
+  }, 180_000);
   afterAll(async () => db?.close());
   const events = () => `${db.schema}.events`;
 
@@ -150,7 +153,7 @@ describe('tampering with an exported file: verify names the break and its line',
     ({ a, b, conversation, digest } = await populate(db.store));
     lines = [JSON.stringify({ format: EXPORT_FORMAT, tenantId: a, from: null, to: null })];
     for await (const page of logPages(db.store, { tenantId: a })) for (const event of page) lines.push(eventLine(event).trimEnd());
-  });
+  }, 180_000);
   afterAll(async () => {
     await db?.close();
     await rm(dir, { recursive: true, force: true });

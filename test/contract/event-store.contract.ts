@@ -313,7 +313,8 @@ export const eventStoreContract = (name: string, makeHarness: () => Promise<Cont
         newEvent(t, 'C'),
       ];
       await store.append(streamId, appended.slice(0, 1), 'no_stream');
-      await store.append(streamId, appended.slice(1), 0);
+      const last = await store.append(streamId, appended.slice(1), 0);
+      await untilVisible(store, last.position);
       const events = await store.readStream(streamId);
       expect(events.map((e) => e.hash)).toEqual(expectedChain(streamId, appended));
       const all = await store.readAll({ filter: { tenantId: t } });
@@ -331,6 +332,8 @@ export const eventStoreContract = (name: string, makeHarness: () => Promise<Cont
       const exact = await Promise.allSettled(Array.from({ length: 10 }, () => store.append(streamId, [newEvent(t, 'Exact')], 40)));
       expect(racing.every((r) => r.status === 'fulfilled')).toBe(true);
       expect(exact.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const positions = [...racing, ...exact].flatMap((r) => (r.status === 'fulfilled' ? [r.value.position] : []));
+      await untilVisible(store, positions.reduce((max, p) => (p > max ? p : max), -1n));
       const events = await store.readStream(streamId);
       expect(events.map((e) => e.revision)).toEqual(Array.from({ length: 42 }, (_, i) => i));
       expect(new Set(events.map((e) => e.hash)).size).toBe(42);

@@ -6,6 +6,7 @@ import { defineRoute, tenantIdParam } from './route.ts';
 import type { RouteContext } from './route.ts';
 
 const tag = 'audit';
+const NDJSON = 'application/x-ndjson';
 const readers = ['auditor', 'tenant'] as const;
 const position = z.string().regex(/^\d{1,30}$/, 'must be a decimal log position').transform(BigInt);
 
@@ -39,11 +40,11 @@ export const auditRoutes = [
   defineRoute({
     method: 'get', path: '/audit/events', tag,
     summary: "The tenant's events across its streams in log order, as NDJSON: data as stored (sealed fields stay ciphertext) with each event's chain hash; `from`/`to` are inclusive positions (resume with the last position + 1)",
-    scopes: readers, tenant: 'credential', query: eventsQuery, status: 200,
+    scopes: readers, tenant: 'credential', query: eventsQuery, status: 200, produces: NDJSON,
     handle: async (ctx) => {
       const tenantId = tenantOf(ctx);
       const range = { ...(ctx.query.from !== undefined ? { from: ctx.query.from } : {}), ...(ctx.query.to !== undefined ? { to: ctx.query.to } : {}) };
-      return { body: null, stream: { contentType: 'application/x-ndjson; charset=utf-8', chunks: auditOf(ctx.deps.audit).events(tenantId, range) } };
+      return { body: null, stream: { contentType: `${NDJSON}; charset=utf-8`, chunks: auditOf(ctx.deps.audit).events(tenantId, range) } };
     },
   }),
   defineRoute({

@@ -67,6 +67,8 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   readonly body?: B;
   /** Success status, documented in the OpenAPI document. */
   readonly status: number;
+  /** Content type of a success when it is not JSON (a streamed reply). */
+  readonly produces?: string;
   handle(ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<RouteReply>;
 }
 
