@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { MASTER_KEY_FILE } from './encryption.ts';
 import { createLogger } from './logger.ts';
 import { stopOnSignals } from './signals.ts';
+import { prepareProcess } from './process-setup.ts';
 
 const program = new Command('openclaw-service').description('OpenClaw-as-a-Service control plane');
 
@@ -12,14 +13,15 @@ program
   .description('every role in one process on embedded PostgreSQL (PGlite) in DATA_DIR')
   .action(async () => {
     const config = loadConfig();
+    const setup = await prepareProcess(config, 'dev');
     const { checkHttpApiConfig } = await import('./api-role.ts');
     checkHttpApiConfig(process.env);
     const { checkSagaConfig } = await import('./saga.ts');
     checkSagaConfig(process.env);
-    const log = createLogger(config.LOG_LEVEL);
+    const log = createLogger(config.LOG_LEVEL, setup.logFormat);
     const { startDev } = await import('./dev.ts');
     const platform = await startDev(config, log);
-    stopOnSignals(platform.stop, log);
+    stopOnSignals(setup.stopping(platform.stop), log);
     const { operatorKey: op } = platform;
     const keyLine = op.created
       ? `operator:  ${op.key}\n             (created now and kept in ${op.file}; it is not shown again)`
@@ -40,9 +42,10 @@ const runRoles = async (names: readonly string[]) => {
   if (unknown.length > 0 || names.length === 0)
     throw new ConfigError(`unknown role(s): ${unknown.join(', ') || '(none given)'}; roles: ${ROLE_NAMES.join(', ')}`);
   const config = loadConfig();
-  const log = createLogger(config.LOG_LEVEL);
+  const setup = await prepareProcess(config, names.join('+'));
+  const log = createLogger(config.LOG_LEVEL, setup.logFormat);
   const running = await startRoles(names.filter(isRoleName), config, log);
-  stopOnSignals(running.stop, log);
+  stopOnSignals(setup.stopping(running.stop), log);
   process.stdout.write(running.banners.map((b) => `${b}\n`).join(''));
 };
 
@@ -110,6 +113,26 @@ program
     const { rewrapKeys } = await import('./keys-cli.ts');
     await rewrapKeys();
   });
+
+program
+  .command('migrate')
+  .description("create or update the event store's and the read models' schemas (idempotent; roles do it too when they start)")
+  .action(async () => (await import('./ops-cli.ts')).migrate());
+
+program
+  .command('status')
+  .description('at a glance: the log head, each projection and the relay (from the storage), or a running server\'s readiness checks (--url)')
+  .option('--url <url>', 'a running server, e.g. http://127.0.0.1:8080 (its /readyz)')
+  .option('--json', 'print JSON')
+  .action(async (options: { url?: string; json?: boolean }) => {
+    process.exitCode = await (await import('./ops-cli.ts')).status({ ...(options.url ? { url: options.url } : {}), json: options.json === true });
+  });
+
+program
+  .command('config')
+  .description('the effective configuration: every variable with its value or default, secrets masked')
+  .option('--json', 'print JSON')
+  .action(async (options: { json?: boolean }) => (await import('./ops-cli.ts')).showConfig(options.json === true));
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {
