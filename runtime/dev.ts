@@ -1,5 +1,6 @@
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { withJwtSecret } from './jwt-secret.ts';
 import { loadOrCreateOperatorKey } from './operator-key.ts';
 import { servePlatform } from './serve.ts';
 import type { Served } from './serve.ts';
@@ -25,7 +26,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
     keys: 'embedded',
     env: async () => {
       operatorKey = await loadOrCreateOperatorKey(config.DATA_DIR, env.OPERATOR_API_KEY || undefined);
-      return { ...env, OPERATOR_API_KEY: operatorKey.key };
+      return withJwtSecret(config.DATA_DIR, { ...env, OPERATOR_API_KEY: operatorKey.key });
     },
   });
   if (config.BUS !== 'kafka') return { ...served, operatorKey: operatorKey! };
