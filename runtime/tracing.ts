@@ -1,6 +1,6 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
@@ -29,7 +29,8 @@ export const startTracing = (env: NodeJS.ProcessEnv, role: string, exporter?: Sp
   if (!exporter && !tracingWanted(env)) return undefined;
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? `openclaw-service-${role}`,
-    ...(exporter ? { spanProcessors: [env.OTEL_BSP_SYNC === 'true' ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)] } : {}),
+    // an exporter handed in is in-process (tests, the benchmark): every span reaches it as it ends
+    ...(exporter ? { spanProcessors: [new SimpleSpanProcessor(exporter)] } : {}),
     instrumentations: instrumentations(),
   });
   sdk.start();
