@@ -134,10 +134,45 @@ program
   .option('--json', 'print JSON')
   .action(async (options: { json?: boolean }) => (await import('./ops-cli.ts')).showConfig(options.json === true));
 
+const overApi = (command: Command) =>
+  command
+    .option('--url <url>', 'the running server (default OPENCLAW_URL, else http://HOST:PORT of this configuration)')
+    .option('--operator-key <key>', 'operator key (default OPERATOR_API_KEY, else DATA_DIR/operator-key)')
+    .option('--json', 'print JSON');
+
+overApi(
+  program
+    .command('onboard')
+    .description("create a tenant on a running server and print its first API key (once)")
+    .requiredOption('--name <name>', "the tenant's name")
+    .requiredOption('--email <email>', 'contact email')
+    .option('--tier <tier>', 'free, pro or enterprise', 'free')
+    .option('--slug <slug>', 'the tenant id (default: from the name)'),
+).action(async (options: { name: string; email: string; tier: string; slug?: string; url?: string; operatorKey?: string; json?: boolean }) => {
+  const { onboard, targetOf } = await import('./tenant-cli.ts');
+  await onboard(await targetOf(options), { ...options, json: options.json === true });
+});
+
+overApi(
+  program
+    .command('deploy-knight')
+    .description('deploy a knight for a tenant on a running server and follow it until its computer runs (exit 0) or it fails (exit 1)')
+    .requiredOption('--tenant <slug>', 'the tenant')
+    .requiredOption('--task <text>', 'what the knight is to do')
+    .option('--timeout <seconds>', 'give up after this long (exit 1)', '600'),
+).action(async (options: { tenant: string; task: string; timeout: string; url?: string; operatorKey?: string; json?: boolean }) => {
+  const { deployKnight, targetOf } = await import('./tenant-cli.ts');
+  process.exitCode = await deployKnight(await targetOf(options), { ...options, timeoutSeconds: Number(options.timeout), json: options.json === true });
+});
+
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
+  }
+  if (error instanceof Error && error.constructor.name === 'ApiFailure') {
+    process.stderr.write(`openclaw-service: ${error.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`openclaw-service: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
