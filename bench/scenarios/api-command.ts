@@ -53,6 +53,26 @@ const startBareExpress = async () => {
 };
 
 /**
+ * The tenants, conversations and JWTs of the load, and autocannon's setup module: connection k
+ * posts, round-robin, to the conversations of tenant k with that tenant's JWT.
+ */
+const messageLoad = async (stack: Awaited<ReturnType<typeof startApiStack>>, prefix: string) => {
+  const tenants = await provisionTenants(stack, { tenants: TENANTS, conversations: CONVERSATIONS, tier: 'enterprise', prefix });
+  const perConnection = tenants.map((t) =>
+    t.conversationIds.map((id) => ({
+      method: 'POST',
+      path: `/api/v1/conversations/${id}/messages`,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.token}` },
+      body: BODY,
+    })),
+  );
+  return writeTempModule(
+    'setup-client.cjs',
+    `'use strict';\nconst lists = ${JSON.stringify(perConnection)};\nlet next = 0;\nmodule.exports = (client) => { client.setRequests(lists[next++ % lists.length]); };\n`,
+  );
+};
+
+/**
  * POST /api/v1/conversations/:id/messages with a JWT, 64 connections for 20 s, on the real stack
  * (PostgreSQL event store + projector + read models); baseline: a bare express route parsing the
  * same body, same requests, same autocannon settings, in the same run.
@@ -63,20 +83,7 @@ export const apiCommandBench = async (url: string): Promise<BenchResult> => {
   const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000', TIER_REQUESTS_PER_MINUTE: 'enterprise=1000000' });
   let setup: Awaited<ReturnType<typeof writeTempModule>> | undefined;
   try {
-    const tenants = await provisionTenants(stack, { tenants: TENANTS, conversations: CONVERSATIONS, tier: 'enterprise', prefix: 'bench-cmd' });
-    // Connection k posts, round-robin, to the conversations of tenant k with that tenant's JWT.
-    const perConnection = tenants.map((t) =>
-      t.conversationIds.map((id) => ({
-        method: 'POST',
-        path: `/api/v1/conversations/${id}/messages`,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${t.token}` },
-        body: BODY,
-      })),
-    );
-    setup = await writeTempModule(
-      'setup-client.cjs',
-      `'use strict';\nconst lists = ${JSON.stringify(perConnection)};\nlet next = 0;\nmodule.exports = (client) => { client.setRequests(lists[next++ % lists.length]); };\n`,
-    );
+    setup = await messageLoad(stack, 'bench-cmd');
 
     const bare = await startBareExpress();
     let baseline: AutocannonResult;
@@ -140,19 +147,7 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
   let setup: Awaited<ReturnType<typeof writeTempModule>> | undefined;
   let tracing: { shutdown(): Promise<void> } | undefined;
   try {
-    const tenants = await provisionTenants(stack, { tenants: TENANTS, conversations: CONVERSATIONS, tier: 'enterprise', prefix: 'bench-trace' });
-    const perConnection = tenants.map((t) =>
-      t.conversationIds.map((id) => ({
-        method: 'POST',
-        path: `/api/v1/conversations/${id}/messages`,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${t.token}` },
-        body: BODY,
-      })),
-    );
-    setup = await writeTempModule(
-      'setup-client.cjs',
-      `'use strict';\nconst lists = ${JSON.stringify(perConnection)};\nlet next = 0;\nmodule.exports = (client) => { client.setRequests(lists[next++ % lists.length]); };\n`,
-    );
+    setup = await messageLoad(stack, 'bench-trace');
     await cannon(stack.baseUrl, setup.file, WARMUP_SECONDS, true);
     await settle(stack);
     const off = await cannon(stack.baseUrl, setup.file, secs, true);

@@ -46,6 +46,8 @@ const COMMANDS = [
   ['migrate'],
   ['status'],
   ['config'],
+  ['onboard'],
+  ['deploy-knight'],
 ];
 
 describe('openclaw-service CLI', () => {
