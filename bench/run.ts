@@ -3,7 +3,7 @@
  * Uses the same local PostgreSQL as the tests (BENCH_DATABASE_URL or TEST_DATABASE_URL to override);
  * relay-throughput uses KAFKA_BROKERS when it answers, else starts a broker of its own (infra/kafka).
  */
-import { apiCommandBench } from './scenarios/api-command.ts';
+import { apiCommandBench, apiCommandTracingBench } from './scenarios/api-command.ts';
 import { commandLongStream } from './scenarios/command-long-stream.ts';
 import { projectionLagBench } from './scenarios/projection-lag.ts';
 import { rebuildBench } from './scenarios/rebuild.ts';
@@ -24,6 +24,7 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   'command-long-stream': () => commandLongStream(url),
   rebuild: () => rebuildBench(url),
   'api-command': () => apiCommandBench(url),
+  'api-command-tracing': () => apiCommandTracingBench(url),
   'projection-lag': () => projectionLagBench(url),
   'saga-throughput': () => sagaThroughputBench(url),
   'tenant-ready': () => tenantReadyBench(url),

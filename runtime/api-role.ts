@@ -22,7 +22,7 @@ export const checkHttpApiConfig = (env: NodeJS.ProcessEnv): void => {
   try {
     loadJwtKeySet(config);
   } catch (error) {
-    throw new ConfigError(`invalid configuration:\n  JWT keys: ${error instanceof Error ? error.message : String(error)}`);
+    throw new ConfigError(`invalid configuration: JWT keys: ${error instanceof Error ? error.message : String(error)}`);
   }
 };
 
@@ -40,7 +40,7 @@ export const checkApiRoleConfig = (config: Config, env: NodeJS.ProcessEnv): void
   checkHttpApiConfig(env);
   if (!config.ENCRYPTION_KEY)
     throw new ConfigError(
-      'invalid configuration:\n  ENCRYPTION_KEY: required by the api role: 32 random bytes, base64 (e.g. `openssl rand -base64 32`); it wraps every tenant data key',
+      'invalid configuration: ENCRYPTION_KEY: required by the api role: 32 random bytes, base64 (e.g. `openssl rand -base64 32`); it wraps every tenant data key',
     );
 };
 

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { MASTER_KEY_FILE } from './encryption.ts';
 import { createLogger } from './logger.ts';
 import { stopOnSignals } from './signals.ts';
+import { prepareProcess } from './process-setup.ts';
 
 const program = new Command('openclaw-service').description('OpenClaw-as-a-Service control plane');
 
@@ -13,15 +14,16 @@ program
   .description('every role in one process on embedded PostgreSQL (PGlite) in DATA_DIR')
   .action(async () => {
     const config = loadConfig();
+    const setup = await prepareProcess(config, 'dev');
     const { checkHttpApiConfig } = await import('./api-role.ts');
     checkHttpApiConfig(process.env);
     const { checkSagaConfig } = await import('./saga.ts');
     checkSagaConfig(process.env);
     (await import('./billing.ts')).billingConfigOf(process.env);
-    const log = createLogger(config.LOG_LEVEL);
+    const log = createLogger(config.LOG_LEVEL, setup.logFormat);
     const { startDev } = await import('./dev.ts');
     const platform = await startDev(config, log);
-    stopOnSignals(platform.stop, log);
+    stopOnSignals(setup.stopping(platform.stop), log);
     const { operatorKey: op } = platform;
     const keyLine = op.created
       ? `operator:  ${op.key}\n             (created now and kept in ${op.file}; it is not shown again)`
@@ -49,9 +51,10 @@ const runRoles = async (names: readonly string[]) => {
   if (unknown.length > 0 || names.length === 0)
     throw new ConfigError(`unknown role(s): ${unknown.join(', ') || '(none given)'}; roles: ${ROLE_NAMES.join(', ')}`);
   const config = loadConfig();
-  const log = createLogger(config.LOG_LEVEL);
+  const setup = await prepareProcess(config, names.join('+'));
+  const log = createLogger(config.LOG_LEVEL, setup.logFormat);
   const running = await startRoles(names.filter(isRoleName), config, log);
-  stopOnSignals(running.stop, log);
+  stopOnSignals(setup.stopping(running.stop), log);
   process.stdout.write(running.banners.map((b) => `${b}\n`).join(''));
 };
 
@@ -232,10 +235,65 @@ program
     await restore(options);
   });
 
+program
+  .command('migrate')
+  .description("create or update the event store's and the read models' schemas (idempotent; roles do it too when they start)")
+  .action(async () => (await import('./ops-cli.ts')).migrate());
+
+program
+  .command('status')
+  .description('at a glance: the log head, each projection and the relay (from the storage), or a running server\'s readiness checks (--url)')
+  .option('--url <url>', 'a running server, e.g. http://127.0.0.1:8080 (its /readyz)')
+  .option('--json', 'print JSON')
+  .action(async (options: { url?: string; json?: boolean }) => {
+    process.exitCode = await (await import('./ops-cli.ts')).status({ ...(options.url ? { url: options.url } : {}), json: options.json === true });
+  });
+
+program
+  .command('config')
+  .description('the effective configuration: every variable with its value or default, secrets masked')
+  .option('--json', 'print JSON')
+  .action(async (options: { json?: boolean }) => (await import('./ops-cli.ts')).showConfig(options.json === true));
+
+const overApi = (command: Command) =>
+  command
+    .option('--url <url>', 'the running server (default OPENCLAW_URL, else http://HOST:PORT of this configuration)')
+    .option('--operator-key <key>', 'operator key (default OPERATOR_API_KEY, else DATA_DIR/operator-key)')
+    .option('--json', 'print JSON');
+
+overApi(
+  program
+    .command('onboard')
+    .description("create a tenant on a running server and print its first API key (once)")
+    .requiredOption('--name <name>', "the tenant's name")
+    .requiredOption('--email <email>', 'contact email')
+    .option('--tier <tier>', 'free, pro or enterprise', 'free')
+    .option('--slug <slug>', 'the tenant id (default: from the name)'),
+).action(async (options: { name: string; email: string; tier: string; slug?: string; url?: string; operatorKey?: string; json?: boolean }) => {
+  const { onboard, targetOf } = await import('./tenant-cli.ts');
+  await onboard(await targetOf(options), { ...options, json: options.json === true });
+});
+
+overApi(
+  program
+    .command('deploy-knight')
+    .description('deploy a knight for a tenant on a running server and follow it until its computer runs (exit 0) or it fails (exit 1)')
+    .requiredOption('--tenant <slug>', 'the tenant')
+    .requiredOption('--task <text>', 'what the knight is to do')
+    .option('--timeout <seconds>', 'give up after this long (exit 1)', '600'),
+).action(async (options: { tenant: string; task: string; timeout: string; url?: string; operatorKey?: string; json?: boolean }) => {
+  const { deployKnight, targetOf } = await import('./tenant-cli.ts');
+  process.exitCode = await deployKnight(await targetOf(options), { ...options, timeoutSeconds: Number(options.timeout), json: options.json === true });
+});
+
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError || hasCode(error, 'malformed_file') || hasCode(error, 'malformed_digest') || hasCode(error, 'digest_inconsistent') || hasCode(error, 'store_not_empty') || hasCode(error, 'chain_broken')) {
     process.stderr.write(`${(error as Error).message}\n`);
     process.exit(2);
+  }
+  if (error instanceof Error && error.constructor.name === 'ApiFailure') {
+    process.stderr.write(`openclaw-service: ${error.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`openclaw-service: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);

@@ -3,8 +3,13 @@ import { z } from 'zod';
 import { encryptionConfigSchema } from '../adapters/crypto/master-keys.ts';
 
 /** Every environment variable the service reads. README's configuration table mirrors this. */
+const port = (what: string) => {
+  const expects = `expected ${what}, an integer 0–65535`;
+  return z.coerce.number({ error: expects }).int(expects).min(0, expects).max(65535, expects);
+};
+
 const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: port('the HTTP port').default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('.data'),
   DATABASE_URL: z.string().url().optional(),
@@ -39,14 +44,36 @@ const schema = z.object({
   BUS_RETRY_MS: z.coerce.number().int().min(1).max(60_000).default(100),
   PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` (one object a line), `pretty` (coloured lines), `auto`: pretty for `dev` on a terminal, else JSON. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  /** A second listener with /metrics, /healthz and /readyz and no credentials (for Prometheus and probes); unset: none. */
+  METRICS_PORT: port('the metrics port').optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** /readyz fails when a projection, the relay or a consumer is further behind than this. */
+  READY_MAX_LAG_SECONDS: z.coerce.number().min(1).max(86_400).default(60),
+  READY_MAX_LAG_EVENTS: z.coerce.number().int().min(1).default(10_000),
   ...encryptionConfigSchema.shape,
 });
+
+/** The process-wide variables (storage, bus, logs, telemetry); runtime/config-schema.ts adds every adapter's. */
+export const coreConfigSchema = schema;
 
 export type Config = z.infer<typeof schema> & { readonly eventStore: 'pglite' | 'postgres' | 'eventstoredb' };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
+
+/** Values of these are never echoed in an error. */
+const SECRET = /KEY|SECRET|TOKEN|PASSWORD|_URL$/;
+
+/** `PORT: expected the HTTP port, an integer 0–65535 (got "abc")` — the variable, what it expects, what it got. */
+const problemText = (issue: z.core.$ZodIssue, env: NodeJS.ProcessEnv): string => {
+  const name = issue.path.join('.');
+  const value = env[name];
+  const got = value === undefined || value === '' ? 'unset' : SECRET.test(name) ? 'value not shown' : `got ${JSON.stringify(value.slice(0, 60))}`;
+  return `${name}: ${issue.message.replace(/^Invalid (input|option): /, '')} (${got})`;
+};
 
 /**
  * `env` (empty values count as unset) parsed by `envSchema`, or a ConfigError naming every bad
@@ -55,8 +82,7 @@ export class ConfigError extends Error {
 export const parseEnv = <S extends z.ZodType>(envSchema: S, env: NodeJS.ProcessEnv): z.output<S> => {
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
-    throw new ConfigError(`invalid configuration:\n${problems}`);
+    throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => problemText(i, env)).join('; ')}`);
   }
   return parsed.data;
 };

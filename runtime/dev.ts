@@ -4,6 +4,7 @@ import type { RunningAgents } from './agents.ts';
 import { billingConfigOf, describeBilling, startBillingOn } from './billing.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { withJwtSecret } from './jwt-secret.ts';
 import { loadOrCreateOperatorKey } from './operator-key.ts';
 import { servePlatform } from './serve.ts';
 import type { Served } from './serve.ts';
@@ -56,7 +57,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
       keys: 'embedded',
       env: async () => {
         operatorKey = await loadOrCreateOperatorKey(config.DATA_DIR, env.OPERATOR_API_KEY || undefined);
-        return { ...env, OPERATOR_API_KEY: operatorKey.key, ...(double ? { TELEGRAM_API_ROOT: double.double.apiRoot } : {}) };
+        return withJwtSecret(config.DATA_DIR, { ...env, OPERATOR_API_KEY: operatorKey.key, ...(double ? { TELEGRAM_API_ROOT: double.double.apiRoot } : {}) });
       },
     }).catch(async (error: unknown) => {
       await double?.double.close();

@@ -26,7 +26,7 @@ export const loadMasterKeys = async (config: Config, source: KeySource): Promise
   if (configured || source === 'optional') return configured;
   if (source === 'required')
     throw new ConfigError(
-      'invalid configuration:\n  ENCRYPTION_KEY: required: 32 random bytes, base64 (e.g. `openssl rand -base64 32`); it wraps every tenant data key',
+      'invalid configuration: ENCRYPTION_KEY: required: 32 random bytes, base64 (e.g. `openssl rand -base64 32`); it wraps every tenant data key',
     );
   const file = path.join(config.DATA_DIR, MASTER_KEY_FILE);
   const existing = await readFile(file, 'utf8').then((s) => s.trim(), () => undefined);

@@ -12,6 +12,7 @@ import { kafkaOf } from './kafka.ts';
 import type { Logger } from './logger.ts';
 import { projectorOn } from './projector.ts';
 import { openStorage } from './stores.ts';
+import { watchReadModels } from './telemetry.ts';
 import type { Storage } from './stores.ts';
 
 /** Every role, in the order a process starts them (and stops them in reverse). */
@@ -102,8 +103,9 @@ export const ROLES: Record<RoleName, Role> = {
       await migrateReadModels(storage.db, ctx.config.READ_MODEL_SCHEMA, PROJECTIONS);
       const projector = projectorOn(storage, ctx.log, { schema: ctx.config.READ_MODEL_SCHEMA, lingerMs: ctx.config.PROJECTOR_LINGER_MS });
       projector.start();
+      const unwatch = watchReadModels(storage, ctx.config.READ_MODEL_SCHEMA);
       ctx.log.info({ schema: ctx.config.READ_MODEL_SCHEMA }, 'projector running');
-      return { banner: 'projector running', stop: () => projector.stop() };
+      return { banner: 'projector running', stop: async () => (unwatch(), await projector.stop()) };
     },
   },
   relay: {

@@ -59,6 +59,7 @@ export const servePlatform = async (
     port: config.PORT,
     host: config.HOST,
     readiness: () => ({ ready: phase === 'ready', detail: { phase } }),
+    ready: { maxLagSeconds: config.READY_MAX_LAG_SECONDS, maxLagEvents: config.READY_MAX_LAG_EVENTS },
   });
   log.info({ url: http.url }, 'http listening');
   let storage: Storage | undefined;

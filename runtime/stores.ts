@@ -55,7 +55,7 @@ const openKeys = async (db: SqlDb, schema: string, master: MasterKeys | undefine
   try {
     await keys.assertMasterKeys();
   } catch (error) {
-    if (hasCode(error, 'master_key_missing')) throw new ConfigError(`invalid configuration:\n  ENCRYPTION_KEY: ${(error as Error).message}`);
+    if (hasCode(error, 'master_key_missing')) throw new ConfigError(`invalid configuration: ENCRYPTION_KEY: ${(error as Error).message}`);
     throw error;
   }
   return keys;

@@ -53,6 +53,26 @@ const startBareExpress = async () => {
 };
 
 /**
+ * The tenants, conversations and JWTs of the load, and autocannon's setup module: connection k
+ * posts, round-robin, to the conversations of tenant k with that tenant's JWT.
+ */
+const messageLoad = async (stack: Awaited<ReturnType<typeof startApiStack>>, prefix: string) => {
+  const tenants = await provisionTenants(stack, { tenants: TENANTS, conversations: CONVERSATIONS, tier: 'enterprise', prefix });
+  const perConnection = tenants.map((t) =>
+    t.conversationIds.map((id) => ({
+      method: 'POST',
+      path: `/api/v1/conversations/${id}/messages`,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.token}` },
+      body: BODY,
+    })),
+  );
+  return writeTempModule(
+    'setup-client.cjs',
+    `'use strict';\nconst lists = ${JSON.stringify(perConnection)};\nlet next = 0;\nmodule.exports = (client) => { client.setRequests(lists[next++ % lists.length]); };\n`,
+  );
+};
+
+/**
  * POST /api/v1/conversations/:id/messages with a JWT, 64 connections for 20 s, on the real stack
  * (PostgreSQL event store + projector + read models); baseline: a bare express route parsing the
  * same body, same requests, same autocannon settings, in the same run.
@@ -63,20 +83,7 @@ export const apiCommandBench = async (url: string): Promise<BenchResult> => {
   const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000', TIER_REQUESTS_PER_MINUTE: 'enterprise=1000000' });
   let setup: Awaited<ReturnType<typeof writeTempModule>> | undefined;
   try {
-    const tenants = await provisionTenants(stack, { tenants: TENANTS, conversations: CONVERSATIONS, tier: 'enterprise', prefix: 'bench-cmd' });
-    // Connection k posts, round-robin, to the conversations of tenant k with that tenant's JWT.
-    const perConnection = tenants.map((t) =>
-      t.conversationIds.map((id) => ({
-        method: 'POST',
-        path: `/api/v1/conversations/${id}/messages`,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${t.token}` },
-        body: BODY,
-      })),
-    );
-    setup = await writeTempModule(
-      'setup-client.cjs',
-      `'use strict';\nconst lists = ${JSON.stringify(perConnection)};\nlet next = 0;\nmodule.exports = (client) => { client.setRequests(lists[next++ % lists.length]); };\n`,
-    );
+    setup = await messageLoad(stack, 'bench-cmd');
 
     const bare = await startBareExpress();
     let baseline: AutocannonResult;
@@ -119,5 +126,63 @@ export const apiCommandBench = async (url: string): Promise<BenchResult> => {
   } finally {
     await setup?.remove();
     await stack.close();
+  }
+};
+
+/** A span exporter that drops everything: what tracing costs in the process, without a collector's. */
+const noopExporter = {
+  export: (_spans: unknown[], done: (result: { code: 0 }) => void) => done({ code: 0 }),
+  shutdown: async () => undefined,
+};
+
+/**
+ * The same load as `api-command`, first with tracing off (no SDK: the OpenTelemetry API's
+ * non-recording spans), then on (NodeSDK with the http, express, pg and kafkajs instrumentations
+ * and our own spans, exporting to an in-process no-op), same stack, same run. Off runs first:
+ * the SDK cannot be taken out of a process once its instrumentations patched the modules.
+ */
+export const apiCommandTracingBench = async (url: string): Promise<BenchResult> => {
+  const secs = seconds(20);
+  const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000', TIER_REQUESTS_PER_MINUTE: 'enterprise=1000000' });
+  let setup: Awaited<ReturnType<typeof writeTempModule>> | undefined;
+  let tracing: { shutdown(): Promise<void> } | undefined;
+  try {
+    setup = await messageLoad(stack, 'bench-trace');
+    await cannon(stack.baseUrl, setup.file, WARMUP_SECONDS, true);
+    await settle(stack);
+    const off = await cannon(stack.baseUrl, setup.file, secs, true);
+    await settle(stack);
+
+    const { startTracing } = await import('../../runtime/tracing.ts');
+    tracing = startTracing({}, 'bench', noopExporter);
+    // the modules are loaded already: asking for them again lets the instrumentations patch them
+    const require = createRequire(import.meta.url);
+    for (const name of ['http', 'pg', 'express', 'kafkajs']) require(name);
+    await cannon(stack.baseUrl, setup.file, WARMUP_SECONDS, true);
+    await settle(stack);
+    const on = await cannon(stack.baseUrl, setup.file, secs, true);
+    await settle(stack);
+
+    const offPerSecond = off['2xx'] / off.duration;
+    const onPerSecond = on['2xx'] / on.duration;
+    return {
+      scenario: 'api-command-tracing',
+      metric: 'post_message_requests_per_second_traced',
+      value: round(onPerSecond, 0),
+      unit: 'requests/s',
+      p50: round(on.latency.p50),
+      p99: round(on.latency.p99),
+      baseline: { name: 'the same stack and load with tracing off (requests/s)', value: round(offPerSecond, 0) },
+      ratio: round(onPerSecond / offPerSecond),
+      notes: [
+        `overhead ${round((1 - onPerSecond / offPerSecond) * 100)} % (target ≤ 10 %)`,
+        `off: p50 ${round(off.latency.p50)} ms p99 ${round(off.latency.p99)} ms, non-2xx ${off.non2xx}; on: non-2xx ${on.non2xx}`,
+        `autocannon ${CONNECTIONS} connections, ${secs}s each after a ${WARMUP_SECONDS}s warm-up; off first, then on (the SDK cannot be removed once started)`,
+      ].join('; '),
+    };
+  } finally {
+    await setup?.remove();
+    await stack.close();
+    await tracing?.shutdown();
   }
 };

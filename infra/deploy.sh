@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One-command deploy. `infra/deploy.sh compose` (default): build the image and bring every service
+# of infra/docker-compose.yml up, migrations first. `infra/deploy.sh k8s`: build, push to $REGISTRY,
+# create the secret from infra/.env and apply infra/k8s/. Secrets live in infra/.env (never committed):
+# POSTGRES_PASSWORD, ENCRYPTION_KEY, OPERATOR_API_KEY, JWT_SECRET, ORGO_API_KEY, GRAFANA_ADMIN_PASSWORD.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${1:-compose}"
+image="${OPENCLAW_IMAGE:-openclaw-service:$(git rev-parse --short HEAD)}"
+
+if [[ ! -f infra/.env ]]; then
+  echo "infra/.env is missing: it holds the secrets (see the top of infra/deploy.sh)" >&2
+  exit 2
+fi
+if [[ ! -f infra/nginx/certs/tls.crt && "$target" == compose ]]; then
+  echo "infra/nginx/certs/tls.crt and tls.key are missing (nginx serves TLS)" >&2
+  exit 2
+fi
+
+docker build -f infra/Dockerfile -t "$image" .
+case "$target" in
+  compose)
+    export OPENCLAW_IMAGE="$image"
+    docker compose -f infra/docker-compose.yml --env-file infra/.env up -d postgres kurrentdb kafka redis
+    docker compose -f infra/docker-compose.yml --env-file infra/.env run --rm migrate
+    docker compose -f infra/docker-compose.yml --env-file infra/.env up -d --remove-orphans
+    docker compose -f infra/docker-compose.yml --env-file infra/.env ps
+    ;;
+  k8s)
+    : "${REGISTRY:?set REGISTRY to push the image to}"
+    docker tag "$image" "$REGISTRY/$image" && docker push "$REGISTRY/$image"
+    kubectl create namespace openclaw --dry-run=client -o yaml | kubectl apply -f -
+    kubectl -n openclaw create secret generic openclaw-secrets --from-env-file=infra/.env --dry-run=client -o yaml | kubectl apply -f -
+    sed "s#image: openclaw-service:latest#image: $REGISTRY/$image#" infra/k8s/openclaw.yaml | kubectl apply -f -
+    kubectl -n openclaw rollout status deployment --timeout=5m
+    ;;
+  *)
+    echo "usage: infra/deploy.sh [compose|k8s]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,100 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { ConfigError, loadConfig } from './config.ts';
+
+/**
+ * Operator commands over the HTTP API of a running server: `--url` (or OPENCLAW_URL, else this
+ * configuration's HOST:PORT — the embedded default's `npm start`) with the operator key
+ * (`--operator-key`, OPERATOR_API_KEY, else DATA_DIR/operator-key as `dev` keeps it).
+ */
+export interface Target {
+  readonly url: string;
+  readonly operatorKey: string;
+}
+
+export const targetOf = async (options: { url?: string; operatorKey?: string }): Promise<Target> => {
+  const config = loadConfig();
+  const url = options.url ?? process.env.OPENCLAW_URL ?? `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`;
+  const operatorKey =
+    options.operatorKey ??
+    (process.env.OPERATOR_API_KEY || undefined) ??
+    (await readFile(path.join(config.DATA_DIR, 'operator-key'), 'utf8').then((s) => s.trim(), () => undefined));
+  if (!operatorKey) throw new ConfigError(`no operator key: pass --operator-key, set OPERATOR_API_KEY, or run against the embedded default's ${config.DATA_DIR}`);
+  return { url: url.replace(/\/$/, ''), operatorKey };
+};
+
+class ApiFailure extends Error {}
+
+const call = async <T>(target: { url: string }, credential: string, method: string, route: string, body?: unknown): Promise<T> => {
+  const res = await fetch(`${target.url}/api/v1${route}`, {
+    method,
+    headers: { authorization: `Bearer ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  }).catch((error: unknown) => {
+    throw new ApiFailure(`cannot reach ${target.url}: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`);
+  });
+  const text = await res.text();
+  const parsed = (text ? JSON.parse(text) : {}) as T & { detail?: string; code?: string };
+  if (!res.ok) throw new ApiFailure(`${method} ${route}: ${res.status} ${parsed.code ?? ''} ${parsed.detail ?? text}`.trim());
+  return parsed;
+};
+
+const slugOf = (name: string) =>
+  `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '').slice(0, 32) || 'tenant'}`;
+
+/** `onboard`: the tenant, then its first API key, printed once. */
+export const onboard = async (target: Target, input: { name: string; email: string; tier: string; slug?: string; json: boolean }) => {
+  const slug = input.slug ?? slugOf(input.name);
+  await call(target, target.operatorKey, 'POST', '/tenants', { slug, name: input.name, email: input.email, tier: input.tier });
+  const { key } = await call<{ key: string }>(target, target.operatorKey, 'POST', `/tenants/${slug}/api-keys`, { label: 'first key (onboard)' });
+  process.stdout.write(
+    input.json ? `${JSON.stringify({ tenant: slug, tier: input.tier, apiKey: key })}\n` : `tenant ${slug} (${input.tier}) created\napi key: ${key}\n(shown once: keep it now)\n`,
+  );
+};
+
+interface Knight {
+  readonly status: string;
+  readonly progress?: number | null;
+  readonly failure?: { stage?: string; reason?: string } | null;
+}
+
+const STEPS: Record<string, number> = { requested: 10, provisioning: 40, provisioned: 100, working: 100 };
+
+/**
+ * `deploy-knight`: the knight deployed for the tenant with a key issued for this call (revoked
+ * after), then followed with a progress bar until its computer runs (exit 0) or it fails (exit 1).
+ */
+export const deployKnight = async (target: Target, input: { tenant: string; task: string; timeoutSeconds: number; json: boolean }): Promise<number> => {
+  const issued = await call<{ key: string; keyId?: string }>(target, target.operatorKey, 'POST', `/tenants/${input.tenant}/api-keys`, { label: 'openclaw-service deploy-knight' });
+  const { access_token: token } = await call<{ access_token: string }>(target, issued.key, 'POST', '/auth/token');
+  try {
+    const { knightId } = await call<{ knightId: string }>(target, token, 'POST', '/knights', { task: input.task });
+    const bar = input.json ? undefined : new SingleBar({ format: `knight ${knightId} {bar} {percentage}% | {status}`, stream: process.stderr });
+    bar?.start(100, 0, { status: 'requested' });
+    const deadline = Date.now() + input.timeoutSeconds * 1000;
+    let knight: Knight = { status: 'requested' };
+    while (Date.now() < deadline) {
+      knight = await call<Knight>(target, token, 'GET', `/knights/${knightId}`).catch((error: unknown) => {
+        if (error instanceof ApiFailure && error.message.includes(' 404 ')) return knight; // not projected yet
+        throw error;
+      });
+      bar?.update(STEPS[knight.status] ?? 0, { status: knight.status });
+      if (knight.status === 'provisioned' || knight.status === 'working' || knight.status === 'failed' || knight.status === 'terminated') break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    bar?.stop();
+    const running = knight.status === 'provisioned' || knight.status === 'working';
+    const outcome = running ? 'running' : knight.status === 'failed' ? 'failed' : `still ${knight.status} after ${input.timeoutSeconds} s`;
+    process.stdout.write(
+      input.json
+        ? `${JSON.stringify({ knightId, tenant: input.tenant, status: running ? 'running' : knight.status, failure: knight.failure ?? null })}\n`
+        : `knight ${knightId}: ${outcome}${knight.failure ? ` (${knight.failure.stage}: ${knight.failure.reason})` : ''}\n`,
+    );
+    return running ? 0 : 1;
+  } finally {
+    if (issued.keyId) await call(target, token, 'DELETE', `/api-keys/${issued.keyId}`).catch(() => undefined);
+  }
+};
+
+export { ApiFailure };

@@ -1,0 +1,132 @@
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { registry } from '../../adapters/telemetry/metrics.ts';
+import { API_BASE_PATH } from '../../adapters/http/index.ts';
+import { ENV_SCHEMA, ENV_VARS } from '../../runtime/config-schema.ts';
+import { ROLE_NAMES } from '../../runtime/roles.ts';
+
+// No container engine here: every deployment file is parsed and held against the code instead.
+const root = path.resolve(import.meta.dirname, '../..');
+const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
+const yamlOf = (file: string) => parse(read(file), { merge: true }) as Record<string, unknown>;
+
+type Env = Record<string, string>;
+interface ComposeService {
+  image?: string;
+  command?: string[];
+  environment?: Env;
+  ports?: string[];
+}
+
+/** `${NAME:?message}` and `${NAME:-default}` as compose would fill them from an infra/.env of sample values. */
+const SAMPLE: Env = {
+  POSTGRES_PASSWORD: 'pw',
+  ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+  OPERATOR_API_KEY: 'ocs_aqwlywdng1hh_cGqJ1a5PJYFkorQ8RKRt_f4sEPPsZKbW5A77JO-5r38',
+  JWT_SECRET: 'a-secret-of-at-least-thirty-two-characters',
+  ORGO_API_KEY: 'sk_live_sample',
+};
+const substitute = (value: string) =>
+  value.replace(/\$\{([A-Z_]+)(?::[?-]([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) => SAMPLE[name] ?? (value.includes(':-') ? (fallback ?? '') : 'x'));
+
+/** The roles a service runs: `start --roles a,b` or a role command. */
+const rolesOf = (args: readonly string[]) => {
+  const at = args.indexOf('--roles');
+  if (args[0] === 'start') return args[at + 1]!.split(',');
+  return (ROLE_NAMES as readonly string[]).includes(args[0]!) ? [args[0]!] : [];
+};
+
+const metricNames = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
+/** Every `openclaw_…` series an expression names exists in the registry (histograms by their _bucket/_count/_sum). */
+const unknownMetrics = (expr: string) =>
+  [...expr.matchAll(/\bopenclaw_[a-z_]+/g)].map((m) => m[0]).filter((name) => !metricNames.has(name.replace(/_(bucket|count|sum)$/, '')));
+
+const compose = yamlOf('infra/docker-compose.yml') as { services: Record<string, ComposeService> };
+const ours = Object.entries(compose.services).filter(([, s]) => s.image?.includes('openclaw-service'));
+const k8s = parseAllDocuments(read('infra/k8s/openclaw.yaml')).map((d) => d.toJS() as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+const configMap = k8s.find((d) => d.kind === 'ConfigMap')!.data as Env;
+
+describe('deployment files agree with the code', () => {
+  it('docker-compose: every role is a service, every variable a service sets is one the configuration accepts (and parses)', () => {
+    const roles = new Set(ours.flatMap(([, s]) => rolesOf(s.command ?? [])));
+    expect([...roles].sort()).toEqual([...ROLE_NAMES].sort());
+    for (const [name, service] of ours) {
+      const env = Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, substitute(String(v))]));
+      for (const key of Object.keys(env)) expect(ENV_VARS, `${name}: ${key}`).toContain(key);
+      const parsed = ENV_SCHEMA.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+      expect(parsed.success, `${name}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true);
+      for (const role of rolesOf(service.command ?? [])) expect(ROLE_NAMES, name).toContain(role);
+    }
+    expect(compose.services.api!.environment!.PORT).toBe('8080');
+    for (const dependency of ['postgres', 'kurrentdb', 'kafka', 'redis', 'prometheus', 'grafana', 'nginx']) expect(Object.keys(compose.services)).toContain(dependency);
+  });
+
+  it('nginx: TLS on 443, the API upstream on the port the api service listens on, the paths the server serves', () => {
+    const conf = read('infra/nginx/nginx.conf');
+    expect(conf).toMatch(/listen 443 ssl;/);
+    expect(conf).toContain(`server api:${compose.services.api!.environment!.PORT};`);
+    expect(conf).toContain(`location ${API_BASE_PATH}/ {`);
+    for (const p of ['/healthz', '/readyz', '/openapi.json']) expect(conf).toContain(`location = ${p} { proxy_pass http://api; }`);
+    expect(conf).toMatch(/Upgrade \$http_upgrade/);
+    const mounted = compose.services.nginx as unknown as { volumes: string[] };
+    for (const v of mounted.volumes) expect(existsSync(path.join(root, 'infra', v.split(':')[0]!)) || v.includes('certs'), v).toBe(true);
+  });
+
+  it('Prometheus scrapes the roles on METRICS_PORT; alert rules and the Grafana dashboard name only metrics that exist', () => {
+    const prom = yamlOf('infra/prometheus/prometheus.yml') as { scrape_configs: Array<{ metrics_path: string; dns_sd_configs: Array<{ names: string[]; port: number }> }> };
+    const [job] = prom.scrape_configs;
+    expect(job!.metrics_path).toBe('/metrics');
+    expect(String(job!.dns_sd_configs[0]!.port)).toBe(compose.services.api!.environment!.METRICS_PORT);
+    expect(String(job!.dns_sd_configs[0]!.port)).toBe(configMap.METRICS_PORT);
+    for (const name of job!.dns_sd_configs[0]!.names) expect(Object.keys(compose.services)).toContain(name);
+    const rules = (yamlOf('infra/prometheus/alerts.yml') as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap((g) => g.rules);
+    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['ProjectionLagging', 'ConsumerLagging', 'SagaFailures', 'HighErrorRate']));
+    for (const rule of rules) expect(unknownMetrics(rule.expr), rule.alert).toEqual([]);
+    const dashboard = JSON.parse(read('infra/grafana/dashboards/openclaw.json')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+    for (const panel of dashboard.panels) for (const t of panel.targets) expect(unknownMetrics(t.expr), panel.title).toEqual([]);
+    const provisioning = yamlOf('infra/grafana/provisioning/dashboards/openclaw.yml') as { providers: Array<{ options: { path: string } }> };
+    expect(read('infra/docker-compose.yml')).toContain(`./grafana/dashboards:${provisioning.providers[0]!.options.path}`);
+  });
+
+  it('Kubernetes: a Deployment per role, probes on the paths and port the process serves, only variables the configuration accepts', () => {
+    const deployments = k8s.filter((d) => d.kind === 'Deployment');
+    const roles = deployments.map((d) => rolesOf(d.spec.template.spec.containers[0].args)).flat();
+    expect(roles.sort()).toEqual([...ROLE_NAMES].sort());
+    for (const key of Object.keys(configMap)) expect(ENV_VARS, key).toContain(key);
+    expect(ENV_SCHEMA.safeParse(configMap).success).toBe(true);
+    for (const d of deployments) {
+      const [container] = d.spec.template.spec.containers;
+      for (const e of container.env ?? []) expect(ENV_VARS, `${d.metadata.name}: ${e.name}`).toContain(e.name);
+      expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+      expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+      const metrics = container.ports.find((p: { name: string }) => p.name === 'metrics');
+      expect(String(metrics.containerPort)).toBe(configMap.METRICS_PORT);
+      expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+    }
+    const api = deployments.find((d) => d.metadata.name === 'openclaw-api')!.spec.template.spec.containers[0];
+    const port = api.env.find((e: { name: string }) => e.name === 'PORT').value;
+    expect(String(api.ports.find((p: { name: string }) => p.name === 'http').containerPort)).toBe(port);
+  });
+
+  it('Dockerfile: multi-stage, runs as a user without privileges, its variables and entry point exist', () => {
+    const dockerfile = read('infra/Dockerfile');
+    expect(dockerfile.match(/^FROM /gm)!.length).toBeGreaterThanOrEqual(3);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    const env = [...dockerfile.matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=\S+/gm)].map((m) => m[1]!).filter((n) => n !== 'NODE_ENV');
+    for (const name of env) expect(ENV_VARS, name).toContain(name);
+    expect(dockerfile).toContain('"runtime/cli.ts"');
+    expect(existsSync(path.join(root, 'runtime/cli.ts'))).toBe(true);
+    expect(dockerfile).toMatch(/EXPOSE 8080 9464/);
+  });
+
+  it('CI runs .ci/run; deploy.sh is executable and valid bash', () => {
+    const workflow = yamlOf('.github/workflows/ci.yml') as { jobs: Record<string, { steps: Array<{ run?: string }> }> };
+    expect(Object.values(workflow.jobs).flatMap((j) => j.steps.map((s) => s.run))).toContain('.ci/run');
+    accessSync(path.join(root, '.ci/run'), constants.X_OK);
+    accessSync(path.join(root, 'infra/deploy.sh'), constants.X_OK);
+    execFileSync('bash', ['-n', path.join(root, 'infra/deploy.sh')]);
+  });
+});

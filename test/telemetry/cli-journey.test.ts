@@ -1,0 +1,76 @@
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const STORAGE_VARS = ['DATABASE_URL', 'EVENTSTORE_URL', 'EVENT_STORE', 'EVENT_STORE_SCHEMA', 'READ_MODEL_SCHEMA', 'DATA_DIR', 'ENCRYPTION_KEY', 'PORT', 'OPERATOR_API_KEY', 'ORGO_API_KEY', 'BUS'];
+const inherited = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !STORAGE_VARS.includes(k)));
+
+const cli = async (args: string[], env: Record<string, string>) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', ...args], {
+      cwd: root,
+      env: { ...inherited(), LOG_LEVEL: 'warn', ...env },
+      timeout: 240_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+};
+
+describe('onboard, then deploy-knight, against `npm start` (the embedded default) on the simulated Orgo', () => {
+  let dir: string;
+  let server: ChildProcess | undefined;
+  let url: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ocs-cli-'));
+    server = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'dev'], {
+      cwd: root,
+      env: { ...inherited(), DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'warn', ORGO_SIMULATOR_DELAYS: 'none' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    server.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    server.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    for (const deadline = Date.now() + 180_000; !/api:\s+(http:\/\/\S+)\/api\/v1/.test(out); await new Promise((r) => setTimeout(r, 100)))
+      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`dev did not start:\n${out}`);
+    url = /api:\s+(http:\/\/\S+)\/api\/v1/.exec(out)![1]!;
+  }, 200_000);
+  afterAll(async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server!.once('exit', r));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints the first API key once, and the knight reaches running; the operator key comes from DATA_DIR', async () => {
+    const env = { DATA_DIR: dir };
+    const onboarded = await cli(['onboard', '--url', url, '--name', 'Acme Robots', '--email', 'ops@acme.test', '--tier', 'pro', '--json'], env);
+    expect(onboarded.code, onboarded.stderr).toBe(0);
+    const tenant = JSON.parse(onboarded.stdout) as { tenant: string; tier: string; apiKey: string };
+    expect(tenant).toMatchObject({ tenant: 'acme-robots', tier: 'pro' });
+    expect(tenant.apiKey).toMatch(/^ocs_[a-z0-9]{12}_/);
+    const me = await fetch(`${url}/api/v1/tenants/me`, { headers: { authorization: `Bearer ${tenant.apiKey}` } });
+    expect(me.status).toBe(200);
+
+    const again = await cli(['onboard', '--url', url, '--name', 'Acme Robots', '--email', 'ops@acme.test'], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+
+    const deployed = await cli(['deploy-knight', '--url', url, '--tenant', 'acme-robots', '--task', 'build the website', '--json'], env);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    expect(JSON.parse(deployed.stdout)).toMatchObject({ tenant: 'acme-robots', status: 'running', failure: null });
+
+    const unknown = await cli(['deploy-knight', '--url', url, '--tenant', 'nobody-here', '--task', 'x'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/404/);
+  }, 400_000);
+});
