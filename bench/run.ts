@@ -5,6 +5,7 @@
  */
 import { apiCommandBench } from './scenarios/api-command.ts';
 import { commandLongStream } from './scenarios/command-long-stream.ts';
+import { messageToReplyBench } from './scenarios/message-to-reply.ts';
 import { projectionLagBench } from './scenarios/projection-lag.ts';
 import { rebuildBench } from './scenarios/rebuild.ts';
 import { sagaThroughputBench } from './scenarios/saga-throughput.ts';
@@ -26,6 +27,7 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   'saga-throughput': () => sagaThroughputBench(url),
   'tenant-ready': () => tenantReadyBench(url),
   'relay-throughput': () => relayThroughputBench(url),
+  'message-to-reply': () => messageToReplyBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');
