@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, ok } from '../http/support/client.ts';
-import { slug } from '../http/support/journey.ts';
+import { client } from '../http/support/client.ts';
+import { newTenant } from '../http/support/journey.ts';
 import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 import { newMasterKey } from '../support/codec.ts';
@@ -45,12 +45,8 @@ describe('the agents role survives kill -9 under load (child process on PostgreS
   };
 
   it(`every user message is answered exactly once across ${KILLS} kills`, async () => {
-    const operator = client(api.baseUrl, api.operatorKey);
-    const tenantId = slug('crash');
-    ok(await operator.post('/tenants', { slug: tenantId, name: 'Crash', tier: 'enterprise' }), 201);
-    const issued = ok(await operator.post<{ key: string; position: string }>(`/tenants/${tenantId}/api-keys`, { label: 'crash' }), 201);
-    ok(await operator.get(`/tenants/${tenantId}?minPosition=${issued.position}`), 200);
-    const me = client(api.baseUrl, issued.key);
+    const { key } = await newTenant(client(api.baseUrl, api.operatorKey), 'enterprise');
+    const me = client(api.baseUrl, key);
     const conversations = await Promise.all(Array.from({ length: 4 }, (_, i) => newConversation(me, `load ${i}`)));
 
     let posting = true;
