@@ -49,29 +49,25 @@ describe('the agents role survives kill -9 under load (child process on PostgreS
     const me = client(api.baseUrl, key);
     const conversations = await Promise.all(Array.from({ length: 4 }, (_, i) => newConversation(me, `load ${i}`)));
 
-    let posting = true;
+    // Load while each process runs: a burst of messages over every conversation, then kill -9 at a random moment.
     let posted = 0;
-    const load = (async () => {
-      while (posting) {
+    const burst = async (round: number) => {
+      for (let i = 0; i < 4; i++)
         await Promise.all(
           conversations.map(async (c) => {
-            const reply = await me.post(`/conversations/${c}/messages`, { text: `what do I have? #${posted}` });
+            const reply = await me.post(`/conversations/${c}/messages`, { text: `what do I have? #${round}.${i}` });
             if (reply.status === 201) posted += 1;
           }),
         );
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    })();
-
+    };
     for (let kill = 0; kill < KILLS; kill++) {
       const agents = startAgents();
       await agents.running;
-      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 900));
+      await burst(kill);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 500));
       agents.child.kill('SIGKILL');
       await agents.exited;
     }
-    posting = false;
-    await load;
     const last = startAgents();
     await last.running;
     try {
@@ -85,7 +81,7 @@ describe('the agents role survives kill -9 under load (child process on PostgreS
       }
       const all = (await Promise.all(conversations.map((c) => history(me, c)))).flat();
       expect(all.filter((m) => m.role === 'user').length).toBe(posted);
-      expect(posted).toBeGreaterThan(100);
+      expect(posted).toBe(KILLS * 16);
       expectOneReplyEach(all);
       expect(all.filter((m) => m.role === 'agent').length).toBe(posted);
     } finally {
