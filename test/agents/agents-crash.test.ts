@@ -39,8 +39,12 @@ describe('the agents role survives kill -9 under load (child process on PostgreS
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const running = new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => c.toString().includes('agents running') && resolve()));
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    // a process that dies while starting (a loaded machine's pool timeout) fails the test instead of hanging it
+    const running = new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => c.toString().includes('agents running') && resolve());
+      void exited.then(() => reject(new Error('the agents process exited before it was running')));
+    });
     return { child, running, exited };
   };
 
