@@ -79,7 +79,7 @@ describe('command shell: read → fold → decide → encode → append → retr
     expect(second.nextRevision).toBe(1);
     expect(second.position! > first.position!).toBe(true);
     const stored = await store.readStream(`conversation-${t}.c1`);
-    expect(stored.map((e) => e.type)).toEqual(['ConversationStarted', 'MessagePosted']);
+    expect(stored.map((e) => e.type)).toEqual(['ConversationStarted', 'MessagePosted.v2']);
     expect(JSON.stringify(stored.map((e) => e.data))).not.toContain('the secret plan');
     expect(stored[1]!.metadata).toMatchObject({ tenantId: t, actor: 'test', correlationId: 'corr', causationId: null, enc: 1 });
     expect(await texts(t)).toEqual(['the secret plan']);
