@@ -77,7 +77,7 @@ describe('command files: validated input → domain command → shell', () => {
     await closeConversation(ports, as(slug), conversationId, { reason: 'done' });
     await expect(postMessage(ports, as(slug), conversationId, { text: 'late' })).rejects.toMatchObject({ code: 'conversation_closed' });
     const types = (await store.readStream(`conversation-${slug}.${conversationId}`)).map((e) => e.type);
-    expect(types).toEqual(['ConversationStarted', 'MessagePosted', 'MessagePosted', 'ConversationClosed']);
+    expect(types).toEqual(['ConversationStarted', 'MessagePosted.v2', 'MessagePosted.v2', 'ConversationClosed']);
   });
 
   it('deploys knights up to the tier limit, and terminating twice is a no-op', async () => {
