@@ -5,6 +5,7 @@
  */
 import { apiCommandBench, apiCommandTracingBench } from './scenarios/api-command.ts';
 import { commandLongStream } from './scenarios/command-long-stream.ts';
+import { messageToReplyBench } from './scenarios/message-to-reply.ts';
 import { projectionLagBench } from './scenarios/projection-lag.ts';
 import { rebuildBench } from './scenarios/rebuild.ts';
 import { sagaThroughputBench } from './scenarios/saga-throughput.ts';
@@ -32,6 +33,7 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   'audit-export': () => auditExportBench(url),
   'audit-verify': () => auditVerifyBench(url),
   'ws-fanout': () => wsFanoutBench(url),
+  'message-to-reply': () => messageToReplyBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');

@@ -6,6 +6,7 @@ import { MASTER_KEY_FILE } from './encryption.ts';
 import { createLogger } from './logger.ts';
 import { stopOnSignals } from './signals.ts';
 import { prepareProcess } from './process-setup.ts';
+import type { AgentBridgeFlags } from './agent-bridge.ts';
 
 const program = new Command('openclaw-service').description('OpenClaw-as-a-Service control plane');
 
@@ -118,7 +119,7 @@ program
   .option('--token-file <path>', 'file holding the bridge token (or AGENT_BRIDGE_TOKEN)')
   .option('--gateway <url>', 'the local OpenClaw gateway (OPENCLAW_GATEWAY_URL, default http://127.0.0.1:18789)')
   .option('--gateway-token-file <path>', 'file holding the gateway token (or OPENCLAW_GATEWAY_TOKEN)')
-  .action(async (flags: import('./agent-bridge.ts').AgentBridgeFlags) => {
+  .action(async (flags: AgentBridgeFlags) => {
     const { runAgentBridge } = await import('./agent-bridge.ts');
     const log = createLogger(process.env.LOG_LEVEL || 'info');
     const bridge = await runAgentBridge(flags, process.env, log);

@@ -55,6 +55,8 @@ const RETRIED = new Set(['internal', 'unavailable']);
  */
 export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSubscription> => {
   const { ports, log } = deps;
+  // On stop, replies in flight are abandoned without a fallback: their messages are delivered again.
+  const stopping = new AbortController();
   const maxChars = Math.min(deps.maxReplyChars ?? MAX_MESSAGE_TEXT, MAX_MESSAGE_TEXT);
 
   const answered = async (streamId: string, replyId: string): Promise<boolean> => {
@@ -95,6 +97,7 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
     const runtime = await deps.runtimeFor(tenantId);
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error(`no reply within ${deps.timeoutMs} ms`)), deps.timeoutMs);
+    const signal = AbortSignal.any([controller.signal, stopping.signal]);
     let seq = 0;
     let delayed = false;
     let text: string;
@@ -102,7 +105,7 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
       text = await runtime.reply(
         { tenantId, conversationId, messageId: inReplyTo, eventId: event.id, channel: event.data.channel, text: event.data.text },
         {
-          signal: controller.signal,
+          signal,
           onPartial: (soFar) => deps.partials.onPartial({ tenantId, conversationId, inReplyTo, text: soFar, seq: ++seq }),
           onDelayed: (reason) => {
             if (delayed) return;
@@ -114,6 +117,7 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
         },
       );
     } catch (error) {
+      if (stopping.signal.aborted) throw new Error('agent dispatch stopping; the message will be delivered again');
       const reason = controller.signal.aborted ? `${runtime.kind} agent timed out after ${deps.timeoutMs} ms` : `${runtime.kind} agent failed: ${reasonOf(error)}`;
       log.warn({ ...context, runtime: runtime.kind, reason }, 'agent reply failed; posting the fallback');
       await settle('fallback', () =>
@@ -141,7 +145,7 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
       }), context);
   };
 
-  return consumeDecoded(
+  const subscription = await consumeDecoded(
     deps.bus,
     deps.codec,
     deps.consumer ?? AGENTS_CONSUMER,
@@ -159,6 +163,13 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
       });
     },
   );
+  return {
+    done: subscription.done,
+    async close() {
+      stopping.abort();
+      await subscription.close();
+    },
+  };
 };
 
 /** A failure's reason for the record: its message, bounded, never a stack. */

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { bridgeTokenHash } from '../agents/bridge-tokens.ts';
 
 /**
  * What the saga runs on a computer over Orgo's `bash`. Every piece of text from outside (a
@@ -61,7 +62,7 @@ export const agentSteps = (token: string, warm: boolean): readonly ScriptStep[] 
 
 export const newBridgeToken = (): { token: string; hash: string } => {
   const token = randomBytes(32).toString('base64url');
-  return { token, hash: `sha256:${createHash('sha256').update(token).digest('hex')}` };
+  return { token, hash: bridgeTokenHash(token) };
 };
 
 const TASK_ID = /^[A-Za-z0-9_-]{1,64}$/;

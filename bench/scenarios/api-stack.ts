@@ -18,7 +18,7 @@ import type { Stack } from '../../runtime/stack.ts';
 export type ApiStack = Stack;
 
 /** The real stack on the bench's database with the production pool size, in schemas its `close()` drops. */
-export const startApiStack = async (url: string, env: Record<string, string> = {}, options: { projector?: 'inline' | 'thread' | 'none' } = {}): Promise<ApiStack> => {
+export const startApiStack = async (url: string, env: Record<string, string> = {}, options: { projector?: 'inline' | 'thread' | 'none'; agents?: boolean } = {}): Promise<ApiStack> => {
   const suffix = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const schemas = { events: `bench_api_ev_${suffix}`, readModels: `bench_api_rm_${suffix}` };
   const stack = await startStack({
@@ -29,6 +29,7 @@ export const startApiStack = async (url: string, env: Record<string, string> = {
     env: { JWT_SECRET: `bench:${randomUUID()}${randomUUID()}`, ...env },
     ...(process.env.BENCH_PG_POOL_SIZE ? { poolSize: Number(process.env.BENCH_PG_POOL_SIZE) } : {}), // default 8, as in production
     ...(options.projector === undefined ? {} : { projector: options.projector }),
+    ...(options.agents ? { agents: true } : {}),
   });
   return {
     ...stack,
