@@ -13,7 +13,7 @@ const tenantId = asTenantId('acme');
 const conversationId = asConversationId('c-1');
 const active: TenantFacts = { status: 'active', tier: 'free' };
 const started: ConversationEvent = { type: 'ConversationStarted', data: { conversationId, tenantId, channel: 'telegram', externalChatId: '4242', title: null, at } };
-const asked: ConversationEvent = { type: 'MessagePosted', data: { messageId: 'u1', role: 'user', channel: 'telegram', text: 'hi', inReplyTo: null, at } };
+const asked: ConversationEvent = { type: 'MessagePosted', data: { messageId: 'u1', role: 'user', channel: 'telegram', text: 'hi', external: null, inReplyTo: null, at } };
 const post = (extra: Partial<Extract<ConversationCommand, { type: 'PostMessage' }>>): ConversationCommand => ({
   type: 'PostMessage', messageId: 'r1', role: 'agent', channel: 'telegram', text: 'hello', tenant: active, messagesToday: 0, at, ...extra,
 });
@@ -22,7 +22,7 @@ const conversation = spec(conversationDecider).given;
 describe('agent replies on the conversation', () => {
   it('a reply names the user message it answers; a user message cannot be a reply', () => {
     conversation([started, asked]).when(post({ inReplyTo: 'u1' })).then([
-      { type: 'MessagePosted', data: { messageId: 'r1', role: 'agent', channel: 'telegram', text: 'hello', inReplyTo: 'u1', at } },
+      { type: 'MessagePosted', data: { messageId: 'r1', role: 'agent', channel: 'telegram', text: 'hello', external: null, inReplyTo: 'u1', at } },
     ]);
     conversation([started]).when(post({ role: 'user', inReplyTo: 'u1' })).thenThrows('invalid_in_reply_to');
     conversation([started]).when(post({ inReplyTo: 'has space' })).thenThrows('invalid_in_reply_to');
@@ -34,10 +34,10 @@ describe('agent replies on the conversation', () => {
     };
     const events = conversation([started, asked]).when(fail).then([
       { type: 'AgentReplyFailed', data: { inReplyTo: 'u1', reason: 'gateway timed out', at } },
-      { type: 'MessagePosted', data: { messageId: 'r1', role: 'agent', channel: 'telegram', text: 'Sorry', inReplyTo: 'u1', at } },
+      { type: 'MessagePosted', data: { messageId: 'r1', role: 'agent', channel: 'telegram', text: 'Sorry', external: null, inReplyTo: 'u1', at } },
     ]);
     expect(events.status === 'open' && events.messageCount).toBe(2);
-    conversation([started, asked, { type: 'MessagePosted', data: { messageId: 'r1', role: 'agent', channel: 'telegram', text: 'late', inReplyTo: 'u1', at } }])
+    conversation([started, asked, { type: 'MessagePosted', data: { messageId: 'r1', role: 'agent', channel: 'telegram', text: 'late', external: null, inReplyTo: 'u1', at } }])
       .when(fail)
       .thenNothing();
     conversation([]).when(fail).thenThrows('conversation_not_found');
