@@ -14,6 +14,7 @@ import type { CommandPorts } from '../commands/context.ts';
 import { tenantDecider } from '../domain/index.ts';
 import type { AgentPartials, AgentRuntime } from '../domain/ports/agent-runtime.ts';
 import type { BusSubscription } from '../domain/ports/bus.ts';
+import type { LiveFeed } from '../domain/ports/live.ts';
 import { AppError } from '../domain/shared/errors.ts';
 import type { TenantId } from '../domain/shared/ids.ts';
 import { parseStreamId, tenantStream } from '../domain/shared/streams.ts';
@@ -30,7 +31,15 @@ export interface RunningAgents {
   stop(): Promise<void>;
 }
 
-/** Until the live feed is wired here, partial replies only reach the debug log. */
+/** Partial replies as `agent.partial` frames on the live feed, to the tenant's open dashboards (best effort). */
+export const livePartials = (feed: LiveFeed, log: Logger): AgentPartials => ({
+  onPartial: (p) =>
+    void feed
+      .publish(p.tenantId, { kind: 'agent.partial', conversationId: p.conversationId, inReplyTo: p.inReplyTo, text: p.text, seq: p.seq })
+      .catch((error: unknown) => log.debug({ err: error, tenantId: p.tenantId }, 'agent partial not published')),
+});
+
+/** Without a live feed, partial replies only reach the debug log. */
 const loggedPartials = (log: Logger): AgentPartials => ({
   onPartial: (p) => log.debug({ tenantId: p.tenantId, conversationId: p.conversationId, inReplyTo: p.inReplyTo, seq: p.seq, chars: p.text.length }, 'agent partial'),
 });

@@ -65,7 +65,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
     }),
   );
   const live = createInProcessLiveFeed();
-  const { startAgents } = await import('./agents.ts');
+  const { livePartials, startAgents } = await import('./agents.ts');
   const agents = await startAgents({
     storage: served.storage,
     ports: served.platform.ports,
@@ -73,6 +73,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
     server: served.http.server,
     env,
     log,
+    partials: livePartials(live, log),
   }).catch(async (error: unknown) => {
     await served.stop();
     throw error;
