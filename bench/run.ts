@@ -9,6 +9,7 @@ import { projectionLagBench } from './scenarios/projection-lag.ts';
 import { rebuildBench } from './scenarios/rebuild.ts';
 import { sagaThroughputBench } from './scenarios/saga-throughput.ts';
 import { tenantReadyBench } from './scenarios/tenant-ready.ts';
+import { webhookIngestBench } from './scenarios/webhook-ingest.ts';
 import { relayThroughputBench } from './scenarios/relay-throughput.ts';
 import { storeAppend, storeAppendEmbedded } from './scenarios/store-append.ts';
 import type { BenchResult } from './lib.ts';
@@ -26,6 +27,7 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   'saga-throughput': () => sagaThroughputBench(url),
   'tenant-ready': () => tenantReadyBench(url),
   'relay-throughput': () => relayThroughputBench(url),
+  'webhook-ingest': () => webhookIngestBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');
