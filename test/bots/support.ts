@@ -9,7 +9,7 @@ import type { TelegramDouble } from '../doubles/telegram-bot-api.ts';
 import { startWhatsAppDouble } from '../doubles/whatsapp-graph.ts';
 import type { WhatsAppDouble } from '../doubles/whatsapp-graph.ts';
 import { client, ok } from '../http/support/client.ts';
-import type { Client } from '../http/support/client.ts';
+import type { Client, Reply } from '../http/support/client.ts';
 import { newTenant, tokenFor } from '../http/support/journey.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
 
@@ -78,6 +78,12 @@ export const startBotsHarness = async (options: { bots?: boolean } = {}): Promis
 export const tenantClient = async (h: BotsHarness): Promise<{ tenantId: string; me: Client }> => {
   const { tenantId, key } = await newTenant(client(h.stack.baseUrl, h.stack.operatorKey), 'enterprise');
   return { tenantId, me: client(h.stack.baseUrl, await tokenFor(h.stack.baseUrl, key)) };
+};
+
+/** Keeps every API answer's body, to search for secrets afterwards. */
+export const answersKept = () => {
+  const seen: string[] = [];
+  return { seen, keep: <T>(reply: Reply<T>): Reply<T> => (seen.push(JSON.stringify(reply.body)), reply) };
 };
 
 export const waitFor = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> => {
