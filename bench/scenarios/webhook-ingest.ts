@@ -49,13 +49,17 @@ type Step = { rate: number; achieved: number; p50: number; p99: number; non2xx: 
 const ladder = async (origin: string, setupFile: string): Promise<{ best: Step | undefined; steps: Step[] }> => {
   const steps: Step[] = [];
   let best: Step | undefined;
+  let misses = 0;
+  // warm-up, not counted: connections, JIT, the first conversations
+  await autocannon({ url: origin, connections: CONNECTIONS, overallRate: 200, duration: 3, workers: 1, setupClient: setupFile });
   for (const rate of RATES) {
     const r: AutocannonResult = await autocannon({ url: origin, connections: CONNECTIONS, overallRate: rate, duration: STEP_SECONDS, workers: 1, setupClient: setupFile });
     const step = { rate, achieved: r['2xx'] / r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx + r.errors + r.timeouts };
     steps.push(step);
     const held = step.p99 <= P99_LIMIT_MS && step.non2xx === 0 && step.achieved >= rate * 0.9;
-    if (!held) break;
-    best = step;
+    // one miss may be noise on a shared machine; two in a row end the ladder
+    if (!held && ++misses >= 2) break;
+    if (held) (misses = 0), (best = step);
   }
   return { best, steps };
 };
@@ -107,7 +111,7 @@ export const webhookIngestBench = async (url: string): Promise<BenchResult> => {
       baseline: { name: 'bare express 5 route parsing the same JSON (updates/s at p99 ≤ 50 ms)', value: base },
       ratio: base > 0 ? round(value / base) : 0,
       notes: [
-        `offered-rate ladder, autocannon ${CONNECTIONS} connections in a worker thread, ${STEP_SECONDS}s a step; a step holds when p99 ≤ ${P99_LIMIT_MS} ms, every answer 200 and ≥ 90% of the offered rate is served`,
+        `offered-rate ladder, autocannon ${CONNECTIONS} connections in a worker thread, ${STEP_SECONDS}s a step; after a 3 s warm-up at 200/s; two failed steps in a row end a ladder; a step holds when p99 ≤ ${P99_LIMIT_MS} ms, every answer 200 and ≥ 90% of the offered rate is served`,
         `ours: ${describe(ours.steps)}`,
         `baseline: ${describe(baseline.steps)}${baseline.best?.rate === RATES[RATES.length - 1] ? ' (the ladder ends here: the baseline was not pushed to its limit)' : ''}`,
         `each update: secret check, conversation of its chat (${CHATS} chats, started on first contact), the user message appended with update_id as idempotency key; PostgreSQL store, projector inline; log head after the run ${head}`,
