@@ -10,6 +10,7 @@ import { projectionLagBench } from './scenarios/projection-lag.ts';
 import { rebuildBench } from './scenarios/rebuild.ts';
 import { sagaThroughputBench } from './scenarios/saga-throughput.ts';
 import { tenantReadyBench } from './scenarios/tenant-ready.ts';
+import { webhookIngestBench } from './scenarios/webhook-ingest.ts';
 import { relayThroughputBench } from './scenarios/relay-throughput.ts';
 import { storeAppend, storeAppendEmbedded } from './scenarios/store-append.ts';
 import { auditExportBench, auditVerifyBench } from './scenarios/audit.ts';
@@ -34,6 +35,7 @@ const scenarios: Record<string, () => Promise<BenchResult>> = {
   'audit-verify': () => auditVerifyBench(url),
   'ws-fanout': () => wsFanoutBench(url),
   'message-to-reply': () => messageToReplyBench(url),
+  'webhook-ingest': () => webhookIngestBench(url),
 };
 
 const requested = process.argv.slice(2).filter((a) => a !== '--');

@@ -31,8 +31,8 @@ export interface DeliveryDeps {
 
 type Posted = Decoded<MessagePosted>;
 
-/** Sends one part on the message's channel; resolves to the platform's id of it. */
-type SendPart = (text: string) => Promise<string>;
+/** Sends one part on the message's channel, calling `announce` after the pacers and before the request; resolves to the platform's id of it. */
+type SendPart = (text: string, announce: () => Promise<void>) => Promise<string>;
 
 /**
  * The `bots` consumer: every agent (or system) message in a Telegram or WhatsApp conversation goes back
@@ -57,13 +57,15 @@ export const startDelivery = async (deps: DeliveryDeps): Promise<BusSubscription
       const bot = live?.telegram;
       if (!bot) return { refused: 'telegram_bot_not_connected' };
       const credentials = { tenantId, token: bot.token };
-      return { send: async (text) => (await deps.telegram.sendText(credentials, chatId, text)).externalMessageIds[0]! };
+      return { send: async (text, announce) => (await deps.telegram.sendText(credentials, chatId, text, { beforePart: announce })).externalMessageIds[0]! };
     }
     const number = live?.whatsapp;
     if (!number) return { refused: 'whatsapp_number_not_connected' };
     const credentials = { phoneNumberId: number.phoneNumberId, accessToken: number.accessToken };
     const lastInboundAt = conversation.lastInboundAt === null ? null : new Date(conversation.lastInboundAt);
-    return { send: async (text) => (await deps.whatsapp.sendText(credentials, chatId, text, { lastInboundAt })).externalMessageIds[0]! };
+    return {
+      send: async (text, announce) => (await deps.whatsapp.sendText(credentials, chatId, text, { lastInboundAt, beforePart: announce })).externalMessageIds[0]!,
+    };
   };
 
   const deliver = async (event: Posted): Promise<void> => {
@@ -94,19 +96,26 @@ export const startDelivery = async (deps: DeliveryDeps): Promise<BusSubscription
     };
     if ('refused' in sender) return fail(sender.refused);
     for (let part = row.sent; part < parts.length; part++) {
-      await outbox.attempt(key, part);
+      let announced = false;
+      const announce = async () => {
+        await outbox.attempt(key, part);
+        announced = true;
+      };
+      let id: string;
       try {
-        await outbox.sent(key, part, await sender.send(parts[part]!));
+        id = await sender.send(parts[part]!, announce);
       } catch (error) {
         const failure = channelFailureOf(error);
-        if (failure?.maybeDelivered) {
+        if (announced && failure?.maybeDelivered) {
           await outbox.unconfirmed(key, part);
           continue;
         }
-        await outbox.released(key);
+        // certainly not sent (refused, or failed before the request): the part may go later
+        if (announced) await outbox.released(key);
         if (failure && !failure.retryable) return fail(isAppError(error) ? error.code : 'delivery_failed');
         throw error; // may pass: the bus tries the batch again
       }
+      await outbox.sent(key, part, id); // a failure here leaves the attempt standing: never sent twice
     }
     row = await outbox.open(key, tenantId);
     await recordDelivered(ports, at, { messageId, channel, externalMessageIds: row.ids, unconfirmedParts: row.unconfirmed });

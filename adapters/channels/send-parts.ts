@@ -10,6 +10,11 @@ export type SentText = { readonly externalMessageIds: readonly string[] };
 export type SendTextOptions = {
   /** Resume a split text after a failure: the `deliveredParts` of that failure. */
   readonly fromPart?: number;
+  /**
+   * Called for each part once its pacing wait is over, right before its request: the moment to record
+   * that the part is about to go (the delivery's outbox), so the record precedes the send by as little as possible.
+   */
+  readonly beforePart?: (index: number) => Promise<void>;
 };
 
 /** How many times one part is tried when the platform answers "too fast, retry after…", and how long it may wait. */
@@ -52,6 +57,7 @@ export const sendTextInParts = async (plan: PartsPlan): Promise<SentText> => {
   const ids: string[] = [];
   for (let index = plan.options.fromPart ?? 0; index < parts.length; index++) {
     await plan.pace();
+    await plan.options.beforePart?.(index);
     for (let attempt = 1; ; attempt++) {
       try {
         ids.push(await plan.sendPart(parts[index]!, index));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import pino from 'pino';
@@ -8,7 +9,7 @@ import type { TelegramDouble } from '../doubles/telegram-bot-api.ts';
 import { startWhatsAppDouble } from '../doubles/whatsapp-graph.ts';
 import type { WhatsAppDouble } from '../doubles/whatsapp-graph.ts';
 import { client, ok } from '../http/support/client.ts';
-import type { Client } from '../http/support/client.ts';
+import type { Client, Reply } from '../http/support/client.ts';
 import { newTenant, tokenFor } from '../http/support/journey.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
 
@@ -18,6 +19,8 @@ export interface BotsHarness {
   readonly whatsapp: WhatsAppDouble;
   /** Every log line the stack wrote (debug and up). */
   readonly logs: string[];
+  /** What another process needs to work on the same storage (the delivery worker as a child). */
+  readonly storageEnv: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -28,12 +31,14 @@ export const startBotsHarness = async (options: { bots?: boolean } = {}): Promis
   const logs: string[] = [];
   const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) }));
   const schemas = { events: uniqueSchema('bots_ev'), readModels: uniqueSchema('bots_rm') };
+  const encryptionKey = randomBytes(32).toString('base64');
   const stack = await startStack({
     databaseUrl: TEST_DATABASE_URL,
     schemas,
     log,
     env: {
       JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long',
+      ENCRYPTION_KEY: encryptionKey,
       TIER_REQUESTS_PER_MINUTE: 'free=100000,pro=100000,enterprise=100000',
       TELEGRAM_API_ROOT: telegram.apiRoot,
       TELEGRAM_CHAT_INTERVAL_MS: '0',
@@ -48,6 +53,17 @@ export const startBotsHarness = async (options: { bots?: boolean } = {}): Promis
     telegram,
     whatsapp,
     logs,
+    storageEnv: {
+      DATABASE_URL: TEST_DATABASE_URL,
+      EVENT_STORE: 'postgres',
+      EVENT_STORE_SCHEMA: schemas.events,
+      READ_MODEL_SCHEMA: schemas.readModels,
+      ENCRYPTION_KEY: encryptionKey,
+      TELEGRAM_API_ROOT: telegram.apiRoot,
+      TELEGRAM_CHAT_INTERVAL_MS: '0',
+      WHATSAPP_GRAPH_URL: whatsapp.graphUrl,
+      WHATSAPP_USER_INTERVAL_MS: '0',
+    },
     async close() {
       await stack.close();
       await telegram.close();
@@ -62,6 +78,12 @@ export const startBotsHarness = async (options: { bots?: boolean } = {}): Promis
 export const tenantClient = async (h: BotsHarness): Promise<{ tenantId: string; me: Client }> => {
   const { tenantId, key } = await newTenant(client(h.stack.baseUrl, h.stack.operatorKey), 'enterprise');
   return { tenantId, me: client(h.stack.baseUrl, await tokenFor(h.stack.baseUrl, key)) };
+};
+
+/** Keeps every API answer's body, to search for secrets afterwards. */
+export const answersKept = () => {
+  const seen: string[] = [];
+  return { seen, keep: <T>(reply: Reply<T>): Reply<T> => (seen.push(JSON.stringify(reply.body)), reply) };
 };
 
 export const waitFor = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> => {

@@ -2,14 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverTelegramUpdate } from '../doubles/telegram-bot-api.ts';
 import { telegramUpdates, telegramUser } from '../doubles/telegram-updates.ts';
 import { ok } from '../http/support/client.ts';
-import type { Reply } from '../http/support/client.ts';
-import { dumpSchemas, history, startBotsHarness, tenantClient, waitFor } from './support.ts';
+import { answersKept, dumpSchemas, history, startBotsHarness, tenantClient, waitFor } from './support.ts';
 import type { BotsHarness } from './support.ts';
 
 describe('a Telegram bot user talks to the tenant’s agent (real PostgreSQL, real HTTP, Telegram double)', () => {
   let h: BotsHarness;
-  const responses: string[] = [];
-  const keep = <T>(reply: Reply<T>) => (responses.push(JSON.stringify(reply.body)), reply);
+  const { seen: responses, keep } = answersKept();
   beforeAll(async () => {
     h = await startBotsHarness();
   }, 120_000);

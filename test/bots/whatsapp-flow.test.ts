@@ -2,14 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverWhatsApp, verifyWhatsAppWebhook, whatsappPayloads } from '../doubles/whatsapp-payloads.ts';
 import { ok } from '../http/support/client.ts';
-import type { Reply } from '../http/support/client.ts';
-import { dumpSchemas, history, startBotsHarness, tenantClient, waitFor } from './support.ts';
+import { answersKept, dumpSchemas, history, startBotsHarness, tenantClient, waitFor } from './support.ts';
 import type { BotsHarness } from './support.ts';
 
 describe('a WhatsApp user talks to the tenant’s agent (real PostgreSQL, real HTTP, Graph double)', () => {
   let h: BotsHarness;
-  const responses: string[] = [];
-  const keep = <T>(reply: Reply<T>) => (responses.push(JSON.stringify(reply.body)), reply);
+  const { seen: responses, keep } = answersKept();
   beforeAll(async () => {
     h = await startBotsHarness();
   }, 120_000);

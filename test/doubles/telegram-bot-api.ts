@@ -33,6 +33,7 @@ type Scheduled = { failure: TelegramFailure; method: string | undefined; token: 
 
 const PATH = /^\/bot([^/]+)\/([A-Za-z]+)$/;
 const SAY_PATH = /^\/_double\/bot([^/]+)\/say$/;
+const SENT_PATH = /^\/_double\/bot([^/]+)\/sent$/;
 
 export const startTelegramDouble = async (options: { chatIntervalMs?: number } = {}) => {
   const bots = new Map<string, BotState>();
@@ -65,6 +66,8 @@ export const startTelegramDouble = async (options: { chatIntervalMs?: number } =
     const raw = await readBody(req);
     const say = SAY_PATH.exec(path);
     if (say && req.method === 'POST') return userSaysOverHttp(res, say[1]!, raw);
+    const seen = SENT_PATH.exec(path);
+    if (seen && req.method === 'GET') return sendJson(res, 200, { ok: true, result: sent.filter((m) => m.token === seen[1]) });
     const match = PATH.exec(path);
     if (req.method !== 'POST' && req.method !== 'GET') return sendJson(res, 405, fail(405, 'Method Not Allowed').body);
     if (!match) return sendJson(res, 404, fail(404, 'Not Found').body);

@@ -142,7 +142,8 @@ describe('roles: any set in one process, each alone, refused clearly when they c
   }, 240_000);
 
   it.concurrent.each([
-    [['start', '--roles', 'api,bots'], { DATABASE_URL: TEST_DATABASE_URL }, /unknown role\(s\): bots; roles: api, projector, relay, saga, billing/],
+    [['start', '--roles', 'api,chatter'], { DATABASE_URL: TEST_DATABASE_URL }, /unknown role\(s\): chatter; roles: api, projector, relay, saga, ws, bots, agents, billing/],
+    [['bots'], {}, /the bots role needs a database other processes share/],
     [['relay'], { DATABASE_URL: TEST_DATABASE_URL, EVENT_STORE_SCHEMA: 'never_created_ev' }, /the relay role needs KAFKA_BROKERS/],
     [['relay'], { KAFKA_BROKERS: '127.0.0.1:9' }, /openclaw-service dev/],
     [['start', '--roles', 'projector,relay'], { DATABASE_URL: TEST_DATABASE_URL, KAFKA_BROKERS: 'no-port' }, /KAFKA_BROKERS: expected host:port/],
