@@ -2,7 +2,7 @@
 # One-command deploy. `infra/deploy.sh compose` (default): build the image and bring every service
 # of infra/docker-compose.yml up, migrations first. `infra/deploy.sh k8s`: build, push to $REGISTRY,
 # create the secret from infra/.env and apply infra/k8s/. Secrets live in infra/.env (never committed):
-# POSTGRES_PASSWORD, ENCRYPTION_KEY, OPERATOR_API_KEY, JWT_SECRET, ORGO_API_KEY, GRAFANA_ADMIN_PASSWORD.
+# POSTGRES_PASSWORD, ENCRYPTION_KEY, OPERATOR_API_KEY, JWT_SECRET, ORGO_API_KEY, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_PRICE_PRO, STRIPE_PRICE_ENTERPRISE, GRAFANA_ADMIN_PASSWORD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${1:-compose}"

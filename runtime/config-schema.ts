@@ -1,10 +1,14 @@
 import { z } from 'zod';
+import { agentsConfigSchema } from '../adapters/agents/config.ts';
+import { billingConfigSchema } from '../adapters/billing/config.ts';
 import { httpApiConfigSchema } from '../adapters/http/index.ts';
 import { orgoConfigSchema } from '../adapters/orgo/config.ts';
 import { provisioningConfigSchema } from '../adapters/provisioning/config.ts';
 import { telegramConfigSchema } from '../adapters/telegram/config.ts';
 import { whatsappConfigSchema } from '../adapters/whatsapp/config.ts';
+import { channelsConfigSchema } from './channels.ts';
 import { coreConfigSchema, parseEnv } from './config.ts';
+import { wsConfigSchema } from './ws-role.ts';
 
 /**
  * The standard OpenTelemetry variables the SDK reads (runtime/tracing.ts): accepted as strings
@@ -36,6 +40,10 @@ export const ENV_SCHEMA = coreConfigSchema
   .extend(provisioningConfigSchema.shape)
   .extend(telegramConfigSchema.shape)
   .extend(whatsappConfigSchema.shape)
+  .extend(channelsConfigSchema.shape)
+  .extend(wsConfigSchema.shape)
+  .extend(agentsConfigSchema.shape)
+  .extend(billingConfigSchema.shape)
   .extend(otelConfigSchema.shape);
 
 export const ENV_VARS: readonly string[] = Object.keys(ENV_SCHEMA.shape).sort();

@@ -49,11 +49,11 @@ describe('agent replies on the conversation', () => {
       .then([{ type: 'AgentReplyDelayed', data: { inReplyTo: 'u1', reason: 'no bridge', at } }]);
   });
 
-  it('MessagePosted v1 (stored before replies existed) reads as v2 with inReplyTo null', () => {
+  it('MessagePosted v1 (stored before replies and bot origins existed) reads as v2 with inReplyTo and external null', () => {
     const entry = conversationCatalog.entry('MessagePosted')!;
     expect(entry.storedName).toBe('MessagePosted.v2');
     const v1 = { messageId: 'm1', role: 'user', channel: 'api', text: 'old', at };
-    expect(conversationCatalog.parse(entry, 1, v1)).toEqual({ type: 'MessagePosted', data: { ...v1, inReplyTo: null } });
+    expect(conversationCatalog.parse(entry, 1, v1)).toEqual({ type: 'MessagePosted', data: { ...v1, external: null, inReplyTo: null } });
   });
 });
 

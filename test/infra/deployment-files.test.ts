@@ -28,6 +28,10 @@ const SAMPLE: Env = {
   OPERATOR_API_KEY: 'ocs_aqwlywdng1hh_cGqJ1a5PJYFkorQ8RKRt_f4sEPPsZKbW5A77JO-5r38',
   JWT_SECRET: 'a-secret-of-at-least-thirty-two-characters',
   ORGO_API_KEY: 'sk_live_sample',
+  STRIPE_SECRET_KEY: 'sk_test_sample0123456789',
+  STRIPE_WEBHOOK_SECRET: 'whsec_sample0123456789',
+  STRIPE_PRICE_PRO: 'price_pro_sample',
+  STRIPE_PRICE_ENTERPRISE: 'price_enterprise_sample',
 };
 const substitute = (value: string) =>
   value.replace(/\$\{([A-Z_]+)(?::[?-]([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) => SAMPLE[name] ?? (value.includes(':-') ? (fallback ?? '') : 'x'));
