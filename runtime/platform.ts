@@ -107,6 +107,8 @@ export const commandPortsOn = (storage: Storage, reads: ReadSide): CommandPorts 
     activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
     maxAgeMs: USAGE_MAX_AGE_MS,
   }),
+  // erasure deletes the tenant's data key (crypto-shredding, docs/audit.md)
+  ...(storage.keys ? { eraseDataKey: (tenantId: string) => storage.keys!.erase(tenantId) } : {}),
 });
 
 /** The read side, the command ports and the HTTP API, once the projector runs (or is heard of). */

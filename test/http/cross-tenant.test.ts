@@ -19,6 +19,7 @@ const VALID_BODIES: Record<string, unknown> = {
   'POST /tenants/:tenantId/reinstate': {},
   'POST /tenants/:tenantId/api-keys': { label: 'minted by A?' },
   'POST /tenants/:tenantId/agent-vm': {},
+  'POST /tenants/:tenantId/agent/bridge-token/revoke': { reason: 'revoked by A?' },
 };
 
 const routeName = (route: ApiRoute) => `${route.method.toUpperCase()} ${route.path}`;
