@@ -12,7 +12,8 @@ export const telegramWebhookUrl = (publicUrl: string, tenantId: string) => `${pu
 export const whatsappWebhookUrl = (publicUrl: string, tenantId: string) => `${publicUrl}/webhooks/whatsapp/${tenantId}`;
 
 /** Secrets are never echoed: the schemas check only lengths, whose messages hold no input. */
-const secret = (max: number) => z.string().min(1).max(max);
+/** Tokens and secrets travel in URLs and headers: visible ASCII only (anything else is refused here, not by a failed request). */
+const secret = (max: number) => z.string().min(1).max(max).regex(/^[\x21-\x7e]+$/, 'visible ASCII characters only');
 export const connectTelegramInput = z.object({ token: secret(200) }).strict();
 export const connectWhatsAppInput = z
   .object({ phoneNumberId: z.string().regex(/^\d{1,30}$/, 'digits only'), accessToken: secret(1000), appSecret: secret(200), verifyToken: secret(256) })
