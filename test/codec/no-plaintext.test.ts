@@ -37,7 +37,7 @@ const journeyWith = async (baseUrl: string, operatorKey: string, secrets: Return
   const me = client(baseUrl, issued.key);
   const { conversationId } = ok(await me.post<{ conversationId: string }>('/conversations', { title: secrets.title }), 201);
   const posted = ok(await me.post<{ position: string }>(`/conversations/${conversationId}/messages`, { text: secrets.text }), 201);
-  expect(await readFresh(me, `/conversations/${conversationId}/messages?minPosition=${posted.position}`)).toMatchObject({ items: [{ text: secrets.text }] });
+  expect(await readFresh(me, `/conversations/${conversationId}/messages?minPosition=${posted.position}`)).toMatchObject({ items: expect.arrayContaining([expect.objectContaining({ role: 'user', text: secrets.text })]) }); // an agent may have answered already
   expect(await readFresh(me, `/conversations/${conversationId}`)).toMatchObject({ title: secrets.title });
   const knight = ok(await me.post<{ knightId: string; position: string }>('/knights', { task: secrets.task }), 202);
   expect(await readFresh(me, `/knights/${knight.knightId}?minPosition=${knight.position}`)).toMatchObject({ task: secrets.task });
