@@ -59,7 +59,10 @@ const ladder = async (origin: string, setupFile: string): Promise<{ best: Step |
     const held = step.p99 <= P99_LIMIT_MS && step.non2xx === 0 && step.achieved >= rate * 0.9;
     // one miss may be noise on a shared machine; two in a row end the ladder
     if (!held && ++misses >= 2) break;
-    if (held) (misses = 0), (best = step);
+    if (held) {
+      misses = 0;
+      best = step;
+    }
   }
   return { best, steps };
 };
