@@ -3,7 +3,7 @@ import { epochMs } from '../shared/time.ts';
 import type { AgentVmFailureStage, TenantCommand, TenantEvent } from '../tenant/index.ts';
 import { evolveTenant, initialTenantState } from '../tenant/state.ts';
 import type { TenantState } from '../tenant/state.ts';
-import { backoffMs, clip, seconds } from './job.ts';
+import { backoffMs, clip, seconds, stepForComputer, waitUntil } from './job.ts';
 import type { JobAction, JobInput, Observation, ProcessManager, ProvisioningPolicy } from './job.ts';
 import { agentComputerName } from './names.ts';
 
@@ -36,7 +36,7 @@ const evolve = (state: AgentVmJobState, event: TenantEvent): AgentVmJobState => 
   }
 };
 
-const wait = (until: number, why: string): Action => ({ type: 'Wait', until, why });
+const wait = (until: number, why: string): Action => waitUntil(until, why);
 
 const requested = (state: AgentVmJobState, tenantId: string, requestId: string, input: JobInput, policy: ProvisioningPolicy): Action => {
   const fail = (stage: AgentVmFailureStage, reason: string): Action => ({
@@ -65,23 +65,7 @@ const requested = (state: AgentVmJobState, tenantId: string, requestId: string, 
     case 'ComputerSeen': {
       if (input.now >= deadline) break;
       const { vm } = o;
-      switch (vm.status) {
-        case 'running':
-          return { type: 'Prepare', vmId: vm.id, owner: name, purpose: 'agent' };
-        case 'stopped':
-        case 'suspended':
-          return { type: 'StartComputer', vmId: vm.id };
-        case 'error':
-          return fail('provisioning', 'the computer ended in error while starting');
-        case 'creating':
-        case 'starting':
-        case 'restarting':
-        case 'stopping':
-        case 'deleting':
-          return wait(Math.min(input.now + policy.pollMs, deadline), `computer ${vm.status}`);
-        default:
-          return unreachable(vm.status);
-      }
+      return stepForComputer<TenantCommand>(vm, { type: 'Prepare', vmId: vm.id, owner: name, purpose: 'agent' }, (reason) => fail('provisioning', reason), Math.min(input.now + policy.pollMs, deadline));
     }
     default:
       break;

@@ -1,3 +1,4 @@
+import { unreachable } from '../shared/decider.ts';
 import type { VmFailure, VmSize, VmStatus } from '../ports/vm-provider.ts';
 import type { TenantFacts } from '../tenant/facts.ts';
 
@@ -96,3 +97,34 @@ export const backoffMs = (policy: ProvisioningPolicy, attempt: number): number =
 export const clip = (text: string, max: number): string => (text.length <= max ? text : `…${text.slice(text.length - max + 1)}`);
 
 export const seconds = (ms: number): string => `${Math.round(ms / 1_000)} s`;
+
+export const waitUntil = <Command>(until: number, why: string): JobAction<Command> => ({ type: 'Wait', until, why });
+
+/**
+ * A job's next step for a computer it found while provisioning: `whenRunning` once it runs; start it
+ * when stopped; fail when it ended in error; else poll again at `pollAt`.
+ */
+export const stepForComputer = <Command>(
+  vm: SeenVm,
+  whenRunning: JobAction<Command>,
+  fail: (reason: string) => JobAction<Command>,
+  pollAt: number,
+): JobAction<Command> => {
+  switch (vm.status) {
+    case 'running':
+      return whenRunning;
+    case 'stopped':
+    case 'suspended':
+      return { type: 'StartComputer', vmId: vm.id };
+    case 'error':
+      return fail('the computer ended in error while starting');
+    case 'creating':
+    case 'starting':
+    case 'restarting':
+    case 'stopping':
+    case 'deleting':
+      return waitUntil(pollAt, `computer ${vm.status}`);
+    default:
+      return unreachable(vm.status);
+  }
+};

@@ -3,7 +3,7 @@ import { evolveKnight, initialKnightState } from '../knight/state.ts';
 import type { KnightState } from '../knight/state.ts';
 import { unreachable } from '../shared/decider.ts';
 import { epochMs } from '../shared/time.ts';
-import { backoffMs, clip, seconds } from './job.ts';
+import { backoffMs, clip, seconds, stepForComputer, waitUntil } from './job.ts';
 import type { JobAction, JobInput, Observation, ProcessManager, ProvisioningPolicy } from './job.ts';
 import { knightComputerName } from './names.ts';
 
@@ -35,7 +35,7 @@ const fail = (stage: KnightFailureStage, reason: string): Action => ({
   command: { type: 'FailKnight', stage, reason: clip(reason, 500) },
 });
 
-const wait = (until: number, why: string): Action => ({ type: 'Wait', until, why });
+const wait = (until: number, why: string): Action => waitUntil(until, why);
 
 /** What a failed call means while the knight is still being built: try again before the deadline, or fail. */
 const afterFailure = (o: Extract<Observation, { type: 'ProviderFailed' }>, stage: KnightFailureStage, deadline: number, input: JobInput, policy: ProvisioningPolicy): Action => {
@@ -70,23 +70,12 @@ const provisioning = (state: KnightJobState & { knight: { status: 'provisioning'
   if (input.now >= deadline) return fail('provisioning', `the computer was not running within ${seconds(policy.knightProvisionMs)}`);
   if (o.type !== 'ComputerSeen') return { type: 'ProvideComputer', name: knight.vmName!, size: knight.spec, purpose: 'knight' };
   const { vm } = o;
-  switch (vm.status) {
-    case 'running':
-      return { type: 'Record', command: { type: 'MarkKnightProvisioned', vmId: vm.id, url: vm.url } };
-    case 'stopped':
-    case 'suspended':
-      return { type: 'StartComputer', vmId: vm.id };
-    case 'error':
-      return fail('provisioning', 'the computer ended in error while starting');
-    case 'creating':
-    case 'starting':
-    case 'restarting':
-    case 'stopping':
-    case 'deleting':
-      return wait(Math.min(input.now + policy.pollMs, deadline), `computer ${vm.status}`);
-    default:
-      return unreachable(vm.status);
-  }
+  return stepForComputer<KnightCommand>(
+    vm,
+    { type: 'Record', command: { type: 'MarkKnightProvisioned', vmId: vm.id, url: vm.url } },
+    (reason) => fail('provisioning', reason),
+    Math.min(input.now + policy.pollMs, deadline),
+  );
 };
 
 const working = (state: KnightJobState & { knight: { status: 'working' } }, input: JobInput, policy: ProvisioningPolicy): Action => {
