@@ -1,22 +1,11 @@
-import { z } from 'zod';
 import { createTelegramBots } from '../adapters/telegram/bots.ts';
 import type { TelegramBots } from '../adapters/telegram/bots.ts';
-import { telegramConfigSchema } from '../adapters/telegram/config.ts';
-import { whatsappConfigSchema } from '../adapters/whatsapp/config.ts';
+import { channelsConfigSchema } from '../adapters/channels/config.ts';
 import { createWhatsAppSender } from '../adapters/whatsapp/sender.ts';
 import type { WhatsAppSender } from '../adapters/whatsapp/sender.ts';
 import type { ChannelPlatforms } from '../domain/ports/channels.ts';
 import { parseEnv } from './config.ts';
 
-/** Where Telegram and Meta reach this service; webhooks are registered under it. */
-export const channelsConfigSchema = telegramConfigSchema.extend(whatsappConfigSchema.shape).extend({
-  PUBLIC_URL: z
-    .string()
-    .url()
-    .regex(/^https?:\/\//, 'must be an http(s) URL')
-    .transform((url) => url.replace(/\/+$/, ''))
-    .optional(),
-});
 
 export interface Channels {
   readonly telegram: TelegramBots;

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { agentsConfigSchema } from '../adapters/agents/config.ts';
 import { billingConfigSchema } from '../adapters/billing/config.ts';
+import { channelsConfigSchema } from '../adapters/channels/config.ts';
 import { httpApiConfigSchema } from '../adapters/http/index.ts';
 import { orgoConfigSchema } from '../adapters/orgo/config.ts';
 import { provisioningConfigSchema } from '../adapters/provisioning/config.ts';
 import { telegramConfigSchema } from '../adapters/telegram/config.ts';
 import { whatsappConfigSchema } from '../adapters/whatsapp/config.ts';
-import { channelsConfigSchema } from './channels.ts';
+import { wsConfigSchema } from '../adapters/ws/config.ts';
 import { coreConfigSchema, parseEnv } from './config.ts';
-import { wsConfigSchema } from './ws-role.ts';
 
 /**
  * The standard OpenTelemetry variables the SDK reads (runtime/tracing.ts): accepted as strings

@@ -152,7 +152,7 @@ export const ROLES: Record<RoleName, Role> = {
     keys: 'required', // decrypts bot tokens and the messages it sends
     check: async (config, env) => {
       needsSharedDatabase('bots')(config);
-      (await import('./config.ts')).parseEnv((await import('./channels.ts')).channelsConfigSchema, env);
+      (await import('./config.ts')).parseEnv((await import('../adapters/channels/config.ts')).channelsConfigSchema, env);
     },
     start: async (ctx) => (await import('./bots-role.ts')).startBotsRole(ctx),
   },

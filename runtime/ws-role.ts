@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { loadJwtKeySet } from '../adapters/auth/config.ts';
 import type { Auth } from '../adapters/auth/index.ts';
 import { authOf, httpApiConfigSchema } from '../adapters/http/index.ts';
@@ -7,8 +6,9 @@ import { createInProcessLiveFeed } from '../adapters/live/in-process.ts';
 import { createKafkaLiveFeed } from '../adapters/live/kafka.ts';
 import { migrateReadModels } from '../adapters/projections/projector.ts';
 import { apiKeyLookup } from '../adapters/projections/read-side.ts';
-import { createPusher, DEFAULT_PUSHER_SETTINGS } from '../adapters/ws/pusher.ts';
-import type { PusherSettings } from '../adapters/ws/pusher.ts';
+import { wsConfigSchema } from '../adapters/ws/config.ts';
+import { createPusher } from '../adapters/ws/pusher.ts';
+import type { PusherSettings } from '../adapters/ws/config.ts';
 import type { LiveFeed, LiveSource } from '../domain/ports/live.ts';
 import { PROJECTIONS } from '../projections/index.ts';
 import { checkHttpApiConfig } from './api-role.ts';
@@ -17,14 +17,6 @@ import { kafkaOf } from './kafka.ts';
 import type { RoleContext, RunningRole } from './roles.ts';
 import type { Storage } from './stores.ts';
 
-/** The pushers' own variables (README, docs/live.md). */
-export const wsConfigSchema = z.object({
-  WS_HEARTBEAT_MS: z.coerce.number().int().min(1_000).max(300_000).default(DEFAULT_PUSHER_SETTINGS.heartbeatMs),
-  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(16_384).max(64 << 20).default(DEFAULT_PUSHER_SETTINGS.maxBufferedBytes),
-  WS_MAX_FRAME_BYTES: z.coerce.number().int().min(128).max(1 << 20).default(DEFAULT_PUSHER_SETTINGS.maxFrameBytes),
-  /** With BUS=kafka: the topic of live frames (agents' partial replies), shared by publishers and pushers. */
-  KAFKA_LIVE_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('openclaw.live'),
-});
 
 /**
  * The live feed the pushers forward: the one this process's roles share, else with BUS=kafka the

@@ -16,30 +16,9 @@ import { helloFrame, liveFeedFrame, liveFrame, parseClientMessage, SUBPROTOCOL }
 import { catchUp, createTenantFeed, FLOOR } from './tenant-feed.ts';
 import type { FeedMember, TenantFeed } from './tenant-feed.ts';
 import { credentialSourceOf } from './upgrade.ts';
+import { DEFAULT_PUSHER_SETTINGS } from './config.ts';
+import type { PusherSettings } from './config.ts';
 
-export interface PusherSettings {
-  /** A ping every this often; a peer that has not answered the previous one is dropped. */
-  readonly heartbeatMs: number;
-  /** Unsent bytes of one socket past which it is cut off (4408). */
-  readonly maxBufferedBytes: number;
-  /** Largest frame a client may send (1009 past it). */
-  readonly maxFrameBytes: number;
-  /** Events per store read. */
-  readonly pageSize: number;
-  /** How long a cut-off or closed socket gets to finish the close handshake before it is destroyed. */
-  readonly closeGraceMs: number;
-  /** How long a catch-up waits for a client to read its backlog before cutting it off. */
-  readonly drainTimeoutMs: number;
-}
-
-export const DEFAULT_PUSHER_SETTINGS: PusherSettings = {
-  heartbeatMs: 30_000,
-  maxBufferedBytes: 1 << 20,
-  maxFrameBytes: 4_096,
-  pageSize: 500,
-  closeGraceMs: 5_000,
-  drainTimeoutMs: 15_000,
-};
 
 export interface PusherDeps {
   readonly bus: Bus;

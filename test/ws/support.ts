@@ -2,7 +2,8 @@ import type { Server } from 'node:http';
 import WebSocket from 'ws';
 import { createInProcessLiveFeed } from '../../adapters/live/in-process.ts';
 import { createPusher } from '../../adapters/ws/pusher.ts';
-import type { Pusher, PusherSettings } from '../../adapters/ws/pusher.ts';
+import type { PusherSettings } from '../../adapters/ws/config.ts';
+import type { Pusher } from '../../adapters/ws/pusher.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 

@@ -1,0 +1,13 @@
+import { z } from 'zod';
+import { telegramConfigSchema } from '../telegram/config.ts';
+import { whatsappConfigSchema } from '../whatsapp/config.ts';
+
+/** Where Telegram and Meta reach this service; webhooks are registered under it. */
+export const channelsConfigSchema = telegramConfigSchema.extend(whatsappConfigSchema.shape).extend({
+  PUBLIC_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, 'must be an http(s) URL')
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional(),
+});
