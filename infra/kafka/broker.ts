@@ -111,8 +111,11 @@ export const startKafkaBroker = async (options: BrokerOptions = {}): Promise<Bro
   const properties = renderProperties(dir, brokerPort, controllerPort);
   const classpath = `${lib}/*`;
   if (!existsSync(path.join(dir, 'data', 'meta.properties'))) {
-    // Kafka cluster ids are 16 random bytes in URL-safe base64, what `StorageTool random-uuid` prints
-    const clusterId = randomBytes(16).toString('base64url');
+    // Kafka cluster ids are 16 random bytes in URL-safe base64, what `StorageTool random-uuid` prints;
+    // like Kafka's own Uuid.randomUuid, never one that starts with '-' (the tool's argument parser
+    // would read it as an option: one format in 64 failed that way)
+    let clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     const format = spawnSync('java', ['-Xmx128m', '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, '--ignore-formatted'], {
       encoding: 'utf8',
     });
