@@ -3,7 +3,7 @@ import type { EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../.
 import type { KeyService, WrappedDataKey } from '../../domain/ports/keys.ts';
 import { AppError } from '../../domain/shared/errors.ts';
 import { BACKUP_FORMAT, verifyStore } from './check.ts';
-import { eventLine, fileLines, logPages, malformedFile, parseJsonLine, toEvent } from './lines.ts';
+import { fileLines, malformedFile, parseJsonLine, storedLine, storedPages, toEvent } from './lines.ts';
 import type { VerifyReport } from './verify.ts';
 import { createChainVerifier } from './verify.ts';
 
@@ -32,14 +32,14 @@ export const writeBackup = async (
   await write(`${JSON.stringify({ format: BACKUP_FORMAT, createdAt: new Date().toISOString(), head: String(head ?? -1n) })}\n`);
   for (const key of await deps.keys.exportWrapped()) await write(`${JSON.stringify({ kind: 'key', ...key })}\n`);
   const verifier = createChainVerifier();
-  for await (const page of logPages(deps.store, head === undefined ? { to: -1n } : { to: head })) {
+  for await (const page of storedPages(deps.store, head === undefined ? { to: -1n } : { to: head })) {
     let chunk = '';
     for (const event of page) {
-      verifier.add(event);
-      chunk += eventLine(event);
+      verifier.addStored(event);
+      chunk += storedLine(event);
     }
     await write(chunk);
-    onProgress?.(page.length, page[page.length - 1]!.position);
+    onProgress?.(page.length, BigInt(page[page.length - 1]!.position));
   }
   return verifier.finish();
 };

@@ -1,7 +1,7 @@
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { TenantDigest } from './digest.ts';
 import { makeDigest } from './digest.ts';
-import { fileLines, logPages, parseJsonLine, toEvent } from './lines.ts';
+import { fileLines, parseJsonLine, storedPages, toEvent } from './lines.ts';
 import type { ChainVerifier, VerifyReport } from './verify.ts';
 import { createChainVerifier } from './verify.ts';
 
@@ -18,9 +18,9 @@ export const verifyStore = async (
   const tenantId = options.tenantId ?? options.digest?.tenantId;
   const verifier = createChainVerifier(options.digest ? { digest: options.digest } : {});
   let last: bigint | undefined;
-  for await (const page of logPages(store, tenantId ? { tenantId } : {})) {
-    for (const event of page) verifier.add(event);
-    last = page[page.length - 1]!.position;
+  for await (const page of storedPages(store, tenantId ? { tenantId } : {})) {
+    for (const event of page) verifier.addStored(event);
+    last = BigInt(page[page.length - 1]!.position);
     options.onProgress?.(page.length);
   }
   const report = { ...verifier.finish(), heads: verifier.heads() };

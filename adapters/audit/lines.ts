@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import type { EventMetadata, EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { EventMetadata, EventStore, ReadAllOptions, RecordedEvent, StoredEvent } from '../../domain/ports/event-store.ts';
 import { AppError } from '../../domain/shared/errors.ts';
 
 /**
@@ -13,6 +13,24 @@ import { AppError } from '../../domain/shared/errors.ts';
 export const eventLine = (e: RecordedEvent): string =>
   `{"position":"${e.position}","streamId":${JSON.stringify(e.streamId)},"revision":${e.revision},"id":"${e.id}","type":${JSON.stringify(e.type)},` +
   `"data":${JSON.stringify(e.data)},"metadata":${JSON.stringify(e.metadata)},"recordedAt":"${e.recordedAt.toISOString()}"${e.hash ? `,"hash":"${e.hash}"` : ''}}\n`;
+
+/** The same line from an event in stored form: its data and metadata text go in as they are. */
+export const storedLine = (e: StoredEvent): string =>
+  `{"position":"${e.position}","streamId":${JSON.stringify(e.streamId)},"revision":${e.revision},"id":"${e.id}","type":${JSON.stringify(e.type)},` +
+  `"data":${e.data},"metadata":${e.metadata},"recordedAt":"${new Date(e.recordedAt).toISOString()}"${e.hash ? `,"hash":"${e.hash}"` : ''}}\n`;
+
+/** A read event in stored form (for stores that only read parsed events). */
+export const toStored = (e: RecordedEvent): StoredEvent => ({
+  id: e.id,
+  streamId: e.streamId,
+  revision: e.revision,
+  position: String(e.position),
+  type: e.type,
+  data: JSON.stringify(e.data ?? null),
+  metadata: JSON.stringify(e.metadata),
+  recordedAt: e.recordedAt.getTime(),
+  ...(e.hash ? { hash: e.hash } : {}),
+});
 
 const eventLineSchema = z.object({
   position: z.string().regex(/^\d{1,30}$/, 'a decimal position'),
@@ -82,6 +100,44 @@ export async function* logPages(store: EventStore, range: LogRange, pageSize = 1
     if (inRange.length > 0) yield inRange;
     if (page.length < pageSize || inRange.length < page.length) return;
     after = page[page.length - 1]!.position;
+  }
+}
+
+/**
+ * Pages of stored events the whole-log reads ask for (readAllStored); readAll pages stay at its limit.
+ * Small enough that a tenant of a few thousand events still takes several pages, so reading the next
+ * overlaps working through this one; large enough that the round trips do not count.
+ */
+export const STORED_PAGE = 5_000;
+const READ_ALL_PAGE = 10_000;
+
+/**
+ * Pages of the log in global order in stored form (data and metadata as JSON text), one tenant's or
+ * everyone's: what export, verify and backup read. The next page is asked for as soon as a page
+ * arrives, so the store reads it while the caller works through this one.
+ */
+export async function* storedPages(store: EventStore, range: LogRange): AsyncGenerator<StoredEvent[]> {
+  const readStored = store.readAllStored?.bind(store);
+  const pageSize = readStored ? STORED_PAGE : READ_ALL_PAGE;
+  const read = (after: bigint | undefined): Promise<StoredEvent[]> => {
+    const options: ReadAllOptions = { ...(after === undefined ? {} : { after }), maxCount: pageSize, ...(range.tenantId ? { filter: { tenantId: range.tenantId } } : {}) };
+    return readStored ? readStored(options) : store.readAll(options).then((events) => events.map(toStored));
+  };
+  let next = read(range.from === undefined ? undefined : range.from - 1n);
+  try {
+    for (;;) {
+      const page = await next;
+      const inRange = range.to === undefined ? page : page.filter((e) => BigInt(e.position) <= range.to!);
+      const more = page.length === pageSize && inRange.length === page.length;
+      if (more) {
+        next = read(BigInt(page[page.length - 1]!.position));
+        next.catch(() => undefined); // awaited below; a caller that stops early must not leave it unhandled
+      }
+      if (inRange.length > 0) yield inRange;
+      if (!more) return;
+    }
+  } finally {
+    await next.catch(() => undefined);
   }
 }
 

@@ -5,12 +5,12 @@ import { tenantStateAsOf } from './as-of.ts';
 import { verifyStore } from './check.ts';
 import type { TenantDigest } from './digest.ts';
 import type { LogRange } from './lines.ts';
-import { eventLine, logPages } from './lines.ts';
+import { storedLine, storedPages } from './lines.ts';
 import type { VerifyReport } from './verify.ts';
 
 /** What the audit routes read: a tenant's raw history, its digest, and its state at a point. */
 export interface AuditLog {
-  /** NDJSON lines of the tenant's events in global order (data as stored, with hashes), a page at a time. */
+  /** NDJSON lines of the tenant's events in global order (data and metadata as the store prints them, with hashes), a page at a time. */
   events(tenantId: string, range: Omit<LogRange, 'tenantId'>): AsyncIterable<string>;
   /** Recomputes the tenant's chains and gives its digest (the heads it verified). */
   digest(tenantId: string): Promise<{ readonly report: VerifyReport; readonly digest: TenantDigest }>;
@@ -19,9 +19,9 @@ export interface AuditLog {
 
 export const createAuditLog = (deps: { store: EventStore; codec: EventCodec }): AuditLog => ({
   async *events(tenantId, range) {
-    for await (const page of logPages(deps.store, { ...range, tenantId })) {
+    for await (const page of storedPages(deps.store, { ...range, tenantId })) {
       let chunk = '';
-      for (const event of page) chunk += eventLine(event);
+      for (const event of page) chunk += storedLine(event);
       yield chunk;
     }
   },

@@ -1,5 +1,5 @@
-import type { RecordedEvent } from '../../domain/ports/event-store.ts';
-import { GENESIS_HEX, linkHash } from '../event-store/chain.ts';
+import type { RecordedEvent, StoredEvent } from '../../domain/ports/event-store.ts';
+import { chainHash, contentHash, GENESIS, GENESIS_HEX, storedContentHash } from '../event-store/chain.ts';
 import type { TenantDigest } from './digest.ts';
 
 export type BreakReason =
@@ -35,11 +35,21 @@ export interface VerifyReport {
 interface Head {
   revision: number;
   hash: string;
+  /** `hash` as bytes, the next link's input. */
+  bytes: Buffer;
   /** Events read ahead of a missing revision (a log may deliver a stream's revisions out of position order). */
-  readonly waiting: Map<number, { event: Checked; line: number | undefined }>;
+  readonly waiting: Map<number, { event: Hashed; line: number | undefined }>;
 }
 
 type Checked = Pick<RecordedEvent, 'id' | 'streamId' | 'revision' | 'type' | 'data' | 'metadata' | 'hash'>;
+
+/** An event reduced to what its link needs: where it is, its stored hash, and its content hash. */
+interface Hashed {
+  readonly streamId: string;
+  readonly revision: number;
+  readonly hash?: string | undefined;
+  readonly content: Buffer;
+}
 
 /**
  * Recomputes every stream's chain from events fed in log order. `anchorPartialStreams`: a stream
@@ -59,18 +69,23 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
     first ??= b;
   };
 
-  const link = (head: Head, event: Checked, line: number | undefined) => {
-    const at = { streamId: event.streamId, revision: event.revision, ...(line === undefined ? {} : { line }) };
+  const link = (head: Head, event: Hashed, line: number | undefined) => {
     const found = event.hash ?? null;
-    const expected = linkHash(head.hash, event);
-    if (found === null) fail({ ...at, reason: 'missing_hash', expected, found, message: `${event.streamId}@${event.revision} carries no hash` });
-    else if (found !== expected)
-      fail({ ...at, reason: 'hash_mismatch', expected, found, message: `${event.streamId}@${event.revision}: the hash does not link to the previous event's (content, metadata, order or stream changed)` });
+    const bytes = chainHash(head.bytes, event.content);
+    const expected = bytes.toString('hex');
+    if (found !== expected) {
+      const at = { streamId: event.streamId, revision: event.revision, ...(line === undefined ? {} : { line }) };
+      if (found === null) fail({ ...at, reason: 'missing_hash', expected, found, message: `${event.streamId}@${event.revision} carries no hash` });
+      else fail({ ...at, reason: 'hash_mismatch', expected, found, message: `${event.streamId}@${event.revision}: the hash does not link to the previous event's (content, metadata, order or stream changed)` });
+    }
     head.revision = event.revision;
     head.hash = found ?? expected;
-    const pinned = recorded.get(event.streamId);
-    if (pinned && pinned.revision === event.revision && pinned.hash !== found)
+    head.bytes = found === null || found === expected ? bytes : Buffer.from(found, 'hex');
+    const pinned = recorded.size === 0 ? undefined : recorded.get(event.streamId);
+    if (pinned && pinned.revision === event.revision && pinned.hash !== found) {
+      const at = { streamId: event.streamId, revision: event.revision, ...(line === undefined ? {} : { line }) };
       fail({ ...at, reason: 'digest_mismatch', expected: pinned.hash, found, message: `${event.streamId}@${event.revision}: the digest recorded another hash for this event` });
+    }
   };
 
   const drain = (head: Head) => {
@@ -80,35 +95,45 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
     }
   };
 
+  const add = (event: Hashed & { readonly position?: bigint }, line?: number): void => {
+    events++;
+    if (line !== undefined && event.position !== undefined) {
+      if (lastPosition !== undefined && event.position <= lastPosition)
+        fail({ streamId: event.streamId, revision: event.revision, line, reason: 'position_order', expected: `a position after ${lastPosition}`, found: String(event.position), message: `line ${line}: position ${event.position} does not follow ${lastPosition} (lines moved or repeated)` });
+      lastPosition = event.position;
+    }
+    let head = heads.get(event.streamId);
+    if (!head) {
+      head = { revision: -1, hash: GENESIS_HEX, bytes: GENESIS, waiting: new Map() };
+      heads.set(event.streamId, head);
+      if (event.revision > 0 && options.anchorPartialStreams && event.hash) {
+        anchored++;
+        head.revision = event.revision;
+        head.hash = event.hash;
+        head.bytes = Buffer.from(event.hash, 'hex');
+        return;
+      }
+    }
+    if (event.revision <= head.revision || head.waiting.has(event.revision)) {
+      fail({ streamId: event.streamId, revision: event.revision, ...(line === undefined ? {} : { line }), reason: 'duplicate_revision', expected: null, found: event.hash ?? null, message: `${event.streamId}@${event.revision} appears twice` });
+      return;
+    }
+    if (event.revision > head.revision + 1) {
+      head.waiting.set(event.revision, { event, line });
+      return;
+    }
+    link(head, event, line);
+    if (head.waiting.size > 0) drain(head);
+  };
+
   return {
-    add(event: Checked & { position?: bigint }, line?: number): void {
-      events++;
-      if (line !== undefined && event.position !== undefined) {
-        if (lastPosition !== undefined && event.position <= lastPosition)
-          fail({ streamId: event.streamId, revision: event.revision, line, reason: 'position_order', expected: `a position after ${lastPosition}`, found: String(event.position), message: `line ${line}: position ${event.position} does not follow ${lastPosition} (lines moved or repeated)` });
-        lastPosition = event.position;
-      }
-      let head = heads.get(event.streamId);
-      if (!head) {
-        head = { revision: -1, hash: GENESIS_HEX, waiting: new Map() };
-        heads.set(event.streamId, head);
-        if (event.revision > 0 && options.anchorPartialStreams && event.hash) {
-          anchored++;
-          head.revision = event.revision;
-          head.hash = event.hash;
-          return;
-        }
-      }
-      if (event.revision <= head.revision || head.waiting.has(event.revision)) {
-        fail({ streamId: event.streamId, revision: event.revision, ...(line === undefined ? {} : { line }), reason: 'duplicate_revision', expected: null, found: event.hash ?? null, message: `${event.streamId}@${event.revision} appears twice` });
-        return;
-      }
-      if (event.revision > head.revision + 1) {
-        head.waiting.set(event.revision, { event, line });
-        return;
-      }
-      link(head, event, line);
-      drain(head);
+    /** The next event in log order (of a file: with its line, and its position checked against the previous line's). */
+    add(event: Checked & { readonly position?: bigint }, line?: number): void {
+      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, position: event.position, content: contentHash({ ...event, data: event.data ?? null }) }, line);
+    },
+    /** The next event in log order, read in stored form (its JSON as text). */
+    addStored(event: StoredEvent): void {
+      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, content: storedContentHash(event) });
     },
     /** Ends the check: revisions still missing, and streams shorter than the digest records. */
     finish(): VerifyReport {

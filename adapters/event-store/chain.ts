@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { canonicalJsonText } from './canonical-text.ts';
 
 /**
  * The hash chain every store keeps per stream (docs/audit.md).
@@ -61,6 +62,18 @@ export const contentHash = (event: HashedContent): Buffer =>
   hash(
     'sha256',
     `{"d":${canonicalJson(event.data)},"i":${JSON.stringify(event.id.toLowerCase())},"m":${canonicalJson(withoutHashKey(event.metadata))},` +
+      `"s":${JSON.stringify(event.streamId)},"t":${JSON.stringify(event.type)}}`,
+    'buffer',
+  );
+
+/**
+ * contentHash of an event read in stored form (data and metadata as JSON text): the same bytes are
+ * hashed, canonicalised from the text without parsing it (canonical-text.ts).
+ */
+export const storedContentHash = (event: { readonly id: string; readonly streamId: string; readonly type: string; readonly data: string; readonly metadata: string }): Buffer =>
+  hash(
+    'sha256',
+    `{"d":${canonicalJsonText(event.data)},"i":${JSON.stringify(event.id.toLowerCase())},"m":${canonicalJsonText(event.metadata, HASH_METADATA_KEY)},` +
       `"s":${JSON.stringify(event.streamId)},"t":${JSON.stringify(event.type)}}`,
     'buffer',
   );

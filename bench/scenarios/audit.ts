@@ -1,4 +1,7 @@
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { verifyStore } from '../../adapters/audit/check.ts';
 import { fileWriter } from '../../adapters/audit/lines.ts';
 import { createAuditLog } from '../../adapters/audit/service.ts';
@@ -35,6 +38,9 @@ const auditLog = (url: string): Promise<SeededLog> =>
     process.stderr.write(`\rseeded ${events} events in ${round((performance.now() - started) / 1000, 1)} s\n`);
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
+    // A log in its steady state: statistics for the planner, and hint bits and the visibility map set,
+    // so that whichever reader comes first does not pay for writing every page back.
+    await admin.query(`VACUUM ANALYZE ${schema}.events`);
     const tenants = (await admin.query<{ t: string }>(`SELECT DISTINCT tenant_id AS t FROM ${schema}.events ORDER BY 1`)).rows.map((r) => r.t);
     await admin.end();
     atBenchEnd(async () => {
@@ -49,29 +55,26 @@ const auditLog = (url: string): Promise<SeededLog> =>
 
 const devNull = () => fileWriter('/dev/null');
 
-/** Baseline: the same rows (every tenant's, in position order) by a plain SELECT, each row as JSON to /dev/null. */
+const BASELINE = 'plain SELECT of the same rows in position order, streamed by COPY to /dev/null';
+
+/**
+ * Baseline: what PostgreSQL itself delivers — one plain SELECT of every row the export reads (all
+ * tenants, position order, every column, hashes as hex), streamed by COPY in its text format to
+ * /dev/null with no per-row work in Node.
+ */
 const plainSelect = async (url: string, log: SeededLog): Promise<{ rows: number; seconds: number }> => {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const out = devNull();
   const started = performance.now();
-  let rows = 0;
   try {
-    for (const tenant of log.tenants) {
-      const result = await client.query(
-        `SELECT position, stream_id, revision, event_id, type, data, metadata, recorded_at, encode(hash, 'hex') AS hash FROM ${log.schema}.events WHERE tenant_id = $1 ORDER BY position`,
-        [tenant],
-      );
-      let chunk = '';
-      for (const row of result.rows as Record<string, unknown>[]) chunk += `${JSON.stringify(row)}\n`;
-      await out.write(chunk);
-      rows += result.rows.length;
-    }
+    const copy = client.query(
+      copyTo(`COPY (SELECT position, stream_id, revision, event_id, type, data, metadata, recorded_at, encode(hash, 'hex') AS hash FROM ${log.schema}.events ORDER BY position) TO STDOUT`),
+    );
+    await pipeline(copy, createWriteStream('/dev/null'));
+    return { rows: Number(copy.rowCount), seconds: (performance.now() - started) / 1000 };
   } finally {
-    await out.close();
     await client.end();
   }
-  return { rows, seconds: (performance.now() - started) / 1000 };
 };
 
 const auditResult = (scenario: string, perSecond: number, baseline: { rows: number; seconds: number }, notes: string): BenchResult => {
@@ -83,7 +86,7 @@ const auditResult = (scenario: string, perSecond: number, baseline: { rows: numb
     unit: 'events/s',
     p50: null,
     p99: null,
-    baseline: { name: 'plain SELECT of the same rows, each row as JSON to /dev/null', value: round(basePerSecond, 0) },
+    baseline: { name: BASELINE, value: round(basePerSecond, 0) },
     ratio: round(perSecond / basePerSecond),
     notes,
   };
@@ -104,7 +107,7 @@ export const auditExportBench = async (url: string): Promise<BenchResult> => {
   await out.close();
   const secs = (performance.now() - started) / 1000;
   return auditResult('audit-export', log.events / secs, baseline,
-    `${log.events} events of ${log.tenants.length} tenants (seed-log, encrypted, hash-chained) exported tenant by tenant as the API and CLI do (EventStore port pages of 10,000 → NDJSON with hashes) to /dev/null in ${round(secs, 1)} s (${round(bytes / 1e6, 0)} MB); target ≥ 200,000 events/s`);
+    `${log.events} events of ${log.tenants.length} tenants (seed-log, encrypted, hash-chained) exported tenant by tenant as the API does (stored-form pages of 5,000 with read-ahead → NDJSON with hashes) to /dev/null in ${round(secs, 1)} s (${round(bytes / 1e6, 0)} MB); target ≥ 200,000 events/s`);
 };
 
 export const auditVerifyBench = async (url: string): Promise<BenchResult> => {
@@ -115,5 +118,5 @@ export const auditVerifyBench = async (url: string): Promise<BenchResult> => {
   const secs = (performance.now() - started) / 1000;
   if (report.break) throw new Error(`the seeded log does not verify: ${report.break.message}`);
   return auditResult('audit-verify', report.events / secs, baseline,
-    `${report.events} events in ${report.streams} streams: every chain recomputed (canonical JSON + 2 sha256 per event) reading the whole log through the EventStore port, ${round(secs, 1)} s; target ≥ 150,000 events/s`);
+    `${report.events} events in ${report.streams} streams: every chain recomputed (canonical JSON from the stored text + 2 sha256 per event) reading the whole log in stored-form pages, ${round(secs, 1)} s; target ≥ 150,000 events/s`);
 };

@@ -47,6 +47,26 @@ export interface RecordedEvent {
   readonly hash?: string;
 }
 
+/**
+ * An event as the store keeps it, for reading the whole log fast (audit export, verify, backup): data
+ * and metadata are the JSON text the store prints (PostgreSQL: `{"k": v, …}`), never parsed.
+ */
+export interface StoredEvent {
+  readonly id: string;
+  readonly streamId: string;
+  readonly revision: number;
+  /** The position as decimal text. */
+  readonly position: string;
+  readonly type: string;
+  /** JSON text. */
+  readonly data: string;
+  /** JSON text. */
+  readonly metadata: string;
+  /** Milliseconds since the epoch. */
+  readonly recordedAt: number;
+  readonly hash?: string;
+}
+
 export interface AppendResult {
   /** Revision of the last event of the stream after this append. */
   readonly nextRevision: number;
@@ -96,6 +116,11 @@ export interface EventStore {
   append(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /**
+   * Optional: what readAll reads, in stored form, in pages of up to 50,000. Stores without it are read
+   * through readAll (the audit code turns those events into the same form).
+   */
+  readAllStored?(options?: ReadAllOptions): Promise<StoredEvent[]>;
   /** Catch-up from `after`, then live, in position order, never skipping a committed event. */
   subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription;
   /** The position of the newest event a subscriber could receive now. */

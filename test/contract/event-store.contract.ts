@@ -324,6 +324,18 @@ export const eventStoreContract = (name: string, makeHarness: () => Promise<Cont
       expect(report.digest!.heads).toEqual([{ streamId, revision: 2, hash: events[2]!.hash }]);
     });
 
+    it('reads in stored form (where the store offers it) exactly what readAll reads, in the same order', async () => {
+      if (!store.readAllStored) return;
+      const t = uniqueTenant();
+      await store.append(`tenant-${t}`, [newEvent(t, 'A', { z: 1, a: { y: [1.5, 'é \\ "'] } }), newEvent(t, 'B')], 'no_stream');
+      const last = await store.append(`conversation-${t}.c1`, [newEvent(t, 'C', { text: 'x' })], 'no_stream');
+      await untilVisible(store, last.position);
+      const read = await store.readAll({ filter: { tenantId: t } });
+      const stored = await store.readAllStored({ filter: { tenantId: t } });
+      expect(stored.map((e) => ({ ...e, position: BigInt(e.position), data: JSON.parse(e.data) as unknown, metadata: JSON.parse(e.metadata) as unknown, recordedAt: new Date(e.recordedAt) }))).toEqual(read);
+      expect(await store.readAllStored({ filter: { tenantId: t }, after: read[0]!.position, maxCount: 1 })).toMatchObject([{ id: read[1]!.id }]);
+    });
+
     it('keeps the chain linear when many appends race onto one stream head', async () => {
       const t = uniqueTenant();
       const streamId = `tenant-${t}`;

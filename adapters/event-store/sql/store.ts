@@ -6,6 +6,7 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StoredEvent,
 } from '../../../domain/ports/event-store.ts';
 import { encodeAppend } from '../validate.ts';
 import { createAppendBatcher } from './append-batcher.ts';
@@ -13,8 +14,8 @@ import type { SqlDb } from './db.ts';
 import { isUnavailableError } from './db.ts';
 import { migrateOnce } from './migrate.ts';
 import { createNotifier } from './notifier.ts';
-import { EVENT_COLUMNS, toRecordedEvent } from './rows.ts';
-import type { EventRow } from './rows.ts';
+import { EVENT_COLUMNS, STORED_COLUMNS, toRecordedEvent, toStoredEvent } from './rows.ts';
+import type { EventRow, StoredRow } from './rows.ts';
 import { checkSchemaName, eventLogMigration } from './schema.ts';
 import { createSubscription } from './subscription.ts';
 import { createWakeup } from './wakeup.ts';
@@ -40,7 +41,7 @@ export const migrateEventLog = (db: SqlDb, schema: string): Promise<void> =>
   migrateOnce(db, schema, `event-log:${schema}`, eventLogMigration(schema));
 
 /** Builds the read-all query for a filter; `$1` is the exclusive start position, `$2` the limit. */
-const readAllQuery = (schema: string, filter: EventFilter | undefined): { text: string; params: unknown[] } => {
+const readAllQuery = (schema: string, filter: EventFilter | undefined, columns = EVENT_COLUMNS): { text: string; params: unknown[] } => {
   const where = [`position > $1`, `position < ${schema}.horizon()`];
   const params: unknown[] = [];
   if (filter?.tenantId !== undefined) {
@@ -56,10 +57,17 @@ const readAllQuery = (schema: string, filter: EventFilter | undefined): { text: 
     where.push(`type = ANY($${params.length + 2}::text[])`);
   }
   return {
-    text: `SELECT ${EVENT_COLUMNS} FROM ${schema}.events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $2`,
+    text: `SELECT ${columns} FROM ${schema}.events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $2`,
     params,
   };
 };
+
+/**
+ * Whole-log reads walk an index in position order, whatever the planner believes: on a table without
+ * statistics (autovacuum off, or a log just loaded) it took a bitmap scan of every remaining row and
+ * an on-disk sort for each page, which made reading the log quadratic (docs/performance.md).
+ */
+const ORDERED_SCAN = 'SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off';
 
 export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptions = {}): Promise<EventStore> => {
   const schema = checkSchemaName(options.schema ?? 'eventlog');
@@ -87,6 +95,18 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
     return rows.map(toRecordedEvent);
   };
 
+  const readAllStored = async (opts: ReadAllOptions = {}): Promise<StoredEvent[]> => {
+    const query = readAllQuery(schema, opts.filter, STORED_COLUMNS);
+    const limit = Math.min(Math.max(opts.maxCount ?? 1000, 1), 50_000);
+    const rows = await guard(() =>
+      db.transaction(async (tx) => {
+        await tx.exec(ORDERED_SCAN);
+        return (await tx.query<StoredRow>(query.text, [String(opts.after ?? -1n), limit, ...query.params])).rows;
+      }),
+    );
+    return rows.map(toStoredEvent);
+  };
+
   return {
     append(streamId: string, events: readonly NewEvent[], expected) {
       if (closed) return Promise.reject(storeUnavailable('event store is closed'));
@@ -111,6 +131,7 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
     },
 
     readAll,
+    readAllStored,
 
     subscribe(opts, handler) {
       const subscription = createSubscription({
