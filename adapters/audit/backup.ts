@@ -3,7 +3,7 @@ import type { EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../.
 import type { KeyService, WrappedDataKey } from '../../domain/ports/keys.ts';
 import { AppError } from '../../domain/shared/errors.ts';
 import { BACKUP_FORMAT, verifyStore } from './check.ts';
-import { fileLines, malformedFile, parseJsonLine, storedLine, storedPages, toEvent } from './lines.ts';
+import { fileLines, malformedFile, parseJsonLine, storedChunk, storedPages, toEvent } from './lines.ts';
 import type { VerifyReport } from './verify.ts';
 import { createChainVerifier } from './verify.ts';
 
@@ -33,12 +33,8 @@ export const writeBackup = async (
   for (const key of await deps.keys.exportWrapped()) await write(`${JSON.stringify({ kind: 'key', ...key })}\n`);
   const verifier = createChainVerifier();
   for await (const page of storedPages(deps.store, head === undefined ? { to: -1n } : { to: head })) {
-    let chunk = '';
-    for (const event of page) {
-      verifier.addStored(event);
-      chunk += storedLine(event);
-    }
-    await write(chunk);
+    for (const event of page) verifier.addStored(event);
+    await write(storedChunk(page));
     onProgress?.(page.length, BigInt(page[page.length - 1]!.position));
   }
   return verifier.finish();

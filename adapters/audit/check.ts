@@ -10,7 +10,7 @@ export const BACKUP_FORMAT = 'openclaw-backup/1';
 
 type Progress = (events: number) => void;
 
-/** Recomputes the chains of the whole log, or one tenant's, read through the port. */
+/** Recomputes the chains of the whole log, or one tenant's, read through the port in stored form. */
 export const verifyStore = async (
   store: EventStore,
   options: { tenantId?: string; digest?: TenantDigest; onProgress?: Progress } = {},

@@ -14,10 +14,31 @@ export const eventLine = (e: RecordedEvent): string =>
   `{"position":"${e.position}","streamId":${JSON.stringify(e.streamId)},"revision":${e.revision},"id":"${e.id}","type":${JSON.stringify(e.type)},` +
   `"data":${JSON.stringify(e.data)},"metadata":${JSON.stringify(e.metadata)},"recordedAt":"${e.recordedAt.toISOString()}"${e.hash ? `,"hash":"${e.hash}"` : ''}}\n`;
 
+let isoMs = Number.NaN;
+let isoText = '';
+/** Events of one append share their recording time: the last one formatted is usually the next one too. */
+const isoTime = (ms: number): string => {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
+};
+
 /** The same line from an event in stored form: its data and metadata text go in as they are. */
 export const storedLine = (e: StoredEvent): string =>
   `{"position":"${e.position}","streamId":${JSON.stringify(e.streamId)},"revision":${e.revision},"id":"${e.id}","type":${JSON.stringify(e.type)},` +
-  `"data":${e.data},"metadata":${e.metadata},"recordedAt":"${new Date(e.recordedAt).toISOString()}"${e.hash ? `,"hash":"${e.hash}"` : ''}}\n`;
+  `"data":${e.data},"metadata":${e.metadata},"recordedAt":"${isoTime(e.recordedAt)}"${e.hash ? `,"hash":"${e.hash}"` : ''}}\n`;
+
+/**
+ * A page's lines as one string, for one write. Joined rather than appended one by one: a string built
+ * by `+=` is a rope that must be flattened before it can be written, which cost more than the lines.
+ */
+export const storedChunk = (page: readonly StoredEvent[]): string => {
+  const lines = new Array<string>(page.length);
+  for (let i = 0; i < page.length; i++) lines[i] = storedLine(page[i]!);
+  return lines.join('');
+};
 
 /** A read event in stored form (for stores that only read parsed events). */
 export const toStored = (e: RecordedEvent): StoredEvent => ({
@@ -103,37 +124,69 @@ export async function* logPages(store: EventStore, range: LogRange, pageSize = 1
   }
 }
 
-/**
- * Pages of stored events the whole-log reads ask for (readAllStored); readAll pages stay at its limit.
- * Small enough that a tenant of a few thousand events still takes several pages, so reading the next
- * overlaps working through this one; large enough that the round trips do not count.
- */
+/** The largest page of stored events the whole-log reads ask for (readAllStored); readAll pages stay at its limit. */
 export const STORED_PAGE = 5_000;
+const FIRST_STORED_PAGE = 500;
 const READ_ALL_PAGE = 10_000;
 
 /**
  * Pages of the log in global order in stored form (data and metadata as JSON text), one tenant's or
  * everyone's: what export, verify and backup read. The next page is asked for as soon as a page
- * arrives, so the store reads it while the caller works through this one.
+ * arrives, so the store reads it while the caller works through this one; pages start small and
+ * double up to STORED_PAGE, so that this overlap starts at once even for a tenant of a few thousand
+ * events (one page of everything would leave the store idle while the caller works, and the caller
+ * idle while the store reads).
  */
 export async function* storedPages(store: EventStore, range: LogRange): AsyncGenerator<StoredEvent[]> {
   const readStored = store.readAllStored?.bind(store);
-  const pageSize = readStored ? STORED_PAGE : READ_ALL_PAGE;
-  const read = (after: bigint | undefined): Promise<StoredEvent[]> => {
-    const options: ReadAllOptions = { ...(after === undefined ? {} : { after }), maxCount: pageSize, ...(range.tenantId ? { filter: { tenantId: range.tenantId } } : {}) };
+  let pageSize = readStored ? FIRST_STORED_PAGE : READ_ALL_PAGE;
+  const read = (after: bigint | undefined, maxCount: number): Promise<StoredEvent[]> => {
+    const options: ReadAllOptions = { ...(after === undefined ? {} : { after }), maxCount, ...(range.tenantId ? { filter: { tenantId: range.tenantId } } : {}) };
     return readStored ? readStored(options) : store.readAll(options).then((events) => events.map(toStored));
   };
-  let next = read(range.from === undefined ? undefined : range.from - 1n);
+  let next = read(range.from === undefined ? undefined : range.from - 1n, pageSize);
   try {
     for (;;) {
       const page = await next;
       const inRange = range.to === undefined ? page : page.filter((e) => BigInt(e.position) <= range.to!);
       const more = page.length === pageSize && inRange.length === page.length;
       if (more) {
-        next = read(BigInt(page[page.length - 1]!.position));
+        if (readStored) pageSize = Math.min(pageSize * 2, STORED_PAGE);
+        next = read(BigInt(page[page.length - 1]!.position), pageSize);
         next.catch(() => undefined); // awaited below; a caller that stops early must not leave it unhandled
       }
       if (inRange.length > 0) yield inRange;
+      if (!more) return;
+    }
+  } finally {
+    await next.catch(() => undefined);
+  }
+}
+
+/**
+ * The log as export text, a page at a time: the store's own lines where it builds them (readLogLines,
+ * read ahead and growing like storedPages), else lines made here from storedPages.
+ */
+export async function* exportText(store: EventStore, range: LogRange): AsyncGenerator<string> {
+  if (!store.readLogLines) {
+    for await (const page of storedPages(store, range)) yield storedChunk(page);
+    return;
+  }
+  const readLines = store.readLogLines.bind(store);
+  let pageSize = FIRST_STORED_PAGE;
+  const read = (after: bigint | undefined, maxCount: number) =>
+    readLines({ ...(after === undefined ? {} : { after }), maxCount, ...(range.to === undefined ? {} : { to: range.to }), ...(range.tenantId ? { tenantId: range.tenantId } : {}) });
+  let next = read(range.from === undefined ? undefined : range.from - 1n, pageSize);
+  try {
+    for (;;) {
+      const page = await next;
+      const more = page.count === pageSize;
+      if (more) {
+        pageSize = Math.min(pageSize * 2, STORED_PAGE);
+        next = read(page.last, pageSize);
+        next.catch(() => undefined);
+      }
+      if (page.count > 0) yield page.text;
       if (!more) return;
     }
   } finally {

@@ -5,7 +5,7 @@ import { tenantStateAsOf } from './as-of.ts';
 import { verifyStore } from './check.ts';
 import type { TenantDigest } from './digest.ts';
 import type { LogRange } from './lines.ts';
-import { storedLine, storedPages } from './lines.ts';
+import { exportText } from './lines.ts';
 import type { VerifyReport } from './verify.ts';
 
 /** What the audit routes read: a tenant's raw history, its digest, and its state at a point. */
@@ -19,11 +19,7 @@ export interface AuditLog {
 
 export const createAuditLog = (deps: { store: EventStore; codec: EventCodec }): AuditLog => ({
   async *events(tenantId, range) {
-    for await (const page of storedPages(deps.store, { ...range, tenantId })) {
-      let chunk = '';
-      for (const event of page) chunk += storedLine(event);
-      yield chunk;
-    }
+    yield* exportText(deps.store, { ...range, tenantId });
   },
   async digest(tenantId) {
     const { digest, heads: _heads, ...report } = await verifyStore(deps.store, { tenantId });

@@ -2,6 +2,8 @@ import { storeUnavailable } from '../../../domain/ports/event-store.ts';
 import type {
   EventFilter,
   EventStore,
+  LogLinesOptions,
+  LogLinesPage,
   NewEvent,
   ReadAllOptions,
   ReadStreamOptions,
@@ -107,6 +109,25 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
     return rows.map(toStoredEvent);
   };
 
+  /** The export line of each event, as adapters/audit/lines.ts `storedLine` writes it (the contract compares them). */
+  const LINE = `'{"position":"' || position || '","streamId":' || to_json(stream_id) || ',"revision":' || revision || ',"id":"' || event_id || '","type":' || to_json(type) || ',"data":' || data || ',"metadata":' || metadata || ',"recordedAt":"' || to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '"' || coalesce(',"hash":"' || encode(hash, 'hex') || '"', '') || E'}\\n'`;
+  const readLogLines = async (opts: LogLinesOptions = {}): Promise<LogLinesPage> => {
+    const where = [`position > $1`, `position < ${schema}.horizon()`];
+    const params: unknown[] = [String(opts.after ?? -1n), Math.min(Math.max(opts.maxCount ?? 1000, 1), 50_000)];
+    if (opts.to !== undefined) where.push(`position <= $${params.push(String(opts.to))}`);
+    if (opts.tenantId !== undefined) where.push(`tenant_id = $${params.push(opts.tenantId)}`);
+    const text =
+      `SELECT count(*)::int AS n, max(position)::text AS last, string_agg(line, '' ORDER BY position) AS text ` +
+      `FROM (SELECT position, ${LINE} AS line FROM ${schema}.events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $2) page`;
+    const row = await guard(() =>
+      db.transaction(async (tx) => {
+        await tx.exec(ORDERED_SCAN);
+        return (await tx.query<{ n: number; last: string | null; text: string | null }>(text, params)).rows[0]!;
+      }),
+    );
+    return { text: row.text ?? '', count: row.n, last: row.last === null ? undefined : BigInt(row.last) };
+  };
+
   return {
     append(streamId: string, events: readonly NewEvent[], expected) {
       if (closed) return Promise.reject(storeUnavailable('event store is closed'));
@@ -132,6 +153,7 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
 
     readAll,
     readAllStored,
+    readLogLines,
 
     subscribe(opts, handler) {
       const subscription = createSubscription({
