@@ -130,6 +130,13 @@ const FIRST_STORED_PAGE = 500;
 const READ_ALL_PAGE = 10_000;
 
 /**
+ * One turn of the event loop, after asking for the next page and before handing this one over: the
+ * driver sends a query a few ticks after it is asked to, and a caller that works through the page
+ * synchronously would otherwise hold it back until it is done (the read-ahead then overlapped nothing).
+ */
+const letReadStart = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
  * Pages of the log in global order in stored form (data and metadata as JSON text), one tenant's or
  * everyone's: what export, verify and backup read. The next page is asked for as soon as a page
  * arrives, so the store reads it while the caller works through this one; pages start small and
@@ -154,6 +161,7 @@ export async function* storedPages(store: EventStore, range: LogRange): AsyncGen
         if (readStored) pageSize = Math.min(pageSize * 2, STORED_PAGE);
         next = read(BigInt(page[page.length - 1]!.position), pageSize);
         next.catch(() => undefined); // awaited below; a caller that stops early must not leave it unhandled
+        await letReadStart();
       }
       if (inRange.length > 0) yield inRange;
       if (!more) return;
@@ -163,35 +171,9 @@ export async function* storedPages(store: EventStore, range: LogRange): AsyncGen
   }
 }
 
-/**
- * The log as export text, a page at a time: the store's own lines where it builds them (readLogLines,
- * read ahead and growing like storedPages), else lines made here from storedPages.
- */
+/** The log as export text (NDJSON with hashes), a page at a time. */
 export async function* exportText(store: EventStore, range: LogRange): AsyncGenerator<string> {
-  if (!store.readLogLines) {
-    for await (const page of storedPages(store, range)) yield storedChunk(page);
-    return;
-  }
-  const readLines = store.readLogLines.bind(store);
-  let pageSize = FIRST_STORED_PAGE;
-  const read = (after: bigint | undefined, maxCount: number) =>
-    readLines({ ...(after === undefined ? {} : { after }), maxCount, ...(range.to === undefined ? {} : { to: range.to }), ...(range.tenantId ? { tenantId: range.tenantId } : {}) });
-  let next = read(range.from === undefined ? undefined : range.from - 1n, pageSize);
-  try {
-    for (;;) {
-      const page = await next;
-      const more = page.count === pageSize;
-      if (more) {
-        pageSize = Math.min(pageSize * 2, STORED_PAGE);
-        next = read(page.last, pageSize);
-        next.catch(() => undefined);
-      }
-      if (page.count > 0) yield page.text;
-      if (!more) return;
-    }
-  } finally {
-    await next.catch(() => undefined);
-  }
+  for await (const page of storedPages(store, range)) yield storedChunk(page);
 }
 
 /** Text to a file, waiting whenever the disk is slower than the log is read. */

@@ -67,24 +67,6 @@ export interface StoredEvent {
   readonly hash?: string;
 }
 
-/** A page of the log as NDJSON text (the audit export's lines, docs/audit.md), built by the store. */
-export interface LogLinesPage {
-  /** One line per event, each ending in a newline: {"position","streamId","revision","id","type","data","metadata","recordedAt"[,"hash"]}. */
-  readonly text: string;
-  readonly count: number;
-  /** The position of the last event in the page. */
-  readonly last: bigint | undefined;
-}
-
-export interface LogLinesOptions {
-  /** Exclusive. */
-  readonly after?: bigint;
-  /** Inclusive. */
-  readonly to?: bigint;
-  readonly tenantId?: string;
-  readonly maxCount?: number;
-}
-
 export interface AppendResult {
   /** Revision of the last event of the stream after this append. */
   readonly nextRevision: number;
@@ -139,12 +121,6 @@ export interface EventStore {
    * through readAll (the audit code turns those events into the same form).
    */
   readAllStored?(options?: ReadAllOptions): Promise<StoredEvent[]>;
-  /**
-   * Optional: the log in global order as the audit export's NDJSON lines, built where the events are
-   * (a page of up to 50,000 in one string), so that an export passes text through untouched. The lines
-   * equal what adapters/audit/lines.ts `storedLine` makes of readAllStored's events, byte for byte.
-   */
-  readLogLines?(options?: LogLinesOptions): Promise<LogLinesPage>;
   /** Catch-up from `after`, then live, in position order, never skipping a committed event. */
   subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription;
   /** The position of the newest event a subscriber could receive now. */

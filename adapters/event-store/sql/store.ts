@@ -2,8 +2,6 @@ import { storeUnavailable } from '../../../domain/ports/event-store.ts';
 import type {
   EventFilter,
   EventStore,
-  LogLinesOptions,
-  LogLinesPage,
   NewEvent,
   ReadAllOptions,
   ReadStreamOptions,
@@ -71,6 +69,33 @@ const readAllQuery = (schema: string, filter: EventFilter | undefined, columns =
  */
 const ORDERED_SCAN = 'SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off';
 
+/** A string as an SQL literal; an E'' string reads the same whatever standard_conforming_strings says. */
+const literal = (value: string): string => `E'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+
+/**
+ * The settings and the SELECT as one message, its values written into the text: one round trip. The
+ * statements of one message run as one implicit transaction, so SET LOCAL holds for the SELECT only
+ * (and a failure leaves nothing behind on the connection). As a BEGIN … COMMIT of separate statements
+ * it took four round trips, and each needed this thread's event loop: a caller working through the page
+ * before kept the read of the next one from even starting.
+ */
+const oneTrip = async <R>(db: SqlDb, select: string): Promise<R[]> => {
+  const results = (await db.exec(`${ORDERED_SCAN}; ${select}`)) as { rows: R[] } | { rows: R[] }[];
+  return (Array.isArray(results) ? results[results.length - 1]! : results).rows;
+};
+
+/** Where-clauses of a stored read, values inline (see oneTrip). */
+const inlineWhere = (schema: string, o: { after?: bigint | undefined; filter?: EventFilter | undefined }): string => {
+  const list = (values: readonly string[]) => `ARRAY[${values.map(literal).join(',')}]::text[]`;
+  const where = [`position > ${BigInt(o.after ?? -1n)}`, `position < ${schema}.horizon()`];
+  if (o.filter?.tenantId !== undefined) where.push(`tenant_id = ${literal(o.filter.tenantId)}`);
+  if (o.filter?.categories) where.push(`category = ANY(${list(o.filter.categories)})`);
+  if (o.filter?.eventTypes) where.push(`type = ANY(${list(o.filter.eventTypes)})`);
+  return where.join(' AND ');
+};
+
+const pageLimit = (maxCount: number | undefined): number => Math.floor(Math.min(Math.max(maxCount ?? 1000, 1), 50_000));
+
 export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptions = {}): Promise<EventStore> => {
   const schema = checkSchemaName(options.schema ?? 'eventlog');
   await guard(() => migrateEventLog(db, schema));
@@ -98,34 +123,9 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
   };
 
   const readAllStored = async (opts: ReadAllOptions = {}): Promise<StoredEvent[]> => {
-    const query = readAllQuery(schema, opts.filter, STORED_COLUMNS);
-    const limit = Math.min(Math.max(opts.maxCount ?? 1000, 1), 50_000);
-    const rows = await guard(() =>
-      db.transaction(async (tx) => {
-        await tx.exec(ORDERED_SCAN);
-        return (await tx.query<StoredRow>(query.text, [String(opts.after ?? -1n), limit, ...query.params])).rows;
-      }),
-    );
+    const where = inlineWhere(schema, { after: opts.after, filter: opts.filter });
+    const rows = await guard(() => oneTrip<StoredRow>(db, `SELECT ${STORED_COLUMNS} FROM ${schema}.events WHERE ${where} ORDER BY position LIMIT ${pageLimit(opts.maxCount)}`));
     return rows.map(toStoredEvent);
-  };
-
-  /** The export line of each event, as adapters/audit/lines.ts `storedLine` writes it (the contract compares them). */
-  const LINE = `'{"position":"' || position || '","streamId":' || to_json(stream_id) || ',"revision":' || revision || ',"id":"' || event_id || '","type":' || to_json(type) || ',"data":' || data || ',"metadata":' || metadata || ',"recordedAt":"' || to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '"' || coalesce(',"hash":"' || encode(hash, 'hex') || '"', '') || E'}\\n'`;
-  const readLogLines = async (opts: LogLinesOptions = {}): Promise<LogLinesPage> => {
-    const where = [`position > $1`, `position < ${schema}.horizon()`];
-    const params: unknown[] = [String(opts.after ?? -1n), Math.min(Math.max(opts.maxCount ?? 1000, 1), 50_000)];
-    if (opts.to !== undefined) where.push(`position <= $${params.push(String(opts.to))}`);
-    if (opts.tenantId !== undefined) where.push(`tenant_id = $${params.push(opts.tenantId)}`);
-    const text =
-      `SELECT count(*)::int AS n, max(position)::text AS last, string_agg(line, '' ORDER BY position) AS text ` +
-      `FROM (SELECT position, ${LINE} AS line FROM ${schema}.events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $2) page`;
-    const row = await guard(() =>
-      db.transaction(async (tx) => {
-        await tx.exec(ORDERED_SCAN);
-        return (await tx.query<{ n: number; last: string | null; text: string | null }>(text, params)).rows[0]!;
-      }),
-    );
-    return { text: row.text ?? '', count: row.n, last: row.last === null ? undefined : BigInt(row.last) };
   };
 
   return {
@@ -153,7 +153,6 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
 
     readAll,
     readAllStored,
-    readLogLines,
 
     subscribe(opts, handler) {
       const subscription = createSubscription({
