@@ -1,5 +1,6 @@
 import type { RecordedEvent, StoredEvent } from '../../domain/ports/event-store.ts';
-import { chainHash, contentHash, GENESIS, GENESIS_HEX, storedContentHash } from '../event-store/chain.ts';
+import { hash } from 'node:crypto';
+import { contentHash, GENESIS_HEX, storedContentHash } from '../event-store/chain.ts';
 import type { TenantDigest } from './digest.ts';
 
 export type BreakReason =
@@ -35,8 +36,6 @@ export interface VerifyReport {
 interface Head {
   revision: number;
   hash: string;
-  /** `hash` as bytes, the next link's input. */
-  bytes: Buffer;
   /** Events read ahead of a missing revision (a log may deliver a stream's revisions out of position order). */
   readonly waiting: Map<number, { event: Hashed; line: number | undefined }>;
 }
@@ -48,7 +47,8 @@ interface Hashed {
   readonly streamId: string;
   readonly revision: number;
   readonly hash?: string | undefined;
-  readonly content: Buffer;
+  /** Hex. */
+  readonly content: string;
 }
 
 /**
@@ -63,6 +63,7 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
   let events = 0;
   let anchored = 0;
   let first: ChainBreak | undefined;
+  const link64 = Buffer.alloc(64);
   let lastPosition: bigint | undefined;
 
   const fail = (b: ChainBreak) => {
@@ -71,8 +72,10 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
 
   const link = (head: Head, event: Hashed, line: number | undefined) => {
     const found = event.hash ?? null;
-    const bytes = chainHash(head.bytes, event.content);
-    const expected = bytes.toString('hex');
+    // chainHash (chain.ts) in hex, through one reused buffer: this runs once per event of the log.
+    link64.write(head.hash, 0, 32, 'hex');
+    link64.write(event.content, 32, 32, 'hex');
+    const expected = hash('sha256', link64, 'hex');
     if (found !== expected) {
       const at = { streamId: event.streamId, revision: event.revision, ...(line === undefined ? {} : { line }) };
       if (found === null) fail({ ...at, reason: 'missing_hash', expected, found, message: `${event.streamId}@${event.revision} carries no hash` });
@@ -80,7 +83,6 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
     }
     head.revision = event.revision;
     head.hash = found ?? expected;
-    head.bytes = found === null || found === expected ? bytes : Buffer.from(found, 'hex');
     const pinned = recorded.size === 0 ? undefined : recorded.get(event.streamId);
     if (pinned && pinned.revision === event.revision && pinned.hash !== found) {
       const at = { streamId: event.streamId, revision: event.revision, ...(line === undefined ? {} : { line }) };
@@ -104,13 +106,12 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
     }
     let head = heads.get(event.streamId);
     if (!head) {
-      head = { revision: -1, hash: GENESIS_HEX, bytes: GENESIS, waiting: new Map() };
+      head = { revision: -1, hash: GENESIS_HEX, waiting: new Map() };
       heads.set(event.streamId, head);
       if (event.revision > 0 && options.anchorPartialStreams && event.hash) {
         anchored++;
         head.revision = event.revision;
         head.hash = event.hash;
-        head.bytes = Buffer.from(event.hash, 'hex');
         return;
       }
     }
@@ -129,11 +130,11 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
   return {
     /** The next event in log order (of a file: with its line, and its position checked against the previous line's). */
     add(event: Checked & { readonly position?: bigint }, line?: number): void {
-      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, position: event.position, content: contentHash({ ...event, data: event.data ?? null }) }, line);
+      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, position: event.position, content: contentHash({ ...event, data: event.data ?? null }).toString('hex') }, line);
     },
     /** The next event in log order, read in stored form (its JSON as text). */
     addStored(event: StoredEvent): void {
-      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, content: storedContentHash(event) });
+      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, content: storedContentHash(event, 'hex') });
     },
     /** Ends the check: revisions still missing, and streams shorter than the digest records. */
     finish(): VerifyReport {

@@ -66,17 +66,39 @@ export const contentHash = (event: HashedContent): Buffer =>
     'buffer',
   );
 
+let lastMetadata = '';
+let lastCanonicalMetadata = '';
+/** Events of one append share their metadata, and come one after another in the log: canonicalise it once. */
+const canonicalMetadataText = (text: string): string => {
+  if (text !== lastMetadata) {
+    lastCanonicalMetadata = canonicalJsonText(text, HASH_METADATA_KEY);
+    lastMetadata = text;
+  }
+  return lastCanonicalMetadata;
+};
+
+interface StoredContent {
+  readonly id: string;
+  readonly streamId: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
 /**
  * contentHash of an event read in stored form (data and metadata as JSON text): the same bytes are
  * hashed, canonicalised from the text without parsing it (canonical-text.ts).
  */
-export const storedContentHash = (event: { readonly id: string; readonly streamId: string; readonly type: string; readonly data: string; readonly metadata: string }): Buffer =>
-  hash(
+export function storedContentHash(event: StoredContent): Buffer;
+export function storedContentHash(event: StoredContent, encoding: 'hex'): string;
+export function storedContentHash(event: StoredContent, encoding: 'hex' | 'buffer' = 'buffer'): Buffer | string {
+  return hash(
     'sha256',
-    `{"d":${canonicalJsonText(event.data)},"i":${JSON.stringify(event.id.toLowerCase())},"m":${canonicalJsonText(event.metadata, HASH_METADATA_KEY)},` +
+    `{"d":${canonicalJsonText(event.data)},"i":${JSON.stringify(event.id.toLowerCase())},"m":${canonicalMetadataText(event.metadata)},` +
       `"s":${JSON.stringify(event.streamId)},"t":${JSON.stringify(event.type)}}`,
-    'buffer',
+    encoding,
   );
+}
 
 export const chainHash = (previous: Buffer, content: Buffer): Buffer => hash('sha256', Buffer.concat([previous, content], 64), 'buffer');
 
