@@ -5,6 +5,7 @@ import { describeReport, EXPORT_FORMAT, verifyFile, verifyStore } from '../adapt
 import { makeDigest, parseDigest } from '../adapters/audit/digest.ts';
 import type { TenantDigest } from '../adapters/audit/digest.ts';
 import { fileWriter, storedChunk, storedPages } from '../adapters/audit/lines.ts';
+import { startHashThread } from './audit-hash-threads.ts';
 import { tenantStateAsOf } from '../adapters/audit/as-of.ts';
 import type { AsOf } from '../adapters/audit/as-of.ts';
 import { createChainVerifier } from '../adapters/audit/verify.ts';
@@ -99,7 +100,15 @@ export const auditVerify = async (options: { tenant?: string; file?: string; dig
   if (options.tenant && digest && digest.tenantId !== options.tenant) throw new ConfigError(`--digest is for tenant ${digest.tenantId}, not ${options.tenant}`);
   const report = options.file
     ? await verifyFile(options.file, digest ? { digest } : {})
-    : await withStorage((storage) => verifyStore(storage.store, { ...(options.tenant ? { tenantId: tenantArg(options.tenant) } : {}), ...(digest ? { digest } : {}) }));
+    : await withStorage(async (storage) => {
+        // content hashes in a thread of their own; on the main thread if one cannot start
+        const hasher = await startHashThread().catch(() => undefined);
+        try {
+          return await verifyStore(storage.store, { ...(options.tenant ? { tenantId: tenantArg(options.tenant) } : {}), ...(digest ? { digest } : {}), ...(hasher ? { hasher } : {}) });
+        } finally {
+          await hasher?.close();
+        }
+      });
   process.stdout.write(describeReport(report));
   if (report.break) process.exitCode = 1;
 };

@@ -1,4 +1,4 @@
-import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { EventStore, StoredEvent } from '../../domain/ports/event-store.ts';
 import type { TenantDigest } from './digest.ts';
 import { makeDigest } from './digest.ts';
 import { fileLines, parseJsonLine, storedPages, toEvent } from './lines.ts';
@@ -10,18 +10,53 @@ export const BACKUP_FORMAT = 'openclaw-backup/1';
 
 type Progress = (events: number) => void;
 
-/** Recomputes the chains of the whole log, or one tenant's, read through the port in stored form. */
+/** Content hashes (hex, in order) of a page of stored events, computed elsewhere: runtime/audit-hash-threads.ts. */
+export interface ContentHasher {
+  contentHashes(page: readonly StoredEvent[]): Promise<string[]>;
+}
+
+/**
+ * Recomputes the chains of the whole log, or one tenant's, read through the port in stored form. With
+ * a hasher, a page's content hashes are computed there while this thread reads the next page and links
+ * the chains of the one before.
+ */
 export const verifyStore = async (
   store: EventStore,
-  options: { tenantId?: string; digest?: TenantDigest; onProgress?: Progress } = {},
+  options: { tenantId?: string; digest?: TenantDigest; onProgress?: Progress; hasher?: ContentHasher } = {},
 ): Promise<VerifyReport & { heads: ReturnType<ChainVerifier['heads']>; digest?: TenantDigest }> => {
   const tenantId = options.tenantId ?? options.digest?.tenantId;
   const verifier = createChainVerifier(options.digest ? { digest: options.digest } : {});
+  const hasher = options.hasher;
   let last: bigint | undefined;
-  for await (const page of storedPages(store, tenantId ? { tenantId } : {})) {
-    for (const event of page) verifier.addStored(event);
+  const done = (page: readonly StoredEvent[]) => {
     last = BigInt(page[page.length - 1]!.position);
     options.onProgress?.(page.length);
+  };
+  let hashing: { page: StoredEvent[]; hashes: Promise<string[]> } | undefined;
+  try {
+    for await (const page of storedPages(store, tenantId ? { tenantId } : {})) {
+      if (!hasher) {
+        for (const event of page) verifier.addStored(event);
+        done(page);
+        continue;
+      }
+      const next = { page, hashes: hasher.contentHashes(page) };
+      next.hashes.catch(() => undefined); // awaited in turn below
+      if (hashing) {
+        const hashes = await hashing.hashes;
+        hashing.page.forEach((event, i) => verifier.addStored(event, hashes[i]));
+        done(hashing.page);
+      }
+      hashing = next;
+    }
+    if (hashing) {
+      const hashes = await hashing.hashes;
+      hashing.page.forEach((event, i) => verifier.addStored(event, hashes[i]));
+      done(hashing.page);
+      hashing = undefined;
+    }
+  } finally {
+    await hashing?.hashes.catch(() => undefined);
   }
   const report = { ...verifier.finish(), heads: verifier.heads() };
   return tenantId ? { ...report, digest: makeDigest(tenantId, last, report.events, report.heads) } : report;

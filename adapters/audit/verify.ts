@@ -132,9 +132,9 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
     add(event: Checked & { readonly position?: bigint }, line?: number): void {
       add({ streamId: event.streamId, revision: event.revision, hash: event.hash, position: event.position, content: contentHash({ ...event, data: event.data ?? null }).toString('hex') }, line);
     },
-    /** The next event in log order, read in stored form (its JSON as text). */
-    addStored(event: StoredEvent): void {
-      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, content: storedContentHash(event, 'hex') });
+    /** The next event in log order, read in stored form (its JSON as text); its content hash (hex) when computed elsewhere. */
+    addStored(event: StoredEvent, content?: string): void {
+      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, content: content ?? storedContentHash(event, 'hex') });
     },
     /** Ends the check: revisions still missing, and streams shorter than the digest records. */
     finish(): VerifyReport {

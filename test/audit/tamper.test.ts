@@ -15,6 +15,7 @@ import type { EventStore } from '../../domain/ports/event-store.ts';
 import { untilVisible } from '../support/gate.ts';
 import { newEvent, uniqueTenant } from '../support/ids.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
+import { startHashThread } from '../../runtime/audit-hash-threads.ts';
 
 interface Db {
   readonly store: EventStore;
@@ -87,6 +88,20 @@ describe.each([
     const [previous, edited] = await db.store.readStream(conversation, { maxCount: 2 });
     const report = await verifyStore(db.store, { tenantId: a });
     expect(report.break).toMatchObject({ reason: 'hash_mismatch', streamId: conversation, revision: 1, found: stored, expected: linkHash(previous!.hash!, edited!) });
+  });
+
+  it('edited data, verified as the CLI does it (content hashes in a thread): the same break', async () => {
+    const { a, conversation } = await populate(db.store);
+    await db.sql(`UPDATE ${events()} SET data = jsonb_set(data, '{n}', '7') WHERE stream_id = $1 AND revision = 2`, [conversation]);
+    const inline = await verifyStore(db.store, { tenantId: a });
+    const hasher = await startHashThread();
+    try {
+      const threaded = await verifyStore(db.store, { tenantId: a, hasher });
+      expect(inline.break).toMatchObject({ reason: 'hash_mismatch', streamId: conversation, revision: 2 });
+      expect(threaded).toEqual(inline);
+    } finally {
+      await hasher.close();
+    }
   });
 
   it('edited metadata', async () => {
