@@ -10,10 +10,16 @@ const { consumeDecoded } = await import('../../adapters/bus/decoded.ts');
 const { startApiHarness } = await import('../support/api-harness.ts');
 const { client, ok } = await import('../http/support/client.ts');
 const { slug } = await import('../http/support/journey.ts');
+const { createKafkaBus } = await import('../../adapters/bus/kafka.ts');
+const { createKafka } = await import('../../adapters/kafka/client.ts');
+const { createRelay } = await import('../../adapters/relay/relay.ts');
+const { KAFKA_BROKERS, needsKafka, readTopic, uniqueTopic } = await import('../support/kafka.ts');
 
 type Harness = Awaited<ReturnType<typeof startApiHarness>>;
 
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+
+afterAll(() => tracing.shutdown());
 
 describe('one trace from HTTP to every reader of the event', () => {
   let stack: Harness;
@@ -28,7 +34,6 @@ describe('one trace from HTTP to every reader of the event', () => {
   afterAll(async () => {
     await subscription?.close();
     await stack?.close();
-    await tracing.shutdown();
   });
 
   it('HTTP → command → append, then the projector batch and the consumer as children of the command, by the traceparent stored in the event', async () => {
@@ -66,4 +71,72 @@ describe('one trace from HTTP to every reader of the event', () => {
     expect(inTrace.some((s) => s.name.startsWith('pg.')), 'a pg span in the trace').toBe(true);
     if (process.env.SHOW_TRACE) console.log([...new Set(inTrace.map((s) => s.name))].join(' | '));
   }, 60_000);
+});
+
+/** The chain of parents from `span` up to its trace's root, as span names (the span itself first). */
+const ancestry = (span: ReadableSpan, all: readonly ReadableSpan[]) => {
+  const chain = [span.name];
+  for (let up: ReadableSpan | undefined = span; up && parentOf(up); ) {
+    up = all.find((s) => s.spanContext().spanId === parentOf(up!));
+    if (up) chain.push(up.name);
+  }
+  return chain;
+};
+
+describe.skipIf(!KAFKA_BROKERS)(`one trace through the Kafka leg: API → store → relay → Kafka → consumer, and the projector${needsKafka}`, () => {
+  let stack: Harness;
+  const opened: { close(): Promise<void> }[] = [];
+  const consumed: string[] = [];
+  const topic = uniqueTopic('trace');
+  beforeAll(async () => {
+    stack = await startApiHarness();
+    // the relay role and a consumer of another process on BUS=kafka, over this stack's store
+    const settings = { brokers: KAFKA_BROKERS!.split(','), clientId: 'trace-test', topic, deadLetterTopic: `${topic}.dlq`, partitions: 2 };
+    const relay = createRelay({ store: stack.storage.store, checkpoints: stack.storage.checkpoints, kafka: createKafka(settings), settings });
+    relay.start();
+    opened.push({ close: () => relay.stop() });
+    const bus = createKafkaBus({ kafka: createKafka(settings), settings });
+    opened.push(bus);
+    const subscription = await consumeDecoded(bus, stack.storage.codec, 'trace-kafka-consumer', { decode: 'stored', eventTypes: ['TenantCreated'] }, (events) => {
+      for (const e of events) consumed.push(e.streamId);
+    });
+    opened.unshift(subscription);
+  }, 90_000);
+  afterAll(async () => {
+    for (const o of opened) await o.close();
+    await stack?.close();
+  });
+
+  it('the relay batch and the Kafka consumer\'s handler are children of the command, by the traceparent in the event and the message header', async () => {
+    exporter.reset();
+    const created = ok(await client(stack.baseUrl, stack.operatorKey).post<{ tenantId: string }>('/tenants', { slug: slug('trk'), name: 'Traced over Kafka', tier: 'free' }), 201);
+    const spans = () => exporter.getFinishedSpans();
+    const command = () => spans().find((s) => s.name === 'command CreateTenant');
+    const under = (name: string) => spans().filter((s) => s.name === name && parentOf(s) === command()?.spanContext().spanId);
+    const wanted = ['projector batch', 'relay batch', 'consume trace-kafka-consumer'];
+    for (const deadline = Date.now() + 60_000; !command() || wanted.some((name) => under(name).length === 0); ) {
+      if (Date.now() > deadline) throw new Error(`spans so far: ${spans().map((s) => `${s.name}<${parentOf(s) ?? '-'}`).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const cmd = command()!;
+    const trace = cmd.spanContext().traceId;
+    const inTrace = spans().filter((s) => s.spanContext().traceId === trace);
+    // one trace: every span of ours hangs, parent by parent, under the request's server span
+    const server = inTrace.find((s) => s.kind === 1 /* SERVER */)!;
+    expect(server, inTrace.map((s) => s.name).join(', ')).toBeDefined();
+    for (const name of ['eventstore append', ...wanted]) {
+      const span = inTrace.find((s) => s.name === name)!;
+      expect(ancestry(span, inTrace).at(-1), `${name}: ${ancestry(span, inTrace).join(' → ')}`).toBe(server.name);
+    }
+    expect(consumed.some((streamId) => streamId.includes(created.tenantId))).toBe(true);
+
+    // the message on the topic carries the command span's traceparent (not the HTTP header's, not the relay's)
+    const messages = await readTopic(KAFKA_BROKERS!, topic);
+    const message = messages.find((m) => m.key?.includes(created.tenantId) && m.headers['event-type']!.startsWith('TenantCreated'));
+    expect(message?.headers.traceparent).toBe(`00-${trace}-${cmd.spanContext().spanId}-01`);
+    // kafkajs's own consumer spans point back at it too (a link from each message's process span)
+    const linked = spans().filter((s) => s.links.some((l) => l.context.spanId === cmd.spanContext().spanId && l.context.traceId === trace));
+    expect(linked.length, 'a kafkajs process span linked to the command').toBeGreaterThan(0);
+    if (process.env.SHOW_TRACE) console.log(inTrace.map((s) => ancestry(s, inTrace).join(' → ')).join('\n'));
+  }, 90_000);
 });
