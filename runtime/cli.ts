@@ -287,6 +287,17 @@ overApi(
   process.exitCode = await deployKnight(await targetOf(options), { ...options, timeoutSeconds: Number(options.timeout), json: options.json === true });
 });
 
+overApi(
+  program
+    .command('tenants')
+    .description('tenants on a running server (operator)')
+    .command('list')
+    .description('every tenant: id, name, tier, status, created (a table, or --json)'),
+).action(async (options: { url?: string; operatorKey?: string; json?: boolean }) => {
+  const { listTenants, targetOf } = await import('./tenant-cli.ts');
+  await listTenants(await targetOf(options), { json: options.json === true });
+});
+
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError || hasCode(error, 'malformed_file') || hasCode(error, 'malformed_digest') || hasCode(error, 'digest_inconsistent') || hasCode(error, 'store_not_empty') || hasCode(error, 'chain_broken')) {
     process.stderr.write(`${(error as Error).message}\n`);

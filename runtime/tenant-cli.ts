@@ -53,6 +53,29 @@ export const onboard = async (target: Target, input: { name: string; email: stri
   );
 };
 
+interface TenantLine {
+  readonly tenantId: string;
+  readonly name: string;
+  readonly email: string | null;
+  readonly tier: string;
+  readonly status: string;
+  readonly createdAt: string;
+}
+
+/** `tenants list`: every tenant (all pages of the operator's GET /tenants), as a table or JSON lines' array. */
+export const listTenants = async (target: Target, input: { json: boolean }) => {
+  const tenants: TenantLine[] = [];
+  for (let cursor: string | null | undefined; cursor !== null; ) {
+    const page = await call<{ items: TenantLine[]; next: string | null }>(target, target.operatorKey, 'GET', `/tenants?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    tenants.push(...page.items);
+    cursor = page.next;
+  }
+  if (input.json) return void process.stdout.write(`${JSON.stringify(tenants)}\n`);
+  const rows = [['TENANT', 'NAME', 'TIER', 'STATUS', 'CREATED'], ...tenants.map((t) => [t.tenantId, t.name, t.tier, t.status, t.createdAt.slice(0, 19).replace('T', ' ')])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  process.stdout.write(rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + `\n${tenants.length} tenant(s)\n`);
+};
+
 interface Knight {
   readonly status: string;
   readonly progress?: number | null;
