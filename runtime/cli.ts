@@ -136,6 +136,7 @@ program
 
 program
   .command('bus')
+  .description('the event bus (BUS): how far its readers are behind')
   .command('status [consumers...]')
   .description("the relay's lag behind the store, and each named bus consumer's lag per partition")
   .option('--json', 'print JSON')

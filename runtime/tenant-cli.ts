@@ -40,6 +40,20 @@ const call = async <T>(target: { url: string }, credential: string, method: stri
   return parsed;
 };
 
+/**
+ * Until the read models hold what a command at `position` wrote (the server waits up to 2 s per
+ * call): a key just issued authenticates only once it is projected, and on a server whose projector
+ * runs elsewhere that is not at once.
+ */
+const projected = async (target: Target, tenant: string, position: string) => {
+  for (let attempt = 0; attempt < 15; attempt++) {
+    const res = await fetch(`${target.url}/api/v1/tenants/${tenant}?minPosition=${position}`, { headers: { authorization: `Bearer ${target.operatorKey}` } });
+    await res.body?.cancel();
+    if (res.ok && res.headers.get('x-read-model-lag') === null) return;
+  }
+  throw new ApiFailure(`the server's read models did not reach position ${position} in 30 s (is its projector running?)`);
+};
+
 const slugOf = (name: string) =>
   `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '').slice(0, 32) || 'tenant'}`;
 
@@ -47,7 +61,8 @@ const slugOf = (name: string) =>
 export const onboard = async (target: Target, input: { name: string; email: string; tier: string; slug?: string; json: boolean }) => {
   const slug = input.slug ?? slugOf(input.name);
   await call(target, target.operatorKey, 'POST', '/tenants', { slug, name: input.name, email: input.email, tier: input.tier });
-  const { key } = await call<{ key: string }>(target, target.operatorKey, 'POST', `/tenants/${slug}/api-keys`, { label: 'first key (onboard)' });
+  const { key, position } = await call<{ key: string; position: string }>(target, target.operatorKey, 'POST', `/tenants/${slug}/api-keys`, { label: 'first key (onboard)' });
+  await projected(target, slug, position);
   process.stdout.write(
     input.json ? `${JSON.stringify({ tenant: slug, tier: input.tier, apiKey: key })}\n` : `tenant ${slug} (${input.tier}) created\napi key: ${key}\n(shown once: keep it now)\n`,
   );
@@ -89,7 +104,8 @@ const STEPS: Record<string, number> = { requested: 10, provisioning: 40, provisi
  * after), then followed with a progress bar until its computer runs (exit 0) or it fails (exit 1).
  */
 export const deployKnight = async (target: Target, input: { tenant: string; task: string; timeoutSeconds: number; json: boolean }): Promise<number> => {
-  const issued = await call<{ key: string; keyId?: string }>(target, target.operatorKey, 'POST', `/tenants/${input.tenant}/api-keys`, { label: 'openclaw-service deploy-knight' });
+  const issued = await call<{ key: string; keyId?: string; position: string }>(target, target.operatorKey, 'POST', `/tenants/${input.tenant}/api-keys`, { label: 'openclaw-service deploy-knight' });
+  await projected(target, input.tenant, issued.position);
   const { access_token: token } = await call<{ access_token: string }>(target, issued.key, 'POST', '/auth/token');
   try {
     const { knightId } = await call<{ knightId: string }>(target, token, 'POST', '/knights', { task: input.task });

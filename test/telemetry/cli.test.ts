@@ -31,23 +31,16 @@ const inTurns = async <T, R>(items: readonly T[], work: (item: T) => Promise<R>)
   return results;
 };
 
-const COMMANDS = [
-  [],
-  ['dev'],
-  ['start'],
-  ['api'],
-  ['projector'],
-  ['relay'],
-  ['saga'],
-  ['bus', 'status'],
-  ['projections', 'status'],
-  ['projections', 'rebuild'],
-  ['keys', 'rewrap'],
-  ['migrate'],
-  ['status'],
-  ['config'],
-  ['onboard'],
-  ['deploy-knight'],
+/** The subcommands a `--help` lists (the first word of each entry under "Commands:", less `help`). */
+const subcommandsIn = (help: string): string[] => {
+  const section = help.split(/^Commands:$/m)[1] ?? '';
+  return [...section.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]!).filter((name) => name !== 'help');
+};
+
+/** What the issue promises an operator; each must be among the commands found. */
+const PROMISED = [
+  'dev', 'start', 'migrate', 'onboard', 'deploy-knight', 'tenants list', 'projections status', 'projections rebuild',
+  'audit export', 'audit verify', 'audit state', 'agent-bridge', 'status', 'config',
 ];
 
 describe('openclaw-service CLI', () => {
@@ -72,14 +65,29 @@ describe('openclaw-service CLI', () => {
     });
   }, 400_000);
 
-  it('--help works on every command and says what it does', async () => {
-    const results = await inTurns(COMMANDS, (c) => run([...c, '--help']));
-    results.forEach((r, i) => {
-      expect(r.code, `${COMMANDS[i]!.join(' ')}: ${r.stderr}`).toBe(0);
-      expect(r.stdout).toMatch(/^Usage: openclaw-service/);
-    });
-    expect(results[0]!.stdout).toMatch(/migrate/);
-    expect(results[0]!.stdout).toMatch(/config/);
+  it('--help works on every command (found by walking the help itself) and says what it does', async () => {
+    // breadth first from the root: every command a --help lists gets its own --help run
+    const seen: { command: string[]; stdout: string }[] = [];
+    for (let level: string[][] = [[]]; level.length > 0; ) {
+      const results = await inTurns(level, (c) => run([...c, '--help']));
+      const next: string[][] = [];
+      results.forEach((r, i) => {
+        const command = level[i]!;
+        const name = ['openclaw-service', ...command].join(' ');
+        expect(r.code, `${name} --help: ${r.stderr}`).toBe(0);
+        expect(r.stdout, name).toMatch(new RegExp(`^Usage: ${name.replace(/[-]/g, '\\-')}( |$)`, 'm'));
+        // a description: the paragraph between the usage line and "Options:"
+        expect(r.stdout.split(/^Options:$/m)[0]!.split('\n').slice(1).join(' ').trim(), `${name} has a description`).not.toBe('');
+        seen.push({ command, stdout: r.stdout });
+        next.push(...subcommandsIn(r.stdout).map((sub) => [...command, sub]));
+      });
+      level = next;
+    }
+    const names = seen.map((s) => s.command.join(' '));
+    for (const promised of PROMISED) expect(names, promised).toContain(promised);
+    // --json wherever the output is data
+    for (const data of ['status', 'config', 'onboard', 'deploy-knight', 'tenants list', 'projections status', 'bus status'])
+      expect(seen.find((s) => s.command.join(' ') === data)?.stdout, `${data} --json`).toMatch(/--json/);
   }, 600_000);
 
   it('config prints every variable with its effective value, secrets masked', async () => {
