@@ -1,5 +1,6 @@
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTracing } from '../../runtime/tracing.ts';
 
@@ -9,7 +10,8 @@ const tracing = startTracing({}, 'test', exporter)!;
 const { consumeDecoded } = await import('../../adapters/bus/decoded.ts');
 const { startApiHarness } = await import('../support/api-harness.ts');
 const { client, ok } = await import('../http/support/client.ts');
-const { slug } = await import('../http/support/journey.ts');
+const { newTenant, slug } = await import('../http/support/journey.ts');
+const { createLogger } = await import('../../runtime/logger.ts');
 const { createKafkaBus } = await import('../../adapters/bus/kafka.ts');
 const { createKafka } = await import('../../adapters/kafka/client.ts');
 const { createRelay } = await import('../../adapters/relay/relay.ts');
@@ -139,4 +141,43 @@ describe.skipIf(!KAFKA_BROKERS)(`one trace through the Kafka leg: API → store 
     expect(linked.length, 'a kafkajs process span linked to the command').toBeGreaterThan(0);
     if (process.env.SHOW_TRACE) console.log(inTrace.map((s) => ancestry(s, inTrace).join(' → ')).join('\n'));
   }, 90_000);
+});
+
+describe('log lines name the tenant and the trace', () => {
+  let stack: Harness;
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger('info', 'json', new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) }));
+  let subscription: { close(): Promise<void> } | undefined;
+  beforeAll(async () => {
+    stack = await startApiHarness({}, { log });
+    subscription = await consumeDecoded(stack.storage.bus, stack.storage.codec, `log-test-${Date.now()}`, { decode: 'stored', eventTypes: ['ConversationStarted'] }, () => {
+      log.info('conversation seen');
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await subscription?.close();
+    await stack?.close();
+  });
+
+  it("a tenant-scoped request's log line carries its tenantId and trace id, and so does a line a bus consumer logs for that tenant's event", async () => {
+    const operator = client(stack.baseUrl, stack.operatorKey);
+    const { tenantId, key } = await newTenant(operator);
+    exporter.reset();
+    const started = ok(await client(stack.baseUrl, key).post<{ conversationId: string }>('/conversations', { title: 'logged' }), 201);
+    const line = () => lines.find((l) => l.msg === 'request' && l.route === '/api/v1/conversations' && l.method === 'POST' && l.tenantId === tenantId);
+    const seen = () => lines.find((l) => l.msg === 'conversation seen' && l.tenantId === tenantId);
+    for (const deadline = Date.now() + 30_000; !line() || !seen(); await new Promise((r) => setTimeout(r, 50)))
+      if (Date.now() > deadline) throw new Error(`log lines so far: ${JSON.stringify(lines.slice(-5))}`);
+    const request = line()!;
+    expect(request).toMatchObject({ status: 201, requestId: expect.any(String), trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    // the trace id is the request's: its command span is in that trace
+    const command = exporter.getFinishedSpans().find((s) => s.name === 'command StartConversation' && s.spanContext().traceId === request.trace_id);
+    expect(command, exporter.getFinishedSpans().map((s) => s.name).join(', ')).toBeDefined();
+    // the consumer's line: the tenant of the event, the consumer, and the command's trace (by the event's traceparent)
+    expect(seen()).toMatchObject({ tenantId, consumer: expect.stringMatching(/^log-test-/), trace_id: request.trace_id });
+    expect(started.conversationId).toBeTruthy();
+    // the operator acting on a tenant by path: that tenant is named too
+    ok(await operator.get(`/tenants/${tenantId}`), 200);
+    expect(lines.some((l) => l.msg === 'request' && l.route === '/api/v1/tenants/:tenantId' && l.tenantId === tenantId)).toBe(true);
+  }, 60_000);
 });
