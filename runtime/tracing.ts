@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -16,7 +16,8 @@ export const tracingWanted = (env: NodeJS.ProcessEnv): boolean =>
 
 export const instrumentations = () => [
   new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/metrics' || req.url === '/healthz' || req.url === '/readyz' }),
-  new ExpressInstrumentation(),
+  // routers and route handlers only: a span per middleware (headers, body parsing, auth steps) is noise and cost
+  new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
   new PgInstrumentation({ requireParentSpan: true }),
   new KafkaJsInstrumentation(),
 ];
