@@ -293,10 +293,12 @@ overApi(
     .command('tenants')
     .description('tenants on a running server (operator)')
     .command('list')
-    .description('every tenant: id, name, tier, status, created (a table, or --json)'),
-).action(async (options: { url?: string; operatorKey?: string; json?: boolean }) => {
-  const { listTenants, targetOf } = await import('./tenant-cli.ts');
-  await listTenants(await targetOf(options), { json: options.json === true });
+    .description('every tenant: id, name, tier, status, created (a table, or --json)')
+    .option('--storage', "read the configured storage (DATA_DIR or DATABASE_URL) instead of a server; stop the embedded server first"),
+).action(async (options: { url?: string; operatorKey?: string; json?: boolean; storage?: boolean }) => {
+  const { listTenants, listTenantsFromStorage, targetOf } = await import('./tenant-cli.ts');
+  if (options.storage) await listTenantsFromStorage({ json: options.json === true });
+  else await listTenants(await targetOf(options), { json: options.json === true });
 });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -77,11 +77,44 @@ interface TenantLine {
   readonly createdAt: string;
 }
 
-/** `tenants list`: every tenant (all pages of the operator's GET /tenants), as a table or JSON lines' array. */
-export const listTenants = async (target: Target, input: { json: boolean }) => {
+type TenantPages = (cursor: string | undefined) => Promise<{ items: TenantLine[]; next: string | null }>;
+
+/** `tenants list`: every tenant (all pages of the operator's GET /tenants), as a table or a JSON array. */
+export const listTenants = (target: Target, input: { json: boolean }) =>
+  printTenants(
+    (cursor) => call(target, target.operatorKey, 'GET', `/tenants?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
+    input,
+  );
+
+/**
+ * `tenants list --storage`: the same list read from the configured storage's read models (no server;
+ * for the embedded default, stop `dev` first: PGlite has one writer). Names are revealed with the
+ * master key (ENCRYPTION_KEY, or the embedded default's key file).
+ */
+export const listTenantsFromStorage = async (input: { json: boolean }) => {
+  const config = loadConfig();
+  const [{ openStorage }, { loadMasterKeys }, { migrateReadModels }, { tenantList }, { PROJECTIONS }] = await Promise.all([
+    import('./stores.ts'),
+    import('./encryption.ts'),
+    import('../adapters/projections/projector.ts'),
+    import('../adapters/projections/read-side.ts'),
+    import('../projections/index.ts'),
+  ]);
+  const master = await loadMasterKeys(config, config.eventStore === 'pglite' ? 'embedded' : 'required');
+  const storage = await openStorage(config, 'cli', { master });
+  try {
+    await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
+    const page = tenantList(storage.db, config.READ_MODEL_SCHEMA, storage.codec);
+    await printTenants((cursor) => page({ limit: 100, cursor }), input);
+  } finally {
+    await storage.close();
+  }
+};
+
+const printTenants = async (pages: TenantPages, input: { json: boolean }) => {
   const tenants: TenantLine[] = [];
   for (let cursor: string | null | undefined; cursor !== null; ) {
-    const page = await call<{ items: TenantLine[]; next: string | null }>(target, target.operatorKey, 'GET', `/tenants?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const page = await pages(cursor ?? undefined);
     tenants.push(...page.items);
     cursor = page.next;
   }

@@ -78,7 +78,7 @@ describe('the CLI against `npm start` (the embedded default) on the simulated Or
     expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ tenantId: 'acme-robots', name: 'Acme Robots', tier: 'pro', status: 'active' })]);
   }, 400_000);
 
-  it('with the server stopped (PGlite has one writer): migrate, status, projections status and audit verify read the same data folder', async () => {
+  it('with the server stopped (PGlite has one writer): migrate, status, projections status, tenants list --storage and audit verify read the same data folder', async () => {
     if (server && server.exitCode === null) {
       const exited = new Promise((r) => server!.once('exit', r));
       server.kill('SIGTERM');
@@ -97,6 +97,9 @@ describe('the CLI against `npm start` (the embedded default) on the simulated Or
     const projections = await cli(['projections', 'status', '--json'], env);
     expect(projections.code, projections.stderr).toBe(0);
     expect((JSON.parse(projections.stdout) as { name: string }[]).map((p) => p.name)).toEqual(expect.arrayContaining(['tenants', 'knights']));
+    const listed = await cli(['tenants', 'list', '--storage'], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^acme-robots\s+Acme Robots\s+pro\s+active\s+\d{4}-/m);
     const verified = await cli(['audit', 'verify', '--tenant', 'acme-robots'], env);
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/^ok: every chain holds/);

@@ -85,11 +85,14 @@ describe('the CLI against PostgreSQL (DATABASE_URL): migrate, then a running ser
       expect(created).toMatchObject({ tenant, tier: 'pro', apiKey: expect.stringMatching(/^ocs_/) });
       expect((await fetch(`${h.api.baseUrl}/api/v1/tenants/me`, { headers: { authorization: `Bearer ${created.apiKey}` } })).status).toBe(200);
 
-      const [listed, table, deployed] = await Promise.all([
+      const [listed, table, deployed, stored] = await Promise.all([
         cli(['tenants', 'list', ...over, '--json'], env),
         cli(['tenants', 'list', ...over], env),
         cli(['deploy-knight', ...over, '--tenant', tenant, '--task', 'index the archive', '--json'], env),
+        cli(['tenants', 'list', '--storage', '--json'], env),
       ]);
+      expect(stored.code, stored.stderr).toBe(0);
+      expect(JSON.parse(stored.stdout)).toContainEqual(expect.objectContaining({ tenantId: tenant, name: 'Postgres Robots', email: 'ops@pg.test' }));
       expect(listed.code, listed.stderr).toBe(0);
       expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ tenantId: tenant, name: 'Postgres Robots', tier: 'pro', status: 'active' }));
       expect(table.code, table.stderr).toBe(0);
