@@ -16,7 +16,7 @@ export const pgliteDb = (pg: PGlite, options: { ownsInstance: boolean }): SqlDb 
       return result;
     }),
   async listen(channel, onNotify) {
-    const unlisten = await pg.listen(channel, () => onNotify());
+    const unlisten = await pg.listen(channel, (payload) => onNotify(payload));
     return { close: () => unlisten() };
   },
   close: async () => {

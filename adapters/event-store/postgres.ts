@@ -17,6 +17,8 @@ export interface PostgresEventStoreOptions {
   readonly beforeCommit?: () => Promise<void>;
   /** Benchmark hook (see SqlEventStoreOptions). */
   readonly unchained?: boolean;
+  /** Events the shared tail keeps in memory (see SqlEventStoreOptions). */
+  readonly tailCapacity?: number;
 }
 
 /** Distinct statement texts given a name; past this, new texts run unnamed (our statements are a fixed set). */
@@ -99,7 +101,7 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
       let retry: NodeJS.Timeout | undefined;
       const connect = async (): Promise<void> => {
         const next = new pg.Client({ connectionString, ...named });
-        next.on('notification', onNotify);
+        next.on('notification', (message) => onNotify(message.payload));
         next.on('error', () => {
           if (stopped) return;
           client = undefined;
@@ -135,4 +137,5 @@ export const createPostgresEventStore = (options: PostgresEventStoreOptions): Pr
     ...(options.schema ? { schema: options.schema } : {}),
     ...(options.beforeCommit ? { beforeCommit: options.beforeCommit } : {}),
     ...(options.unchained ? { unchained: true } : {}),
+    ...(options.tailCapacity ? { tailCapacity: options.tailCapacity } : {}),
   });

@@ -8,8 +8,11 @@ export interface Querier {
 export interface SqlDb extends Querier {
   /** BEGIN … fn … (beforeCommit) … COMMIT on one connection; ROLLBACK if anything throws. */
   transaction<T>(fn: (tx: Querier) => Promise<T>, beforeCommit?: () => Promise<void>): Promise<T>;
-  /** Calls onNotify for every NOTIFY on the channel, and onReconnect after a lost listener came back. */
-  listen(channel: string, onNotify: () => void): Promise<{ close(): Promise<void> }>;
+  /**
+   * Calls onNotify with its payload for every NOTIFY on the channel, and without one after a lost
+   * listener came back (anything may have been missed meanwhile).
+   */
+  listen(channel: string, onNotify: (payload?: string) => void): Promise<{ close(): Promise<void> }>;
   /** How many append batches may be in flight at once (the pool size; 1 for PGlite). */
   readonly maxConcurrentBatches: number;
   close(): Promise<void>;
