@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -26,6 +27,9 @@ export const instrumentations = () => [
   new KafkaJsInstrumentation(),
 ];
 
+/** The CommonJS modules our instrumentations patch (see startTracing). */
+const INSTRUMENTED_MODULES = ['kafkajs', 'express', 'pg'] as const;
+
 /**
  * OpenTelemetry for this process, configured by the OTEL_* variables (exporter, endpoint,
  * sampler, service name); `exporter` replaces theirs (tests, the benchmark). Must run before the
@@ -45,5 +49,10 @@ export const startTracing = (
     instrumentations: instrumentations(),
   });
   sdk.start();
+  // The instrumentations patch CommonJS modules as they are require()d; our ESM `import`s of kafkajs and
+  // express do not pass that hook, so without this they stayed unpatched (no kafkajs or express spans).
+  // Loading them once through require patches their classes in place, and every later import shares them.
+  const require = createRequire(import.meta.url);
+  for (const name of INSTRUMENTED_MODULES) require(name);
   return { shutdown: () => sdk.shutdown() };
 };
