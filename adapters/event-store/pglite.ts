@@ -9,8 +9,9 @@ export const pgliteDb = (pg: PGlite, options: { ownsInstance: boolean }): SqlDb 
   maxConcurrentBatches: 1,
   query: async (text, params) => pg.query(text, params),
   exec: (text) => pg.exec(text),
-  transaction: (fn, beforeCommit) =>
+  transaction: (fn, beforeCommit, prelude) =>
     pg.transaction(async (tx) => {
+      if (prelude) await tx.exec(prelude);
       const result = await fn({ query: (t, p) => tx.query(t, p), exec: (t) => tx.exec(t) });
       if (beforeCommit) await beforeCommit();
       return result;

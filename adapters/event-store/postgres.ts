@@ -65,11 +65,12 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
       throw error;
     }
   };
-  const transaction: SqlDb['transaction'] = async (fn, beforeCommit) => {
+  const transaction: SqlDb['transaction'] = async (fn, beforeCommit, prelude) => {
     const client = await pool.connect();
     let broken = false;
     try {
-      await client.query('BEGIN');
+      // one simple-protocol message: BEGIN and the prelude in one round trip
+      await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN');
       const result = await fn({ query: (t, p) => run(client, t, p), exec: (t) => client.query(t) } as Querier);
       if (beforeCommit) await beforeCommit();
       await client.query('COMMIT');
@@ -94,7 +95,7 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
     maxConcurrentBatches: Math.max(1, Math.min(appendConcurrency, poolSize)),
     query: (text, params) => retryStale(() => run(pool, text, params)),
     exec: (text) => pool.query(text),
-    transaction: (fn, beforeCommit) => retryStale(() => transaction(fn, beforeCommit)),
+    transaction: (fn, beforeCommit, prelude) => retryStale(() => transaction(fn, beforeCommit, prelude)),
     async listen(channel, onNotify) {
       let client: pg.Client | undefined;
       let stopped = false;

@@ -7,6 +7,7 @@ import { tenantStream } from '../../domain/shared/streams.ts';
 import { tenantReads } from '../../projections/queries.ts';
 import type { Freshness, ReadSide, TenantSummary } from '../../projections/read-side.ts';
 import { ROLES } from '../../projections/shared/migration.ts';
+import { sqlLiteral } from '../event-store/sql/db.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
 import type { SqlDb } from '../event-store/sql/db.ts';
 import type { Wakeup } from '../event-store/sql/wakeup.ts';
@@ -96,10 +97,12 @@ export const createReadSide = (options: ReadSideOptions): ReadSide => {
   return {
     async forTenant<T>(tenantId: TenantId, work: (reads: ReturnType<typeof tenantReads>) => Promise<T>) {
       const reveal = await options.codec.revealer(tenantId);
-      return db.transaction(async (tx) => {
-        await tx.query(`SELECT set_config('role', '${ROLES.api}', true), set_config('app.tenant_id', $1, true)`, [tenantId]);
-        return work(tenantReads(schema, async (query) => (await tx.query(query.sql, [...query.parameters])).rows as never, reveal));
-      });
+      // the role and the tenant are set in the BEGIN's round trip; the id goes in as an escaped literal
+      return db.transaction(
+        async (tx) => work(tenantReads(schema, async (query) => (await tx.query(query.sql, [...query.parameters])).rows as never, reveal)),
+        undefined,
+        `SELECT set_config('role', '${ROLES.api}', true), set_config('app.tenant_id', ${sqlLiteral(tenantId)}, true)`,
+      );
     },
 
     findApiKey: apiKeyLookup(db, schema),
