@@ -141,12 +141,17 @@ export const tenantReads = (schema: string, run: Run, reveal: Reveal): TenantRea
       return r ? knightView(r, reveal) : undefined;
     },
     async usage(day) {
-      const [messages] = await run(db.selectFrom('usage_daily').select('messages').where('day', '=', day).compile());
-      const [active] = await run(db.selectFrom('knights').select(sql<number>`count(*)::int`.as('n')).where('status', '!=', 'terminated').compile());
-      const [minutes] = await run(
-        db.selectFrom('knight_usage').select(sql<number>`coalesce(sum(extract(epoch from (coalesce(ended_at, now()) - started_at))) / 60, 0)::float8`.as('m')).compile(),
+      // one round trip: three scalar subqueries, each under the same row-level security
+      const [row] = await run(
+        db
+          .selectNoFrom((eb) => [
+            eb.selectFrom('usage_daily').select('messages').where('day', '=', day).as('messages'),
+            eb.selectFrom('knights').select(sql<number>`count(*)::int`.as('n')).where('status', '!=', 'terminated').as('n'),
+            eb.selectFrom('knight_usage').select(sql<number>`coalesce(sum(extract(epoch from (coalesce(ended_at, now()) - started_at))) / 60, 0)::float8`.as('m')).as('m'),
+          ])
+          .compile(),
       );
-      return { messagesToday: Number(messages?.messages ?? 0), activeKnights: Number(active?.n ?? 0), knightMinutes: Math.floor(Number(minutes?.m ?? 0)) };
+      return { messagesToday: Number(row?.messages ?? 0), activeKnights: Number(row?.n ?? 0), knightMinutes: Math.floor(Number(row?.m ?? 0)) };
     },
   };
 };

@@ -35,6 +35,17 @@ export interface TenantView {
   updatedAt: string;
 }
 
+/** A line of the operator's tenant list. */
+export interface TenantSummary {
+  tenantId: string;
+  name: string;
+  email: string | null;
+  tier: TenantView['tier'];
+  status: TenantView['status'];
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface ApiKeyView {
   keyId: string;
   scope: 'tenant' | 'auditor';
@@ -123,6 +134,8 @@ export interface Freshness {
 export interface ReadSide {
   forTenant<T>(tenantId: TenantId, work: (reads: TenantReads) => Promise<T>): Promise<T>;
   findApiKey(keyId: string): Promise<ApiKeyRecord | undefined>;
+  /** Every tenant, by tenant id (the operator's list; an invalid cursor is a validation error). */
+  tenants(page: PageRequest): Promise<Page<TenantSummary>>;
   /**
    * Quota facts for the command side: user messages on `day` and knights not yet terminated, and
    * the usage projection's position in the same snapshot (undefined before its first batch).

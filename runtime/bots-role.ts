@@ -1,5 +1,8 @@
+import path from 'node:path';
 import { startDelivery } from '../adapters/channels/delivery.ts';
 import { createOutbox } from '../adapters/channels/outbox.ts';
+import type { Outbox } from '../adapters/channels/outbox.ts';
+import { openSendJournal } from '../adapters/channels/send-journal.ts';
 import type { CommandPorts } from '../commands/context.ts';
 import { createCommandShell } from '../commands/shell/handle-command.ts';
 import type { CommandShell } from '../commands/shell/handle-command.ts';
@@ -19,10 +22,13 @@ export const startBots = async (options: {
   eventSchema: string;
   env: Record<string, string | undefined>;
   log: Logger;
+  /** The send journal's file; null: none (see BOTS_SEND_JOURNAL). */
+  journalFile: string | null;
 }): Promise<{ stop(): Promise<void> }> => {
   const { storage, log } = options;
   const outbox = await createOutbox(storage.db, options.eventSchema);
-  const channels = channelsOf(options.env, 'http://127.0.0.1');
+  const journal = await openJournal(options, outbox);
+  const channels = channelsOf(options.env, 'http://127.0.0.1', journal?.agents);
   // Delivery records carry no tenant facts and no quota: the usage lookup is never asked.
   const ports: CommandPorts = {
     shell: options.shell,
@@ -38,9 +44,35 @@ export const startBots = async (options: {
     telegram: channels.telegram,
     whatsapp: channels.whatsapp,
     log,
+    journal,
   });
-  log.info('bot delivery running');
-  return { stop: () => subscription.close() };
+  log.info({ journal: journal ? options.journalFile : 'off' }, 'bot delivery running');
+  return {
+    async stop() {
+      await subscription.close();
+      journal?.close();
+    },
+  };
+};
+
+/** The worker's send journal, its lines cut to the attempts still open under it; none when off or held by another process. */
+const openJournal = async (options: { journalFile: string | null; log: Logger }, outbox: Outbox) => {
+  if (options.journalFile === null) return undefined;
+  const opened = openSendJournal(options.journalFile);
+  if ('unavailable' in opened) {
+    options.log.warn({ reason: opened.unavailable }, 'no send journal: an interrupted send will count as sent, never repeated');
+    return undefined;
+  }
+  const open = new Set((await outbox.openAttempts(opened.id)).map(({ key, part }) => `${key}\t${part}`));
+  opened.compact((key, part) => open.has(`${key}\t${part}`));
+  return opened;
+};
+
+/** BOTS_SEND_JOURNAL, or DATA_DIR/bots-send.journal; null when `off`. */
+export const journalFileOf = (env: Record<string, string | undefined>, dataDir: string): string | null => {
+  const configured = env.BOTS_SEND_JOURNAL;
+  if (configured === 'off') return null;
+  return path.resolve(configured ?? path.join(dataDir, 'bots-send.journal'));
 };
 
 /** The `bots` role: sends agents' answers to Telegram and WhatsApp from the log. */
@@ -52,6 +84,7 @@ export const startBotsRole = async (ctx: RoleContext): Promise<RunningRole> => {
     eventSchema: ctx.config.EVENT_STORE_SCHEMA,
     env: ctx.env,
     log: ctx.log,
+    journalFile: journalFileOf(ctx.env, ctx.config.DATA_DIR),
   });
   return { banner: `bots running (${storage.describe})`, stop: bots.stop };
 };

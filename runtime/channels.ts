@@ -1,5 +1,5 @@
 import { createTelegramBots } from '../adapters/telegram/bots.ts';
-import type { TelegramBots } from '../adapters/telegram/bots.ts';
+import type { TelegramBots, TelegramBotsOptions } from '../adapters/telegram/bots.ts';
 import { channelsConfigSchema } from '../adapters/channels/config.ts';
 import { createWhatsAppSender } from '../adapters/whatsapp/sender.ts';
 import type { WhatsAppSender } from '../adapters/whatsapp/sender.ts';
@@ -14,9 +14,10 @@ export interface Channels {
 }
 
 /** The Telegram and WhatsApp clients of one process; `localUrl` stands in for PUBLIC_URL when it is unset. */
-export const channelsOf = (env: Record<string, string | undefined>, localUrl: string): Channels => {
+export const channelsOf = (env: Record<string, string | undefined>, localUrl: string, agents?: TelegramBotsOptions['agents']): Channels => {
   const config = parseEnv(channelsConfigSchema, env);
   const telegram = createTelegramBots({
+    ...(agents ? { agents } : {}),
     apiRoot: config.TELEGRAM_API_ROOT,
     timeoutMs: config.TELEGRAM_TIMEOUT_MS,
     chatIntervalMs: config.TELEGRAM_CHAT_INTERVAL_MS,

@@ -130,7 +130,7 @@ export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessE
 };
 
 const startLocalTelegram = async () => {
-  const { startTelegramDouble } = await import('../test/doubles/telegram-bot-api.ts');
+  const { startTelegramDouble } = await import('../adapters/channels/doubles/telegram-bot-api.ts');
   const double = await startTelegramDouble();
   return { double, bot: double.addBot({ username: 'local_demo_bot' }) };
 };

@@ -1,6 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
+import { logFields } from '../adapters/telemetry/log-context.ts';
 
 export type { Logger };
 export type LogFormat = 'json' | 'pretty';
@@ -39,10 +40,15 @@ const prettyLines = (out: NodeJS.WritableStream): DestinationStream => ({
   },
 });
 
-/** The active span's ids on every entry, so a log line leads to its trace. */
+/**
+ * On every entry: the active span's ids, so a log line leads to its trace, and the fields of the
+ * work it was written in (the tenant and request of an API call, the tenant and consumer of a bus
+ * handler's batch; adapters/telemetry/log-context.ts).
+ */
 const traceIds = () => {
   const sc = trace.getActiveSpan()?.spanContext();
-  return sc && trace.isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
+  const fields = logFields();
+  return sc && trace.isSpanContextValid(sc) ? { ...fields, trace_id: sc.traceId, span_id: sc.spanId } : fields;
 };
 
 /** JSON logs to stdout (or coloured lines); secrets are redacted by path wherever they might ride along. */

@@ -1,15 +1,29 @@
 import { orgoConfigSchema } from '../adapters/orgo/config.ts';
 import { policyOf, provisioningConfigSchema } from '../adapters/provisioning/config.ts';
+import type { ProvisioningConfig } from '../adapters/provisioning/config.ts';
 import { createWarmPool } from '../adapters/provisioning/pool.ts';
 import type { WarmPool } from '../adapters/provisioning/pool.ts';
 import { createReconciler } from '../adapters/provisioning/reconciler.ts';
 import { createProvisioningSaga } from '../adapters/provisioning/saga.ts';
+import type { BridgeSettings } from '../adapters/provisioning/scripts.ts';
 import type { ProvisioningSaga } from '../adapters/provisioning/saga.ts';
 import type { CommandShell } from '../commands/shell/handle-command.ts';
 import type { VmProvider } from '../domain/ports/vm-provider.ts';
 import { parseEnv } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Storage } from './stores.ts';
+
+/**
+ * What an agent VM's bridge installs and dials: AGENT_BRIDGE_PUBLIC_URL, else PUBLIC_URL turned into
+ * ws(s)://…/bridge, else the agents role on this host (a simulated Orgo's VMs are this host).
+ */
+export const bridgeSettingsOf = (config: ProvisioningConfig, env: Record<string, string | undefined>): BridgeSettings => {
+  const publicUrl = env.PUBLIC_URL?.replace(/\/+$/, '');
+  const platformUrl =
+    config.AGENT_BRIDGE_PUBLIC_URL ??
+    (publicUrl && /^https?:\/\//.test(publicUrl) ? `${publicUrl.replace(/^http/, 'ws')}/bridge` : `ws://127.0.0.1:${env.AGENTS_PORT ?? '8090'}/bridge`);
+  return { package: config.AGENT_BRIDGE_PACKAGE, platformUrl };
+};
 
 /** The Orgo client's and the saga's variables, checked before anything starts. */
 export const checkSagaConfig = (env: Record<string, string | undefined>): void => {
@@ -40,6 +54,7 @@ export const startSaga = async (options: {
   const { storage, vms, log } = options;
   const config = parseEnv(provisioningConfigSchema, options.env);
   const policy = policyOf(config);
+  const bridge = bridgeSettingsOf(config, options.env);
   const pool =
     config.ORGO_WARM_POOL > 0
       ? await createWarmPool({
@@ -50,6 +65,7 @@ export const startSaga = async (options: {
           computerSize: policy.agentVmSize,
           namePrefix: policy.namePrefix,
           log,
+          bridge,
         })
       : undefined;
   const saga = await createProvisioningSaga({
@@ -63,6 +79,7 @@ export const startSaga = async (options: {
     policy,
     log,
     pool,
+    bridge,
     concurrency: config.SAGA_CONCURRENCY,
     ...(config.SAGA_INSTANCE_ID ? { instanceId: config.SAGA_INSTANCE_ID } : {}),
   });

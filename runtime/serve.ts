@@ -2,7 +2,7 @@ import { startHttpServer } from '../adapters/http/server.ts';
 import type { HttpServer } from '../adapters/http/server.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
-import { startBots } from './bots-role.ts';
+import { journalFileOf, startBots } from './bots-role.ts';
 import { channelsOf } from './channels.ts';
 import { connectOrgo } from './orgo.ts';
 import type { OrgoConnection } from './orgo.ts';
@@ -95,7 +95,7 @@ export const servePlatform = async (
         log,
       });
     if (options.bots)
-      bots = await startBots({ storage, shell: platform.ports.shell, eventSchema: config.EVENT_STORE_SCHEMA, env, log });
+      bots = await startBots({ storage, shell: platform.ports.shell, eventSchema: config.EVENT_STORE_SCHEMA, env, log, journalFile: journalFileOf(env, config.DATA_DIR) });
   } catch (error) {
     await saga?.stop();
     await platform?.stop();

@@ -6,7 +6,7 @@ import type { RunningAgents } from './agents.ts';
 import { mintApiKey } from '../commands/tenants/api-keys.ts';
 import { loadConfig } from './config.ts';
 import type { Logger } from './logger.ts';
-import { startBots } from './bots-role.ts';
+import { journalFileOf, startBots } from './bots-role.ts';
 import { channelsOf } from './channels.ts';
 import { connectOrgo } from './orgo.ts';
 import type { OrgoConnection } from './orgo.ts';
@@ -91,7 +91,7 @@ export const startStack = async (options: {
       ? await startSaga({ storage, shell: platform.ports.shell, vms: orgo.vms, eventSchema: events, readModelSchema: readModels, env: options.env ?? {}, log: options.log })
       : undefined;
   const bots = options.bots
-    ? await startBots({ storage, shell: platform.ports.shell, eventSchema: events, env: options.env ?? {}, log: options.log })
+    ? await startBots({ storage, shell: platform.ports.shell, eventSchema: events, env: options.env ?? {}, log: options.log, journalFile: options.env?.BOTS_SEND_JOURNAL ? journalFileOf(options.env, '.') : null })
     : undefined;
   platform.mount(http.app);
   const agents = options.agents

@@ -40,6 +40,20 @@ const call = async <T>(target: { url: string }, credential: string, method: stri
   return parsed;
 };
 
+/**
+ * Until the read models hold what a command at `position` wrote (the server waits up to 2 s per
+ * call): a key just issued authenticates only once it is projected, and on a server whose projector
+ * runs elsewhere that is not at once.
+ */
+const projected = async (target: Target, tenant: string, position: string) => {
+  for (let attempt = 0; attempt < 15; attempt++) {
+    const res = await fetch(`${target.url}/api/v1/tenants/${tenant}?minPosition=${position}`, { headers: { authorization: `Bearer ${target.operatorKey}` } });
+    await res.body?.cancel();
+    if (res.ok && res.headers.get('x-read-model-lag') === null) return;
+  }
+  throw new ApiFailure(`the server's read models did not reach position ${position} in 30 s (is its projector running?)`);
+};
+
 const slugOf = (name: string) =>
   `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '').slice(0, 32) || 'tenant'}`;
 
@@ -47,10 +61,67 @@ const slugOf = (name: string) =>
 export const onboard = async (target: Target, input: { name: string; email: string; tier: string; slug?: string; json: boolean }) => {
   const slug = input.slug ?? slugOf(input.name);
   await call(target, target.operatorKey, 'POST', '/tenants', { slug, name: input.name, email: input.email, tier: input.tier });
-  const { key } = await call<{ key: string }>(target, target.operatorKey, 'POST', `/tenants/${slug}/api-keys`, { label: 'first key (onboard)' });
+  const { key, position } = await call<{ key: string; position: string }>(target, target.operatorKey, 'POST', `/tenants/${slug}/api-keys`, { label: 'first key (onboard)' });
+  await projected(target, slug, position);
   process.stdout.write(
     input.json ? `${JSON.stringify({ tenant: slug, tier: input.tier, apiKey: key })}\n` : `tenant ${slug} (${input.tier}) created\napi key: ${key}\n(shown once: keep it now)\n`,
   );
+};
+
+interface TenantLine {
+  readonly tenantId: string;
+  readonly name: string;
+  readonly email: string | null;
+  readonly tier: string;
+  readonly status: string;
+  readonly createdAt: string;
+}
+
+type TenantPages = (cursor: string | undefined) => Promise<{ items: TenantLine[]; next: string | null }>;
+
+/** `tenants list`: every tenant (all pages of the operator's GET /tenants), as a table or a JSON array. */
+export const listTenants = (target: Target, input: { json: boolean }) =>
+  printTenants(
+    (cursor) => call(target, target.operatorKey, 'GET', `/tenants?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
+    input,
+  );
+
+/**
+ * `tenants list --storage`: the same list read from the configured storage's read models (no server;
+ * for the embedded default, stop `dev` first: PGlite has one writer). Names are revealed with the
+ * master key (ENCRYPTION_KEY, or the embedded default's key file).
+ */
+export const listTenantsFromStorage = async (input: { json: boolean }) => {
+  const config = loadConfig();
+  const [{ openStorage }, { loadMasterKeys }, { migrateReadModels }, { tenantList }, { PROJECTIONS }] = await Promise.all([
+    import('./stores.ts'),
+    import('./encryption.ts'),
+    import('../adapters/projections/projector.ts'),
+    import('../adapters/projections/read-side.ts'),
+    import('../projections/index.ts'),
+  ]);
+  const master = await loadMasterKeys(config, config.eventStore === 'pglite' ? 'embedded' : 'required');
+  const storage = await openStorage(config, 'cli', { master });
+  try {
+    await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
+    const page = tenantList(storage.db, config.READ_MODEL_SCHEMA, storage.codec);
+    await printTenants((cursor) => page({ limit: 100, cursor }), input);
+  } finally {
+    await storage.close();
+  }
+};
+
+const printTenants = async (pages: TenantPages, input: { json: boolean }) => {
+  const tenants: TenantLine[] = [];
+  for (let cursor: string | null | undefined; cursor !== null; ) {
+    const page = await pages(cursor ?? undefined);
+    tenants.push(...page.items);
+    cursor = page.next;
+  }
+  if (input.json) return void process.stdout.write(`${JSON.stringify(tenants)}\n`);
+  const rows = [['TENANT', 'NAME', 'TIER', 'STATUS', 'CREATED'], ...tenants.map((t) => [t.tenantId, t.name, t.tier, t.status, t.createdAt.slice(0, 19).replace('T', ' ')])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  process.stdout.write(rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + `\n${tenants.length} tenant(s)\n`);
 };
 
 interface Knight {
@@ -66,7 +137,8 @@ const STEPS: Record<string, number> = { requested: 10, provisioning: 40, provisi
  * after), then followed with a progress bar until its computer runs (exit 0) or it fails (exit 1).
  */
 export const deployKnight = async (target: Target, input: { tenant: string; task: string; timeoutSeconds: number; json: boolean }): Promise<number> => {
-  const issued = await call<{ key: string; keyId?: string }>(target, target.operatorKey, 'POST', `/tenants/${input.tenant}/api-keys`, { label: 'openclaw-service deploy-knight' });
+  const issued = await call<{ key: string; keyId?: string; position: string }>(target, target.operatorKey, 'POST', `/tenants/${input.tenant}/api-keys`, { label: 'openclaw-service deploy-knight' });
+  await projected(target, input.tenant, issued.position);
   const { access_token: token } = await call<{ access_token: string }>(target, issued.key, 'POST', '/auth/token');
   try {
     const { knightId } = await call<{ knightId: string }>(target, token, 'POST', '/knights', { task: input.task });

@@ -1,7 +1,8 @@
+import { createRequire } from 'node:module';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -13,26 +14,45 @@ export const tracingWanted = (env: NodeJS.ProcessEnv): boolean =>
     Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT) ||
     Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT));
 
+/**
+ * What is traced, and what is left out because it cost more than it told (bench api-command-tracing):
+ * Express keeps naming the HTTP span by its route (`http.route`) but makes no span per middleware,
+ * router or handler (a dozen per request, all inside the command's own span); pg makes a span per
+ * query but none per pool checkout.
+ */
 export const instrumentations = () => [
   new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/metrics' || req.url === '/healthz' || req.url === '/readyz' }),
-  new ExpressInstrumentation(),
-  new PgInstrumentation({ requireParentSpan: true }),
+  new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER, ExpressLayerType.REQUEST_HANDLER] }),
+  new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
   new KafkaJsInstrumentation(),
 ];
+
+/** The CommonJS modules our instrumentations patch (see startTracing). */
+const INSTRUMENTED_MODULES = ['kafkajs', 'express', 'pg'] as const;
 
 /**
  * OpenTelemetry for this process, configured by the OTEL_* variables (exporter, endpoint,
  * sampler, service name); `exporter` replaces theirs (tests, the benchmark). Must run before the
  * modules it instruments are loaded (the CLI starts it first and imports the roles after).
  */
-export const startTracing = (env: NodeJS.ProcessEnv, role: string, exporter?: SpanExporter): { shutdown(): Promise<void> } | undefined => {
+export const startTracing = (
+  env: NodeJS.ProcessEnv,
+  role: string,
+  exporter?: SpanExporter,
+  /** `simple` (tests): every span reaches the exporter as it ends; `batch`: as the OTEL_* exporters, in batches. */
+  processor: 'simple' | 'batch' = 'simple',
+): { shutdown(): Promise<void> } | undefined => {
   if (!exporter && !tracingWanted(env)) return undefined;
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? `openclaw-service-${role}`,
-    // an exporter handed in is in-process (tests, the benchmark): every span reaches it as it ends
-    ...(exporter ? { spanProcessors: [new SimpleSpanProcessor(exporter)] } : {}),
+    ...(exporter ? { spanProcessors: [processor === 'simple' ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)] } : {}),
     instrumentations: instrumentations(),
   });
   sdk.start();
+  // The instrumentations patch CommonJS modules as they are require()d; our ESM `import`s of kafkajs and
+  // express do not pass that hook, so without this they stayed unpatched (no kafkajs or express spans).
+  // Loading them once through require patches their classes in place, and every later import shares them.
+  const require = createRequire(import.meta.url);
+  for (const name of INSTRUMENTED_MODULES) require(name);
   return { shutdown: () => sdk.shutdown() };
 };

@@ -11,6 +11,7 @@ import { asTenantId } from '../../domain/shared/ids.ts';
 import { billingStream } from '../../domain/shared/streams.ts';
 import { isTier } from '../../domain/tiers.ts';
 import { problem, PROBLEM_CONTENT_TYPE, STATUS_OF_KIND } from '../http/problem.ts';
+import { countWebhooks, webhookOutcome } from '../telemetry/webhooks.ts';
 import { tierOfPrice } from './config.ts';
 
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
@@ -101,7 +102,10 @@ export const createStripeWebhook = (deps: {
   const handle = async (req: Request, res: Response) => {
     if (!deps.secret) return sendProblem(res, 404, 'billing_disabled', 'billing is not enabled on this platform (STRIPE_WEBHOOK_SECRET)');
     const signature = req.header('stripe-signature');
-    if (!signature) return sendProblem(res, 400, 'missing_signature', 'the Stripe-Signature header is missing');
+    if (!signature) {
+      webhookOutcome(res, 'rejected');
+      return sendProblem(res, 400, 'missing_signature', 'the Stripe-Signature header is missing');
+    }
     const raw: unknown = req.body;
     if (!Buffer.isBuffer(raw)) return sendProblem(res, 400, 'invalid_body', 'the body could not be read');
     let event: Stripe.Event;
@@ -109,16 +113,19 @@ export const createStripeWebhook = (deps: {
       event = Stripe.webhooks.constructEvent(raw, signature, deps.secret, deps.toleranceSeconds);
     } catch (error) {
       deps.log.warn({ reason: error instanceof Error ? error.message.slice(0, 200) : 'unknown' }, 'Stripe webhook refused: signature did not verify');
+      webhookOutcome(res, 'rejected');
       return sendProblem(res, 400, 'invalid_signature', 'the Stripe-Signature does not match the body, or its timestamp is outside the tolerance');
     }
     const mapped = mapEvent(event, deps.prices, deps.graceSeconds);
     if ('ignored' in mapped) {
       deps.log.info({ stripeEventId: event.id, type: event.type, why: mapped.ignored }, 'Stripe webhook ignored');
+      webhookOutcome(res, 'ignored');
       return res.status(200).json({ received: true, ignored: mapped.ignored });
     }
     const tenantId = await deps.tenantOf(mapped.customer);
     if (!tenantId) {
       deps.log.warn({ stripeEventId: event.id, type: event.type, customer: mapped.customer }, 'Stripe webhook for a customer this platform does not know: nothing changed');
+      webhookOutcome(res, 'ignored');
       return res.status(200).json({ received: true, ignored: 'unknown_customer' });
     }
     const result = await deps.shell.handle(billingDecider, {
@@ -129,9 +136,10 @@ export const createStripeWebhook = (deps: {
       idempotency: { key: `stripe:${event.id}`, fingerprint: `${event.type}@${event.created}` },
     });
     deps.log.info({ stripeEventId: event.id, type: event.type, tenantId, recorded: result.events.length, duplicate: result.duplicate }, 'Stripe webhook applied');
+    if (result.duplicate) webhookOutcome(res, 'duplicate');
     res.status(200).json({ received: true, recorded: result.events.length });
   };
-  router.post(STRIPE_WEBHOOK_PATH, express.raw({ type: () => true, limit: '1mb' }), (req, res, next) => {
+  router.post(STRIPE_WEBHOOK_PATH, countWebhooks('stripe'), express.raw({ type: () => true, limit: '1mb' }), (req, res, next) => {
     handle(req, res).catch((error: unknown) => {
       if (isAppError(error) && STATUS_OF_KIND[error.kind] !== 500) return sendProblem(res, STATUS_OF_KIND[error.kind], error.code, error.message);
       next(error);

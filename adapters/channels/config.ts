@@ -10,4 +10,9 @@ export const channelsConfigSchema = telegramConfigSchema.extend(whatsappConfigSc
     .regex(/^https?:\/\//, 'must be an http(s) URL')
     .transform((url) => url.replace(/\/+$/, ''))
     .optional(),
+  /**
+   * The bots worker's send journal (docs/channels.md, "Exactly one send"): a file on a disk that
+   * outlives the process (a volume), one per worker; `off` for none. Default: DATA_DIR/bots-send.journal.
+   */
+  BOTS_SEND_JOURNAL: z.string().min(1).optional(),
 });

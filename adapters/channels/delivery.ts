@@ -13,6 +13,7 @@ import type { TelegramBots } from '../telegram/bots.ts';
 import type { WhatsAppSender } from '../whatsapp/sender.ts';
 import { channelFailureOf } from './errors.ts';
 import type { Outbox } from './outbox.ts';
+import type { SendJournal } from './send-journal.ts';
 import { splitText, MAX_MESSAGE_CHARS } from './split-text.ts';
 
 export const BOTS_CONSUMER = 'bots';
@@ -25,6 +26,8 @@ export interface DeliveryDeps {
   readonly telegram: TelegramBots;
   readonly whatsapp: WhatsAppSender;
   readonly log: Logger;
+  /** Tells, after a restart, whether an interrupted send left (send-journal.ts); without one such a send counts as gone. */
+  readonly journal?: (SendJournal & { readonly id: string }) | undefined;
   /** The bus consumer name (one per deployment; tests give their own). */
   readonly consumer?: string;
 }
@@ -83,9 +86,16 @@ export const startDelivery = async (deps: DeliveryDeps): Promise<BusSubscription
     const { state: conversation } = await ports.shell.state(conversationDecider, event.streamId);
     if (conversation.status !== 'none' && !conversation.pendingDeliveries.some((p) => p.messageId === messageId)) return; // settled in the log
     if (row.attempting !== null) {
-      // An attempt without an answer: the worker died after the request may have left. Never sent twice.
-      await outbox.unconfirmed(key, row.attempting);
-      log.warn({ streamId: event.streamId, messageId, part: row.attempting }, 'a send was interrupted; counted as sent, not repeated');
+      // An attempt without an answer: a worker died around the request. If our journal says the request
+      // never left, it is sent now; if it left, or nobody can tell, it is never sent twice.
+      const journal = deps.journal;
+      if (journal && row.attemptBy === journal.id && !journal.left(key, row.attempting)) {
+        await outbox.released(key);
+        log.info({ streamId: event.streamId, messageId, part: row.attempting }, 'an interrupted send had not left; sending it now');
+      } else {
+        await outbox.unconfirmed(key, row.attempting);
+        log.warn({ streamId: event.streamId, messageId, part: row.attempting }, 'a send was interrupted after it may have left; counted as sent, not repeated');
+      }
       row = await outbox.open(key, tenantId);
     }
     const parts = splitText(text, MAX_MESSAGE_CHARS);
@@ -98,12 +108,13 @@ export const startDelivery = async (deps: DeliveryDeps): Promise<BusSubscription
     for (let part = row.sent; part < parts.length; part++) {
       let announced = false;
       const announce = async () => {
-        await outbox.attempt(key, part);
+        await outbox.attempt(key, part, deps.journal?.id ?? null);
         announced = true;
       };
+      const send = () => sender.send(parts[part]!, announce);
       let id: string;
       try {
-        id = await sender.send(parts[part]!, announce);
+        id = await (deps.journal ? deps.journal.around(key, part, send) : send());
       } catch (error) {
         const failure = channelFailureOf(error);
         if (announced && failure?.maybeDelivered) {

@@ -9,14 +9,15 @@ export const pgliteDb = (pg: PGlite, options: { ownsInstance: boolean }): SqlDb 
   maxConcurrentBatches: 1,
   query: async (text, params) => pg.query(text, params),
   exec: (text) => pg.exec(text),
-  transaction: (fn, beforeCommit) =>
+  transaction: (fn, beforeCommit, prelude) =>
     pg.transaction(async (tx) => {
+      if (prelude) await tx.exec(prelude);
       const result = await fn({ query: (t, p) => tx.query(t, p), exec: (t) => tx.exec(t) });
       if (beforeCommit) await beforeCommit();
       return result;
     }),
   async listen(channel, onNotify) {
-    const unlisten = await pg.listen(channel, () => onNotify());
+    const unlisten = await pg.listen(channel, (payload) => onNotify(payload));
     return { close: () => unlisten() };
   },
   close: async () => {

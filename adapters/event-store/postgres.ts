@@ -17,6 +17,8 @@ export interface PostgresEventStoreOptions {
   readonly beforeCommit?: () => Promise<void>;
   /** Benchmark hook (see SqlEventStoreOptions). */
   readonly unchained?: boolean;
+  /** Events the shared tail keeps in memory (see SqlEventStoreOptions). */
+  readonly tailCapacity?: number;
 }
 
 /** Distinct statement texts given a name; past this, new texts run unnamed (our statements are a fixed set). */
@@ -63,11 +65,12 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
       throw error;
     }
   };
-  const transaction: SqlDb['transaction'] = async (fn, beforeCommit) => {
+  const transaction: SqlDb['transaction'] = async (fn, beforeCommit, prelude) => {
     const client = await pool.connect();
     let broken = false;
     try {
-      await client.query('BEGIN');
+      // one simple-protocol message: BEGIN and the prelude in one round trip
+      await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN');
       const result = await fn({ query: (t, p) => run(client, t, p), exec: (t) => client.query(t) } as Querier);
       if (beforeCommit) await beforeCommit();
       await client.query('COMMIT');
@@ -92,14 +95,14 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
     maxConcurrentBatches: Math.max(1, Math.min(appendConcurrency, poolSize)),
     query: (text, params) => retryStale(() => run(pool, text, params)),
     exec: (text) => pool.query(text),
-    transaction: (fn, beforeCommit) => retryStale(() => transaction(fn, beforeCommit)),
+    transaction: (fn, beforeCommit, prelude) => retryStale(() => transaction(fn, beforeCommit, prelude)),
     async listen(channel, onNotify) {
       let client: pg.Client | undefined;
       let stopped = false;
       let retry: NodeJS.Timeout | undefined;
       const connect = async (): Promise<void> => {
         const next = new pg.Client({ connectionString, ...named });
-        next.on('notification', onNotify);
+        next.on('notification', (message) => onNotify(message.payload));
         next.on('error', () => {
           if (stopped) return;
           client = undefined;
@@ -135,4 +138,5 @@ export const createPostgresEventStore = (options: PostgresEventStoreOptions): Pr
     ...(options.schema ? { schema: options.schema } : {}),
     ...(options.beforeCommit ? { beforeCommit: options.beforeCommit } : {}),
     ...(options.unchained ? { unchained: true } : {}),
+    ...(options.tailCapacity ? { tailCapacity: options.tailCapacity } : {}),
   });

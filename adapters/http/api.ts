@@ -1,5 +1,6 @@
 import express from 'express';
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
+import { trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { CommandPorts } from '../../commands/context.ts';
 import type { ChannelPlatforms } from '../../domain/ports/channels.ts';
@@ -14,7 +15,7 @@ import type { RateLimits } from '../limits/index.ts';
 import { BODY_LIMIT_BYTES, jsonBody } from './body.ts';
 import { dispatch } from './dispatch.ts';
 import { notFoundHandler, problemMiddleware } from './problem.ts';
-import { requestContext } from './request-context.ts';
+import { contextOf, requestContext } from './request-context.ts';
 import { series } from './series.ts';
 import { API_ROUTES } from './routes/index.ts';
 import type { ApiRoute } from './routes/index.ts';
@@ -34,6 +35,26 @@ export interface ApiRouterDeps {
 }
 
 /**
+ * One line per API request when its answer is sent: method, route pattern (never the raw path),
+ * status, duration, request id, the tenant it acted on (when its route named one) and the trace
+ * of its server span.
+ */
+const accessLog =
+  (log: Logger): RequestHandler =>
+  (req, res, next) => {
+    const started = process.hrtime.bigint();
+    const span = trace.getActiveSpan()?.spanContext();
+    const traced = span && trace.isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : {};
+    res.once('finish', () => {
+      const { requestId, tenantId } = contextOf(req);
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
+      log.info({ method: req.method, route, status: res.statusCode, ms, requestId, ...(tenantId ? { tenantId } : {}), ...traced }, 'request');
+    });
+    next();
+  };
+
+/**
  * The `/api/v1` router. Per route: authenticate → rate limit → scope → JSON body → validate →
  * handler. Its own 404 and problem middleware make it self-contained wherever it is mounted.
  */
@@ -42,6 +63,7 @@ export const createApiRouter = (deps: ApiRouterDeps): Router => {
   router.use(
     series([
       requestContext(),
+      accessLog(deps.log),
       (_req, res, next) => {
         res.setHeader('Cache-Control', 'no-store');
         next();

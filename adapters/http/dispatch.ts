@@ -5,6 +5,7 @@ import type { TenantId } from '../../domain/shared/ids.ts';
 import type { ReadSide } from '../../projections/read-side.ts';
 import { actorOf } from '../auth/principal.ts';
 import { principalOf } from '../auth/authenticate.ts';
+import { withLogFields } from '../telemetry/log-context.ts';
 import { badRequest } from './http-error.ts';
 import { issuesOf } from './problem.ts';
 import { contextOf, idempotencyOf } from './request-context.ts';
@@ -63,7 +64,9 @@ export const dispatch =
     const idempotency = route.method === 'get' ? undefined : idempotencyOf(req);
     const requestTenant: TenantId | null =
       route.tenant === 'credential' ? principal.tenantId : route.tenant === 'path' ? (params.tenantId as TenantId) : null;
-    const { requestId, traceparent } = contextOf(req);
+    const request = contextOf(req);
+    const { requestId, traceparent } = request;
+    if (requestTenant !== null) request.tenantId = requestTenant;
     const caller = (tenantId: TenantId | null = requestTenant): Caller => {
       if (tenantId === null) throw new Error(`route ${route.path} has no tenant`);
       return {
@@ -89,7 +92,8 @@ export const dispatch =
       deps,
     };
     if (route.method === 'get') await awaitFreshness(deps.reads, res, query.minPosition);
-    const reply = await route.handle(context);
+    // every line logged while the handler runs names the tenant and the request
+    const reply = await withLogFields({ requestId, ...(requestTenant !== null ? { tenantId: requestTenant } : {}) }, () => route.handle(context));
     if (reply.duplicate) res.setHeader('Idempotent-Replayed', 'true');
     if (reply.stream) return streamReply(res, reply.status ?? route.status, reply.stream);
     res.status(reply.status ?? route.status).json(reply.body);

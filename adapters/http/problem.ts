@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ErrorKind } from '../../domain/shared/errors.ts';
 import { isAppError } from '../../domain/shared/errors.ts';
 import { HttpError, isHttpError } from './http-error.ts';
+import { tenantOfRequest } from './request-context.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -101,12 +102,13 @@ const requestIdOf = (res: Response): string | undefined => res.getHeader('X-Requ
 export const problemMiddleware = (log: Logger): ErrorRequestHandler => (error: unknown, req: Request, res: Response, next) => {
   if (res.headersSent) return next(error);
   const requestId = requestIdOf(res);
+  const tenantId = tenantOfRequest(req);
   const rendered = renderError(error);
   if (rendered) {
-    log.debug({ code: rendered.problem.code, status: rendered.problem.status, requestId }, 'request refused');
+    log.debug({ code: rendered.problem.code, status: rendered.problem.status, requestId, tenantId }, 'request refused');
     return sendProblem(res, { ...rendered, problem: { ...rendered.problem, ...(requestId ? { requestId } : {}) } });
   }
-  log.error({ err: error, requestId, method: req.method, path: req.path }, 'unexpected error');
+  log.error({ err: error, requestId, tenantId, method: req.method, path: req.path }, 'unexpected error');
   sendProblem(res, {
     problem: problem(500, 'internal_error', 'an unexpected error occurred', requestId ? { requestId } : {}),
     headers: {},

@@ -8,6 +8,8 @@ export interface RequestContext {
   readonly requestId: string;
   readonly traceparent: string | undefined;
   principal: Principal | undefined;
+  /** The tenant the request acts on, once the route has told (its credential's, or the path's). */
+  tenantId?: string | undefined;
 }
 
 const contexts = new WeakMap<Request, RequestContext>();
@@ -39,6 +41,9 @@ export const contextOf = (req: Request): RequestContext => {
   }
   return context;
 };
+
+/** The tenant a request acts on, once its route has told (for log lines written outside the handler). */
+export const tenantOfRequest = (req: Request): string | undefined => contexts.get(req)?.tenantId;
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 

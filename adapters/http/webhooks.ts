@@ -15,6 +15,7 @@ import { parseWhatsAppWebhook } from '../whatsapp/payload.ts';
 import { answerVerification, WHATSAPP_SIGNATURE_HEADER, whatsappSignatureMatches } from '../whatsapp/webhook.ts';
 import { BODY_LIMIT_BYTES } from './body.ts';
 import { problem, problemMiddleware, renderError, sendProblem } from './problem.ts';
+import { countWebhooks, webhookOutcome } from '../telemetry/webhooks.ts';
 
 /** A connected bot's secrets are read from the tenant's stream, at most this stale (a reconnect takes effect within it). */
 const TENANT_MAX_AGE_MS = 1_000;
@@ -62,6 +63,7 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
     const update = parseTelegramUpdate(jsonOf(req.body));
     if (update.type !== 'text') {
       // photos, stickers, edits, button presses, blocks: nothing to post; Telegram must not retry them
+      webhookOutcome(res, 'ignored');
       res.status(200).json({ ok: true, handled: update.type === 'ignored' ? update.reason : update.kind });
       return;
     }
@@ -75,6 +77,7 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
         order: update.updateId,
         actor: `telegram:${update.from?.id ?? 'unknown'}`,
       });
+      if (r.duplicate) webhookOutcome(res, 'duplicate');
       res.status(200).json({ ok: true, position: r.position });
     } catch (error) {
       refused(res, error, 'telegram');
@@ -95,6 +98,7 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
     if (!tenant || !number || !whatsappSignatureMatches(body, req.headers[WHATSAPP_SIGNATURE_HEADER], number.appSecret)) return unsigned(res);
     const payload = parseWhatsAppWebhook(jsonOf(body));
     if (payload.type === 'ignored') {
+      webhookOutcome(res, 'ignored');
       res.status(200).json({ ok: true, handled: payload.reason });
       return;
     }
@@ -120,15 +124,16 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
         const r = await reportMessageStatus(ports, tenant.tenantId, { channel: 'whatsapp', chatId: s.recipientId, externalMessageId: s.messageId, status: s.status, errorCode });
         if (r) statuses++;
       }
+      if (posted === 0 && statuses === 0) webhookOutcome(res, 'ignored');
       res.status(200).json({ ok: true, posted, statuses });
     } catch (error) {
       refused(res, error, 'whatsapp');
     }
   };
 
-  router.post('/webhooks/telegram/:slug', raw, telegram);
+  router.post('/webhooks/telegram/:slug', countWebhooks('telegram'), raw, telegram);
   router.get('/webhooks/whatsapp/:slug', whatsappHandshake);
-  router.post('/webhooks/whatsapp/:slug', raw, whatsapp);
+  router.post('/webhooks/whatsapp/:slug', countWebhooks('whatsapp'), raw, whatsapp);
   router.use(problemMiddleware(log)); // 413 for a body over the limit; a failing store is a 5xx, so the platform retries
   return router;
 };

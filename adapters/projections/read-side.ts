@@ -1,9 +1,13 @@
 import type { EventCodec } from '../../domain/ports/codec.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import { domainError } from '../../domain/shared/errors.ts';
 import type { TenantId } from '../../domain/shared/ids.ts';
+import { asTenantId, TENANT_ID_PATTERN } from '../../domain/shared/ids.ts';
+import { tenantStream } from '../../domain/shared/streams.ts';
 import { tenantReads } from '../../projections/queries.ts';
-import type { Freshness, ReadSide } from '../../projections/read-side.ts';
+import type { Freshness, ReadSide, TenantSummary } from '../../projections/read-side.ts';
 import { ROLES } from '../../projections/shared/migration.ts';
+import { sqlLiteral } from '../event-store/sql/db.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
 import type { SqlDb } from '../event-store/sql/db.ts';
 import type { Wakeup } from '../event-store/sql/wakeup.ts';
@@ -34,6 +38,48 @@ export const apiKeyLookup = (db: SqlDb, schema: string) => async (keyId: string)
   return r ? { keyId: r.key_id, tenantId: r.tenant_id, scope: r.scope, hash: r.hash, revoked: r.revoked } : undefined;
 };
 
+/** The tenant list's cursor: the last tenant id of a page, opaque to clients. */
+const tenantCursor = {
+  encode: (tenantId: string) => Buffer.from(tenantId).toString('base64url'),
+  decode(cursor: string | undefined): string | undefined {
+    if (cursor === undefined) return undefined;
+    const value = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+    if (!TENANT_ID_PATTERN.test(value)) throw domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
+    return value;
+  },
+};
+
+interface TenantRow {
+  tenant_id: string;
+  name: string;
+  email: string | null;
+  tier: TenantSummary['tier'];
+  status: TenantSummary['status'];
+  created_at: Date;
+  updated_at: Date;
+}
+
+/**
+ * The operator's list of tenants, a page at a time by tenant id, through the SECURITY DEFINER
+ * function (the read side's own role sees one tenant at a time); names and emails revealed with
+ * each tenant's key.
+ */
+export const tenantList = (db: SqlDb, schema: string, codec: EventCodec): ReadSide['tenants'] => async (page) => {
+  const after = tenantCursor.decode(page.cursor);
+  const { rows } = await db.query<TenantRow>(`SELECT * FROM ${schema}.list_tenants($1, $2)`, [after ?? null, page.limit + 1]);
+  const items = await Promise.all(
+    rows.slice(0, page.limit).map(async (r): Promise<TenantSummary> => {
+      const reveal = await codec.revealer(r.tenant_id);
+      const stream = tenantStream(asTenantId(r.tenant_id));
+      return {
+        tenantId: r.tenant_id, name: reveal(stream, 'TenantCreated.name', r.name) ?? '', email: reveal(stream, 'TenantCreated.email', r.email),
+        tier: r.tier, status: r.status, createdAt: new Date(r.created_at).toISOString(), updatedAt: new Date(r.updated_at).toISOString(),
+      };
+    }),
+  );
+  return { items, next: rows.length > page.limit ? tenantCursor.encode(rows[page.limit - 1]!.tenant_id) : null };
+};
+
 const MAX_WAIT_MS = 2_000;
 const POLL_MS = 15;
 
@@ -51,13 +97,17 @@ export const createReadSide = (options: ReadSideOptions): ReadSide => {
   return {
     async forTenant<T>(tenantId: TenantId, work: (reads: ReturnType<typeof tenantReads>) => Promise<T>) {
       const reveal = await options.codec.revealer(tenantId);
-      return db.transaction(async (tx) => {
-        await tx.query(`SELECT set_config('role', '${ROLES.api}', true), set_config('app.tenant_id', $1, true)`, [tenantId]);
-        return work(tenantReads(schema, async (query) => (await tx.query(query.sql, [...query.parameters])).rows as never, reveal));
-      });
+      // the role and the tenant are set in the BEGIN's round trip; the id goes in as an escaped literal
+      return db.transaction(
+        async (tx) => work(tenantReads(schema, async (query) => (await tx.query(query.sql, [...query.parameters])).rows as never, reveal)),
+        undefined,
+        `SELECT set_config('role', '${ROLES.api}', true), set_config('app.tenant_id', ${sqlLiteral(tenantId)}, true)`,
+      );
     },
 
     findApiKey: apiKeyLookup(db, schema),
+
+    tenants: tenantList(db, schema, options.codec),
 
     async usageCounts(tenantId, day) {
       const { rows } = await db.query<{ messages_today: number; active_knights: number; usage_position: string | null }>(

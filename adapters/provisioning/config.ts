@@ -24,6 +24,21 @@ export const provisioningConfigSchema = z.object({
   RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   /** Computers and knights younger than this are left out of a reconciliation. */
   RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
+  /**
+   * What an agent VM's bridge dials (the agents role's /bridge, as the VMs reach it: ws(s)://…/bridge).
+   * Default: PUBLIC_URL with ws(s) and /bridge; without PUBLIC_URL, ws://127.0.0.1:<AGENTS_PORT>/bridge
+   * (only a local simulated Orgo can use that).
+   */
+  AGENT_BRIDGE_PUBLIC_URL: z
+    .string()
+    .url()
+    .regex(/^wss?:\/\/[^\s]+$/, 'must be a ws:// or wss:// URL')
+    .optional(),
+  /** The npm package a VM installs to get `openclaw-service agent-bridge` (this product, as the operator publishes it). */
+  AGENT_BRIDGE_PACKAGE: z
+    .string()
+    .regex(/^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*(@[A-Za-z0-9._^~<>=-]+)?$/, 'an npm package name, optionally @version')
+    .default('openclaw-service'),
   /** The embedded simulated Orgo's timings: `documented` (about 2 s to a running computer) or `none`. */
   ORGO_SIMULATOR_DELAYS: z.enum(['documented', 'none']).default('documented'),
 });

@@ -1,6 +1,7 @@
 import type { JobAction, Observation } from '../../domain/provisioning/job.ts';
 import type { Vm, VmProvider } from '../../domain/ports/vm-provider.ts';
 import { agentSteps, KNIGHT_STEPS, newBridgeToken, taskStep } from './scripts.ts';
+import type { BridgeSettings } from './scripts.ts';
 import type { ScriptStep } from './scripts.ts';
 import type { WarmPool } from './pool.ts';
 
@@ -11,6 +12,8 @@ export interface EffectsDeps {
   readonly pool?: WarmPool | undefined;
   /** The bash timeout of a knight's task (Orgo's own limit is 200 s). */
   readonly taskTimeoutSeconds?: number;
+  /** The bridge an agent VM gets (scripts.ts). */
+  readonly bridge: BridgeSettings;
 }
 
 const NAME_CACHE_LIMIT = 10_000;
@@ -82,12 +85,12 @@ export const createEffects = (deps: EffectsDeps) => {
     return undefined;
   };
 
-  const prepare = async (vmId: string, owner: string, purpose: 'knight' | 'agent'): Promise<Observation> => {
+  const prepare = async (vmId: string, owner: string, purpose: 'knight' | 'agent', tenantId: string): Promise<Observation> => {
     const warm = (await pool?.claimOf(owner))?.vmId === vmId;
     if (purpose === 'knight') return (await runSteps(vmId, warm ? [] : KNIGHT_STEPS)) ?? { type: 'Prepared', vmId, bridgeTokenHash: null };
     // A fresh token each time: after a crash the bridge simply gets a new one, and only its hash is kept.
     const { token, hash } = newBridgeToken();
-    return (await runSteps(vmId, agentSteps(token, warm))) ?? { type: 'Prepared', vmId, bridgeTokenHash: hash };
+    return (await runSteps(vmId, agentSteps(deps.bridge, tenantId, token, warm))) ?? { type: 'Prepared', vmId, bridgeTokenHash: hash };
   };
 
   const runTask = async (vmId: string, taskId: string, task: string): Promise<Observation> => {
@@ -143,7 +146,7 @@ export const createEffects = (deps: EffectsDeps) => {
             await vms.start(effect.vmId);
             return seen(await vms.get(effect.vmId));
           case 'Prepare':
-            return await prepare(effect.vmId, effect.owner, effect.purpose);
+            return await prepare(effect.vmId, effect.owner, effect.purpose, effect.tenantId);
           case 'RunTask':
             return await runTask(effect.vmId, effect.taskId, effect.task);
           case 'DeleteComputer':

@@ -4,7 +4,8 @@ import { warmComputerName } from '../../domain/provisioning/names.ts';
 import type { VmProvider, VmSize } from '../../domain/ports/vm-provider.ts';
 import type { Querier } from '../event-store/sql/db.ts';
 import { checkSchemaName } from '../event-store/sql/schema.ts';
-import { WARM_STEPS } from './scripts.ts';
+import { warmSteps } from './scripts.ts';
+import type { BridgeSettings } from './scripts.ts';
 
 export interface WarmPoolOptions {
   readonly db: Querier;
@@ -16,6 +17,8 @@ export interface WarmPoolOptions {
   readonly namePrefix: string;
   readonly log: Logger;
   readonly pollMs?: number;
+  /** The bridge every warm computer gets installed. */
+  readonly bridge: BridgeSettings;
 }
 
 /**
@@ -63,7 +66,7 @@ export const createWarmPool = async (options: WarmPoolOptions) => {
       vm = await vms.get(vm.id);
     }
     if (!running) return;
-    for (const step of WARM_STEPS) {
+    for (const step of warmSteps(options.bridge)) {
       const result = await vms.bash(vm.id, step.command, step.timeoutSeconds);
       if (result.exitCode !== 0) throw new Error(`${step.name} exited with ${result.exitCode}`);
     }

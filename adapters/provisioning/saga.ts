@@ -1,3 +1,4 @@
+import type { BridgeSettings } from './scripts.ts';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { CommandShell } from '../../commands/shell/handle-command.ts';
@@ -37,6 +38,8 @@ export interface ProvisioningSagaDeps {
   /** How long a step may hold its job before others may take it (default 5 minutes). */
   readonly leaseMs?: number;
   readonly consumer?: string;
+  /** What an agent VM's bridge installs and dials (scripts.ts). */
+  readonly bridge: BridgeSettings;
 }
 
 const KNIGHT_EVENTS: EventType[] = [
@@ -56,7 +59,7 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
   const concurrency = deps.concurrency ?? 64;
   const leaseMs = deps.leaseMs ?? 5 * 60_000;
   const jobs = await createJobsTable(deps.db, deps.schema, deps.instanceId ?? hostname());
-  const effects = createEffects({ vms: deps.vms, pool: deps.pool });
+  const effects = createEffects({ vms: deps.vms, pool: deps.pool, bridge: deps.bridge });
   const stepper = createStepper({ store: deps.store, codec: deps.codec, shell: deps.shell, effects, jobs, policy, clock, log });
   const kick = createWakeup();
   const inFlight = new Map<string, Promise<void>>();

@@ -20,9 +20,17 @@ export const shellQuote = (text: string): string => {
 };
 
 const STATE_DIR = '~/.ocs';
-/** The agent bridge (defined by the agents issue): dials out to the platform, relays to the local gateway. */
-export const BRIDGE_PACKAGE = '@openclaw-service/agent-bridge';
-const BRIDGE_BIN = 'openclaw-bridge';
+/**
+ * The agent bridge is this product's own CLI (`openclaw-service agent-bridge`, docs/agents.md): it dials
+ * out to the platform's /bridge as its tenant, with its token, and relays to the local gateway.
+ */
+export interface BridgeSettings {
+  /** The npm package that provides the `openclaw-service` command (AGENT_BRIDGE_PACKAGE). */
+  readonly package: string;
+  /** What the bridge dials: ws(s)://…/bridge (AGENT_BRIDGE_PUBLIC_URL). */
+  readonly platformUrl: string;
+}
+const BRIDGE_BIN = 'openclaw-service';
 const GATEWAY = 'http://127.0.0.1:18789';
 
 const installOpenClaw: ScriptStep = {
@@ -35,11 +43,11 @@ const startOpenClaw: ScriptStep = {
   command: `mkdir -p ${STATE_DIR} && (pgrep -f 'openclaw gateway' >/dev/null || (nohup openclaw gateway --port 18789 --bind loopback > ${STATE_DIR}/openclaw.log 2>&1 &))`,
   timeoutSeconds: 60,
 };
-const installBridge: ScriptStep = {
+const installBridge = (bridge: BridgeSettings): ScriptStep => ({
   name: 'install the agent bridge',
-  command: `command -v ${BRIDGE_BIN} >/dev/null 2>&1 || npm install -g ${BRIDGE_PACKAGE}`,
+  command: `command -v ${BRIDGE_BIN} >/dev/null 2>&1 || npm install -g ${shellQuote(bridge.package)}`,
   timeoutSeconds: 200,
-};
+});
 
 /** The bridge's token goes into a file only its user can read; the platform keeps only its hash. */
 const handToken = (token: string): ScriptStep => ({
@@ -47,18 +55,24 @@ const handToken = (token: string): ScriptStep => ({
   command: `umask 077 && mkdir -p ${STATE_DIR} && printf '%s' ${shellQuote(token)} > ${STATE_DIR}/bridge-token`,
   timeoutSeconds: 30,
 });
-const startBridge: ScriptStep = {
+const startBridge = (bridge: BridgeSettings, tenantId: string): ScriptStep => ({
   name: 'start the agent bridge',
-  command: `(pkill -f ${BRIDGE_BIN} || true) && (nohup ${BRIDGE_BIN} --token-file ${STATE_DIR}/bridge-token --gateway ${GATEWAY} > ${STATE_DIR}/bridge.log 2>&1 &)`,
+  command:
+    `(pkill -f '${BRIDGE_BIN} agent-bridge' || true) && (nohup ${BRIDGE_BIN} agent-bridge --platform ${shellQuote(bridge.platformUrl)} --tenant ${shellQuote(tenantId)} ` +
+    `--token-file ${STATE_DIR}/bridge-token --gateway ${GATEWAY} > ${STATE_DIR}/bridge.log 2>&1 &)`,
   timeoutSeconds: 60,
-};
+});
 
-/** What a warm computer gets before anyone claims it: everything but the token. */
-export const WARM_STEPS: readonly ScriptStep[] = [installOpenClaw, startOpenClaw, installBridge];
+/** What a warm computer gets before anyone claims it: everything but the token (and the tenant it will serve). */
+export const warmSteps = (bridge: BridgeSettings): readonly ScriptStep[] => [installOpenClaw, startOpenClaw, installBridge(bridge)];
 /** A knight runs its task through OpenClaw. */
 export const KNIGHT_STEPS: readonly ScriptStep[] = [installOpenClaw, startOpenClaw];
-/** An agent VM: OpenClaw and the bridge, the bridge handed its own token. */
-export const agentSteps = (token: string, warm: boolean): readonly ScriptStep[] => [...(warm ? [] : WARM_STEPS), handToken(token), startBridge];
+/** An agent VM: OpenClaw and the bridge, the bridge handed its own token and started as its tenant. */
+export const agentSteps = (bridge: BridgeSettings, tenantId: string, token: string, warm: boolean): readonly ScriptStep[] => [
+  ...(warm ? [] : warmSteps(bridge)),
+  handToken(token),
+  startBridge(bridge, tenantId),
+];
 
 export const newBridgeToken = (): { token: string; hash: string } => {
   const token = randomBytes(32).toString('base64url');

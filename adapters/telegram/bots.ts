@@ -1,3 +1,5 @@
+import type http from 'node:http';
+import type https from 'node:https';
 import { Telegraf } from 'telegraf';
 import type { Telegram } from 'telegraf';
 import type { Opts, Telegram as BotApi } from 'telegraf/types';
@@ -32,6 +34,8 @@ export type TelegramBotsOptions = {
   readonly maxClients?: number;
   readonly retry?: RetryPolicy;
   readonly clock?: Clock;
+  /** The HTTP agents the clients use (the bots worker's journaled ones, send-journal.ts); telegraf's own otherwise. */
+  readonly agents?: { readonly http: http.Agent; readonly https: https.Agent };
 };
 
 /** Bot API tokens are `<bot id>:<secret>`; anything else would be sent into the URL path, so it never is. */
@@ -60,7 +64,11 @@ export const createTelegramBots = (options: TelegramBotsOptions) => {
       throw permanent('telegram_token_malformed', 'a Telegram bot token looks like 123456789:AAE…');
     let bot = clients.get(tenantId);
     clients.delete(tenantId); // re-inserted last: the map stays ordered by last use
-    if (bot?.telegram.token !== token) bot = new Telegraf(token, { telegram: { apiRoot, webhookReply: false } });
+    if (bot?.telegram.token !== token) {
+      bot = new Telegraf(token, { telegram: { apiRoot, webhookReply: false } });
+      // telegraf drops the agent option for an http:// root, so it is set on the client's options after
+      if (options.agents) (bot.telegram as unknown as { options: { agent?: http.Agent } }).options.agent = apiRoot.startsWith('https:') ? options.agents.https : options.agents.http;
+    }
     clients.set(tenantId, bot);
     if (clients.size > maxClients) clients.delete(clients.keys().next().value!);
     return bot.telegram;

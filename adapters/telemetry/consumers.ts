@@ -1,4 +1,5 @@
 import type { Bus, BusHandler, BusSubscription, ConsumeOptions } from '../../domain/ports/bus.ts';
+import { tenantOfEvents, withLogFields } from './log-context.ts';
 import { countConsumed } from './metrics.ts';
 import { watchLag } from './lag.ts';
 import { inEventsSpan } from './tracing.ts';
@@ -14,7 +15,9 @@ export const observeConsumer = (bus: Bus, consumer: string, mode: ConsumeOptions
     (events) =>
       inEventsSpan(`consume ${consumer}`, events, { 'messaging.consumer.group.name': consumer }, async () => {
         try {
-          await handle(events);
+          // every line the handler logs names the consumer, and the tenant when the batch has one
+          const tenantId = tenantOfEvents(events);
+          await withLogFields({ consumer, ...(tenantId ? { tenantId } : {}) }, () => handle(events));
           countConsumed(consumer, 'ok', events.length);
         } catch (error) {
           countConsumed(consumer, 'error', events.length);

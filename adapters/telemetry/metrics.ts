@@ -73,7 +73,7 @@ const sagaFailures = new Counter({
 });
 const webhooks = new Counter({
   name: 'openclaw_webhook_requests_total',
-  help: 'Inbound webhooks by channel (telegram, whatsapp, stripe) and outcome (accepted, rejected, duplicate, error)',
+  help: 'Inbound webhooks by channel (telegram, whatsapp, stripe) and outcome (accepted, duplicate, ignored, rejected, refused, invalid, error)',
   labelNames: ['channel', 'outcome'] as const,
   registers: [registry],
 });

@@ -14,6 +14,7 @@ import { CLOSE, closeCodeOfStatus, closeReason } from './close-codes.ts';
 import type { CloseCode } from './close-codes.ts';
 import { helloFrame, liveFeedFrame, liveFrame, parseClientMessage, SUBPROTOCOL } from './frames.ts';
 import { catchUp, createTenantFeed, FLOOR } from './tenant-feed.ts';
+import { websocketConnections } from '../telemetry/metrics.ts';
 import type { FeedMember, TenantFeed } from './tenant-feed.ts';
 import { credentialSourceOf } from './upgrade.ts';
 import { DEFAULT_PUSHER_SETTINGS } from './config.ts';
@@ -77,6 +78,7 @@ export const createPusher = async (deps: PusherDeps) => {
     if (conn.closed) return false;
     conn.closed = true;
     connections.delete(conn);
+    websocketConnections.dec();
     const pending = feeds.get(conn.tenantId);
     void pending?.then((feed) => {
       feed.leave(conn);
@@ -159,6 +161,7 @@ export const createPusher = async (deps: PusherDeps) => {
     const joined: Connection = { ws, tenantId, cursor: FLOOR, alive: true, closed: false, send: (frame) => sendTo(joined, frame) };
     slot.conn = joined;
     connections.add(joined);
+    websocketConnections.inc();
     ws.on('pong', () => (joined.alive = true));
     ws.on('close', () => close(joined, CLOSE.restart, ''));
     try {

@@ -154,7 +154,7 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
     await settle(stack);
 
     const { startTracing } = await import('../../runtime/tracing.ts');
-    tracing = startTracing({}, 'bench', noopExporter);
+    tracing = startTracing({}, 'bench', noopExporter, 'batch'); // batched, as the OTLP exporter is in production
     // the modules are loaded already: asking for them again lets the instrumentations patch them
     const require = createRequire(import.meta.url);
     for (const name of ['http', 'pg', 'express', 'kafkajs']) require(name);

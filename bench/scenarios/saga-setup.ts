@@ -86,10 +86,11 @@ export const startSagaSetup = async (url: string, vms: VmProvider, options: { wa
   const ports: CommandPorts = { shell, clock: () => new Date(), newId: randomUUID, usage: { messagesToday: async () => 0, activeKnights: async () => 0 } };
   const log = createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent');
   const policy = { ...DEFAULT_POLICY, ...(options.pollMs ? { pollMs: options.pollMs } : {}) };
+  const bridge = { package: 'openclaw-service', platformUrl: 'ws://127.0.0.1:8090/bridge' };
   const pool = options.warmPool
-    ? await createWarmPool({ db, schema, vms, size: options.warmPool, computerSize: policy.agentVmSize, namePrefix: policy.namePrefix, log })
+    ? await createWarmPool({ db, schema, vms, size: options.warmPool, computerSize: policy.agentVmSize, namePrefix: policy.namePrefix, log, bridge })
     : undefined;
-  const saga = await createProvisioningSaga({ store, codec, bus, db, schema, shell, vms, policy, log, pool, instanceId: schema, ...(process.env.BENCH_SAGA_CONCURRENCY ? { concurrency: Number(process.env.BENCH_SAGA_CONCURRENCY) } : {}) });
+  const saga = await createProvisioningSaga({ store, codec, bus, db, schema, shell, vms, policy, log, pool, bridge, instanceId: schema, ...(process.env.BENCH_SAGA_CONCURRENCY ? { concurrency: Number(process.env.BENCH_SAGA_CONCURRENCY) } : {}) });
   await saga.start();
   return {
     store,

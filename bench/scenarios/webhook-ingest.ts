@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { startTelegramDouble } from '../../test/doubles/telegram-bot-api.ts';
+import { startTelegramDouble } from '../../adapters/channels/doubles/telegram-bot-api.ts';
 import { round } from '../lib.ts';
 import type { BenchResult } from '../lib.ts';
 import { autocannon } from './api-command.ts';

@@ -65,7 +65,7 @@ const requested = (state: AgentVmJobState, tenantId: string, requestId: string, 
     case 'ComputerSeen': {
       if (input.now >= deadline) break;
       const { vm } = o;
-      return stepForComputer<TenantCommand>(vm, { type: 'Prepare', vmId: vm.id, owner: name, purpose: 'agent' }, (reason) => fail('provisioning', reason), Math.min(input.now + policy.pollMs, deadline));
+      return stepForComputer<TenantCommand>(vm, { type: 'Prepare', vmId: vm.id, owner: name, purpose: 'agent', tenantId }, (reason) => fail('provisioning', reason), Math.min(input.now + policy.pollMs, deadline));
     }
     default:
       break;

@@ -76,7 +76,7 @@ export type JobAction<Command> =
   | { readonly type: 'ProvideComputer'; readonly name: string; readonly size: VmSize; readonly purpose: 'knight' | 'agent' }
   | { readonly type: 'StartComputer'; readonly vmId: string }
   /** Install and start what the computer runs (OpenClaw; for an agent VM also the bridge, handed a fresh token). */
-  | { readonly type: 'Prepare'; readonly vmId: string; readonly owner: string; readonly purpose: 'knight' | 'agent' }
+  | { readonly type: 'Prepare'; readonly vmId: string; readonly owner: string; readonly purpose: 'knight' | 'agent'; /** Whose computer it is (the agent bridge dials in as this tenant). */ readonly tenantId: string }
   | { readonly type: 'RunTask'; readonly vmId: string; readonly taskId: string; readonly task: string }
   /** Delete the computer named so (and any warm one claimed for that name); gone already counts as deleted. */
   | { readonly type: 'DeleteComputer'; readonly name: string; readonly vmId: string | null }

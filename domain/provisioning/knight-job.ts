@@ -97,7 +97,7 @@ const working = (state: KnightJobState & { knight: { status: 'working' } }, inpu
     default:
       if (input.now >= deadline) return fail(stage, `the task did not finish within ${seconds(policy.knightTaskMs)}`);
       return task.percent < PREPARED_PERCENT
-        ? { type: 'Prepare', vmId: knight.vmId!, owner: knight.vmName!, purpose: 'knight' }
+        ? { type: 'Prepare', vmId: knight.vmId!, owner: knight.vmName!, purpose: 'knight', tenantId: knight.tenantId }
         : { type: 'RunTask', vmId: knight.vmId!, taskId: task.taskId, task: knight.task };
   }
 };

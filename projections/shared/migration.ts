@@ -74,6 +74,19 @@ ALTER FUNCTION ${schema}.find_api_key(text) OWNER TO ${ROLES.projector};
 REVOKE ALL ON FUNCTION ${schema}.find_api_key(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ${schema}.find_api_key(text) TO ${ROLES.api};
 
+-- The operator's list of tenants (every tenant, so past row-level security): a page by tenant id,
+-- nothing but the tenants table's own columns.
+DROP FUNCTION IF EXISTS ${schema}.list_tenants(text, integer);
+CREATE FUNCTION ${schema}.list_tenants(p_after text, p_limit integer)
+RETURNS TABLE(tenant_id text, name text, email text, tier text, status text, created_at timestamptz, updated_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $f$
+  SELECT t.tenant_id, t.name, t.email, t.tier, t.status, t.created_at, t.updated_at FROM ${schema}.tenants t
+  WHERE p_after IS NULL OR t.tenant_id > p_after ORDER BY t.tenant_id LIMIT p_limit
+$f$;
+ALTER FUNCTION ${schema}.list_tenants(text, integer) OWNER TO ${ROLES.projector};
+REVOKE ALL ON FUNCTION ${schema}.list_tenants(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ${schema}.list_tenants(text, integer) TO ${ROLES.api};
+
 -- The command side's quota facts for one tenant (its id comes from the credential), in one round trip.
 DROP FUNCTION IF EXISTS ${schema}.usage_counts(text, date);
 -- One snapshot: the count and the usage checkpoint it reflects (the projector commits both together).

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAYMENT_SUSPENSION_REASON } from '../../domain/billing/index.ts';
 import type { StripeObject } from '../doubles/stripe.ts';
 import { stripeSignature } from '../doubles/stripe.ts';
-import { postRaw } from '../doubles/loopback.ts';
+import { postRaw } from '../../adapters/channels/doubles/loopback.ts';
 import { ok } from '../http/support/client.ts';
 import { eventually, PRICES, startBillingHarness, WEBHOOK_SECRET } from './support.ts';
 import type { BillingHarness } from './support.ts';

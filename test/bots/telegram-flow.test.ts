@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliverTelegramUpdate } from '../doubles/telegram-bot-api.ts';
-import { telegramUpdates, telegramUser } from '../doubles/telegram-updates.ts';
+import { deliverTelegramUpdate } from '../../adapters/channels/doubles/telegram-bot-api.ts';
+import { telegramUpdates, telegramUser } from '../../adapters/channels/doubles/telegram-updates.ts';
 import { ok } from '../http/support/client.ts';
 import { answersKept, dumpSchemas, history, startBotsHarness, tenantClient, waitFor } from './support.ts';
 import type { BotsHarness } from './support.ts';

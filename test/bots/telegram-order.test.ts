@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliverTelegramUpdate } from '../doubles/telegram-bot-api.ts';
-import { telegramUpdates } from '../doubles/telegram-updates.ts';
+import { deliverTelegramUpdate } from '../../adapters/channels/doubles/telegram-bot-api.ts';
+import { telegramUpdates } from '../../adapters/channels/doubles/telegram-updates.ts';
 import { ok } from '../http/support/client.ts';
 import { history, startBotsHarness, tenantClient } from './support.ts';
 import type { BotsHarness } from './support.ts';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ALLOWED_UPDATES, createTelegramBots } from '../../adapters/telegram/bots.ts';
 import type { TelegramBots } from '../../adapters/telegram/bots.ts';
-import { startTelegramDouble } from '../doubles/telegram-bot-api.ts';
-import type { FakeBot, TelegramDouble } from '../doubles/telegram-bot-api.ts';
-import { startLoopback } from '../doubles/loopback.ts';
+import { startTelegramDouble } from '../../adapters/channels/doubles/telegram-bot-api.ts';
+import type { FakeBot, TelegramDouble } from '../../adapters/channels/doubles/telegram-bot-api.ts';
+import { startLoopback } from '../../adapters/channels/doubles/loopback.ts';
 import { fakeClock } from '../support/fake-clock.ts';
 import { expectNoSecretIn, failureOf } from './secrets-in-errors.ts';
 

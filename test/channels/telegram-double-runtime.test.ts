@@ -10,7 +10,7 @@ const root = path.resolve(import.meta.dirname, '../..');
 describe('the Telegram double outside the test runner', () => {
   it('starts under plain node with tsx, answers getMe for its bot, and closes', async () => {
     const script = `
-      const { startTelegramDouble } = await import('./test/doubles/telegram-bot-api.ts');
+      const { startTelegramDouble } = await import('./adapters/channels/doubles/telegram-bot-api.ts');
       const double = await startTelegramDouble();
       const bot = double.addBot({ username: 'local_demo_bot' });
       const me = await (await fetch(new URL('./bot' + bot.token + '/getMe', double.apiRoot), { method: 'POST' })).json();
@@ -21,7 +21,7 @@ describe('the Telegram double outside the test runner', () => {
   });
 
   it('no double imports the test framework', async () => {
-    const dir = path.join(root, 'test/doubles');
-    for (const file of await readdir(dir)) expect(await readFile(path.join(dir, file), 'utf8'), file).not.toMatch(/from ['"]vitest/);
+    for (const dir of ['test/doubles', 'adapters/channels/doubles'].map((d) => path.join(root, d)))
+      for (const file of await readdir(dir)) expect(await readFile(path.join(dir, file), 'utf8'), file).not.toMatch(/from ['"]vitest/);
   });
 });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateWebhookSecret, hashSecret } from '../../adapters/channels/secrets.ts';
 import { parseTelegramUpdate, telegramSecretMatches } from '../../adapters/telegram/webhook.ts';
-import { telegramUpdates, telegramUser } from '../doubles/telegram-updates.ts';
+import { telegramUpdates, telegramUser } from '../../adapters/channels/doubles/telegram-updates.ts';
 
 describe('Telegram webhook: secret header', () => {
   const secret = generateWebhookSecret();

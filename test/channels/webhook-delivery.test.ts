@@ -9,9 +9,9 @@ import type { TelegramUpdate } from '../../adapters/telegram/webhook.ts';
 import { parseWhatsAppWebhook } from '../../adapters/whatsapp/payload.ts';
 import type { WhatsAppWebhook } from '../../adapters/whatsapp/payload.ts';
 import { answerVerification, WHATSAPP_SIGNATURE_HEADER, whatsappSignatureMatches } from '../../adapters/whatsapp/webhook.ts';
-import { deliverTelegramUpdate, startTelegramDouble } from '../doubles/telegram-bot-api.ts';
-import type { TelegramDouble } from '../doubles/telegram-bot-api.ts';
-import { telegramUpdates } from '../doubles/telegram-updates.ts';
+import { deliverTelegramUpdate, startTelegramDouble } from '../../adapters/channels/doubles/telegram-bot-api.ts';
+import type { TelegramDouble } from '../../adapters/channels/doubles/telegram-bot-api.ts';
+import { telegramUpdates } from '../../adapters/channels/doubles/telegram-updates.ts';
 import { deliverWhatsApp, verifyWhatsAppWebhook, whatsappPayloads } from '../doubles/whatsapp-payloads.ts';
 
 /**

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWhatsAppSender } from '../../adapters/whatsapp/sender.ts';
 import type { WhatsAppSender } from '../../adapters/whatsapp/sender.ts';
 import { customerServiceWindow } from '../../adapters/whatsapp/window.ts';
-import { startLoopback } from '../doubles/loopback.ts';
+import { startLoopback } from '../../adapters/channels/doubles/loopback.ts';
 import { graphErrors, startWhatsAppDouble } from '../doubles/whatsapp-graph.ts';
 import type { FakeNumber, WhatsAppDouble } from '../doubles/whatsapp-graph.ts';
 import { fakeClock } from '../support/fake-clock.ts';

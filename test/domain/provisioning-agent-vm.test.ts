@@ -35,6 +35,7 @@ describe('agent VM provisioning', () => {
       vmId: 'vm-7',
       owner: name,
       purpose: 'agent',
+      tenantId: 'acme',
     });
     given([created, vmRequested]).when(at(10, { type: 'Prepared', vmId: 'vm-7', bridgeTokenHash: HASH })).then({
       type: 'Record',

@@ -96,7 +96,7 @@ describe('knight provisioning: the task', () => {
   it('starts the task it was deployed with', () =>
     given(ready).when(woken).then({ type: 'Record', command: { type: 'StartKnightTask', taskId: 'task-1', description: requested.data.task, tenant: active } }));
   it('installs OpenClaw first, then reports 30 %', () => {
-    given([...ready, taskStarted]).when(woken).then({ type: 'Prepare', vmId: 'vm-1', owner: name, purpose: 'knight' });
+    given([...ready, taskStarted]).when(woken).then({ type: 'Prepare', vmId: 'vm-1', owner: name, purpose: 'knight', tenantId: 'acme' });
     given([...ready, taskStarted]).when(at(1_000, { type: 'Prepared', vmId: 'vm-1', bridgeTokenHash: null })).then({
       type: 'Record',
       command: { type: 'ReportKnightProgress', taskId: 'task-1', percent: 30, note: 'OpenClaw is running on the knight' },

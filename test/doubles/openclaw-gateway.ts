@@ -1,6 +1,6 @@
 import type http from 'node:http';
-import { startLoopback } from './loopback.ts';
-import type { Loopback } from './loopback.ts';
+import { startLoopback } from '../../adapters/channels/doubles/loopback.ts';
+import type { Loopback } from '../../adapters/channels/doubles/loopback.ts';
 
 /**
  * An OpenClaw gateway double on loopback, following the documented OpenAI-compatible HTTP API

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import type { Delivery } from './loopback.ts';
-import { postRaw, readBody, sendJson, startLoopback } from './loopback.ts';
+import type { Delivery } from '../../adapters/channels/doubles/loopback.ts';
+import { postRaw, readBody, sendJson, startLoopback } from '../../adapters/channels/doubles/loopback.ts';
 import { list, obj, parseForm, str } from './stripe-form.ts';
 import type { FormObject } from './stripe-form.ts';
 

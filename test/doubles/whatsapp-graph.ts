@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import { readBody, sendJson, startLoopback } from './loopback.ts';
+import { readBody, sendJson, startLoopback } from '../../adapters/channels/doubles/loopback.ts';
 import { newWamid } from './whatsapp-payloads.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { postRaw } from './loopback.ts';
-import type { Delivery } from './loopback.ts';
+import { postRaw } from '../../adapters/channels/doubles/loopback.ts';
+import type { Delivery } from '../../adapters/channels/doubles/loopback.ts';
 
 /**
  * Webhook payloads as the WhatsApp Cloud API sends them (reference/whatsapp.md), and their delivery:

@@ -11,7 +11,7 @@ import { TEST_DATABASE_URL } from '../support/postgres.ts';
 import { client, ok } from './support/client.ts';
 import type { Client } from './support/client.ts';
 import { newTenant, slug, tokenFor } from './support/journey.ts';
-import { startTelegramDouble } from '../doubles/telegram-bot-api.ts';
+import { startTelegramDouble } from '../../adapters/channels/doubles/telegram-bot-api.ts';
 import { startWhatsAppDouble } from '../doubles/whatsapp-graph.ts';
 
 // Fuzzing the real stack: never a 5xx, and a request answered 4xx never leaves an event behind.

@@ -126,6 +126,38 @@ describe('deployment files agree with the code', () => {
     expect(dockerfile).toMatch(/EXPOSE 8080 9464/);
   });
 
+  it('the image holds everything the CLI loads: no import reaches a folder the Dockerfile deletes, and no package outside dependencies', () => {
+    const dockerfile = read('infra/Dockerfile');
+    const deleted = /rm -rf ([^\n\\]+)/.exec(dockerfile)![1]!.trim().split(/\s+/);
+    expect(deleted).toContain('test');
+    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+    const installed = new Set([...Object.keys(pkg.dependencies), ...[...dockerfile.matchAll(/npm install [^\n]*?\s((?:@[\w-]+\/)?[\w.-]+)@[\d.]+/g)].map((m) => m[1]!)]);
+    const packageOf = (spec: string) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+    // every module the CLI can load, following static and dynamic imports (type-only imports are erased)
+    const seen = new Set<string>();
+    const problems: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = read(file);
+      const specs = [...source.matchAll(/^\s*(?:import|export)\s+(?!type\b)[^'";]*?from\s+'([^']+)'|^\s*import\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/gm)].map((m) => m[1] ?? m[2] ?? m[3]!);
+      for (const spec of specs) {
+        if (spec.startsWith('node:')) continue;
+        if (!spec.startsWith('.')) {
+          if (!installed.has(packageOf(spec))) problems.push(`${file} imports ${spec}, not among the dependencies the image keeps`);
+          continue;
+        }
+        const target = path.normalize(path.join(path.dirname(file), spec));
+        if (deleted.some((d) => target === d || target.startsWith(`${d}/`))) problems.push(`${file} imports ${target}, which the image deletes`);
+        else if (!existsSync(path.join(root, target))) problems.push(`${file} imports ${target}, which does not exist`);
+        else if (/\.(ts|mjs|js)$/.test(target)) visit(target);
+      }
+    };
+    for (const entry of ['runtime/cli.ts', 'runtime/bin.ts', 'runtime/thread-boot.mjs']) visit(entry);
+    expect(seen.has('runtime/dev.ts')).toBe(true);
+    expect(problems).toEqual([]);
+  });
+
   it('CI runs .ci/run; deploy.sh is executable and valid bash', () => {
     const workflow = yamlOf('.github/workflows/ci.yml') as { jobs: Record<string, { steps: Array<{ run?: string }> }> };
     expect(Object.values(workflow.jobs).flatMap((j) => j.steps.map((s) => s.run))).toContain('.ci/run');

@@ -44,10 +44,10 @@ describe('rebuild failures', () => {
       exec: (t) => db.exec(t),
       listen: (c, f) => db.listen(c, f),
       close: () => db.close(),
-      transaction(fn, before) {
+      transaction(fn, before, prelude) {
         started += 1;
         if (started === failAt) return Promise.reject(new Error('transaction failed'));
-        return db.transaction(fn, before);
+        return db.transaction(fn, before, prelude);
       },
     };
     return { db: wrapped, started: () => started };

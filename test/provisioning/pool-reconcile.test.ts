@@ -82,7 +82,8 @@ describe('warm pool', () => {
     const steps = h.sim.commands().filter((c) => c.computerId === agent.vmId).map((c) => c.command);
     expect(steps.filter((c) => c.includes('npm install'))).toHaveLength(2); // before the claim, once each
     expect(steps.at(-2)).toMatch(/bridge-token/);
-    expect(steps.at(-1)).toMatch(/openclaw-bridge --token-file/);
+    // the bridge is this product's CLI, started to dial the platform as this tenant with its token file
+    expect(steps.at(-1)).toContain(`openclaw-service agent-bridge --platform 'ws://127.0.0.1:8090/bridge' --tenant '${tenantId}' --token-file`);
     await eventually('refilled', async () => {
       const counts = await h.api.saga!.pool!.counts();
       return counts.ready === 2 && counts.claimed === 1 ? true : undefined;

@@ -48,7 +48,9 @@ describe('provisioning saga over the HTTP API, on the simulated Orgo', () => {
     const commands = h.sim.commands().filter((c) => c.computerId === vm.vmId).map((c) => c.command);
     expect(commands.some((c) => c.includes('npm install -g openclaw'))).toBe(true);
     expect(commands.some((c) => c.includes('openclaw gateway'))).toBe(true);
-    expect(commands.some((c) => c.includes('@openclaw-service/agent-bridge'))).toBe(true);
+    expect(commands.some((c) => c.includes("npm install -g 'openclaw-service'"))).toBe(true);
+    // the bridge is started to dial the platform as this tenant (no one else's), with the token handed over
+    expect(commands.find((c) => c.includes('agent-bridge --platform'))).toContain(`--tenant '${tenantId}' --token-file ~/.ocs/bridge-token`);
     const handed = commands.find((c) => c.includes('bridge-token'))!;
     const token = /printf '%s' '([A-Za-z0-9_-]{43})'/.exec(handed)![1]!;
     const events = await h.events(`tenant-${tenantId}`);
@@ -87,12 +89,12 @@ describe('provisioning saga over the HTTP API, on the simulated Orgo', () => {
   });
 
   it('a bootstrap step that exits non-zero fails the agent VM with the stage and why; a retry then succeeds', async () => {
-    h.sim.script({ pattern: /agent-bridge/, exitCode: 1, output: 'npm ERR! 404 Not Found' });
+    h.sim.script({ pattern: /npm install -g 'openclaw-service'/, exitCode: 1, output: 'npm ERR! 404 Not Found' });
     const { tenantId, me } = await h.tenant();
     const failed = await agentVmOf(h, tenantId, (v) => v.status === 'failed');
     expect(failed.failure).toEqual({ stage: 'bootstrap', reason: 'install the agent bridge exited with 1: npm ERR! 404 Not Found' });
     await eventually('the failed computer deleted', () => (h.sim.computers().some((c) => c.name === `ocs-a-${tenantId}.agent-1`) ? undefined : true));
-    h.sim.script({ pattern: /agent-bridge/, exitCode: 0 });
+    h.sim.script({ pattern: /npm install -g 'openclaw-service'/, exitCode: 0 });
     const retried = ok(await me.post<{ requestId: string }>('/tenants/me/agent-vm', {}), 202);
     expect(retried.requestId).toMatch(/^[0-9a-f-]{36}$/);
     const ready = await agentVmOf(h, tenantId, (v) => v.status === 'ready');

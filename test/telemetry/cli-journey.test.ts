@@ -24,7 +24,7 @@ const cli = async (args: string[], env: Record<string, string>) => {
   }
 };
 
-describe('onboard, then deploy-knight, against `npm start` (the embedded default) on the simulated Orgo', () => {
+describe('the CLI against `npm start` (the embedded default) on the simulated Orgo: onboard, deploy-knight, tenants list, then the storage commands', () => {
   let dir: string;
   let server: ChildProcess | undefined;
   let url: string;
@@ -72,5 +72,36 @@ describe('onboard, then deploy-knight, against `npm start` (the embedded default
     const unknown = await cli(['deploy-knight', '--url', url, '--tenant', 'nobody-here', '--task', 'x'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/404/);
+
+    const listed = await cli(['tenants', 'list', '--url', url, '--json'], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ tenantId: 'acme-robots', name: 'Acme Robots', tier: 'pro', status: 'active' })]);
+  }, 400_000);
+
+  it('with the server stopped (PGlite has one writer): migrate, status, projections status, tenants list --storage and audit verify read the same data folder', async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server!.once('exit', r));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    const env = { DATA_DIR: dir };
+    const migrated = await cli(['migrate'], env);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(migrated.stdout).toMatch(/^migrated: event store \(embedded PostgreSQL \(PGlite\)/);
+    const status = await cli(['status', '--json'], env);
+    expect(status.code, status.stderr).toBe(0);
+    const glance = JSON.parse(status.stdout) as { storage: string; head: string | null; projections: { name: string; lagEvents: number }[] };
+    expect(glance.storage).toMatch(/PGlite/);
+    expect(BigInt(glance.head ?? '0')).toBeGreaterThan(0n);
+    expect(glance.projections.find((p) => p.name === 'tenants')?.lagEvents).toBe(0);
+    const projections = await cli(['projections', 'status', '--json'], env);
+    expect(projections.code, projections.stderr).toBe(0);
+    expect((JSON.parse(projections.stdout) as { name: string }[]).map((p) => p.name)).toEqual(expect.arrayContaining(['tenants', 'knights']));
+    const listed = await cli(['tenants', 'list', '--storage'], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^acme-robots\s+Acme Robots\s+pro\s+active\s+\d{4}-/m);
+    const verified = await cli(['audit', 'verify', '--tenant', 'acme-robots'], env);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/^ok: every chain holds/);
   }, 400_000);
 });

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../runtime/logger.ts';
 import { projectorOn } from '../../runtime/projector.ts';
 import { client, ok } from '../http/support/client.ts';
-import { slug } from '../http/support/journey.ts';
+import { newTenant, slug } from '../http/support/journey.ts';
+import { connect, pusherOn } from '../ws/support.ts';
 import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 
@@ -104,5 +105,56 @@ describe('/metrics', () => {
       expect(res.headers.get('content-security-policy'), path).toContain("default-src 'none'");
       expect(res.headers.get('x-frame-options'), path).toBe('DENY');
     }
+  });
+});
+
+describe('/metrics: WebSocket connections and webhook outcomes move', () => {
+  let stack: ApiHarness;
+  beforeAll(async () => {
+    stack = await startApiHarness();
+  }, 60_000);
+  afterAll(() => stack?.close());
+
+  it('a dashboard socket raises the connections gauge to 1 and closing it lowers it to 0', async () => {
+    const pusher = await pusherOn(stack);
+    try {
+      const gauge = async () => sample(await (await scrape(stack)).text(), 'openclaw_websocket_connections', '');
+      expect(await gauge()).toBe(0);
+      const { tenantId, key } = await newTenant(client(stack.baseUrl, stack.operatorKey));
+      const socket = connect(stack.baseUrl, tenantId, key);
+      await socket.until((f) => f.kind === 'hello');
+      expect(await gauge()).toBe(1);
+      // refused sockets (another tenant's id) are never counted
+      const refused = connect(stack.baseUrl, slug('other'), key);
+      await refused.closed;
+      expect(await gauge()).toBe(1);
+      socket.ws.close();
+      await socket.closed;
+      await waitFor('the gauge back at 0', async () => ((await gauge()) === 0 ? true : undefined), 10_000);
+    } finally {
+      await pusher.close();
+    }
+  });
+
+  it('a webhook with a bad signature or secret counts as rejected for its channel; an unreadable Stripe event too', async () => {
+    const counter = async (channel: string, outcome: string) =>
+      sample(await (await scrape(stack)).text(), 'openclaw_webhook_requests_total', `channel="${channel}",outcome="${outcome}"`) ?? 0;
+    const whatsappBefore = await counter('whatsapp', 'rejected');
+    const telegramBefore = await counter('telegram', 'rejected');
+    const forged = await fetch(`${stack.baseUrl}/webhooks/whatsapp/${slug('wa')}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` },
+      body: JSON.stringify({ object: 'whatsapp_business_account', entry: [] }),
+    });
+    expect(forged.status).toBe(401);
+    const wrongSecret = await fetch(`${stack.baseUrl}/webhooks/telegram/${slug('tg')}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': 'not-the-secret' },
+      body: JSON.stringify({ update_id: 1 }),
+    });
+    expect(wrongSecret.status).toBe(403);
+    expect(await counter('whatsapp', 'rejected')).toBe(whatsappBefore + 1);
+    expect(await counter('telegram', 'rejected')).toBe(telegramBefore + 1);
+    expect(await counter('whatsapp', 'accepted')).toBe(0);
   });
 });

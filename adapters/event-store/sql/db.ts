@@ -7,9 +7,16 @@ export interface Querier {
 
 export interface SqlDb extends Querier {
   /** BEGIN … fn … (beforeCommit) … COMMIT on one connection; ROLLBACK if anything throws. */
-  transaction<T>(fn: (tx: Querier) => Promise<T>, beforeCommit?: () => Promise<void>): Promise<T>;
-  /** Calls onNotify for every NOTIFY on the channel, and onReconnect after a lost listener came back. */
-  listen(channel: string, onNotify: () => void): Promise<{ close(): Promise<void> }>;
+  /**
+   * Runs `fn` in a transaction. `prelude`: SQL without parameters run right after BEGIN, in the same
+   * round trip on PostgreSQL (a tenant's read sets its role and tenant this way: one round trip less).
+   */
+  transaction<T>(fn: (tx: Querier) => Promise<T>, beforeCommit?: () => Promise<void>, prelude?: string): Promise<T>;
+  /**
+   * Calls onNotify with its payload for every NOTIFY on the channel, and without one after a lost
+   * listener came back (anything may have been missed meanwhile).
+   */
+  listen(channel: string, onNotify: (payload?: string) => void): Promise<{ close(): Promise<void> }>;
   /** How many append batches may be in flight at once (the pool size; 1 for PGlite). */
   readonly maxConcurrentBatches: number;
   close(): Promise<void>;
@@ -33,4 +40,14 @@ export const isUnavailableError = (error: unknown): boolean => {
 export const sqlState = (error: unknown): string | undefined => {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && SQLSTATE.test(code) ? code : undefined;
+};
+
+/**
+ * A PostgreSQL string literal for text that must go into SQL without parameters (a transaction's
+ * prelude): quotes doubled, and backslashes doubled in an E'' literal, whatever standard_conforming_strings says.
+ */
+export const sqlLiteral = (text: string): string => {
+  if (text.includes('\0')) throw new Error('a SQL literal cannot contain NUL');
+  const quoted = text.replaceAll("'", "''");
+  return text.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
 };

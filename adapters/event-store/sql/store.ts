@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { storeUnavailable } from '../../../domain/ports/event-store.ts';
 import type {
   EventFilter,
@@ -11,13 +12,14 @@ import type {
 import { encodeAppend } from '../validate.ts';
 import { createAppendBatcher } from './append-batcher.ts';
 import type { SqlDb } from './db.ts';
-import { isUnavailableError } from './db.ts';
+import { isUnavailableError, sqlLiteral } from './db.ts';
 import { migrateOnce } from './migrate.ts';
 import { createNotifier } from './notifier.ts';
 import { EVENT_COLUMNS, STORED_COLUMNS, toRecordedEvent, toStoredEvent } from './rows.ts';
 import type { EventRow, StoredRow } from './rows.ts';
 import { checkSchemaName, eventLogMigration } from './schema.ts';
 import { createSubscription } from './subscription.ts';
+import { createTail } from './tail.ts';
 import { createWakeup } from './wakeup.ts';
 
 export interface SqlEventStoreOptions {
@@ -26,6 +28,8 @@ export interface SqlEventStoreOptions {
   readonly beforeCommit?: () => Promise<void>;
   /** Benchmark hook: append without the hash chain (bench store-append measures what the chain costs). Never in production. */
   readonly unchained?: boolean;
+  /** Events the shared tail keeps in memory for this process's subscriptions (default 10,000; tail.ts). */
+  readonly tailCapacity?: number;
 }
 
 const guard = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -40,9 +44,14 @@ const guard = async <T>(work: () => Promise<T>): Promise<T> => {
 export const migrateEventLog = (db: SqlDb, schema: string): Promise<void> =>
   migrateOnce(db, schema, `event-log:${schema}`, eventLogMigration(schema));
 
-/** Builds the read-all query for a filter; `$1` is the exclusive start position, `$2` the limit. */
-const readAllQuery = (schema: string, filter: EventFilter | undefined, columns = EVENT_COLUMNS): { text: string; params: unknown[] } => {
-  const where = [`position > $1`, `position < ${schema}.horizon()`];
+/**
+ * Builds the read-all query for a filter; `$1` is the exclusive start position, `$2` the limit.
+ * `beyond`: also return committed rows past the visibility horizon, flagged, so a subscription
+ * learns in the same round trip that it must look again soon (see subscription.ts).
+ */
+const readAllQuery = (schema: string, filter: EventFilter | undefined, beyond = false): { text: string; params: unknown[] } => {
+  const where = [`position > $1`];
+  if (!beyond) where.push(`position < ${schema}.horizon()`);
   const params: unknown[] = [];
   if (filter?.tenantId !== undefined) {
     params.push(filter.tenantId);
@@ -56,8 +65,9 @@ const readAllQuery = (schema: string, filter: EventFilter | undefined, columns =
     params.push(filter.eventTypes);
     where.push(`type = ANY($${params.length + 2}::text[])`);
   }
+  const flag = beyond ? `, position >= (SELECT ${schema}.horizon()) AS beyond` : '';
   return {
-    text: `SELECT ${columns} FROM ${schema}.events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $2`,
+    text: `SELECT ${EVENT_COLUMNS}${flag} FROM ${schema}.events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $2`,
     params,
   };
 };
@@ -68,9 +78,6 @@ const readAllQuery = (schema: string, filter: EventFilter | undefined, columns =
  * an on-disk sort for each page, which made reading the log quadratic (docs/performance.md).
  */
 const ORDERED_SCAN = 'SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off';
-
-/** A string as an SQL literal; an E'' string reads the same whatever standard_conforming_strings says. */
-const literal = (value: string): string => `E'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 
 /**
  * The settings and the SELECT as one message, its values written into the text: one round trip. The
@@ -86,9 +93,9 @@ const oneTrip = async <R>(db: SqlDb, select: string): Promise<R[]> => {
 
 /** Where-clauses of a stored read, values inline (see oneTrip). */
 const inlineWhere = (schema: string, o: { after?: bigint | undefined; filter?: EventFilter | undefined }): string => {
-  const list = (values: readonly string[]) => `ARRAY[${values.map(literal).join(',')}]::text[]`;
+  const list = (values: readonly string[]) => `ARRAY[${values.map(sqlLiteral).join(',')}]::text[]`;
   const where = [`position > ${BigInt(o.after ?? -1n)}`, `position < ${schema}.horizon()`];
-  if (o.filter?.tenantId !== undefined) where.push(`tenant_id = ${literal(o.filter.tenantId)}`);
+  if (o.filter?.tenantId !== undefined) where.push(`tenant_id = ${sqlLiteral(o.filter.tenantId)}`);
   if (o.filter?.categories) where.push(`category = ANY(${list(o.filter.categories)})`);
   if (o.filter?.eventTypes) where.push(`type = ANY(${list(o.filter.eventTypes)})`);
   return where.join(' AND ');
@@ -103,15 +110,44 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
   const wakeup = createWakeup();
   const channel = `${schema}_appended`;
   // After a commit: wake this process's subscribers at once, and tell other processes with one
-  // coalesced NOTIFY of its own.
-  const others = createNotifier(db, channel);
+  // coalesced NOTIFY of its own. The NOTIFY carries this store's id, so its own echo (which the
+  // subscribers were already woken for) does not make every one of them read the log again.
+  const self = randomUUID();
+  const others = createNotifier(db, channel, () => self);
   const afterCommit = () => {
     wakeup.notify();
     others.notify();
   };
   const batcher = createAppendBatcher(db, schema, { afterCommit, ...(options.beforeCommit ? { beforeCommit: options.beforeCommit } : {}) });
-  const listener = await guard(() => db.listen(channel, wakeup.notify));
+  const listener = await guard(() => db.listen(channel, (payload) => payload !== self && wakeup.notify()));
   const subscriptions = new Set<{ close(): Promise<void> }>();
+  const tail = createTail({
+    head: () => headPosition(),
+    readPage: async (after, maxCount) => {
+      const { rows } = await guard(() =>
+        db.query<EventRow & { beyond: boolean; category: string; tenant_id: string }>(
+          `SELECT ${EVENT_COLUMNS}, category, tenant_id, position >= (SELECT ${schema}.horizon()) AS beyond FROM ${schema}.events WHERE position > $1 ORDER BY position LIMIT $2`,
+          [String(after ?? -1n), maxCount],
+        ),
+      );
+      const visible = rows.findIndex((row) => row.beyond);
+      const shown = visible < 0 ? rows : rows.slice(0, visible);
+      return {
+        entries: shown.map((row) => ({ event: toRecordedEvent(row), category: row.category, tenantId: row.tenant_id })),
+        full: visible < 0 && rows.length >= maxCount,
+        pending: visible >= 0,
+      };
+    },
+    wakeup,
+  }, options.tailCapacity);
+
+  const headPosition = async (): Promise<bigint | undefined> => {
+    const { rows } = await guard(() =>
+      db.query<{ head: string | null }>(`SELECT max(position) AS head FROM ${schema}.events WHERE position < ${schema}.horizon()`),
+    );
+    const head = rows[0]?.head;
+    return head === null || head === undefined ? undefined : BigInt(head);
+  };
 
   const readAll = async (opts: ReadAllOptions = {}): Promise<RecordedEvent[]> => {
     const query = readAllQuery(schema, opts.filter);
@@ -155,36 +191,39 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
     readAllStored,
 
     subscribe(opts, handler) {
+      const acquired = tail.acquire();
+      acquired.catch(() => undefined);
       const subscription = createSubscription({
         after: opts.after,
         batchSize: opts.batchSize ?? 500,
-        readPage: (after, maxCount) => readAll({ after, maxCount, ...(opts.filter ? { filter: opts.filter } : {}) }),
-        hasPendingBeyondHorizon: async (after) => {
-          const { rows } = await guard(() =>
-            db.query<{ pending: boolean }>(
-              `SELECT EXISTS (SELECT 1 FROM ${schema}.events WHERE position > $1 AND position >= ${schema}.horizon()) AS pending`,
-              [String(after ?? -1n)],
-            ),
-          );
-          return rows[0]?.pending === true;
+        readPage: async (after, maxCount) => {
+          await acquired;
+          const fromMemory = tail.pageFor(after, opts.filter, maxCount);
+          if (fromMemory) return fromMemory;
+          // Behind the tail: read the log. Everything the tail covers was visible before this read
+          // began, so a page that reached the horizon has passed it.
+          const covered = tail.coveredFrom();
+          const query = readAllQuery(schema, opts.filter, true);
+          const { rows } = await guard(() => db.query<EventRow & { beyond: boolean }>(query.text, [String(after ?? -1n), maxCount, ...query.params]));
+          const visible = rows.findIndex((row) => row.beyond);
+          if (visible >= 0) return { events: rows.slice(0, visible).map(toRecordedEvent), full: false, pending: true };
+          const full = rows.length >= maxCount;
+          return { events: rows.map(toRecordedEvent), full, pending: false, ...(!full && covered !== undefined ? { scannedTo: covered } : {}) };
         },
-        wakeup,
+        wakeup: tail.wakeup,
         handler,
       });
       subscriptions.add(subscription);
-      void subscription.done.catch(() => undefined).finally(() => subscriptions.delete(subscription));
+      void subscription.done
+        .catch(() => undefined)
+        .finally(() => {
+          subscriptions.delete(subscription);
+          void acquired.then(() => tail.release()).catch(() => undefined);
+        });
       return subscription;
     },
 
-    async headPosition() {
-      const { rows } = await guard(() =>
-        db.query<{ head: string | null }>(
-          `SELECT max(position) AS head FROM ${schema}.events WHERE position < ${schema}.horizon()`,
-        ),
-      );
-      const head = rows[0]?.head;
-      return head === null || head === undefined ? undefined : BigInt(head);
-    },
+    headPosition,
 
     async countAfter(after, opts = {}) {
       const limit = opts.limit === undefined ? null : Math.max(0, Math.floor(opts.limit));
@@ -205,6 +244,7 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
       await batcher.drain(() => storeUnavailable('event store is closing'));
       await others.drain();
       await Promise.all([...subscriptions].map((s) => s.close()));
+      await tail.close();
       await listener.close().catch(() => undefined);
       wakeup.notify();
       await db.close();

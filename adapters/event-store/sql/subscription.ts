@@ -2,12 +2,24 @@ import type { RecordedEvent, Subscription, SubscriptionHandler } from '../../../
 import { isAppError } from '../../../domain/shared/errors.ts';
 import type { Wakeup } from './wakeup.ts';
 
+export interface Page {
+  readonly events: RecordedEvent[];
+  readonly full: boolean;
+  readonly pending: boolean;
+  /** Every event up to here that the subscription wants is in `events`: its position may move here. */
+  readonly scannedTo?: bigint;
+}
+
 export interface SubscriptionSource {
   readonly after: bigint | undefined;
   readonly batchSize: number;
-  readonly readPage: (after: bigint | undefined, maxCount: number) => Promise<RecordedEvent[]>;
-  /** Are there committed events we may not deliver yet because an older transaction is still open? */
-  readonly hasPendingBeyondHorizon: (after: bigint | undefined) => Promise<boolean>;
+  /**
+   * The next events after a position that may be delivered (below the visibility horizon), up to
+   * `maxCount`; `full` when there may be more right away; `pending` when committed events past the
+   * horizon wait for an older transaction still open (look again soon: it may end without a commit
+   * and so without a notification).
+   */
+  readonly readPage: (after: bigint | undefined, maxCount: number) => Promise<Page>;
   readonly wakeup: Wakeup;
   readonly handler: SubscriptionHandler;
 }
@@ -20,8 +32,10 @@ const sleep = (ms: number, abort: Promise<void>) =>
   Promise.race([new Promise<void>((resolve) => setTimeout(resolve, ms).unref()), abort]);
 
 /**
- * Catch-up and live are one loop: read a page after the last handled position; if it is empty,
+ * Catch-up and live are one loop: read a page after the last handled position; unless it was full,
  * wait for a notification. There is no seam to get wrong: the live phase is the catch-up query.
+ * One query per wake-up: the generation is taken before the read, so a commit that the read did not
+ * see has already moved it, and the wait returns at once.
  */
 export const createSubscription = (source: SubscriptionSource): Subscription => {
   let position = source.after;
@@ -33,7 +47,7 @@ export const createSubscription = (source: SubscriptionSource): Subscription => 
     let backoff = 50;
     while (!closed) {
       const seen = source.wakeup.generation;
-      let page: RecordedEvent[];
+      let page: Page;
       try {
         page = await source.readPage(position, source.batchSize);
       } catch (error) {
@@ -46,13 +60,13 @@ export const createSubscription = (source: SubscriptionSource): Subscription => 
       }
       backoff = 50;
       if (closed) return;
-      if (page.length > 0) {
-        await source.handler(page);
-        position = page[page.length - 1]!.position;
-        continue;
+      if (page.events.length > 0) {
+        await source.handler(page.events);
+        position = page.events[page.events.length - 1]!.position;
+        if (page.full) continue;
       }
-      const pending = await source.hasPendingBeyondHorizon(position).catch(() => false);
-      await Promise.race([source.wakeup.wait(seen, pending ? HORIZON_POLL_MS : IDLE_POLL_MS), closing]);
+      if (page.scannedTo !== undefined && (position === undefined || page.scannedTo > position)) position = page.scannedTo;
+      await Promise.race([source.wakeup.wait(seen, page.pending ? HORIZON_POLL_MS : IDLE_POLL_MS), closing]);
     }
   };
 

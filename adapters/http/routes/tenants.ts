@@ -6,7 +6,7 @@ import { asTenantId } from '../../../domain/shared/ids.ts';
 import type { TenantId } from '../../../domain/shared/ids.ts';
 import type { ReadSide } from '../../../projections/read-side.ts';
 import { notFound } from '../http-error.ts';
-import { defineRoute, freshnessQuery, noBody, positioned, tenantIdParam } from './route.ts';
+import { defineRoute, freshnessQuery, noBody, pagedQuery, positioned, tenantIdParam } from './route.ts';
 
 const tenantPath = z.object({ tenantId: tenantIdParam });
 
@@ -27,6 +27,11 @@ export const tenantRoutes = [
       const result = await createTenant(deps.ports, caller(tenantId), body);
       return { body: { tenantId, ...positioned(result) }, duplicate: result.duplicate };
     },
+  }),
+  defineRoute({
+    method: 'get', path: '/tenants', tag, summary: 'Every tenant, by tenant id (operator)',
+    scopes: ['operator'], tenant: 'none', query: pagedQuery, status: 200,
+    handle: async ({ deps, query }) => ({ body: await deps.reads.tenants({ limit: query.limit, cursor: query.cursor }) }),
   }),
   defineRoute({
     method: 'get', path: '/tenants/me', tag, summary: "The caller's own tenant",
