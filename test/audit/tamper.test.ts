@@ -104,6 +104,15 @@ describe.each([
     }
   });
 
+  it('edited data, read through readAll only (as from a store without stored-form reads, e.g. EventStoreDB): the same break', async () => {
+    const { a, conversation } = await populate(db.store);
+    await db.sql(`UPDATE ${events()} SET data = jsonb_set(data, '{n}', '8') WHERE stream_id = $1 AND revision = 3`, [conversation]);
+    const { readAllStored: _stored, ...readAllOnly } = db.store;
+    const report = await verifyStore(readAllOnly, { tenantId: a });
+    expect(report.break).toMatchObject({ reason: 'hash_mismatch', streamId: conversation, revision: 3 });
+    expect(report).toEqual(await verifyStore(db.store, { tenantId: a }));
+  });
+
   it('edited metadata', async () => {
     const { a, conversation } = await populate(db.store);
     await db.sql(`UPDATE ${events()} SET metadata = metadata || '{"actor":"mallory"}' WHERE stream_id = $1 AND revision = 2`, [conversation]);
