@@ -1,28 +1,14 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inheritedEnv, ROOT, runCli } from '../support/cli.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const STORAGE_VARS = ['DATABASE_URL', 'EVENTSTORE_URL', 'EVENT_STORE', 'EVENT_STORE_SCHEMA', 'READ_MODEL_SCHEMA', 'DATA_DIR', 'ENCRYPTION_KEY', 'PORT', 'OPERATOR_API_KEY', 'ORGO_API_KEY', 'BUS'];
-const inherited = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !STORAGE_VARS.includes(k)));
-
-const cli = async (args: string[], env: Record<string, string>) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', ...args], {
-      cwd: root,
-      env: { ...inherited(), LOG_LEVEL: 'warn', ...env },
-      timeout: 240_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-};
+const root = ROOT;
+const inherited = inheritedEnv;
+const cli = runCli;
 
 describe('the CLI against `npm start` (the embedded default) on the simulated Orgo: onboard, deploy-knight, tenants list, then the storage commands', () => {
   let dir: string;

@@ -1,33 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSagaHarness } from '../provisioning/support.ts';
 import type { SagaHarness } from '../provisioning/support.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
+import { runCli } from '../support/cli.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const STORAGE_VARS = ['DATABASE_URL', 'EVENTSTORE_URL', 'EVENT_STORE', 'EVENT_STORE_SCHEMA', 'READ_MODEL_SCHEMA', 'DATA_DIR', 'ENCRYPTION_KEY', 'PORT', 'OPERATOR_API_KEY', 'ORGO_API_KEY', 'BUS', 'KAFKA_BROKERS'];
-const inherited = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !STORAGE_VARS.includes(k)));
-
-/** `openclaw-service <args>` with only the given settings; its exit code and everything it printed. */
-const cli = async (args: string[], env: Record<string, string>) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', ...args], {
-      cwd: root,
-      env: { ...inherited(), LOG_LEVEL: 'warn', ...env },
-      timeout: 240_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-};
+const cli = runCli;
 
 const tablesIn = async (schema: string) => {
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
