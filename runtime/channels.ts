@@ -24,6 +24,7 @@ export const channelsOf = (env: Record<string, string | undefined>, localUrl: st
     maxClients: config.TELEGRAM_CLIENT_CACHE_SIZE,
   });
   const whatsapp = createWhatsAppSender({
+    ...(agents ? { agents } : {}),
     graphUrl: config.WHATSAPP_GRAPH_URL,
     apiVersion: config.WHATSAPP_API_VERSION,
     timeoutMs: config.WHATSAPP_TIMEOUT_MS,

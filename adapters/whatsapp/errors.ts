@@ -60,10 +60,10 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREAC
 
 /** A call that got no answer: fetch's own error (whose text may hold the URL) is summarised, never passed on. */
 export const whatsappTransportFailure = (error: unknown, secrets: readonly string[]): AppError => {
-  const { name, cause } = (error ?? {}) as { name?: string; cause?: { code?: string } };
+  const { name, cause, code: own } = (error ?? {}) as { name?: string; cause?: { code?: string }; code?: string };
   if (name === 'AbortError' || name === 'TimeoutError')
     return retryable('whatsapp_timeout', 'WhatsApp did not answer in time', { maybeDelivered: true });
-  const code = cause?.code;
+  const code = own ?? cause?.code;
   if (code !== undefined && NOT_SENT.has(code)) return retryable('whatsapp_unavailable', `WhatsApp could not be reached (${code})`);
   const what = withoutSecrets(code ?? name ?? 'unknown error', secrets);
   return retryable('whatsapp_unavailable', `the call to WhatsApp failed without an answer (${what})`, { maybeDelivered: true });

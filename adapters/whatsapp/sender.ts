@@ -1,4 +1,8 @@
+import type http from 'node:http';
+import type https from 'node:https';
 import { z } from 'zod';
+import { requestJson } from '../channels/http-json.ts';
+import type { JsonAnswer } from '../channels/http-json.ts';
 import { channelFailures } from '../channels/errors.ts';
 import { createPacer, systemClock } from '../channels/pacer.ts';
 import type { Clock } from '../channels/pacer.ts';
@@ -25,6 +29,8 @@ export type WhatsAppSenderOptions = {
   readonly numberMessagesPerSecond?: number;
   readonly retry?: RetryPolicy;
   readonly clock?: Clock;
+  /** The HTTP agents of the calls (the bots worker's journaled ones, send-journal.ts); Node's global ones otherwise. */
+  readonly agents?: { readonly http: http.Agent; readonly https: https.Agent };
 };
 
 /** Both ids go into the URL path or a request body, so they are checked to be digits first. */
@@ -56,10 +62,11 @@ export const createWhatsAppSender = (options: WhatsAppSenderOptions) => {
 
   const graph = async (credentials: WhatsAppCredentials, url: string, body?: unknown) => {
     const authorization = `Bearer ${credentials.accessToken}`;
-    let response: Response;
+    let answer: JsonAnswer;
     try {
-      response = await fetch(url, {
-        signal: AbortSignal.timeout(timeoutMs),
+      answer = await requestJson(url, {
+        timeoutMs,
+        agents: options.agents,
         ...(body === undefined
           ? { method: 'GET', headers: { authorization } }
           : { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
@@ -67,9 +74,9 @@ export const createWhatsAppSender = (options: WhatsAppSenderOptions) => {
     } catch (error) {
       throw whatsappTransportFailure(error, [credentials.accessToken]);
     }
-    const answer: unknown = await response.json().catch(() => null);
-    if (!response.ok) throw whatsappFailure(response.status, answer, { secrets: [credentials.accessToken], pairIntervalMs: userIntervalMs });
-    return answer;
+    if (answer.status < 200 || answer.status > 299)
+      throw whatsappFailure(answer.status, answer.body, { secrets: [credentials.accessToken], pairIntervalMs: userIntervalMs });
+    return answer.body;
   };
 
   const answerMismatch = () => retryable('whatsapp_unavailable', 'WhatsApp answered without the expected fields', { maybeDelivered: true });

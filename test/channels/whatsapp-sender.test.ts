@@ -1,4 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openSendJournal } from '../../adapters/channels/send-journal.ts';
 import { createWhatsAppSender } from '../../adapters/whatsapp/sender.ts';
 import type { WhatsAppSender } from '../../adapters/whatsapp/sender.ts';
 import { customerServiceWindow } from '../../adapters/whatsapp/window.ts';
@@ -55,6 +59,16 @@ describe('WhatsApp sender against the Graph double', () => {
       context: { message_id: 'wamid.IN1' },
     });
     expect(sent.externalMessageIds).toEqual([double.sent(number.phoneNumberId)[0]!.wamid]);
+  });
+
+  it('goes through the given HTTP agents, so the bots worker journals a send whose request left', async () => {
+    const journal = openSendJournal(path.join(mkdtempSync(path.join(tmpdir(), 'wa-journal-')), 'bots-send.journal'));
+    if ('unavailable' in journal) throw new Error(journal.unavailable);
+    const journaled = createWhatsAppSender({ graphUrl: double.graphUrl, apiVersion: 'v21.0', timeoutMs: 2_000, clock: time.clock, agents: journal.agents });
+    await journal.around('message-1', 0, () => journaled.sendText(creds(), USER, 'journaled', { lastInboundAt: wroteHoursAgo(1) }));
+    expect(double.sent(number.phoneNumberId).map((m) => m.text)).toContain('journaled');
+    expect([journal.left('message-1', 0), journal.left('message-1', 1)]).toEqual([true, false]);
+    journal.close();
   });
 
   describe('the 24-hour customer-service window', () => {
