@@ -63,8 +63,8 @@ const openJournal = async (options: { journalFile: string | null; log: Logger },
     options.log.warn({ reason: opened.unavailable }, 'no send journal: an interrupted send will count as sent, never repeated');
     return undefined;
   }
-  const open = new Set((await outbox.openAttempts(opened.id)).map(({ key, part }) => `${key}\t${part}`));
-  opened.compact((key, part) => open.has(`${key}\t${part}`));
+  const open = new Map((await outbox.openAttempts(opened.id)).map(({ key, part }) => [key, part]));
+  opened.compact((key, part) => open.get(key) === part);
   return opened;
 };
 

@@ -13,7 +13,7 @@ import type { TelegramBots } from '../telegram/bots.ts';
 import type { WhatsAppSender } from '../whatsapp/sender.ts';
 import { channelFailureOf } from './errors.ts';
 import type { Outbox } from './outbox.ts';
-import type { SendJournal } from './send-journal.ts';
+import type { OpenedJournal } from './send-journal.ts';
 import { splitText, MAX_MESSAGE_CHARS } from './split-text.ts';
 
 export const BOTS_CONSUMER = 'bots';
@@ -27,7 +27,7 @@ export interface DeliveryDeps {
   readonly whatsapp: WhatsAppSender;
   readonly log: Logger;
   /** Tells, after a restart, whether an interrupted send left (send-journal.ts); without one such a send counts as gone. */
-  readonly journal?: (SendJournal & { readonly id: string }) | undefined;
+  readonly journal?: Pick<OpenedJournal, 'id' | 'left' | 'around'> | undefined;
   /** The bus consumer name (one per deployment; tests give their own). */
   readonly consumer?: string;
 }

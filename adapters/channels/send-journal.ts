@@ -48,7 +48,7 @@ type JournaledSocket = Socket & { [PENDING]?: { pending: Pending; write: (line: 
  * journaled request's first bytes: Node writes a request to the socket in one `_writeGeneric`
  * call (headers and body, corked), which starts with the write() of the journal line.
  */
-export const journaledAgent = <A extends typeof http.Agent | typeof https.Agent>(Base: A, write: (line: string) => void, options: http.AgentOptions = {}): InstanceType<A> => {
+const journaledAgent = <A extends typeof http.Agent | typeof https.Agent>(Base: A, write: (line: string) => void): InstanceType<A> => {
   class Journaled extends (Base as typeof http.Agent) {
     override createConnection(...args: Parameters<http.Agent['createConnection']>): ReturnType<http.Agent['createConnection']> {
       const socket = (super.createConnection as (...a: unknown[]) => Socket)(...args) as JournaledSocket;
@@ -85,7 +85,7 @@ export const journaledAgent = <A extends typeof http.Agent | typeof https.Agent>
       ((Base as typeof http.Agent).prototype as unknown as { addRequest: (r: http.ClientRequest, o: object) => void }).addRequest.call(this, request, requestOptions);
     }
   }
-  return new Journaled({ keepAlive: true, ...options }) as InstanceType<A>;
+  return new Journaled({ keepAlive: true }) as InstanceType<A>;
 };
 
 /** Is the process that wrote this pid still running (and not us)? */
@@ -140,14 +140,14 @@ const open = (file: string): OpenedJournal | { unavailable: string } => {
     id = randomUUID();
     writeFileSync(file, `journal ${id} boot ${boot}\n`);
   }
-  const journalId = id;
+  const journalId: string = id;
   let fd: number | undefined = openSync(file, 'a');
   const write = (line: string) => {
     known.add(line);
     if (fd !== undefined) writeSync(fd, `${line}\n`);
   };
   return {
-    id: `${journalId}`,
+    id: journalId,
     agents: { http: journaledAgent(http.Agent, write), https: journaledAgent(https.Agent, write) },
     left: (key, part) => known.has(lineOf(key, part)),
     around: (key, part, send) => current.run({ line: lineOf(key, part), written: false }, send),

@@ -49,7 +49,7 @@ export const migrateEventLog = (db: SqlDb, schema: string): Promise<void> =>
  * `beyond`: also return committed rows past the visibility horizon, flagged, so a subscription
  * learns in the same round trip that it must look again soon (see subscription.ts).
  */
-const readAllQuery = (schema: string, filter: EventFilter | undefined, beyond = false): { text: string; params: unknown[] } => {
+const readAllQuery = (schema: string, filter: EventFilter | undefined, beyond = false, extraColumns = ''): { text: string; params: unknown[] } => {
   const where = [`position > $1`];
   if (!beyond) where.push(`position < ${schema}.horizon()`);
   const params: unknown[] = [];
@@ -67,7 +67,7 @@ const readAllQuery = (schema: string, filter: EventFilter | undefined, beyond = 
   }
   const flag = beyond ? `, position >= (SELECT ${schema}.horizon()) AS beyond` : '';
   return {
-    text: `SELECT ${EVENT_COLUMNS}${flag} FROM ${schema}.events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $2`,
+    text: `SELECT ${EVENT_COLUMNS}${extraColumns}${flag} FROM ${schema}.events WHERE ${where.join(' AND ')} ORDER BY position LIMIT $2`,
     params,
   };
 };
@@ -121,26 +121,6 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
   const batcher = createAppendBatcher(db, schema, { afterCommit, ...(options.beforeCommit ? { beforeCommit: options.beforeCommit } : {}) });
   const listener = await guard(() => db.listen(channel, (payload) => payload !== self && wakeup.notify()));
   const subscriptions = new Set<{ close(): Promise<void> }>();
-  const tail = createTail({
-    head: () => headPosition(),
-    readPage: async (after, maxCount) => {
-      const { rows } = await guard(() =>
-        db.query<EventRow & { beyond: boolean; category: string; tenant_id: string }>(
-          `SELECT ${EVENT_COLUMNS}, category, tenant_id, position >= (SELECT ${schema}.horizon()) AS beyond FROM ${schema}.events WHERE position > $1 ORDER BY position LIMIT $2`,
-          [String(after ?? -1n), maxCount],
-        ),
-      );
-      const visible = rows.findIndex((row) => row.beyond);
-      const shown = visible < 0 ? rows : rows.slice(0, visible);
-      return {
-        entries: shown.map((row) => ({ event: toRecordedEvent(row), category: row.category, tenantId: row.tenant_id })),
-        full: visible < 0 && rows.length >= maxCount,
-        pending: visible >= 0,
-      };
-    },
-    wakeup,
-  }, options.tailCapacity);
-
   const headPosition = async (): Promise<bigint | undefined> => {
     const { rows } = await guard(() =>
       db.query<{ head: string | null }>(`SELECT max(position) AS head FROM ${schema}.events WHERE position < ${schema}.horizon()`),
@@ -148,6 +128,30 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
     const head = rows[0]?.head;
     return head === null || head === undefined ? undefined : BigInt(head);
   };
+
+  /**
+   * A subscription's page: the rows after `after` up to the visibility horizon, and whether committed
+   * rows wait past it (`pending`: look again soon), learned in the same round trip.
+   */
+  const readToHorizon = async <R extends EventRow>(after: bigint | undefined, maxCount: number, filter?: EventFilter, extraColumns = '') => {
+    const query = readAllQuery(schema, filter, true, extraColumns);
+    const { rows } = await guard(() => db.query<R & { beyond: boolean }>(query.text, [String(after ?? -1n), maxCount, ...query.params]));
+    const cut = rows.findIndex((row) => row.beyond);
+    return cut < 0 ? { rows, full: rows.length >= maxCount, pending: false } : { rows: rows.slice(0, cut), full: false, pending: true };
+  };
+
+  const tail = createTail(
+    {
+      head: headPosition,
+      readPage: async (after, maxCount) => {
+        const page = await readToHorizon<EventRow & { category: string; tenant_id: string }>(after, maxCount, undefined, ', category, tenant_id');
+        const entries = page.rows.map((row) => ({ event: toRecordedEvent(row), category: row.category, tenantId: row.tenant_id }));
+        return { entries, full: page.full, pending: page.pending };
+      },
+      wakeup,
+    },
+    options.tailCapacity,
+  );
 
   const readAll = async (opts: ReadAllOptions = {}): Promise<RecordedEvent[]> => {
     const query = readAllQuery(schema, opts.filter);
@@ -203,12 +207,9 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
           // Behind the tail: read the log. Everything the tail covers was visible before this read
           // began, so a page that reached the horizon has passed it.
           const covered = tail.coveredFrom();
-          const query = readAllQuery(schema, opts.filter, true);
-          const { rows } = await guard(() => db.query<EventRow & { beyond: boolean }>(query.text, [String(after ?? -1n), maxCount, ...query.params]));
-          const visible = rows.findIndex((row) => row.beyond);
-          if (visible >= 0) return { events: rows.slice(0, visible).map(toRecordedEvent), full: false, pending: true };
-          const full = rows.length >= maxCount;
-          return { events: rows.map(toRecordedEvent), full, pending: false, ...(!full && covered !== undefined ? { scannedTo: covered } : {}) };
+          const { rows, full, pending } = await readToHorizon(after, maxCount, opts.filter);
+          const passed = !full && !pending && covered !== undefined;
+          return { events: rows.map(toRecordedEvent), full, pending, ...(passed ? { scannedTo: covered } : {}) };
         },
         wakeup: tail.wakeup,
         handler,
