@@ -5,7 +5,7 @@ import { createWakeup } from './wakeup.ts';
 import type { Wakeup } from './wakeup.ts';
 
 /** A recorded event with the columns a subscription's filter looks at. */
-export interface TailEvent {
+interface TailEvent {
   readonly event: RecordedEvent;
   readonly category: string;
   readonly tenantId: string;
@@ -109,15 +109,20 @@ export const createTail = (source: TailSource, capacity = DEFAULT_CAPACITY) => {
     return lo;
   };
 
+  const stop = async (): Promise<void> => {
+    await starting?.catch(() => undefined);
+    const current = running;
+    running = undefined;
+    covering = false;
+    buffer = [];
+    await current?.close();
+  };
+
   return {
     /** Stops the tail whoever still uses it (the store is closing). */
     async close(): Promise<void> {
       users = 0;
-      await starting?.catch(() => undefined);
-      const current = running;
-      running = undefined;
-      covering = false;
-      await current?.close();
+      await stop();
     },
     /** Woken whenever the tail has new events, or stopped covering. */
     wakeup: grown as Wakeup,
@@ -127,13 +132,7 @@ export const createTail = (source: TailSource, capacity = DEFAULT_CAPACITY) => {
     },
     async release(): Promise<void> {
       users = Math.max(0, users - 1);
-      if (users > 0) return;
-      await starting?.catch(() => undefined);
-      const current = running;
-      running = undefined;
-      covering = false;
-      buffer = [];
-      await current?.close();
+      if (users === 0) await stop();
     },
     /**
      * The position up to which the tail holds every event, when it covers one: a subscription
@@ -159,4 +158,3 @@ export const createTail = (source: TailSource, capacity = DEFAULT_CAPACITY) => {
   };
 };
 
-export type Tail = ReturnType<typeof createTail>;
