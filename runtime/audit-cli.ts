@@ -11,17 +11,18 @@ import type { AsOf } from '../adapters/audit/as-of.ts';
 import { createChainVerifier } from '../adapters/audit/verify.ts';
 import { TENANT_ID_PATTERN } from '../domain/shared/ids.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import type { MasterKeys } from '../adapters/crypto/master-keys.ts';
 import { loadMasterKeys } from './encryption.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
 /** The audit, backup and restore commands; each opens the configured storage, runs, closes it. */
-const withStorage = async <T>(work: (storage: Storage) => Promise<T>, needKeys = false): Promise<T> => {
+const withStorage = async <T>(work: (storage: Storage, master: MasterKeys | undefined) => Promise<T>, needKeys = false): Promise<T> => {
   const config = loadConfig();
   const master = needKeys || config.ENCRYPTION_KEY ? await loadMasterKeys(config, config.eventStore === 'pglite' ? 'embedded' : 'required') : undefined;
   const storage = await openStorage(config, 'cli', { master });
   try {
-    return await work(storage);
+    return await work(storage, master);
   } finally {
     await storage.close();
   }
@@ -162,9 +163,7 @@ export const backup = async (options: { out: string }): Promise<void> => {
 
 /** `restore`: a backup into an empty store (refused otherwise); the projector rebuilds the read models from it. */
 export const restore = async (options: { file: string }): Promise<void> => {
-  const config = loadConfig();
-  const master = await loadMasterKeys(config, config.eventStore === 'pglite' ? 'embedded' : 'required');
-  await withStorage(async ({ store, keys }) => {
+  await withStorage(async ({ store, keys }, master) => {
     const restored = await restoreBackup(
       {
         store,

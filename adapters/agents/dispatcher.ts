@@ -13,7 +13,7 @@ import { isAppError } from '../../domain/shared/errors.ts';
 import { conversationStream, parseStreamId } from '../../domain/shared/streams.ts';
 import { asConversationId } from '../../domain/shared/ids.ts';
 import { consumeDecoded } from '../bus/decoded.ts';
-import { runLimited } from './limited.ts';
+import { runLimited } from '../limits/run-limited.ts';
 import { truncateReply } from './truncate.ts';
 
 export const AGENT_ACTOR = 'agent';

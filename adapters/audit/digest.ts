@@ -25,9 +25,12 @@ export type TenantDigest = z.infer<typeof tenantDigestSchema>;
 
 type Head = TenantDigest['heads'][number];
 
-export const digestRoot = (heads: readonly Head[]): string =>
+const byStream = (a: Head, b: Head): number => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0);
+
+/** The root over a tenant's stream heads, whatever order they come in. */
+const digestRoot = (heads: readonly Head[]): string =>
   createHash('sha256')
-    .update(canonicalJson([...heads].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0)).map((h) => [h.streamId, h.revision, h.hash])))
+    .update(canonicalJson([...heads].sort(byStream).map((h) => [h.streamId, h.revision, h.hash])))
     .digest('hex');
 
 export const makeDigest = (tenantId: string, position: bigint | undefined, events: number, heads: readonly Head[]): TenantDigest => ({
@@ -36,7 +39,7 @@ export const makeDigest = (tenantId: string, position: bigint | undefined, event
   position: String(position ?? -1n),
   events,
   root: digestRoot(heads),
-  heads: [...heads].sort((a, b) => (a.streamId < b.streamId ? -1 : 1)),
+  heads: [...heads].sort(byStream),
 });
 
 /** Parses a digest document; one whose root does not match its heads was edited and is refused. */

@@ -12,6 +12,7 @@ import type { Meter } from './config.ts';
 import type { StripeCalls } from './stripe-client.ts';
 import { isTransient } from './stripe-client.ts';
 import type { BillingTables, Job, JobPayload } from './tables.ts';
+import { runLimited } from '../limits/run-limited.ts';
 
 export interface BillingWorkerDeps {
   readonly shell: CommandShell;
@@ -53,7 +54,7 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
   const at = () => clock().toISOString();
 
   /** One Stripe call for the action, then its outcome recorded. */
-  const perform = async (tenantId: string, eventId: string, action: AccountAction, profile: TenantState) => {
+  const perform = async (tenantId: string, eventId: string, action: AccountAction, profile: TenantState, state: BillingState) => {
     const key = `${eventId}:${action.kind}`;
     switch (action.kind) {
       case 'create_customer': {
@@ -65,7 +66,7 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
         return;
       }
       case 'create_subscription': {
-        const state = await billingState(tenantId);
+        // planAccount asks for a subscription only for an open account, whose customer it was given
         if (state.status !== 'open') return;
         const subscriptionId = await stripe.createSubscription(key, { customerId: state.customerId, priceId: action.priceId, tenantId, tier: action.tier });
         await billing(tenantId, { type: 'RecordSubscription', subscriptionId, priceId: action.priceId, tier: action.tier, at: at() }, eventId);
@@ -92,9 +93,10 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     const profile = await tenantState(tenantId);
     if (profile.status === 'erased' && trigger.kind !== 'erased') return;
     for (let step = 0; step < 6; step++) {
-      const action = planAccount(trigger, await billingState(tenantId), deps.prices);
+      const state = await billingState(tenantId);
+      const action = planAccount(trigger, state, deps.prices);
       if (action.kind === 'done') return;
-      await perform(tenantId, eventId, action, profile);
+      await perform(tenantId, eventId, action, profile, state);
     }
     throw new Error(`billing of ${tenantId} did not settle in 6 steps`);
   };
@@ -180,12 +182,8 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     }
   };
 
-  const inParallel = async (jobs: readonly Job[]) => {
-    let next = 0;
-    await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, async () => {
-      while (next < jobs.length) await run(jobs[next++]!);
-    }));
-  };
+  /** `run` records its own failures, so one job never stops the others. */
+  const inParallel = (jobs: readonly Job[]) => runLimited(jobs, concurrency, run);
 
   /** One round: due account jobs (each tenant's oldest), due usage reports, ended grace periods. Returns how many jobs ran. */
   const tick = async (): Promise<number> => {

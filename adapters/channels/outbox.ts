@@ -1,4 +1,5 @@
 import type { SqlDb } from '../event-store/sql/db.ts';
+import { checkSchemaName } from '../event-store/sql/schema.ts';
 
 /**
  * The delivery worker's record of every send, in PostgreSQL beside the bus checkpoints. A part's send is
@@ -20,7 +21,7 @@ export interface OutboxRow {
 }
 
 export const createOutbox = async (db: SqlDb, schema: string) => {
-  const table = `${schema}.bot_outbox`;
+  const table = `${checkSchemaName(schema)}.bot_outbox`;
   await db.exec(`
     CREATE SCHEMA IF NOT EXISTS ${schema};
     CREATE TABLE IF NOT EXISTS ${table} (

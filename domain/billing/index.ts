@@ -16,6 +16,6 @@ export type * from './events.ts';
 export type * from './plan.ts';
 export type * from './state.ts';
 export { BILLING_EVENT_TYPES, PAYMENT_SUSPENSION_REASON } from './events.ts';
-export { decideBilling, tierAfter } from './decide.ts';
+export { decideBilling } from './decide.ts';
 export { planAccount } from './plan.ts';
-export { evolveBilling, initialBillingState, isNewer } from './state.ts';
+export { evolveBilling, initialBillingState } from './state.ts';
