@@ -1,4 +1,4 @@
-import { reconcileUsage } from '../adapters/billing/reconcile.ts';
+import { defaultReconcileDays, reconcileUsage } from '../adapters/billing/reconcile.ts';
 import { createBillingTables } from '../adapters/billing/tables.ts';
 import { migrateReadModels } from '../adapters/projections/projector.ts';
 import { PROJECTIONS } from '../projections/index.ts';
@@ -7,7 +7,6 @@ import { loadMasterKeys } from './encryption.ts';
 import { openStorage } from './stores.ts';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const DAY_MS = 86_400_000;
 
 /**
  * `openclaw-service billing reconcile`: what Stripe accepted against the usage read model, per
@@ -15,9 +14,9 @@ const DAY_MS = 86_400_000;
  * (differences are a report, not a failure of the command).
  */
 export const reconcileCommand = async (options: { from?: string; to?: string; json?: boolean }) => {
-  const now = Date.now();
-  const fromDay = options.from ?? new Date(now - DAY_MS).toISOString().slice(0, 10);
-  const toDay = options.to ?? new Date(now).toISOString().slice(0, 10);
+  const days = defaultReconcileDays(Date.now());
+  const fromDay = options.from ?? days.fromDay;
+  const toDay = options.to ?? days.toDay;
   for (const [name, day] of [['--from', fromDay], ['--to', toDay]] as const)
     if (!DAY.test(day) || Number.isNaN(Date.parse(day))) throw new ConfigError(`${name} must be a day as YYYY-MM-DD, got ${JSON.stringify(day)}`);
   if (fromDay > toDay) throw new ConfigError('--from must not be after --to');

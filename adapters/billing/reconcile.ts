@@ -1,12 +1,24 @@
 import type { SqlDb } from '../event-store/sql/db.ts';
 import { checkSchemaName } from '../event-store/sql/schema.ts';
+import { METERS } from './config.ts';
+import type { Meter } from './config.ts';
 import { usageTotals } from '../../projections/usage/totals.ts';
+
+const DAY_MS = 86_400_000;
+
+/** The days a reconciliation covers unless told otherwise: yesterday and today (UTC). */
+export const defaultReconcileDays = (now: number): { fromDay: string; toDay: string } => ({
+  fromDay: new Date(now - DAY_MS).toISOString().slice(0, 10),
+  toDay: new Date(now).toISOString().slice(0, 10),
+});
+
+const isMeter = (name: string): name is Meter => (METERS as readonly string[]).includes(name);
 
 /** One tenant-day where what Stripe accepted differs from the usage read model. */
 export interface UsageDifference {
   readonly tenantId: string;
   readonly day: string;
-  readonly meter: 'messages' | 'knight_minutes';
+  readonly meter: Meter;
   /** In the usage read model. */
   readonly used: number;
   /** Accepted by Stripe (meter events recorded in billing_usage_reports). */
@@ -51,7 +63,7 @@ export const reconcileUsage = async (options: { db: SqlDb; eventSchema: string; 
   }
   for (const r of reports) {
     const k = key(r.tenant_id, r.day, r.meter);
-    if (!all.has(k) && (r.meter === 'messages' || r.meter === 'knight_minutes')) all.set(k, { tenantId: r.tenant_id, day: r.day, meter: r.meter, used: 0 });
+    if (!all.has(k) && isMeter(r.meter)) all.set(k, { tenantId: r.tenant_id, day: r.day, meter: r.meter, used: 0 });
   }
   const differences: UsageDifference[] = [];
   for (const [k, u] of all) {

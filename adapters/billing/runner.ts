@@ -7,12 +7,11 @@ import type { SqlDb } from '../event-store/sql/db.ts';
 import type { BillingConfig } from './config.ts';
 import { meterEventName, tierPricesOf } from './config.ts';
 import { startBillingConsumer } from './consumer.ts';
-import { reconcileUsage } from './reconcile.ts';
+import { defaultReconcileDays, reconcileUsage } from './reconcile.ts';
 import type { StripeCalls } from './stripe-client.ts';
 import { createBillingTables } from './tables.ts';
 import { createBillingWorker } from './worker.ts';
 
-const DAY_MS = 86_400_000;
 
 /**
  * Billing on one storage: the Bus consumer that hands work over, the worker that does it (in a
@@ -65,14 +64,7 @@ export const startBilling = async (deps: {
   })();
 
   const reconcile = async () => {
-    const now = Date.now();
-    const result = await reconcileUsage({
-      db: deps.db,
-      eventSchema: deps.eventSchema,
-      readModelSchema: deps.readModelSchema,
-      fromDay: new Date(now - DAY_MS).toISOString().slice(0, 10),
-      toDay: new Date(now).toISOString().slice(0, 10),
-    });
+    const result = await reconcileUsage({ db: deps.db, eventSchema: deps.eventSchema, readModelSchema: deps.readModelSchema, ...defaultReconcileDays(Date.now()) });
     const unexplained = result.differences.filter((d) => d.used !== d.reported + d.pending);
     log[unexplained.length > 0 ? 'warn' : 'info'](
       { tenantDays: result.tenantDays, differences: result.differences.length, unexplained: unexplained.length, sample: unexplained.slice(0, 5) },
