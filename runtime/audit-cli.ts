@@ -12,14 +12,14 @@ import { createChainVerifier } from '../adapters/audit/verify.ts';
 import { TENANT_ID_PATTERN } from '../domain/shared/ids.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { MasterKeys } from '../adapters/crypto/master-keys.ts';
-import { loadMasterKeys } from './encryption.ts';
+import { loadStorageMasterKeys } from './encryption.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
 
 /** The audit, backup and restore commands; each opens the configured storage, runs, closes it. */
 const withStorage = async <T>(work: (storage: Storage, master: MasterKeys | undefined) => Promise<T>, needKeys = false): Promise<T> => {
   const config = loadConfig();
-  const master = needKeys || config.ENCRYPTION_KEY ? await loadMasterKeys(config, config.eventStore === 'pglite' ? 'embedded' : 'required') : undefined;
+  const master = needKeys || config.ENCRYPTION_KEY ? await loadStorageMasterKeys(config) : undefined;
   const storage = await openStorage(config, 'cli', { master });
   try {
     return await work(storage, master);

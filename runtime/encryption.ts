@@ -16,6 +16,10 @@ export type KeySource = 'required' | 'embedded' | 'optional';
 
 export const MASTER_KEY_FILE = 'master-key';
 
+/** The master keys a storage command needs: the embedded store keeps its own in DATA_DIR, any other needs ENCRYPTION_KEY. */
+export const loadStorageMasterKeys = (config: Config): Promise<MasterKeys | undefined> =>
+  loadMasterKeys(config, config.eventStore === 'pglite' ? 'embedded' : 'required');
+
 const fromConfig = (config: Config): MasterKeys | undefined =>
   config.ENCRYPTION_KEY
     ? masterKeysFrom(config.ENCRYPTION_KEY, config.ENCRYPTION_PREVIOUS_KEYS?.split(',').filter((k) => k.trim() !== '') ?? [])

@@ -1,5 +1,5 @@
 import { loadConfig } from './config.ts';
-import { loadMasterKeys } from './encryption.ts';
+import { loadStorageMasterKeys } from './encryption.ts';
 import { openStorage } from './stores.ts';
 
 /**
@@ -8,7 +8,7 @@ import { openStorage } from './stores.ts';
  */
 export const rewrapKeys = async (): Promise<void> => {
   const config = loadConfig();
-  const storage = await openStorage(config, 'cli', { master: await loadMasterKeys(config, config.eventStore === 'pglite' ? 'embedded' : 'required') });
+  const storage = await openStorage(config, 'cli', { master: await loadStorageMasterKeys(config) });
   try {
     const { rewrapped } = await storage.keys!.rewrap();
     process.stdout.write(`re-wrapped ${rewrapped} data key${rewrapped === 1 ? '' : 's'} under the current master key; no event was touched\n`);

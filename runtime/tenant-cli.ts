@@ -93,14 +93,14 @@ export const listTenants = (target: Target, input: { json: boolean }) =>
  */
 export const listTenantsFromStorage = async (input: { json: boolean }) => {
   const config = loadConfig();
-  const [{ openStorage }, { loadMasterKeys }, { migrateReadModels }, { tenantList }, { PROJECTIONS }] = await Promise.all([
+  const [{ openStorage }, { loadStorageMasterKeys }, { migrateReadModels }, { tenantList }, { PROJECTIONS }] = await Promise.all([
     import('./stores.ts'),
     import('./encryption.ts'),
     import('../adapters/projections/projector.ts'),
     import('../adapters/projections/read-side.ts'),
     import('../projections/index.ts'),
   ]);
-  const master = await loadMasterKeys(config, config.eventStore === 'pglite' ? 'embedded' : 'required');
+  const master = await loadStorageMasterKeys(config);
   const storage = await openStorage(config, 'cli', { master });
   try {
     await migrateReadModels(storage.db, config.READ_MODEL_SCHEMA, PROJECTIONS);
