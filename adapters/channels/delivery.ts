@@ -119,6 +119,7 @@ export const startDelivery = async (deps: DeliveryDeps): Promise<BusSubscription
         const failure = channelFailureOf(error);
         if (announced && failure?.maybeDelivered) {
           await outbox.unconfirmed(key, part);
+          log.warn({ streamId: event.streamId, messageId, part, reason: (error as Error).message }, 'a send got no answer after it left; counted as sent, not repeated');
           continue;
         }
         // certainly not sent (refused, or failed before the request): the part may go later

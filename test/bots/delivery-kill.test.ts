@@ -30,6 +30,8 @@ describe('the delivery worker killed with SIGKILL again and again', () => {
   // the worker's send journal, on a disk that outlives it, as a volume would in production
   const journalFile = path.join(mkdtempSync(path.join(tmpdir(), 'bots-journal-')), 'bots-send.journal');
   const children: ChildProcess[] = [];
+  /** What each worker printed (warnings and up): its lines about sends that may have gone are printed with the figures. */
+  const outputs: (() => string)[] = [];
   beforeAll(async () => {
     h = await startBotsHarness({ bots: false });
   }, 120_000);
@@ -49,6 +51,7 @@ describe('the delivery worker killed with SIGKILL again and again', () => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    outputs.push(() => out);
     await waitFor(`the bots banner (output so far: ${out})`, () => /bots running/.test(out) || child.exitCode !== null || undefined, 90_000);
     if (child.exitCode !== null) throw new Error(`the worker exited: ${out}`);
     return child;
@@ -98,10 +101,16 @@ describe('the delivery worker killed with SIGKILL again and again', () => {
     const duplicated = expected.filter((t) => (counts.get(t) ?? 0) > 1);
     const lost = expected.filter((t) => !counts.has(t));
     const interrupted = await outboxRows(h, `unconfirmed > 0`);
+    const idOf = new Map<string, string>();
+    if (lost.length > 0)
+      for (let c = 1; c <= CHATS; c++) for (const m of await history(me, `telegram-${9000 + c}`)) idOf.set(m.text, `${m.messageId} in chat ${9000 + c}`);
     console.log(
       `kill test: ${KILLS} kills (${killedWithSendsAfter} while sending), ${REPLIES} answers: ${REPLIES - lost.length} received once, ` +
-        `${duplicated.length} twice or more, ${lost.length} never received; ${interrupted.length} sends interrupted after their request left (counted as sent, not repeated)`,
+        `${duplicated.length} twice or more, ${lost.length} never received; ${interrupted.length} sends interrupted after their request left (counted as sent, not repeated)` +
+        (lost.length > 0 ? `; never received: ${lost.map((t) => `${t} (${idOf.get(t)})`).join(', ')}` : ''),
     );
+    const warnings = outputs.flatMap((o) => o().split('\n').filter((l) => l.startsWith('{')));
+    if (warnings.length > 0) console.log(`the workers said:\n${warnings.join('\n')}`);
     expect(duplicated).toEqual([]); // never sent twice
     // A send cut off before its request left is sent again (the send journal); what may still go missing is
     // only a send the journal saw leave that the double never recorded: an interrupted send, flagged as such.

@@ -23,6 +23,7 @@ describe('the send journal', () => {
       req.on('end', () => {
         received.push(body);
         if (req.url === '/hang') return; // never answers
+        if (req.url === '/busy') return void res.writeHead(429, { 'content-type': 'application/json' }).end('{"ok":false,"error_code":429,"parameters":{"retry_after":1}}');
         res.end('ok');
       });
     });
@@ -66,6 +67,39 @@ describe('the send journal', () => {
     expect([journal.left('m1', 0), journal.left('m1', 1), journal.left('m2', 0), journal.left('m3', 0)]).toEqual([true, true, false, true]);
     journal.close();
     expect(readFileSync(file, 'utf8').split('\n').slice(1)).toEqual(['m1\t0', 'm1\t1', 'm3\t0', '']);
+  });
+
+  it('withdraws the line of a request the platform answered with an error, and journals the retry on its own', async () => {
+    const file = fresh();
+    const journal = opened(file);
+    // a 429 sent nothing: a worker killed while waiting to retry must send the part again
+    await journal.around('r', 0, () => post(journal, `${base}/busy`, 'too fast'));
+    expect(journal.left('r', 0)).toBe(false);
+    // the retry inside the same send leaves, and is what the journal now records
+    await journal.around('r', 1, async () => {
+      await post(journal, `${base}/busy`, 'too fast');
+      return post(journal, `${base}/`, 'then fine');
+    });
+    expect(journal.left('r', 1)).toBe(true);
+    journal.close();
+    const next = opened(file); // the next process reads the withdrawal back
+    expect([next.left('r', 0), next.left('r', 1)]).toEqual([false, true]);
+    next.close();
+  });
+
+  it('closes a connection left idle before a server would, so a send never goes out on one being closed', async () => {
+    const journal = openSendJournal(fresh(), { idleSocketMs: 150 });
+    if ('unavailable' in journal) throw new Error(journal.unavailable);
+    const closedBy = new Promise<string>((resolve) => {
+      server.once('connection', (socket) => {
+        socket.once('end', () => resolve('the client')); // its FIN
+        socket.once('close', () => resolve('the server'));
+      });
+    });
+    // the server keeps idle connections for 5 s (Node's default); the worker lets go first
+    await journal.around('i', 0, () => post(journal, `${base}/`, 'one'));
+    expect(await closedBy).toBe('the client');
+    journal.close();
   });
 
   it('is read back by the next process of the same boot, kept to the open attempts, and not trusted after a reboot', async () => {
