@@ -1,11 +1,11 @@
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
-import type { CompiledQuery } from 'kysely';
+import type { CompiledQuery, ExpressionBuilder } from 'kysely';
 import type { Reveal } from '../domain/ports/codec.ts';
 import { domainError } from '../domain/shared/errors.ts';
 import { asConversationId, asKnightId, asTenantId } from '../domain/shared/ids.ts';
 import { conversationStream, knightStream, tenantStream } from '../domain/shared/streams.ts';
 import type {
-  ApiKeyView, ConversationView, KnightView, MessageView, Page, PageRequest, TenantReads, TenantView,
+  ApiKeyView, ConversationView, KnightView, MessageView, Page, PageRequest, TenantReads, TenantView, UsageView,
 } from './read-side.ts';
 
 /** Column types of the read-model tables as kysely sees them. */
@@ -30,6 +30,19 @@ const builder = new Kysely<Tables>({
 });
 
 export type Run = <R>(query: CompiledQuery<R>) => Promise<R[]>;
+
+/** A day's usage as three scalar subqueries (messages, active knights, knight minutes), for a select without FROM. */
+const usageColumns = (eb: ExpressionBuilder<Tables, never>, day: string) => [
+  eb.selectFrom('usage_daily').select('messages').where('day', '=', day).as('messages'),
+  eb.selectFrom('knights').select(sql<number>`count(*)::int`.as('n')).where('status', '!=', 'terminated').as('n'),
+  eb.selectFrom('knight_usage').select(sql<number>`coalesce(sum(extract(epoch from (coalesce(ended_at, now()) - started_at))) / 60, 0)::float8`.as('m')).as('m'),
+] as const;
+
+const usageOf = (row: { messages?: number | null; n?: number | null; m?: number | null } | undefined): UsageView => ({
+  messagesToday: Number(row?.messages ?? 0),
+  activeKnights: Number(row?.n ?? 0),
+  knightMinutes: Math.floor(Number(row?.m ?? 0)),
+});
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
 
@@ -142,16 +155,28 @@ export const tenantReads = (schema: string, run: Run, reveal: Reveal): TenantRea
     },
     async usage(day) {
       // one round trip: three scalar subqueries, each under the same row-level security
+      const [row] = await run(db.selectNoFrom((eb) => usageColumns(eb, day)).compile());
+      return usageOf(row);
+    },
+    async overview(day, knightLimit) {
+      // one round trip: the tier, the usage subqueries and the newest knights as one JSON array
       const [row] = await run(
         db
           .selectNoFrom((eb) => [
-            eb.selectFrom('usage_daily').select('messages').where('day', '=', day).as('messages'),
-            eb.selectFrom('knights').select(sql<number>`count(*)::int`.as('n')).where('status', '!=', 'terminated').as('n'),
-            eb.selectFrom('knight_usage').select(sql<number>`coalesce(sum(extract(epoch from (coalesce(ended_at, now()) - started_at))) / 60, 0)::float8`.as('m')).as('m'),
+            eb.selectFrom('tenants').select('tier').as('tier'),
+            ...usageColumns(eb, day),
+            eb
+              .selectFrom(eb.selectFrom('knights').selectAll().orderBy('created_position', 'desc').limit(knightLimit).as('k'))
+              .select(sql<Tables['knights'][]>`coalesce(json_agg(k), '[]'::json)`.as('j'))
+              .as('knights'),
           ])
           .compile(),
       );
-      return { messagesToday: Number(row?.messages ?? 0), activeKnights: Number(row?.n ?? 0), knightMinutes: Math.floor(Number(row?.m ?? 0)) };
+      return {
+        tier: (row?.tier ?? undefined) as TenantView['tier'] | undefined,
+        usage: usageOf(row),
+        knights: (row?.knights ?? []).map((r) => knightView(r, reveal)),
+      };
     },
   };
 };

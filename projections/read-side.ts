@@ -111,6 +111,14 @@ export interface TenantReads {
   knights(page: PageRequest): Promise<Page<KnightView>>;
   knight(knightId: string): Promise<KnightView | undefined>;
   usage(day: string): Promise<UsageView>;
+  /** What a tenant has at a glance, in one round trip: its tier, the day's usage and its newest knights. */
+  overview(day: string, knightLimit: number): Promise<TenantOverview>;
+}
+
+export interface TenantOverview {
+  readonly tier: TenantView['tier'] | undefined;
+  readonly usage: UsageView;
+  readonly knights: KnightView[];
 }
 
 /** The credential lookup runs before a tenant is known, through a narrow SECURITY DEFINER function. */

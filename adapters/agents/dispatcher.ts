@@ -44,6 +44,8 @@ export interface DispatcherDeps {
 
 type UserMessage = Decoded<MessagePosted>;
 const RETRIED = new Set(['internal', 'unavailable']);
+/** How long the shell's cached state of a conversation is trusted to say whether a message was answered. */
+const ANSWERED_CACHE_MS = 10_000;
 
 /**
  * Agent dispatch: a Bus consumer that answers every user message once. The reply is posted as the
@@ -59,8 +61,15 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
   const stopping = new AbortController();
   const maxChars = Math.min(deps.maxReplyChars ?? MAX_MESSAGE_TEXT, MAX_MESSAGE_TEXT);
 
-  const answered = async (streamId: string, replyId: string): Promise<boolean> => {
-    const { state } = await ports.shell.state(conversationDecider, streamId, 0);
+  /**
+   * Has this message's reply been posted? From the shell's cache when it already holds the message and
+   * was checked lately: a reply posted by this process is in it. One posted by another process meanwhile
+   * (two dispatchers on one message, a rebalance) may be missed; then the runtime is asked again, but the
+   * reply's idempotency key still posts it only once.
+   */
+  const answered = async (streamId: string, replyId: string, revision: number): Promise<boolean> => {
+    let { state, revision: seen } = await ports.shell.state(conversationDecider, streamId, ANSWERED_CACHE_MS);
+    if (seen < revision) ({ state } = await ports.shell.state(conversationDecider, streamId, 0));
     return state.status !== 'none' && windowHas(state.recentMessageIds, replyId);
   };
 
@@ -80,7 +89,7 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
     const streamId = conversationStream(tenantId, conversationId);
     const replyId = replyIdOf(event.id);
     const context = { tenantId, conversationId, messageId: event.data.messageId };
-    if (await answered(streamId, replyId)) return;
+    if (await answered(streamId, replyId, event.revision)) return;
     const tenant = await tenantFactsOf(ports, tenantId);
     if (tenant.status !== 'active') {
       log.info({ ...context, status: tenant.status }, 'tenant not active: no agent call');
@@ -95,9 +104,17 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
     });
     const inReplyTo = event.data.messageId;
     const runtime = await deps.runtimeFor(tenantId);
+    // one signal for both ends of a reply, the timeout and the stop (AbortSignal.any costs a signal more per message)
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Error(`no reply within ${deps.timeoutMs} ms`)), deps.timeoutMs);
-    const signal = AbortSignal.any([controller.signal, stopping.signal]);
+    const signal = controller.signal;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error(`no reply within ${deps.timeoutMs} ms`));
+    }, deps.timeoutMs);
+    const onStop = () => controller.abort(stopping.signal.reason);
+    if (stopping.signal.aborted) onStop();
+    else stopping.signal.addEventListener('abort', onStop, { once: true });
     let seq = 0;
     let delayed = false;
     let text: string;
@@ -118,7 +135,7 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
       );
     } catch (error) {
       if (stopping.signal.aborted) throw new Error('agent dispatch stopping; the message will be delivered again');
-      const reason = controller.signal.aborted ? `${runtime.kind} agent timed out after ${deps.timeoutMs} ms` : `${runtime.kind} agent failed: ${reasonOf(error)}`;
+      const reason = timedOut ? `${runtime.kind} agent timed out after ${deps.timeoutMs} ms` : `${runtime.kind} agent failed: ${reasonOf(error)}`;
       log.warn({ ...context, runtime: runtime.kind, reason }, 'agent reply failed; posting the fallback');
       await settle('fallback', () =>
         ports.shell.handle(
@@ -134,6 +151,7 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
       return;
     } finally {
       clearTimeout(timer);
+      stopping.signal.removeEventListener('abort', onStop);
     }
     const reply = truncateReply(text, maxChars);
     await settle('reply', () =>

@@ -42,14 +42,10 @@ export const createLocalAgent = (deps: { ports: CommandPorts; reads: ReadSide })
 
   const status = async (request: AgentRequest): Promise<string[]> => {
     const day = ports.clock().toISOString().slice(0, 10);
-    const { tenant, usage, knights } = await reads.forTenant(request.tenantId, async (r) => ({
-      tenant: await r.tenant(),
-      usage: await r.usage(day),
-      knights: (await r.knights({ limit: 50 })).items,
-    }));
+    const { tier, usage, knights } = await reads.forTenant(request.tenantId, (r) => r.overview(day, 50));
     const active = knights.filter((k) => ACTIVE.has(k.status));
     const lines = [
-      `You are on the ${tenant?.tier ?? 'unknown'} tier.`,
+      `You are on the ${tier ?? 'unknown'} tier.`,
       `Today: ${usage.messagesToday} user message${usage.messagesToday === 1 ? '' : 's'}, ${usage.knightMinutes} knight minute${usage.knightMinutes === 1 ? '' : 's'}.`,
     ];
     if (active.length === 0) lines.push('No knights are running.');

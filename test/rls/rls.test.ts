@@ -183,6 +183,9 @@ describe('row-level security on the read models (PostgreSQL)', () => {
       tenant: await r.tenant(), keys: await r.apiKeys(), conversations: await r.conversations({ limit: 100 }), knights: await r.knights({ limit: 100 }),
     }));
     expect(nobody).toEqual({ tenant: undefined, keys: [], conversations: { items: [], next: null }, knights: { items: [], next: null } });
+    expect(await reads.forTenant(asTenantId('nobody-here'), (r) => r.overview('2026-01-01', 50))).toEqual({
+      tier: undefined, usage: { messagesToday: 0, activeKnights: 0, knightMinutes: 0 }, knights: [],
+    });
     for (const tenant of [a, b]) {
       const seen = await reads.forTenant(asTenantId(tenant.tenantId), async (r) => ({
         tenant: (await r.tenant())?.tenantId,
@@ -192,6 +195,13 @@ describe('row-level security on the read models (PostgreSQL)', () => {
       }));
       expect(seen).toMatchObject({ tenant: tenant.tenantId, conversations: [...tenant.conversationIds].sort(), knights: [tenant.knightId] });
       expect(seen.usage.messagesToday).toBe(tenant.conversationIds.length);
+      // the one-round-trip overview (the local agent's "what do I have?") says the same as the separate reads
+      const day = new Date().toISOString().slice(0, 10);
+      const [overview, separate] = await Promise.all([
+        reads.forTenant(asTenantId(tenant.tenantId), (r) => r.overview(day, 50)),
+        reads.forTenant(asTenantId(tenant.tenantId), async (r) => ({ tier: (await r.tenant())?.tier, usage: await r.usage(day), knights: (await r.knights({ limit: 50 })).items })),
+      ]);
+      expect(overview).toEqual(separate);
     }
   });
 });
