@@ -68,8 +68,8 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
    * reply's idempotency key still posts it only once.
    */
   const answered = async (streamId: string, replyId: string, revision: number): Promise<boolean> => {
-    let { state, revision: seen } = await ports.shell.state(conversationDecider, streamId, ANSWERED_CACHE_MS);
-    if (seen < revision) ({ state } = await ports.shell.state(conversationDecider, streamId, 0));
+    const cached = await ports.shell.state(conversationDecider, streamId, ANSWERED_CACHE_MS);
+    const { state } = cached.revision < revision ? await ports.shell.state(conversationDecider, streamId, 0) : cached;
     return state.status !== 'none' && windowHas(state.recentMessageIds, replyId);
   };
 
