@@ -38,6 +38,18 @@ export const createInProcessBus = (options: InProcessBusOptions): Bus => {
     const stopping = new Promise<void>((resolve) => (signalClose = resolve));
     let current: Subscription | undefined;
     let position = start;
+    // A group's position is saved behind the handler, not in its way: the next batch starts while the
+    // save of the last one is on its way; saves run one at a time, the newest position pending wins.
+    // A crash before a save redelivers, as it would anyway (at-least-once); close() waits for the last.
+    let toSave: bigint | undefined;
+    let saving: Promise<void> = Promise.resolve();
+    const saveLatest = async () => {
+      while (toSave !== undefined) {
+        const next = toSave;
+        toSave = undefined;
+        await checkpoints.save(consumer, next).catch((error: unknown) => options.onError?.(consumer, error));
+      }
+    };
     const delivery: Delivery = {
       policy: retry,
       stopping,
@@ -45,7 +57,10 @@ export const createInProcessBus = (options: InProcessBusOptions): Bus => {
       deadLetter: (event, error, attempts) => options.deadLetters.add(consumer, event, error, attempts),
       async onDone(last) {
         position = last.position;
-        if (mode === 'group') await checkpoints.save(consumer, last.position);
+        if (mode !== 'group') return;
+        const idle = toSave === undefined;
+        toSave = last.position;
+        if (idle) saving = saving.then(saveLatest);
       },
     };
     const loop = async () => {
@@ -69,6 +84,7 @@ export const createInProcessBus = (options: InProcessBusOptions): Bus => {
         signalClose();
         await current?.close();
         await done;
+        await saving;
       },
     } satisfies BusSubscription;
   };
