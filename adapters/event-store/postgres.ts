@@ -82,6 +82,23 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
       client.release(broken);
     }
   };
+  const readTransaction: SqlDb['readTransaction'] = async (fn, prelude) => {
+    const client = await pool.connect();
+    let result;
+    try {
+      await client.query(prelude ? `BEGIN READ ONLY; ${prelude}` : 'BEGIN READ ONLY');
+      result = await fn({ query: (t, p) => run(client, t, p), exec: (t) => client.query(t) } as Querier);
+    } catch (error) {
+      let broken = false;
+      await client.query('ROLLBACK').catch(() => (broken = true));
+      client.release(broken);
+      throw error;
+    }
+    // queued on the connection before anything its next user sends; a failure means the connection is gone
+    void client.query('COMMIT').catch(() => undefined);
+    client.release();
+    return result;
+  };
   /** Once more after a stale prepared statement (it was renamed): the first try changed nothing. */
   const retryStale = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
@@ -96,6 +113,7 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
     query: (text, params) => retryStale(() => run(pool, text, params)),
     exec: (text) => pool.query(text),
     transaction: (fn, beforeCommit, prelude) => retryStale(() => transaction(fn, beforeCommit, prelude)),
+    readTransaction: (fn, prelude) => retryStale(() => readTransaction(fn, prelude)),
     async listen(channel, onNotify) {
       let client: pg.Client | undefined;
       let stopped = false;

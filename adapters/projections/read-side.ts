@@ -98,9 +98,8 @@ export const createReadSide = (options: ReadSideOptions): ReadSide => {
     async forTenant<T>(tenantId: TenantId, work: (reads: ReturnType<typeof tenantReads>) => Promise<T>) {
       const reveal = await options.codec.revealer(tenantId);
       // the role and the tenant are set in the BEGIN's round trip; the id goes in as an escaped literal
-      return db.transaction(
+      return db.readTransaction(
         async (tx) => work(tenantReads(schema, async (query) => (await tx.query(query.sql, [...query.parameters])).rows as never, reveal)),
-        undefined,
         `SELECT set_config('role', '${ROLES.api}', true), set_config('app.tenant_id', ${sqlLiteral(tenantId)}, true)`,
       );
     },

@@ -13,6 +13,12 @@ export interface SqlDb extends Querier {
    */
   transaction<T>(fn: (tx: Querier) => Promise<T>, beforeCommit?: () => Promise<void>, prelude?: string): Promise<T>;
   /**
+   * A READ ONLY transaction (`prelude` as above) whose COMMIT is not waited for on PostgreSQL: the
+   * connection goes back to the pool with the COMMIT queued first, so whoever takes it next runs after
+   * it; a read-only COMMIT changes nothing and cannot fail but with its connection. One round trip less.
+   */
+  readTransaction<T>(fn: (tx: Querier) => Promise<T>, prelude?: string): Promise<T>;
+  /**
    * Calls onNotify with its payload for every NOTIFY on the channel, and without one after a lost
    * listener came back (anything may have been missed meanwhile).
    */
