@@ -44,6 +44,8 @@ export interface DispatcherDeps {
 
 type UserMessage = Decoded<MessagePosted>;
 const RETRIED = new Set(['internal', 'unavailable']);
+/** Batches of user messages answered at once (in-process bus; Kafka has its partitions). */
+const BATCHES_AT_ONCE = 16;
 /** How long the shell's cached state of a conversation is trusted to say whether a message was answered. */
 const ANSWERED_CACHE_MS = 10_000;
 
@@ -167,7 +169,8 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
     deps.bus,
     deps.codec,
     deps.consumer ?? AGENTS_CONSUMER,
-    { categories: ['conversation'], eventTypes: ['MessagePosted'], decode: 'open' },
+    // conversations are independent: a slow reply holds back only its own conversation's next messages
+    { categories: ['conversation'], eventTypes: ['MessagePosted'], decode: 'open', batchesAtOnce: BATCHES_AT_ONCE },
     async (events) => {
       const byConversation = new Map<string, UserMessage[]>();
       for (const event of events) {

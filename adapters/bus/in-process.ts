@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bus, BusSubscription, ConsumerLag } from '../../domain/ports/bus.ts';
+import type { Bus, BusHandler, BusSubscription, ConsumerLag } from '../../domain/ports/bus.ts';
 import type { CheckpointStore } from '../../domain/ports/checkpoints.ts';
 import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
 import { DEFAULT_RETRY, deliver, DeliveryStopped } from './delivery.ts';
@@ -20,6 +20,57 @@ export interface InProcessBusOptions {
  */
 const LAG_COUNT_LIMIT = 10_000;
 const RESTART_PAUSE_MS = 250;
+
+/**
+ * Handles up to `limit` batches at once: `start` returns as soon as its batch is under way (and there
+ * is room), so the subscription reads on. A batch first waits for the running ones that share a stream
+ * with it; each batch's progress is reported (`onDone`) only after every earlier batch's, so a saved
+ * position never passes an unfinished event. The first failure is thrown to the next `start`, which
+ * ends the subscription; `drain` waits for what runs and for the progress of what finished.
+ */
+const overlappingBatches = (limit: number, handler: BusHandler, delivery: Delivery) => {
+  /** `handled`: its handler is done (or failed); `settled`: its progress and every earlier batch's are kept. */
+  type Running = { readonly streams: ReadonlySet<string>; readonly handled: Promise<void>; readonly settled: Promise<void> };
+  let running: Running[] = [];
+  let progress: Promise<void> = Promise.resolve();
+  const state: { failure?: { error: unknown } } = {};
+  const failIfFailed = () => {
+    if (state.failure) throw state.failure.error;
+  };
+  // within a batch, progress is kept at its end only: a crash replays the whole batch (at-least-once)
+  const inBatch: Delivery = { ...delivery, onDone: undefined };
+  return {
+    async start(events: readonly RecordedEvent[]): Promise<void> {
+      while (running.length >= limit && !state.failure) await Promise.race(running.map((r) => r.settled));
+      failIfFailed();
+      if (events.length === 0) return;
+      const streams = new Set(events.map((e) => e.streamId));
+      const before = running.filter((r) => events.some((e) => r.streams.has(e.streamId))).map((r) => r.handled);
+      const work = (async () => {
+        await Promise.all(before);
+        failIfFailed(); // an earlier batch failed: nothing after it is handled
+        await deliver(events, handler, inBatch);
+      })();
+      const last = events[events.length - 1]!;
+      const previous = progress;
+      progress = (async () => {
+        await work;
+        await previous;
+        failIfFailed();
+        await delivery.onDone?.(last);
+      })().catch((error: unknown) => {
+        state.failure ??= { error };
+      });
+      const entry: Running = { streams, handled: work.then(() => undefined, () => undefined), settled: progress };
+      running.push(entry);
+      void progress.then(() => (running = running.filter((r) => r !== entry)));
+    },
+    async drain(): Promise<void> {
+      await Promise.all(running.map((r) => r.settled));
+      await progress;
+    },
+  };
+};
 
 /**
  * The embedded bus: each consumer is a subscription over the event store. A `group` consumer saves
@@ -95,12 +146,23 @@ export const createInProcessBus = (options: InProcessBusOptions): Bus => {
       const key = mode === 'group' ? consumer : `${consumer}#${randomUUID()}`;
       if (active.has(key)) throw new Error(`consumer ${consumer} is already running in this process`);
       const start = mode === 'group' ? await checkpoints.load(consumer) : await store.headPosition();
-      const subscription = run(consumer, start, mode, (after, delivery) =>
-        store.subscribe(
-          { ...(after !== undefined ? { after } : {}), ...(consumeOptions.filter ? { filter: consumeOptions.filter } : {}), batchSize: consumeOptions.batchSize ?? 200 },
-          (events) => deliver(events, handler, delivery),
-        ),
-      );
+      const atOnce = Math.max(1, consumeOptions.batchesAtOnce ?? 1);
+      const subscription = run(consumer, start, mode, (after, delivery) => {
+        const options = { ...(after !== undefined ? { after } : {}), ...(consumeOptions.filter ? { filter: consumeOptions.filter } : {}), batchSize: consumeOptions.batchSize ?? 200 };
+        if (atOnce === 1) return store.subscribe(options, (events) => deliver(events, handler, delivery));
+        const overlap = overlappingBatches(atOnce, handler, delivery);
+        const inner = store.subscribe(options, overlap.start);
+        return {
+          get position() {
+            return inner.position;
+          },
+          done: inner.done.finally(overlap.drain),
+          async close() {
+            await inner.close();
+            await overlap.drain();
+          },
+        } satisfies Subscription;
+      });
       active.set(key, subscription);
       void subscription.done.finally(() => active.delete(key));
       return subscription;

@@ -18,6 +18,14 @@ export interface ConsumeOptions {
    * progress and shares nothing (a WebSocket pusher behind a load balancer needs every event).
    */
   readonly mode?: 'group' | 'broadcast';
+  /**
+   * How many batches may be in flight at once, i.e. handed over and not yet acknowledged (default 1).
+   * A batch still waits for every earlier one that holds an event of the same stream, and progress is
+   * kept in order (a batch is acknowledged once it and all before it are done), so per-stream order and
+   * at-least-once hold; across streams, a slow batch no longer holds the next ones back, up to this
+   * many. The Kafka bus gets the same from its partitions and ignores this.
+   */
+  readonly batchesAtOnce?: number;
 }
 
 export type BusHandler = (events: readonly RecordedEvent[]) => Promise<void> | void;
