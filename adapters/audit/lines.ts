@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { EventMetadata, EventStore, ReadAllOptions, RecordedEvent, StoredEvent } from '../../domain/ports/event-store.ts';
 import { AppError } from '../../domain/shared/errors.ts';
+import { lastJsonString } from '../event-store/chain.ts';
 
 /**
  * One event per line (NDJSON), the format of `GET /audit/events`, `audit export` and backups:
@@ -25,9 +26,12 @@ const isoTime = (ms: number): string => {
   return isoText;
 };
 
+const streamJson = lastJsonString();
+const typeJson = lastJsonString();
+
 /** The same line from an event in stored form: its data and metadata text go in as they are. */
 export const storedLine = (e: StoredEvent): string =>
-  `{"position":"${e.position}","streamId":${JSON.stringify(e.streamId)},"revision":${e.revision},"id":"${e.id}","type":${JSON.stringify(e.type)},` +
+  `{"position":"${e.position}","streamId":${streamJson(e.streamId)},"revision":${e.revision},"id":"${e.id}","type":${typeJson(e.type)},` +
   `"data":${e.data},"metadata":${e.metadata},"recordedAt":"${isoTime(e.recordedAt)}"${e.hash ? `,"hash":"${e.hash}"` : ''}}\n`;
 
 /**

@@ -142,7 +142,108 @@ const value = (omit: string | undefined): string => {
   return fail();
 };
 
+const CONTROL = /[\u0000-\u001f]/;
+
+/** Whether every string in the text is plain (see `plainText`), without the regular expression over surrogates. */
+const isPlain = (text: string): boolean =>
+  text.indexOf('\\') < 0 && (text as string & { isWellFormed(): boolean }).isWellFormed() && !CONTROL.test(text);
+
+// Members of the object flatObject is sorting, reused from call to call.
+const flatKeys: string[] = [];
+const flatMembers: string[] = [];
+
+/**
+ * The common case, fast: an object laid out as PostgreSQL prints jsonb (`{"k": v, "k2": v2}`, no
+ * whitespace outside it) whose strings are all plain. Its members are found with indexOf and sorted
+ * where they lie; a nested value goes through the general scan. Anything else (a duplicate key, a
+ * number that is not a short integer, other whitespace, a syntax error) answers undefined, and the
+ * general scan does the whole text, so the result and its errors never differ from it.
+ */
+const flatObject = (text: string, omit: string | undefined): string | undefined => {
+  const n = text.length;
+  if (text.charCodeAt(0) !== 0x7b) return undefined;
+  let i = 1;
+  if (text.charCodeAt(i) === 0x7d) return n === 2 ? '{}' : undefined;
+  let count = 0;
+  for (;;) {
+    if (text.charCodeAt(i) !== 0x22) return undefined;
+    const keyEnd = text.indexOf('"', i + 1);
+    if (keyEnd < 0 || text.charCodeAt(keyEnd + 1) !== 0x3a || text.charCodeAt(keyEnd + 2) !== 0x20) return undefined;
+    const key = text.slice(i + 1, keyEnd);
+    i = keyEnd + 3;
+    const start = i;
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const end = text.indexOf('"', i + 1);
+      if (end < 0) return undefined;
+      i = end + 1;
+    } else if ((c >= 0x30 && c <= 0x39) || c === 0x2d) {
+      // A short integer without a leading zero, as `number` keeps it; any other number goes the general way.
+      const first = c === 0x2d ? i + 1 : i;
+      let j = first;
+      for (let d = text.charCodeAt(j); d >= 0x30 && d <= 0x39; d = text.charCodeAt(++j));
+      const digits = j - first;
+      const d = text.charCodeAt(j);
+      if (digits === 0 || j - i > 15 || (digits > 1 && text.charCodeAt(first) === 0x30) || (c === 0x2d && digits === 1 && text.charCodeAt(first) === 0x30)) return undefined;
+      if (d === 0x2e || d === 0x65 || d === 0x45) return undefined;
+      i = j;
+    } else if (c === 0x6e && text.startsWith('null', i)) i += 4;
+    else if (c === 0x74 && text.startsWith('true', i)) i += 4;
+    else if (c === 0x66 && text.startsWith('false', i)) i += 5;
+    else if (c === 0x7b || c === 0x5b) {
+      src = text;
+      at = i;
+      plainText = true;
+      const nested = value(undefined);
+      i = at;
+      if (key !== omit) {
+        count = insertMember(count, key, `"${key}":${nested}`);
+        if (count < 0) return undefined;
+      }
+      const after = text.charCodeAt(i++);
+      if (after === 0x7d) break;
+      if (after !== 0x2c || text.charCodeAt(i++) !== 0x20) return undefined;
+      continue;
+    } else return undefined;
+    if (key !== omit) {
+      count = insertMember(count, key, `"${key}":${text.slice(start, i)}`);
+      if (count < 0) return undefined;
+    }
+    const after = text.charCodeAt(i++);
+    if (after === 0x7d) break;
+    if (after !== 0x2c || text.charCodeAt(i++) !== 0x20) return undefined;
+  }
+  if (i !== n) return undefined;
+  let out = '{';
+  for (let k = 0; k < count; k++) out += k === 0 ? flatMembers[k]! : `,${flatMembers[k]!}`;
+  return `${out}}`;
+};
+
+/** Inserts a member in key order among the first `count`; the new count, or -1 for a key given twice. */
+const insertMember = (count: number, key: string, member: string): number => {
+  let slot = count;
+  while (slot > 0 && flatKeys[slot - 1]! > key) {
+    flatKeys[slot] = flatKeys[slot - 1]!;
+    flatMembers[slot] = flatMembers[slot - 1]!;
+    slot--;
+  }
+  if (slot > 0 && flatKeys[slot - 1] === key) return -1;
+  flatKeys[slot] = key;
+  flatMembers[slot] = member;
+  return count + 1;
+};
+
 export const canonicalJsonText = (text: string, omitTopLevelKey?: string): string => {
+  try {
+    if (text.charCodeAt(0) === 0x7b && isPlain(text)) {
+      const fast = flatObject(text, omitTopLevelKey);
+      if (fast !== undefined) return fast;
+    }
+  } catch {
+    // a nested value that is not JSON: the general scan below throws for it with its offset
+  } finally {
+    src = '';
+  }
   src = text;
   at = 0;
   plainText = !SPECIAL.test(text);

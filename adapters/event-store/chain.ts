@@ -77,6 +77,25 @@ const canonicalMetadataText = (text: string): string => {
   return lastCanonicalMetadata;
 };
 
+/**
+ * JSON.stringify of a string, remembering the last one: a log holds each stream's events (and often one
+ * type) one after another, and the stringify cost more than the rest of the hashed text's assembly.
+ */
+export const lastJsonString = () => {
+  let text: string | undefined;
+  let json = '';
+  return (value: string): string => {
+    if (value !== text) {
+      json = JSON.stringify(value);
+      text = value;
+    }
+    return json;
+  };
+};
+
+const streamJson = lastJsonString();
+const typeJson = lastJsonString();
+
 interface StoredContent {
   readonly id: string;
   readonly streamId: string;
@@ -95,7 +114,7 @@ export function storedContentHash(event: StoredContent, encoding: 'hex' | 'buffe
   return hash(
     'sha256',
     `{"d":${canonicalJsonText(event.data)},"i":${JSON.stringify(event.id.toLowerCase())},"m":${canonicalMetadataText(event.metadata)},` +
-      `"s":${JSON.stringify(event.streamId)},"t":${JSON.stringify(event.type)}}`,
+      `"s":${streamJson(event.streamId)},"t":${typeJson(event.type)}}`,
     encoding,
   );
 }

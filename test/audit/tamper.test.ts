@@ -113,6 +113,19 @@ describe.each([
     expect(report).toEqual(await verifyStore(db.store, { tenantId: a }));
   });
 
+  it('a stream id holding U+001F and a recording time BC (text in another form): stored-form reads give what readAll gives, and verify names the edited stream', async () => {
+    const { a, conversation } = await populate(db.store);
+    const forged = `${conversation}\u001f.x`;
+    await db.sql(`UPDATE ${events()} SET stream_id = $1 WHERE stream_id = $2 AND revision = 3`, [forged, conversation]);
+    await db.sql(`UPDATE ${events()} SET recorded_at = '0044-03-15 12:00:00.123456+00 BC' WHERE stream_id = $1 AND revision = 2`, [conversation]);
+    const read = await db.store.readAll({ filter: { tenantId: a } });
+    const stored = await db.store.readAllStored!({ filter: { tenantId: a } });
+    expect(stored.map((e) => ({ ...e, position: BigInt(e.position), data: JSON.parse(e.data) as unknown, metadata: JSON.parse(e.metadata) as unknown, recordedAt: new Date(e.recordedAt) }))).toEqual(read);
+    expect(stored.map((e) => e.streamId)).toContain(forged);
+    expect(new Date(stored.find((e) => e.streamId === conversation && e.revision === 2)!.recordedAt).getUTCFullYear()).toBe(-43);
+    expect((await verifyStore(db.store, { tenantId: a })).break).toMatchObject({ streamId: forged, revision: 0, reason: 'missing_event' });
+  });
+
   it('edited metadata', async () => {
     const { a, conversation } = await populate(db.store);
     await db.sql(`UPDATE ${events()} SET metadata = metadata || '{"actor":"mallory"}' WHERE stream_id = $1 AND revision = 2`, [conversation]);

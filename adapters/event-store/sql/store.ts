@@ -15,7 +15,7 @@ import type { SqlDb } from './db.ts';
 import { isUnavailableError, sqlLiteral } from './db.ts';
 import { migrateOnce } from './migrate.ts';
 import { createNotifier } from './notifier.ts';
-import { EVENT_COLUMNS, STORED_COLUMNS, toRecordedEvent, toStoredEvent } from './rows.ts';
+import { EVENT_COLUMNS, SAFE_STORED_COLUMNS, STORED_COLUMNS, toRecordedEvent, toStoredEvent, toStoredEventFast } from './rows.ts';
 import type { EventRow, StoredRow } from './rows.ts';
 import { checkSchemaName, eventLogMigration } from './schema.ts';
 import { createSubscription } from './subscription.ts';
@@ -78,6 +78,8 @@ const readAllQuery = (schema: string, filter: EventFilter | undefined, beyond = 
  * an on-disk sort for each page, which made reading the log quadratic (docs/performance.md).
  */
 const ORDERED_SCAN = 'SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off';
+/** Stored reads print recording times as timestamptz text in one known form (rows.ts). */
+const UTC_TEXT = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, MDY'";
 
 /**
  * The settings and the SELECT as one message, its values written into the text: one round trip. The
@@ -87,7 +89,7 @@ const ORDERED_SCAN = 'SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapsca
  * before kept the read of the next one from even starting.
  */
 const oneTrip = async <R>(db: SqlDb, select: string): Promise<R[]> => {
-  const results = (await db.exec(`${ORDERED_SCAN}; ${select}`)) as { rows: R[] } | { rows: R[] }[];
+  const results = (await db.exec(`${ORDERED_SCAN}; ${UTC_TEXT}; ${select}`)) as { rows: R[] } | { rows: R[] }[];
   return (Array.isArray(results) ? results[results.length - 1]! : results).rows;
 };
 
@@ -164,8 +166,15 @@ export const createSqlEventStore = async (db: SqlDb, options: SqlEventStoreOptio
 
   const readAllStored = async (opts: ReadAllOptions = {}): Promise<StoredEvent[]> => {
     const where = inlineWhere(schema, { after: opts.after, filter: opts.filter });
-    const rows = await guard(() => oneTrip<StoredRow>(db, `SELECT ${STORED_COLUMNS} FROM ${schema}.events WHERE ${where} ORDER BY position LIMIT ${pageLimit(opts.maxCount)}`));
-    return rows.map(toStoredEvent);
+    const select = (columns: string) => `SELECT ${columns} FROM ${schema}.events WHERE ${where} ORDER BY position LIMIT ${pageLimit(opts.maxCount)}`;
+    const rows = await guard(() => oneTrip<StoredRow>(db, select(STORED_COLUMNS)));
+    const events = new Array<StoredEvent>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const event = toStoredEventFast(rows[i]!);
+      if (!event) return (await guard(() => oneTrip<StoredRow>(db, select(SAFE_STORED_COLUMNS)))).map(toStoredEvent);
+      events[i] = event;
+    }
+    return events;
   };
 
   return {
