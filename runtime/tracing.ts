@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { trace } from '@opentelemetry/api';
+import type { ProxyTracerProvider } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -41,7 +43,7 @@ export const startTracing = (
   exporter?: SpanExporter,
   /** `simple` (tests): every span reaches the exporter as it ends; `batch`: as the OTEL_* exporters, in batches. */
   processor: 'simple' | 'batch' = 'simple',
-): { shutdown(): Promise<void> } | undefined => {
+): { shutdown(): Promise<void>; forceFlush(): Promise<void> } | undefined => {
   if (!exporter && !tracingWanted(env)) return undefined;
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? `openclaw-service-${role}`,
@@ -54,5 +56,13 @@ export const startTracing = (
   // Loading them once through require patches their classes in place, and every later import shares them.
   const require = createRequire(import.meta.url);
   for (const name of INSTRUMENTED_MODULES) require(name);
-  return { shutdown: () => sdk.shutdown() };
+  const provider = trace.getTracerProvider() as ProxyTracerProvider;
+  return {
+    shutdown: () => sdk.shutdown(),
+    /** Every ended span handed to the exporter (the benchmark counts them). */
+    forceFlush: async () => {
+      const delegate = provider.getDelegate() as { forceFlush?: () => Promise<void> };
+      await delegate.forceFlush?.();
+    },
+  };
 };

@@ -1,0 +1,55 @@
+/**
+ * One phase of `api-command-tracing`, in a process of its own (forked by apiCommandTracingBench):
+ * with BENCH_TRACING=on, tracing starts first, as `runtime/process-setup.ts` starts it in
+ * production (every instrumentation, a batch span processor) but exporting to an in-process no-op
+ * that counts the spans; then the stack and the load's tenants. Talks to the parent over IPC:
+ * `ready` (base URL and autocannon's setup module), `spans` on request, `stop` to close.
+ */
+import { startTracing } from '../../runtime/tracing.ts';
+
+/** A span exporter that drops everything but counts it: what tracing costs in the process, without a collector's. */
+let exported = 0;
+/** BENCH_SPAN_NAMES=1: the spans by name on stderr when the phase stops (what a request is made of). */
+const names = process.env.BENCH_SPAN_NAMES === '1' ? new Map<string, number>() : undefined;
+const noopExporter = {
+  export: (spans: { name: string }[], done: (result: { code: 0 }) => void) => {
+    exported += spans.length;
+    if (names) for (const { name } of spans) names.set(name, (names.get(name) ?? 0) + 1);
+    done({ code: 0 });
+  },
+  shutdown: async () => undefined,
+  forceFlush: async () => undefined,
+};
+
+const tracing = process.env.BENCH_TRACING === 'on' ? startTracing({}, 'bench', noopExporter, 'batch') : undefined;
+const { startApiStack } = await import('./api-stack.ts');
+const { messageLoad } = await import('./api-command.ts');
+
+const url = process.env.BENCH_CHILD_DATABASE_URL!;
+const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000', TIER_REQUESTS_PER_MINUTE: 'enterprise=1000000' });
+const setup = await messageLoad(stack, `bench-trace-${process.pid}`);
+
+const send = (message: Record<string, unknown>) => process.send!(message);
+process.on('message', (message: { type: string }) => {
+  void (async () => {
+    if (message.type === 'settle') {
+      const { settle } = await import('./api-stack.ts');
+      await settle(stack);
+      send({ type: 'settled' });
+    } else if (message.type === 'spans') {
+      await tracing?.forceFlush();
+      send({ type: 'spans', spans: exported });
+    } else if (message.type === 'stop') {
+      await setup.remove();
+      await stack.close();
+      await tracing?.shutdown();
+      if (names) process.stderr.write(`spans by name: ${JSON.stringify(Object.fromEntries([...names].sort((a, b) => b[1] - a[1])))}\n`);
+      process.disconnect();
+      process.exit(0);
+    }
+  })().catch((error: unknown) => {
+    process.stderr.write(`bench server: ${String(error)}\n`);
+    process.exit(1);
+  });
+});
+send({ type: 'ready', baseUrl: stack.baseUrl, setupFile: setup.file });
