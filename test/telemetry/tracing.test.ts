@@ -75,6 +75,45 @@ describe('one trace from HTTP to every reader of the event', () => {
   }, 60_000);
 });
 
+describe("the request's server span", () => {
+  let stack: Harness;
+  beforeAll(async () => {
+    stack = await startApiHarness();
+  }, 60_000);
+  afterAll(() => stack?.close());
+
+  it("continues the caller's traceparent, is named by the route and carries method, route and status; probes get none", async () => {
+    exporter.reset();
+    const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const callerSpan = '00f067aa0ba902b7';
+    const created = ok(
+      await client(stack.baseUrl, stack.operatorKey).post<{ tenantId: string }>('/tenants', { slug: slug('sv'), name: 'Server span', tier: 'free' }, { traceparent: `00-${callerTrace}-${callerSpan}-01` }),
+      201,
+    );
+    const missing = await client(stack.baseUrl, stack.operatorKey).get(`/tenants/${created.tenantId}-none`);
+    expect(missing.status).toBe(404);
+    await fetch(`${stack.baseUrl}/healthz`);
+    const servers = () => exporter.getFinishedSpans().filter((s) => s.kind === 1 /* SERVER */);
+    for (const deadline = Date.now() + 10_000; servers().length < 2; await new Promise((r) => setTimeout(r, 20)))
+      if (Date.now() > deadline) throw new Error(`server spans so far: ${servers().map((s) => s.name).join(', ')}`);
+
+    const posted = servers().find((s) => s.spanContext().traceId === callerTrace)!;
+    expect(posted, servers().map((s) => s.name).join(', ')).toBeDefined();
+    expect(posted.name).toBe('POST /api/v1/tenants');
+    expect(parentOf(posted)).toBe(callerSpan);
+    expect(posted.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/api/v1/tenants', 'http.response.status_code': 201, 'url.path': '/api/v1/tenants' });
+    // the command ran inside it
+    const command = exporter.getFinishedSpans().find((s) => s.name === 'command CreateTenant')!;
+    expect(parentOf(command)).toBe(posted.spanContext().spanId);
+
+    const got = servers().find((s) => s.attributes['http.response.status_code'] === 404)!;
+    expect(got.name).toBe('GET /api/v1/tenants/:tenantId');
+    expect(got.spanContext().traceId).not.toBe(callerTrace);
+    expect(parentOf(got)).toBeUndefined();
+    expect(servers().some((s) => s.attributes['url.path'] === '/healthz')).toBe(false);
+  }, 60_000);
+});
+
 /** The chain of parents from `span` up to its trace's root, as span names (the span itself first). */
 const ancestry = (span: ReadableSpan, all: readonly ReadableSpan[]) => {
   const chain = [span.name];
