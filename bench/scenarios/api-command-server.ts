@@ -3,7 +3,7 @@
  * with BENCH_TRACING=on, tracing starts first, as `runtime/process-setup.ts` starts it in
  * production (every instrumentation, a batch span processor) but exporting to an in-process no-op
  * that counts the spans; then the stack and the load's tenants. Talks to the parent over IPC:
- * `ready` (base URL and autocannon's setup module), `spans` on request, `stop` to close.
+ * `ready` (base URL and autocannon's setup module), `sample` (spans exported and CPU time used so far), `stop` to close.
  */
 import { startTracing } from '../../runtime/tracing.ts';
 
@@ -36,9 +36,10 @@ process.on('message', (message: { type: string }) => {
       const { settle } = await import('./api-stack.ts');
       await settle(stack);
       send({ type: 'settled' });
-    } else if (message.type === 'spans') {
+    } else if (message.type === 'sample') {
       await tracing?.forceFlush();
-      send({ type: 'spans', spans: exported });
+      const cpu = process.cpuUsage();
+      send({ type: 'sample', spans: exported, cpuMicros: cpu.user + cpu.system });
     } else if (message.type === 'stop') {
       await setup.remove();
       await stack.close();

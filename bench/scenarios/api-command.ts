@@ -135,7 +135,8 @@ interface PhaseServer {
   readonly baseUrl: string;
   readonly setupFile: string;
   settle(): Promise<void>;
-  spans(): Promise<number>;
+  /** Spans exported and CPU time (user + system, µs) this process used so far. */
+  sample(): Promise<{ spans: number; cpuMicros: number }>;
   stop(): Promise<void>;
 }
 
@@ -168,10 +169,11 @@ const forkPhaseServer = async (url: string, tracing: boolean): Promise<PhaseServ
       child.send({ type: 'settle' });
       await settled;
     },
-    async spans() {
-      const answer = next('spans');
-      child.send({ type: 'spans' });
-      return Number((await answer).spans);
+    async sample() {
+      const answer = next('sample');
+      child.send({ type: 'sample' });
+      const { spans, cpuMicros } = await answer;
+      return { spans: Number(spans), cpuMicros: Number(cpuMicros) };
     },
     async stop() {
       child.send({ type: 'stop' });
@@ -197,34 +199,41 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
   const secs = seconds(20);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
   const control = process.env.BENCH_TRACING_CONTROL === '1';
-  const totals = { off: { ok: 0, duration: 0 }, on: { ok: 0, duration: 0 } };
+  const totals = { off: { ok: 0, duration: 0, cpu: 0, requests: 0 }, on: { ok: 0, duration: 0, cpu: 0, requests: 0 } };
   const phases: string[] = [];
   let last: AutocannonResult | undefined;
   let spans = 0;
-  let tracedRequests = 0;
   for (const on of phaseOrder(rounds)) {
     const server = await forkPhaseServer(url, on && !control);
     try {
       await cannon(server.baseUrl, server.setupFile, WARMUP_SECONDS, true);
       await server.settle();
-      const before = await server.spans();
+      const before = await server.sample();
       const result = await cannon(server.baseUrl, server.setupFile, secs, true);
       await server.settle();
+      const after = await server.sample();
       const total = on ? totals.on : totals.off;
       total.ok += result['2xx'];
       total.duration += result.duration;
+      total.cpu += after.cpuMicros - before.cpuMicros;
+      total.requests += result.requests.total;
       if (on) {
         last = result;
-        spans += (await server.spans()) - before;
-        tracedRequests += result.requests.total;
+        spans += after.spans - before.spans;
       }
-      phases.push(`${on ? 'on' : 'off'} ${round(result['2xx'] / result.duration, 0)}/s p99 ${round(result.latency.p99)} ms non-2xx ${result.non2xx}`);
+      const cpuPerRequest = (after.cpuMicros - before.cpuMicros) / result.requests.total;
+      phases.push(`${on ? 'on' : 'off'} ${round(result['2xx'] / result.duration, 0)}/s ${round(cpuPerRequest, 0)} µs CPU/request p99 ${round(result.latency.p99)} ms non-2xx ${result.non2xx}`);
     } finally {
       await server.stop();
     }
   }
   const offPerSecond = totals.off.ok / totals.off.duration;
   const onPerSecond = totals.on.ok / totals.on.duration;
+  // the server process's CPU time per request (its projector included): what a request costs,
+  // much less disturbed by other load on the machine than requests/s
+  const offCpu = totals.off.cpu / totals.off.requests;
+  const onCpu = totals.on.cpu / totals.on.requests;
+  const spansPerRequest = totals.on.requests ? round(spans / totals.on.requests) : 0;
   return {
     scenario: control ? 'api-command-tracing-control' : 'api-command-tracing',
     metric: 'post_message_requests_per_second_traced',
@@ -236,10 +245,11 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
     ratio: round(onPerSecond / offPerSecond),
     notes: [
       control ? 'CONTROL: tracing off in every phase (the ratio is the bench\'s own bias)' : `overhead ${round((1 - onPerSecond / offPerSecond) * 100)} % (target ≤ 10 %)`,
-      `spans per request (traced phases, measured part) ${tracedRequests ? round(spans / tracedRequests) : 0}`,
+      `server CPU per request: off ${round(offCpu, 0)} µs, on ${round(onCpu, 0)} µs (+${round((onCpu / offCpu - 1) * 100)} %)`,
+      `spans per request (traced phases, measured part) ${spansPerRequest}`,
       `phases in order: ${phases.join(', ')}`,
       `each phase a fresh process with its own stack and ${TENANTS} tenants, autocannon ${CONNECTIONS} connections in a worker thread of the parent, ${secs}s after a ${WARMUP_SECONDS}s warm-up`,
     ].join('; '),
-    extra: { spans_per_request: tracedRequests ? round(spans / tracedRequests) : 0 },
+    extra: { spans_per_request: spansPerRequest, cpu_us_per_request_off: round(offCpu, 0), cpu_us_per_request_on: round(onCpu, 0), cpu_ratio: round(onCpu / offCpu) },
   };
 };
