@@ -90,8 +90,7 @@ const pathOf = (url: string) => {
 /**
  * The server span of an incoming request, in place of the http and express instrumentations'
  * (docs/operations.md, Tracing): a child of the request's `traceparent` (by the configured
- * propagator), active for everything the request runs, bound to the request's stream so the body
- * parser's callbacks stay in it; named `<METHOD> <route>` with the stable semantic-convention
+ * propagator), active for everything the request runs; named `<METHOD> <route>` with the stable semantic-convention
  * attributes (method, path, route, status; never the query string). Undefined when there is nothing to
  * trace into (no SDK: the request runs as it is).
  */
@@ -116,10 +115,10 @@ export const startServerSpan = (req: IncomingMessage): ServerSpan | undefined =>
   if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return undefined;
   const active = trace.setSpan(parent, span);
   return {
-    run(fn) {
-      context.bind(active, req);
-      context.with(active, fn);
-    },
+    // Not bound to the request stream, as the http instrumentation binds it (every method that adds or
+    // removes a listener patched on each request, every listener wrapped: the largest single cost of
+    // a traced request): the body parser (raw-body) calls back in the context it was called in.
+    run: (fn) => context.with(active, fn),
     end(route, status, completed) {
       if (route !== undefined) {
         span.setAttribute('http.route', route);

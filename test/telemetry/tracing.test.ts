@@ -1,5 +1,6 @@
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import http from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTracing } from '../../runtime/tracing.ts';
@@ -111,6 +112,30 @@ describe("the request's server span", () => {
     expect(got.spanContext().traceId).not.toBe(callerTrace);
     expect(parentOf(got)).toBeUndefined();
     expect(servers().some((s) => s.attributes['url.path'] === '/healthz')).toBe(false);
+  }, 60_000);
+
+  it('keeps the command under the server span when the body arrives after the headers (a slow client)', async () => {
+    exporter.reset();
+    const body = JSON.stringify({ slug: slug('sl'), name: 'Slow body', tier: 'free' });
+    const { hostname, port } = new URL(stack.baseUrl);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        { hostname, port, method: 'POST', path: '/api/v1/tenants', headers: { authorization: `Bearer ${stack.operatorKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        },
+      );
+      req.on('error', reject);
+      req.flushHeaders();
+      setTimeout(() => req.end(body), 100);
+    });
+    expect(status).toBe(201);
+    const find = () => exporter.getFinishedSpans().find((s) => s.name === 'POST /api/v1/tenants');
+    for (const deadline = Date.now() + 10_000; !find(); await new Promise((r) => setTimeout(r, 20)))
+      if (Date.now() > deadline) throw new Error(`spans so far: ${exporter.getFinishedSpans().map((s) => s.name).join(', ')}`);
+    const command = exporter.getFinishedSpans().find((s) => s.name === 'command CreateTenant')!;
+    expect(parentOf(command)).toBe(find()!.spanContext().spanId);
   }, 60_000);
 });
 
