@@ -9,12 +9,17 @@ import { startTracing } from '../../runtime/tracing.ts';
 
 /** A span exporter that drops everything but counts it: what tracing costs in the process, without a collector's. */
 let exported = 0;
-/** BENCH_SPAN_NAMES=1: the spans by name on stderr when the phase stops (what a request is made of). */
-const names = process.env.BENCH_SPAN_NAMES === '1' ? new Map<string, number>() : undefined;
+/** BENCH_SPAN_NAMES=1: the spans by name and parent's name on stderr when the phase stops (what a request is made of). */
+type Exported = { name: string; spanContext(): { spanId: string }; parentSpanContext?: { spanId: string } | undefined };
+const seen = process.env.BENCH_SPAN_NAMES === '1' ? { names: new Map<string, string>(), spans: [] as [string, string | undefined][] } : undefined;
 const noopExporter = {
-  export: (spans: { name: string }[], done: (result: { code: 0 }) => void) => {
+  export: (spans: Exported[], done: (result: { code: 0 }) => void) => {
     exported += spans.length;
-    if (names) for (const { name } of spans) names.set(name, (names.get(name) ?? 0) + 1);
+    if (seen)
+      for (const span of spans) {
+        seen.names.set(span.spanContext().spanId, span.name);
+        seen.spans.push([span.name, span.parentSpanContext?.spanId]);
+      }
     done({ code: 0 });
   },
   shutdown: async () => undefined,
@@ -44,7 +49,14 @@ process.on('message', (message: { type: string }) => {
       await setup.remove();
       await stack.close();
       await tracing?.shutdown();
-      if (names) process.stderr.write(`spans by name: ${JSON.stringify(Object.fromEntries([...names].sort((a, b) => b[1] - a[1])))}\n`);
+      if (seen) {
+        const counts = new Map<string, number>();
+        for (const [name, parent] of seen.spans) {
+          const key = `${name} <- ${parent === undefined ? '(root)' : (seen.names.get(parent) ?? '(remote)')}`;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+        process.stderr.write(`spans by name <- parent: ${JSON.stringify(Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])), null, 1)}\n`);
+      }
       process.disconnect();
       process.exit(0);
     }
