@@ -116,8 +116,8 @@ export const startServerSpan = (req: IncomingMessage): ServerSpan | undefined =>
   const active = trace.setSpan(parent, span);
   return {
     // Not bound to the request stream, as the http instrumentation binds it (every method that adds or
-    // removes a listener patched on each request, every listener wrapped: the largest single cost of
-    // a traced request): the body parser (raw-body) calls back in the context it was called in.
+    // removes a listener patched on each request, every listener wrapped: in a profile it cost as much
+    // as creating all the request's spans): the body parser (raw-body) calls back in the context it was called in.
     run: (fn) => context.with(active, fn),
     end(route, status, completed) {
       if (route !== undefined) {
