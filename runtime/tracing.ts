@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module';
+import { trace } from '@opentelemetry/api';
+import type { ProxyTracerProvider } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -15,20 +16,21 @@ export const tracingWanted = (env: NodeJS.ProcessEnv): boolean =>
     Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT));
 
 /**
- * What is traced, and what is left out because it cost more than it told (bench api-command-tracing):
- * Express keeps naming the HTTP span by its route (`http.route`) but makes no span per middleware,
- * router or handler (a dozen per request, all inside the command's own span); pg makes a span per
- * query but none per pool checkout.
+ * What is traced, and what is left out because it cost more than it told (bench api-command-tracing,
+ * docs/operations.md): incoming requests get their server span from our own middleware
+ * (adapters/telemetry/http.ts, startServerSpan: traceparent in, one span per request named by its
+ * route), not from the http and express instrumentations, which made the same span at a much
+ * higher cost (with the SDK's meter provider also gone, overhead 34–49 % → a median of 17 %); http stays for
+ * outgoing requests. pg makes a span per query, only under a parent span and none per pool checkout.
  */
 export const instrumentations = () => [
-  new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/metrics' || req.url === '/healthz' || req.url === '/readyz' }),
-  new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER, ExpressLayerType.REQUEST_HANDLER] }),
+  new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
   new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
   new KafkaJsInstrumentation(),
 ];
 
 /** The CommonJS modules our instrumentations patch (see startTracing). */
-const INSTRUMENTED_MODULES = ['kafkajs', 'express', 'pg'] as const;
+const INSTRUMENTED_MODULES = ['kafkajs', 'pg'] as const;
 
 /**
  * OpenTelemetry for this process, configured by the OTEL_* variables (exporter, endpoint,
@@ -41,18 +43,30 @@ export const startTracing = (
   exporter?: SpanExporter,
   /** `simple` (tests): every span reaches the exporter as it ends; `batch`: as the OTEL_* exporters, in batches. */
   processor: 'simple' | 'batch' = 'simple',
-): { shutdown(): Promise<void> } | undefined => {
+): { shutdown(): Promise<void>; forceFlush(): Promise<void> } | undefined => {
   if (!exporter && !tracingWanted(env)) return undefined;
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? `openclaw-service-${role}`,
+    // Metrics are prom-client's (/metrics); the SDK's own meter and logger providers (an OTLP push each by
+    // default, fed by every instrumentation's histograms) only when their variables ask for them.
+    ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
+    ...(env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
     ...(exporter ? { spanProcessors: [processor === 'simple' ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)] } : {}),
     instrumentations: instrumentations(),
   });
   sdk.start();
-  // The instrumentations patch CommonJS modules as they are require()d; our ESM `import`s of kafkajs and
-  // express do not pass that hook, so without this they stayed unpatched (no kafkajs or express spans).
+  // The instrumentations patch CommonJS modules as they are require()d; our ESM `import`s (kafkajs)
+  // do not pass that hook, so without this they stayed unpatched (no kafkajs spans).
   // Loading them once through require patches their classes in place, and every later import shares them.
   const require = createRequire(import.meta.url);
   for (const name of INSTRUMENTED_MODULES) require(name);
-  return { shutdown: () => sdk.shutdown() };
+  const provider = trace.getTracerProvider() as ProxyTracerProvider;
+  return {
+    shutdown: () => sdk.shutdown(),
+    /** Every ended span handed to the exporter (the benchmark counts them). */
+    forceFlush: async () => {
+      const delegate = provider.getDelegate() as { forceFlush?: () => Promise<void> };
+      await delegate.forceFlush?.();
+    },
+  };
 };

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Express } from 'express';
-import { DEFAULT_READY_BOUNDS, httpMetrics, readyRoute } from '../telemetry/http.ts';
+import { DEFAULT_READY_BOUNDS, httpTelemetry, readyRoute } from '../telemetry/http.ts';
 import type { ReadyBounds } from '../telemetry/http.ts';
 import { healthRoute } from './health.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -22,7 +22,7 @@ export const startHttpServer = async (options: { port: number; host: string; rea
   app.disable('x-powered-by');
   // API answers are Cache-Control: no-store, so an ETag (a SHA-1 of every body) buys nothing.
   app.set('etag', false);
-  app.use(securityHeaders(), httpMetrics());
+  app.use(httpTelemetry(), securityHeaders());
   app.get('/healthz', healthRoute(options.readiness));
   app.get('/readyz', readyRoute(() => options.readiness().ready, options.ready ?? DEFAULT_READY_BOUNDS));
   const server = http.createServer(app);

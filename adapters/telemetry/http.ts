@@ -5,6 +5,7 @@ import express from 'express';
 import type { Request, RequestHandler, Response } from 'express';
 import { readiness } from './health.ts';
 import { observeHttp, registry } from './metrics.ts';
+import { startServerSpan } from './tracing.ts';
 
 export interface ReadyBounds {
   readonly maxLagSeconds: number;
@@ -51,14 +52,25 @@ export const readyRoute =
     res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks });
   };
 
-/** Times every request by its route pattern (never the raw path: ids would explode the label set). */
-export const httpMetrics = (): RequestHandler => (req, res, next) => {
+/** Paths that get no server span (probes and scrapes); they are timed like any other. */
+const UNTRACED = new Set(['/metrics', '/healthz', '/readyz']);
+
+/**
+ * Every request timed by its route pattern (never the raw path: ids would explode the label set)
+ * and, with tracing on, run in a server span of its own (startServerSpan), named by that route.
+ */
+export const httpTelemetry = (): RequestHandler => (req, res, next) => {
   const started = process.hrtime.bigint();
-  res.once('finish', () => {
-    const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : res.statusCode === 404 ? 'unmatched' : req.baseUrl || 'other';
-    observeHttp(req.method, route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+  const span = UNTRACED.has(req.path) ? undefined : startServerSpan(req);
+  res.once('close', () => {
+    const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : undefined;
+    const completed = res.writableFinished;
+    if (completed)
+      observeHttp(req.method, route ?? (res.statusCode === 404 ? 'unmatched' : req.baseUrl || 'other'), res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+    span?.end(route, res.statusCode, completed);
   });
-  next();
+  if (span) span.run(next);
+  else next();
 };
 
 /**

@@ -1,4 +1,5 @@
-import { context, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import type { IncomingMessage } from 'node:http';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
 import type { Attributes, Context, Link, Span, SpanContext } from '@opentelemetry/api';
 import type { ShellInstrumentation } from '../../commands/shell/instrumentation.ts';
 import { observeAppend, observeCommand } from './metrics.ts';
@@ -73,6 +74,62 @@ export const inEventsSpan = <T>(
     { kind: SpanKind.CONSUMER, attributes: { ...attributes, 'messaging.batch.message_count': events.length }, ...(parent ? { parent } : {}), links },
     fn,
   );
+};
+
+/** An HTTP request's server span: `run` continues the request inside it, `end` names it by its route and closes it. */
+export interface ServerSpan {
+  run(fn: () => void): void;
+  end(route: string | undefined, status: number, completed: boolean): void;
+}
+
+const pathOf = (url: string) => {
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+};
+
+/**
+ * The server span of an incoming request, in place of the http and express instrumentations'
+ * (docs/operations.md, Tracing): a child of the request's `traceparent` (by the configured
+ * propagator), active for everything the request runs; named `<METHOD> <route>` with the stable semantic-convention
+ * attributes (method, path, route, status; never the query string). Undefined when there is nothing to
+ * trace into (no SDK: the request runs as it is).
+ */
+export const startServerSpan = (req: IncomingMessage): ServerSpan | undefined => {
+  const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+  const method = req.method ?? 'GET';
+  const span = tracer.startSpan(
+    method,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': method,
+        'url.scheme': 'http',
+        'url.path': pathOf(req.url ?? '/'),
+        'network.protocol.version': req.httpVersion,
+        ...(req.headers['user-agent'] ? { 'user_agent.original': req.headers['user-agent'] } : {}),
+      },
+    },
+    parent,
+  );
+  // no SDK: a non-recording span with no context to pass on (a sampled-out span still passes its own)
+  if (!span.isRecording() && !trace.isSpanContextValid(span.spanContext())) return undefined;
+  const active = trace.setSpan(parent, span);
+  return {
+    // Not bound to the request stream, as the http instrumentation binds it (every method that adds or
+    // removes a listener patched on each request, every listener wrapped: in a profile it cost as much
+    // as creating all the request's spans): the body parser (raw-body) calls back in the context it was called in.
+    run: (fn) => context.with(active, fn),
+    end(route, status, completed) {
+      if (route !== undefined) {
+        span.setAttribute('http.route', route);
+        span.updateName(`${method} ${route}`);
+      }
+      span.setAttribute('http.response.status_code', status);
+      if (!completed) span.setStatus({ code: SpanStatusCode.ERROR, message: 'connection closed before the response was sent' });
+      else if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    },
+  };
 };
 
 const errorOutcome = (error: unknown) => code(error);

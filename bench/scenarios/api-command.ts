@@ -1,4 +1,6 @@
+import { fork } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import express from 'express';
@@ -56,7 +58,7 @@ const startBareExpress = async () => {
  * The tenants, conversations and JWTs of the load, and autocannon's setup module: connection k
  * posts, round-robin, to the conversations of tenant k with that tenant's JWT.
  */
-const messageLoad = async (stack: Awaited<ReturnType<typeof startApiStack>>, prefix: string) => {
+export const messageLoad = async (stack: Awaited<ReturnType<typeof startApiStack>>, prefix: string) => {
   const tenants = await provisionTenants(stack, { tenants: TENANTS, conversations: CONVERSATIONS, tier: 'enterprise', prefix });
   const perConnection = tenants.map((t) =>
     t.conversationIds.map((id) => ({
@@ -129,60 +131,135 @@ export const apiCommandBench = async (url: string): Promise<BenchResult> => {
   }
 };
 
-/** A span exporter that drops everything: what tracing costs in the process, without a collector's. */
-const noopExporter = {
-  export: (_spans: unknown[], done: (result: { code: 0 }) => void) => done({ code: 0 }),
-  shutdown: async () => undefined,
+interface PhaseServer {
+  readonly baseUrl: string;
+  readonly setupFile: string;
+  settle(): Promise<void>;
+  /** Spans exported and CPU time (user + system, µs) this process used so far. */
+  sample(): Promise<{ spans: number; cpuMicros: number }>;
+  stop(): Promise<void>;
+}
+
+/** The stack of one phase in a process of its own (api-command-server.ts), tracing on or off from its start. */
+const forkPhaseServer = async (url: string, tracing: boolean): Promise<PhaseServer> => {
+  const child = fork(path.resolve(import.meta.dirname, 'api-command-server.ts'), [], {
+    env: { ...process.env, BENCH_TRACING: tracing ? 'on' : 'off', BENCH_CHILD_DATABASE_URL: url },
+    // BENCH_PROFILE_DIR: a CPU profile of each phase's server process there
+    execArgv: [...process.execArgv, ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])],
+    // the child's stdout would mix with the result lines: both of its streams go to stderr
+    stdio: ['ignore', 2, 2, 'ipc'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const next = (type: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const onMessage = (message: Record<string, unknown>) => {
+        if (message.type !== type) return;
+        child.off('message', onMessage);
+        resolve(message);
+      };
+      child.on('message', onMessage);
+      void exited.then((code) => reject(new Error(`bench server exited with ${code} before '${type}'`)));
+    });
+  const ready = await next('ready');
+  return {
+    baseUrl: String(ready.baseUrl),
+    setupFile: String(ready.setupFile),
+    async settle() {
+      const settled = next('settled');
+      child.send({ type: 'settle' });
+      await settled;
+    },
+    async sample() {
+      const answer = next('sample');
+      child.send({ type: 'sample' });
+      const { spans, cpuMicros } = await answer;
+      return { spans: Number(spans), cpuMicros: Number(cpuMicros) };
+    },
+    async stop() {
+      child.send({ type: 'stop' });
+      await exited;
+    },
+  };
 };
 
+/** off, on, on, off, off, on, …: each mode as often first as second in its pair, so the order favours neither. */
+export const phaseOrder = (rounds: number): boolean[] => Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? [false, true] : [true, false])).flat();
+
 /**
- * The same load as `api-command`, first with tracing off (no SDK: the OpenTelemetry API's
- * non-recording spans), then on (NodeSDK with the http, express, pg and kafkajs instrumentations
- * and our own spans, exporting to an in-process no-op), same stack, same run. Off runs first:
- * the SDK cannot be taken out of a process once its instrumentations patched the modules.
+ * The same load as `api-command`, with tracing off (no SDK: the OpenTelemetry API's non-recording
+ * spans) and on (tracing as production starts it when OTEL_* asks for it: NodeSDK with every
+ * instrumentation and our own spans, a batch span processor, here exporting to an in-process
+ * no-op). The SDK cannot be taken out of a process, and a process that ran a load first is not the
+ * same as a fresh one (a control with tracing off in both phases of one process gave 1.09), so each
+ * mode runs in a fresh process of its own (its own stack and tenants); autocannon runs here, in
+ * worker threads. By default both processes are loaded at the same time (BENCH_ROUNDS rounds,
+ * default 2): on a shared, noisy machine whatever else runs slows both alike, and the scheduler
+ * shares the CPU between them, so the ratio of their requests/s is the ratio of what a request costs.
+ * BENCH_TRACING_SEQUENTIAL=1 runs them one after the other instead, alternating off/on, on/off.
+ * BENCH_TRACING_CONTROL=1 leaves tracing off in the "on" process too: its ratio is the bench's own bias.
  */
 export const apiCommandTracingBench = async (url: string): Promise<BenchResult> => {
   const secs = seconds(20);
-  const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000', TIER_REQUESTS_PER_MINUTE: 'enterprise=1000000' });
-  let setup: Awaited<ReturnType<typeof writeTempModule>> | undefined;
-  let tracing: { shutdown(): Promise<void> } | undefined;
-  try {
-    setup = await messageLoad(stack, 'bench-trace');
-    await cannon(stack.baseUrl, setup.file, WARMUP_SECONDS, true);
-    await settle(stack);
-    const off = await cannon(stack.baseUrl, setup.file, secs, true);
-    await settle(stack);
-
-    const { startTracing } = await import('../../runtime/tracing.ts');
-    tracing = startTracing({}, 'bench', noopExporter, 'batch'); // batched, as the OTLP exporter is in production
-    // the modules are loaded already: asking for them again lets the instrumentations patch them
-    const require = createRequire(import.meta.url);
-    for (const name of ['http', 'pg', 'express', 'kafkajs']) require(name);
-    await cannon(stack.baseUrl, setup.file, WARMUP_SECONDS, true);
-    await settle(stack);
-    const on = await cannon(stack.baseUrl, setup.file, secs, true);
-    await settle(stack);
-
-    const offPerSecond = off['2xx'] / off.duration;
-    const onPerSecond = on['2xx'] / on.duration;
-    return {
-      scenario: 'api-command-tracing',
-      metric: 'post_message_requests_per_second_traced',
-      value: round(onPerSecond, 0),
-      unit: 'requests/s',
-      p50: round(on.latency.p50),
-      p99: round(on.latency.p99),
-      baseline: { name: 'the same stack and load with tracing off (requests/s)', value: round(offPerSecond, 0) },
-      ratio: round(onPerSecond / offPerSecond),
-      notes: [
-        `overhead ${round((1 - onPerSecond / offPerSecond) * 100)} % (target ≤ 10 %)`,
-        `off: p50 ${round(off.latency.p50)} ms p99 ${round(off.latency.p99)} ms, non-2xx ${off.non2xx}; on: non-2xx ${on.non2xx}`,
-        `autocannon ${CONNECTIONS} connections, ${secs}s each after a ${WARMUP_SECONDS}s warm-up; off first, then on (the SDK cannot be removed once started)`,
-      ].join('; '),
-    };
-  } finally {
-    await setup?.remove();
-    await stack.close();
-    await tracing?.shutdown();
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+  const control = process.env.BENCH_TRACING_CONTROL === '1';
+  const sequential = process.env.BENCH_TRACING_SEQUENTIAL === '1';
+  const totals = { off: { ok: 0, duration: 0, cpu: 0, requests: 0 }, on: { ok: 0, duration: 0, cpu: 0, requests: 0 } };
+  const phases: string[] = [];
+  let last: AutocannonResult | undefined;
+  let spans = 0;
+  const groups = sequential ? phaseOrder(rounds).map((on) => [on]) : Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? [false, true] : [true, false]));
+  for (const group of groups) {
+    const servers = await Promise.all(group.map(async (on) => ({ on, server: await forkPhaseServer(url, on && !control) })));
+    try {
+      await Promise.all(servers.map(({ server }) => cannon(server.baseUrl, server.setupFile, WARMUP_SECONDS, true)));
+      await Promise.all(servers.map(({ server }) => server.settle()));
+      const before = await Promise.all(servers.map(({ server }) => server.sample()));
+      const results = await Promise.all(servers.map(({ server }) => cannon(server.baseUrl, server.setupFile, secs, true)));
+      await Promise.all(servers.map(({ server }) => server.settle()));
+      const after = await Promise.all(servers.map(({ server }) => server.sample()));
+      const measured: string[] = [];
+      servers.forEach(({ on }, i) => {
+        const result = results[i]!;
+        const cpu = after[i]!.cpuMicros - before[i]!.cpuMicros;
+        const total = on ? totals.on : totals.off;
+        total.ok += result['2xx'];
+        total.duration += result.duration;
+        total.cpu += cpu;
+        total.requests += result.requests.total;
+        if (on) {
+          last = result;
+          spans += after[i]!.spans - before[i]!.spans;
+        }
+        measured.push(`${on ? 'on' : 'off'} ${round(result['2xx'] / result.duration, 0)}/s ${round(cpu / result.requests.total, 0)} µs CPU/request p99 ${round(result.latency.p99)} ms non-2xx ${result.non2xx}`);
+      });
+      phases.push(measured.join(sequential ? '' : ' with '));
+    } finally {
+      await Promise.all(servers.map(({ server }) => server.stop()));
+    }
   }
+  const offPerSecond = totals.off.ok / totals.off.duration;
+  const onPerSecond = totals.on.ok / totals.on.duration;
+  // the server process's CPU time per request (its projector included): what a request costs,
+  // much less disturbed by other load on the machine than requests/s
+  const offCpu = totals.off.cpu / totals.off.requests;
+  const onCpu = totals.on.cpu / totals.on.requests;
+  const spansPerRequest = totals.on.requests ? round(spans / totals.on.requests) : 0;
+  return {
+    scenario: control ? 'api-command-tracing-control' : 'api-command-tracing',
+    metric: 'post_message_requests_per_second_traced',
+    value: round(onPerSecond, 0),
+    unit: 'requests/s',
+    p50: round(last!.latency.p50),
+    p99: round(last!.latency.p99),
+    baseline: { name: `the same stack and load with tracing off, ${sequential ? 'phases interleaved' : 'loaded at the same time'} (requests/s)`, value: round(offPerSecond, 0) },
+    ratio: round(onPerSecond / offPerSecond),
+    notes: [
+      control ? 'CONTROL: tracing off in every phase (the ratio is the bench\'s own bias)' : `overhead ${round((1 - onPerSecond / offPerSecond) * 100)} % (target ≤ 10 %)`,
+      `server CPU per request: off ${round(offCpu, 0)} µs, on ${round(onCpu, 0)} µs (+${round((onCpu / offCpu - 1) * 100)} %)`,
+      `spans per request (traced phases, measured part) ${spansPerRequest}`,
+      `${sequential ? 'phases in order' : 'rounds (both processes loaded at once)'}: ${phases.join(', ')}`,
+      `each mode a fresh process with its own stack and ${TENANTS} tenants, autocannon ${CONNECTIONS} connections per process in a worker thread of the parent, ${secs}s after a ${WARMUP_SECONDS}s warm-up`,
+    ].join('; '),
+    extra: { spans_per_request: spansPerRequest, cpu_us_per_request_off: round(offCpu, 0), cpu_us_per_request_on: round(onCpu, 0), cpu_ratio: round(onCpu / offCpu) },
+  };
 };

@@ -1,5 +1,6 @@
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import http from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTracing } from '../../runtime/tracing.ts';
@@ -72,6 +73,69 @@ describe('one trace from HTTP to every reader of the event', () => {
     expect(consumed.some((streamId) => streamId.includes(created.tenantId))).toBe(true);
     expect(inTrace.some((s) => s.name.startsWith('pg.')), 'a pg span in the trace').toBe(true);
     if (process.env.SHOW_TRACE) console.log([...new Set(inTrace.map((s) => s.name))].join(' | '));
+  }, 60_000);
+});
+
+describe("the request's server span", () => {
+  let stack: Harness;
+  beforeAll(async () => {
+    stack = await startApiHarness();
+  }, 60_000);
+  afterAll(() => stack?.close());
+
+  it("continues the caller's traceparent, is named by the route and carries method, route and status; probes get none", async () => {
+    exporter.reset();
+    const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const callerSpan = '00f067aa0ba902b7';
+    const created = ok(
+      await client(stack.baseUrl, stack.operatorKey).post<{ tenantId: string }>('/tenants', { slug: slug('sv'), name: 'Server span', tier: 'free' }, { traceparent: `00-${callerTrace}-${callerSpan}-01` }),
+      201,
+    );
+    const missing = await client(stack.baseUrl, stack.operatorKey).get(`/tenants/${created.tenantId}-none`);
+    expect(missing.status).toBe(404);
+    await fetch(`${stack.baseUrl}/healthz`);
+    const servers = () => exporter.getFinishedSpans().filter((s) => s.kind === 1 /* SERVER */);
+    for (const deadline = Date.now() + 10_000; servers().length < 2; await new Promise((r) => setTimeout(r, 20)))
+      if (Date.now() > deadline) throw new Error(`server spans so far: ${servers().map((s) => s.name).join(', ')}`);
+
+    const posted = servers().find((s) => s.spanContext().traceId === callerTrace)!;
+    expect(posted, servers().map((s) => s.name).join(', ')).toBeDefined();
+    expect(posted.name).toBe('POST /api/v1/tenants');
+    expect(parentOf(posted)).toBe(callerSpan);
+    expect(posted.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/api/v1/tenants', 'http.response.status_code': 201, 'url.path': '/api/v1/tenants' });
+    // the command ran inside it
+    const command = exporter.getFinishedSpans().find((s) => s.name === 'command CreateTenant')!;
+    expect(parentOf(command)).toBe(posted.spanContext().spanId);
+
+    const got = servers().find((s) => s.attributes['http.response.status_code'] === 404)!;
+    expect(got.name).toBe('GET /api/v1/tenants/:tenantId');
+    expect(got.spanContext().traceId).not.toBe(callerTrace);
+    expect(parentOf(got)).toBeUndefined();
+    expect(servers().some((s) => s.attributes['url.path'] === '/healthz')).toBe(false);
+  }, 60_000);
+
+  it('keeps the command under the server span when the body arrives after the headers (a slow client)', async () => {
+    exporter.reset();
+    const body = JSON.stringify({ slug: slug('sl'), name: 'Slow body', tier: 'free' });
+    const { hostname, port } = new URL(stack.baseUrl);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        { hostname, port, method: 'POST', path: '/api/v1/tenants', headers: { authorization: `Bearer ${stack.operatorKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        },
+      );
+      req.on('error', reject);
+      req.flushHeaders();
+      setTimeout(() => req.end(body), 100);
+    });
+    expect(status).toBe(201);
+    const find = () => exporter.getFinishedSpans().find((s) => s.name === 'POST /api/v1/tenants');
+    for (const deadline = Date.now() + 10_000; !find(); await new Promise((r) => setTimeout(r, 20)))
+      if (Date.now() > deadline) throw new Error(`spans so far: ${exporter.getFinishedSpans().map((s) => s.name).join(', ')}`);
+    const command = exporter.getFinishedSpans().find((s) => s.name === 'command CreateTenant')!;
+    expect(parentOf(command)).toBe(find()!.spanContext().spanId);
   }, 60_000);
 });
 
