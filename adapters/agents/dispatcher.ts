@@ -61,6 +61,8 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
   const { ports, log } = deps;
   // On stop, replies in flight are abandoned without a fallback: their messages are delivered again.
   const stopping = new AbortController();
+  /** The replies under way, aborted on stop (one listener each on `stopping` would be thousands). */
+  const inFlight = new Set<AbortController>();
   const maxChars = Math.min(deps.maxReplyChars ?? MAX_MESSAGE_TEXT, MAX_MESSAGE_TEXT);
 
   /**
@@ -114,9 +116,8 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
       timedOut = true;
       controller.abort(new Error(`no reply within ${deps.timeoutMs} ms`));
     }, deps.timeoutMs);
-    const onStop = () => controller.abort(stopping.signal.reason);
-    if (stopping.signal.aborted) onStop();
-    else stopping.signal.addEventListener('abort', onStop, { once: true });
+    if (stopping.signal.aborted) controller.abort(stopping.signal.reason);
+    else inFlight.add(controller);
     let seq = 0;
     let delayed = false;
     let text: string;
@@ -153,7 +154,7 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
       return;
     } finally {
       clearTimeout(timer);
-      stopping.signal.removeEventListener('abort', onStop);
+      inFlight.delete(controller);
     }
     const reply = truncateReply(text, maxChars);
     await settle('reply', () =>
@@ -188,6 +189,7 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
     done: subscription.done,
     async close() {
       stopping.abort();
+      for (const controller of inFlight) controller.abort(stopping.signal.reason);
       await subscription.close();
     },
   };
