@@ -89,6 +89,20 @@ const WINDOW_EVENTS = 3_000;
  * id, revision and recording time, in log order. Finally verifies the store's chains and that each
  * stream ends on the head hash the backup had.
  */
+const HEAD_WAIT_MS = 60_000;
+
+/** Until the log's head has reached `position`, polling; an error naming both if it has not within a minute. */
+const untilHead = async (store: EventStore, position: bigint): Promise<void> => {
+  const deadline = Date.now() + HEAD_WAIT_MS;
+  for (;;) {
+    const head = await store.headPosition();
+    if (head !== undefined && head >= position) return;
+    if (Date.now() > deadline)
+      throw new AppError('unavailable', 'restore_not_visible', `the restored events up to position ${position} are not readable yet (head ${head ?? 'none'}): a long transaction holds the log back`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
 export const restoreBackup = async (
   deps: { store: EventStore; keys: Pick<KeyService, 'importWrapped'>; checkKeys?: (keys: readonly WrappedDataKey[]) => void },
   path: string,
@@ -103,14 +117,16 @@ export const restoreBackup = async (
 
   let window: { streamId: string; events: RecordedEvent[] }[] = [];
   let windowEvents = 0;
+  let lastPosition: bigint | undefined;
   const flush = async () => {
-    await Promise.all(
+    const results = await Promise.all(
       window.map(({ streamId, events }) => {
         const first = events[0]!.revision;
         const expected: ExpectedRevision = first === 0 ? 'no_stream' : first - 1;
         return deps.store.append(streamId, events.map(asNewEvent), expected);
       }),
     );
+    for (const { position } of results) if (position !== undefined && (lastPosition === undefined || position > lastPosition)) lastPosition = position;
     onProgress?.('write', windowEvents);
     window = [];
     windowEvents = 0;
@@ -131,6 +147,9 @@ export const restoreBackup = async (
   }
   if (window.length > 0) await flush();
 
+  // A read of the whole log shows an append once every transaction begun before it has ended (on
+  // PostgreSQL, another client's may hold that back a moment): verify what was written, all of it.
+  if (lastPosition !== undefined) await untilHead(deps.store, lastPosition);
   const restored = await verifyStore(deps.store);
   if (restored.break) throw new AppError('internal', 'restore_unverified', `the restored log does not verify: ${restored.break.message}`, { ...restored.break });
   const heads = new Map(restored.heads.map((h) => [h.streamId, h]));

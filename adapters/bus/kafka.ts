@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Bus, BusHandler, BusSubscription, ConsumeOptions } from '../../domain/ports/bus.ts';
-import { ensureTopics, groupLag } from '../kafka/client.ts';
+import { ensureTopics, groupLag, topicEnds } from '../kafka/client.ts';
 import type { KafkaLog, KafkaSettings } from '../kafka/client.ts';
 import { DEFAULT_RETRY } from './delivery.ts';
 import type { RetryPolicy } from './delivery.ts';
@@ -67,7 +67,7 @@ export const createKafkaBus = (options: KafkaBusOptions): Bus => {
     const broadcast = consumeOptions.mode === 'broadcast';
     const groupId = broadcast ? `${groupIdOf(settings.topic, consumer)}.broadcast.${randomUUID()}` : groupIdOf(settings.topic, consumer);
     // a broadcast group of its own starts where every partition ends now: nothing published later is missed
-    const ends = broadcast ? await withAdmin((admin) => admin.fetchTopicOffsets(settings.topic)) : [];
+    const ends = broadcast ? await withAdmin((admin) => topicEnds(admin, settings.topic)) : [];
     const client = kafka.consumer({ groupId, sessionTimeout: options.sessionTimeoutMs ?? 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 500 });
     let closing = false;
     let signalClose!: () => void;

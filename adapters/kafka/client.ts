@@ -57,9 +57,29 @@ export const ensureTopics = async (kafka: Kafka, settings: Pick<KafkaSettings, '
   }
 };
 
+const ENDS_WAIT_MS = 30_000;
+
+/**
+ * The offsets of `topic`'s partitions. Just after the topic was created (here or by another process),
+ * a partition's leader may still be moving ("not the leader for that topic-partition"): such retriable
+ * answers are tried again for up to 30 s, beyond kafkajs's own few retries.
+ */
+export const topicEnds = async (admin: Admin, topic: string): Promise<Awaited<ReturnType<Admin['fetchTopicOffsets']>>> => {
+  const deadline = Date.now() + ENDS_WAIT_MS;
+  for (;;) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      const retriable = (error as { retriable?: unknown }).retriable === true || (error as { name?: unknown }).name === 'KafkaJSNumberOfRetriesExceeded';
+      if (!retriable || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+};
+
 /** Per partition of `topic`: where the group will read next, the end, and the difference. */
 export const groupLag = async (admin: Admin, groupId: string, topic: string): Promise<PartitionLag[]> => {
-  const [ends, groups] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  const [ends, groups] = await Promise.all([topicEnds(admin, topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
   const committed = new Map((groups[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
   return ends
     .sort((a, b) => a.partition - b.partition)

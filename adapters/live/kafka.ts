@@ -3,6 +3,7 @@ import { Partitioners } from 'kafkajs';
 import type { Kafka, Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { LiveFeed, LiveFrame, LiveListener, LiveSource } from '../../domain/ports/live.ts';
+import { topicEnds } from '../kafka/client.ts';
 import type { KafkaLog } from '../kafka/client.ts';
 
 /** A live frame on the wire: validated on the way in, so a bad message is dropped, never forwarded. */
@@ -69,7 +70,7 @@ export const createKafkaLiveFeed = (options: { kafka: Kafka; topic: string; part
       const groupId = `${topic}.listener.${randomUUID()}`;
       const admin = kafka.admin();
       await admin.connect();
-      const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+      const ends = await topicEnds(admin, topic).finally(() => admin.disconnect());
       const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 100 });
       const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
       await consumer.connect();
