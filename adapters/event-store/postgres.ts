@@ -65,37 +65,28 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
       throw error;
     }
   };
-  const transaction: SqlDb['transaction'] = async (fn, beforeCommit, prelude) => {
+  /**
+   * BEGIN (and the prelude, one simple-protocol message: one round trip) … fn … COMMIT; ROLLBACK if
+   * anything throws. `readOnly`: BEGIN READ ONLY, and the COMMIT is queued on the connection as it goes
+   * back to the pool instead of waited for (SqlDb.readTransaction).
+   */
+  const inTransaction = async <T>(fn: (tx: Querier) => Promise<T>, options: { beforeCommit?: (() => Promise<void>) | undefined; prelude?: string | undefined; readOnly?: boolean }): Promise<T> => {
     const client = await pool.connect();
-    let broken = false;
+    let result: T;
     try {
-      // one simple-protocol message: BEGIN and the prelude in one round trip
-      await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN');
-      const result = await fn({ query: (t, p) => run(client, t, p), exec: (t) => client.query(t) } as Querier);
-      if (beforeCommit) await beforeCommit();
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => (broken = true));
-      throw error;
-    } finally {
-      client.release(broken);
-    }
-  };
-  const readTransaction: SqlDb['readTransaction'] = async (fn, prelude) => {
-    const client = await pool.connect();
-    let result;
-    try {
-      await client.query(prelude ? `BEGIN READ ONLY; ${prelude}` : 'BEGIN READ ONLY');
+      const begin = options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN';
+      await client.query(options.prelude ? `${begin}; ${options.prelude}` : begin);
       result = await fn({ query: (t, p) => run(client, t, p), exec: (t) => client.query(t) } as Querier);
+      if (options.beforeCommit) await options.beforeCommit();
+      if (!options.readOnly) await client.query('COMMIT');
     } catch (error) {
       let broken = false;
       await client.query('ROLLBACK').catch(() => (broken = true));
       client.release(broken);
       throw error;
     }
-    // queued on the connection before anything its next user sends; a failure means the connection is gone
-    void client.query('COMMIT').catch(() => undefined);
+    // queued ahead of anything the connection's next user sends; a failure means the connection is gone
+    if (options.readOnly) void client.query('COMMIT').catch(() => undefined);
     client.release();
     return result;
   };
@@ -112,8 +103,8 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
     maxConcurrentBatches: Math.max(1, Math.min(appendConcurrency, poolSize)),
     query: (text, params) => retryStale(() => run(pool, text, params)),
     exec: (text) => pool.query(text),
-    transaction: (fn, beforeCommit, prelude) => retryStale(() => transaction(fn, beforeCommit, prelude)),
-    readTransaction: (fn, prelude) => retryStale(() => readTransaction(fn, prelude)),
+    transaction: (fn, beforeCommit, prelude) => retryStale(() => inTransaction(fn, { beforeCommit, prelude })),
+    readTransaction: (fn, prelude) => retryStale(() => inTransaction(fn, { prelude, readOnly: true })),
     async listen(channel, onNotify) {
       let client: pg.Client | undefined;
       let stopped = false;

@@ -182,8 +182,8 @@ const forkPhaseServer = async (url: string, tracing: boolean): Promise<PhaseServ
   };
 };
 
-/** off, on, on, off, off, on, …: each mode as often first as second in its pair, so the order favours neither. */
-export const phaseOrder = (rounds: number): boolean[] => Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? [false, true] : [true, false])).flat();
+/** [off, on], [on, off], [off, on], …: each mode as often first as second in its pair, so the order favours neither. */
+const phasePairs = (rounds: number): boolean[][] => Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? [false, true] : [true, false]));
 
 /**
  * The same load as `api-command`, with tracing off (no SDK: the OpenTelemetry API's non-recording
@@ -207,7 +207,8 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
   const phases: string[] = [];
   let last: AutocannonResult | undefined;
   let spans = 0;
-  const groups = sequential ? phaseOrder(rounds).map((on) => [on]) : Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? [false, true] : [true, false]));
+  // sequential: one phase at a time, in the pairs' order; otherwise each pair's two phases at once
+  const groups = sequential ? phasePairs(rounds).flat().map((on) => [on]) : phasePairs(rounds);
   for (const group of groups) {
     const servers = await Promise.all(group.map(async (on) => ({ on, server: await forkPhaseServer(url, on && !control) })));
     try {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin } from 'kafkajs';
+import { topicEnds } from '../../adapters/kafka/client.ts';
 
 /**
  * The broker the suite runs against: `npm test` starts one (infra/kafka/) and exports
@@ -25,17 +26,7 @@ export interface ReadMessage {
 }
 
 /** The partitions' offsets; a topic another process has just created may not have its leaders known here yet. */
-const offsetsOf = async (admin: Admin, topic: string) => {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      if (!(await admin.listTopics()).includes(topic)) return [];
-      return await admin.fetchTopicOffsets(topic);
-    } catch (error) {
-      if (attempt >= 20) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-};
+const offsetsOf = async (admin: Admin, topic: string) => ((await admin.listTopics()).includes(topic) ? topicEnds(admin, topic) : []);
 
 /**
  * Every message `topic` holds now, in offset order per partition (a throwaway consumer group that
