@@ -91,7 +91,9 @@ describe('a WhatsApp user talks to the tenant’s agent (real PostgreSQL, real H
     const dayAgo = Math.floor(Date.now() / 1000) - 25 * 3600;
     // the message was posted now, so our clock sees the window open: Graph's own refusal (131047) is what closes it here
     expect((await deliverWhatsApp(webhookUrl, whatsappPayloads.text(number, { from: user, text: 'hi', timestamp: dayAgo }), appSecret)).status).toBe(200);
-    ok(await me.post(`/conversations/whatsapp-${user}/messages`, { text: 'late answer', role: 'agent' }), 201);
+    const posted = ok(await me.post<{ position: string }>(`/conversations/whatsapp-${user}/messages`, { text: 'late answer', role: 'agent' }), 201);
+    // read our own write: the history below is read once the read models have the answer
+    ok(await me.get(`/conversations/whatsapp-${user}?minPosition=${posted.position}`), 200);
     const rows = await waitFor('the failure', async () => {
       const all = await history(me, `whatsapp-${user}`);
       return all[1]?.delivery === 'failed' ? all : undefined;
