@@ -48,7 +48,8 @@ const prettyLines = (out: NodeJS.WritableStream): DestinationStream => ({
 const traceIds = () => {
   const sc = trace.getActiveSpan()?.spanContext();
   const fields = logFields();
-  return sc && trace.isSpanContextValid(sc) ? { ...fields, trace_id: sc.traceId, span_id: sc.spanId } : fields;
+  // always a fresh object: pino merges the line's own fields into what the mixin returns
+  return sc && trace.isSpanContextValid(sc) ? { ...fields, trace_id: sc.traceId, span_id: sc.spanId } : { ...fields };
 };
 
 /** JSON logs to stdout (or coloured lines); secrets are redacted by path wherever they might ride along. */

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { withJwtSecret } from '../../runtime/jwt-secret.ts';
 import { createLogger } from '../../runtime/logger.ts';
+import { withLogFields } from '../../adapters/telemetry/log-context.ts';
 
 const capture = (format: 'json' | 'pretty') => {
   const out = new PassThrough();
@@ -24,6 +25,27 @@ const SECRETS = {
 };
 
 describe('logs', () => {
+  it("carry the work's fields on every line, and one line's own fields never on the next", async () => {
+    const { log, text } = capture('json');
+    await withLogFields({ tenantId: 'acme', requestId: 'r-1' }, async () => {
+      log.warn({ err: 'first failed', attempt: 1 }, 'first');
+      await new Promise((r) => setImmediate(r));
+      await withLogFields({ consumer: 'bots' }, async () => log.info('second'));
+      log.info('third');
+    });
+    log.info('outside');
+    log.flush();
+    await new Promise((r) => setImmediate(r));
+    const [first, second, third, outside] = text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(first).toMatchObject({ tenantId: 'acme', requestId: 'r-1', err: 'first failed', attempt: 1 });
+    expect(second).toMatchObject({ tenantId: 'acme', requestId: 'r-1', consumer: 'bots', msg: 'second' });
+    expect(second).not.toHaveProperty('err');
+    expect(third).toMatchObject({ tenantId: 'acme', requestId: 'r-1', msg: 'third' });
+    expect(third).not.toHaveProperty('consumer');
+    expect(third).not.toHaveProperty('attempt');
+    expect(outside).not.toHaveProperty('tenantId');
+  });
+
   it('redact secrets by configuration, at the top level, one level down and in request headers', async () => {
     const { log, text } = capture('json');
     log.info({ ...SECRETS, tenant: { id: 't1', ...SECRETS }, req: { headers: { authorization: 'Bearer eyJ-jwt', 'x-api-key': 'ocs_k_s' } } }, 'hello');
