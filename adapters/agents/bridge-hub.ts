@@ -68,7 +68,7 @@ export const createBridgeHub = (options: BridgeHubOptions) => {
     pending.sentOn = undefined;
     pending.options.onDelayed('the agent bridge on the tenant VM is not connected');
     pending.waitTimer ??= setTimeout(() => {
-      line.pending.delete(id);
+      if (line.pending.get(id) === pending) line.pending.delete(id);
       pending.reject(new Error(`no agent bridge connected within ${options.waitMs} ms`));
     }, options.waitMs);
   };
@@ -109,6 +109,9 @@ export const createBridgeHub = (options: BridgeHubOptions) => {
   };
 
   const greet = (socket: WebSocket) => {
+    // a protocol error (frame over maxPayload, invalid UTF-8, bad opcode) is emitted as 'error' before ws closes the socket;
+    // without a listener it is an uncaught exception that ends the process
+    socket.on('error', (error) => log.debug({ err: error.message }, 'agent bridge connection error'));
     const timer = setTimeout(() => socket.close(BRIDGE_CLOSE.helloTimeout, 'no hello in time'), options.helloTimeoutMs ?? 10_000);
     socket.once('message', async (raw) => {
       clearTimeout(timer);
@@ -156,8 +159,14 @@ export const createBridgeHub = (options: BridgeHubOptions) => {
             const id = request.eventId;
             if (!line.socket && line.pending.size >= options.maxWaiting)
               return reject(new Error(`${options.maxWaiting} messages already wait for the agent bridge`));
+            if (replyOptions.signal.aborted)
+              return reject(replyOptions.signal.reason instanceof Error ? replyOptions.signal.reason : new Error('aborted'));
             const pending: Pending = { request, options: replyOptions, resolve, reject, sentOn: undefined, waitTimer: undefined };
-            line.pending.get(id)?.reject(new Error('superseded by a newer attempt'));
+            const superseded = line.pending.get(id);
+            if (superseded) {
+              clearTimeout(superseded.waitTimer);
+              superseded.reject(new Error('superseded by a newer attempt'));
+            }
             line.pending.set(id, pending);
             replyOptions.signal.addEventListener(
               'abort',
@@ -175,6 +184,8 @@ export const createBridgeHub = (options: BridgeHubOptions) => {
       };
     },
     async close() {
+      // connections still saying hello (or refused) are not in `lines`; wss.close waits for every client
+      for (const client of wss.clients) if (![...lines.values()].some((line) => line.socket === client)) client.terminate();
       for (const line of lines.values()) {
         line.socket?.close(BRIDGE_CLOSE.shuttingDown, 'platform shutting down');
         for (const pending of line.pending.values()) {

@@ -72,7 +72,8 @@ const readStream = async (body: ReadableStream<Uint8Array>, chat: GatewayChat): 
   let received = false;
   try {
     for await (const bytes of body) {
-      buffer += decoder.decode(bytes, { stream: true }).replaceAll('\r\n', '\n');
+      // normalized on the whole buffer: a chunk may end between the \r and the \n of one line end
+      buffer = (buffer + decoder.decode(bytes, { stream: true })).replaceAll('\r\n', '\n');
       let end: number;
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, end);
@@ -116,12 +117,14 @@ export const chatWithRetries = async (chat: GatewayChat, options: { retries: num
   const base = options.baseDelayMs ?? 250;
   for (let attempt = 0; ; attempt++) {
     const signal = AbortSignal.any([chat.signal, AbortSignal.timeout(options.attemptTimeoutMs)]);
+    let streamed = false;
     try {
-      return await chatOnce({ ...chat, signal });
+      return await chatOnce({ ...chat, signal, onText: (soFar) => ((streamed = true), chat.onText(soFar)) });
     } catch (error) {
       if (chat.signal.aborted) throw chat.signal.reason;
       const timedOut = signal.aborted;
-      const retryable = timedOut || (error instanceof GatewayError && error.retryable);
+      // asked again only while nothing was streamed: the session would see the message twice
+      const retryable = !streamed && (timedOut || (error instanceof GatewayError && error.retryable));
       if (!retryable || attempt >= options.retries) throw timedOut ? new GatewayError(`gateway attempt timed out after ${options.attemptTimeoutMs} ms`, true) : error;
       const delay = base * 2 ** attempt * (0.5 + Math.random());
       await new Promise((resolve) => setTimeout(resolve, delay));

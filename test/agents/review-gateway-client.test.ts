@@ -1,0 +1,56 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chatWithRetries } from '../../adapters/openclaw/gateway-client.ts';
+
+const chunk = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('gateway client: review findings', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r) ?? r(undefined));
+  });
+  const serve = async (handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> => {
+    server = createServer(handler);
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const chat = (baseUrl: string, onText: (t: string) => void = () => undefined) => ({
+    baseUrl,
+    token: 't',
+    agentId: 'main',
+    sessionKey: 'ocs:acme:c1',
+    text: 'hi',
+    signal: new AbortController().signal,
+    onText,
+  });
+
+  it('an attempt that times out after it streamed text is not retried (docs: retried "only while nothing was streamed")', async () => {
+    let requests = 0;
+    const url = await serve((_req, res) => {
+      requests += 1;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`${chunk('half an answer')}\n\n`); // then hangs
+    });
+    const partials: string[] = [];
+    await expect(chatWithRetries(chat(url, (t) => partials.push(t)), { retries: 2, baseDelayMs: 10, attemptTimeoutMs: 300 })).rejects.toThrow();
+    expect(requests).toBe(1);
+  });
+
+  it('a CRLF stream whose TCP chunk splits "\\r\\n\\r\\n" between \\r and \\n is still read', async () => {
+    const url = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      void (async () => {
+        res.write(`${chunk('Hello')}\r\n\r`);
+        await sleep(50);
+        res.write(`\n${chunk(' world')}\r\n\r\n`);
+        await sleep(50);
+        res.end('data: [DONE]\r\n\r\n');
+      })();
+    });
+    await expect(chatWithRetries(chat(url), { retries: 0, attemptTimeoutMs: 2_000 })).resolves.toBe('Hello world');
+  });
+});
