@@ -20,6 +20,22 @@ import { countWebhooks, webhookOutcome } from '../telemetry/webhooks.ts';
 /** A connected bot's secrets are read from the tenant's stream, at most this stale (a reconnect takes effect within it). */
 const TENANT_MAX_AGE_MS = 1_000;
 
+/**
+ * The refusals a platform should retry (it keeps the update and sends it again later): a suspension
+ * lifts, a daily quota resets, a stream that kept changing settles. Every other refusal of a bot
+ * message is permanent and answered 200.
+ */
+const RETRY_LATER = new Set(['tenant_suspended', 'message_quota_exceeded', 'concurrency_conflict']);
+
+/**
+ * A Telegram message's ordering key within its chat: the message's date (seconds) first, then its
+ * `update_id` (its low 21 bits) within the same second. `update_id` alone counts per bot, so it does
+ * not order a chat whose bot was replaced (the same user's chat id under a new bot), and Telegram
+ * restarts it at random after a week without updates; a chat's dates go on across both. Below 2^53
+ * for dates before 2106.
+ */
+const telegramOrder = (date: number, updateId: number): number => date * 2 ** 21 + (updateId % 2 ** 21);
+
 export interface WebhookDeps {
   readonly ports: CommandPorts;
   readonly log: Logger;
@@ -54,6 +70,12 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
     const rendered = isAppError(error) ? renderError(error) : undefined;
     if (!rendered) throw error;
     log.info({ channel, code: rendered.problem.code }, 'bot message refused');
+    if (rendered.problem.status < 500 && !RETRY_LATER.has(rendered.problem.code)) {
+      // permanent (a closed conversation, …): a non-2xx would have the platform retry it for days, in vain
+      webhookOutcome(res, 'refused');
+      res.status(200).json({ ok: true, handled: rendered.problem.code });
+      return;
+    }
     sendProblem(res, rendered);
   };
 
@@ -72,9 +94,9 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
         channel: 'telegram',
         chatId: update.chatId,
         text: update.text,
-        messageId: `tg-${update.updateId}`,
+        messageId: `tg-${tenant.telegram.botId}-${update.updateId}`,
         platformMessageId: String(update.messageId),
-        order: update.updateId,
+        order: telegramOrder(update.date, update.updateId),
         actor: `telegram:${update.from?.id ?? 'unknown'}`,
       });
       if (r.duplicate) webhookOutcome(res, 'duplicate');

@@ -44,6 +44,29 @@ export const connectTelegramBot = async (
   const credentials = { tenantId, token: input.token };
   const before = await tenantOf(ports, tenantId);
   const previous = before.status === 'active' || before.status === 'suspended' ? before.telegram : null;
+  if (caller.idempotency && (await ports.shell.recorded(tenantDecider, tenantStream(tenantId), caller.idempotency.key))) {
+    // A retried request: answered from what was recorded, Telegram not called again (a second
+    // setWebhook would hand Telegram a secret other than the one whose hash is recorded). The shell
+    // answers the duplicate, or refuses the key when the request differs; nothing is decided.
+    const result = await ports.shell.handle(
+      tenantDecider,
+      envelope(caller, tenantStream(tenantId), {
+        type: 'ConnectTelegramBot',
+        botId: previous?.botId ?? 0,
+        botUsername: previous?.botUsername ?? '',
+        token: input.token,
+        webhookSecretHash: previous?.webhookSecretHash ?? '',
+        at: ports.clock().toISOString(),
+      }),
+    );
+    return {
+      ...accepted(result),
+      botId: previous?.botId ?? 0,
+      botUsername: previous?.botUsername ?? '',
+      webhookUrl: telegramWebhookUrl(platforms.publicUrl, tenantId),
+      previousWebhookRemoved: null,
+    };
+  }
   const me = await platforms.telegram.getMe(credentials);
   const webhookUrl = telegramWebhookUrl(platforms.publicUrl, tenantId);
   const { secretToken } = await platforms.telegram.setWebhook(credentials, { url: webhookUrl });

@@ -188,6 +188,14 @@ export const createCommandShell = (deps: CommandShellDeps) => {
       const entry = cached && Date.now() - cached.checkedAt < maxAgeMs ? cached : await load(decider, streamId);
       return { state: entry.state, revision: entry.revision };
     },
+    /**
+     * Has the stream recorded a command under this Idempotency-Key (among the keys it remembers)?
+     * Read forward first. For commands that call a platform before they append: a retried request
+     * must not call it again (see connectTelegramBot).
+     */
+    async recorded<K extends Category, C, S>(decider: AggregateDecider<K, C, S>, streamId: string, key: string): Promise<boolean> {
+      return (await load(decider, streamId)).keys.has(key);
+    },
   };
 };
 
