@@ -129,7 +129,10 @@ export const asOfArg = (value: string | undefined): AsOf => {
   if (value === undefined) return { time: new Date() };
   if (/^\d{1,30}$/.test(value)) return { position: BigInt(value) };
   const time = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(time.getTime())) throw new ConfigError(`--as-of: a decimal log position or an ISO 8601 time, got ${JSON.stringify(value)}`);
+  // Date rolls a day that does not exist (2026-02-30) over into the next month: refuse it instead
+  const day = /^\d{4}-\d{2}-\d{2}/.exec(value)?.[0];
+  const midnight = day === undefined ? Number.NaN : Date.parse(`${day}T00:00:00Z`);
+  if (day === undefined || Number.isNaN(time.getTime()) || Number.isNaN(midnight) || new Date(midnight).toISOString().slice(0, 10) !== day) throw new ConfigError(`--as-of: a decimal log position or an ISO 8601 time, got ${JSON.stringify(value)}`);
   return { time };
 };
 

@@ -18,7 +18,7 @@ export const reconcileCommand = async (options: { from?: string; to?: string; js
   const fromDay = options.from ?? days.fromDay;
   const toDay = options.to ?? days.toDay;
   for (const [name, day] of [['--from', fromDay], ['--to', toDay]] as const)
-    if (!DAY.test(day) || Number.isNaN(Date.parse(day))) throw new ConfigError(`${name} must be a day as YYYY-MM-DD, got ${JSON.stringify(day)}`);
+    if (!DAY.test(day) || Number.isNaN(Date.parse(day)) || new Date(Date.parse(day)).toISOString().slice(0, 10) !== day) throw new ConfigError(`${name} must be a day as YYYY-MM-DD, got ${JSON.stringify(day)}`);
   if (fromDay > toDay) throw new ConfigError('--from must not be after --to');
   const config = loadConfig();
   const storage = await openStorage(config, 'cli', { master: await loadMasterKeys(config, 'optional') });

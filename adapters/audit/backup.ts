@@ -131,11 +131,7 @@ export const restoreBackup = async (
     window = [];
     windowEvents = 0;
   };
-  for await (const { text, line } of fileLines(path)) {
-    const json = parseJsonLine(text, line);
-    const kind = (json as { kind?: unknown; format?: unknown } | null);
-    if (kind?.kind === 'key' || kind?.format !== undefined) continue;
-    const event = toEvent(json, line);
+  const place = async (event: RecordedEvent) => {
     const last = window[window.length - 1];
     if (last && last.streamId === event.streamId) last.events.push(event);
     else {
@@ -144,6 +140,31 @@ export const restoreBackup = async (
       window.push({ streamId: event.streamId, events: [event] });
     }
     windowEvents++;
+  };
+  // A stream's revisions may come out of position order (racing `any` appends); pass 1 checked that
+  // each missing one comes later: hold those read ahead and append each stream in revision order.
+  const nextRevision = new Map<string, number>();
+  const held = new Map<string, Map<number, RecordedEvent>>();
+  for await (const { text, line } of fileLines(path)) {
+    const json = parseJsonLine(text, line);
+    const kind = (json as { kind?: unknown; format?: unknown } | null);
+    if (kind?.kind === 'key' || kind?.format !== undefined) continue;
+    const event = toEvent(json, line);
+    const { streamId } = event;
+    if (event.revision !== (nextRevision.get(streamId) ?? 0)) {
+      const waiting = held.get(streamId) ?? new Map<number, RecordedEvent>();
+      held.set(streamId, waiting.set(event.revision, event));
+      continue;
+    }
+    await place(event);
+    nextRevision.set(streamId, event.revision + 1);
+    const waiting = held.get(streamId);
+    for (let e = waiting?.get(event.revision + 1); e; e = waiting?.get(e.revision + 1)) {
+      waiting!.delete(e.revision);
+      await place(e);
+      nextRevision.set(streamId, e.revision + 1);
+    }
+    if (waiting?.size === 0) held.delete(streamId);
   }
   if (window.length > 0) await flush();
 

@@ -43,7 +43,13 @@ const streamReply = async (res: Response, status: number, stream: NonNullable<Ro
   try {
     for (let next = first; !next.done; next = await chunks.next()) {
       if (res.destroyed) break;
-      if (!res.write(next.value)) await new Promise<void>((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
+      if (!res.write(next.value))
+        await new Promise<void>((resolve) => {
+          // whichever comes first removes both: one listener pair per wait would pile up over a long export
+          const done = () => (res.off('drain', done), res.off('close', done), resolve());
+          res.once('drain', done);
+          res.once('close', done);
+        });
     }
     res.end();
   } catch {
