@@ -1,0 +1,32 @@
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import pino from 'pino';
+import Stripe from 'stripe';
+import { expect, it } from 'vitest';
+import { STRIPE_WEBHOOK_PATH } from '../../adapters/billing/webhook.ts';
+import type { SqlDb } from '../../adapters/event-store/sql/db.ts';
+import { billingHttpOf } from '../../runtime/billing.ts';
+import { problemMiddleware } from '../../adapters/http/problem.ts';
+import type { CommandShell } from '../../commands/shell/handle-command.ts';
+
+const SECRET = 'whsec_reviewtestsecret';
+
+it('POST /webhooks/stripe with the database down answers 503 (docs/billing.md), not an opaque 500', async () => {
+  const log = pino({ level: 'silent' });
+  const app = express();
+  // what pg throws when PostgreSQL is unreachable: customersTable.tenantOf queries it first
+  const down = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+  const db = { query: down, exec: down } as unknown as SqlDb;
+  app.use(billingHttpOf({ env: { STRIPE_WEBHOOK_SECRET: SECRET }, shell: {} as CommandShell, db, eventSchema: 'eventlog', log }).webhook);
+  app.use(problemMiddleware(log));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  try {
+    const payload = JSON.stringify({ id: 'evt_1', object: 'event', type: 'invoice.paid', created: Math.floor(Date.now() / 1000), data: { object: { id: 'in_1', customer: 'cus_1' } } });
+    const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET });
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}${STRIPE_WEBHOOK_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
+    expect(res.status).toBe(503);
+  } finally {
+    server.close();
+  }
+});
