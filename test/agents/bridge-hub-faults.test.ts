@@ -32,7 +32,7 @@ const request = (eventId: string): AgentRequest => ({
 });
 const noop = { onPartial: () => undefined, onDelayed: () => undefined };
 
-describe('bridge hub: review findings', () => {
+describe('bridge hub: bad frames, shutdown, superseded attempts', () => {
   const cleanup: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
     for (const c of cleanup.splice(0).reverse()) await c();

@@ -7,7 +7,7 @@ import { chatWithRetries } from '../../adapters/openclaw/gateway-client.ts';
 const chunk = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('gateway client: review findings', () => {
+describe('gateway client: streamed replies are not retried, line ends split across chunks', () => {
   let server: Server | undefined;
   afterEach(async () => {
     server?.closeAllConnections();

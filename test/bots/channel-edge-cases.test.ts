@@ -6,7 +6,7 @@ import { ok } from '../http/support/client.ts';
 import { history, startBotsHarness, tenantClient } from './support.ts';
 import type { BotsHarness } from './support.ts';
 
-describe('review: channel defects', () => {
+describe('bot channels: a retried connect, a closed conversation, a replaced bot, an odd status', () => {
   let h: BotsHarness;
   beforeAll(async () => {
     h = await startBotsHarness({ bots: false });
