@@ -126,7 +126,7 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
         { tenantId, conversationId, messageId: inReplyTo, eventId: event.id, channel: event.data.channel, text: event.data.text },
         {
           signal,
-          onPartial: (soFar) => deps.partials.onPartial({ tenantId, conversationId, inReplyTo, text: soFar, seq: ++seq }),
+          onPartial: (soFar) => deps.partials.onPartial({ tenantId, conversationId, inReplyTo, text: soFar.length > maxChars ? truncateReply(soFar, maxChars) : soFar, seq: ++seq }),
           onDelayed: (reason) => {
             if (delayed) return;
             delayed = true;

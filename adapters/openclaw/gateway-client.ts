@@ -1,4 +1,13 @@
 import { z } from 'zod';
+import { MAX_MESSAGE_TEXT } from '../../domain/index.ts';
+
+/**
+ * A gateway is the tenant's: its stream must not grow without end in the process all tenants share.
+ * Past the longest message the platform stores, reading stops and the text so far is the reply
+ * (the dispatcher cuts it with its marker); one stream event larger than this is malformed.
+ */
+const STREAM_TEXT_LIMIT = MAX_MESSAGE_TEXT;
+const STREAM_EVENT_LIMIT = 1 << 20;
 
 /** One chat turn sent to an OpenClaw gateway's OpenAI-compatible `/v1/chat/completions`, streamed back. */
 export interface GatewayChat {
@@ -93,8 +102,11 @@ const readStream = async (body: ReadableStream<Uint8Array>, chat: GatewayChat): 
           received = true;
           text += delta;
           chat.onText(text);
+          // long enough: the rest would be cut anyway (leaving the loop cancels the stream)
+          if (text.length > STREAM_TEXT_LIMIT) return text;
         }
       }
+      if (buffer.length > STREAM_EVENT_LIMIT) throw new GatewayError('gateway sent a stream event over 1 MiB', !received);
     }
   } catch (error) {
     if (chat.signal.aborted) throw chat.signal.reason;
@@ -127,7 +139,22 @@ export const chatWithRetries = async (chat: GatewayChat, options: { retries: num
       const retryable = !streamed && (timedOut || (error instanceof GatewayError && error.retryable));
       if (!retryable || attempt >= options.retries) throw timedOut ? new GatewayError(`gateway attempt timed out after ${options.attemptTimeoutMs} ms`, true) : error;
       const delay = base * 2 ** attempt * (0.5 + Math.random());
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await abortableDelay(delay, chat.signal);
     }
   }
 };
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts (a shutdown does not wait out a backoff). */
+const abortableDelay = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
