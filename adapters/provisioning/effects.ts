@@ -40,10 +40,16 @@ export const createEffects = (deps: EffectsDeps) => {
     vm: { id: vm.id, status: vm.status, url: vm.url },
   });
 
-  const provide = async (name: string, size: { cpu: number; ramGb: number }): Promise<Observation> => {
+  /** A warm computer for `name`, only while no computer of that name exists (else the own one would be left running). */
+  const fromPool = async (name: string, size: { cpu: number; ramGb: number }): Promise<Observation | undefined> => {
     const claimed = await pool?.claim(name, size);
-    if (claimed) return seen(await vms.get(claimed.vmId));
-    if (fresh.delete(name)) return create(name, size);
+    return claimed ? seen(await vms.get(claimed.vmId)) : undefined;
+  };
+
+  const provide = async (name: string, size: { cpu: number; ramGb: number }): Promise<Observation> => {
+    const mine = await pool?.claimOf(name);
+    if (mine) return seen(await vms.get(mine.vmId));
+    if (fresh.delete(name)) return (await fromPool(name, size)) ?? create(name, size);
     const known = ids.get(name);
     if (known) {
       try {
@@ -58,7 +64,7 @@ export const createEffects = (deps: EffectsDeps) => {
       remember(name, found.id);
       return seen(found);
     }
-    return create(name, size);
+    return (await fromPool(name, size)) ?? create(name, size);
   };
 
   const create = async (name: string, size: { cpu: number; ramGb: number }): Promise<Observation> => {

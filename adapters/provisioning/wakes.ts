@@ -43,8 +43,9 @@ export const createWakeRules = (deps: { store: EventStore; codec: EventCodec; sh
   const downgraded = async (tenantId: string, data: { readonly from: Tier; readonly to: Tier }): Promise<string[]> => {
     const limit = TIER_LIMITS[data.to].knightsAtOnce;
     if (limit >= TIER_LIMITS[data.from].knightsAtOnce) return [];
-    const live = await liveKnights(tenantId);
-    const beyond = live.filter((k) => k.status !== 'terminating').slice(0, Math.max(0, live.length - limit));
+    // knights already terminating are on their way out: only the others count against the limit
+    const live = (await liveKnights(tenantId)).filter((k) => k.status !== 'terminating');
+    const beyond = live.slice(0, Math.max(0, live.length - limit));
     const reason = `the ${data.to} tier allows ${limit} knight${limit === 1 ? '' : 's'} at once`;
     for (const k of beyond)
       await deps.shell.handle(knightDecider, {

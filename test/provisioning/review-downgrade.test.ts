@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { createWakeRules } from '../../adapters/provisioning/wakes.ts';
+
+/**
+ * A tier downgrade ends only the knights beyond the new limit: knights already terminating do not
+ * count against it, so a second downgrade (or the same event delivered again) ends no knight the
+ * limit allows.
+ */
+const harness = (knights: string[]) => {
+  let position = 0n;
+  const log: { streamId: string; type: string; position: bigint }[] = [];
+  const append = (streamId: string, type: string) => log.push({ streamId, type, position: ++position });
+  for (const k of knights) append(`knight-acme.${k}`, 'KnightRequested');
+  const store = {
+    readAll: async (o: { after?: bigint; maxCount: number }) => log.filter((e) => o.after === undefined || e.position > o.after).slice(0, o.maxCount),
+  };
+  const codec = { storedTypes: (t: string) => [t] };
+  const shell = {
+    handle: async (_decider: unknown, env: { streamId: string; command: { type: string } }) => {
+      if (!log.some((e) => e.streamId === env.streamId && e.type === 'KnightTerminationRequested')) append(env.streamId, 'KnightTerminationRequested');
+      return {};
+    },
+  };
+  const rules = createWakeRules({ store: store as never, codec: codec as never, shell: shell as never, clock: () => new Date() });
+  const terminated = () => new Set(log.filter((e) => e.type === 'KnightTerminationRequested').map((e) => e.streamId));
+  const changed = (from: string, to: string) =>
+    rules({ streamId: 'tenant-acme', type: 'TenantTierChanged', data: { from, to, at: '' }, metadata: {} } as never);
+  return { terminated, changed };
+};
+
+describe('tier downgrade (review)', () => {
+  it('the same TenantTierChanged delivered twice keeps the knights the new tier allows', async () => {
+    const h = harness(['a', 'b', 'c']); // pro: 3 knights
+    await h.changed('pro', 'free');
+    expect(h.terminated().size).toBe(2); // free allows 1
+    await h.changed('pro', 'free'); // redelivered (crash before the checkpoint, or a batch retried)
+    expect(h.terminated().size).toBe(2);
+  });
+
+  it('enterprise → pro → free in a row ends all but one knight, not all of them', async () => {
+    const h = harness(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    await h.changed('enterprise', 'pro');
+    expect(h.terminated().size).toBe(2); // pro allows 5
+    await h.changed('pro', 'free');
+    expect(h.terminated().size).toBe(6); // free allows 1
+  });
+});
