@@ -44,8 +44,8 @@ export interface OrgoErrorBody {
 
 /** Removes the key wherever a server might have echoed it; text is also bounded. */
 export const redact = (text: string, secret: string | undefined): string => {
-  const bounded = text.slice(0, 300);
-  return secret && secret.length > 0 ? bounded.split(secret).join('[redacted]') : bounded;
+  // redact first: a key cut by the bound would otherwise be left in part
+  return (secret && secret.length > 0 ? text.split(secret).join('[redacted]') : text).slice(0, 300);
 };
 
 export const orgoHttpError = (status: number, operation: string, body: OrgoErrorBody, secret: string | undefined): AppError => {
