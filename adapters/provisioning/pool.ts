@@ -106,7 +106,8 @@ export const createWarmPool = async (options: WarmPoolOptions) => {
     if (!running) return;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      refilling = refill().catch((error: unknown) => log.warn({ err: error }, 'warm pool refill failed; trying again'));
+      // one refill at a time: two that overlap both count the same gap and both fill it
+      refilling = (refilling ?? Promise.resolve()).then(refill).catch((error: unknown) => log.warn({ err: error }, 'warm pool refill failed; trying again'));
       void refilling.finally(() => schedule(30_000));
     }, ms);
   };

@@ -1,0 +1,45 @@
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { pgPoolDb } from '../../adapters/event-store/postgres.ts';
+import { createWarmPool } from '../../adapters/provisioning/pool.ts';
+import type { Vm, VmProvider } from '../../domain/ports/vm-provider.ts';
+import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
+
+/** ORGO_WARM_POOL computers are kept warm: refills that overlap must not create more than that. */
+describe('warm pool size (review)', () => {
+  const schema = uniqueSchema('rv_pool');
+  const db = pgPoolDb(TEST_DATABASE_URL, 4);
+  afterAll(async () => {
+    await db.close();
+    await dropSchema(schema);
+  });
+
+  it('two claims in a row leave the pool at its size, not above it', async () => {
+    let n = 0;
+    const vms: VmProvider = {
+      // computers that stay `creating`: the pool's rows stay warming while the test counts them
+      create: async (name) => ({ id: `vm-${++n}`, name, status: 'creating', url: null, createdAt: null }),
+      get: async (id) => ({ id, name: id, status: 'creating', url: null, createdAt: null }) as Vm,
+      findByName: async () => undefined,
+      list: async () => [],
+      remove: async () => undefined,
+      start: async () => undefined,
+      bash: async () => ({ output: '', exitCode: 0 }),
+      screenshot: async () => ({ kind: 'data', dataUrl: 'data:' }),
+      classify: () => 'transient',
+    };
+    const pool = await createWarmPool({
+      db, schema, vms, size: 2, computerSize: { cpu: 2, ramGb: 4 }, namePrefix: 'ocs', log: pino({ level: 'silent' }), pollMs: 50,
+      bridge: { package: 'x', platformUrl: 'ws://x/bridge' },
+    });
+    await db.query(`INSERT INTO ${schema}.provisioning_pool (name, vm_id, cpu, ram_gb, status) VALUES ('ocs-w-a', 'vm-a', 2, 4, 'ready'), ('ocs-w-b', 'vm-b', 2, 4, 'ready')`);
+    pool.start(); // its first refill finds the pool full
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await pool.claim('ocs-a-acme.agent-1', { cpu: 2, ramGb: 4 })).toBeDefined();
+    expect(await pool.claim('ocs-a-bcme.agent-1', { cpu: 2, ramGb: 4 })).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await pool.stop();
+    const counts = await pool.counts();
+    expect(counts.warming + counts.ready).toBe(2);
+  });
+});
