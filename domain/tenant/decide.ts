@@ -88,11 +88,16 @@ const connectWhatsAppNumber = (c: C.ConnectWhatsAppNumber, t: ActiveTenant): Eve
     : [connected];
 };
 
-/** The first request, or a retry after a failure; while one is in progress or ready, already satisfied. */
+/**
+ * The first request, a retry after a failure, or a ready VM whose bridge token was revoked (it is
+ * provisioned anew with a fresh token; without this the tenant's agent stayed cut off for good).
+ * While one is in progress, or ready with a live token, already satisfied.
+ */
 const requestAgentVm = (c: C.RequestAgentVm, t: ActiveTenant): Events => {
   const requestId = v.checkToken(c.requestId, 1, 128, 'invalid_request_id', 'request id');
-  const { status } = t.agentVm;
-  return status === 'none' || status === 'failed' ? [{ type: 'AgentVmRequested', data: { requestId, at: c.at } }] : [];
+  const vm = t.agentVm;
+  const wanted = vm.status === 'none' || vm.status === 'failed' || (vm.status === 'ready' && vm.bridgeTokenHash === null);
+  return wanted ? [{ type: 'AgentVmRequested', data: { requestId, at: c.at } }] : [];
 };
 
 /** The current request, or the reason it cannot be reported on. */

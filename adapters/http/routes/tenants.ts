@@ -68,7 +68,7 @@ export const tenantRoutes = [
     },
   }),
   defineRoute({
-    method: 'post', path: '/tenants/me/agent-vm', tag, summary: "Request the caller's agent VM again after it failed (provisioning continues after 202)",
+    method: 'post', path: '/tenants/me/agent-vm', tag, summary: "Request the caller's agent VM again after it failed or its bridge token was revoked (provisioning continues after 202)",
     scopes: ['tenant'], tenant: 'credential', body: noBody, status: 202,
     handle: async ({ deps, tenantId, caller, newId }) => {
       const result = await requestAgentVm(deps.ports, caller(), tenantId, newId('agent-vm'));
