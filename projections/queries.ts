@@ -58,7 +58,9 @@ const decodeDecimalCursor = (cursor: string | undefined): string | undefined => 
 const decodeCursor = (cursor: string | undefined): string | undefined => {
   if (cursor === undefined) return undefined;
   const value = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
-  if (!/^\d{1,19}$/.test(value)) throw domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
+  // a position column is int8: a larger number would be a database error (a 500), not a bad cursor
+  if (!/^\d{1,19}$/.test(value) || BigInt(value) > 9_223_372_036_854_775_807n)
+    throw domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
   return value;
 };
 

@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiHarness } from '../support/api-harness.ts';
+import type { ApiHarness } from '../support/api-harness.ts';
+import { client } from './support/client.ts';
+import type { Client } from './support/client.ts';
+import { newTenant } from './support/journey.ts';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64url');
+
+// Review (HTTP API): client mistakes that must not become 500s, and the per-address auth-failure limit.
+describe('review: cursors and client addresses', () => {
+  let h: ApiHarness;
+  let operator: Client;
+  beforeAll(async () => {
+    h = await startApiHarness({ AUTH_FAILURES_PER_MINUTE: '5' });
+    operator = client(h.baseUrl, h.operatorKey);
+  });
+  afterAll(() => h?.close());
+
+  it('a cursor whose position is beyond bigint is 400 invalid_cursor, not a 500', async () => {
+    const { key } = await newTenant(operator);
+    const me = client(h.baseUrl, key);
+    const cursor = b64('9999999999999999999'); // 19 digits: passes the decoder's \d{1,19}, overflows int8
+    for (const path of [`/conversations?cursor=${cursor}`, `/knights?cursor=${cursor}`])
+      expect(await me.get(path).then((r) => [path, r.status, r.body.code])).toEqual([path, 400, 'invalid_cursor']);
+  });
+
+  it("behind the TLS proxy (X-Forwarded-For), one client's failed logins do not lock out every other client", async () => {
+    const { key } = await newTenant(operator);
+    const attacker = client(h.baseUrl, 'ocs_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb');
+    for (let i = 0; i < 6; i++) await attacker.get('/conversations', { 'x-forwarded-for': '203.0.113.7' });
+    const victim = await client(h.baseUrl, key).get('/conversations', { 'x-forwarded-for': '198.51.100.9' });
+    expect([victim.status, victim.body.code]).toEqual([200, undefined]);
+  });
+});
