@@ -49,6 +49,16 @@ const schema = z.object({
   /** A second listener with /metrics, /healthz and /readyz and no credentials (for Prometheus and probes); unset: none. */
   METRICS_PORT: port('the metrics port').optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Which peers are proxies whose `X-Forwarded-For` names the client (the per-address auth-failure
+   * limit and logs use it): a hop count, or comma-separated `loopback`, `linklocal`, `uniquelocal`,
+   * addresses and CIDRs. Unset: none — the socket's address is the client, and the header is ignored
+   * (a client could otherwise pick its own address).
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(\d{1,2}|(loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(\/\d{1,3})?)(\s*,\s*(loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(\/\d{1,3})?))*)$/, 'a hop count, or loopback, linklocal, uniquelocal, addresses and CIDRs separated by commas')
+    .optional(),
   /** /readyz fails when a projection, the relay or a consumer is further behind than this. */
   READY_MAX_LAG_SECONDS: z.coerce.number().min(1).max(86_400).default(60),
   READY_MAX_LAG_EVENTS: z.coerce.number().int().min(1).default(10_000),

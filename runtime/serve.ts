@@ -60,6 +60,7 @@ export const servePlatform = async (
     host: config.HOST,
     readiness: () => ({ ready: phase === 'ready', detail: { phase } }),
     ready: { maxLagSeconds: config.READY_MAX_LAG_SECONDS, maxLagEvents: config.READY_MAX_LAG_EVENTS },
+    trustProxy: config.TRUST_PROXY,
   });
   log.info({ url: http.url }, 'http listening');
   let storage: Storage | undefined;

@@ -73,7 +73,7 @@ export const startStack = async (options: {
   const orgo = await connectOrgo(options.env ?? {}, options.log, { simulate: false });
   let ready = false;
   // listening first: the platforms are told the webhook URL when a bot connects
-  const http = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready }) });
+  const http = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready }), trustProxy: options.env?.TRUST_PROXY });
   const platform = await createPlatform({
     vms: orgo?.vms,
     channels: channelsOf(options.env ?? {}, http.url).platforms,

@@ -72,6 +72,14 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
    */
   const inTransaction = async <T>(fn: (tx: Querier) => Promise<T>, options: { beforeCommit?: (() => Promise<void>) | undefined; prelude?: string | undefined; readOnly?: boolean }): Promise<T> => {
     const client = await pool.connect();
+    // pg-pool drops its own 'error' listener while a client is checked out: a connection lost mid-
+    // transaction would be an uncaught exception (the process ends). The failing query reports it.
+    const lost = () => undefined;
+    client.on('error', lost);
+    const release = (broken?: boolean) => {
+      client.off('error', lost);
+      client.release(broken);
+    };
     let result: T;
     try {
       const begin = options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN';
@@ -82,12 +90,12 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
     } catch (error) {
       let broken = false;
       await client.query('ROLLBACK').catch(() => (broken = true));
-      client.release(broken);
+      release(broken);
       throw error;
     }
     // queued ahead of anything the connection's next user sends; a failure means the connection is gone
     if (options.readOnly) void client.query('COMMIT').catch(() => undefined);
-    client.release();
+    release();
     return result;
   };
   /** Once more after a stale prepared statement (it was renamed): the first try changed nothing. */

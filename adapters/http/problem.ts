@@ -3,6 +3,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import type { Logger } from 'pino';
 import type { ErrorKind } from '../../domain/shared/errors.ts';
 import { isAppError } from '../../domain/shared/errors.ts';
+import { STORE_ERRORS } from '../../domain/ports/event-store.ts';
 import { HttpError, isHttpError } from './http-error.ts';
 import { tenantOfRequest } from './request-context.ts';
 
@@ -73,14 +74,32 @@ const clientStatusOf = (e: object): number | undefined => {
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 };
 
+/**
+ * The database out of reach, as the driver reports it on the read side (the event store wraps the
+ * same as `store_unavailable`): a lost or refused connection, SQLSTATE class 08, 57P0x (shutdown),
+ * 53300 (too many connections).
+ */
+const DRIVER_UNAVAILABLE = /^(Connection terminated|connect ECONNREFUSED|read ECONNRESET|write EPIPE|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable)/;
+const databaseUnavailable = (error: unknown): boolean => {
+  if (!(error instanceof Error) || isAppError(error) || isHttpError(error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || code.startsWith('57P0') || code === '53300';
+  return DRIVER_UNAVAILABLE.test(error.message);
+};
+
+/** What a client is told when the database is out of reach (the driver's text, with addresses, stays in the log). */
+const UNAVAILABLE_DETAIL = 'the database is unavailable; retry in a moment';
+
 /** Everything a handler can throw, as a problem document. `undefined` means "unexpected": a 500. */
 export const renderError = (error: unknown): Rendered | undefined => {
   if (isHttpError(error)) return { problem: problem(error.status, error.code, error.message, error.details), headers: { ...error.headers } };
   if (isAppError(error)) {
     const status = STATUS_OF_KIND[error.kind] ?? 500;
     if (status === 500) return undefined;
-    return { problem: problem(status, error.code, error.message, error.details), headers: status === 503 ? { 'Retry-After': '1' } : {} };
+    const message = error.code === STORE_ERRORS.unavailable ? UNAVAILABLE_DETAIL : error.message;
+    return { problem: problem(status, error.code, message, error.details), headers: status === 503 ? { 'Retry-After': '1' } : {} };
   }
+  if (databaseUnavailable(error)) return { problem: problem(503, STORE_ERRORS.unavailable, UNAVAILABLE_DETAIL), headers: { 'Retry-After': '1' } };
   if (isZodError(error)) return { problem: problem(400, 'validation_failed', 'the request is invalid', { errors: issuesOf(error) }), headers: {} };
   if (typeof error === 'object' && error !== null) {
     const type = (error as { type?: unknown }).type;
@@ -105,7 +124,8 @@ export const problemMiddleware = (log: Logger): ErrorRequestHandler => (error: u
   const tenantId = tenantOfRequest(req);
   const rendered = renderError(error);
   if (rendered) {
-    log.debug({ code: rendered.problem.code, status: rendered.problem.status, requestId, tenantId }, 'request refused');
+    if (rendered.problem.status === 503) log.warn({ err: error, code: rendered.problem.code, requestId, tenantId }, 'request refused: a dependency is unavailable');
+    else log.debug({ code: rendered.problem.code, status: rendered.problem.status, requestId, tenantId }, 'request refused');
     return sendProblem(res, { ...rendered, problem: { ...rendered.problem, ...(requestId ? { requestId } : {}) } });
   }
   log.error({ err: error, requestId, tenantId, method: req.method, path: req.path }, 'unexpected error');

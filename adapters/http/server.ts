@@ -17,9 +17,11 @@ export interface HttpServer {
 }
 
 /** Listens at once, so /healthz answers while the rest of the process is still starting. */
-export const startHttpServer = async (options: { port: number; host: string; readiness: Readiness; ready?: ReadyBounds }): Promise<HttpServer> => {
+export const startHttpServer = async (options: { port: number; host: string; readiness: Readiness; ready?: ReadyBounds; trustProxy?: string | undefined }): Promise<HttpServer> => {
   const app = express();
   app.disable('x-powered-by');
+  // TRUST_PROXY: express then takes req.ip from X-Forwarded-For, but only as far back as the trusted hops
+  if (options.trustProxy !== undefined) app.set('trust proxy', /^\d+$/.test(options.trustProxy) ? Number(options.trustProxy) : options.trustProxy);
   // API answers are Cache-Control: no-store, so an ETag (a SHA-1 of every body) buys nothing.
   app.set('etag', false);
   app.use(httpTelemetry(), securityHeaders());

@@ -7,9 +7,9 @@ import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { client } from './support/client.ts';
 import { newTenant } from './support/journey.ts';
 
-// Review (HTTP API): the database going away is a 503 the client may retry, on reads as on writes,
+// The database going away is a 503 the client may retry, on reads as on writes,
 // and its answer does not describe the inside (addresses, driver messages).
-describe('review: the API while PostgreSQL is unreachable', () => {
+describe('the API while PostgreSQL is unreachable', () => {
   const schemas = { events: uniqueSchema('out_ev'), readModels: uniqueSchema('out_rm') };
   let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
   let stack: Stack;

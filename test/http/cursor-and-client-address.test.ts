@@ -7,12 +7,13 @@ import { newTenant } from './support/journey.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url');
 
-// Review (HTTP API): client mistakes that must not become 500s, and the per-address auth-failure limit.
-describe('review: cursors and client addresses', () => {
+// Client mistakes that must not become 500s, and the per-address auth-failure limit behind a proxy.
+describe('cursors and client addresses', () => {
   let h: ApiHarness;
   let operator: Client;
   beforeAll(async () => {
-    h = await startApiHarness({ AUTH_FAILURES_PER_MINUTE: '5' });
+    // as deployed behind nginx on the same host or network (infra/docker-compose.yml)
+    h = await startApiHarness({ AUTH_FAILURES_PER_MINUTE: '5', TRUST_PROXY: 'loopback, uniquelocal' });
     operator = client(h.baseUrl, h.operatorKey);
   });
   afterAll(() => h?.close());
@@ -31,5 +32,18 @@ describe('review: cursors and client addresses', () => {
     for (let i = 0; i < 6; i++) await attacker.get('/conversations', { 'x-forwarded-for': '203.0.113.7' });
     const victim = await client(h.baseUrl, key).get('/conversations', { 'x-forwarded-for': '198.51.100.9' });
     expect([victim.status, victim.body.code]).toEqual([200, undefined]);
+  });
+
+  it('without TRUST_PROXY, X-Forwarded-For is ignored: a client cannot dodge the limit by naming other addresses', async () => {
+    const untrusting = await startApiHarness({ AUTH_FAILURES_PER_MINUTE: '5' });
+    try {
+      const attacker = client(untrusting.baseUrl, 'ocs_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb');
+      const codes: number[] = [];
+      for (let i = 0; i < 7; i++) codes.push((await attacker.get('/conversations', { 'x-forwarded-for': `203.0.113.${i + 1}` })).status);
+      expect(codes.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+      expect(codes.at(-1)).toBe(429);
+    } finally {
+      await untrusting.close();
+    }
   });
 });
