@@ -16,6 +16,8 @@ export interface UsageLookup {
    * command: with the accepted message's position, or with undefined when nothing was appended.
    */
   reserveMessage?(tenantId: TenantId, day: string): Promise<MessageSlot>;
+  /** The same for one knight deploy about to be decided (the knights-at-once limit). */
+  reserveKnight?(tenantId: TenantId): Promise<MessageSlot>;
 }
 
 export interface MessageSlot {
@@ -26,6 +28,10 @@ export interface MessageSlot {
 /** A slot from `reserveMessage`, or a plain count where the lookup keeps no reservations. */
 export const reserveMessage = async (usage: UsageLookup, tenantId: TenantId, day: string): Promise<MessageSlot> =>
   usage.reserveMessage ? usage.reserveMessage(tenantId, day) : { count: await usage.messagesToday(tenantId, day), settle: () => undefined };
+
+/** A slot from `reserveKnight`, or a plain count where the lookup keeps no reservations. */
+export const reserveKnight = async (usage: UsageLookup, tenantId: TenantId): Promise<MessageSlot> =>
+  usage.reserveKnight ? usage.reserveKnight(tenantId) : { count: await usage.activeKnights(tenantId), settle: () => undefined };
 
 export interface CommandPorts {
   readonly shell: CommandShell;

@@ -148,7 +148,8 @@ export interface ReadSide {
    * Quota facts for the command side: user messages on `day` and knights not yet terminated, and
    * the usage projection's position in the same snapshot (undefined before its first batch).
    */
-  usageCounts(tenantId: TenantId, day: string): Promise<{ messagesToday: number; activeKnights: number; position: bigint | undefined }>;
+  /** `position`: the usage projection's checkpoint (of `messagesToday`); `knightsPosition`: the knights projection's (of `activeKnights`). */
+  usageCounts(tenantId: TenantId, day: string): Promise<{ messagesToday: number; activeKnights: number; position: bigint | undefined; knightsPosition: bigint | undefined }>;
   /** Waits (bounded by timeoutMs, at most 2 s) until the read models have reached `minPosition`. */
   waitFor(minPosition: bigint, timeoutMs: number): Promise<Freshness>;
 }

@@ -105,6 +105,10 @@ export const commandPortsOn = (storage: Storage, reads: ReadSide): CommandPorts 
       return { messages: counts.messagesToday, position: counts.position };
     },
     activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
+    knightsAt: async (tenantId) => {
+      const counts = await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10));
+      return { knights: counts.activeKnights, position: counts.knightsPosition };
+    },
     maxAgeMs: USAGE_MAX_AGE_MS,
   }),
   // erasure deletes the tenant's data key (crypto-shredding, docs/audit.md)

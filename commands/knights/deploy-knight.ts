@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { asKnightId, KNIGHT_CPUS, KNIGHT_RAM_GB, knightDecider } from '../../domain/index.ts';
 import { knightStream } from '../../domain/shared/streams.ts';
-import { accepted, envelope, tenantFactsOf, text } from '../context.ts';
+import { accepted, envelope, reserveKnight, tenantFactsOf, text } from '../context.ts';
 import type { Accepted, Caller, CommandPorts } from '../context.ts';
 
 const oneOf = <T extends number>(values: readonly T[]) =>
@@ -22,22 +22,26 @@ export const deployKnight = async (
   options: { knightId?: string } = {},
 ): Promise<Accepted & { knightId: string }> => {
   const knightId = asKnightId(options.knightId ?? ports.newId());
-  const [tenant, activeKnights] = await Promise.all([
-    tenantFactsOf(ports, caller.tenantId),
-    ports.usage.activeKnights(caller.tenantId),
-  ]);
-  const result = await ports.shell.handle(
-    knightDecider,
-    envelope(caller, knightStream(caller.tenantId, knightId), {
-      type: 'DeployKnight',
-      knightId,
-      tenantId: caller.tenantId,
-      task: input.task,
-      spec: { cpu: input.cpu, ramGb: input.ramGb },
-      tenant,
-      activeKnights,
-      at: ports.clock().toISOString(),
-    }),
-  );
-  return { ...accepted(result), knightId };
+  // a slot, not a bare count: deploys sent together must not all pass the knights-at-once limit
+  const [tenant, slot] = await Promise.all([tenantFactsOf(ports, caller.tenantId), reserveKnight(ports.usage, caller.tenantId)]);
+  let position: bigint | undefined;
+  try {
+    const result = await ports.shell.handle(
+      knightDecider,
+      envelope(caller, knightStream(caller.tenantId, knightId), {
+        type: 'DeployKnight',
+        knightId,
+        tenantId: caller.tenantId,
+        task: input.task,
+        spec: { cpu: input.cpu, ramGb: input.ramGb },
+        tenant,
+        activeKnights: slot.count,
+        at: ports.clock().toISOString(),
+      }),
+    );
+    if (result.events.length > 0) position = result.position;
+    return { ...accepted(result), knightId };
+  } finally {
+    slot.settle(position);
+  }
 };

@@ -91,11 +91,12 @@ GRANT EXECUTE ON FUNCTION ${schema}.list_tenants(text, integer) TO ${ROLES.api};
 DROP FUNCTION IF EXISTS ${schema}.usage_counts(text, date);
 -- One snapshot: the count and the usage checkpoint it reflects (the projector commits both together).
 CREATE FUNCTION ${schema}.usage_counts(p_tenant text, p_day date)
-RETURNS TABLE(messages_today integer, active_knights integer, usage_position bigint)
+RETURNS TABLE(messages_today integer, active_knights integer, usage_position bigint, knights_position bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $f$
   SELECT coalesce((SELECT u.messages FROM ${schema}.usage_daily u WHERE u.tenant_id = p_tenant AND u.day = p_day), 0),
          (SELECT count(*)::int FROM ${schema}.knights k WHERE k.tenant_id = p_tenant AND k.status <> 'terminated'),
-         (SELECT c.position FROM ${schema}.checkpoints c WHERE c.name = 'usage')
+         (SELECT c.position FROM ${schema}.checkpoints c WHERE c.name = 'usage'),
+         (SELECT c.position FROM ${schema}.checkpoints c WHERE c.name = 'knights')
 $f$;
 ALTER FUNCTION ${schema}.usage_counts(text, date) OWNER TO ${ROLES.projector};
 REVOKE ALL ON FUNCTION ${schema}.usage_counts(text, date) FROM PUBLIC;
