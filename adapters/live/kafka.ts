@@ -73,27 +73,33 @@ export const createKafkaLiveFeed = (options: { kafka: Kafka; topic: string; part
       const ends = await topicEnds(admin, topic).finally(() => admin.disconnect());
       const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 100 });
       const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: false });
-      await consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ message }) => {
-          const parsed = wireFrame.safeParse((() => {
-            try {
-              return JSON.parse(message.value?.toString() ?? '');
-            } catch {
-              return undefined;
-            }
-          })());
-          if (parsed.success) listener(parsed.data.tenantId, parsed.data.frame);
-          else options.log?.warn?.({ topic }, 'live frame dropped: not a live frame');
-        },
-      });
-      for (const end of ends) consumer.seek({ topic, partition: end.partition, offset: end.high });
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([joined, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('live feed consumer did not join in time')), JOIN_TIMEOUT_MS)))]).finally(() =>
-        clearTimeout(timer),
-      );
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [topic], fromBeginning: false });
+        await consumer.run({
+          autoCommit: false,
+          eachMessage: async ({ message }) => {
+            const parsed = wireFrame.safeParse((() => {
+              try {
+                return JSON.parse(message.value?.toString() ?? '');
+              } catch {
+                return undefined;
+              }
+            })());
+            if (parsed.success) listener(parsed.data.tenantId, parsed.data.frame);
+            else options.log?.warn?.({ topic }, 'live frame dropped: not a live frame');
+          },
+        });
+        for (const end of ends) consumer.seek({ topic, partition: end.partition, offset: end.high });
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([joined, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('live feed consumer did not join in time')), JOIN_TIMEOUT_MS)))]).finally(() =>
+          clearTimeout(timer),
+        );
+      } catch (error) {
+        // a consumer that could not start must not run on (nor keep its group) for the life of the process
+        await consumer.disconnect().catch(() => undefined);
+        throw error;
+      }
       const close = async () => {
         closers.delete(close);
         await consumer.disconnect();

@@ -102,7 +102,18 @@ export const createProjector = (options: ProjectorOptions) => {
   const announcer = createNotifier(options.db, projectedChannel(target), () => String(position));
   const run = async () => {
     while (running) {
-      const from = await readCheckpoint(options.db, target, options.projections).catch(() => undefined);
+      let from: bigint | undefined;
+      try {
+        from = await readCheckpoint(options.db, target, options.projections);
+      } catch (error) {
+        // not "no checkpoint": starting over from the log's beginning would re-read all of it
+        if (!running) return;
+        countProjectorFailure(target.schema, 'error');
+        health?.failed(error);
+        options.onError?.(error);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
       if (!running) return; // stopped while reading the checkpoint: no subscription to leave behind
       const current = options.store.subscribe(
         { ...(from !== undefined && from >= 0n ? { after: from } : {}), batchSize },

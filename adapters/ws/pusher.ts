@@ -141,7 +141,12 @@ export const createPusher = async (deps: PusherDeps) => {
     ws.on('message', (data, isBinary) => onMessage(ws, data, isBinary, () => slot.conn));
     ws.on('error', (error) => log.debug({ err: error }, 'ws socket error'));
     const url = new URL(req.url ?? '/', 'http://pusher');
-    const tenantId = decodeURIComponent(PATH.exec(url.pathname)?.[1] ?? '');
+    let tenantId = '';
+    try {
+      tenantId = decodeURIComponent(PATH.exec(url.pathname)?.[1] ?? '');
+    } catch {
+      // a broken percent-encoding: refused below like any other malformed id
+    }
     if (!TENANT_ID_PATTERN.test(tenantId)) return refuse(ws, CLOSE.badRequest, closeReason('invalid_tenant_id', 'the path must be /ws/tenant/{tenantId}'));
     const afterParam = url.searchParams.get('after');
     if (afterParam !== null && !/^\d{1,30}$/.test(afterParam))
