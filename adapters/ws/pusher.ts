@@ -173,7 +173,7 @@ export const createPusher = async (deps: PusherDeps) => {
       const feed = await feedOf(tenantId);
       joined.cursor = afterParam === null ? feed.watermark : BigInt(afterParam);
       if (!sendTo(joined, helloFrame(tenantId, afterParam === null ? undefined : joined.cursor))) return;
-      const ok = await catchUp(feed, joined, { store: deps.store, codec: deps.codec, tenantId, pageSize: settings.pageSize, drained: () => drained(joined) });
+      const ok = await catchUp(feed, joined, { store: deps.store, codec: deps.codec, log, tenantId, pageSize: settings.pageSize, drained: () => drained(joined) });
       if (ok) sendTo(joined, liveFrame(joined.cursor));
     } catch (error) {
       log.error({ err: error, tenantId }, 'ws catch-up failed');

@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
+import type { Decoded } from '../../domain/events.ts';
+import { CODEC_ERRORS } from '../../domain/ports/codec.ts';
 import type { EventCodec } from '../../domain/ports/codec.ts';
-import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import { hasCode } from '../../domain/shared/errors.ts';
 import { eventFrame } from './frames.ts';
 
 /** Before every position: `after` of a read from the start of the log. */
@@ -23,6 +26,29 @@ export interface TenantFeedDeps {
   /** The position the feed starts after (the log's head when the first socket of the tenant came). */
   readonly start: bigint;
 }
+
+const undecodable = (error: unknown) => hasCode(error, CODEC_ERRORS.decode) || hasCode(error, CODEC_ERRORS.decryption);
+
+/**
+ * A page decoded `view`. An event no retry can decode (the projector halts on it; the read API
+ * never shows it) is left out and logged: otherwise it would stop the tenant's feed for good.
+ */
+const decodeForView = async (deps: Pick<TenantFeedDeps, 'codec' | 'log' | 'tenantId'>, page: readonly RecordedEvent[]): Promise<Decoded[]> => {
+  try {
+    return await deps.codec.decode(page, 'view');
+  } catch (error) {
+    if (!undecodable(error)) throw error;
+    const decoded: Decoded[] = [];
+    for (const event of page)
+      try {
+        decoded.push(...(await deps.codec.decode([event], 'view')));
+      } catch (failure) {
+        if (!undecodable(failure)) throw failure;
+        deps.log.error({ err: failure, tenantId: deps.tenantId, position: event.position.toString() }, 'ws pusher skips an event it cannot decode');
+      }
+    return decoded;
+  }
+};
 
 /**
  * The live side of one tenant's sockets. The bus only wakes it: it reads the tenant's events after
@@ -47,7 +73,7 @@ export const createTenantFeed = (deps: TenantFeedDeps) => {
         again = false;
         const page = await deps.store.readAll({ ...afterOf(watermark), filter: { tenantId: deps.tenantId }, maxCount: deps.pageSize });
         if (page.length === 0) continue;
-        const decoded = await deps.codec.decode(page, 'view');
+        const decoded = await decodeForView(deps, page);
         // encoded once: every member gets the same bytes
         const frames = decoded.map((event) => ({ position: event.position, text: Buffer.from(eventFrame(event)) }));
         watermark = page[page.length - 1]!.position;
@@ -100,7 +126,7 @@ export type TenantFeed = ReturnType<typeof createTenantFeed>;
 export const catchUp = async (
   feed: TenantFeed,
   member: FeedMember,
-  deps: Pick<TenantFeedDeps, 'store' | 'codec' | 'tenantId' | 'pageSize'> & { drained(): Promise<boolean> },
+  deps: Pick<TenantFeedDeps, 'store' | 'codec' | 'log' | 'tenantId' | 'pageSize'> & { drained(): Promise<boolean> },
 ): Promise<boolean> => {
   for (;;) {
     const before = feed.watermark;
@@ -109,16 +135,19 @@ export const catchUp = async (
       return true;
     }
     const page = await deps.store.readAll({ ...afterOf(member.cursor), filter: { tenantId: deps.tenantId }, maxCount: deps.pageSize });
-    const decoded = await deps.codec.decode(page, 'view');
+    const decoded = await decodeForView(deps, page);
     const level = feed.watermark;
     const sendable = decoded.filter((event) => event.position <= level);
     for (const event of sendable) {
       if (!member.send(eventFrame(event))) return false;
       member.cursor = event.position;
     }
+    // past an event left out as undecodable, too: the next page starts after it
+    const covered = page.filter((event) => event.position <= level).at(-1)?.position;
+    if (covered !== undefined && covered > member.cursor) member.cursor = covered;
     // The page covered everything up to `level` when it reached past it, or when it ended before
     // the page size while the feed stood still (the log's head was at or past `level` when read).
-    if (sendable.length < page.length || (page.length < deps.pageSize && level === before)) {
+    if (page.some((event) => event.position > level) || (page.length < deps.pageSize && level === before)) {
       feed.join(member);
       return true;
     }
