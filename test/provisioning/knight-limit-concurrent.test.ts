@@ -22,6 +22,6 @@ describe('knights at once under concurrent deploys', () => {
     const accepted = replies.filter((r) => r.status === 202);
     const refused = replies.filter((r) => r.status === 403);
     expect([accepted.length, refused.length]).toEqual([5, 3]);
-    expect(refused[0]!.body.code).toBe('knight_limit_reached');
+    expect((refused[0]!.body as unknown as { code: string }).code).toBe('knight_limit_reached');
   });
 });
