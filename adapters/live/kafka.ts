@@ -103,10 +103,16 @@ export const createKafkaLiveFeed = (options: { kafka: Kafka; topic: string; part
       const close = async () => {
         closers.delete(close);
         await consumer.disconnect();
+        // best effort: with Kafka down the group is left to expire, and the caller's shutdown goes on
         const cleanup = kafka.admin();
-        await cleanup.connect();
-        await cleanup.deleteGroups([groupId]).catch(() => undefined);
-        await cleanup.disconnect();
+        try {
+          await cleanup.connect();
+          await cleanup.deleteGroups([groupId]).catch(() => undefined);
+        } catch {
+          // unreachable broker
+        } finally {
+          await cleanup.disconnect().catch(() => undefined);
+        }
       };
       closers.add(close);
       return { close };

@@ -126,6 +126,11 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
           handle,
         );
         subscription = current;
+        // stopped while it was starting: stop() closed the one before, so this one is ours to close
+        if (!running) {
+          await current.close();
+          return;
+        }
         current.done.catch((error: unknown) => {
           if (!running) return;
           log.error({ err: error }, 'saga consumer failed; starting it again from its checkpoint');
