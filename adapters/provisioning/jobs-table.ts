@@ -55,6 +55,14 @@ export const createJobsTable = async (db: Querier, schema: string, instanceId: s
       return rows.map((r) => ({ streamId: r.stream_id, wakes: Number(r.wakes), attempts: r.attempts }));
     },
     /** The step ended waiting: due at `dueAtMs`, or at once if it was woken meanwhile. */
+    /** Extends this instance's lease on a job whose step is still running (false: the lease is not ours any more). */
+    async renew(streamId: string, leaseMs: number): Promise<boolean> {
+      const { rows } = await db.query(
+        `UPDATE ${table} SET leased_until = now() + make_interval(secs => $3::float8 / 1000) WHERE stream_id = $1 AND leased_by = $2 RETURNING stream_id`,
+        [streamId, instanceId, leaseMs],
+      );
+      return rows.length > 0;
+    },
     async reschedule(job: ClaimedJob, dueAtMs: number, attempts: number, why: string): Promise<void> {
       await db.query(
         `UPDATE ${table} SET due_at = CASE WHEN wakes = $2 THEN $3::timestamptz ELSE now() END,

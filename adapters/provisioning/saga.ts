@@ -85,6 +85,10 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
   };
 
   const step = (job: { streamId: string; wakes: number; attempts: number }) => {
+    // A step may run longer than the lease (an agent VM's bootstrap is minutes of commands): renewed
+    // while it runs, so another saga process does not claim the job and repeat its effects meanwhile.
+    const renewal = setInterval(() => void jobs.renew(job.streamId, leaseMs).catch(() => undefined), Math.max(leaseMs / 3, 50));
+    renewal.unref();
     const work = stepper
       .run(job)
       .catch(async (error: unknown) => {
@@ -92,6 +96,7 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
         await jobs.reschedule(job, clock().getTime() + 5_000, job.attempts + 1, 'step failed').catch(() => undefined);
       })
       .finally(() => {
+        clearInterval(renewal);
         inFlight.delete(job.streamId);
         kick.notify();
       });

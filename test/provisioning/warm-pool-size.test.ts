@@ -6,7 +6,7 @@ import type { Vm, VmProvider } from '../../domain/ports/vm-provider.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
 
 /** ORGO_WARM_POOL computers are kept warm: refills that overlap must not create more than that. */
-describe('warm pool size (review)', () => {
+describe('warm pool size', () => {
   const schema = uniqueSchema('rv_pool');
   const db = pgPoolDb(TEST_DATABASE_URL, 4);
   afterAll(async () => {

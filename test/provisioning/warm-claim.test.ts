@@ -7,7 +7,7 @@ import type { Vm, VmProvider } from '../../domain/ports/vm-provider.ts';
  * meantime must not be claimed then: the job's own computer (already created under its name) would be
  * left running, unowned, and a warm computer spent for nothing.
  */
-describe('effects: a warm computer is not claimed for a name that already has a computer (review)', () => {
+describe('effects: a warm computer is not claimed for a name that already has a computer', () => {
   it('the second ProvideComputer of a booting knight keeps its own computer', async () => {
     const computers = new Map<string, Vm>();
     let n = 0;

@@ -28,7 +28,7 @@ const harness = (knights: string[]) => {
   return { terminated, changed };
 };
 
-describe('tier downgrade (review)', () => {
+describe('tier downgrade', () => {
   it('the same TenantTierChanged delivered twice keeps the knights the new tier allows', async () => {
     const h = harness(['a', 'b', 'c']); // pro: 3 knights
     await h.changed('pro', 'free');
