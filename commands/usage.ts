@@ -47,6 +47,25 @@ export interface CountingUsageOptions {
  * limit small), plus the deploys this process accepted past that read and those being decided
  * (`reserveKnight`), so deploys sent together cannot all pass the knights-at-once limit.
  */
+/**
+ * One reservation on a count: in flight until settled; then, when it appended something the last read
+ * did not count, remembered by its position until a read includes it.
+ */
+const reserve = (entry: { inFlight: number; local: bigint[] }, count: number, counted: (position: bigint) => boolean, settled?: () => void): MessageSlot => {
+  entry.inFlight += 1;
+  let done = false;
+  return {
+    count,
+    settle(position) {
+      if (done) return;
+      done = true;
+      entry.inFlight -= 1;
+      if (position !== undefined && !counted(position)) entry.local.push(position);
+      settled?.();
+    },
+  };
+};
+
 export const countingUsage = (options: CountingUsageOptions): UsageLookup => {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? 10_000;
@@ -98,37 +117,16 @@ export const countingUsage = (options: CountingUsageOptions): UsageLookup => {
             const entry = knights.get(tenantId) ?? { local: [], inFlight: 0 };
             knights.set(tenantId, entry);
             if (read.position !== undefined) entry.local = entry.local.filter((p) => p > read.position!);
-            const count = read.knights + entry.local.length + entry.inFlight;
-            entry.inFlight += 1;
-            let settled = false;
-            return {
-              count,
-              settle(position) {
-                if (settled) return;
-                settled = true;
-                entry.inFlight -= 1;
-                if (position !== undefined) entry.local.push(position);
-                if (entry.inFlight === 0 && entry.local.length === 0) knights.delete(tenantId);
-              },
-            };
+            return reserve(entry, read.knights + entry.local.length + entry.inFlight, () => false, () => {
+              if (entry.inFlight === 0 && entry.local.length === 0) knights.delete(tenantId);
+            });
           },
         }
       : {}),
     async reserveMessage(tenantId, day): Promise<MessageSlot> {
       const entry = await fresh(tenantId, day);
-      const count = countOf(entry);
-      entry.inFlight += 1;
-      let settled = false;
-      return {
-        count,
-        settle(position) {
-          if (settled) return;
-          settled = true;
-          entry.inFlight -= 1;
-          // a message the last read already counted (the projector was quick) is not added again
-          if (position !== undefined && (entry.basePosition === undefined || position > entry.basePosition)) entry.local.push(position);
-        },
-      };
+      // a message the last read already counted (the projector was quick) is not added again
+      return reserve(entry, countOf(entry), (position) => entry.basePosition !== undefined && position <= entry.basePosition);
     },
   };
 };
