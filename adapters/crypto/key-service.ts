@@ -63,6 +63,8 @@ export const createSqlKeyService = async (options: SqlKeyServiceOptions): Promis
   const cacheMs = options.cacheMs ?? 60_000;
   const cache = new Map<string, { cipher: TenantCipher | undefined; until: number }>();
   const loading = new Map<string, Promise<TenantCipher | undefined>>();
+  // Bumped by erase(): a read that started before it may hold the key it just deleted.
+  const erasures = new Map<string, number>();
 
   const remember = (tenantId: string, cipher: TenantCipher | undefined) => {
     cache.delete(tenantId);
@@ -106,8 +108,9 @@ export const createSqlKeyService = async (options: SqlKeyServiceOptions): Promis
       const key = `${tenantId}\0${opts.create === true}`;
       let pending = loading.get(key);
       if (!pending) {
+        const epoch = erasures.get(tenantId) ?? 0;
         pending = load(tenantId, opts.create === true)
-          .then((cipher) => remember(tenantId, cipher))
+          .then((cipher) => ((erasures.get(tenantId) ?? 0) === epoch ? remember(tenantId, cipher) : undefined))
           .finally(() => loading.delete(key));
         loading.set(key, pending);
       }
@@ -119,6 +122,7 @@ export const createSqlKeyService = async (options: SqlKeyServiceOptions): Promis
          ON CONFLICT (tenant_id) DO UPDATE SET master_key_id = NULL, wrapped = NULL, erased_at = coalesce(${s}.data_keys.erased_at, now())`,
         [tenantId],
       );
+      erasures.set(tenantId, (erasures.get(tenantId) ?? 0) + 1);
       remember(tenantId, undefined);
     },
     async rewrap() {
