@@ -128,6 +128,8 @@ export const pgPoolDb = (connectionString: string, poolSize: number, appendConcu
         });
         await next.connect();
         await next.query(`LISTEN "${channel}"`);
+        // closed while this connection was being made: close() could not end it
+        if (stopped) return void (await next.end().catch(() => undefined));
         client = next;
         onNotify(); // anything committed while we were not listening
       };

@@ -84,7 +84,7 @@ export const createTail = (source: TailSource, capacity = DEFAULT_CAPACITY) => {
         running = undefined;
         covering = false;
         grown.notify();
-        setTimeout(() => void ensure().catch(() => undefined), RESTART_PAUSE_MS).unref();
+        restartLater();
       },
     );
   };
@@ -93,6 +93,11 @@ export const createTail = (source: TailSource, capacity = DEFAULT_CAPACITY) => {
     if (users === 0 || running) return;
     starting ??= start().finally(() => (starting = undefined));
     await starting;
+  };
+
+  /** Tries to start the tail again until it runs or nobody uses it (the database may still be down). */
+  const restartLater = (): void => {
+    setTimeout(() => void ensure().catch(restartLater), RESTART_PAUSE_MS).unref();
   };
 
   /** Index of the first buffered event after `after`, or -1 when the buffer does not cover it. */
@@ -111,6 +116,8 @@ export const createTail = (source: TailSource, capacity = DEFAULT_CAPACITY) => {
 
   const stop = async (): Promise<void> => {
     await starting?.catch(() => undefined);
+    // a subscription acquired the tail while this stop waited: it keeps running for it
+    if (users > 0) return;
     const current = running;
     running = undefined;
     covering = false;
@@ -128,7 +135,9 @@ export const createTail = (source: TailSource, capacity = DEFAULT_CAPACITY) => {
     wakeup: grown as Wakeup,
     async acquire(): Promise<void> {
       users++;
-      await ensure();
+      // A tail that cannot start (the database is down) must not fail the subscription for good:
+      // it reads the log itself until the tail runs.
+      await ensure().catch(restartLater);
     },
     async release(): Promise<void> {
       users = Math.max(0, users - 1);

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import { createPostgresEventStore } from '../../adapters/event-store/postgres.ts';
+import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
+import { newEvent, uniqueTenant } from '../support/ids.ts';
+
+describe('SQL event store: shared tail hand-over', () => {
+  const schema = uniqueSchema('rvstore');
+  let store: EventStore;
+  beforeAll(async () => {
+    store = await createPostgresEventStore({ connectionString: TEST_DATABASE_URL, schema, poolSize: 4 });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await dropSchema(schema);
+  });
+
+  it('a subscription opened right after the last one closed still gets live events promptly', async () => {
+    const t = uniqueTenant();
+    const first = store.subscribe({}, () => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    await first.close();
+    // re-subscribe at once (a pusher reconnecting, a consumer restarting)
+    const seen: RecordedEvent[] = [];
+    const second = store.subscribe({ filter: { tenantId: t } }, (events) => void seen.push(...events));
+    await new Promise((r) => setTimeout(r, 300));
+    const latencies: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = Date.now();
+      await store.append(`tenant-${t}`, [newEvent(t, 'Thing', { i })], 'any');
+      while (seen.length < i + 1 && Date.now() - started < 3_000) await new Promise((r) => setTimeout(r, 5));
+      latencies.push(Date.now() - started);
+    }
+    await second.close();
+    expect(seen).toHaveLength(5);
+    expect(Math.max(...latencies)).toBeLessThan(200);
+  });
+  it('control: the same after a pause', async () => {
+    const t = uniqueTenant();
+    const first = store.subscribe({}, () => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    await first.close();
+    await new Promise((r) => setTimeout(r, 50));
+    // re-subscribe at once (a pusher reconnecting, a consumer restarting)
+    const seen: RecordedEvent[] = [];
+    const second = store.subscribe({ filter: { tenantId: t } }, (events) => void seen.push(...events));
+    await new Promise((r) => setTimeout(r, 300));
+    const latencies: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = Date.now();
+      await store.append(`tenant-${t}`, [newEvent(t, 'Thing', { i })], 'any');
+      while (seen.length < i + 1 && Date.now() - started < 3_000) await new Promise((r) => setTimeout(r, 5));
+      latencies.push(Date.now() - started);
+    }
+    await second.close();
+    expect(seen).toHaveLength(5);
+    expect(Math.max(...latencies)).toBeLessThan(200);
+  });
+});
