@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { createInProcessBus } from '../adapters/bus/in-process.ts';
 import { createSqlCheckpointStore } from '../adapters/bus/sql-checkpoints.ts';
 import { createSqlDeadLetters } from '../adapters/bus/sql-dead-letters.ts';
@@ -74,7 +74,9 @@ export const openStorage = async (config: Config, role = 'service', options: Sto
   const { log } = options;
   if (config.eventStore === 'pglite') {
     const dir = path.join(config.DATA_DIR, 'pglite');
-    await mkdir(dir, { recursive: true });
+    // PGlite writes its files 0666 whatever the umask: only this user may enter the directory
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
     const { PGlite } = await import('@electric-sql/pglite'); // loaded only for the embedded default
     const pg = await PGlite.create(dir);
     const db = pgliteDb(pg, { ownsInstance: false });

@@ -1,0 +1,51 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { effectiveConfig } from '../../runtime/config-schema.ts';
+import { loadConfig } from '../../runtime/config.ts';
+import { checkReachable } from '../../runtime/preflight.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+/** `openclaw-service <args>` with a minimal environment; exit code and output. */
+const run = async (args: string[]) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+};
+
+describe('review (ops): configuration', () => {
+  // libpq and node-postgres (pg-connection-string) take the password from ?password= too
+  it('`config` masks a DATABASE_URL password given as a query parameter', () => {
+    const shown = effectiveConfig({ DATABASE_URL: 'postgres://app@db.internal:5432/openclaw?password=hunter2' });
+    expect(String(shown.DATABASE_URL)).not.toContain('hunter2');
+  });
+
+  it('an unreachable DATABASE_URL is named without its ?password=', async () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://app@127.0.0.1:1/openclaw?password=hunter2' });
+    const error = await checkReachable(config, 1_000).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).not.toContain('hunter2');
+  });
+
+  it('a blank PORT (whitespace) is refused, not taken as port 0 (a random port)', () => {
+    expect(() => loadConfig({ PORT: ' ' })).toThrow(/PORT/);
+  });
+});
+
+describe('review (ops): status --url', () => {
+  it('an unreachable server is one line naming it, not a stack trace', async () => {
+    const r = await run(['status', '--url', 'http://127.0.0.1:1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  }, 60_000);
+});
