@@ -287,8 +287,11 @@ overApi(
     .requiredOption('--task <text>', 'what the knight is to do')
     .option('--timeout <seconds>', 'give up after this long (exit 1)', '600'),
 ).action(async (options: { tenant: string; task: string; timeout: string; url?: string; operatorKey?: string; json?: boolean }) => {
+  // checked before anything is requested: a knight is a billed VM, not to be left behind by a typo
+  const timeoutSeconds = Number(options.timeout);
+  if (!/^\d{1,6}$/.test(options.timeout) || timeoutSeconds < 1) throw new ConfigError(`--timeout: whole seconds from 1, got ${JSON.stringify(options.timeout)}`);
   const { deployKnight, targetOf } = await import('./tenant-cli.ts');
-  process.exitCode = await deployKnight(await targetOf(options), { ...options, timeoutSeconds: Number(options.timeout), json: options.json === true });
+  process.exitCode = await deployKnight(await targetOf(options), { ...options, timeoutSeconds, json: options.json === true });
 });
 
 overApi(

@@ -59,6 +59,8 @@ export const redactUrl = (value: string): string => {
   try {
     const url = new URL(value);
     if (url.password) url.password = '***';
+    // drivers also take credentials from the query (postgres ?password=, redis ?password=)
+    for (const name of [...url.searchParams.keys()]) if (/pass|secret|token|key/i.test(name)) url.searchParams.set(name, '***');
     return url.toString();
   } catch {
     return '***';

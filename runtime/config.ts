@@ -90,6 +90,9 @@ const problemText = (issue: z.core.$ZodIssue, env: NodeJS.ProcessEnv): string =>
  * variable. Adapters own the schemas of their variables; roles check them here, before starting.
  */
 export const parseEnv = <S extends z.ZodType>(envSchema: S, env: NodeJS.ProcessEnv): z.output<S> => {
+  // only spaces is a mistake, not "unset": a number would read it as 0 (PORT=' ' a random port)
+  const blank = Object.entries(env).filter(([name, v]) => v !== undefined && v !== '' && v.trim() === '' && name in ((envSchema as { shape?: object }).shape ?? {}));
+  if (blank.length > 0) throw new ConfigError(`invalid configuration: ${blank.map(([name]) => `${name}: only spaces; unset it or give a value`).join('; ')}`);
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => problemText(i, env)).join('; ')}`);

@@ -2,10 +2,11 @@ import { migrateReadModels } from '../adapters/projections/projector.ts';
 import { projectionStatus } from '../adapters/projections/status.ts';
 import { relayLag } from '../adapters/relay/relay.ts';
 import { PROJECTIONS } from '../projections/index.ts';
-import { loadConfig } from './config.ts';
+import { ConfigError, loadConfig } from './config.ts';
 import { effectiveConfig } from './config-schema.ts';
 import { ROLE_NAMES } from './roles.ts';
 import { openStorage } from './stores.ts';
+import { ApiFailure } from './tenant-cli.ts';
 
 const print = (json: boolean, data: unknown, text: () => string) => process.stdout.write(`${json ? JSON.stringify(data) : text()}\n`);
 
@@ -37,8 +38,20 @@ export const migrate = async () => {
  */
 export const status = async (options: { url?: string; json: boolean }): Promise<number> => {
   if (options.url) {
-    const res = await fetch(new URL('/readyz', options.url));
-    const body = (await res.json()) as { status: string; checks: Record<string, { ok: boolean; detail?: string }> };
+    // one line, as every CLI failure: a bad URL, a server that is not there, an answer that is not ours
+    const why = (error: unknown) => (error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error));
+    let url: URL;
+    try {
+      url = new URL('/readyz', options.url);
+    } catch {
+      throw new ConfigError(`--url: an http(s) URL of a running server, got ${JSON.stringify(options.url)}`);
+    }
+    const res = await fetch(url).catch((error: unknown) => {
+      throw new ApiFailure(`cannot reach ${options.url}: ${why(error)}`);
+    });
+    const body = (await res.json().catch(() => {
+      throw new ApiFailure(`${url.href} answered ${res.status} with something other than a readiness report (is it this service?)`);
+    })) as { status: string; checks: Record<string, { ok: boolean; detail?: string }> };
     print(options.json, body, () =>
       [`${options.url}: ${body.status}`, ...Object.entries(body.checks).map(([k, c]) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${k.padEnd(32)} ${c.detail ?? ''}`)].join('\n'),
     );

@@ -16,7 +16,7 @@ export const prepareProcess = async (config: Config, role: string) => {
   await checkReachable(config);
   const tracing = startTracing(process.env, role);
   installShellTelemetry();
-  let started = false;
+  let started: boolean | 'stopping' = false;
   const metrics =
     config.METRICS_PORT === undefined
       ? undefined
@@ -34,6 +34,8 @@ export const prepareProcess = async (config: Config, role: string) => {
     stopping: (stop: () => Promise<void>) => {
       started = true;
       return async () => {
+        // not ready while the roles drain: the probe takes the process out of service first
+        started = 'stopping';
         await stop();
         await metrics?.close();
         await tracing?.shutdown();

@@ -3,11 +3,14 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { createWakeup } from '../adapters/event-store/sql/wakeup.ts';
 import type { Wakeup } from '../adapters/event-store/sql/wakeup.ts';
+import { countProjectorFailure, observeProjectorBatch } from '../adapters/telemetry/metrics.ts';
 
 export type ToProjectorThread = { readonly type: 'stop' };
 export type FromProjectorThread =
   | { readonly type: 'ready' }
-  | { readonly type: 'applied'; readonly position: string }
+  | { readonly type: 'applied'; readonly position: string; readonly events: number; readonly schema: string }
+  /** A failed batch or a halt, counted in this thread's metrics (the worker's own registry is served by nobody). */
+  | { readonly type: 'failure'; readonly kind: 'error' | 'halt'; readonly schema: string }
   | { readonly type: 'stopped' }
   | { readonly type: 'failed'; readonly message: string };
 
@@ -64,7 +67,10 @@ export const startProjectorThread = async (env: Record<string, string | undefine
           reject(failure);
         } else if (message.type === 'applied') {
           position = BigInt(message.position);
+          observeProjectorBatch(message.schema, message.events);
           applied.notify();
+        } else if (message.type === 'failure') {
+          countProjectorFailure(message.schema, message.kind);
         }
       });
       worker.on('error', (error) => {

@@ -26,7 +26,9 @@ try {
   const projector = projectorOn(opened, log, {
     schema: config.READ_MODEL_SCHEMA,
     lingerMs: config.PROJECTOR_LINGER_MS,
-    onApplied: (position) => post({ type: 'applied', position: position.toString() }),
+    // the worker's metrics registry is served by nobody: batches and failures are counted by the thread that started it
+    onApplied: (position, events) => post({ type: 'applied', position: position.toString(), events, schema: config.READ_MODEL_SCHEMA }),
+    onFailure: (kind) => post({ type: 'failure', kind, schema: config.READ_MODEL_SCHEMA }),
   });
   port.on('message', (message: ToProjectorThread) => {
     if (message.type !== 'stop') return;

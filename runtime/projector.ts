@@ -11,7 +11,7 @@ import type { Storage } from './stores.ts';
 export const projectorOn = (
   storage: Storage,
   log: Logger,
-  options: { schema: string; lingerMs?: number; db?: Storage['db']; onApplied?: ProjectorOptions['onApplied'] },
+  options: { schema: string; lingerMs?: number; db?: Storage['db']; onApplied?: ProjectorOptions['onApplied']; onFailure?: (kind: 'error' | 'halt') => void },
 ) =>
   createProjector({
     db: options.db ?? storage.db,
@@ -21,6 +21,12 @@ export const projectorOn = (
     projections: PROJECTIONS,
     ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
     ...(options.onApplied ? { onApplied: options.onApplied } : {}),
-    onError: (error) => log.error({ err: error }, 'projector batch failed; retrying from the checkpoint'),
-    onHalt: (error) => log.fatal({ err: error }, 'projector halted: an event in the log cannot be decoded; the read models stop before it'),
+    onError: (error) => {
+      log.error({ err: error }, 'projector batch failed; retrying from the checkpoint');
+      options.onFailure?.('error');
+    },
+    onHalt: (error) => {
+      log.fatal({ err: error }, 'projector halted: an event in the log cannot be decoded; the read models stop before it');
+      options.onFailure?.('halt');
+    },
   });

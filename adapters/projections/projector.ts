@@ -39,7 +39,8 @@ export interface ProjectorOptions {
    */
   readonly onHalt?: (error: unknown) => void;
   /** Called after each batch commits, with the position reached. */
-  readonly onApplied?: (position: bigint) => void;
+  /** After every applied batch: its last position and how many events it held. */
+  readonly onApplied?: (position: bigint, events: number) => void;
 }
 
 // roles are cluster-wide: one read-model migration at a time across databases too
@@ -128,7 +129,7 @@ export const createProjector = (options: ProjectorOptions) => {
           observeProjectorBatch(target.schema, events.length);
           health?.succeeded();
           applied.notify();
-          options.onApplied?.(position);
+          options.onApplied?.(position, events.length);
           announcer.notify();
           if (linger > 0 && events.length < batchSize && running) await new Promise((resolve) => setTimeout(resolve, linger));
         },

@@ -41,11 +41,12 @@ export const metricsRoute =
 
 /** 200 when the process is up and every dependency and log reader is fine; 503 with each check otherwise. */
 export const readyRoute =
-  (started: () => boolean, bounds: ReadyBounds): RequestHandler =>
+  (started: () => boolean | 'stopping', bounds: ReadyBounds): RequestHandler =>
   async (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    if (!started()) {
-      res.status(503).json({ status: 'starting', checks: {} });
+    const state = started();
+    if (state !== true) {
+      res.status(503).json({ status: state === 'stopping' ? 'stopping' : 'starting', checks: {} });
       return;
     }
     const r = await readiness(bounds);
@@ -77,7 +78,7 @@ export const httpTelemetry = (): RequestHandler => (req, res, next) => {
  * METRICS_PORT: /metrics, /healthz and /readyz with no credentials, on an interface of their
  * own, for Prometheus and probes inside the cluster (roles without HTTP have only this).
  */
-export const startTelemetryServer = async (options: { port: number; host: string; started: () => boolean; bounds: ReadyBounds }) => {
+export const startTelemetryServer = async (options: { port: number; host: string; started: () => boolean | 'stopping'; bounds: ReadyBounds }) => {
   const app = express();
   app.disable('x-powered-by');
   app.get('/metrics', metricsRoute({ open: true }));

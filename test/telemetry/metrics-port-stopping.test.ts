@@ -7,7 +7,7 @@ import { prepareProcess } from '../../runtime/process-setup.ts';
  * "503 starting/stopping around" the roles being up. While the roles drain after SIGTERM the
  * metrics port should no longer say ready.
  */
-describe('review (ops): the metrics port while the process stops', () => {
+describe('the metrics port while the process stops', () => {
   it('/readyz on METRICS_PORT is not 200 while the roles are stopping', async () => {
     const setup = await prepareProcess(loadConfig({ METRICS_PORT: '0', DATA_DIR: '/tmp/rv-unused' }), 'test');
     let release!: () => void;

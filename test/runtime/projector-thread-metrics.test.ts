@@ -12,7 +12,7 @@ import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres
  * PROJECTOR_MODE=thread is the api role's default, and its projector's metrics live in the worker
  * thread's own prom-client registry, which no /metrics serves.
  */
-describe('review (ops): projector metrics with PROJECTOR_MODE=thread', () => {
+describe('projector metrics with PROJECTOR_MODE=thread', () => {
   const events = uniqueSchema('rvm_ev');
   const readModels = uniqueSchema('rvm_rm');
   let store: EventStore;

@@ -23,7 +23,7 @@ const run = async (args: string[]) => {
   }
 };
 
-describe('review (ops): configuration', () => {
+describe('configuration: passwords in URL queries, blank values', () => {
   // libpq and node-postgres (pg-connection-string) take the password from ?password= too
   it('`config` masks a DATABASE_URL password given as a query parameter', () => {
     const shown = effectiveConfig({ DATABASE_URL: 'postgres://app@db.internal:5432/openclaw?password=hunter2' });
@@ -42,10 +42,16 @@ describe('review (ops): configuration', () => {
   });
 });
 
-describe('review (ops): status --url', () => {
+describe('CLI failures are one line', () => {
   it('an unreachable server is one line naming it, not a stack trace', async () => {
     const r = await run(['status', '--url', 'http://127.0.0.1:1']);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  }, 60_000);
+
+  it('deploy-knight --timeout abc is refused before anything is requested (exit 2), not a knight left behind', async () => {
+    // the server URL is unreachable on purpose: a request would fail with "cannot reach" (exit 1) instead
+    const r = await run(['deploy-knight', '--url', 'http://127.0.0.1:1', '--operator-key', 'ocs_aaaaaaaaaaaa_bbbb', '--tenant', 'acme', '--task', 'x', '--timeout', 'abc']);
+    expect([r.code, r.stderr.trim()]).toEqual([2, expect.stringContaining('--timeout')]);
   }, 60_000);
 });

@@ -19,7 +19,7 @@ const reachable = (dir: string): string[] => {
   return out;
 };
 
-describe('review (ops): the embedded DATA_DIR', () => {
+describe('the embedded DATA_DIR', () => {
   const parent = mkdtempSync(path.join(os.tmpdir(), 'rv-datadir-'));
   afterAll(() => rmSync(parent, { recursive: true, force: true }));
 
