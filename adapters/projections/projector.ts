@@ -38,8 +38,7 @@ export interface ProjectorOptions {
    * read models, so the projector stops here, at the event before it, and reports why.
    */
   readonly onHalt?: (error: unknown) => void;
-  /** Called after each batch commits, with the position reached. */
-  /** After every applied batch: its last position and how many events it held. */
+  /** Called after each batch commits: the position reached and how many events the batch held. */
   readonly onApplied?: (position: bigint, events: number) => void;
 }
 

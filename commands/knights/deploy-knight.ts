@@ -22,8 +22,10 @@ export const deployKnight = async (
   options: { knightId?: string } = {},
 ): Promise<Accepted & { knightId: string }> => {
   const knightId = asKnightId(options.knightId ?? ports.newId());
+  const tenant = await tenantFactsOf(ports, caller.tenantId);
   // a slot, not a bare count: deploys sent together must not all pass the knights-at-once limit
-  const [tenant, slot] = await Promise.all([tenantFactsOf(ports, caller.tenantId), reserveKnight(ports.usage, caller.tenantId)]);
+  // (taken last: from here on it is always settled)
+  const slot = await reserveKnight(ports.usage, caller.tenantId);
   let position: bigint | undefined;
   try {
     const result = await ports.shell.handle(
