@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgPoolDb } from '../../adapters/event-store/postgres.ts';
 import { createSqlEventStore } from '../../adapters/event-store/sql/store.ts';
+import { registry } from '../../adapters/telemetry/metrics.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { loadConfig } from '../../runtime/config.ts';
 import { createLogger } from '../../runtime/logger.ts';
@@ -96,6 +97,17 @@ describe('projector thread', () => {
       expect(await threadConnections()).toBe(0);
     } finally {
       await storage.close();
+    }
+  });
+
+  // the worker's own metrics registry is served by nobody (PROJECTOR_MODE=thread is the api role's default)
+  it("the thread's applied batches are counted in this process's /metrics", async () => {
+    const handle = await startProjectorThread(env);
+    try {
+      await reach(handle, await tenantCreated(`t-${randomUUID().slice(0, 8)}`));
+      expect(await registry.metrics()).toMatch(new RegExp(`openclaw_projector_batch_events_count\\{schema="${readModels}"\\} [1-9]`));
+    } finally {
+      await handle.stop();
     }
   });
 });
