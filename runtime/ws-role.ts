@@ -68,7 +68,7 @@ export const startWsRole = async (ctx: RoleContext): Promise<RunningRole> => {
   let ready = false;
   const own = ctx.shared.http
     ? undefined
-    : await startHttpServer({ port: ctx.config.PORT, host: ctx.config.HOST, readiness: () => ({ ready, detail: { role: 'ws' } }) });
+    : await startHttpServer({ port: ctx.config.PORT, host: ctx.config.HOST, readiness: () => ({ ready, detail: { role: 'ws' } }), trustProxy: ctx.config.TRUST_PROXY });
   const http = ctx.shared.http ?? own!;
   const live = liveFeedOf(ctx);
   try {
@@ -80,6 +80,7 @@ export const startWsRole = async (ctx: RoleContext): Promise<RunningRole> => {
       live: live.feed,
       log: ctx.log,
       settings: pusherSettingsOf(ctx.env),
+      clientAddressOf: http.clientAddressOf,
     });
     pusher.attach(http.server);
     ready = true;

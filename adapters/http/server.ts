@@ -13,6 +13,12 @@ export interface HttpServer {
   readonly url: string;
   /** The Node server itself, for what shares its port beside express (WebSocket upgrades). */
   readonly server: http.Server;
+  /**
+   * The client of a request that did not pass through express (a WebSocket upgrade), by the same
+   * TRUST_PROXY rule as express's `req.ip`: the nearest address in `X-Forwarded-For` that is not a
+   * trusted proxy; without TRUST_PROXY, the socket's.
+   */
+  clientAddressOf(req: http.IncomingMessage): string | undefined;
   close(): Promise<void>;
 }
 
@@ -35,9 +41,25 @@ export const startHttpServer = async (options: { port: number; host: string; rea
   });
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  // express compiles the setting into this function (used for req.ip): one rule for both paths
+  const trusted = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
+  const clientAddressOf = (req: http.IncomingMessage): string | undefined => {
+    const socket = req.socket.remoteAddress;
+    if (options.trustProxy === undefined || socket === undefined) return socket;
+    const header = req.headers['x-forwarded-for'];
+    const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== '')
+      .reverse();
+    const chain = [socket, ...forwarded];
+    for (let hop = 0; hop < chain.length - 1; hop++) if (!trusted(chain[hop]!, hop)) return chain[hop];
+    return chain[chain.length - 1];
+  };
   return {
     app,
     server,
+    clientAddressOf,
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {

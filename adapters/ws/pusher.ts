@@ -29,6 +29,8 @@ export interface PusherDeps {
   readonly live?: LiveSource | undefined;
   readonly log: Logger;
   readonly settings?: Partial<PusherSettings>;
+  /** The client of an upgrade (TRUST_PROXY: HttpServer.clientAddressOf); default the socket's address. */
+  readonly clientAddressOf?: ((req: IncomingMessage) => string | undefined) | undefined;
 }
 
 const PATH = /^\/ws\/tenant\/([^/?#]*)$/;
@@ -153,7 +155,7 @@ export const createPusher = async (deps: PusherDeps) => {
       return refuse(ws, CLOSE.badRequest, closeReason('invalid_after', 'after must be a decimal position'));
     let principal;
     try {
-      principal = await deps.authenticator.authenticate(credentialSourceOf(req));
+      principal = await deps.authenticator.authenticate(credentialSourceOf(req, deps.clientAddressOf));
     } catch (error) {
       if (isHttpError(error)) return refuse(ws, closeCodeOfStatus(error.status), closeReason(error.code, error.message));
       log.error({ err: error }, 'ws authentication failed unexpectedly');

@@ -12,13 +12,13 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
  * X-Api-Key header (clients that can set headers), else the offered subprotocol
  * `bearer.<token or API key>` (browsers), read as `Authorization: Bearer <token>`.
  */
-export const credentialSourceOf = (req: IncomingMessage): CredentialSource => {
+export const credentialSourceOf = (req: IncomingMessage, clientAddressOf: (req: IncomingMessage) => string | undefined = (r) => r.socket.remoteAddress): CredentialSource => {
   const offered = (header(req, 'sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
   const bearer = offered.find((p) => p.startsWith(BEARER_PREFIX))?.slice(BEARER_PREFIX.length);
   const authorization = header(req, 'authorization');
   const apiKey = header(req, 'x-api-key');
   return {
-    ip: req.socket.remoteAddress,
+    ip: clientAddressOf(req),
     get(name) {
       const lower = name.toLowerCase();
       if (lower === 'x-api-key') return apiKey;

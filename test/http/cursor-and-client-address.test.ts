@@ -3,7 +3,11 @@ import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 import { client } from './support/client.ts';
 import type { Client } from './support/client.ts';
-import { newTenant } from './support/journey.ts';
+import { newTenant, tokenFor } from './support/journey.ts';
+import { createPusher } from '../../adapters/ws/pusher.ts';
+import { createInProcessLiveFeed } from '../../adapters/live/in-process.ts';
+import { createLogger } from '../../runtime/logger.ts';
+import { connect } from '../ws/support.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url');
 
@@ -32,6 +36,34 @@ describe('cursors and client addresses', () => {
     for (let i = 0; i < 6; i++) await attacker.get('/conversations', { 'x-forwarded-for': '203.0.113.7' });
     const victim = await client(h.baseUrl, key).get('/conversations', { 'x-forwarded-for': '198.51.100.9' });
     expect([victim.status, victim.body.code]).toEqual([200, undefined]);
+  });
+
+  it("WebSocket upgrades behind the proxy too: one client's failed attempts do not lock out another", async () => {
+    const pusher = await createPusher({
+      bus: h.storage.bus,
+      store: h.storage.store,
+      codec: h.storage.codec,
+      authenticator: h.platform.api.auth.authenticator,
+      live: createInProcessLiveFeed(),
+      log: createLogger('silent'),
+      clientAddressOf: h.http.clientAddressOf,
+    });
+    pusher.attach(h.http.server);
+    try {
+      const { tenantId, key } = await newTenant(operator);
+      const token = await tokenFor(h.baseUrl, key);
+      const refused: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const attempt = connect(h.baseUrl, tenantId, 'not-a-token', '', { headers: { 'x-forwarded-for': '203.0.113.7' } });
+        refused.push((await attempt.closed).code);
+      }
+      expect(refused.at(-1), 'the attacker itself is limited').toBe(4429);
+      const victim = connect(h.baseUrl, tenantId, token, '', { headers: { 'x-forwarded-for': '198.51.100.9' } });
+      await victim.until((f) => f.kind === 'live');
+      victim.ws.close();
+    } finally {
+      await pusher.close();
+    }
   });
 
   it('without TRUST_PROXY, X-Forwarded-For is ignored: a client cannot dodge the limit by naming other addresses', async () => {
