@@ -37,17 +37,6 @@ export interface CountingUsageOptions {
 }
 
 /**
- * Daily message counts without a database round trip per message: the read model's count, read
- * at most `maxAgeMs` ago, plus the user messages this process accepted past the position that
- * count reflects, plus those still being decided (`reserveMessage`). In one process the count is
- * exact whatever the projection lag and however many posts race; what it cannot
- * see is messages accepted by *other* processes and not yet read here (at most `maxAgeMs` plus
- * their projection lag), so a tenant posting through several API processes at once can go over
- * its quota by about that much. Knight counts are read for every deploy (deploys are rare and the
- * limit small), plus the deploys this process accepted past that read and those being decided
- * (`reserveKnight`), so deploys sent together cannot all pass the knights-at-once limit.
- */
-/**
  * One reservation on a count: in flight until settled; then, when it appended something the last read
  * did not count, remembered by its position until a read includes it.
  */
@@ -66,6 +55,17 @@ const reserve = (entry: { inFlight: number; local: bigint[] }, count: number, co
   };
 };
 
+/**
+ * Daily message counts without a database round trip per message: the read model's count, read
+ * at most `maxAgeMs` ago, plus the user messages this process accepted past the position that
+ * count reflects, plus those still being decided (`reserveMessage`). In one process the count is
+ * exact whatever the projection lag and however many posts race; what it cannot
+ * see is messages accepted by *other* processes and not yet read here (at most `maxAgeMs` plus
+ * their projection lag), so a tenant posting through several API processes at once can go over
+ * its quota by about that much. Knight counts are read for every deploy (deploys are rare and the
+ * limit small), plus the deploys this process accepted past that read and those being decided
+ * (`reserveKnight`), so deploys sent together cannot all pass the knights-at-once limit.
+ */
 export const countingUsage = (options: CountingUsageOptions): UsageLookup => {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? 10_000;

@@ -146,9 +146,9 @@ export interface ReadSide {
   tenants(page: PageRequest): Promise<Page<TenantSummary>>;
   /**
    * Quota facts for the command side: user messages on `day` and knights not yet terminated, and
-   * the usage projection's position in the same snapshot (undefined before its first batch).
+   * the checkpoints they reflect, in the same snapshot (undefined before a projection's first batch):
+   * `position` the usage projection's (of `messagesToday`), `knightsPosition` the knights projection's.
    */
-  /** `position`: the usage projection's checkpoint (of `messagesToday`); `knightsPosition`: the knights projection's (of `activeKnights`). */
   usageCounts(tenantId: TenantId, day: string): Promise<{ messagesToday: number; activeKnights: number; position: bigint | undefined; knightsPosition: bigint | undefined }>;
   /** Waits (bounded by timeoutMs, at most 2 s) until the read models have reached `minPosition`. */
   waitFor(minPosition: bigint, timeoutMs: number): Promise<Freshness>;

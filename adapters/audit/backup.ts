@@ -83,12 +83,6 @@ const asNewEvent = (e: RecordedEvent): NewEvent => ({ id: e.id, type: e.type, da
 const WINDOW_APPENDS = 200;
 const WINDOW_EVENTS = 3_000;
 
-/**
- * Loads a backup into an empty store: checks the whole file first (parse and chains: a bad line or
- * a broken link writes nothing), loads the data keys, then appends every event with its original
- * id, revision and recording time, in log order. Finally verifies the store's chains and that each
- * stream ends on the head hash the backup had.
- */
 const HEAD_WAIT_MS = 60_000;
 
 /** Until the log's head has reached `position`, polling; an error naming both if it has not within a minute. */
@@ -103,6 +97,12 @@ const untilHead = async (store: EventStore, position: bigint): Promise<void> => 
   }
 };
 
+/**
+ * Loads a backup into an empty store: checks the whole file first (parse and chains: a bad line or
+ * a broken link writes nothing), loads the data keys, then appends every event with its original
+ * id, revision and recording time, in log order. Finally verifies the store's chains and that each
+ * stream ends on the head hash the backup had.
+ */
 export const restoreBackup = async (
   deps: { store: EventStore; keys: Pick<KeyService, 'importWrapped'>; checkKeys?: (keys: readonly WrappedDataKey[]) => void },
   path: string,

@@ -54,7 +54,6 @@ export const createJobsTable = async (db: Querier, schema: string, instanceId: s
       );
       return rows.map((r) => ({ streamId: r.stream_id, wakes: Number(r.wakes), attempts: r.attempts }));
     },
-    /** The step ended waiting: due at `dueAtMs`, or at once if it was woken meanwhile. */
     /** Extends this instance's lease on a job whose step is still running (false: the lease is not ours any more). */
     async renew(streamId: string, leaseMs: number): Promise<boolean> {
       const { rows } = await db.query(
@@ -63,6 +62,7 @@ export const createJobsTable = async (db: Querier, schema: string, instanceId: s
       );
       return rows.length > 0;
     },
+    /** The step ended waiting: due at `dueAtMs`, or at once if it was woken meanwhile. */
     async reschedule(job: ClaimedJob, dueAtMs: number, attempts: number, why: string): Promise<void> {
       await db.query(
         `UPDATE ${table} SET due_at = CASE WHEN wakes = $2 THEN $3::timestamptz ELSE now() END,
