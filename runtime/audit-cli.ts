@@ -10,7 +10,7 @@ import { tenantStateAsOf } from '../adapters/audit/as-of.ts';
 import type { AsOf } from '../adapters/audit/as-of.ts';
 import { createChainVerifier } from '../adapters/audit/verify.ts';
 import { TENANT_ID_PATTERN } from '../domain/shared/ids.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, isCalendarDay, loadConfig } from './config.ts';
 import type { MasterKeys } from '../adapters/crypto/master-keys.ts';
 import { loadStorageMasterKeys } from './encryption.ts';
 import { openStorage } from './stores.ts';
@@ -129,10 +129,7 @@ export const asOfArg = (value: string | undefined): AsOf => {
   if (value === undefined) return { time: new Date() };
   if (/^\d{1,30}$/.test(value)) return { position: BigInt(value) };
   const time = new Date(value);
-  // Date rolls a day that does not exist (2026-02-30) over into the next month: refuse it instead
-  const day = /^\d{4}-\d{2}-\d{2}/.exec(value)?.[0];
-  const midnight = day === undefined ? Number.NaN : Date.parse(`${day}T00:00:00Z`);
-  if (day === undefined || Number.isNaN(time.getTime()) || Number.isNaN(midnight) || new Date(midnight).toISOString().slice(0, 10) !== day) throw new ConfigError(`--as-of: a decimal log position or an ISO 8601 time, got ${JSON.stringify(value)}`);
+  if (!isCalendarDay(value.slice(0, 10)) || Number.isNaN(time.getTime())) throw new ConfigError(`--as-of: a decimal log position or an ISO 8601 time, got ${JSON.stringify(value)}`);
   return { time };
 };
 

@@ -2,11 +2,10 @@ import { defaultReconcileDays, reconcileUsage } from '../adapters/billing/reconc
 import { createBillingTables } from '../adapters/billing/tables.ts';
 import { migrateReadModels } from '../adapters/projections/projector.ts';
 import { PROJECTIONS } from '../projections/index.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, isCalendarDay, loadConfig } from './config.ts';
 import { loadMasterKeys } from './encryption.ts';
 import { openStorage } from './stores.ts';
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
  * `openclaw-service billing reconcile`: what Stripe accepted against the usage read model, per
@@ -18,7 +17,7 @@ export const reconcileCommand = async (options: { from?: string; to?: string; js
   const fromDay = options.from ?? days.fromDay;
   const toDay = options.to ?? days.toDay;
   for (const [name, day] of [['--from', fromDay], ['--to', toDay]] as const)
-    if (!DAY.test(day) || Number.isNaN(Date.parse(day)) || new Date(Date.parse(day)).toISOString().slice(0, 10) !== day) throw new ConfigError(`${name} must be a day as YYYY-MM-DD, got ${JSON.stringify(day)}`);
+    if (!isCalendarDay(day)) throw new ConfigError(`${name} must be a day as YYYY-MM-DD, got ${JSON.stringify(day)}`);
   if (fromDay > toDay) throw new ConfigError('--from must not be after --to');
   const config = loadConfig();
   const storage = await openStorage(config, 'cli', { master: await loadMasterKeys(config, 'optional') });

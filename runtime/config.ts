@@ -70,6 +70,9 @@ export const coreConfigSchema = schema;
 
 export type Config = z.infer<typeof schema> & { readonly eventStore: 'pglite' | 'postgres' | 'eventstoredb' };
 
+/** A YYYY-MM-DD day that exists on the calendar (2026-02-30 does not: Date would roll it into March). */
+export const isCalendarDay = (text: string): boolean => z.iso.date().safeParse(text).success;
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }

@@ -14,6 +14,7 @@ import type { CommandPorts } from '../commands/context.ts';
 import type { VmProvider } from '../domain/ports/vm-provider.ts';
 import { createCommandShell } from '../commands/shell/handle-command.ts';
 import { countingUsage, USAGE_MAX_AGE_MS } from '../commands/usage.ts';
+import type { TenantId } from '../domain/shared/ids.ts';
 import type { ReadSide } from '../projections/read-side.ts';
 import { PROJECTIONS } from '../projections/index.ts';
 import { billingHttpOf } from './billing.ts';
@@ -95,25 +96,28 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
 };
 
 /** The command side on a storage: the shell, the clock, ids, and quota counts from the read side. */
-export const commandPortsOn = (storage: Storage, reads: ReadSide): CommandPorts => ({
-  shell: createCommandShell({ store: storage.store, codec: storage.codec }),
-  clock: () => new Date(),
-  newId: randomUUID,
-  usage: countingUsage({
-    messagesToday: async (tenantId, day) => {
-      const counts = await reads.usageCounts(tenantId, day);
-      return { messages: counts.messagesToday, position: counts.position };
-    },
-    activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
-    knightsAt: async (tenantId) => {
-      const counts = await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10));
-      return { knights: counts.activeKnights, position: counts.knightsPosition };
-    },
-    maxAgeMs: USAGE_MAX_AGE_MS,
-  }),
-  // erasure deletes the tenant's data key (crypto-shredding, docs/audit.md)
-  ...(storage.keys ? { eraseDataKey: (tenantId: string) => storage.keys!.erase(tenantId) } : {}),
-});
+export const commandPortsOn = (storage: Storage, reads: ReadSide): CommandPorts => {
+  const knightsAt = async (tenantId: TenantId) => {
+    const counts = await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10));
+    return { knights: counts.activeKnights, position: counts.knightsPosition };
+  };
+  return {
+    shell: createCommandShell({ store: storage.store, codec: storage.codec }),
+    clock: () => new Date(),
+    newId: randomUUID,
+    usage: countingUsage({
+      messagesToday: async (tenantId, day) => {
+        const counts = await reads.usageCounts(tenantId, day);
+        return { messages: counts.messagesToday, position: counts.position };
+      },
+      activeKnights: async (tenantId) => (await knightsAt(tenantId)).knights,
+      knightsAt,
+      maxAgeMs: USAGE_MAX_AGE_MS,
+    }),
+    // erasure deletes the tenant's data key (crypto-shredding, docs/audit.md)
+    ...(storage.keys ? { eraseDataKey: (tenantId: string) => storage.keys!.erase(tenantId) } : {}),
+  };
+};
 
 /** The read side, the command ports and the HTTP API, once the projector runs (or is heard of). */
 const wire = (

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { MAX_MESSAGE_TEXT } from '../../domain/index.ts';
 
@@ -139,22 +140,10 @@ export const chatWithRetries = async (chat: GatewayChat, options: { retries: num
       const retryable = !streamed && (timedOut || (error instanceof GatewayError && error.retryable));
       if (!retryable || attempt >= options.retries) throw timedOut ? new GatewayError(`gateway attempt timed out after ${options.attemptTimeoutMs} ms`, true) : error;
       const delay = base * 2 ** attempt * (0.5 + Math.random());
-      await abortableDelay(delay, chat.signal);
+      // a shutdown ends the wait at once, with its own reason
+      await sleep(delay, undefined, { signal: chat.signal }).catch(() => {
+        throw chat.signal.reason;
+      });
     }
   }
 };
-
-/** Waits `ms`, or rejects with the signal's reason as soon as it aborts (a shutdown does not wait out a backoff). */
-const abortableDelay = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });

@@ -1,8 +1,7 @@
-import { CODEC_ERRORS } from '../../domain/ports/codec.ts';
+import { isUndecodable } from '../../domain/ports/codec.ts';
 import type { EventCodec } from '../../domain/ports/codec.ts';
 import type { Decoded } from '../../domain/events.ts';
 import type { EventStore, RecordedEvent, Subscription } from '../../domain/ports/event-store.ts';
-import { hasCode } from '../../domain/shared/errors.ts';
 import { readModelMigration } from '../../projections/shared/migration.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
 import type { Querier, SqlDb } from '../event-store/sql/db.ts';
@@ -79,7 +78,6 @@ const decodeUpToFailure = async (codec: EventCodec, stored: readonly RecordedEve
 };
 
 /** Errors no retry can mend: the stored event itself is unreadable. */
-export const isUndecodable = (error: unknown): boolean => hasCode(error, CODEC_ERRORS.decode) || hasCode(error, CODEC_ERRORS.decryption);
 
 /**
  * The projector: one subscription over the log from the lowest checkpoint, each batch decoded and

@@ -1,9 +1,8 @@
 import type { Logger } from 'pino';
 import type { Decoded } from '../../domain/events.ts';
-import { CODEC_ERRORS } from '../../domain/ports/codec.ts';
+import { isUndecodable } from '../../domain/ports/codec.ts';
 import type { EventCodec } from '../../domain/ports/codec.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import { hasCode } from '../../domain/shared/errors.ts';
 import { eventFrame } from './frames.ts';
 
 /** Before every position: `after` of a read from the start of the log. */
@@ -27,8 +26,6 @@ export interface TenantFeedDeps {
   readonly start: bigint;
 }
 
-const undecodable = (error: unknown) => hasCode(error, CODEC_ERRORS.decode) || hasCode(error, CODEC_ERRORS.decryption);
-
 /**
  * A page decoded `view`. An event no retry can decode (the projector halts on it; the read API
  * never shows it) is left out and logged: otherwise it would stop the tenant's feed for good.
@@ -37,13 +34,13 @@ const decodeForView = async (deps: Pick<TenantFeedDeps, 'codec' | 'log' | 'tenan
   try {
     return await deps.codec.decode(page, 'view');
   } catch (error) {
-    if (!undecodable(error)) throw error;
+    if (!isUndecodable(error)) throw error;
     const decoded: Decoded[] = [];
     for (const event of page)
       try {
         decoded.push(...(await deps.codec.decode([event], 'view')));
       } catch (failure) {
-        if (!undecodable(failure)) throw failure;
+        if (!isUndecodable(failure)) throw failure;
         deps.log.error({ err: failure, tenantId: deps.tenantId, position: event.position.toString() }, 'ws pusher skips an event it cannot decode');
       }
     return decoded;

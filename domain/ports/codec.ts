@@ -1,4 +1,4 @@
-import { AppError } from '../shared/errors.ts';
+import { AppError, hasCode } from '../shared/errors.ts';
 import type { Category } from '../shared/streams.ts';
 import type { Decoded, EventsByCategory } from '../events.ts';
 import type { EventMetadata, NewEvent, RecordedEvent } from './event-store.ts';
@@ -46,6 +46,9 @@ export interface EventCodec {
 export type Reveal = (streamId: string, field: FieldRef, value: string | null) => string | null;
 
 export const CODEC_ERRORS = { decode: 'event_decode_failed', decryption: 'decryption_failed' } as const;
+
+/** An event no retry can decode: no schema version accepts it, or its key cannot open it. */
+export const isUndecodable = (error: unknown): boolean => hasCode(error, CODEC_ERRORS.decode) || hasCode(error, CODEC_ERRORS.decryption);
 
 /** A stored event that no version of its schema accepts. */
 export const eventDecodeFailed = (event: Pick<RecordedEvent, 'streamId' | 'revision' | 'type'>, why: string) =>
