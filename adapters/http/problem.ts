@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ErrorKind } from '../../domain/shared/errors.ts';
 import { isAppError } from '../../domain/shared/errors.ts';
 import { STORE_ERRORS } from '../../domain/ports/event-store.ts';
+import { isConnectionLost } from '../event-store/sql/db.ts';
 import { HttpError, isHttpError } from './http-error.ts';
 import { tenantOfRequest } from './request-context.ts';
 
@@ -74,18 +75,8 @@ const clientStatusOf = (e: object): number | undefined => {
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 };
 
-/**
- * The database out of reach, as the driver reports it on the read side (the event store wraps the
- * same as `store_unavailable`): a lost or refused connection, SQLSTATE class 08, 57P0x (shutdown),
- * 53300 (too many connections).
- */
-const DRIVER_UNAVAILABLE = /^(Connection terminated|connect ECONNREFUSED|read ECONNRESET|write EPIPE|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable)/;
-const databaseUnavailable = (error: unknown): boolean => {
-  if (!(error instanceof Error) || isAppError(error) || isHttpError(error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || code.startsWith('57P0') || code === '53300';
-  return DRIVER_UNAVAILABLE.test(error.message);
-};
+/** The database out of reach, as the driver reports it on the read side (the event store wraps the same as `store_unavailable`). */
+const databaseUnavailable = (error: unknown): boolean => error instanceof Error && !isAppError(error) && !isHttpError(error) && isConnectionLost(error);
 
 /** What a client is told when the database is out of reach (the driver's text, with addresses, stays in the log). */
 const UNAVAILABLE_DETAIL = 'the database is unavailable; retry in a moment';

@@ -29,6 +29,13 @@ const tenantOf = async (ports: CommandPorts, tenantId: TenantId) => {
   return state;
 };
 
+/** The bot behind the token (getMe: a refused token fails here, nothing stored), its webhook pointed here with a fresh secret. */
+const registerWebhook = async (platforms: ChannelPlatforms, credentials: { tenantId: TenantId; token: string }, url: string) => {
+  const me = await platforms.telegram.getMe(credentials);
+  const { secretToken } = await platforms.telegram.setWebhook(credentials, { url });
+  return { botId: me.botId, botUsername: me.botUsername, webhookSecretHash: sha256(secretToken) };
+};
+
 /**
  * Connects a Telegram bot: the token is checked with getMe (a refused token fails with its reason and
  * nothing is stored), the webhook is pointed here with a fresh secret, then the bot is recorded (token
@@ -44,52 +51,27 @@ export const connectTelegramBot = async (
   const credentials = { tenantId, token: input.token };
   const before = await tenantOf(ports, tenantId);
   const previous = before.status === 'active' || before.status === 'suspended' ? before.telegram : null;
-  if (caller.idempotency && (await ports.shell.recorded(tenantDecider, tenantStream(tenantId), caller.idempotency.key))) {
-    // A retried request: answered from what was recorded, Telegram not called again (a second
-    // setWebhook would hand Telegram a secret other than the one whose hash is recorded). The shell
-    // answers the duplicate, or refuses the key when the request differs; nothing is decided.
-    const result = await ports.shell.handle(
-      tenantDecider,
-      envelope(caller, tenantStream(tenantId), {
-        type: 'ConnectTelegramBot',
-        botId: previous?.botId ?? 0,
-        botUsername: previous?.botUsername ?? '',
-        token: input.token,
-        webhookSecretHash: previous?.webhookSecretHash ?? '',
-        at: ports.clock().toISOString(),
-      }),
-    );
-    return {
-      ...accepted(result),
-      botId: previous?.botId ?? 0,
-      botUsername: previous?.botUsername ?? '',
-      webhookUrl: telegramWebhookUrl(platforms.publicUrl, tenantId),
-      previousWebhookRemoved: null,
-    };
-  }
-  const me = await platforms.telegram.getMe(credentials);
   const webhookUrl = telegramWebhookUrl(platforms.publicUrl, tenantId);
-  const { secretToken } = await platforms.telegram.setWebhook(credentials, { url: webhookUrl });
+  // A retried request (its Idempotency-Key is recorded) is answered from the record without calling
+  // Telegram: a second setWebhook would hand Telegram a secret other than the one whose hash is
+  // recorded. The shell answers the duplicate, or refuses the key when the request differs.
+  const replayed = caller.idempotency !== undefined && (await ports.shell.recorded(tenantDecider, tenantStream(tenantId), caller.idempotency.key));
+  const bot = replayed
+    ? { botId: previous?.botId ?? 0, botUsername: previous?.botUsername ?? '', webhookSecretHash: previous?.webhookSecretHash ?? '' }
+    : await registerWebhook(platforms, credentials, webhookUrl);
   const result = await ports.shell.handle(
     tenantDecider,
-    envelope(caller, tenantStream(tenantId), {
-      type: 'ConnectTelegramBot',
-      botId: me.botId,
-      botUsername: me.botUsername,
-      token: input.token,
-      webhookSecretHash: sha256(secretToken),
-      at: ports.clock().toISOString(),
-    }),
+    envelope(caller, tenantStream(tenantId), { type: 'ConnectTelegramBot', ...bot, token: input.token, at: ports.clock().toISOString() }),
   );
   let previousWebhookRemoved: boolean | null = null;
-  if (previous && previous.botId !== me.botId) {
+  if (!replayed && previous && previous.botId !== bot.botId) {
     // The old bot keeps its token with its owner; only its webhook to us goes.
     previousWebhookRemoved = await platforms.telegram
       .deleteWebhook({ tenantId: `${tenantId}:previous`, token: previous.token })
       .then(() => true, () => false);
     platforms.telegram.forget(`${tenantId}:previous`);
   }
-  return { ...accepted(result), botId: me.botId, botUsername: me.botUsername, webhookUrl, previousWebhookRemoved };
+  return { ...accepted(result), botId: bot.botId, botUsername: bot.botUsername, webhookUrl, previousWebhookRemoved };
 };
 
 /** Removes the webhook (best effort: a revoked token cannot) and records the bot as gone. */

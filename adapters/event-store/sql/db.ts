@@ -30,17 +30,21 @@ export interface SqlDb extends Querier {
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
-/** Connection-level failures: the database (or the path to it) is down, not the statement wrong. */
-export const isUnavailableError = (error: unknown): boolean => {
+/**
+ * The connection is lost, refused or closed, or the server refuses connections (SQLSTATE class 08,
+ * 57 — shut down, cancelled —, 53300 too many): the database is out of reach, the statement not wrong.
+ */
+export const isConnectionLost = (error: unknown): boolean => {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && SQLSTATE.test(code)) return code.startsWith('08') || code.startsWith('57') || code === '53300';
   const message = error instanceof Error ? error.message : String(error);
-  return (
-    typeof code === 'string' ||
-    /Connection terminated|connection (error|timeout)|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|ECONNREFUSED|ECONNRESET/i.test(
-      message,
-    )
-  );
+  return /Connection terminated|connection (error|timeout)|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|ECONNREFUSED|ECONNRESET/i.test(message);
+};
+
+/** Connection-level failures of a database call: as isConnectionLost, and any system error (a code that is not a SQLSTATE). */
+export const isUnavailableError = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return isConnectionLost(error) || (typeof code === 'string' && !SQLSTATE.test(code));
 };
 
 export const sqlState = (error: unknown): string | undefined => {
