@@ -9,10 +9,9 @@ import { createStripeCalls, stripeClientOf } from '../adapters/billing/stripe-cl
 import { customersTable } from '../adapters/billing/tables.ts';
 import { createStripeWebhook } from '../adapters/billing/webhook.ts';
 import type { SqlDb } from '../adapters/event-store/sql/db.ts';
-import { isUnavailableError, sqlState } from '../adapters/event-store/sql/db.ts';
+import { sqlState } from '../adapters/event-store/sql/db.ts';
 import type { CommandShell } from '../commands/shell/handle-command.ts';
 import type { BillingLinks } from '../domain/ports/billing.ts';
-import { storeUnavailable } from '../domain/ports/event-store.ts';
 import { parseEnv } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Storage } from './stores.ts';
@@ -45,8 +44,6 @@ export const billingHttpOf = (options: { env: Record<string, string | undefined>
     tenantOf: (customerId) =>
       customers.tenantOf(customerId).catch((error: unknown) => {
         if (sqlState(error) === '42P01') return undefined; // the billing role never ran here: no customers yet
-        // the database down is a 503 (Stripe retries), as for the append that follows
-        if (isUnavailableError(error)) throw storeUnavailable(`database unavailable: ${(error as Error).message}`);
         throw error;
       }),
   });
