@@ -73,9 +73,10 @@ const journaledAgent = <A extends typeof http.Agent | typeof https.Agent>(Base: 
         const original = (socket as unknown as { _writeGeneric: (...a: unknown[]) => unknown })._writeGeneric;
         (socket as unknown as { _writeGeneric: (...a: unknown[]) => unknown })._writeGeneric = function (this: JournaledSocket, ...a: unknown[]) {
           // while connecting, Node calls this again once connected: journal then, when the bytes really go
-          const connecting = (this as unknown as { connecting: boolean }).connecting;
+          const { connecting, _handle: handle } = this as unknown as { connecting: boolean; _handle: unknown };
           const pending = this[PENDING];
-          if (pending && !connecting) {
+          // no handle: the socket closed under the request, Node fails the write and nothing goes out
+          if (pending && !connecting && handle) {
             this[PENDING] = undefined;
             if (!pending.pending.written) {
               pending.write(pending.pending.line);

@@ -25,7 +25,9 @@ export interface BotsHarness {
 }
 
 /** The platform on PostgreSQL with the bot delivery in process, Telegram and WhatsApp doubles on loopback, and a log kept in memory. */
-export const startBotsHarness = async (options: { bots?: boolean } = {}): Promise<BotsHarness> => {
+export const startBotsHarness = async (
+  options: { bots?: boolean; /** over the harness's own env (e.g. a TELEGRAM_API_ROOT in front of the double) */ env?: (doubles: { telegram: TelegramDouble }) => Record<string, string> } = {},
+): Promise<BotsHarness> => {
   const telegram = await startTelegramDouble({ chatIntervalMs: 0 });
   const whatsapp = await startWhatsAppDouble({ enforceWindow: true });
   const logs: string[] = [];
@@ -44,6 +46,7 @@ export const startBotsHarness = async (options: { bots?: boolean } = {}): Promis
       TELEGRAM_CHAT_INTERVAL_MS: '0',
       WHATSAPP_GRAPH_URL: whatsapp.graphUrl,
       WHATSAPP_USER_INTERVAL_MS: '0',
+      ...options.env?.({ telegram }),
     },
     poolSize: 6,
     bots: options.bots ?? true,
