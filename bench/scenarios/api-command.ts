@@ -144,8 +144,8 @@ interface PhaseServer {
 const forkPhaseServer = async (url: string, tracing: boolean): Promise<PhaseServer> => {
   const child = fork(path.resolve(import.meta.dirname, 'api-command-server.ts'), [], {
     env: { ...process.env, BENCH_TRACING: tracing ? 'on' : 'off', BENCH_CHILD_DATABASE_URL: url },
-    // BENCH_PROFILE_DIR: a CPU profile of each phase's server process there
-    execArgv: [...process.execArgv, ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])],
+    // BENCH_NODE_FLAGS: V8/Node flags for the server processes (e.g. --trace-gc-nvp); BENCH_PROFILE_DIR: a CPU profile of each there
+    execArgv: [...process.execArgv, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])],
     // the child's stdout would mix with the result lines: both of its streams go to stderr
     stdio: ['ignore', 2, 2, 'ipc'],
   });
