@@ -86,6 +86,10 @@ describe("a tenant's OpenClaw gateway answers (gateway double, SSE)", () => {
       { inReplyTo: failed.messageId, reason: expect.stringMatching(/gateway answered with HTTP 500/) },
       { inReplyTo: hung.messageId, reason: expect.stringMatching(/timed out/) },
     ]);
+    // the reason may carry text from the tenant's agent: ciphertext at rest, as message text is
+    const stored = (await h.raw(`conversation-${tenantId}.${conversationId}`)).filter((e) => e.type === 'AgentReplyFailed');
+    expect(stored).toHaveLength(2);
+    for (const e of stored) expect(JSON.stringify(e.data)).not.toMatch(/gateway|timed out/);
   });
 
   it('cuts a reply over the size limit with a marker instead of dropping it', async () => {

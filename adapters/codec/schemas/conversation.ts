@@ -64,5 +64,6 @@ export const conversationCatalog = defineCatalog<ConversationEvent>('conversatio
   },
   ConversationClosed: { schema: z.strictObject({ reason: sealed, at }), personal: ['reason'] },
   AgentReplyDelayed: { schema: z.strictObject({ inReplyTo: token, reason: z.string().max(500), at }) },
-  AgentReplyFailed: { schema: z.strictObject({ inReplyTo: token, reason: z.string().max(2000), at }) },
+  // the reason can quote the tenant's agent (its VM's or gateway's own error text): personal, as message text is
+  AgentReplyFailed: { schema: z.strictObject({ inReplyTo: token, reason: sealed, at }), personal: ['reason'] },
 });
