@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { orgoConfigSchema } from '../adapters/orgo/config.ts';
 import { policyOf, provisioningConfigSchema } from '../adapters/provisioning/config.ts';
 import type { ProvisioningConfig } from '../adapters/provisioning/config.ts';
@@ -60,6 +61,7 @@ export const startSaga = async (options: {
       ? await createWarmPool({
           db: storage.db,
           schema: options.eventSchema,
+          instanceId: config.SAGA_INSTANCE_ID ?? hostname(),
           vms,
           size: config.ORGO_WARM_POOL,
           computerSize: policy.agentVmSize,

@@ -2,14 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { warmComputerName } from '../../domain/provisioning/names.ts';
 import type { VmProvider, VmSize } from '../../domain/ports/vm-provider.ts';
-import type { Querier } from '../event-store/sql/db.ts';
+import type { SqlDb } from '../event-store/sql/db.ts';
 import { checkSchemaName } from '../event-store/sql/schema.ts';
 import { warmSteps } from './scripts.ts';
 import type { BridgeSettings } from './scripts.ts';
 
 export interface WarmPoolOptions {
-  readonly db: Querier;
+  readonly db: SqlDb;
   readonly schema: string;
+  /** Names this process's leases on the computers it warms (SAGA_INSTANCE_ID; default: a new id). */
+  readonly instanceId?: string;
   readonly vms: VmProvider;
   /** How many unclaimed computers to keep warm (ORGO_WARM_POOL). */
   readonly size: number;
@@ -26,7 +28,9 @@ export interface WarmPoolOptions {
  * anyone asks, so a new tenant's agent — or a knight of the same size — starts in seconds. A claim
  * is a row update, atomic across saga processes, and repeatable: the same owner gets the same
  * computer back. Claimed computers keep their warm name; rows stay until their owner deletes the
- * computer, so reconciliation never takes them for orphans.
+ * computer, so reconciliation never takes them for orphans. Several saga processes may share the
+ * pool (a rolling deploy overlaps two): a refill counts and fills the gap under a lock, and a warming
+ * computer is warmed by the one process that holds its lease.
  */
 export const createWarmPool = async (options: WarmPoolOptions) => {
   const s = checkSchemaName(options.schema);
@@ -43,7 +47,13 @@ export const createWarmPool = async (options: WarmPoolOptions) => {
       status text NOT NULL,
       claimed_by text UNIQUE,
       created_at timestamptz NOT NULL DEFAULT now()
-    );`);
+    );
+    ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS warmed_by text, ADD COLUMN IF NOT EXISTS warm_until timestamptz;`);
+  const instanceId = options.instanceId ?? randomUUID();
+  /** How long a warm-up may go without renewing its lease before another process takes the computer over. */
+  const leaseMs = Math.max(60_000, pollMs * 20);
+  const renew = (name: string) =>
+    db.query(`UPDATE ${table} SET warm_until = now() + make_interval(secs => $3::float8 / 1000) WHERE name = $1 AND warmed_by = $2`, [name, instanceId, leaseMs]);
 
   const warming = new Set<string>();
   let running = false;
@@ -64,9 +74,11 @@ export const createWarmPool = async (options: WarmPoolOptions) => {
       if (vm.status === 'stopped' || vm.status === 'suspended') await vms.start(vm.id);
       await new Promise((resolve) => setTimeout(resolve, pollMs));
       vm = await vms.get(vm.id);
+      await renew(name);
     }
     if (!running) return;
     for (const step of warmSteps(options.bridge)) {
+      await renew(name);
       const result = await vms.bash(vm.id, step.command, step.timeoutSeconds);
       if (result.exitCode !== 0) throw new Error(`${step.name} exited with ${result.exitCode}`);
     }
@@ -80,15 +92,25 @@ export const createWarmPool = async (options: WarmPoolOptions) => {
   };
 
   const refill = async () => {
-    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE status IN ('warming', 'ready')`);
-    const missing = options.size - (rows[0]?.n ?? 0);
-    for (let i = 0; i < missing; i++)
-      await db.query(`INSERT INTO ${table} (name, cpu, ram_gb, status) VALUES ($1, $2, $3, 'warming')`, [
-        warmComputerName(options.namePrefix, randomUUID().slice(0, 12)),
-        options.computerSize.cpu,
-        options.computerSize.ramGb,
-      ]);
-    const pending = await db.query<{ name: string }>(`SELECT name FROM ${table} WHERE status = 'warming'`);
+    // the count and the rows that fill the gap under one lock: two processes would both fill the same gap
+    await db.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [table]);
+      const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE status IN ('warming', 'ready')`);
+      const missing = options.size - (rows[0]?.n ?? 0);
+      for (let i = 0; i < missing; i++)
+        await tx.query(`INSERT INTO ${table} (name, cpu, ram_gb, status) VALUES ($1, $2, $3, 'warming')`, [
+          warmComputerName(options.namePrefix, randomUUID().slice(0, 12)),
+          options.computerSize.cpu,
+          options.computerSize.ramGb,
+        ]);
+    });
+    // the warming computers no other live process is warming (its lease ran out: it died) become ours
+    const pending = await db.query<{ name: string }>(
+      `UPDATE ${table} SET warmed_by = $1, warm_until = now() + make_interval(secs => $2::float8 / 1000)
+       WHERE status = 'warming' AND (warmed_by IS NULL OR warmed_by = $1 OR warm_until < now())
+       RETURNING name`,
+      [instanceId, leaseMs],
+    );
     for (const { name } of pending.rows) {
       if (warming.has(name)) continue;
       warming.add(name);

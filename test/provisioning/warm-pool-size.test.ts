@@ -2,6 +2,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pgPoolDb } from '../../adapters/event-store/postgres.ts';
 import { createWarmPool } from '../../adapters/provisioning/pool.ts';
+import type { WarmPool } from '../../adapters/provisioning/pool.ts';
 import type { Vm, VmProvider } from '../../domain/ports/vm-provider.ts';
 import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
 
@@ -41,5 +42,42 @@ describe('warm pool size', () => {
     await pool.stop();
     const counts = await pool.counts();
     expect(counts.warming + counts.ready).toBe(2);
+  });
+
+  it('two saga processes sharing the pool fill it once and warm each computer once', async () => {
+    const shared = uniqueSchema('rv_pool2');
+    const created: string[] = [];
+    const vms: VmProvider = {
+      create: async (name) => (created.push(name), { id: `vm-${name}`, name, status: 'running', url: null, createdAt: null }),
+      get: async (id) => ({ id, name: id, status: 'running', url: null, createdAt: null }) as Vm,
+      findByName: async () => undefined, // a computer just created elsewhere is not listed yet
+      list: async () => [],
+      remove: async () => undefined,
+      start: async () => undefined,
+      // bootstrapping takes a while, so both processes are at it together
+      bash: async () => (await new Promise((resolve) => setTimeout(resolve, 100)), { output: '', exitCode: 0 }),
+      screenshot: async () => ({ kind: 'data', dataUrl: 'data:' }),
+      classify: () => 'transient',
+    };
+    const processes: WarmPool[] = [];
+    for (const instanceId of ['saga-1', 'saga-2'])
+      processes.push(
+        await createWarmPool({
+          db, schema: shared, instanceId, vms, size: 2, computerSize: { cpu: 2, ramGb: 4 }, namePrefix: 'ocs', log: pino({ level: 'silent' }), pollMs: 20,
+          bridge: { package: 'x', platformUrl: 'ws://x/bridge' },
+        }),
+      );
+    try {
+      for (const p of processes) p.start();
+      const until = Date.now() + 10_000;
+      while ((await processes[0]!.counts()).ready < 2 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await processes[0]!.counts()).toEqual({ warming: 0, ready: 2, claimed: 0 });
+      expect(created).toHaveLength(2);
+      expect(new Set(created).size).toBe(2);
+    } finally {
+      await Promise.all(processes.map((p) => p.stop()));
+      await dropSchema(shared);
+    }
   });
 });
