@@ -2,7 +2,8 @@
 # One-command deploy. `infra/deploy.sh compose` (default): build the image and bring every service
 # of infra/docker-compose.yml up, migrations first. `infra/deploy.sh k8s`: build, push to $REGISTRY,
 # create the secret from infra/.env and apply infra/k8s/. Secrets live in infra/.env (never committed):
-# POSTGRES_PASSWORD, ENCRYPTION_KEY, OPERATOR_API_KEY, JWT_SECRET, ORGO_API_KEY, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_PRICE_PRO, STRIPE_PRICE_ENTERPRISE, GRAFANA_ADMIN_PASSWORD.
+# POSTGRES_PASSWORD, ENCRYPTION_KEY, OPERATOR_API_KEY, JWT_SECRET, ORGO_API_KEY, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_PRICE_PRO, STRIPE_PRICE_ENTERPRISE, GRAFANA_ADMIN_PASSWORD,
+# and PUBLIC_URL (the https origin the platform is reached at: webhooks and agent VMs' bridges are registered under it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${1:-compose}"
@@ -10,6 +11,10 @@ image="${OPENCLAW_IMAGE:-openclaw-service:$(git rev-parse --short HEAD)}"
 
 if [[ ! -f infra/.env ]]; then
   echo "infra/.env is missing: it holds the secrets (see the top of infra/deploy.sh)" >&2
+  exit 2
+fi
+if ! grep -q '^PUBLIC_URL=https://' infra/.env; then
+  echo "infra/.env has no PUBLIC_URL=https://…: Telegram, WhatsApp, Stripe and agent VMs could not reach the platform" >&2
   exit 2
 fi
 if [[ ! -f infra/nginx/certs/tls.crt && "$target" == compose ]]; then

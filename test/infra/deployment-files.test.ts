@@ -32,6 +32,7 @@ const SAMPLE: Env = {
   STRIPE_WEBHOOK_SECRET: 'whsec_sample0123456789',
   STRIPE_PRICE_PRO: 'price_pro_sample',
   STRIPE_PRICE_ENTERPRISE: 'price_enterprise_sample',
+  PUBLIC_URL: 'https://openclaw.example.com',
 };
 const substitute = (value: string) =>
   value.replace(/\$\{([A-Z_]+)(?::[?-]([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) => SAMPLE[name] ?? (value.includes(':-') ? (fallback ?? '') : 'x'));
@@ -66,6 +67,15 @@ describe('deployment files agree with the code', () => {
     }
     expect(compose.services.api!.environment!.PORT).toBe('8080');
     for (const dependency of ['postgres', 'kurrentdb', 'kafka', 'redis', 'prometheus', 'grafana', 'nginx']) expect(Object.keys(compose.services)).toContain(dependency);
+  });
+
+  it('docker-compose: the processes that face the outside know where they are reached, and the api serves billing when the billing role runs', () => {
+    const envOf = (service: string) => Object.fromEntries(Object.entries(compose.services[service]!.environment ?? {}).map(([k, v]) => [k, substitute(String(v))]));
+    // the api registers Telegram and WhatsApp webhooks at PUBLIC_URL; the saga hands agent VMs PUBLIC_URL's /bridge
+    for (const service of ['api', 'saga']) expect(envOf(service).PUBLIC_URL, service).toMatch(/^https:\/\//);
+    // POST /webhooks/stripe and the Checkout/portal links are served by the api process (nginx sends /webhooks/ there)
+    const [api, billing] = [envOf('api'), envOf('billing')];
+    for (const name of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_PRICE_PRO', 'STRIPE_PRICE_ENTERPRISE']) expect(api[name], name).toBe(billing[name]);
   });
 
   it('nginx: TLS on 443, the API upstream on the port the api service listens on, the paths the server serves', () => {
