@@ -13,7 +13,7 @@ if [[ ! -f infra/.env ]]; then
   echo "infra/.env is missing: it holds the secrets (see the top of infra/deploy.sh)" >&2
   exit 2
 fi
-if ! grep -q '^PUBLIC_URL=https://' infra/.env; then
+if ! grep -Eq '^PUBLIC_URL=["'\'']?https://' infra/.env; then
   echo "infra/.env has no PUBLIC_URL=https://…: Telegram, WhatsApp, Stripe and agent VMs could not reach the platform" >&2
   exit 2
 fi
