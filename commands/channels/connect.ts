@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { requireActiveTenant, tenantDecider, tenantFacts } from '../../domain/index.ts';
 import type { TenantId } from '../../domain/index.ts';
@@ -29,16 +29,24 @@ const tenantOf = async (ports: CommandPorts, tenantId: TenantId) => {
   return state;
 };
 
-/** The bot behind the token (getMe: a refused token fails here, nothing stored), its webhook pointed here with a fresh secret. */
+/**
+ * A bot's webhook secret for a tenant: derived from its token (a key only the tenant, Telegram and we
+ * hold), not drawn at random, so connects of the same bot that overlap (a double submit, a client
+ * retrying before the first answer) all hand Telegram the same secret, and whichever is recorded last
+ * matches what Telegram holds. A new token (BotFather /revoke) gives a new secret.
+ */
+const webhookSecretOf = (token: string, tenantId: TenantId) => createHmac('sha256', token).update(`openclaw-service telegram webhook ${tenantId}`).digest('base64url');
+
+/** The bot behind the token (getMe: a refused token fails here, nothing stored), its webhook pointed here with its secret. */
 const registerWebhook = async (platforms: ChannelPlatforms, credentials: { tenantId: TenantId; token: string }, url: string) => {
   const me = await platforms.telegram.getMe(credentials);
-  const { secretToken } = await platforms.telegram.setWebhook(credentials, { url });
+  const { secretToken } = await platforms.telegram.setWebhook(credentials, { url, secretToken: webhookSecretOf(credentials.token, credentials.tenantId) });
   return { botId: me.botId, botUsername: me.botUsername, webhookSecretHash: sha256(secretToken) };
 };
 
 /**
  * Connects a Telegram bot: the token is checked with getMe (a refused token fails with its reason and
- * nothing is stored), the webhook is pointed here with a fresh secret, then the bot is recorded (token
+ * nothing is stored), the webhook is pointed here with the bot's secret, then the bot is recorded (token
  * sealed, secret as a hash). A different bot that was connected is replaced: its webhook is removed.
  */
 export const connectTelegramBot = async (

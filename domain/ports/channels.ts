@@ -6,7 +6,8 @@ export interface TelegramPlatform {
   /** The bot a token belongs to; a refused token fails with a permanent `telegram_token_rejected`. */
   getMe(credentials: { tenantId: string; token: string }): Promise<{ botId: number; botUsername: string }>;
   /** Points the bot's updates at `url` with a fresh secret; the secret is returned once. */
-  setWebhook(credentials: { tenantId: string; token: string }, webhook: { url: string }): Promise<{ secretToken: string }>;
+  /** Points the bot's updates at `url` with this secret (a fresh one when none is given); answers the secret. */
+  setWebhook(credentials: { tenantId: string; token: string }, webhook: { url: string; secretToken?: string }): Promise<{ secretToken: string }>;
   deleteWebhook(credentials: { tenantId: string; token: string }): Promise<void>;
   /** Drops the cached client of a tenant whose bot went. */
   forget(tenantId: string): void;

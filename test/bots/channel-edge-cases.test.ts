@@ -26,6 +26,20 @@ describe('bot channels: a retried connect, a closed conversation, a replaced bot
     expect((await h.telegram.userSays(bot.token, { chatId: 77, text: 'second' })).status).toBe(200);
   }, 60_000);
 
+  it('two connects of the same bot that overlap (a double submit) leave Telegram and the record with the same secret', async () => {
+    const { me } = await tenantClient(h);
+    const bot = h.telegram.addBot();
+    // the first setWebhook takes effect at once but its answer comes late: the second is recorded first, the first last
+    h.telegram.failNext({ type: 'slow', ms: 400 }, { method: 'setWebhook', token: bot.token });
+    const [first, second] = await Promise.all([
+      me.post('/channels/telegram', { token: bot.token }),
+      new Promise((r) => setTimeout(r, 100)).then(() => me.post('/channels/telegram', { token: bot.token })),
+    ]);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    await new Promise((r) => setTimeout(r, 1_100)); // the webhook router's tenant cache
+    expect((await h.telegram.userSays(bot.token, { chatId: 78, text: 'hello?' })).status).toBe(200);
+  }, 60_000);
+
   it('a user writing to a closed bot conversation is answered 2xx (the platform must not retry a permanent refusal)', async () => {
     const { me } = await tenantClient(h);
     const bot = h.telegram.addBot();

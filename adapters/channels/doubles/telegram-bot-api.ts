@@ -28,6 +28,8 @@ export type TelegramFailure =
   | { readonly type: 'server_error'; readonly status?: number }
   /** No answer at all; with `afterProcessing` the call takes effect first (a message is sent, its answer lost). */
   | { readonly type: 'timeout'; readonly afterProcessing?: boolean }
+  /** The call takes effect at once; its answer leaves `ms` later (a slow network on the way back). */
+  | { readonly type: 'slow'; readonly ms: number }
   | { readonly type: 'error'; readonly errorCode: number; readonly description: string; readonly parameters?: Record<string, unknown> };
 type Scheduled = { failure: TelegramFailure; method: string | undefined; token: string | undefined; skip: number; remaining: number };
 
@@ -57,6 +59,10 @@ export const startTelegramDouble = async (options: { chatIntervalMs?: number } =
     if (failure.type === 'rate_limit') return reply(fail(429, `Too Many Requests: retry after ${failure.retryAfter}`, { retry_after: failure.retryAfter }));
     if (failure.type === 'server_error') return reply(fail(failure.status ?? 502, 'Bad Gateway'));
     if (failure.type === 'error') return reply(fail(failure.errorCode, failure.description, failure.parameters));
+    if (failure.type === 'slow') {
+      const result = perform(bot, method, call.payload);
+      return void setTimeout(() => reply(result), failure.ms);
+    }
     if (failure.afterProcessing) perform(bot, method, call.payload);
     loopback.hold(res);
   };
