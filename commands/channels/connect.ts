@@ -61,8 +61,7 @@ export const connectTelegramBot = async (
   const previous = before.status === 'active' || before.status === 'suspended' ? before.telegram : null;
   const webhookUrl = telegramWebhookUrl(platforms.publicUrl, tenantId);
   // A retried request (its Idempotency-Key is recorded) is answered from the record without calling
-  // Telegram: a second setWebhook would hand Telegram a secret other than the one whose hash is
-  // recorded. The shell answers the duplicate, or refuses the key when the request differs.
+  // Telegram again. The shell answers the duplicate, or refuses the key when the request differs.
   const replayed = caller.idempotency !== undefined && (await ports.shell.recorded(tenantDecider, tenantStream(tenantId), caller.idempotency.key));
   const bot = replayed
     ? { botId: previous?.botId ?? 0, botUsername: previous?.botUsername ?? '', webhookSecretHash: previous?.webhookSecretHash ?? '' }
