@@ -7,6 +7,7 @@ import type { Accepted, Caller, CommandPorts } from '../context.ts';
 /**
  * Asks for the tenant's agent VM again after it failed (the first request is the saga's, on
  * TenantCreated). While one is in progress or ready this changes nothing: `requestId` is then null.
+ * A repeated Idempotency-Key answers the request it made the first time.
  */
 export const requestAgentVm = async (
   ports: CommandPorts,
@@ -18,5 +19,5 @@ export const requestAgentVm = async (
     tenantDecider,
     envelope({ ...caller, tenantId }, tenantStream(tenantId), { type: 'RequestAgentVm', requestId, at: ports.clock().toISOString() }),
   );
-  return { ...accepted(result), requestId: result.events.length > 0 ? requestId : null };
+  return { ...accepted(result), requestId: result.events.length > 0 || result.duplicate ? requestId : null };
 };

@@ -142,6 +142,18 @@ describe('HTTP API on the real stack', () => {
       expect((await me.post('/conversations', {}, { 'idempotency-key': bad })).body.code).toBe('invalid_idempotency_key');
   });
 
+  it('Idempotency-Key on an agent VM request: the repeat answers the same requestId, not null', async () => {
+    const { key } = await newTenant(operator);
+    const me = client(h.baseUrl, key);
+    const idem = { 'idempotency-key': `vm-${randomUUID()}` };
+    const first = ok(await me.post<{ requestId: string | null }>('/tenants/me/agent-vm', {}, idem), 202);
+    expect(first.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const again = await me.post<{ requestId: string | null }>('/tenants/me/agent-vm', {}, idem);
+    expect([again.status, again.body, again.headers.get('idempotent-replayed')]).toEqual([202, first, 'true']);
+    // without a key, a request while one is in progress changes nothing and says so
+    expect(ok(await me.post<{ requestId: string | null }>('/tenants/me/agent-vm', {}), 202).requestId).toBeNull();
+  });
+
   it('a revoked key stops working at once, as do its tokens', async () => {
     const { key } = await newTenant(operator);
     const tenant = client(h.baseUrl, key);
