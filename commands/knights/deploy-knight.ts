@@ -4,8 +4,8 @@ import { knightStream } from '../../domain/shared/streams.ts';
 import { accepted, envelope, reserveKnight, tenantFactsOf, text } from '../context.ts';
 import type { Accepted, Caller, CommandPorts } from '../context.ts';
 
-const oneOf = <T extends number>(values: readonly T[]) =>
-  z.number().int().refine((n): n is T => (values as readonly number[]).includes(n), `one of ${values.join(', ')}`);
+/** A literal set, so the OpenAPI document lists the values (a refine on an integer would document any integer). */
+const oneOf = <const T extends readonly [number, ...number[]]>(values: T) => z.literal(values, `one of ${values.join(', ')}`);
 
 export const deployKnightInput = z
   .object({

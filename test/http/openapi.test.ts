@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiPath } from '../../adapters/http/openapi.ts';
+import { KNIGHT_CPUS, KNIGHT_RAM_GB } from '../../domain/index.ts';
 import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 
@@ -49,6 +50,13 @@ describe('OpenAPI 3.1 document', () => {
     const messages = doc.paths['/conversations/{conversationId}/messages']!.get!;
     expect(messages.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(['path:conversationId', 'query:limit', 'query:cursor', 'query:minPosition']);
     expect(JSON.stringify(doc.paths['/tenants']!.post!.requestBody)).toContain('"slug"');
+  });
+
+  it('a knight’s cpu and ramGb are documented as the values the API accepts, not any integer', () => {
+    const body = doc.paths['/knights']!.post!.requestBody as { content: Record<string, { schema: { properties: Record<string, { enum?: number[] }> } }> };
+    const { cpu, ramGb } = body.content['application/json']!.schema.properties;
+    expect(cpu!.enum).toEqual([...KNIGHT_CPUS]);
+    expect(ramGb!.enum).toEqual([...KNIGHT_RAM_GB]);
   });
 
   it('publishes a JWK set (empty for the default HS256: a shared secret is never published)', async () => {
