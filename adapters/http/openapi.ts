@@ -54,7 +54,8 @@ const operation = (route: ApiRoute) => ({
     ...(route.method === 'get' ? [] : [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }]),
   ],
   ...(route.method === 'post' && route.body
-    ? { requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(route.body) } } } }
+    ? // a POST without a body is parsed as {}: the body is required when {} is not a valid one
+      { requestBody: { required: !route.body.safeParse({}).success, content: { 'application/json': { schema: jsonSchema(route.body) } } } }
     : {}),
   responses: {
     [String(route.status)]: { description: 'Success', content: { [route.produces ?? 'application/json']: { schema: route.produces ? { type: 'string' } : { type: 'object' } } } },

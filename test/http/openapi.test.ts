@@ -59,6 +59,16 @@ describe('OpenAPI 3.1 document', () => {
     expect(ramGb!.enum).toEqual([...KNIGHT_RAM_GB]);
   });
 
+  it('a request body is required exactly where the API refuses a POST without one', async () => {
+    const bare = await fetch(`${api.baseUrl}/api/v1/tenants`, { method: 'POST', headers: { authorization: `Bearer ${api.operatorKey}` } });
+    expect(bare.status).toBe(400);
+    const required = (path: string) => (doc.paths[path]!.post!.requestBody as { required: boolean }).required;
+    for (const path of ['/knights', '/api-keys', '/tenants', '/conversations/{conversationId}/messages', '/tenants/{tenantId}/suspend', '/tenants/{tenantId}/tier'])
+      expect([path, required(path)]).toEqual([path, true]);
+    for (const path of ['/conversations', '/conversations/{conversationId}/close', '/tenants/me/agent-vm', '/tenants/{tenantId}/reinstate'])
+      expect([path, required(path)]).toEqual([path, false]);
+  });
+
   it('publishes a JWK set (empty for the default HS256: a shared secret is never published)', async () => {
     const res = await fetch(`${api.baseUrl}/.well-known/jwks.json`);
     expect(res.status).toBe(200);
