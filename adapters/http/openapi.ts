@@ -39,6 +39,7 @@ const ERROR_RESPONSES: Record<string, string> = {
   '404': 'Not found (also for another tenant’s objects)',
   '409': 'Conflicts with current state, or an Idempotency-Key reused for another request',
   '429': 'Rate limited: see Retry-After',
+  '503': 'The database (or, for a screenshot, the computers) is out of reach: retry after Retry-After',
 };
 
 const operation = (route: ApiRoute) => ({

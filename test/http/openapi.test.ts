@@ -69,6 +69,13 @@ describe('OpenAPI 3.1 document', () => {
       expect([path, required(path)]).toEqual([path, false]);
   });
 
+  it('documents 503 (the database or the computers out of reach, retry after Retry-After) on every API operation', () => {
+    const operations = Object.entries(doc.paths).filter(([path]) => !path.startsWith('/.well-known') && path !== '/openapi.json');
+    for (const [path, item] of operations)
+      for (const [method, op] of Object.entries(item as Record<string, { responses?: Record<string, unknown> }>))
+        if (op.responses) expect([method, path, Object.keys(op.responses)]).toEqual([method, path, expect.arrayContaining(['503'])]);
+  });
+
   it('publishes a JWK set (empty for the default HS256: a shared secret is never published)', async () => {
     const res = await fetch(`${api.baseUrl}/.well-known/jwks.json`);
     expect(res.status).toBe(200);
