@@ -16,8 +16,9 @@ export class AppError extends Error {
   readonly kind: ErrorKind;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(kind: ErrorKind, code: string, message: string, details?: Record<string, unknown>) {
-    super(message);
+  /** `options.cause`: what went wrong underneath, for the log (never shown to a client). */
+  constructor(kind: ErrorKind, code: string, message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'AppError';
     this.kind = kind;
     this.code = code;

@@ -76,6 +76,19 @@ describe('provisioning saga over the HTTP API, on the simulated Orgo', () => {
     expect((await me.get(`/knights/${knightId}/screenshot`)).status).toBe(409);
   });
 
+  it("a screenshot Orgo refuses is a 503 to try again, without Orgo's status, request id or configuration hints", async () => {
+    const { me } = await h.tenant();
+    const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Look at me' }), 202);
+    await knightIn(me, knightId, (k) => k.result !== null); // the saga has taken its own screenshots by then
+    for (const status of [401, 404, 409] as const) {
+      h.sim.fail({ op: 'screenshot', status, code: 'workspace_scope_mismatch', error: 'upstream says no' });
+      const reply = await me.get(`/knights/${knightId}/screenshot`);
+      expect([status, reply.status, reply.body.code, reply.headers.get('retry-after')]).toEqual([status, 503, 'screenshot_unavailable', '1']);
+      expect(JSON.stringify(reply.body)).not.toMatch(/orgo|upstream|ORGO_|operation/i);
+    }
+    expect(ok(await me.get<{ image: string }>(`/knights/${knightId}/screenshot`), 200).image).toMatch(/^data:image\/png;base64,/);
+  });
+
   it('never hands bash a task unquoted: the simulator records it as one literal word', async () => {
     const { me } = await h.tenant();
     const task = `Say "hi"; echo $(echo INJECTED) \`echo TICKS\` && it's $HOME | cat > /tmp/x\nsecond line & done`;

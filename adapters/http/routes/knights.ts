@@ -44,7 +44,10 @@ export const knightRoutes = [
       if (!knight.vmId || (knight.status !== 'provisioned' && knight.status !== 'working'))
         throw new AppError('conflict', 'knight_computer_not_running', `the knight's computer is not running (the knight is ${knight.status})`);
       if (!deps.vms) throw new AppError('unavailable', 'screenshots_unavailable', 'this process has no connection to the computers; try again later');
-      const shot = await deps.vms.screenshot(knight.vmId);
+      const shot = await deps.vms.screenshot(knight.vmId).catch((error: unknown) => {
+        // whatever Orgo answered (its status, request id, hints about our keys) is for the operator's log, not the tenant
+        throw new AppError('unavailable', 'screenshot_unavailable', "the knight's screen could not be taken; try again later", undefined, { cause: error });
+      });
       return { body: { knightId: knight.knightId, image: shot.kind === 'data' ? shot.dataUrl : shot.url } };
     },
   }),
