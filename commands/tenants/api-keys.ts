@@ -21,8 +21,11 @@ export const parseApiKey = (presented: string): { keyId: string; secret: string 
   return match ? { keyId: match[1]!, secret: match[2]! } : undefined;
 };
 
-export const mintApiKey = (): { keyId: string; secret: string; key: string } => {
-  const keyId = randomBytes(12).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(12, '0').slice(0, 12);
+/** 12 characters of a-z0-9 (about 62 bits) from any seed: an id derived from an Idempotency-Key is the same on a replay. */
+export const apiKeyIdFrom = (seed: string): string =>
+  BigInt(`0x${createHash('sha256').update(seed).digest('hex').slice(0, 16)}`).toString(36).padStart(13, '0').slice(-12);
+
+export const mintApiKey = (keyId = randomBytes(12).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(12, '0').slice(0, 12)): { keyId: string; secret: string; key: string } => {
   const secret = randomBytes(32).toString('base64url');
   return { keyId, secret, key: `${API_KEY_PREFIX}_${keyId}_${secret}` };
 };
@@ -34,14 +37,18 @@ export const issueApiKeyInput = z
   })
   .strict();
 
-/** Returns the key once; afterwards only its hash exists anywhere. */
+/**
+ * Returns the key once; afterwards only its hash exists anywhere. `options.keyId` (derived from an
+ * Idempotency-Key) lets a repeat name the key it issued; without it a repeat answers `keyId: ""`.
+ */
 export const issueApiKey = async (
   ports: CommandPorts,
   caller: Caller,
   tenantId: TenantId,
   input: z.infer<typeof issueApiKeyInput>,
+  options: { keyId?: string } = {},
 ): Promise<Accepted & { keyId: string; key: string | null }> => {
-  const minted = mintApiKey();
+  const minted = mintApiKey(options.keyId);
   const result = await ports.shell.handle(
     tenantDecider,
     envelope({ ...caller, tenantId }, tenantStream(tenantId), {
@@ -54,7 +61,7 @@ export const issueApiKey = async (
     }),
   );
   // A repeated Idempotency-Key cannot show the secret again: it was never stored.
-  return result.duplicate ? { ...accepted(result), keyId: '', key: null } : { ...accepted(result), keyId: minted.keyId, key: minted.key };
+  return result.duplicate ? { ...accepted(result), keyId: options.keyId ?? '', key: null } : { ...accepted(result), keyId: minted.keyId, key: minted.key };
 };
 
 export const revokeApiKey = async (ports: CommandPorts, caller: Caller, tenantId: TenantId, keyId: string): Promise<Accepted> =>

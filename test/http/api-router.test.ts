@@ -154,6 +154,19 @@ describe('HTTP API on the real stack', () => {
     expect(ok(await me.post<{ requestId: string | null }>('/tenants/me/agent-vm', {}), 202).requestId).toBeNull();
   });
 
+  it('Idempotency-Key on issuing an API key: the repeat names the key it issued (never its secret again), so a client that lost the answer can revoke it', async () => {
+    const { key } = await newTenant(operator);
+    const me = client(h.baseUrl, key);
+    const idem = { 'idempotency-key': `key-${randomUUID()}` };
+    const first = ok(await me.post<{ keyId: string; key: string | null; position: string }>('/api-keys', { label: 'lost' }, idem), 201);
+    const again = await me.post<{ keyId: string; key: string | null }>('/api-keys', { label: 'lost' }, idem);
+    expect([again.status, again.body, again.headers.get('idempotent-replayed')]).toEqual([201, { ...first, key: null }, 'true']);
+    const listed = ok(await me.get<{ items: { keyId: string; label: string }[] }>(`/api-keys?minPosition=${first.position}`), 200);
+    expect(listed.items.filter((k) => k.label === 'lost').map((k) => k.keyId)).toEqual([first.keyId]);
+    ok(await me.delete(`/api-keys/${again.body.keyId}`), 200);
+    expect((await client(h.baseUrl, first.key!).get('/tenants/me')).status).toBe(401);
+  });
+
   it('a revoked key stops working at once, as do its tokens', async () => {
     const { key } = await newTenant(operator);
     const tenant = client(h.baseUrl, key);

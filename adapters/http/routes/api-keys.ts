@@ -1,13 +1,14 @@
 import { z } from 'zod';
-import { issueApiKey, issueApiKeyInput, revokeApiKey } from '../../../commands/tenants/api-keys.ts';
+import { apiKeyIdFrom, issueApiKey, issueApiKeyInput, revokeApiKey } from '../../../commands/tenants/api-keys.ts';
 import { defineRoute, freshnessQuery, keyIdParam, positioned, tenantIdParam } from './route.ts';
 import type { RouteContext, RouteReply } from './route.ts';
 
 const tag = 'api-keys';
 
-/** The key is in the answer once; a replayed Idempotency-Key answers `keyId: ""` and `key: null`. */
+/** The key is in the answer once; a replayed Idempotency-Key answers the same keyId and `key: null`. */
 const issue = async (ctx: RouteContext<unknown, unknown, z.output<typeof issueApiKeyInput>>): Promise<RouteReply> => {
-  const result = await issueApiKey(ctx.deps.ports, ctx.caller(), ctx.tenantId, ctx.body);
+  // a derived id makes an Idempotency-Key replay name the key it issued
+  const result = await issueApiKey(ctx.deps.ports, ctx.caller(), ctx.tenantId, ctx.body, { keyId: apiKeyIdFrom(ctx.newId('api-key')) });
   return {
     body: { tenantId: ctx.tenantId, keyId: result.keyId, key: result.key, scope: ctx.body.scope, ...positioned(result) },
     duplicate: result.duplicate,
