@@ -52,7 +52,8 @@ const issueApiKey = (c: C.IssueApiKey, t: ActiveTenant): Events => {
   return [{ type: 'ApiKeyIssued', data: { keyId, scope, label, hash, at: c.at } }];
 };
 
-const revokeApiKey = (c: C.RevokeApiKey, t: ActiveTenant): Events => {
+/** Allowed while suspended, as revoking the bridge token is: cutting access must never be refused. */
+const revokeApiKey = (c: C.RevokeApiKey, t: LiveTenant): Events => {
   const key = findApiKey(t, c.keyId);
   if (!key) throw domainError('not_found', 'api_key_not_found', 'api key not found');
   return key.status === 'revoked' ? [] : [{ type: 'ApiKeyRevoked', data: { keyId: c.keyId, at: c.at } }];
@@ -183,7 +184,7 @@ export const decideTenant = (command: TenantCommand, state: TenantState): Events
     case 'IssueApiKey':
       return issueApiKey(command, active(state));
     case 'RevokeApiKey':
-      return revokeApiKey(command, active(state));
+      return revokeApiKey(command, live(state));
     case 'ConnectTelegramBot':
       return connectTelegramBot(command, active(state));
     case 'DisconnectTelegramBot':

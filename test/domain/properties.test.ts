@@ -140,7 +140,7 @@ describe('tenant properties', () => {
       at: T0,
     })),
   ]);
-  const allowedWhileSuspended = new Set(['ReinstateTenant', 'EraseTenant', 'MarkAgentVmReady', 'FailAgentVm']);
+  const allowedWhileSuspended = new Set(['ReinstateTenant', 'EraseTenant', 'RevokeApiKey', 'MarkAgentVmReady', 'FailAgentVm']);
 
   const check = ({ before, command, events, after }: Step<TenantCommand, TenantEvent, TenantState>) => {
     if (before.status === 'suspended' && !allowedWhileSuspended.has(command.type)) expect(events).toEqual([]);

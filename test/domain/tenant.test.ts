@@ -104,6 +104,10 @@ describe('IssueApiKey and RevokeApiKey', () => {
     given([created, keyIssued('k1')]).when({ type: 'RevokeApiKey', keyId: 'k1', at }).then([revoked]);
     given([created, keyIssued('k1'), revoked]).when({ type: 'RevokeApiKey', keyId: 'k1', at }).thenNothing();
   });
+  it('revokes a key while suspended (cutting access is never refused)', () => {
+    const revoked: TenantEvent = { type: 'ApiKeyRevoked', data: { keyId: 'k1', at } };
+    given([created, keyIssued('k1'), suspended]).when({ type: 'RevokeApiKey', keyId: 'k1', at }).then([revoked]);
+  });
   it('refuses to revoke an unknown key', () => {
     given([created]).when({ type: 'RevokeApiKey', keyId: 'nope', at }).thenThrows('api_key_not_found');
     given([created]).when({ type: 'RevokeApiKey', keyId: 'constructor', at }).thenThrows('api_key_not_found');

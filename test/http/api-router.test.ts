@@ -185,6 +185,19 @@ describe('HTTP API on the real stack', () => {
     expect(JSON.stringify(keys)).not.toMatch(/hash|ocs_/);
   });
 
+  it('a suspended tenant can still revoke a key (cutting access is never refused); the key stops reading at once', async () => {
+    const { tenantId, key } = await newTenant(operator);
+    const me = client(h.baseUrl, key);
+    const leaked = ok(await me.post<{ keyId: string; key: string; position: string }>('/api-keys', { label: 'leaked' }), 201);
+    ok(await me.get(`/api-keys?minPosition=${leaked.position}`), 200);
+    const suspended = ok(await operator.post<{ position: string }>(`/tenants/${tenantId}/suspend`, { reason: 'unpaid' }), 200);
+    ok(await client(h.baseUrl, leaked.key).get(`/conversations?minPosition=${suspended.position}`), 200); // reads go on while suspended
+    const revoked = await me.delete(`/api-keys/${leaked.keyId}`);
+    expect([revoked.status, revoked.body.code]).toEqual([200, undefined]);
+    expect((await client(h.baseUrl, leaked.key).get('/conversations')).status).toBe(401);
+    expect(await me.post('/api-keys', { label: 'new' }).then((r) => [r.status, r.body.code])).toEqual([403, 'tenant_suspended']);
+  });
+
   it('operator lifecycle: tier, suspend (tenant commands refused), reinstate, erase', async () => {
     const { tenantId, key } = await newTenant(operator);
     const me = client(h.baseUrl, key);
