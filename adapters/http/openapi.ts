@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IDEMPOTENCY_KEY } from './request-context.ts';
 import type { ApiRoute } from './routes/index.ts';
 
 export const API_BASE_PATH = '/api/v1';
@@ -52,7 +53,7 @@ const operation = (route: ApiRoute) => ({
   parameters: [
     ...parameters('path', route.params),
     ...parameters('query', route.query),
-    ...(route.method === 'get' ? [] : [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }]),
+    ...(route.method === 'get' ? [] : [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: IDEMPOTENCY_KEY.source } }]),
   ],
   ...(route.method === 'post' && route.body
     ? // a POST without a body is parsed as {}: the body is required when {} is not a valid one

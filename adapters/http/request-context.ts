@@ -45,7 +45,8 @@ export const contextOf = (req: Request): RequestContext => {
 /** The tenant a request acts on, once its route has told (for log lines written outside the handler). */
 export const tenantOfRequest = (req: Request): string | undefined => contexts.get(req)?.tenantId;
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+/** What an `Idempotency-Key` may be (the OpenAPI document publishes the same pattern). */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /**
  * `Idempotency-Key` (≤ 200 visible ASCII chars) plus a fingerprint of the request: the same key

@@ -76,6 +76,13 @@ describe('OpenAPI 3.1 document', () => {
         if (op.responses) expect([method, path, Object.keys(op.responses)]).toEqual([method, path, expect.arrayContaining(['503'])]);
   });
 
+  it('documents the Idempotency-Key header as the API checks it: 1–200 visible ASCII characters', () => {
+    const header = (doc.paths['/knights']!.post!.parameters as unknown as { name: string; schema: { pattern?: string; minLength?: number } }[]).find((p) => p.name === 'Idempotency-Key')!;
+    const pattern = new RegExp(header.schema.pattern!);
+    expect(['k-1', 'x'.repeat(200)].map((k) => pattern.test(k))).toEqual([true, true]);
+    expect(['has space', 'tab\there', '', 'x'.repeat(201)].map((k) => pattern.test(k))).toEqual([false, false, false, false]);
+  });
+
   it('publishes a JWK set (empty for the default HS256: a shared secret is never published)', async () => {
     const res = await fetch(`${api.baseUrl}/.well-known/jwks.json`);
     expect(res.status).toBe(200);
