@@ -95,13 +95,15 @@ const recordReplyDelayed = (c: C.RecordAgentReplyDelayed, state: ConversationSta
   return [{ type: 'AgentReplyDelayed', data: { inReplyTo, reason, at: c.at } }];
 };
 
-/** Failure and fallback in one append; a repeat (the fallback already posted) is satisfied. */
+/** Failure and fallback in one append; a repeat (the fallback already posted) is satisfied; a closed conversation refuses it. */
 const recordReplyFailed = (c: C.RecordAgentReplyFailed, state: ConversationState): Events => {
   const conversation = existing(state);
   const inReplyTo = v.checkToken(c.inReplyTo, 'invalid_in_reply_to', 'inReplyTo');
   const reason = v.checkText(c.reason, 2000, 'invalid_reason', 'reason').trim();
   const messageId = v.checkToken(c.fallback.messageId, 'invalid_message_id', 'message id');
   if (windowHas(conversation.recentMessageIds, messageId)) return [];
+  // as a reply would be: nothing more is said in a closed conversation
+  if (conversation.status === 'closed') throw domainError('conflict', 'conversation_closed', 'the conversation is closed');
   const channel = v.checkChannel(c.fallback.channel);
   const text = v.checkText(c.fallback.text, v.MAX_MESSAGE_TEXT, 'invalid_message_text', 'message text');
   return [

@@ -43,6 +43,15 @@ describe('agent replies on the conversation', () => {
     conversation([]).when(fail).thenThrows('conversation_not_found');
   });
 
+  it('no fallback is posted into a closed conversation, as no reply is', () => {
+    const closed: ConversationEvent = { type: 'ConversationClosed', data: { reason: 'resolved', at } };
+    const fail: ConversationCommand = {
+      type: 'RecordAgentReplyFailed', inReplyTo: 'u1', reason: 'gateway timed out', fallback: { messageId: 'r1', channel: 'telegram', text: 'Sorry' }, at,
+    };
+    conversation([started, asked, closed]).when(post({ inReplyTo: 'u1' })).thenThrows('conversation_closed');
+    conversation([started, asked, closed]).when(fail).thenThrows('conversation_closed');
+  });
+
   it('a delay is recorded', () => {
     conversation([started, asked])
       .when({ type: 'RecordAgentReplyDelayed', inReplyTo: 'u1', reason: 'no bridge', at })
