@@ -104,7 +104,9 @@ const recordReplyFailed = (c: C.RecordAgentReplyFailed, state: ConversationState
   if (windowHas(conversation.recentMessageIds, messageId)) return [];
   // as a reply would be: nothing more is said in a closed conversation
   if (conversation.status === 'closed') throw domainError('conflict', 'conversation_closed', 'the conversation is closed');
-  const channel = v.checkChannel(c.fallback.channel);
+  v.checkChannel(c.fallback.channel);
+  // like any agent reply, the fallback goes back on the conversation's channel (see postMessage)
+  const channel = conversation.channel;
   const text = v.checkText(c.fallback.text, v.MAX_MESSAGE_TEXT, 'invalid_message_text', 'message text');
   return [
     { type: 'AgentReplyFailed', data: { inReplyTo, reason, at: c.at } },

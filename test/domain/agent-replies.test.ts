@@ -52,6 +52,21 @@ describe('agent replies on the conversation', () => {
     conversation([started, asked, closed]).when(fail).thenThrows('conversation_closed');
   });
 
+  it('the fallback goes back to the bot user like a reply, whichever channel the question came on', () => {
+    const askedByApi: ConversationEvent = { type: 'MessagePosted', data: { ...asked.data, messageId: 'u2', channel: 'api' } as Extract<ConversationEvent, { type: 'MessagePosted' }>['data'] };
+    const reply = conversation([started, askedByApi]).when(post({ inReplyTo: 'u2', channel: 'api' })).then([
+      { type: 'MessagePosted', data: { messageId: 'r1', role: 'agent', channel: 'telegram', text: 'hello', external: null, inReplyTo: 'u2', at } },
+    ]);
+    expect(reply.status === 'open' && reply.pendingDeliveries).toEqual([{ messageId: 'r1', channel: 'telegram' }]);
+    const fallback = conversation([started, askedByApi])
+      .when({ type: 'RecordAgentReplyFailed', inReplyTo: 'u2', reason: 'gateway timed out', fallback: { messageId: 'r1', channel: 'api', text: 'Sorry' }, at })
+      .then([
+        { type: 'AgentReplyFailed', data: { inReplyTo: 'u2', reason: 'gateway timed out', at } },
+        { type: 'MessagePosted', data: { messageId: 'r1', role: 'agent', channel: 'telegram', text: 'Sorry', external: null, inReplyTo: 'u2', at } },
+      ]);
+    expect(fallback.status === 'open' && fallback.pendingDeliveries).toEqual([{ messageId: 'r1', channel: 'telegram' }]);
+  });
+
   it('a delay is recorded', () => {
     conversation([started, asked])
       .when({ type: 'RecordAgentReplyDelayed', inReplyTo: 'u1', reason: 'no bridge', at })
