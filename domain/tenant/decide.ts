@@ -161,9 +161,14 @@ const revokeBridgeToken = (c: C.RevokeBridgeToken, t: LiveTenant): Events => {
   return [{ type: 'BridgeTokenRevoked', data: { bridgeTokenHash: vm.bridgeTokenHash, reason, at: c.at } }];
 };
 
+/**
+ * A suspension for another reason while suspended is recorded too: the latest reason is what a
+ * reinstatement is judged by (billing lifts only its own), so an operator's suspension of a tenant
+ * billing had suspended is not undone by the next paid invoice.
+ */
 const suspend = (c: C.SuspendTenant, t: LiveTenant): Events => {
   const reason = v.checkText(c.reason, 1, 500, 'invalid_reason', 'reason');
-  return t.status === 'suspended' ? [] : [{ type: 'TenantSuspended', data: { reason, at: c.at } }];
+  return t.status === 'suspended' && t.suspendedReason === reason ? [] : [{ type: 'TenantSuspended', data: { reason, at: c.at } }];
 };
 
 const reinstate = (c: C.ReinstateTenant, t: LiveTenant): Events =>

@@ -156,6 +156,35 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     expect(PAYMENT_SUSPENSION_REASON).not.toBe('abuse report');
   });
 
+  it('a tenant billing suspended and an operator then suspended for another reason is not reinstated by a payment', async () => {
+    const { tenantId } = await h.tenant('pro');
+    const customer = await h.customerOf(tenantId);
+    const sub = await subscriptionOf(tenantId);
+    const bill = invoice(customer, sub.id);
+    expect((await h.stripe.deliver(h.stripe.event('invoice.payment_failed', bill, now()))).status).toBe(200);
+    await eventually('suspension after the grace period', async () => ((await h.tenantView(tenantId)).status === 'suspended' ? true : undefined), 20_000);
+    ok(await h.operator.post(`/tenants/${tenantId}/suspend`, { reason: 'abuse report' }), 200);
+    expect((await h.stripe.deliver(h.stripe.event('invoice.paid', { ...bill, status: 'paid' }, now() + 1))).status).toBe(200);
+    await eventually('the payment recorded', async () => ((await h.billingEvents(tenantId)).some((e) => e.type === 'InvoicePaid') ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await h.tenantView(tenantId)).status).toBe('suspended');
+  }, 60_000);
+
+  it('a tenant an operator suspended keeps that suspension through a failed payment and the payment after it', async () => {
+    const { tenantId } = await h.tenant('pro');
+    const customer = await h.customerOf(tenantId);
+    const sub = await subscriptionOf(tenantId);
+    const bill = invoice(customer, sub.id);
+    ok(await h.operator.post(`/tenants/${tenantId}/suspend`, { reason: 'abuse report' }), 200);
+    expect((await h.stripe.deliver(h.stripe.event('invoice.payment_failed', bill, now()))).status).toBe(200);
+    await eventually('the grace period ended', async () => ((await h.billingEvents(tenantId)).some((e) => e.type === 'GracePeriodEnded') ? true : undefined), 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await h.stripe.deliver(h.stripe.event('invoice.paid', { ...bill, status: 'paid' }, now() + 1))).status).toBe(200);
+    await eventually('the payment recorded', async () => ((await h.billingEvents(tenantId)).some((e) => e.type === 'InvoicePaid') ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await h.tenantView(tenantId)).status).toBe('suspended');
+  }, 60_000);
+
   it('each webhook delivered three times and out of order ends in the same tenant state as once in order', async () => {
     const scenario = async () => {
       const { tenantId } = await h.tenant('pro');

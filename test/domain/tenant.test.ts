@@ -204,9 +204,15 @@ describe('agent VM', () => {
 });
 
 describe('SuspendTenant, ReinstateTenant, EraseTenant', () => {
-  it('suspends, and a second suspension is a no-op', () => {
+  it('suspends, and a second suspension for the same reason is a no-op', () => {
     given([created]).when({ type: 'SuspendTenant', reason: 'unpaid invoice', at }).then([suspended]);
-    given([created, suspended]).when({ type: 'SuspendTenant', reason: 'again', at }).thenNothing();
+    given([created, suspended]).when({ type: 'SuspendTenant', reason: 'unpaid invoice', at: later }).thenNothing();
+  });
+  it('records a suspension for another reason while suspended: the reason a reinstatement is judged by is the latest', () => {
+    const state = given([created, suspended])
+      .when({ type: 'SuspendTenant', reason: 'abuse report', at: later })
+      .then([{ type: 'TenantSuspended', data: { reason: 'abuse report', at: later } }]);
+    expect(state.status === 'suspended' && state.suspendedReason).toBe('abuse report');
   });
   it('refuses a suspension without a reason', () =>
     given([created]).when({ type: 'SuspendTenant', reason: ' ', at }).thenThrows('invalid_reason'));
