@@ -10,7 +10,7 @@ import { SAGA_ACTOR } from './step.ts';
 
 export interface LiveKnight {
   readonly knightId: string;
-  readonly status: 'live' | 'terminating';
+  readonly status: 'live' | 'failed' | 'terminating';
 }
 
 /**
@@ -21,6 +21,7 @@ export interface LiveKnight {
 export const createWakeRules = (deps: { store: EventStore; codec: EventCodec; shell: CommandShell; clock: () => Date }) => {
   const ended = new Set(deps.codec.storedTypes('KnightTerminated'));
   const ending = new Set(deps.codec.storedTypes('KnightTerminationRequested'));
+  const failing = new Set(deps.codec.storedTypes('KnightFailed'));
 
   /** A tenant's knights not terminated yet, newest first, from the log itself: the read models trail it, and erasure purges them. */
   const liveKnights = async (tenantId: string): Promise<LiveKnight[]> => {
@@ -30,7 +31,8 @@ export const createWakeRules = (deps: { store: EventStore; codec: EventCodec; sh
       if (page.length === 0) break;
       for (const e of page) {
         const k = knights.get(e.streamId) ?? { first: e.position, status: 'live' as const };
-        knights.set(e.streamId, { first: k.first, status: ended.has(e.type) ? 'terminated' : ending.has(e.type) ? 'terminating' : k.status });
+        const status = ended.has(e.type) ? 'terminated' : ending.has(e.type) ? 'terminating' : failing.has(e.type) && k.status === 'live' ? 'failed' : k.status;
+        knights.set(e.streamId, { first: k.first, status });
       }
       after = page[page.length - 1]!.position;
     }
@@ -39,12 +41,13 @@ export const createWakeRules = (deps: { store: EventStore; codec: EventCodec; sh
       .flatMap(([streamId, k]) => (k.status === 'terminated' ? [] : [{ knightId: parseStreamId(streamId).entityId!, status: k.status }]));
   };
 
-  /** A lower tier ends the knights beyond its limit, newest first. */
+  /** A lower tier ends the knights beyond its limit: failed ones first (they do no work but count), then the newest. */
   const downgraded = async (tenantId: string, data: { readonly from: Tier; readonly to: Tier }): Promise<string[]> => {
     const limit = TIER_LIMITS[data.to].knightsAtOnce;
     if (limit >= TIER_LIMITS[data.from].knightsAtOnce) return [];
     // knights already terminating are on their way out: only the others count against the limit
-    const live = (await liveKnights(tenantId)).filter((k) => k.status !== 'terminating');
+    const remaining = (await liveKnights(tenantId)).filter((k) => k.status !== 'terminating');
+    const live = [...remaining.filter((k) => k.status === 'failed'), ...remaining.filter((k) => k.status !== 'failed')];
     const beyond = live.slice(0, Math.max(0, live.length - limit));
     const reason = `the ${data.to} tier allows ${limit} knight${limit === 1 ? '' : 's'} at once`;
     for (const k of beyond)

@@ -6,11 +6,12 @@ import { createWakeRules } from '../../adapters/provisioning/wakes.ts';
  * count against it, so a second downgrade (or the same event delivered again) ends no knight the
  * limit allows.
  */
-const harness = (knights: string[]) => {
+const harness = (knights: string[], failed: string[] = []) => {
   let position = 0n;
   const log: { streamId: string; type: string; position: bigint }[] = [];
   const append = (streamId: string, type: string) => log.push({ streamId, type, position: ++position });
   for (const k of knights) append(`knight-acme.${k}`, 'KnightRequested');
+  for (const k of failed) append(`knight-acme.${k}`, 'KnightFailed');
   const store = {
     readAll: async (o: { after?: bigint; maxCount: number }) => log.filter((e) => o.after === undefined || e.position > o.after).slice(0, o.maxCount),
   };
@@ -43,5 +44,11 @@ describe('tier downgrade', () => {
     expect(h.terminated().size).toBe(2); // pro allows 5
     await h.changed('pro', 'free');
     expect(h.terminated().size).toBe(6); // free allows 1
+  });
+
+  it('ends the failed knights before a working one: a downgrade keeps the knight that still works', async () => {
+    const h = harness(['a', 'b'], ['a']); // pro: a (older) failed, b (newer) working
+    await h.changed('pro', 'free');
+    expect(h.terminated()).toEqual(new Set(['knight-acme.a']));
   });
 });
