@@ -36,6 +36,8 @@ const applySubscription = (c: C.ApplySubscriptionUpdate, a: OpenAccount): Events
   // Another subscription of the customer (one Checkout is replacing, or one already replaced) says nothing about the tier.
   if (a.subscription !== null && a.subscription.id !== subscriptionId) return [];
   if (a.subscription === null && ENDED_STATUSES.includes(status)) return [];
+  // a subscription that has ended stays ended: an update Stripe sent before it ended, arriving late, says nothing
+  if (a.endedSubscriptions.includes(subscriptionId)) return [];
   return [{ type: 'StripeSubscriptionSynced', data: { stripeEventId, created, subscriptionId, status, priceId, tier: tierAfter(status, tier), at } }];
 };
 

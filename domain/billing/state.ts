@@ -21,6 +21,8 @@ export interface OpenAccount {
   readonly subscriptionMark: StripeMark | null;
   readonly paymentMark: StripeMark | null;
   readonly payment: PaymentStanding;
+  /** The newest subscriptions that ended (cancelled by us, deleted at Stripe, replaced by Checkout): their late updates are ignored. */
+  readonly endedSubscriptions: readonly string[];
 }
 
 export type BillingState =
@@ -29,6 +31,14 @@ export type BillingState =
   | { readonly status: 'closed'; readonly customerId: string };
 
 export const initialBillingState = (): BillingState => ({ status: 'none' });
+
+/** How many ended subscription ids an account remembers. */
+export const ENDED_SUBSCRIPTIONS = 8;
+
+const ended = (a: OpenAccount, subscriptionId: string | null): readonly string[] =>
+  subscriptionId === null || a.endedSubscriptions.includes(subscriptionId)
+    ? a.endedSubscriptions
+    : [...a.endedSubscriptions, subscriptionId].slice(-ENDED_SUBSCRIPTIONS);
 
 /** Is `mark` after `than` in Stripe's order (created, then event id)? */
 export const isNewer = (mark: StripeMark, than: StripeMark | null): boolean =>
@@ -43,7 +53,15 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
   switch (event.type) {
     case 'StripeCustomerCreated':
       return state.status === 'none'
-        ? { status: 'open', customerId: event.data.customerId, subscription: null, subscriptionMark: null, paymentMark: null, payment: { standing: 'good' } }
+        ? {
+            status: 'open',
+            customerId: event.data.customerId,
+            subscription: null,
+            subscriptionMark: null,
+            paymentMark: null,
+            payment: { standing: 'good' },
+            endedSubscriptions: [],
+          }
         : state;
     case 'SubscriptionStarted':
     case 'SubscriptionMoved': {
@@ -51,15 +69,21 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
       return onOpen(state, (a) => ({ ...a, subscription: { id: subscriptionId, priceId, tier, status: a.subscription?.status ?? 'active' } }));
     }
     case 'SubscriptionEnded':
-      return onOpen(state, (a) => (a.subscription?.id === event.data.subscriptionId ? { ...a, subscription: null } : a));
+      return onOpen(state, (a) => ({
+        ...a,
+        subscription: a.subscription?.id === event.data.subscriptionId ? null : a.subscription,
+        endedSubscriptions: ended(a, event.data.subscriptionId),
+      }));
     case 'BillingAccountClosed':
       return state.status === 'open' ? { status: 'closed', customerId: state.customerId } : state;
     case 'StripeSubscriptionSynced': {
       const { subscriptionId, status, priceId, tier } = event.data;
+      const over = status === 'canceled' || status === 'incomplete_expired';
       return onOpen(state, (a) => ({
         ...a,
         subscriptionMark: markOf(event.data),
-        subscription: status === 'canceled' || status === 'incomplete_expired' ? null : { id: subscriptionId, priceId, tier, status },
+        subscription: over ? null : { id: subscriptionId, priceId, tier, status },
+        endedSubscriptions: over ? ended(a, subscriptionId) : a.endedSubscriptions,
       }));
     }
     case 'InvoicePaymentFailed': {
@@ -73,8 +97,13 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
     case 'InvoicePaid':
       return onOpen(state, (a) => ({ ...a, paymentMark: markOf(event.data), payment: { standing: 'good' } }));
     case 'CheckoutCompleted': {
-      const { subscriptionId, priceId, tier } = event.data;
-      return onOpen(state, (a) => ({ ...a, subscriptionMark: markOf(event.data), subscription: { id: subscriptionId, priceId, tier, status: 'active' } }));
+      const { subscriptionId, priceId, tier, replaces } = event.data;
+      return onOpen(state, (a) => ({
+        ...a,
+        subscriptionMark: markOf(event.data),
+        subscription: { id: subscriptionId, priceId, tier, status: 'active' },
+        endedSubscriptions: ended(a, replaces),
+      }));
     }
     case 'GracePeriodEnded':
       return onOpen(state, (a) => (a.payment.standing === 'failing' ? { ...a, payment: { ...a.payment, graceEnded: true } } : a));

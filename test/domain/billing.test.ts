@@ -89,6 +89,23 @@ describe('webhooks: repeated and out of order', () => {
       .thenNothing();
   });
 
+  it('a late update of a subscription that has ended does not bring it back (nor its tier)', () => {
+    const ended: BillingEvent = { type: 'SubscriptionEnded', data: { subscriptionId: 'sub_1', at } };
+    given([customer, started, ended]).when(subUpdate(T0 + 1, 'price_ent', 'enterprise')).thenNothing();
+    // Stripe's deletion first, then the older update: in either order the account has no subscription
+    const hooks = [subUpdate(T0 + 2, 'price_ent', 'enterprise', 'canceled'), subUpdate(T0 + 1, 'price_ent', 'enterprise')];
+    expect(run([customer, started, ended], hooks)).toMatchObject({ subscription: null });
+    expect(run([customer, started], hooks)).toMatchObject({ subscription: null });
+    expect(run([customer, started], [...hooks].reverse())).toMatchObject({ subscription: null });
+    // the subscription Checkout replaced is cancelled: a late update of it is nothing either
+    const checkout: BillingEvent = {
+      type: 'CheckoutCompleted',
+      data: { stripeEventId: 'evt_c', created: T0, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', replaces: 'sub_1', at },
+    };
+    const sub2Ended: BillingEvent = { type: 'SubscriptionEnded', data: { subscriptionId: 'sub_2', at } };
+    given([customer, started, checkout, sub2Ended]).when(subUpdate(T0 + 1, 'price_pro', 'pro')).thenNothing();
+  });
+
   it('Checkout replaces the current subscription', () => {
     given([customer, started])
       .when({ type: 'ApplyCheckout', stripeEventId: 'evt_c', created: T0, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', at })
