@@ -51,7 +51,8 @@ const applyInvoice = (c: C.ApplyInvoice, a: OpenAccount): Events => {
 
 const applyCheckout = (c: C.ApplyCheckout, a: OpenAccount): Events => {
   const { stripeEventId, created, sessionId, subscriptionId, priceId, tier, at } = c;
-  if (!isNewer(c, a.subscriptionMark) || a.subscription?.id === subscriptionId) return [];
+  // Ordered among Checkouts only: a later update of the subscription it replaces says nothing about it.
+  if (!isNewer(c, a.checkoutMark) || a.subscription?.id === subscriptionId || a.endedSubscriptions.includes(subscriptionId)) return [];
   const replaces = a.subscription?.id ?? null;
   return [{ type: 'CheckoutCompleted', data: { stripeEventId, created, sessionId, subscriptionId, priceId, tier, replaces, at } }];
 };

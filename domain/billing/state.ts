@@ -20,6 +20,8 @@ export interface OpenAccount {
   /** The newest subscription webhook applied, and the newest invoice webhook applied. */
   readonly subscriptionMark: StripeMark | null;
   readonly paymentMark: StripeMark | null;
+  /** The newest Checkout applied: Checkouts are ordered among themselves, not by the old subscription's updates. */
+  readonly checkoutMark: StripeMark | null;
   readonly payment: PaymentStanding;
   /** The newest subscriptions that ended (cancelled by us, deleted at Stripe, replaced by Checkout): their late updates are ignored. */
   readonly endedSubscriptions: readonly string[];
@@ -59,6 +61,7 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
             subscription: null,
             subscriptionMark: null,
             paymentMark: null,
+            checkoutMark: null,
             payment: { standing: 'good' },
             endedSubscriptions: [],
           }
@@ -98,9 +101,12 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
       return onOpen(state, (a) => ({ ...a, paymentMark: markOf(event.data), payment: { standing: 'good' } }));
     case 'CheckoutCompleted': {
       const { subscriptionId, priceId, tier, replaces } = event.data;
+      const mark = markOf(event.data);
       return onOpen(state, (a) => ({
         ...a,
-        subscriptionMark: markOf(event.data),
+        // the new subscription's facts count from its Checkout on (the replaced one's updates are ignored as ended)
+        subscriptionMark: mark,
+        checkoutMark: mark,
         subscription: { id: subscriptionId, priceId, tier, status: 'active' },
         endedSubscriptions: ended(a, replaces),
       }));

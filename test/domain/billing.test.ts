@@ -113,6 +113,25 @@ describe('webhooks: repeated and out of order', () => {
   });
 });
 
+describe('Checkout and the old subscription’s updates', () => {
+  const checkout = (created: number, subscriptionId = 'sub_2', id = `evt_c${created}`): BillingCommand => ({
+    type: 'ApplyCheckout', stripeEventId: id, created, sessionId: `cs_${subscriptionId}`, subscriptionId, priceId: 'price_ent', tier: 'enterprise', at,
+  });
+  it('a Checkout delivered after a later update of the subscription it replaces still replaces it', () => {
+    // Stripe retried the checkout webhook; meanwhile the old subscription renewed (a newer update)
+    const state = run([customer, started], [subUpdate(T0 + 5, 'price_pro', 'pro'), checkout(T0 + 3)]);
+    expect(state).toMatchObject({ subscription: { id: 'sub_2', tier: 'enterprise' }, endedSubscriptions: ['sub_1'] });
+    expect(run([customer, started], [checkout(T0 + 3), subUpdate(T0 + 5, 'price_pro', 'pro')])).toEqual(state);
+  });
+  it('of two Checkouts the later one wins, in either order, and each applies once', () => {
+    const hooks = [checkout(T0 + 1, 'sub_2'), checkout(T0 + 2, 'sub_3')];
+    const inOrder = run([customer, started], hooks);
+    expect(inOrder).toMatchObject({ subscription: { id: 'sub_3' } });
+    expect(run([customer, started], [...hooks].reverse())).toMatchObject({ subscription: { id: 'sub_3' } });
+    expect(run([customer, started], [...hooks, ...hooks])).toEqual(inOrder);
+  });
+});
+
 describe('planAccount', () => {
   const open = fold(billingDecider, [customer, started]);
   it('creates the customer first, then subscribes to the tier price', () => {
