@@ -82,6 +82,28 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 180_000);
 
+  /** A signed-in page, level with the live feed. */
+  const signedIn = async (key: string) => {
+    const page = await browser.newPage();
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', key);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    return page;
+  };
+
+  it('shows the newest messages of a conversation whose history is longer than one page', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey), 'pro');
+    const asA = client(h.baseUrl, a.key);
+    const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Long' }), 201);
+    for (let i = 0; i < 105; i++) ok(await asA.post(`/conversations/${conversationId}/messages`, { text: `message ${i}` }), 201);
+    const page = await signedIn(a.key);
+    await page.waitForSelector('#messages li:has-text("user: message 104")', { timeout: 10_000 });
+    const texts = await page.locator('#messages li').allTextContents();
+    expect(texts).toEqual(Array.from({ length: 105 }, (_, i) => `user: message ${i}`));
+    await page.close();
+  }, 120_000);
+
   it('says why a key is refused, and the key never reaches the URL or storage', async () => {
     const page = await browser.newPage();
     await page.goto(`${h.baseUrl}/`);

@@ -3,6 +3,7 @@
 const $ = (id) => document.getElementById(id);
 const API = '/api/v1';
 const FEED_LIMIT = 500;
+const HISTORY_LIMIT = 500; // messages kept per conversation: the newest
 const KNIGHT_STATUS = {
   KnightRequested: 'requested', KnightProvisioningStarted: 'provisioning', KnightProvisioned: 'provisioned',
   KnightTaskStarted: 'working', KnightTaskProgressed: 'working', KnightTaskCompleted: 'completed',
@@ -52,6 +53,13 @@ const messagesOf = (conversationId) => {
   if (!messages.has(conversationId)) messages.set(conversationId, new Map());
   return messages.get(conversationId);
 };
+const byTime = (a, b) => String(a.createdAt).localeCompare(String(b.createdAt));
+/** Drops a conversation's oldest messages past HISTORY_LIMIT. */
+const keepNewest = (conversationId) => {
+  const list = messagesOf(conversationId);
+  if (list.size <= HISTORY_LIMIT) return;
+  for (const m of [...list.values()].sort(byTime).slice(0, list.size - HISTORY_LIMIT)) list.delete(m.messageId);
+};
 
 const apply = (event) => {
   const d = event.data;
@@ -62,6 +70,7 @@ const apply = (event) => {
     if (event.type === 'ConversationClosed') c.status = 'closed';
     if (event.type === 'MessagePosted') {
       messagesOf(id).set(d.messageId, { messageId: d.messageId, role: d.role, text: d.text, createdAt: event.recordedAt, position: event.position });
+      keepNewest(id);
       c.lastMessageAt = event.recordedAt;
       if (d.role === 'agent' && partial?.conversationId === id) partial = null;
       if (!selected) selected = id;
@@ -101,7 +110,7 @@ const render = () => {
   $('conversation-title').textContent = current ? `— ${current.title ?? current.conversationId}` : '';
   $('messages').replaceChildren(
     ...[...(selected ? messagesOf(selected).values() : [])]
-      .sort((a, b) => String(a.createdAt).localeCompare(String(b.createdAt)))
+      .sort(byTime)
       .map((m) => el('li', `${m.role}: ${m.text}`, { 'data-id': m.messageId, 'data-role': m.role })),
   );
   const shown = partial && partial.conversationId === selected;
@@ -116,8 +125,14 @@ const select = async (conversationId) => {
   selected = conversationId;
   render();
   try {
-    const page = await api(`/conversations/${encodeURIComponent(conversationId)}/messages?limit=100`);
-    for (const m of page.items) if (!messagesOf(conversationId).has(m.messageId)) messagesOf(conversationId).set(m.messageId, m);
+    // the history comes oldest first, a page at a time: the newest messages are on its last page
+    let cursor = null;
+    do {
+      const page = await api(`/conversations/${encodeURIComponent(conversationId)}/messages?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      for (const m of page.items) if (!messagesOf(conversationId).has(m.messageId)) messagesOf(conversationId).set(m.messageId, m);
+      keepNewest(conversationId);
+      cursor = page.next;
+    } while (cursor && selected === conversationId);
     render();
   } catch (error) {
     console.warn('messages', error);
