@@ -104,6 +104,27 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 120_000);
 
+  it('still loads a conversation once its token has expired: it exchanges the key again', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    const older = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Older' }), 201);
+    ok(await asA.post(`/conversations/${older.conversationId}/messages`, { text: 'from before' }), 201);
+    const newer = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Newer' }), 201);
+    ok(await asA.post(`/conversations/${newer.conversationId}/messages`, { text: 'latest' }), 201);
+    const page = await signedIn(a.key);
+    await page.waitForSelector('#messages li:has-text("user: latest")');
+    // the 15-minute token runs out while the socket stays open: the API answers the next read 401
+    let expired = 0;
+    await page.route('**/api/v1/conversations/*/messages*', (route) =>
+      expired++ === 0 ? route.continue({ headers: { ...route.request().headers(), authorization: 'Bearer expired.token.value' } }) : route.continue(),
+    );
+    await page.click(`#conversations li[data-id="${older.conversationId}"]`);
+    await page.waitForSelector('#messages li:has-text("user: from before")', { timeout: 10_000 });
+    expect(expired).toBe(2);
+    await expect(page.locator('#connection').getAttribute('data-state')).resolves.toBe('live');
+    await page.close();
+  }, 60_000);
+
   it('says why a key is refused, and the key never reaches the URL or storage', async () => {
     const page = await browser.newPage();
     await page.goto(`${h.baseUrl}/`);

@@ -36,7 +36,7 @@ const setState = (state, label = state) => {
   badge.textContent = label;
 };
 
-const api = async (path, { method = 'GET', credential = session?.token } = {}) => {
+const request = async (path, method, credential) => {
   const res = await fetch(API + path, { method, headers: { authorization: `Bearer ${credential}`, accept: 'application/json' } });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw Object.assign(new Error(body.detail || body.title || `HTTP ${res.status}`), { status: res.status });
@@ -44,7 +44,23 @@ const api = async (path, { method = 'GET', credential = session?.token } = {}) =
 };
 
 const exchange = async () => {
-  session.token = (await api('/auth/token', { method: 'POST', credential: session.key })).access_token;
+  session.token = (await request('/auth/token', 'POST', session.key)).access_token;
+};
+
+/** A read with the session's token; one that expired (401) is exchanged again once, a refused key signs out. */
+const api = async (path) => {
+  try {
+    return await request(path, 'GET', session.token);
+  } catch (error) {
+    if (error.status !== 401) throw error;
+    try {
+      await exchange();
+    } catch (failure) {
+      if (failure.status === 401) signOut(`signed out: ${failure.message}`);
+      throw failure;
+    }
+    return request(path, 'GET', session.token);
+  }
 };
 
 // ---- state from events -----------------------------------------------------------------------
