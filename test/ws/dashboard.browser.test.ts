@@ -125,6 +125,34 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('can be used from the keyboard: the key field has a label and a conversation is chosen with Tab and Enter', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    const older = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Older' }), 201);
+    ok(await asA.post(`/conversations/${older.conversationId}/messages`, { text: 'from before' }), 201);
+    const newer = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Newer' }), 201);
+    ok(await asA.post(`/conversations/${newer.conversationId}/messages`, { text: 'latest' }), 201);
+    const page = await browser.newPage();
+    await page.goto(`${h.baseUrl}/`);
+    await page.getByLabel('API key').fill(a.key);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    await expect(page.getByRole('status').first().textContent()).resolves.toBe('live');
+    await page.waitForSelector('#messages li:has-text("user: latest")');
+    await page.getByRole('button', { name: /^Newer/ }).focus();
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate('document.activeElement?.textContent')).resolves.toMatch(/^Older/);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#messages li:has-text("user: from before")', { timeout: 5_000 });
+    await expect(page.getByRole('button', { name: /^Older/ }).getAttribute('aria-current')).resolves.toBe('true');
+    // redrawn lists (a click, a live event) keep the keyboard where it was
+    ok(await asA.post(`/conversations/${newer.conversationId}/messages`, { text: 'meanwhile' }), 201);
+    await page.waitForSelector('#conversations li:first-child:has-text("Newer")');
+    await page.locator('#events li').first().waitFor();
+    await expect(page.evaluate('document.activeElement?.textContent')).resolves.toMatch(/^Older/);
+    await page.close();
+  }, 60_000);
+
   it('says why a key is refused, and the key never reaches the URL or storage', async () => {
     const page = await browser.newPage();
     await page.goto(`${h.baseUrl}/`);

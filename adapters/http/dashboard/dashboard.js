@@ -113,15 +113,19 @@ const feed = (event) => {
 const render = () => {
   $('position').textContent = position ?? '—';
   const convList = $('conversations');
+  const focused = convList.contains(document.activeElement) ? document.activeElement.parentElement.dataset.id : undefined;
   convList.replaceChildren(
     ...[...conversations.values()]
       .sort((a, b) => String(b.lastMessageAt ?? b.createdAt).localeCompare(String(a.lastMessageAt ?? a.createdAt)))
       .map((c) => {
-        const li = el('li', `${c.title ?? c.conversationId} · ${c.status}`, { 'data-id': c.conversationId, 'aria-selected': String(c.conversationId === selected) });
-        li.addEventListener('click', () => select(c.conversationId));
+        const button = el('button', `${c.title ?? c.conversationId} · ${c.status}`, { type: 'button', 'aria-current': String(c.conversationId === selected) });
+        button.addEventListener('click', () => select(c.conversationId));
+        const li = el('li', undefined, { 'data-id': c.conversationId });
+        li.append(button);
         return li;
       }),
   );
+  if (focused) [...convList.children].find((li) => li.dataset.id === focused)?.firstElementChild.focus(); // the list was redrawn under the keyboard
   const current = selected ? conversations.get(selected) : null;
   $('conversation-title').textContent = current ? `— ${current.title ?? current.conversationId}` : '';
   $('messages').replaceChildren(
