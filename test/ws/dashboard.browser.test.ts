@@ -153,6 +153,29 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('says so when the tenant\'s data cannot be loaded, and loads it when the API answers again', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Existing' }), 201);
+    ok(await asA.post(`/conversations/${conversationId}/messages`, { text: 'already there' }), 201);
+    const page = await browser.newPage();
+    let refused = 0;
+    await page.route('**/api/v1/knights?*', (route) =>
+      refused++ === 0
+        ? route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Service Unavailable', detail: 'the database is unavailable' }) })
+        : route.continue(),
+    );
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', a.key);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('#connection:has-text("the database is unavailable")', { timeout: 10_000 });
+    await page.waitForSelector('#conversations li:has-text("Existing")', { timeout: 10_000 });
+    await page.waitForSelector('#messages li:has-text("user: already there")');
+    await page.waitForSelector('#connection[data-state="live"]');
+    expect(refused).toBe(2);
+    await page.close();
+  }, 60_000);
+
   it('says why a key is refused, and the key never reaches the URL or storage', async () => {
     const page = await browser.newPage();
     await page.goto(`${h.baseUrl}/`);

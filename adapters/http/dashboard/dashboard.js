@@ -16,6 +16,8 @@ let position = null; // last event position received: where a reconnect resumes
 let backoff = 500;
 let reconnectTimer = null;
 let snapshotLoaded = false;
+let snapshotLoading = false;
+let snapshotRetry = null;
 let pending = []; // events that arrived before the first snapshot was in
 const conversations = new Map();
 const messages = new Map(); // conversationId -> Map(messageId -> message)
@@ -161,8 +163,10 @@ const select = async (conversationId) => {
 
 /** The read models as of `at` (the socket's live position), then the events that came meanwhile. */
 const loadSnapshot = async (at) => {
+  const mine = session;
   const q = at ? `&minPosition=${at}` : '';
   const [convs, ks] = await Promise.all([api(`/conversations?limit=100${q}`), api(`/knights?limit=100${q}`)]);
+  if (session !== mine) return; // signed out meanwhile
   for (const c of convs.items) conversations.set(c.conversationId, { ...c, ...conversations.get(c.conversationId) });
   for (const k of ks.items) if (!knights.has(k.knightId)) knights.set(k.knightId, { knightId: k.knightId, task: k.task, status: k.status, progress: k.progress });
   snapshotLoaded = true;
@@ -171,6 +175,24 @@ const loadSnapshot = async (at) => {
   if (!selected && convs.items[0]) selected = convs.items[0].conversationId;
   if (selected) await select(selected);
   render();
+};
+
+/** Loads the snapshot once; a failure shows in the header and is tried again (1 s doubling to 10 s). */
+const loadSnapshotOnce = (at, wait = 1_000) => {
+  if (snapshotLoaded || snapshotLoading) return;
+  const mine = session;
+  snapshotLoading = true;
+  loadSnapshot(at).then(
+    () => {
+      if (session === mine && $('connection').dataset.state === 'incomplete') setState('live');
+    },
+    (error) => {
+      if (session !== mine) return;
+      snapshotLoading = false;
+      setState('incomplete', `live, but the data could not be loaded: ${error.message}; trying again in ${wait / 1000} s`);
+      snapshotRetry = setTimeout(() => loadSnapshotOnce(position, Math.min(wait * 2, 10_000)), wait);
+    },
+  );
 };
 
 // ---- the socket ------------------------------------------------------------------------------
@@ -189,7 +211,7 @@ const connect = () => {
       backoff = 500;
       setState('live');
       if (!position && frame.position) position = frame.position;
-      if (!snapshotLoaded) loadSnapshot(frame.position).catch((error) => console.warn('snapshot', error));
+      loadSnapshotOnce(frame.position);
     } else if (frame.kind === 'event') {
       if (position && BigInt(frame.position) <= BigInt(position)) return; // already shown
       position = frame.position;
@@ -228,6 +250,8 @@ const signOut = (why = '') => {
   clearTimeout(reconnectTimer);
   position = null;
   snapshotLoaded = false;
+  snapshotLoading = false;
+  clearTimeout(snapshotRetry);
   pending = [];
   for (const map of [conversations, messages, knights]) map.clear();
   selected = null;
