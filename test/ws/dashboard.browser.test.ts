@@ -1,8 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInProcessLiveFeed } from '../../adapters/live/in-process.ts';
 import type { Pusher } from '../../adapters/ws/pusher.ts';
+import { postMessage } from '../../commands/conversations/post-message.ts';
+import { asTenantId } from '../../domain/shared/ids.ts';
 import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 import { client, ok } from '../http/support/client.ts';
@@ -19,11 +23,12 @@ describe('dashboard at / in headless Chromium', () => {
   let h: ApiHarness;
   let pusher: Pusher;
   let browser: Browser;
+  const live = createInProcessLiveFeed();
   beforeAll(async () => {
     if (!existsSync(CHROMIUM))
       throw new Error(`no Chromium at ${CHROMIUM}: \`npm test\` installs it (apt-get install -y chromium); this test does not skip`);
     h = await startApiHarness();
-    pusher = await pusherOn(h);
+    pusher = await pusherOn(h, {}, live);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -69,7 +74,7 @@ describe('dashboard at / in headless Chromium', () => {
     const knight = ok(await asA.post<{ knightId: string }>('/knights', { task: 'Build website' }), 202);
     let last = '';
     for (let i = 0; i < 3; i++) last = ok(await asA.post<{ position: string }>(`/conversations/${conversation.conversationId}/messages`, { text: `while away ${i}` }), 201).position;
-    pusher = await pusherOn(h);
+    pusher = await pusherOn(h, {}, live);
     await page.waitForSelector(`#events li[data-position="${last}"]`, { timeout: 30_000 });
     await page.waitForSelector('#connection[data-state="live"]');
     const stored = (await h.storage.store.readAll({ after: BigInt(start), filter: { tenantId: a.tenantId } })).map((e) => e.position.toString());
@@ -173,6 +178,28 @@ describe('dashboard at / in headless Chromium', () => {
     await page.waitForSelector('#messages li:has-text("user: already there")');
     await page.waitForSelector('#connection[data-state="live"]');
     expect(refused).toBe(2);
+    await page.close();
+  }, 60_000);
+
+  it('drops an agent\'s partial reply that arrives after the finished reply', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Ask' }), 201);
+    const question = ok(await asA.post<{ messageId: string }>(`/conversations/${conversationId}/messages`, { text: 'question' }), 201);
+    const page = await signedIn(a.key);
+    await page.waitForSelector('#messages li:has-text("user: question")');
+    const partial = (seq: number, text: string) => live.publish(a.tenantId, { kind: 'agent.partial', conversationId, inReplyTo: question.messageId, text, seq });
+    await partial(1, 'The ans');
+    await page.waitForSelector('#partial:has-text("agent is writing: The ans")');
+    const caller = { tenantId: asTenantId(a.tenantId), actor: 'agent:test', correlationId: randomUUID() };
+    await postMessage(h.platform.ports, caller, conversationId, { text: 'The answer' }, { role: 'agent', inReplyTo: question.messageId });
+    await page.waitForSelector('#messages li:has-text("agent: The answer")');
+    await expect(page.locator('#partial').isHidden()).resolves.toBe(true);
+    // the live topic lags behind the log: the reply's last partial comes after the reply itself
+    await partial(2, 'The answer');
+    ok(await asA.post(`/conversations/${conversationId}/messages`, { text: 'thanks' }), 201);
+    await page.waitForSelector('#messages li:has-text("user: thanks")');
+    await expect(page.locator('#partial').isHidden()).resolves.toBe(true);
     await page.close();
   }, 60_000);
 

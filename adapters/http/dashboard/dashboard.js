@@ -87,7 +87,7 @@ const apply = (event) => {
     if (event.type === 'ConversationStarted') Object.assign(c, { title: d.title, channel: d.channel });
     if (event.type === 'ConversationClosed') c.status = 'closed';
     if (event.type === 'MessagePosted') {
-      messagesOf(id).set(d.messageId, { messageId: d.messageId, role: d.role, text: d.text, createdAt: event.recordedAt, position: event.position });
+      messagesOf(id).set(d.messageId, { messageId: d.messageId, role: d.role, text: d.text, inReplyTo: d.inReplyTo ?? null, createdAt: event.recordedAt, position: event.position });
       keepNewest(id);
       c.lastMessageAt = event.recordedAt;
       if (d.role === 'agent' && partial?.conversationId === id) partial = null;
@@ -219,7 +219,9 @@ const connect = () => {
       if (snapshotLoaded) apply(frame);
       else pending.push(frame);
     } else if (frame.kind === 'agent.partial') {
-      if (!partial || partial.inReplyTo !== frame.inReplyTo || frame.seq > partial.seq) partial = frame;
+      // live frames travel apart from events: one may come after the finished reply it was part of
+      const answered = [...messagesOf(frame.conversationId).values()].some((m) => m.role === 'agent' && m.inReplyTo === frame.inReplyTo);
+      if (!answered && (!partial || partial.inReplyTo !== frame.inReplyTo || frame.seq > partial.seq)) partial = frame;
     }
     render();
   });
@@ -255,6 +257,7 @@ const signOut = (why = '') => {
   pending = [];
   for (const map of [conversations, messages, knights]) map.clear();
   selected = null;
+  partial = null;
   $('events').replaceChildren();
   $('panels').hidden = true;
   $('sign-in').hidden = false;
