@@ -213,4 +213,35 @@ describe('dashboard at / in headless Chromium', () => {
     expect(await page.evaluate('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie')).toBe('{}{}');
     await page.close();
   }, 60_000);
+  describe('with 60-second tokens and one failed authentication per minute allowed', () => {
+    let short: ApiHarness;
+    let shortPusher: Pusher;
+    beforeAll(async () => {
+      short = await startApiHarness({ JWT_TTL_SECONDS: '60', AUTH_FAILURES_PER_MINUTE: '1' });
+      shortPusher = await pusherOn(short);
+    }, 120_000);
+    afterAll(async () => {
+      await shortPusher?.close();
+      await short?.close();
+    });
+
+    it('reconnects after its token expired without spending a failed authentication', async () => {
+      const a = await newTenant(client(short.baseUrl, short.operatorKey));
+      const page = await browser.newPage();
+      await page.goto(`${short.baseUrl}/`);
+      await page.fill('#key', a.key);
+      await page.click('#sign-in button[type=submit]');
+      await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+      await new Promise((resolve) => setTimeout(resolve, 66_000)); // past the token's expiry and the 5 s clock tolerance
+      await shortPusher.close();
+      shortPusher = await pusherOn(short);
+      const asA = client(short.baseUrl, a.key);
+      const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'After the restart' }), 201);
+      await page.waitForSelector('#conversations li:has-text("After the restart")', { timeout: 20_000 });
+      await page.waitForSelector('#connection[data-state="live"]');
+      ok(await asA.post(`/conversations/${conversationId}/messages`, { text: 'still here' }), 201);
+      await page.waitForSelector('#messages li:has-text("user: still here")', { timeout: 5_000 });
+      await page.close();
+    }, 150_000);
+  });
 });

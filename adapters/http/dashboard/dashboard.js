@@ -10,7 +10,7 @@ const KNIGHT_STATUS = {
   KnightFailed: 'failed', KnightTerminationRequested: 'terminating', KnightTerminated: 'terminated',
 };
 
-let session = null; // { key, token, tenantId }
+let session = null; // { key, token, expiresAt, tenantId }
 let socket = null;
 let position = null; // last event position received: where a reconnect resumes
 let backoff = 500;
@@ -46,12 +46,19 @@ const request = async (path, method, credential) => {
 };
 
 const exchange = async () => {
-  session.token = (await request('/auth/token', 'POST', session.key)).access_token;
+  const issued = await request('/auth/token', 'POST', session.key);
+  Object.assign(session, { token: issued.access_token, expiresAt: Date.now() + issued.expires_in * 1000 });
+};
+
+/** A token with 30 s left at least: an expired one would count as a failed authentication of this address. */
+const fresh = async () => {
+  if (Date.now() > session.expiresAt - 30_000) await exchange();
 };
 
 /** A read with the session's token; one that expired (401) is exchanged again once, a refused key signs out. */
 const api = async (path) => {
   try {
+    await fresh();
     return await request(path, 'GET', session.token);
   } catch (error) {
     if (error.status !== 401) throw error;
@@ -232,17 +239,20 @@ const connect = () => {
     const wait = backoff;
     backoff = Math.min(backoff * 2, 10_000);
     setState('reconnecting', `reconnecting in ${(wait / 1000).toFixed(1)} s (${event.code})`);
-    reconnectTimer = setTimeout(async () => {
-      try {
-        if (event.code === 4401) await exchange(); // token expired or key revoked: a fresh token, or sign in again
-        connect();
-      } catch (error) {
-        if (error.status === 401) return signOut(`signed out: ${error.message}`);
-        setState('reconnecting', `reconnecting (${error.message})`);
-        reconnectTimer = setTimeout(connect, backoff);
-      }
-    }, wait);
+    reconnectTimer = setTimeout(() => reconnect(event.code), wait);
   });
+};
+
+const reconnect = async (code) => {
+  try {
+    if (code === 4401) await exchange(); // key revoked, or a token refused: a fresh token, or sign in again
+    else await fresh();
+    connect();
+  } catch (error) {
+    if (error.status === 401) return signOut(`signed out: ${error.message}`);
+    setState('reconnecting', `reconnecting (${error.message})`);
+    reconnectTimer = setTimeout(() => reconnect(code), backoff);
+  }
 };
 
 const signOut = (why = '') => {
@@ -273,7 +283,7 @@ $('sign-in').addEventListener('submit', async (event) => {
   const key = $('key').value.trim();
   $('sign-in-error').textContent = '';
   try {
-    session = { key, token: null, tenantId: null };
+    session = { key, token: null, expiresAt: 0, tenantId: null };
     await exchange();
     const me = await api('/tenants/me');
     session.tenantId = me.tenantId;
