@@ -203,6 +203,23 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('lists live messages after the history in the API\'s order, whatever the clocks of the instances that took them', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Clocks' }), 201);
+    // an API instance whose clock runs a minute ahead of the database's takes the first message
+    const ahead = { ...h.platform.ports, clock: () => new Date(Date.now() + 60_000) };
+    await postMessage(ahead, { tenantId: asTenantId(a.tenantId), actor: 'test', correlationId: randomUUID() }, conversationId, { text: 'first' });
+    const page = await signedIn(a.key);
+    await page.waitForSelector('#messages li:has-text("user: first")');
+    ok(await asA.post(`/conversations/${conversationId}/messages`, { text: 'second' }), 201);
+    await page.waitForSelector('#messages li:has-text("user: second")');
+    const history = ok(await asA.get<{ items: { text: string }[] }>(`/conversations/${conversationId}/messages`), 200).items.map((m) => `user: ${m.text}`);
+    expect(history).toEqual(['user: first', 'user: second']);
+    await expect(page.locator('#messages li').allTextContents()).resolves.toEqual(history);
+    await page.close();
+  }, 60_000);
+
   it('says why a key is refused, and the key never reaches the URL or storage', async () => {
     const page = await browser.newPage();
     await page.goto(`${h.baseUrl}/`);

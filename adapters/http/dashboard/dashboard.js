@@ -78,25 +78,26 @@ const messagesOf = (conversationId) => {
   if (!messages.has(conversationId)) messages.set(conversationId, new Map());
   return messages.get(conversationId);
 };
-const byTime = (a, b) => String(a.createdAt).localeCompare(String(b.createdAt));
+/** The history's order: `seq` is the message's revision in its conversation (times come from different clocks). */
+const inHistoryOrder = (a, b) => a.seq - b.seq;
 /** Drops a conversation's oldest messages past HISTORY_LIMIT. */
 const keepNewest = (conversationId) => {
   const list = messagesOf(conversationId);
   if (list.size <= HISTORY_LIMIT) return;
-  for (const m of [...list.values()].sort(byTime).slice(0, list.size - HISTORY_LIMIT)) list.delete(m.messageId);
+  for (const m of [...list.values()].sort(inHistoryOrder).slice(0, list.size - HISTORY_LIMIT)) list.delete(m.messageId);
 };
 
 const apply = (event) => {
   const d = event.data;
   if (event.streamId.startsWith('conversation-')) {
     const id = entityOf(event.streamId);
-    const c = conversations.get(id) ?? { conversationId: id, title: null, status: 'open', channel: 'api', createdAt: event.recordedAt };
+    const c = conversations.get(id) ?? { conversationId: id, title: null, status: 'open', channel: 'api', createdAt: d.at };
     if (event.type === 'ConversationStarted') Object.assign(c, { title: d.title, channel: d.channel });
     if (event.type === 'ConversationClosed') c.status = 'closed';
     if (event.type === 'MessagePosted') {
-      messagesOf(id).set(d.messageId, { messageId: d.messageId, role: d.role, text: d.text, inReplyTo: d.inReplyTo ?? null, createdAt: event.recordedAt, position: event.position });
+      messagesOf(id).set(d.messageId, { messageId: d.messageId, seq: event.revision, role: d.role, text: d.text, inReplyTo: d.inReplyTo ?? null, createdAt: d.at, position: event.position });
       keepNewest(id);
-      c.lastMessageAt = event.recordedAt;
+      c.lastMessageAt = d.at; // the read models' clock (the command's), as the API's conversations carry
       if (d.role === 'agent' && partial?.conversationId === id) partial = null;
       if (!selected) selected = id;
     }
@@ -139,7 +140,7 @@ const render = () => {
   $('conversation-title').textContent = current ? `— ${current.title ?? current.conversationId}` : '';
   $('messages').replaceChildren(
     ...[...(selected ? messagesOf(selected).values() : [])]
-      .sort(byTime)
+      .sort(inHistoryOrder)
       .map((m) => el('li', `${m.role}: ${m.text}`, { 'data-id': m.messageId, 'data-role': m.role })),
   );
   const shown = partial && partial.conversationId === selected;
