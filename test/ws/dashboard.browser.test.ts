@@ -220,6 +220,18 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('shows the title of a conversation older than the first page when a message comes in for it', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey), 'pro');
+    const asA = client(h.baseUrl, a.key);
+    const oldest = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'The oldest one' }), 201);
+    for (let i = 0; i < 100; i++) ok(await asA.post('/conversations', { title: `newer ${i}` }), 201);
+    const page = await signedIn(a.key);
+    await page.waitForSelector('#conversations li:has-text("newer 99")');
+    ok(await asA.post(`/conversations/${oldest.conversationId}/messages`, { text: 'back again' }), 201);
+    await page.waitForSelector(`#conversations li[data-id="${oldest.conversationId}"]:has-text("The oldest one")`, { timeout: 5_000 });
+    await page.close();
+  }, 120_000);
+
   it('says why a key is refused, and the key never reaches the URL or storage', async () => {
     const page = await browser.newPage();
     await page.goto(`${h.baseUrl}/`);

@@ -91,6 +91,7 @@ const apply = (event) => {
   const d = event.data;
   if (event.streamId.startsWith('conversation-')) {
     const id = entityOf(event.streamId);
+    if (!conversations.has(id) && event.type !== 'ConversationStarted') void describeConversation(id, event.position);
     const c = conversations.get(id) ?? { conversationId: id, title: null, status: 'open', channel: 'api', createdAt: d.at };
     if (event.type === 'ConversationStarted') Object.assign(c, { title: d.title, channel: d.channel });
     if (event.type === 'ConversationClosed') c.status = 'closed';
@@ -109,6 +110,20 @@ const apply = (event) => {
     if (event.type === 'KnightTaskProgressed') k.progress = d.percent;
     if (KNIGHT_STATUS[event.type]) k.status = KNIGHT_STATUS[event.type];
     knights.set(id, k);
+  }
+};
+
+/** A conversation the snapshot did not list (older than its first page): its title and status from the API. */
+const describeConversation = async (conversationId, at) => {
+  const mine = session;
+  try {
+    const found = await api(`/conversations/${encodeURIComponent(conversationId)}?minPosition=${at}`);
+    const c = conversations.get(conversationId);
+    if (session !== mine || !c) return;
+    Object.assign(c, { title: found.title, channel: found.channel, createdAt: found.createdAt }, found.status === 'closed' ? { status: 'closed' } : {});
+    render();
+  } catch (error) {
+    console.warn('conversation', error);
   }
 };
 
