@@ -232,6 +232,30 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 120_000);
 
+  it('stays signed out when the user signs out while a reconnect is exchanging the key', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const page = await signedIn(a.key);
+    // the next socket is refused 4401, and the exchange that follows hangs until the user has signed out
+    await page.routeWebSocket('**/ws/tenant/**', (ws) => ws.close({ code: 4401, reason: 'invalid_token: the token has expired' }));
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let exchanging = false;
+    await page.route('**/api/v1/auth/token', async (route) => {
+      exchanging = true;
+      await released;
+      await route.abort('connectionfailed');
+    });
+    await pusher.close();
+    pusher = await pusherOn(h, {}, live);
+    await expect.poll(() => exchanging, { timeout: 10_000 }).toBe(true);
+    await page.click('#sign-out');
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await expect(page.locator('#connection').getAttribute('data-state')).resolves.toBe('signed-out');
+    await expect(page.locator('#sign-in').isVisible()).resolves.toBe(true);
+    await page.close();
+  }, 60_000);
+
   it('says why a key is refused, and the key never reaches the URL or storage', async () => {
     const page = await browser.newPage();
     await page.goto(`${h.baseUrl}/`);

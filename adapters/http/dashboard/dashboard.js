@@ -46,8 +46,9 @@ const request = async (path, method, credential) => {
 };
 
 const exchange = async () => {
-  const issued = await request('/auth/token', 'POST', session.key);
-  Object.assign(session, { token: issued.access_token, expiresAt: Date.now() + issued.expires_in * 1000 });
+  const mine = session; // a token for this session's key, whatever session is current when it comes
+  const issued = await request('/auth/token', 'POST', mine.key);
+  Object.assign(mine, { token: issued.access_token, expiresAt: Date.now() + issued.expires_in * 1000 });
 };
 
 /** A token with 30 s left at least: an expired one would count as a failed authentication of this address. */
@@ -260,11 +261,13 @@ const connect = () => {
 };
 
 const reconnect = async (code) => {
+  const mine = session;
   try {
     if (code === 4401) await exchange(); // key revoked, or a token refused: a fresh token, or sign in again
     else await fresh();
-    connect();
+    if (session === mine) connect();
   } catch (error) {
+    if (session !== mine) return; // signed out meanwhile
     if (error.status === 401) return signOut(`signed out: ${error.message}`);
     setState('reconnecting', `reconnecting (${error.message})`);
     reconnectTimer = setTimeout(() => reconnect(code), backoff);
