@@ -109,13 +109,19 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 120_000);
 
-  it('still loads a conversation once its token has expired: it exchanges the key again', async () => {
+  /** A tenant with two conversations: 'Older' ("from before"), then 'Newer' ("latest", shown first). */
+  const tenantWithTwoConversations = async () => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey));
     const asA = client(h.baseUrl, a.key);
     const older = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Older' }), 201);
     ok(await asA.post(`/conversations/${older.conversationId}/messages`, { text: 'from before' }), 201);
     const newer = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Newer' }), 201);
     ok(await asA.post(`/conversations/${newer.conversationId}/messages`, { text: 'latest' }), 201);
+    return { a, asA, older, newer };
+  };
+
+  it('still loads a conversation once its token has expired: it exchanges the key again', async () => {
+    const { a, older } = await tenantWithTwoConversations();
     const page = await signedIn(a.key);
     await page.waitForSelector('#messages li:has-text("user: latest")');
     // the 15-minute token runs out while the socket stays open: the API answers the next read 401
@@ -131,12 +137,7 @@ describe('dashboard at / in headless Chromium', () => {
   }, 60_000);
 
   it('can be used from the keyboard: the key field has a label and a conversation is chosen with Tab and Enter', async () => {
-    const a = await newTenant(client(h.baseUrl, h.operatorKey));
-    const asA = client(h.baseUrl, a.key);
-    const older = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Older' }), 201);
-    ok(await asA.post(`/conversations/${older.conversationId}/messages`, { text: 'from before' }), 201);
-    const newer = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Newer' }), 201);
-    ok(await asA.post(`/conversations/${newer.conversationId}/messages`, { text: 'latest' }), 201);
+    const { a, asA, newer } = await tenantWithTwoConversations();
     const page = await browser.newPage();
     await page.goto(`${h.baseUrl}/`);
     await page.getByLabel('API key').fill(a.key);
