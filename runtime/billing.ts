@@ -18,6 +18,13 @@ import type { Storage } from './stores.ts';
 
 export const billingConfigOf = (env: Record<string, string | undefined>): BillingConfig => parseEnv(billingConfigSchema, env);
 
+/**
+ * Where Checkout and the customer portal send the tenant back: BILLING_RETURN_URL, else the service's
+ * PUBLIC_URL (what a deployment sets once for webhooks and bridges), else the embedded default's address.
+ */
+export const billingReturnUrlOf = (config: BillingConfig, env: Record<string, string | undefined>): string =>
+  config.BILLING_RETURN_URL ?? (env.PUBLIC_URL ? `${env.PUBLIC_URL.trim().replace(/\/+$/, '')}/` : 'http://127.0.0.1:8080/');
+
 /** One line on what billing does in this process, for banners and the start-up log. */
 export const describeBilling = (config: BillingConfig): string => {
   if (!config.STRIPE_SECRET_KEY) return 'off (STRIPE_SECRET_KEY is unset: nothing is billed)';
@@ -48,7 +55,7 @@ export const billingHttpOf = (options: { env: Record<string, string | undefined>
       }),
   });
   const links = config.STRIPE_SECRET_KEY
-    ? createBillingLinks({ shell: options.shell, stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY)), prices, returnUrl: config.BILLING_RETURN_URL })
+    ? createBillingLinks({ shell: options.shell, stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY)), prices, returnUrl: billingReturnUrlOf(config, options.env) })
     : undefined;
   return { webhook, links };
 };

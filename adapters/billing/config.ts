@@ -22,8 +22,8 @@ export const billingConfigSchema = z.object({
   STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   /** After `invoice.payment_failed`, how long the tenant keeps working before it is suspended. */
   BILLING_GRACE_SECONDS: z.coerce.number().int().min(0).max(90 * 86_400).default(7 * 86_400),
-  /** Where Checkout and the customer portal send the tenant back to. */
-  BILLING_RETURN_URL: z.string().url().default('http://127.0.0.1:8080/'),
+  /** Where Checkout and the customer portal send the tenant back to; default PUBLIC_URL, else http://127.0.0.1:8080/ (runtime/billing.ts). */
+  BILLING_RETURN_URL: z.string().url().optional(),
   /** How often billing looks for due work it could not do yet and for grace periods that ended. */
   BILLING_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
   /** How often the role compares reported usage with the usage read model (0: never; the CLI still can). */
