@@ -65,10 +65,15 @@ const ownAuth = (ctx: RoleContext, storage: Storage): Auth => {
 export const startWsRole = async (ctx: RoleContext): Promise<RunningRole> => {
   const storage = await ctx.storage();
   const auth = ctx.shared.auth ?? (await migrateReadModels(storage.db, ctx.config.READ_MODEL_SCHEMA, PROJECTIONS), ownAuth(ctx, storage));
-  let ready = false;
+  let phase: 'starting' | 'ready' | 'stopping' = 'starting';
   const own = ctx.shared.http
     ? undefined
-    : await startHttpServer({ port: ctx.config.PORT, host: ctx.config.HOST, readiness: () => ({ ready, detail: { role: 'ws' } }), trustProxy: ctx.config.TRUST_PROXY });
+    : await startHttpServer({
+        port: ctx.config.PORT,
+        host: ctx.config.HOST,
+        readiness: () => ({ ready: phase === 'ready', detail: { role: 'ws', phase } }),
+        trustProxy: ctx.config.TRUST_PROXY,
+      });
   const http = ctx.shared.http ?? own!;
   const live = liveFeedOf(ctx);
   try {
@@ -83,12 +88,13 @@ export const startWsRole = async (ctx: RoleContext): Promise<RunningRole> => {
       clientAddressOf: http.clientAddressOf,
     });
     pusher.attach(http.server);
-    ready = true;
+    phase = 'ready';
     const url = `${http.url.replace(/^http/, 'ws')}/ws/tenant/{tenantId}`;
     ctx.log.info({ url }, 'ws pushers running');
     return {
       banner: `ws pushers on ${url}`,
       async stop() {
+        phase = 'stopping'; // its own /healthz says so while the sockets drain
         await pusher.close();
         await live.close();
         await own?.close();
