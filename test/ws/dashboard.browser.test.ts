@@ -217,7 +217,8 @@ describe('dashboard at / in headless Chromium', () => {
     await page.waitForSelector('#messages li:has-text("user: second")');
     const history = ok(await asA.get<{ items: { text: string }[] }>(`/conversations/${conversationId}/messages`), 200).items.map((m) => `user: ${m.text}`);
     expect(history).toEqual(['user: first', 'user: second']);
-    await expect(page.locator('#messages li').allTextContents()).resolves.toEqual(history);
+    // the list as it settles (a redraw may be under way when "second" first shows)
+    await expect.poll(() => page.locator('#messages li').allTextContents(), { timeout: 5_000 }).toEqual(history);
     await page.close();
   }, 60_000);
 
