@@ -12,6 +12,7 @@ import type { SqlDb } from '../adapters/event-store/sql/db.ts';
 import { sqlState } from '../adapters/event-store/sql/db.ts';
 import type { CommandShell } from '../commands/shell/handle-command.ts';
 import type { BillingLinks } from '../domain/ports/billing.ts';
+import { publicUrlOf } from './channels.ts';
 import { parseEnv } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Storage } from './stores.ts';
@@ -23,7 +24,7 @@ export const billingConfigOf = (env: Record<string, string | undefined>): Billin
  * PUBLIC_URL (what a deployment sets once for webhooks and bridges), else the embedded default's address.
  */
 export const billingReturnUrlOf = (config: BillingConfig, env: Record<string, string | undefined>): string =>
-  config.BILLING_RETURN_URL ?? (env.PUBLIC_URL ? `${env.PUBLIC_URL.trim().replace(/\/+$/, '')}/` : 'http://127.0.0.1:8080/');
+  config.BILLING_RETURN_URL ?? `${publicUrlOf(env) ?? 'http://127.0.0.1:8080'}/`;
 
 /** One line on what billing does in this process, for banners and the start-up log. */
 export const describeBilling = (config: BillingConfig): string => {

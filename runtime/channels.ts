@@ -13,6 +13,10 @@ export interface Channels {
   readonly platforms: ChannelPlatforms;
 }
 
+/** PUBLIC_URL as the channels read it (checked, no trailing slash); undefined when unset. Billing and the saga derive theirs from it. */
+export const publicUrlOf = (env: Record<string, string | undefined>): string | undefined =>
+  parseEnv(channelsConfigSchema.pick({ PUBLIC_URL: true }), env).PUBLIC_URL;
+
 /** The Telegram and WhatsApp clients of one process; `localUrl` stands in for PUBLIC_URL when it is unset. */
 export const channelsOf = (env: Record<string, string | undefined>, localUrl: string, agents?: TelegramBotsOptions['agents']): Channels => {
   const config = parseEnv(channelsConfigSchema, env);

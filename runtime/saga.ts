@@ -12,6 +12,7 @@ import type { CommandShell } from '../commands/shell/handle-command.ts';
 import type { VmProvider } from '../domain/ports/vm-provider.ts';
 import { parseEnv } from './config.ts';
 import type { Logger } from './logger.ts';
+import { publicUrlOf } from './channels.ts';
 import type { Storage } from './stores.ts';
 
 /**
@@ -19,10 +20,9 @@ import type { Storage } from './stores.ts';
  * ws(s)://…/bridge, else the agents role on this host (a simulated Orgo's VMs are this host).
  */
 export const bridgeSettingsOf = (config: ProvisioningConfig, env: Record<string, string | undefined>): BridgeSettings => {
-  const publicUrl = env.PUBLIC_URL?.replace(/\/+$/, '');
+  const publicUrl = publicUrlOf(env);
   const platformUrl =
-    config.AGENT_BRIDGE_PUBLIC_URL ??
-    (publicUrl && /^https?:\/\//.test(publicUrl) ? `${publicUrl.replace(/^http/, 'ws')}/bridge` : `ws://127.0.0.1:${env.AGENTS_PORT ?? '8090'}/bridge`);
+    config.AGENT_BRIDGE_PUBLIC_URL ?? (publicUrl ? `${publicUrl.replace(/^http/, 'ws')}/bridge` : `ws://127.0.0.1:${env.AGENTS_PORT ?? '8090'}/bridge`);
   return { package: config.AGENT_BRIDGE_PACKAGE, platformUrl };
 };
 

@@ -131,9 +131,9 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
         if (isTier(payload.tier)) await tenantCommand(tenantId, { type: 'ChangeTenantTier', tier: payload.tier, at: at() }, payload.eventId);
         return;
       case 'suspend': {
-        const [state, profile] = [await billingState(tenantId), await tenantState(tenantId)];
         // a tenant suspended already (by an operator) keeps that reason: a payment must not lift it
-        if (profile.status !== 'active') return;
+        if ((await tenantState(tenantId)).status !== 'active') return;
+        const state = await billingState(tenantId);
         if (state.status === 'open' && state.payment.standing === 'failing' && state.payment.graceEnded)
           await tenantCommand(tenantId, { type: 'SuspendTenant', reason: PAYMENT_SUSPENSION_REASON, at: at() }, payload.eventId);
         return;

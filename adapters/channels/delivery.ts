@@ -117,14 +117,14 @@ export const startDelivery = async (deps: DeliveryDeps): Promise<BusSubscription
         id = await (deps.journal ? deps.journal.around(key, part, send) : send());
       } catch (error) {
         const failure = channelFailureOf(error);
-        if (announced && failure?.maybeDelivered && deps.journal?.left(key, part) === false) {
-          // no answer, but the journal saw no byte of the request leave (a connection that never opened, a
-          // socket closed before the write): nothing can have been sent, so the part may go again
-          await outbox.released(key);
-          log.info({ streamId: event.streamId, messageId, part, reason: (error as Error).message }, 'a send failed before its request left; it will be sent again');
-          throw error; // the bus tries the batch again
-        }
         if (announced && failure?.maybeDelivered) {
+          if (deps.journal?.left(key, part) === false) {
+            // no answer, but the journal saw no byte of the request leave (a connection that never opened, a
+            // socket closed before the write): nothing can have been sent, so the part may go again
+            await outbox.released(key);
+            log.info({ streamId: event.streamId, messageId, part, reason: (error as Error).message }, 'a send failed before its request left; it will be sent again');
+            throw error; // the bus tries the batch again
+          }
           await outbox.unconfirmed(key, part);
           log.warn({ streamId: event.streamId, messageId, part, reason: (error as Error).message }, 'a send got no answer after it left; counted as sent, not repeated');
           continue;
