@@ -7,6 +7,7 @@ import { BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trac
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { sharedContextManager } from '../adapters/telemetry/log-context.ts';
 
 /** Is an exporter configured by the standard variables? Without one, tracing is not started at all. */
 export const tracingWanted = (env: NodeJS.ProcessEnv): boolean =>
@@ -47,6 +48,8 @@ export const startTracing = (
   if (!exporter && !tracingWanted(env)) return undefined;
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? `openclaw-service-${role}`,
+    // spans and log fields in one AsyncLocalStorage, not one each (adapters/telemetry/log-context.ts)
+    contextManager: sharedContextManager(),
     // Metrics are prom-client's (/metrics); the SDK's own meter and logger providers (an OTLP push each by
     // default, fed by every instrumentation's histograms) only when their variables ask for them.
     ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),

@@ -35,6 +35,25 @@ const stack = await startApiStack(url, { OPERATOR_REQUESTS_PER_MINUTE: '1000000'
 const setup = await messageLoad(stack, `bench-trace-${process.pid}`);
 
 const send = (message: Record<string, unknown>) => process.send!(message);
+
+/**
+ * BENCH_HEAP_PROFILE_DIR: a sampling heap profile of the measured window (first `sample` to the
+ * next), counting what the collector already freed too, so it shows where each request's bytes
+ * are allocated, not what is left at the end. Written as `heap-<on|off>-<pid>.heapprofile`.
+ */
+const heapDir = process.env.BENCH_HEAP_PROFILE_DIR;
+const heap = heapDir ? await import('node:inspector/promises').then(({ Session }) => { const session = new Session(); session.connect(); return { session, running: false }; }) : undefined;
+const sampleHeap = async () => {
+  if (!heap) return;
+  if (!heap.running) {
+    heap.running = true;
+    await heap.session.post('HeapProfiler.startSampling', { samplingInterval: 8192, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    return;
+  }
+  const { profile } = await heap.session.post('HeapProfiler.stopSampling');
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(`${heapDir}/heap-${process.env.BENCH_TRACING}-${process.pid}.heapprofile`, JSON.stringify(profile));
+};
 process.on('message', (message: { type: string }) => {
   void (async () => {
     if (message.type === 'settle') {
@@ -44,6 +63,7 @@ process.on('message', (message: { type: string }) => {
     } else if (message.type === 'sample') {
       await tracing?.forceFlush();
       const cpu = process.cpuUsage();
+      await sampleHeap();
       send({ type: 'sample', spans: exported, cpuMicros: cpu.user + cpu.system });
     } else if (message.type === 'stop') {
       await setup.remove();

@@ -231,7 +231,7 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
           last = result;
           spans += after[i]!.spans - before[i]!.spans;
         }
-        measured.push(`${on ? 'on' : 'off'} ${round(result['2xx'] / result.duration, 0)}/s ${round(cpu / result.requests.total, 0)} µs CPU/request p99 ${round(result.latency.p99)} ms non-2xx ${result.non2xx}`);
+        measured.push(`${on ? 'on' : 'off'} ${round(result['2xx'] / result.duration, 0)}/s (${result.requests.total} requests) ${round(cpu / result.requests.total, 0)} µs CPU/request p99 ${round(result.latency.p99)} ms non-2xx ${result.non2xx}`);
       });
       phases.push(measured.join(sequential ? '' : ' with '));
     } finally {
