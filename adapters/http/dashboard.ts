@@ -12,11 +12,12 @@ const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /**
  * Scripts and styles from this origin only (no inline script, no eval), nothing framed, no forms
- * posted anywhere. `connect-src` names the socket's ws:/wss: origin besides 'self' for browsers
- * whose 'self' does not cover WebSocket schemes.
+ * posted anywhere. `connect-src` names the socket's origin besides 'self' for browsers whose 'self'
+ * does not cover WebSocket schemes: on a page served over https only `wss://`, so the page can never
+ * open an unencrypted socket; over plain http `ws://` and `wss://`.
  */
-export const dashboardCsp = (host: string | undefined): string => {
-  const sockets = host && HOST.test(host) ? ` ws://${host} wss://${host}` : '';
+export const dashboardCsp = (host: string | undefined, secure: boolean): string => {
+  const sockets = host && HOST.test(host) ? (secure ? ` wss://${host}` : ` ws://${host} wss://${host}`) : '';
   return [
     "default-src 'none'",
     "script-src 'self'",
@@ -37,7 +38,8 @@ export const createDashboardRouter = (): Router => {
     router.get(path, (req: Request, res: Response) => {
       res.set({
         'Content-Type': asset.type,
-        'Content-Security-Policy': dashboardCsp(req.get('host')),
+        // req.secure: TLS on this socket, or X-Forwarded-Proto: https from a TRUST_PROXY peer
+        'Content-Security-Policy': dashboardCsp(req.get('host'), req.secure),
         'X-Content-Type-Options': 'nosniff',
         'Referrer-Policy': 'no-referrer',
         'Cache-Control': 'no-cache',
