@@ -136,6 +136,27 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('says in the panel, to screen readers too, when a conversation\'s messages cannot be loaded, and loads them on Retry', async () => {
+    const { a, older } = await tenantWithTwoConversations();
+    const page = await signedIn(a.key);
+    await page.waitForSelector('#messages li:has-text("user: latest")');
+    let refused = 0;
+    await page.route('**/api/v1/conversations/*/messages*', (route) =>
+      refused++ === 0
+        ? route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Service Unavailable', detail: 'the database is unavailable' }) })
+        : route.continue(),
+    );
+    await page.click(`#conversations li[data-id="${older.conversationId}"] button`);
+    const alert = page.getByRole('alert').filter({ hasText: 'could not load the messages: the database is unavailable' });
+    await alert.waitFor({ timeout: 10_000 });
+    await expect(page.locator('#messages li').count()).resolves.toBe(0); // not the other conversation's messages
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.waitForSelector('#messages li:has-text("user: from before")', { timeout: 10_000 });
+    await expect(alert.isHidden()).resolves.toBe(true);
+    expect(refused).toBe(2);
+    await page.close();
+  }, 60_000);
+
   it('can be used from the keyboard: the key field has a label and a conversation is chosen with Tab and Enter', async () => {
     const { a, asA, newer } = await tenantWithTwoConversations();
     const page = await browser.newPage();
@@ -179,6 +200,26 @@ describe('dashboard at / in headless Chromium', () => {
     await page.waitForSelector('#messages li:has-text("user: already there")');
     await page.waitForSelector('#connection[data-state="live"]');
     expect(refused).toBe(2);
+    await page.close();
+  }, 60_000);
+
+  it('says in the Knights and Conversations panels, as an alert, that they could not be loaded until they are', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const page = await browser.newPage();
+    let refusing = true;
+    await page.route('**/api/v1/knights?*', (route) =>
+      refusing
+        ? route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Service Unavailable', detail: 'the database is unavailable' }) })
+        : route.continue(),
+    );
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', a.key);
+    await page.click('#sign-in button[type=submit]');
+    for (const panel of ['#knights-error', '#conversations-error'])
+      await page.locator(panel).getByRole('alert').filter({ hasText: 'could not load: the database is unavailable' }).waitFor({ timeout: 10_000 });
+    refusing = false;
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 20_000 });
+    await expect(page.getByRole('alert').filter({ hasText: 'could not load' }).count()).resolves.toBe(0);
     await page.close();
   }, 60_000);
 

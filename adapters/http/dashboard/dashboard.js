@@ -32,6 +32,14 @@ const el = (tag, text, attrs = {}) => {
   return node;
 };
 
+/** A panel's failure, shown in the panel itself (role=alert) with a Retry button; `null` clears it. */
+const panelError = (id, message, retry = null) => {
+  const box = $(id);
+  box.hidden = message === null;
+  box.querySelector('[role=alert]').textContent = message ?? '';
+  box.querySelector('button').onclick = retry;
+};
+
 const setState = (state, label = state) => {
   const badge = $('connection');
   badge.dataset.state = state;
@@ -168,7 +176,9 @@ const render = () => {
 };
 
 const select = async (conversationId) => {
+  const mine = session;
   selected = conversationId;
+  panelError('messages-error', null);
   render();
   try {
     // the history comes oldest first, a page at a time: the newest messages are on its last page
@@ -182,6 +192,9 @@ const select = async (conversationId) => {
     render();
   } catch (error) {
     console.warn('messages', error);
+    // signed out meanwhile (a refused key says so on the sign-in form), or another conversation chosen
+    if (session !== mine || selected !== conversationId) return;
+    panelError('messages-error', `could not load the messages: ${error.message}`, () => void select(conversationId));
   }
 };
 
@@ -208,13 +221,21 @@ const loadSnapshotOnce = (at, wait = 1_000) => {
   snapshotLoading = true;
   loadSnapshot(at).then(
     () => {
-      if (session === mine && $('connection').dataset.state === 'incomplete') setState('live');
+      if (session !== mine) return;
+      for (const id of ['conversations-error', 'knights-error']) panelError(id, null);
+      if ($('connection').dataset.state === 'incomplete') setState('live');
     },
     (error) => {
       if (session !== mine) return;
       snapshotLoading = false;
       setState('incomplete', `live, but the data could not be loaded: ${error.message}; trying again in ${wait / 1000} s`);
-      snapshotRetry = setTimeout(() => loadSnapshotOnce(position, Math.min(wait * 2, 10_000)), wait);
+      const next = Math.min(wait * 2, 10_000);
+      snapshotRetry = setTimeout(() => loadSnapshotOnce(position, next), wait);
+      const now = () => {
+        clearTimeout(snapshotRetry);
+        loadSnapshotOnce(position, next);
+      };
+      for (const id of ['conversations-error', 'knights-error']) panelError(id, `could not load: ${error.message}; trying again in ${wait / 1000} s`, now);
     },
   );
 };
@@ -288,6 +309,7 @@ const signOut = (why = '') => {
   selected = null;
   partial = null;
   $('events').replaceChildren();
+  for (const id of ['conversations-error', 'messages-error', 'knights-error']) panelError(id, null);
   $('panels').hidden = true;
   $('sign-in').hidden = false;
   $('sign-out').hidden = true;
