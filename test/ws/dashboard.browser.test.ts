@@ -245,6 +245,33 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('stops saying "agent is writing" a minute after the last partial reply when the reply never comes', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Ask' }), 201);
+    const question = ok(await asA.post<{ messageId: string }>(`/conversations/${conversationId}/messages`, { text: 'question' }), 201);
+    const page = await browser.newPage();
+    await page.clock.install(); // the page's timers and clock, moved on by hand below
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', a.key);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    await page.waitForSelector('#messages li:has-text("user: question")');
+    const partial = (seq: number, text: string) => live.publish(a.tenantId, { kind: 'agent.partial', conversationId, inReplyTo: question.messageId, text, seq });
+    await partial(1, 'The ans');
+    await page.waitForSelector('#partial:has-text("agent is writing: The ans")');
+    // a reply still streaming stays shown: each frame starts the minute again
+    await page.clock.fastForward('00:50');
+    await partial(2, 'The answer is');
+    await page.waitForSelector('#partial:has-text("agent is writing: The answer is")');
+    await page.clock.fastForward('00:50');
+    await expect(page.locator('#partial').isVisible()).resolves.toBe(true);
+    // the agent died: no reply, no failure, no more frames
+    await page.clock.fastForward('00:11');
+    await page.waitForSelector('#partial', { state: 'hidden', timeout: 5_000 });
+    await page.close();
+  }, 60_000);
+
   it('lists live messages after the history in the API\'s order, whatever the clocks of the instances that took them', async () => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey));
     const asA = client(h.baseUrl, a.key);

@@ -4,6 +4,8 @@ const $ = (id) => document.getElementById(id);
 const API = '/api/v1';
 const FEED_LIMIT = 500;
 const HISTORY_LIMIT = 500; // messages kept per conversation: the newest
+/** An agent's partial reply with no newer frame for this long is dropped: its reply may never come (docs/live.md). */
+const PARTIAL_SHOWN_MS = 60_000;
 const KNIGHT_STATUS = {
   KnightRequested: 'requested', KnightProvisioningStarted: 'provisioning', KnightProvisioned: 'provisioned',
   KnightTaskStarted: 'working', KnightTaskProgressed: 'working', KnightTaskCompleted: 'completed',
@@ -24,6 +26,18 @@ const messages = new Map(); // conversationId -> Map(messageId -> message)
 const knights = new Map();
 let selected = null;
 let partial = null;
+let partialTimer = null;
+
+/** Shows (or with `null` drops) the agent's partial reply; it expires PARTIAL_SHOWN_MS after its last frame. */
+const setPartial = (frame) => {
+  partial = frame;
+  clearTimeout(partialTimer);
+  if (frame)
+    partialTimer = setTimeout(() => {
+      partial = null;
+      render();
+    }, PARTIAL_SHOWN_MS);
+};
 
 const el = (tag, text, attrs = {}) => {
   const node = document.createElement(tag);
@@ -104,11 +118,12 @@ const apply = (event) => {
     const c = conversations.get(id) ?? { conversationId: id, title: null, status: 'open', channel: 'api', createdAt: d.at };
     if (event.type === 'ConversationStarted') Object.assign(c, { title: d.title, channel: d.channel });
     if (event.type === 'ConversationClosed') c.status = 'closed';
+    if (event.type === 'AgentReplyFailed' && partial?.conversationId === id && partial.inReplyTo === d.inReplyTo) setPartial(null);
     if (event.type === 'MessagePosted') {
       messagesOf(id).set(d.messageId, { messageId: d.messageId, seq: event.revision, role: d.role, text: d.text, inReplyTo: d.inReplyTo ?? null, createdAt: d.at, position: event.position });
       keepNewest(id);
       c.lastMessageAt = d.at; // the read models' clock (the command's), as the API's conversations carry
-      if (d.role === 'agent' && partial?.conversationId === id) partial = null;
+      if (d.role === 'agent' && partial?.conversationId === id) setPartial(null);
       if (!selected) selected = id;
     }
     conversations.set(id, c);
@@ -266,7 +281,7 @@ const connect = () => {
     } else if (frame.kind === 'agent.partial') {
       // live frames travel apart from events: one may come after the finished reply it was part of
       const answered = [...messagesOf(frame.conversationId).values()].some((m) => m.role === 'agent' && m.inReplyTo === frame.inReplyTo);
-      if (!answered && (!partial || partial.inReplyTo !== frame.inReplyTo || frame.seq > partial.seq)) partial = frame;
+      if (!answered && (!partial || partial.inReplyTo !== frame.inReplyTo || frame.seq > partial.seq)) setPartial(frame);
     }
     render();
   });
@@ -307,7 +322,7 @@ const signOut = (why = '') => {
   pending = [];
   for (const map of [conversations, messages, knights]) map.clear();
   selected = null;
-  partial = null;
+  setPartial(null);
   $('events').replaceChildren();
   for (const id of ['conversations-error', 'messages-error', 'knights-error']) panelError(id, null);
   $('panels').hidden = true;
