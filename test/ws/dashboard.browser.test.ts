@@ -290,6 +290,37 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('adds one list item for one new message and replaces none of those already shown', async () => {
+    const { a, asA, newer } = await tenantWithTwoConversations();
+    const page = await signedIn(a.key);
+    for (let i = 0; i < 3; i++) ok(await asA.post(`/conversations/${newer.conversationId}/messages`, { text: `more ${i}` }), 201);
+    await page.waitForSelector('#messages li:has-text("user: more 2")');
+    await page.waitForSelector('#conversations li:has-text("Older")');
+    // every node added to or removed from the three lists (and their items) from here on
+    // (a script of the page's own: this project's TypeScript has no DOM types)
+    await page.evaluate(`
+      window.changed = {};
+      for (const id of ['messages', 'conversations', 'knights']) {
+        const count = (window.changed[id] = { added: 0, removed: 0 });
+        new MutationObserver((records) => {
+          for (const r of records) {
+            count.added += r.addedNodes.length;
+            count.removed += r.removedNodes.length;
+          }
+        }).observe(document.getElementById(id), { childList: true, subtree: true });
+      }
+    `);
+    const posted = ok(await asA.post<{ position: string }>(`/conversations/${newer.conversationId}/messages`, { text: 'one more' }), 201);
+    await page.waitForSelector('#messages li:has-text("user: one more")');
+    await page.waitForSelector(`#events li[data-position="${posted.position}"]`);
+    const changed = await page.evaluate('new Promise((resolve) => setTimeout(() => resolve(window.changed), 0))');
+    const shown = await page.locator('#messages li').count();
+    process.stdout.write(`one new message among ${shown} shown: ${JSON.stringify(changed)}\n`);
+    // one item added to the messages; the conversation already first and its title unchanged: nothing else
+    expect(changed).toEqual({ messages: { added: 1, removed: 0 }, conversations: { added: 0, removed: 0 }, knights: { added: 0, removed: 0 } });
+    await page.close();
+  }, 60_000);
+
   it('shows the title of a conversation older than the first page when a message comes in for it', async () => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey), 'pro');
     const asA = client(h.baseUrl, a.key);

@@ -159,34 +159,76 @@ const feed = (event) => {
 };
 
 // ---- rendering -------------------------------------------------------------------------------
+/** Sets a node's text or attribute only when it differs, so a redraw leaves what is unchanged alone. */
+const setText = (node, text) => {
+  if (node.textContent !== text) node.textContent = text;
+};
+const setAttr = (node, name, value) => {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+};
+
+/**
+ * Brings a list in line with `items`, in order, keyed by `data-id`: an item already shown keeps its node
+ * (`update` refreshes it), only new items get one (`create`), and a node moves only when out of place, so
+ * one new message adds one node instead of redrawing the whole list.
+ */
+const reconcile = (list, items, keyOf, create, update) => {
+  const wanted = new Set(items.map(keyOf));
+  for (const node of [...list.children]) if (!wanted.has(node.dataset.id)) node.remove();
+  const shown = new Map([...list.children].map((node) => [node.dataset.id, node]));
+  items.forEach((item, i) => {
+    let node = shown.get(keyOf(item));
+    if (node) update?.(node, item);
+    else node = create(item);
+    if (list.children[i] !== node) list.insertBefore(node, list.children[i] ?? null);
+  });
+};
+
 const render = () => {
-  $('position').textContent = position ?? '—';
+  setText($('position'), position ?? '—');
   const convList = $('conversations');
   const focused = convList.contains(document.activeElement) ? document.activeElement.parentElement.dataset.id : undefined;
-  convList.replaceChildren(
-    ...[...conversations.values()]
-      .sort((a, b) => String(b.lastMessageAt ?? b.createdAt).localeCompare(String(a.lastMessageAt ?? a.createdAt)))
-      .map((c) => {
-        const button = el('button', `${c.title ?? c.conversationId} · ${c.status}`, { type: 'button', 'aria-current': String(c.conversationId === selected) });
-        button.addEventListener('click', () => select(c.conversationId));
-        const li = el('li', undefined, { 'data-id': c.conversationId });
-        li.append(button);
-        return li;
-      }),
+  const conversationLabel = (c) => `${c.title ?? c.conversationId} · ${c.status}`;
+  reconcile(
+    convList,
+    [...conversations.values()].sort((a, b) => String(b.lastMessageAt ?? b.createdAt).localeCompare(String(a.lastMessageAt ?? a.createdAt))),
+    (c) => c.conversationId,
+    (c) => {
+      const button = el('button', conversationLabel(c), { type: 'button', 'aria-current': String(c.conversationId === selected) });
+      button.addEventListener('click', () => select(c.conversationId));
+      const li = el('li', undefined, { 'data-id': c.conversationId });
+      li.append(button);
+      return li;
+    },
+    (li, c) => {
+      setText(li.firstElementChild, conversationLabel(c));
+      setAttr(li.firstElementChild, 'aria-current', String(c.conversationId === selected));
+    },
   );
-  if (focused) [...convList.children].find((li) => li.dataset.id === focused)?.firstElementChild.focus(); // the list was redrawn under the keyboard
+  // a focused item that moved lost the keyboard: give it back
+  const refocus = focused && [...convList.children].find((li) => li.dataset.id === focused)?.firstElementChild;
+  if (refocus && document.activeElement !== refocus) refocus.focus();
   const current = selected ? conversations.get(selected) : null;
-  $('conversation-title').textContent = current ? `— ${current.title ?? current.conversationId}` : '';
-  $('messages').replaceChildren(
-    ...[...(selected ? messagesOf(selected).values() : [])]
-      .sort(inHistoryOrder)
-      .map((m) => el('li', `${m.role}: ${m.text}`, { 'data-id': m.messageId, 'data-role': m.role })),
+  setText($('conversation-title'), current ? `— ${current.title ?? current.conversationId}` : '');
+  reconcile(
+    $('messages'),
+    [...(selected ? messagesOf(selected).values() : [])].sort(inHistoryOrder),
+    (m) => m.messageId,
+    (m) => el('li', `${m.role}: ${m.text}`, { 'data-id': m.messageId, 'data-role': m.role }),
   );
   const shown = partial && partial.conversationId === selected;
   $('partial').hidden = !shown;
-  $('partial').textContent = shown ? `agent is writing: ${partial.text}` : '';
-  $('knights').replaceChildren(
-    ...[...knights.values()].map((k) => el('li', `${k.task || k.knightId} · ${k.status}${k.progress === null ? '' : ` ${k.progress}%`}`, { 'data-id': k.knightId, 'data-status': k.status })),
+  setText($('partial'), shown ? `agent is writing: ${partial.text}` : '');
+  const knightLabel = (k) => `${k.task || k.knightId} · ${k.status}${k.progress === null ? '' : ` ${k.progress}%`}`;
+  reconcile(
+    $('knights'),
+    [...knights.values()],
+    (k) => k.knightId,
+    (k) => el('li', knightLabel(k), { 'data-id': k.knightId, 'data-status': k.status }),
+    (li, k) => {
+      setText(li, knightLabel(k));
+      setAttr(li, 'data-status', k.status);
+    },
   );
 };
 
