@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { tenantDecider, tenantFacts } from '../domain/index.ts';
 import type { TenantFacts, TenantId } from '../domain/index.ts';
 import { tenantStream } from '../domain/shared/streams.ts';
-import type { CommandEnvelope, CommandResult, CommandShell } from './shell/handle-command.ts';
+import type { CommandEnvelope, CommandResult, CommandShell, IdempotencyKey } from './shell/handle-command.ts';
 
 /** Usage facts the deciders need, looked up from read models by whoever wires the commands. */
 export interface UsageLookup {
@@ -52,7 +52,7 @@ export interface Caller {
   readonly correlationId: string;
   readonly causationId?: string | null;
   readonly traceparent?: string;
-  readonly idempotency?: { readonly key: string; readonly fingerprint?: string };
+  readonly idempotency?: IdempotencyKey;
 }
 
 export const envelope = <C>(caller: Caller, streamId: string, command: C): CommandEnvelope<C> => ({

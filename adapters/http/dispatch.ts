@@ -67,7 +67,7 @@ export const dispatch =
     const params = parse('path', route.params, req.params) as Record<string, unknown>;
     const query = parse('query', route.query, req.query) as Record<string, unknown>;
     const body = route.method === 'post' ? parse('body', route.body, req.body) : {};
-    const idempotency = route.method === 'get' ? undefined : idempotencyOf(req);
+    const idempotency = route.method === 'get' ? undefined : idempotencyOf(req, principal);
     const requestTenant: TenantId | null =
       route.tenant === 'credential' ? principal.tenantId : route.tenant === 'path' ? (params.tenantId as TenantId) : null;
     const request = contextOf(req);

@@ -51,8 +51,9 @@ export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 /**
  * `Idempotency-Key` (≤ 200 visible ASCII chars) plus a fingerprint of the request: the same key
  * with another method, path or body is refused by the command shell (`idempotency_key_reused`).
+ * A key belongs to its caller (an operator key, or a tenant), not to one stream: see docs/decisions.md.
  */
-export const idempotencyOf = (req: Request): { key: string; fingerprint: string } | undefined => {
+export const idempotencyOf = (req: Request, principal: Principal): { key: string; fingerprint: string; scope: string } | undefined => {
   const key = req.get('idempotency-key');
   if (key === undefined) return undefined;
   if (!IDEMPOTENCY_KEY.test(key)) throw badRequest('invalid_idempotency_key', 'Idempotency-Key must be 1–200 visible ASCII characters');
@@ -60,5 +61,6 @@ export const idempotencyOf = (req: Request): { key: string; fingerprint: string 
     .update(`${req.method} ${req.baseUrl}${req.path}\n`)
     .update(rawBodyOf(req))
     .digest('hex');
-  return { key, fingerprint };
+  const scope = principal.scope === 'operator' ? `operator:${principal.keyId}` : `tenant:${principal.tenantId}`;
+  return { key, fingerprint, scope };
 };

@@ -24,9 +24,20 @@ export interface CommandEnvelope<C> {
   readonly command: C;
   readonly metadata: CommandMetadata;
   /** From an Idempotency-Key header or a webhook's own id; `fingerprint` identifies the request body. */
-  readonly idempotency?: { readonly key: string; readonly fingerprint?: string };
+  readonly idempotency?: IdempotencyKey;
   /** May a conflict be retried by deciding again on fresh state? Default true. */
   readonly retryOnConflict?: boolean;
+}
+
+export interface IdempotencyKey {
+  readonly key: string;
+  readonly fingerprint?: string;
+  /**
+   * Whose key it is (an HTTP caller). Event ids then derive from scope and key, not from the stream,
+   * so the key reused on another stream (a new tenant's slug, another tenant's path) meets the
+   * first request's ids in the store and is refused; without a scope a key is known per stream.
+   */
+  readonly scope?: string;
 }
 
 export interface CommandResult<S> {
@@ -52,6 +63,9 @@ export interface CommandShellDeps {
 }
 
 const IDEMPOTENCY_NAMESPACE = '6f9d7b0e-3c1a-5b8e-9f4d-2a7c1e5b8d30';
+const SCOPED_NAMESPACE = 'b7e3c2a1-4d5f-5a6b-8c9d-0e1f2a3b4c5d';
+
+const keyReused = () => new AppError('conflict', 'idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
 const PAGE = 2_000;
 
 export const concurrencyError = (streamId: string, attempts: number) =>
@@ -119,8 +133,7 @@ export const createCommandShell = (deps: CommandShellDeps) => {
     if (idempotency) {
       const seen = entry.keys.get(idempotency.key);
       if (seen) {
-        if (seen.fingerprint !== idempotency.fingerprint)
-          throw new AppError('conflict', 'idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
+        if (seen.fingerprint !== idempotency.fingerprint) throw keyReused();
         return { ...base, events: [], nextRevision: seen.nextRevision, position: seen.position, duplicate: true };
       }
     }
@@ -140,12 +153,17 @@ export const createCommandShell = (deps: CommandShellDeps) => {
       decider.category,
       streamId,
       decided.map((event, index) => ({
-        id: idempotency ? uuidv5(`${streamId}|${idempotency.key}|${index}`, IDEMPOTENCY_NAMESPACE) : newId(),
+        id: idempotency ? uuidv5(`${idempotency.scope ?? streamId}|${idempotency.key}|${index}`, idempotency.scope ? SCOPED_NAMESPACE : IDEMPOTENCY_NAMESPACE) : newId(),
         event,
       })),
       metadata,
     );
-    const result = await shellInstrumentation().append(events.length, () => deps.store.append(streamId, events, entry.revision < 0 ? 'no_stream' : entry.revision));
+    const result = await shellInstrumentation()
+      .append(events.length, () => deps.store.append(streamId, events, entry.revision < 0 ? 'no_stream' : entry.revision))
+      .catch((error: unknown) => {
+        // the ids are the key's: stored elsewhere, the key already served another request
+        throw idempotency && hasCode(error, STORE_ERRORS.idempotencyMismatch) ? keyReused() : error;
+      });
     if (result.duplicate) {
       cache.delete(streamId); // another process wrote these ids; fold them properly next time
       return { ...base, events: [], nextRevision: result.nextRevision, position: result.position, duplicate: true };

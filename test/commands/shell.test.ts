@@ -110,6 +110,24 @@ describe('command shell: read → fold → decide → encode → append → retr
     expect(await texts(t)).toEqual(['one', 'five']);
   });
 
+  it("given a caller's key that created one stream, when a restarted process sees it with another body on a new stream, then idempotency_key_reused and nothing is appended", async () => {
+    const [a, b] = [uniqueTenant(), uniqueTenant()];
+    const scope = `operator:${randomUUID()}`;
+    const first = await shellOn().handle(conversationDecider, envelope(a, start(a), { idempotency: { key: 'create-1', fingerprint: 'body-a', scope } }));
+    // a fresh shell: nothing in memory, only the store remembers
+    const replay = await shellOn().handle(conversationDecider, envelope(a, start(a), { idempotency: { key: 'create-1', fingerprint: 'body-a', scope } }));
+    expect(replay).toMatchObject({ duplicate: true, position: first.position });
+    const head = await store.headPosition();
+    await expect(
+      shellOn().handle(conversationDecider, envelope(b, start(b), { idempotency: { key: 'create-1', fingerprint: 'body-b', scope } })),
+    ).rejects.toMatchObject({ code: 'idempotency_key_reused' });
+    expect(await store.readStream(`conversation-${b}.c1`)).toEqual([]);
+    expect(await store.headPosition()).toBe(head);
+    // another caller's key of the same name is its own
+    const other = await shellOn().handle(conversationDecider, envelope(b, start(b), { idempotency: { key: 'create-1', fingerprint: 'body-b', scope: `operator:${randomUUID()}` } }));
+    expect(other.duplicate).toBe(false);
+  });
+
   it('given a concurrent repeat of one key in two processes, then exactly one append lands', async () => {
     const t = uniqueTenant();
     await shellOn().handle(conversationDecider, envelope(t, start(t)));

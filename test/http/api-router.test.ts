@@ -142,6 +142,34 @@ describe('HTTP API on the real stack', () => {
       expect((await me.post('/conversations', {}, { 'idempotency-key': bad })).body.code).toBe('invalid_idempotency_key');
   });
 
+  it("Idempotency-Key belongs to its caller, not to one stream: reused for another tenant's slug or path, or another of the tenant's requests, it is 409 and creates nothing", async () => {
+    const idem = { 'idempotency-key': `create-${randomUUID()}` };
+    const [first, second] = [slug('idem'), slug('idem')];
+    const created = ok(await operator.post<{ tenantId: string; position: string }>('/tenants', { slug: first, name: 'First' }, idem), 201);
+    const again = await operator.post('/tenants', { slug: first, name: 'First' }, idem);
+    expect([again.status, again.body, again.headers.get('idempotent-replayed')]).toEqual([201, created, 'true']);
+    const head = await h.storage.store.headPosition();
+    const other = await operator.post('/tenants', { slug: second, name: 'Second' }, idem);
+    expect([other.status, other.body.code]).toEqual([409, 'idempotency_key_reused']);
+    expect(await h.storage.store.headPosition()).toBe(head);
+    expect(await h.storage.store.readStream(`tenant-${second}`)).toEqual([]);
+    expect((await operator.get(`/tenants/${second}`)).status).toBe(404);
+    // the same key on an operator route of another tenant's path
+    const a = await newTenant(operator);
+    const b = await newTenant(operator);
+    const keyIdem = { 'idempotency-key': `key-${randomUUID()}` };
+    ok(await operator.post(`/tenants/${a.tenantId}/api-keys`, { label: 'once' }, keyIdem), 201);
+    const elsewhere = await operator.post(`/tenants/${b.tenantId}/api-keys`, { label: 'once' }, keyIdem);
+    expect([elsewhere.status, elsewhere.body.code]).toEqual([409, 'idempotency_key_reused']);
+    // a tenant's key that started a conversation cannot post a message into another one
+    const me = client(h.baseUrl, a.key);
+    const mine = { 'idempotency-key': `m-${randomUUID()}` };
+    const existing = ok(await me.post<{ conversationId: string }>('/conversations', {}), 201);
+    ok(await me.post('/conversations', { title: 'new' }, mine), 201);
+    const posted = await me.post(`/conversations/${existing.conversationId}/messages`, { text: 'hello' }, mine);
+    expect([posted.status, posted.body.code]).toEqual([409, 'idempotency_key_reused']);
+  });
+
   it('Idempotency-Key on an agent VM request: the repeat answers the same requestId, not null', async () => {
     const { key } = await newTenant(operator);
     const me = client(h.baseUrl, key);
