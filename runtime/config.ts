@@ -1,12 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { encryptionConfigSchema } from '../adapters/crypto/master-keys.ts';
+import { listenPort as port } from '../adapters/http/listen-port.ts';
 
 /** Every environment variable the service reads. README's configuration table mirrors this. */
-const port = (what: string) => {
-  const expects = `expected ${what}, an integer 0–65535`;
-  return z.coerce.number({ error: expects }).int(expects).min(0, expects).max(65535, expects);
-};
 
 const schema = z.object({
   PORT: port('the HTTP port').default(8080),
@@ -80,7 +77,7 @@ export class ConfigError extends Error {
 /** Values of these are never echoed in an error. */
 const SECRET = /KEY|SECRET|TOKEN|PASSWORD|_URL$/;
 
-/** `PORT: expected the HTTP port, an integer 0–65535 (got "abc")` — the variable, what it expects, what it got. */
+/** `PORT: expected the HTTP port, a decimal integer 0–65535 (got "abc")` — the variable, what it expects, what it got. */
 const problemText = (issue: z.core.$ZodIssue, env: NodeJS.ProcessEnv): string => {
   const name = issue.path.join('.');
   const value = env[name];

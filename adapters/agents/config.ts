@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_MESSAGE_TEXT } from '../../domain/index.ts';
+import { listenPort } from '../http/listen-port.ts';
 
 const ms = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
@@ -33,7 +34,7 @@ export const agentsConfigSchema = z.object({
   /** Messages one tenant may have waiting for its bridge; more get the fallback at once. */
   AGENT_BRIDGE_MAX_WAITING: z.coerce.number().int().min(1).max(100_000).default(200),
   /** The agents role's HTTP server (the bridge endpoint `/bridge`); the embedded default uses the API's. */
-  AGENTS_PORT: z.coerce.number().int().min(0).max(65_535).default(8090),
+  AGENTS_PORT: listenPort('the agents port').default(8090),
   AGENTS_HOST: z.string().default('0.0.0.0'),
 });
 export type AgentsConfig = z.infer<typeof agentsConfigSchema>;

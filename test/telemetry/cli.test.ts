@@ -40,7 +40,10 @@ const PROMISED = [
 describe('openclaw-service CLI', () => {
   it('a bad configuration stops start-up with one line naming the variable and what it expects, no stack trace, exit code 2', async () => {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
-      [['dev'], { PORT: 'abc' }, /^invalid configuration: PORT: expected the HTTP port, an integer 0–65535 \(got "abc"\)$/],
+      [['dev'], { PORT: 'abc' }, /^invalid configuration: PORT: expected the HTTP port, a decimal integer 0–65535 \(got "abc"\)$/],
+      // Number() reads these as 1000 and 80: a port must be written in decimal digits
+      [['dev'], { PORT: '1e3' }, /^invalid configuration: PORT: expected the HTTP port, a decimal integer 0–65535 \(got "1e3"\)$/],
+      [['dev'], { PORT: '0x50' }, /^invalid configuration: PORT: expected the HTTP port, a decimal integer 0–65535 \(got "0x50"\)$/],
       [['api'], { DATABASE_URL: TEST_DATABASE_URL, PORT: '0' }, /^invalid configuration: ENCRYPTION_KEY: required by the api role: .*base64/],
       [
         ['api'],
