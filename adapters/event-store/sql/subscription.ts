@@ -42,6 +42,7 @@ export const createSubscription = (source: SubscriptionSource): Subscription => 
   let closed = false;
   let signalClose!: () => void;
   const closing = new Promise<void>((resolve) => (signalClose = resolve));
+  const stop = new AbortController();
 
   const loop = async (): Promise<void> => {
     let backoff = 50;
@@ -66,7 +67,7 @@ export const createSubscription = (source: SubscriptionSource): Subscription => 
         if (page.full) continue;
       }
       if (page.scannedTo !== undefined && (position === undefined || page.scannedTo > position)) position = page.scannedTo;
-      await Promise.race([source.wakeup.wait(seen, page.pending ? HORIZON_POLL_MS : IDLE_POLL_MS), closing]);
+      await source.wakeup.wait(seen, page.pending ? HORIZON_POLL_MS : IDLE_POLL_MS, stop.signal);
     }
   };
 
@@ -80,6 +81,7 @@ export const createSubscription = (source: SubscriptionSource): Subscription => 
     async close() {
       closed = true;
       signalClose();
+      stop.abort();
       await done.catch(() => undefined);
     },
   };

@@ -1,8 +1,11 @@
 /** A level-triggered signal: a notify that lands before anyone waits is not lost. */
 export interface Wakeup {
   notify(): void;
-  /** Resolves on the next notify after `seen`, or after `timeoutMs`. Returns the generation seen. */
-  wait(seen: number, timeoutMs: number): Promise<number>;
+  /**
+   * Resolves on the next notify after `seen`, after `timeoutMs`, or when `signal` aborts (its timer
+   * cleared then: a closed subscription must not keep the process alive). Returns the generation seen.
+   */
+  wait(seen: number, timeoutMs: number, signal?: AbortSignal): Promise<number>;
   readonly generation: number;
 }
 
@@ -19,18 +22,21 @@ export const createWakeup = (): Wakeup => {
       waiters = [];
       for (const wake of current) wake();
     },
-    wait(seen, timeoutMs) {
-      if (generation !== seen) return Promise.resolve(generation);
+    wait(seen, timeoutMs, signal) {
+      if (generation !== seen || signal?.aborted) return Promise.resolve(generation);
       return new Promise<number>((resolve) => {
-        const timer = setTimeout(() => {
-          waiters = waiters.filter((w) => w !== wake);
-          resolve(generation);
-        }, timeoutMs);
-        const wake = () => {
+        const settle = () => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', leave);
           resolve(generation);
         };
-        waiters.push(wake);
+        const leave = () => {
+          waiters = waiters.filter((w) => w !== settle);
+          settle();
+        };
+        const timer = setTimeout(leave, timeoutMs);
+        signal?.addEventListener('abort', leave, { once: true });
+        waiters.push(settle);
       });
     },
   };
