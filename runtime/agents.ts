@@ -8,6 +8,8 @@ import { startAgentDispatcher } from '../adapters/agents/dispatcher.ts';
 import { startKnightReports } from '../adapters/agents/knight-reports.ts';
 import { createLocalAgent } from '../adapters/agents/local-agent.ts';
 import { consumeDecoded } from '../adapters/bus/decoded.ts';
+import { createAddressGuard } from '../adapters/openclaw/address-guard.ts';
+import type { Resolve } from '../adapters/openclaw/address-guard.ts';
 import { createBreakers } from '../adapters/openclaw/breaker.ts';
 import { createGatewayRuntime } from '../adapters/openclaw/gateway-runtime.ts';
 import type { CommandPorts } from '../commands/context.ts';
@@ -58,6 +60,8 @@ export const startAgents = async (options: {
   env: Record<string, string | undefined>;
   log: Logger;
   partials?: AgentPartials;
+  /** How a tenant gateway's host name is resolved (tests bring their own DNS); the system's by default. */
+  resolveGatewayHost?: Resolve;
 }): Promise<RunningAgents> => {
   const { storage, ports, log } = options;
   const config = checkAgentsConfig(options.env);
@@ -67,14 +71,20 @@ export const startAgents = async (options: {
   const local = createLocalAgent({ ports, reads: options.reads });
   const breakers = createBreakers({ failures: config.OPENCLAW_BREAKER_FAILURES, openMs: config.OPENCLAW_BREAKER_OPEN_MS });
   const gatewaySettings = { agentId: config.OPENCLAW_AGENT_ID, retries: config.OPENCLAW_RETRIES, attemptTimeoutMs: config.OPENCLAW_ATTEMPT_TIMEOUT_MS, breakers };
+  // a URL the tenant named is held to the address policy on every connection; the platform's own is the operator's choice
+  const tenantGatewaySettings = {
+    ...gatewaySettings,
+    addressGuard: createAddressGuard({ allowPrivateNetworks: config.GATEWAY_ALLOW_PRIVATE_NETWORKS, resolve: options.resolveGatewayHost }),
+  };
 
   const runtimeFor = async (tenantId: string): Promise<AgentRuntime> => {
     const { state } = await ports.shell.state(tenantDecider, tenantStream(tenantId as TenantId), 1_000);
     if (state.status !== 'active' && state.status !== 'suspended') return local;
     if (state.agentGateway) {
-      const url = state.agentGateway.url ?? config.OPENCLAW_GATEWAY_URL;
-      if (!url) return unconfigured;
-      return createGatewayRuntime({ url, token: state.agentGateway.token }, gatewaySettings);
+      const { url, token } = state.agentGateway;
+      if (url) return createGatewayRuntime({ url, token }, tenantGatewaySettings);
+      if (!config.OPENCLAW_GATEWAY_URL) return unconfigured;
+      return createGatewayRuntime({ url: config.OPENCLAW_GATEWAY_URL, token }, gatewaySettings);
     }
     if (config.AGENT_RUNTIME === 'openclaw' && state.agentVm.status === 'ready') return hub.runtimeFor(tenantId);
     return local;

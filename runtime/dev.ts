@@ -33,7 +33,8 @@ export interface DevPlatform extends Served {
  * with BUS=kafka (and KAFKA_BROKERS) the relay runs here too, feeding the topic. The WebSocket
  * pushers share the HTTP server (`/ws/tenant/{id}`), with an in-process live feed.
  */
-export const startDev = async (config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<DevPlatform> => {
+export const startDev = async (config: Config, log: Logger, processEnv: NodeJS.ProcessEnv = process.env): Promise<DevPlatform> => {
+  const env = withDevDefaults(processEnv);
   let operatorKey: DevPlatform['operatorKey'] | undefined;
   // No real Telegram configured: a local Bot API double, so a whole bot conversation runs on this machine.
   const double = env.TELEGRAM_API_ROOT ? undefined : await startLocalTelegram();
@@ -134,5 +135,12 @@ const startLocalTelegram = async () => {
   const double = await startTelegramDouble();
   return { double, bot: double.addBot({ username: 'local_demo_bot' }) };
 };
+
+/**
+ * The embedded default runs on the developer's own machine, where a tenant's gateway is usually a
+ * local OpenClaw (http://127.0.0.1:18789): private addresses are allowed unless the environment
+ * says GATEWAY_ALLOW_PRIVATE_NETWORKS=false. The production roles default to false.
+ */
+export const withDevDefaults = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ ...env, GATEWAY_ALLOW_PRIVATE_NETWORKS: env.GATEWAY_ALLOW_PRIVATE_NETWORKS || 'true' });
 
 export { stopOnSignals } from './signals.ts';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { startHttpServer } from '../adapters/http/server.ts';
 import type { HttpServer } from '../adapters/http/server.ts';
+import type { Resolve } from '../adapters/openclaw/address-guard.ts';
 import { startAgents } from './agents.ts';
 import type { RunningAgents } from './agents.ts';
 import { mintApiKey } from '../commands/tenants/api-keys.ts';
@@ -55,6 +56,8 @@ export const startStack = async (options: {
   bots?: boolean;
   /** Run agent dispatch in this process too (AGENT_* variables from `env`), its bridge endpoint on the API's server. */
   agents?: boolean;
+  /** How agent dispatch resolves a tenant gateway's host name (tests bring their own DNS). */
+  resolveGatewayHost?: Resolve;
 }): Promise<Stack> => {
   const { events, readModels } = options.schemas;
   const operatorKey = mintApiKey().key;
@@ -95,7 +98,7 @@ export const startStack = async (options: {
     : undefined;
   platform.mount(http.app);
   const agents = options.agents
-    ? await startAgents({ storage, ports: platform.ports, reads: platform.reads, server: http.server, env: options.env ?? {}, log: options.log })
+    ? await startAgents({ storage, ports: platform.ports, reads: platform.reads, server: http.server, env: options.env ?? {}, log: options.log, ...(options.resolveGatewayHost ? { resolveGatewayHost: options.resolveGatewayHost } : {}) })
     : undefined;
   ready = true;
   return {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_MESSAGE_TEXT } from '../../domain/index.ts';
 import { listenPort } from '../http/listen-port.ts';
+import { gatewayPolicyConfigSchema } from '../openclaw/config.ts';
 
 const ms = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
@@ -36,5 +37,5 @@ export const agentsConfigSchema = z.object({
   /** The agents role's HTTP server (the bridge endpoint `/bridge`); the embedded default uses the API's. */
   AGENTS_PORT: listenPort('the agents port').default(8090),
   AGENTS_HOST: z.string().default('0.0.0.0'),
-});
+}).extend(gatewayPolicyConfigSchema.shape);
 export type AgentsConfig = z.infer<typeof agentsConfigSchema>;

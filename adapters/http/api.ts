@@ -2,6 +2,7 @@ import express from 'express';
 import type { RequestHandler, Router } from 'express';
 import { trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { GatewayPolicy } from '../../commands/agents/agent-gateway.ts';
 import type { CommandPorts } from '../../commands/context.ts';
 import type { ChannelPlatforms } from '../../domain/ports/channels.ts';
 import type { BillingLinks } from '../../domain/ports/billing.ts';
@@ -30,6 +31,8 @@ export interface ApiRouterDeps {
   readonly billing?: BillingLinks | undefined;
   readonly limits: { readonly rates: RateLimits; readonly tierOf: (tenantId: string) => Promise<Tier>; readonly bodyLimitBytes?: number };
   readonly log: Logger;
+  /** Which gateway URLs a tenant may connect; without it, only public addresses. */
+  readonly gatewayPolicy?: GatewayPolicy | undefined;
   /** Defaults to the whole route table. */
   readonly routes?: readonly ApiRoute[];
 }
@@ -74,7 +77,7 @@ export const createApiRouter = (deps: ApiRouterDeps): Router => {
   const body = jsonBody(deps.limits.bodyLimitBytes ?? BODY_LIMIT_BYTES);
   for (const route of deps.routes ?? API_ROUTES) {
     const chain = [deps.auth.authenticate, limited, deps.auth.requireScope(route.scopes), ...(route.method === 'post' ? body : [])];
-    router[route.method](route.path, series([...chain, dispatch(route, { ports: deps.ports, reads: deps.reads, auth: deps.auth, vms: deps.vms, audit: deps.audit, channels: deps.channels, billing: deps.billing })]));
+    router[route.method](route.path, series([...chain, dispatch(route, { ports: deps.ports, reads: deps.reads, auth: deps.auth, vms: deps.vms, audit: deps.audit, channels: deps.channels, billing: deps.billing, gatewayPolicy: deps.gatewayPolicy })]));
   }
   router.use(notFoundHandler);
   router.use(problemMiddleware(deps.log));

@@ -14,6 +14,7 @@ import { createAuth } from '../auth/index.ts';
 import type { AuditLog } from '../audit/service.ts';
 import type { Auth } from '../auth/index.ts';
 import { limitsConfigSchema } from '../limits/config.ts';
+import { gatewayPolicyConfigSchema } from '../openclaw/config.ts';
 import { closeRedisClient, createRateLimits, createRedisClient, createTierLookup } from '../limits/index.ts';
 import { createApiRouter } from './api.ts';
 import { createDashboardRouter } from './dashboard.ts';
@@ -23,7 +24,7 @@ import { createPublicRouter } from './public.ts';
 import { API_ROUTES } from './routes/index.ts';
 
 /** Every environment variable the HTTP API reads (auth + limits); merge `.shape` into runtime's schema. */
-export const httpApiConfigSchema = authConfigSchema.extend(limitsConfigSchema.shape);
+export const httpApiConfigSchema = authConfigSchema.extend(limitsConfigSchema.shape).extend(gatewayPolicyConfigSchema.shape);
 export type HttpApiConfig = z.infer<typeof httpApiConfigSchema>;
 
 export interface HttpApiDeps {
@@ -90,7 +91,7 @@ export const createHttpApi = (deps: HttpApiDeps): HttpApi => {
   const { rates, auth } = authOf(config, keys, (keyId) => deps.reads.findApiKey(keyId), redis);
   const tierOf = createTierLookup((tenantId) => deps.reads.forTenant(asTenantId(tenantId), (r) => r.tenant()).then((t) => t?.tier));
   const document = buildOpenApi(API_ROUTES);
-  const router = createApiRouter({ ports: deps.ports, reads: deps.reads, auth, vms: deps.vms, audit: deps.audit, channels: deps.channels, billing: deps.billing, limits: { rates, tierOf }, log: deps.log });
+  const router = createApiRouter({ ports: deps.ports, reads: deps.reads, auth, vms: deps.vms, audit: deps.audit, channels: deps.channels, billing: deps.billing, limits: { rates, tierOf }, log: deps.log, gatewayPolicy: { allowPrivateNetworks: config.GATEWAY_ALLOW_PRIVATE_NETWORKS } });
   const publicRouter = createPublicRouter({ openapi: () => document, jwks: () => keys.jwks() });
   return {
     router,

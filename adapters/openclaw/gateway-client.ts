@@ -1,6 +1,10 @@
+import { request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { MAX_MESSAGE_TEXT } from '../../domain/index.ts';
+import type { AddressGuard } from './address-guard.ts';
 
 /**
  * A gateway is the tenant's: its stream must not grow without end in the process all tenants share.
@@ -21,6 +25,8 @@ export interface GatewayChat {
   readonly text: string;
   readonly signal: AbortSignal;
   readonly onText: (soFar: string) => void;
+  /** A tenant's gateway: only public addresses, checked on every connection (absent: any address, e.g. the VM's local gateway). */
+  readonly addressGuard?: AddressGuard | undefined;
 }
 
 /** A failed gateway call; `retryable` when asking again may succeed (network, 5xx, 429) and nothing was streamed yet. */
@@ -40,42 +46,67 @@ const chunkSchema = z.object({
   error: z.object({ message: z.string() }).passthrough().optional(),
 });
 
+/** The answer's status and its body as it arrives. */
+interface Answer {
+  readonly status: number;
+  readonly body: IncomingMessage;
+}
+
+/**
+ * One POST over node:http(s) rather than fetch: only these take a `lookup` for the connection, so
+ * the address guard checks the very addresses connected to. Redirects are not followed.
+ */
+const post = (url: URL, headers: Record<string, string>, body: string, chat: GatewayChat): Promise<Answer> =>
+  new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+      signal: chat.signal,
+      ...(chat.addressGuard ? { agent: chat.addressGuard.agentFor(url.protocol) } : {}),
+    });
+    request.once('response', (response) => resolve({ status: response.statusCode ?? 0, body: response }));
+    request.on('error', reject);
+    request.end(body);
+  });
+
 /** Asks once and streams the answer; resolves with the whole text once the stream says `[DONE]`. */
 export const chatOnce = async (chat: GatewayChat): Promise<string> => {
-  let response: Response;
+  const url = new URL(`${chat.baseUrl}/v1/chat/completions`);
+  chat.addressGuard?.checkHost(url.hostname);
+  let response: Answer;
   try {
-    response = await fetch(`${chat.baseUrl}/v1/chat/completions`, {
-      method: 'POST',
-      signal: chat.signal,
-      headers: {
+    response = await post(
+      url,
+      {
         authorization: `Bearer ${chat.token}`,
         'content-type': 'application/json',
         accept: 'text/event-stream',
         'x-openclaw-agent-id': chat.agentId,
         'x-openclaw-session-key': chat.sessionKey,
       },
-      body: JSON.stringify({
+      JSON.stringify({
         model: `openclaw:${chat.agentId}`,
         stream: true,
         user: chat.sessionKey,
         messages: [{ role: 'user', content: chat.text }],
       }),
-    });
+      chat,
+    );
   } catch (error) {
     if (chat.signal.aborted) throw chat.signal.reason;
-    throw new GatewayError(`gateway unreachable: ${(error as Error).cause ? String((error as Error & { cause: unknown }).cause) : (error as Error).message}`, true);
+    if (error instanceof GatewayError) throw error;
+    throw new GatewayError(`gateway unreachable: ${(error as Error).message}`, true);
   }
-  if (!response.ok) {
-    await response.body?.cancel().catch(() => undefined);
+  if (response.status < 200 || response.status > 299) {
+    response.body.destroy();
     const retryable = response.status >= 500 || response.status === 429;
     const what = response.status === 401 || response.status === 403 ? 'refused the gateway token' : 'answered';
     throw new GatewayError(`gateway ${what} with HTTP ${response.status}`, retryable, response.status);
   }
-  if (!response.body) throw new GatewayError('gateway sent no body', true);
   return readStream(response.body, chat);
 };
 
-const readStream = async (body: ReadableStream<Uint8Array>, chat: GatewayChat): Promise<string> => {
+const readStream = async (body: AsyncIterable<Uint8Array>, chat: GatewayChat): Promise<string> => {
   const decoder = new TextDecoder();
   let buffer = '';
   let text = '';

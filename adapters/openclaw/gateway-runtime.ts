@@ -1,4 +1,5 @@
 import type { AgentRequest, AgentRuntime } from '../../domain/ports/agent-runtime.ts';
+import type { AddressGuard } from './address-guard.ts';
 import type { Breakers } from './breaker.ts';
 import { chatWithRetries } from './gateway-client.ts';
 
@@ -11,6 +12,8 @@ export interface GatewaySettings {
   readonly retries: number;
   readonly attemptTimeoutMs: number;
   readonly breakers: Breakers;
+  /** Which addresses the tenant's gateway may be on; absent: any, resolved by the system (the platform's own gateway). */
+  readonly addressGuard?: AddressGuard | undefined;
 }
 
 /** A tenant's OpenClaw gateway over its OpenAI-compatible HTTP API, behind the tenant's circuit breaker. */
@@ -27,6 +30,7 @@ export const createGatewayRuntime = (gateway: { url: string; token: string }, se
           text: request.text,
           signal: options.signal,
           onText: options.onPartial,
+          addressGuard: settings.addressGuard,
         },
         { retries: settings.retries, attemptTimeoutMs: settings.attemptTimeoutMs },
       ),

@@ -24,6 +24,8 @@ describe("a tenant's OpenClaw gateway answers (gateway double, SSE)", () => {
         OPENCLAW_BREAKER_FAILURES: '3',
         OPENCLAW_BREAKER_OPEN_MS: '600000',
         AGENT_MAX_REPLY_CHARS: '500',
+        // the double listens on 127.0.0.1
+        GATEWAY_ALLOW_PRIVATE_NETWORKS: 'true',
       },
     });
   });

@@ -1,3 +1,4 @@
+import type { Resolve } from '../../adapters/openclaw/address-guard.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { startStack } from '../../runtime/stack.ts';
@@ -10,7 +11,7 @@ export type ApiHarness = Stack;
  * The real stack on the local PostgreSQL: event store, projector, read models under RLS and the
  * HTTP API on a free loopback port, in schemas of its own that `close()` drops.
  */
-export const startApiHarness = async (env: Record<string, string> = {}, options: { saga?: boolean; bots?: boolean; agents?: boolean; projector?: 'inline' | 'thread' | 'none'; log?: Logger } = {}): Promise<ApiHarness> => {
+export const startApiHarness = async (env: Record<string, string> = {}, options: { saga?: boolean; bots?: boolean; agents?: boolean; projector?: 'inline' | 'thread' | 'none'; log?: Logger; resolveGatewayHost?: Resolve } = {}): Promise<ApiHarness> => {
   const schemas = { events: uniqueSchema('api_ev'), readModels: uniqueSchema('api_rm') };
   const stack = await startStack({
     databaseUrl: TEST_DATABASE_URL,
@@ -21,6 +22,7 @@ export const startApiHarness = async (env: Record<string, string> = {}, options:
     ...(options.saga ? { saga: true } : {}),
     ...(options.bots ? { bots: true } : {}),
     ...(options.agents ? { agents: true } : {}),
+    ...(options.resolveGatewayHost ? { resolveGatewayHost: options.resolveGatewayHost } : {}),
     ...(options.projector ? { projector: options.projector } : {}),
   });
   return {

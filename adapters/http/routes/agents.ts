@@ -16,7 +16,7 @@ export const agentRoutes = [
     method: 'post', path: '/agent/gateway', tag, summary: "Connect the caller's own OpenClaw gateway (its token is stored sealed, never shown)",
     scopes: ['tenant'], tenant: 'credential', body: connectAgentGatewayInput, status: 200,
     handle: async ({ deps, tenantId, caller, body }) => {
-      const result = await connectAgentGateway(deps.ports, caller(), tenantId, body);
+      const result = await connectAgentGateway(deps.ports, caller(), tenantId, body, deps.gatewayPolicy);
       return { body: { tenantId, gateway: { url: body.url }, ...positioned(result) }, duplicate: result.duplicate };
     },
   }),

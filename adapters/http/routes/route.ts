@@ -1,5 +1,6 @@
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
+import type { GatewayPolicy } from '../../../commands/agents/agent-gateway.ts';
 import type { Accepted, Caller, CommandPorts } from '../../../commands/context.ts';
 import type { ChannelPlatforms } from '../../../domain/ports/channels.ts';
 import type { BillingLinks } from '../../../domain/ports/billing.ts';
@@ -29,6 +30,8 @@ export interface RouteDeps {
   readonly channels?: ChannelPlatforms | undefined;
   /** Stripe Checkout and portal links; absent when billing is off. */
   readonly billing?: BillingLinks | undefined;
+  /** Which gateway URLs a tenant may connect (GATEWAY_ALLOW_PRIVATE_NETWORKS); without it, only public addresses. */
+  readonly gatewayPolicy?: GatewayPolicy | undefined;
 }
 
 export interface RouteContext<P, Q, B> {
