@@ -78,6 +78,12 @@ describe('deployment files agree with the code', () => {
     for (const name of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_PRICE_PRO', 'STRIPE_PRICE_ENTERPRISE']) expect(api[name], name).toBe(billing[name]);
   });
 
+  it("production never lets a tenant's gateway reach private addresses (the compose services and the Kubernetes config)", () => {
+    const allowed = (value: unknown) => ENV_SCHEMA.shape.GATEWAY_ALLOW_PRIVATE_NETWORKS!.parse(value);
+    for (const [name, service] of ours) expect(allowed(service.environment?.GATEWAY_ALLOW_PRIVATE_NETWORKS), name).toBe(false);
+    expect(allowed(configMap.GATEWAY_ALLOW_PRIVATE_NETWORKS)).toBe(false);
+  });
+
   it('nginx: TLS on 443, the API upstream on the port the api service listens on, the paths the server serves', () => {
     const conf = read('infra/nginx/nginx.conf');
     expect(conf).toMatch(/listen 443 ssl;/);

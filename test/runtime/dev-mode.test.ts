@@ -86,6 +86,8 @@ describe('embedded default (`openclaw-service dev`)', () => {
       expect((await other.get(`/conversations/${a.conversationId}/messages`)).status).toBe(404);
       expect(ok(await other.get<{ items: unknown[] }>(`/conversations?minPosition=${b.position}`), 200).items).toEqual([]);
       expect(ok(await other.get<{ items: unknown[] }>('/knights'), 200).items).toEqual([]);
+      // the embedded default allows a gateway on this machine (GATEWAY_ALLOW_PRIVATE_NETWORKS defaults to true here)
+      ok(await other.post('/agent/gateway', { url: 'http://127.0.0.1:18789', token: 'local-gateway-token' }), 200);
 
       dev.child.kill('SIGINT');
       expect(await dev.exited).toBe(0);
