@@ -54,7 +54,6 @@ describe('a tenant gateway on an internal address is refused (GATEWAY_ALLOW_PRIV
 
   it('refuses a URL naming a loopback, private, link-local or unspecified address, or localhost, with gateway_url_forbidden, recording nothing', async () => {
     const { tenantId, me } = await h.tenant();
-    const before = (await h.raw(`tenant-${tenantId}`)).length;
     for (const host of ['127.0.0.1', '[::1]', '169.254.169.254', '10.0.0.1', '172.16.5.4', '192.168.1.1', '[::ffff:127.0.0.1]', '[fd00::1]', '[fe80::1]', '0.0.0.0', '[::]', '0x7f.1', 'localhost', 'gw.localhost']) {
       const url = `http://${host}:${port}`;
       const reply = await me.post<{ code: string; status: number; detail: string }>('/agent/gateway', { url, token: TOKEN });
@@ -62,7 +61,8 @@ describe('a tenant gateway on an internal address is refused (GATEWAY_ALLOW_PRIV
       expect(reply.body, url).toMatchObject({ code: 'gateway_url_forbidden', detail: expect.stringMatching(/public address/) });
       expect(JSON.stringify(reply.body)).not.toContain(TOKEN);
     }
-    expect((await h.raw(`tenant-${tenantId}`)).length).toBe(before);
+    // (the saga appends the agent VM's events to the same stream meanwhile: only the gateway's are counted)
+    expect((await h.raw(`tenant-${tenantId}`)).filter((e) => e.type.startsWith('AgentGateway'))).toEqual([]);
     expect(gateway.calls).toEqual([]);
   });
 
