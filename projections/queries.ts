@@ -1,5 +1,6 @@
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import type { CompiledQuery, ExpressionBuilder } from 'kysely';
+import { KNIGHT_STATUSES_AT_WORK } from '../domain/knight/limits.ts';
 import type { Reveal } from '../domain/ports/codec.ts';
 import { domainError } from '../domain/shared/errors.ts';
 import { asConversationId, asKnightId, asTenantId } from '../domain/shared/ids.ts';
@@ -34,7 +35,7 @@ export type Run = <R>(query: CompiledQuery<R>) => Promise<R[]>;
 /** A day's usage as three scalar subqueries (messages, active knights, knight minutes), for a select without FROM. */
 const usageColumns = (eb: ExpressionBuilder<Tables, never>, day: string) => [
   eb.selectFrom('usage_daily').select('messages').where('day', '=', day).as('messages'),
-  eb.selectFrom('knights').select(sql<number>`count(*)::int`.as('n')).where('status', '!=', 'terminated').as('n'),
+  eb.selectFrom('knights').select(sql<number>`count(*)::int`.as('n')).where('status', 'in', [...KNIGHT_STATUSES_AT_WORK]).as('n'),
   eb.selectFrom('knight_usage').select(sql<number>`coalesce(sum(extract(epoch from (coalesce(ended_at, now()) - started_at))) / 60, 0)::float8`.as('m')).as('m'),
 ] as const;
 

@@ -4,7 +4,7 @@ import type { KnightFailureStage, KnightSpec } from './events.ts';
 
 type Command<Type extends string, Data> = Readonly<Data> & { readonly type: Type; readonly at: string };
 
-/** `activeKnights` is the tenant's count of knights not yet terminated, looked up by the handler. */
+/** `activeKnights` is the tenant's count of knights at work (`KNIGHT_STATUSES_AT_WORK`), looked up by the handler. */
 export type DeployKnight = Command<
   'DeployKnight',
   { knightId: KnightId; tenantId: TenantId; task: string; spec: KnightSpec; tenant: TenantFacts; activeKnights: number }

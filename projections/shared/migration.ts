@@ -1,3 +1,4 @@
+import { KNIGHT_STATUSES_AT_WORK } from '../../domain/knight/limits.ts';
 import type { Projection, TableSpec } from './projection.ts';
 import { columnsOf } from './projection.ts';
 
@@ -16,6 +17,9 @@ DO $r$ BEGIN
   END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- created concurrently
 END $r$;`;
+
+/** The knights that count against knights-at-once, as an SQL list of literals. */
+const KNIGHTS_AT_WORK = KNIGHT_STATUSES_AT_WORK.map((s) => `'${s}'`).join(', ');
 
 export const rolesMigration = (): string => Object.values(ROLES).map(createRole).join('\n');
 
@@ -94,7 +98,7 @@ CREATE FUNCTION ${schema}.usage_counts(p_tenant text, p_day date)
 RETURNS TABLE(messages_today integer, active_knights integer, usage_position bigint, knights_position bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $f$
   SELECT coalesce((SELECT u.messages FROM ${schema}.usage_daily u WHERE u.tenant_id = p_tenant AND u.day = p_day), 0),
-         (SELECT count(*)::int FROM ${schema}.knights k WHERE k.tenant_id = p_tenant AND k.status <> 'terminated'),
+         (SELECT count(*)::int FROM ${schema}.knights k WHERE k.tenant_id = p_tenant AND k.status IN (${KNIGHTS_AT_WORK})),
          (SELECT c.position FROM ${schema}.checkpoints c WHERE c.name = 'usage'),
          (SELECT c.position FROM ${schema}.checkpoints c WHERE c.name = 'knights')
 $f$;

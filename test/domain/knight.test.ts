@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { knightDecider } from '../../domain/knight/index.ts';
+import { countsAgainstKnightLimit, evolveKnight, initialKnightState, knightDecider } from '../../domain/knight/index.ts';
 import type { KnightCommand, KnightEvent } from '../../domain/knight/index.ts';
 import { asKnightId, asTenantId } from '../../domain/shared/ids.ts';
 import type { TenantFacts } from '../../domain/tenant/index.ts';
@@ -75,6 +75,13 @@ describe('DeployKnight', () => {
   it('enforces the tier limit on knights at once', () => {
     expect(given([]).when(deploy({ activeKnights: 1 })).thenThrows('knight_limit_reached').kind).toBe('limit');
     given([]).when(deploy({ activeKnights: 4, tenant: { status: 'active', tier: 'pro' } })).then([requested]);
+  });
+  it('counts only knights at work against that limit: not a failed, terminating or terminated one', () => {
+    const counts = (events: KnightEvent[]) => countsAgainstKnightLimit(events.reduce(evolveKnight, initialKnightState()).status);
+    expect([[requested], [requested, provisioning], ready, working].map(counts)).toEqual([true, true, true, true]);
+    expect([[...ready, failed], [requested, failed], [...working, terminationRequested], [...ready, terminationRequested, terminated]].map(counts)).toEqual([
+      false, false, false, false,
+    ]);
   });
   it('needs an active tenant', () => {
     given([]).when(deploy({ tenant: suspendedTenant })).thenThrows('tenant_suspended');

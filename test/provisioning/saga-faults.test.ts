@@ -86,6 +86,21 @@ describe('provisioning saga: races and faults', () => {
     expect(k.failure).toEqual({ stage: 'task', reason: 'the task exited with 2: Error: something broke' });
   });
 
+  it('a failed knight frees its place: a free tenant whose only knight failed deploys another; a knight at work still counts', async () => {
+    const { tenantId, me } = await h.tenant('free');
+    h.sim.script({ pattern: /openclaw agent --message 'Fail first'/, exitCode: 2, output: 'Error: broke' });
+    const first = ok(await me.post<{ knightId: string }>('/knights', { task: 'Fail first' }), 202);
+    await knightIn(me, first.knightId, (x) => x.status === 'failed');
+    const second = await me.post<{ knightId: string; position: string }>('/knights', { task: 'Then work' });
+    expect(second.status).toBe(202); // it was 403 knight_limit_reached: the failed knight still counted
+    ok(await me.get(`/knights?minPosition=${second.body.position}`), 200);
+    const third = await me.post('/knights', { task: 'One too many' });
+    expect(third.status).toBe(403);
+    expect(third.body).toMatchObject({ code: 'knight_limit_reached', limit: 1 });
+    await knightIn(me, second.body.knightId, (x) => x.status === 'provisioned');
+    expect(computersOf(h, tenantId, second.body.knightId)).toHaveLength(1);
+  });
+
   it('a tier downgrade terminates the newest knights beyond the new limit', async () => {
     const { tenantId, me } = await h.tenant('pro');
     const older = ok(await me.post<{ knightId: string }>('/knights', { task: 'Older' }), 202).knightId;
