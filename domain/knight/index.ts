@@ -17,4 +17,5 @@ export type * from './state.ts';
 export { KNIGHT_CPUS, KNIGHT_EVENT_TYPES, KNIGHT_FAILURE_STAGES, KNIGHT_RAM_GB } from './events.ts';
 export { evolveKnight, initialKnightState } from './state.ts';
 export { decideKnight } from './decide.ts';
-export { countsAgainstKnightLimit, KNIGHT_STATUSES_AT_WORK } from './limits.ts';
+export { countsAgainstKnightLimit, KNIGHT_STATUSES_AT_WORK, knightsEndedByTierChange } from './limits.ts';
+export type { KnightAtTierChange } from './limits.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countsAgainstKnightLimit, evolveKnight, initialKnightState, knightDecider } from '../../domain/knight/index.ts';
+import { countsAgainstKnightLimit, evolveKnight, initialKnightState, knightDecider, knightsEndedByTierChange } from '../../domain/knight/index.ts';
+import type { KnightAtTierChange } from '../../domain/knight/index.ts';
 import type { KnightCommand, KnightEvent } from '../../domain/knight/index.ts';
 import { asKnightId, asTenantId } from '../../domain/shared/ids.ts';
 import type { TenantFacts } from '../../domain/tenant/index.ts';
@@ -203,5 +204,30 @@ describe('termination', () => {
     given(gone).when(startTask('t9')).thenThrows('invalid_knight_transition');
     given(gone).when({ type: 'StartKnightProvisioning', vmName: 'again', at }).thenThrows('invalid_knight_transition');
     given(gone).when(deploy()).thenNothing();
+  });
+});
+
+describe('a tier change ends the knights the new tier does not allow', () => {
+  const live = (knightId: string, cpu: 2 | 8 | 16 = 2, ramGb: 4 | 32 | 64 = 4): KnightAtTierChange => ({ knightId, status: 'live', spec: { cpu, ramGb } });
+  const ended = (knights: KnightAtTierChange[], from: 'free' | 'pro' | 'enterprise', to: 'free' | 'pro' | 'enterprise') =>
+    knightsEndedByTierChange(knights, from, to);
+
+  it('ends a knight larger than the new tier allows even when the count fits, naming the size limit', () => {
+    expect(ended([live('small'), live('big', 8, 32)], 'pro', 'free')).toEqual([
+      { knightId: 'big', reason: 'the free tier allows knights of at most 2 CPUs and 8 GB RAM' },
+    ]);
+    expect(ended([live('huge', 16, 64)], 'enterprise', 'pro').map((k) => k.knightId)).toEqual(['huge']);
+  });
+  it('counts the oversized ones as gone before ending the newest beyond knights-at-once', () => {
+    // newest first: n3, big, n1 — big goes for its size, then n3 for the count; n1 (the oldest) stays
+    expect(ended([live('n3'), live('big', 8, 32), live('n1')], 'pro', 'free').map((k) => k.knightId)).toEqual(['big', 'n3']);
+  });
+  it('ends failed knights, leaves terminating ones alone, and keeps the knight that works', () => {
+    const knights: KnightAtTierChange[] = [live('w'), { knightId: 'f', status: 'failed', spec: { cpu: 2, ramGb: 4 } }, { knightId: 't', status: 'terminating', spec: { cpu: 8, ramGb: 32 } }];
+    expect(ended(knights, 'pro', 'free').map((k) => k.knightId)).toEqual(['f']);
+  });
+  it('an upgrade or the same tier ends nothing', () => {
+    expect(ended([live('a'), { knightId: 'f', status: 'failed', spec: null }], 'free', 'pro')).toEqual([]);
+    expect(ended([live('a'), live('b')], 'pro', 'pro')).toEqual([]);
   });
 });

@@ -114,6 +114,25 @@ describe('provisioning saga: races and faults', () => {
     expect(ok(await me.get<KnightBody>(`/knights/${older}`), 200).status).not.toMatch(/^terminat/);
   });
 
+  it('a tier downgrade terminates a knight larger than the new tier allows, and keeps one that fits', async () => {
+    const { tenantId, me } = await h.tenant('pro');
+    const big = ok(await me.post<{ knightId: string }>('/knights', { task: 'Big one', cpu: 8, ramGb: 32 }), 202).knightId;
+    await knightIn(me, big, (x) => x.status === 'provisioned');
+    const small = ok(await me.post<{ knightId: string; position: string }>('/knights', { task: 'Small one' }), 202);
+    ok(await me.get(`/knights?minPosition=${small.position}`), 200);
+    ok(await h.operator.post(`/tenants/${tenantId}/tier`, { tier: 'free' }), 200);
+    // watched in the log, not over HTTP: the free tier's 60 requests a minute would cut the polling short
+    const events = await eventually('the big knight terminated', async () => {
+      const history = await h.events(`knight-${tenantId}.${big}`);
+      return history.some((e) => e.type === 'KnightTerminated') ? history : undefined;
+    });
+    expect(events.find((e) => e.type === 'KnightTerminationRequested')?.data).toMatchObject({
+      reason: 'the free tier allows knights of at most 2 CPUs and 8 GB RAM',
+    });
+    await eventually('no computer', () => (computersOf(h, tenantId, big).length === 0 ? true : undefined));
+    expect(ok(await me.get<KnightBody>(`/knights/${small.knightId}`), 200).status).not.toMatch(/^terminat/);
+  });
+
   it('erasing a tenant terminates its knights and deletes its agent VM', async () => {
     const { tenantId, me } = await h.tenant();
     const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Doomed with its tenant' }), 202);
