@@ -84,6 +84,12 @@ export const startBillingConsumer = (deps: { bus: Bus; codec: EventCodec; store:
           await tables.customers.graceEnds(tenantId, event.data.graceEndsAt);
           break;
         case 'InvoicePaid':
+          // a payment that leaves another failed invoice unpaid keeps the grace period running
+          if (event.data.standing === 'failing') break;
+          await tables.customers.graceEnds(tenantId, null);
+          account(event, { kind: 'reinstate', eventId: event.id });
+          break;
+        case 'PaymentFailureCleared':
           await tables.customers.graceEnds(tenantId, null);
           account(event, { kind: 'reinstate', eventId: event.id });
           break;
@@ -120,6 +126,7 @@ export const startBillingConsumer = (deps: { bus: Bus; codec: EventCodec; store:
         'BillingAccountClosed',
         'InvoicePaymentFailed',
         'InvoicePaid',
+        'PaymentFailureCleared',
         'GracePeriodEnded',
         'StripeSubscriptionSynced',
         'CheckoutCompleted',

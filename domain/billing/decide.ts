@@ -27,8 +27,14 @@ const recordSubscription = (c: C.RecordSubscription, a: OpenAccount): Events => 
     : [{ type: 'SubscriptionStarted', data: { subscriptionId, priceId, tier, at } }];
 };
 
+/** A subscription that ends or is replaced takes the payment failures with it (see PaymentFailureCleared). */
+const clearFailure = (a: OpenAccount, cause: 'subscription_ended' | 'subscription_replaced', at: string): Events =>
+  a.payment.standing === 'failing' ? [{ type: 'PaymentFailureCleared', data: { invoiceIds: a.payment.unpaid, cause, at } }] : [];
+
 const recordEnded = (c: C.RecordSubscriptionEnded, a: OpenAccount): Events =>
-  a.subscription?.id === c.subscriptionId ? [{ type: 'SubscriptionEnded', data: { subscriptionId: c.subscriptionId, at: c.at } }] : [];
+  a.subscription?.id === c.subscriptionId
+    ? [{ type: 'SubscriptionEnded', data: { subscriptionId: c.subscriptionId, at: c.at } }, ...clearFailure(a, 'subscription_ended', c.at)]
+    : [];
 
 const applySubscription = (c: C.ApplySubscriptionUpdate, a: OpenAccount): Events => {
   const { stripeEventId, created, subscriptionId, status, priceId, tier, at } = c;
@@ -38,13 +44,21 @@ const applySubscription = (c: C.ApplySubscriptionUpdate, a: OpenAccount): Events
   if (a.subscription === null && ENDED_STATUSES.includes(status)) return [];
   // a subscription that has ended stays ended: an update Stripe sent before it ended, arriving late, says nothing
   if (a.endedSubscriptions.includes(subscriptionId)) return [];
-  return [{ type: 'StripeSubscriptionSynced', data: { stripeEventId, created, subscriptionId, status, priceId, tier: tierAfter(status, tier), at } }];
+  const synced: BillingEvent = { type: 'StripeSubscriptionSynced', data: { stripeEventId, created, subscriptionId, status, priceId, tier: tierAfter(status, tier), at } };
+  return ENDED_STATUSES.includes(status) ? [synced, ...clearFailure(a, 'subscription_ended', at)] : [synced];
 };
 
 const applyInvoice = (c: C.ApplyInvoice, a: OpenAccount): Events => {
   const { stripeEventId, created, invoiceId, at } = c;
-  if (!isNewer(c, a.paymentMark)) return [];
-  if (c.paid) return [{ type: 'InvoicePaid', data: { stripeEventId, created, invoiceId, at } }];
+  const p = a.payment;
+  const unpaid = p.standing === 'failing' && p.unpaid.includes(invoiceId);
+  // a failed invoice's payment counts whenever it arrives (a paid invoice stays paid); anything else in Stripe's order
+  if (!(c.paid && unpaid) && !isNewer(c, a.paymentMark)) return [];
+  if (c.paid) {
+    // only the failed invoices themselves clear their failure: another invoice paid (a one-off, a proration) does not
+    const standing = p.standing === 'failing' && p.unpaid.some((id) => id !== invoiceId) ? 'failing' : 'good';
+    return [{ type: 'InvoicePaid', data: { stripeEventId, created, invoiceId, standing, at } }];
+  }
   const graceEndsAt = a.payment.standing === 'failing' ? a.payment.graceEndsAt : c.graceEndsAt;
   return [{ type: 'InvoicePaymentFailed', data: { stripeEventId, created, invoiceId, graceEndsAt, at } }];
 };
@@ -54,7 +68,8 @@ const applyCheckout = (c: C.ApplyCheckout, a: OpenAccount): Events => {
   // Ordered among Checkouts only: a later update of the subscription it replaces says nothing about it.
   if (!isNewer(c, a.checkoutMark) || a.subscription?.id === subscriptionId || a.endedSubscriptions.includes(subscriptionId)) return [];
   const replaces = a.subscription?.id ?? null;
-  return [{ type: 'CheckoutCompleted', data: { stripeEventId, created, sessionId, subscriptionId, priceId, tier, replaces, at } }];
+  const completed: BillingEvent = { type: 'CheckoutCompleted', data: { stripeEventId, created, sessionId, subscriptionId, priceId, tier, replaces, at } };
+  return replaces === null ? [completed] : [completed, ...clearFailure(a, 'subscription_replaced', at)];
 };
 
 const endGrace = (c: C.EndGracePeriod, a: OpenAccount): Events => {

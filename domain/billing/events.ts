@@ -31,10 +31,20 @@ export type StripeSubscriptionSynced = Event<
   'StripeSubscriptionSynced',
   StripeMark & { subscriptionId: string; status: string; priceId: string | null; tier: Tier | null }
 >;
-/** `invoice.payment_failed`: the tenant is suspended at `graceEndsAt` unless an invoice is paid first. */
+/** `invoice.payment_failed`: the tenant is suspended at `graceEndsAt` unless every failed invoice is paid first. */
 export type InvoicePaymentFailed = Event<'InvoicePaymentFailed', StripeMark & { invoiceId: string; graceEndsAt: string }>;
-/** `invoice.paid`: the tenant is in good standing again (reinstated if billing had suspended it). */
-export type InvoicePaid = Event<'InvoicePaid', StripeMark & { invoiceId: string }>;
+/**
+ * `invoice.paid`. `standing` is the payment standing it leaves: `good` once no failed invoice is
+ * left unpaid (the tenant is reinstated if billing had suspended it), `failing` while another failed
+ * invoice is still unpaid. v1 had no `standing`: any paid invoice cleared every failure then, so it
+ * reads as `good`.
+ */
+export type InvoicePaid = Event<'InvoicePaid', StripeMark & { invoiceId: string; standing: 'good' | 'failing' }>;
+/**
+ * The subscription ended or was replaced by a Checkout while invoices were failing: their failure
+ * no longer holds the tenant (it is on the new subscription, or back on `free`), so the standing is good.
+ */
+export type PaymentFailureCleared = Event<'PaymentFailureCleared', { invoiceIds: readonly string[]; cause: 'subscription_ended' | 'subscription_replaced' }>;
 /** `checkout.session.completed`: the tenant paid for a tier through Checkout; `replaces` is cancelled. */
 export type CheckoutCompleted = Event<
   'CheckoutCompleted',
@@ -52,6 +62,7 @@ export type BillingEvent =
   | StripeSubscriptionSynced
   | InvoicePaymentFailed
   | InvoicePaid
+  | PaymentFailureCleared
   | CheckoutCompleted
   | GracePeriodEnded;
 
@@ -64,6 +75,7 @@ export const BILLING_EVENT_TYPES = Object.keys({
   StripeSubscriptionSynced: true,
   InvoicePaymentFailed: true,
   InvoicePaid: true,
+  PaymentFailureCleared: true,
   CheckoutCompleted: true,
   GracePeriodEnded: true,
 } satisfies Record<BillingEvent['type'], true>) as readonly BillingEvent['type'][];

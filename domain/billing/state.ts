@@ -11,7 +11,15 @@ export interface Subscription {
 
 export type PaymentStanding =
   | { readonly standing: 'good' }
-  | { readonly standing: 'failing'; readonly invoiceId: string; readonly graceEndsAt: string; readonly graceEnded: boolean };
+  | {
+      readonly standing: 'failing';
+      /** The invoice whose failure started the grace period. */
+      readonly invoiceId: string;
+      /** Every failed invoice not paid yet (the first one included); the standing is good again when none is left. */
+      readonly unpaid: readonly string[];
+      readonly graceEndsAt: string;
+      readonly graceEnded: boolean;
+    };
 
 export interface OpenAccount {
   readonly status: 'open';
@@ -47,6 +55,9 @@ export const isNewer = (mark: StripeMark, than: StripeMark | null): boolean =>
   than === null || mark.created > than.created || (mark.created === than.created && mark.stripeEventId > than.stripeEventId);
 
 const markOf = (data: StripeMark): StripeMark => ({ stripeEventId: data.stripeEventId, created: data.created });
+
+/** The newer of a mark and the current one: a payment of a failed invoice is applied even when it arrives late. */
+const newest = (data: StripeMark, current: StripeMark | null): StripeMark => (isNewer(data, current) ? markOf(data) : current!);
 
 const onOpen = (state: BillingState, change: (account: OpenAccount) => BillingState): BillingState =>
   state.status === 'open' ? change(state) : state;
@@ -93,12 +104,26 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
       const { invoiceId, graceEndsAt } = event.data;
       return onOpen(state, (a) => ({
         ...a,
-        paymentMark: markOf(event.data),
-        payment: a.payment.standing === 'failing' ? a.payment : { standing: 'failing', invoiceId, graceEndsAt, graceEnded: false },
+        paymentMark: newest(event.data, a.paymentMark),
+        payment:
+          a.payment.standing === 'failing'
+            ? { ...a.payment, unpaid: a.payment.unpaid.includes(invoiceId) ? a.payment.unpaid : [...a.payment.unpaid, invoiceId] }
+            : { standing: 'failing', invoiceId, unpaid: [invoiceId], graceEndsAt, graceEnded: false },
       }));
     }
-    case 'InvoicePaid':
-      return onOpen(state, (a) => ({ ...a, paymentMark: markOf(event.data), payment: { standing: 'good' } }));
+    case 'InvoicePaid': {
+      const { invoiceId, standing } = event.data;
+      return onOpen(state, (a) => ({
+        ...a,
+        paymentMark: newest(event.data, a.paymentMark),
+        payment:
+          standing === 'failing' && a.payment.standing === 'failing'
+            ? { ...a.payment, unpaid: a.payment.unpaid.filter((id) => id !== invoiceId) }
+            : { standing: 'good' },
+      }));
+    }
+    case 'PaymentFailureCleared':
+      return onOpen(state, (a) => ({ ...a, payment: { standing: 'good' } }));
     case 'CheckoutCompleted': {
       const { subscriptionId, priceId, tier, replaces } = event.data;
       const mark = markOf(event.data);

@@ -144,6 +144,25 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     await eventually('reinstatement', async () => ((await h.tenantView(tenantId)).status === 'active' ? true : undefined));
   }, 60_000);
 
+  it('another invoice paid does not lift a payment failure: the grace period still ends; paying the failed invoice reinstates', async () => {
+    const { tenantId } = await h.tenant('pro');
+    const customer = await h.customerOf(tenantId);
+    const sub = await subscriptionOf(tenantId);
+    const billA = invoice(customer, sub.id);
+    const billB = invoice(customer, sub.id); // a one-off or a proration, paid while A is still unpaid
+    expect((await h.stripe.deliver(h.stripe.event('invoice.payment_failed', billA, now()))).status).toBe(200);
+    expect((await h.stripe.deliver(h.stripe.event('invoice.paid', { ...billB, status: 'paid' }, now() + 1))).status).toBe(200);
+    const suspended = await eventually('suspension after the grace period, B paid or not', async () => {
+      const t = await h.tenantView(tenantId);
+      return t.status === 'suspended' ? t : undefined;
+    }, 20_000);
+    expect(suspended).toMatchObject({ status: 'suspended' });
+    const paidB = (await h.billingEvents(tenantId)).find((e) => e.type === 'InvoicePaid');
+    expect(paidB?.data).toMatchObject({ invoiceId: billB.id, standing: 'failing' });
+    expect((await h.stripe.deliver(h.stripe.event('invoice.paid', { ...billA, status: 'paid' }, now() + 2))).status).toBe(200);
+    await eventually('reinstatement once A is paid', async () => ((await h.tenantView(tenantId)).status === 'active' ? true : undefined));
+  }, 60_000);
+
   it('a tenant an operator suspended is not reinstated by a payment', async () => {
     const { tenantId } = await h.tenant('pro');
     const customer = await h.customerOf(tenantId);

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fieldAad } from '../../adapters/codec/index.ts';
 import { createPostgresEventStore } from '../../adapters/event-store/postgres.ts';
+import { billingDecider } from '../../domain/billing/index.ts';
 import type { EventsByCategory } from '../../domain/events.ts';
+import { fold } from '../../domain/shared/decider.ts';
 import type { EventCodec } from '../../domain/ports/codec.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { ERASED_MARKER, SECRET_MARKER } from '../../domain/ports/keys.ts';
@@ -44,6 +46,20 @@ describe('event codec: typed, versioned, encrypted per tenant', () => {
     await store.append(`tenant-${t}`, [{ id: randomUUID(), type: 'TenantCreated', data: { tenantId: t, name: 'Old Corp', tier: 'free', at }, metadata: meta(t) }], 'no_stream');
     const [event] = await codec.decodeStream('tenant', await store.readStream(`tenant-${t}`), 'open');
     expect(event).toMatchObject({ type: 'TenantCreated', data: { tenantId: t, name: 'Old Corp', email: null, tier: 'free', at }, revision: 0 });
+  });
+
+  it('given a v1 InvoicePaid stored before payments were tracked per invoice, when it is read, then it left the standing good (as decided then)', async () => {
+    const t = uniqueTenant();
+    const failed = { stripeEventId: 'evt_1', created: 1_780_000_000, invoiceId: 'in_A', graceEndsAt: at, at };
+    await store.append(`billing-${t}`, [
+      { id: randomUUID(), type: 'StripeCustomerCreated', data: { customerId: 'cus_1', at }, metadata: meta(t) },
+      { id: randomUUID(), type: 'InvoicePaymentFailed', data: failed, metadata: meta(t) },
+      { id: randomUUID(), type: 'InvoicePaid', data: { stripeEventId: 'evt_2', created: 1_780_000_001, invoiceId: 'in_B', at }, metadata: meta(t) },
+    ], 'no_stream');
+    const events = await codec.decodeStream('billing', await store.readStream(`billing-${t}`), 'stored');
+    expect(events[2]).toMatchObject({ type: 'InvoicePaid', data: { invoiceId: 'in_B', standing: 'good' } });
+    expect(fold(billingDecider, events)).toMatchObject({ payment: { standing: 'good' } });
+    expect(codec.storedTypes('InvoicePaid')).toEqual(['InvoicePaid', 'InvoicePaid.v2']);
   });
 
   it('writes the current version under its versioned name with personal fields sealed, and reads them back per mode', async () => {

@@ -74,8 +74,8 @@ describe('webhooks: repeated and out of order', () => {
   });
 
   it('a failure older than the payment already applied changes nothing', () => {
-    given([customer, started]).when(paid(T0 + 5)).then([{ type: 'InvoicePaid', data: { stripeEventId: `evt_p${T0 + 5}`, created: T0 + 5, invoiceId: 'in_1', at } }]);
-    const afterPaid = [customer, started, { type: 'InvoicePaid', data: { stripeEventId: `evt_p${T0 + 5}`, created: T0 + 5, invoiceId: 'in_1', at } } as BillingEvent];
+    given([customer, started]).when(paid(T0 + 5)).then([{ type: 'InvoicePaid', data: { stripeEventId: `evt_p${T0 + 5}`, created: T0 + 5, invoiceId: 'in_1', standing: 'good', at } }]);
+    const afterPaid = [customer, started, { type: 'InvoicePaid', data: { stripeEventId: `evt_p${T0 + 5}`, created: T0 + 5, invoiceId: 'in_1', standing: 'good', at } } as BillingEvent];
     given(afterPaid).when(failed(T0)).thenNothing();
     given(afterPaid).when(paid(T0 + 5)).thenNothing();
   });
@@ -110,6 +110,62 @@ describe('webhooks: repeated and out of order', () => {
     given([customer, started])
       .when({ type: 'ApplyCheckout', stripeEventId: 'evt_c', created: T0, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', at })
       .then([{ type: 'CheckoutCompleted', data: { stripeEventId: 'evt_c', created: T0, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', replaces: 'sub_1', at } }]);
+  });
+});
+
+describe('a payment failure clears only when that invoice is paid (or its subscription goes)', () => {
+  const invoiceCommand = (invoiceId: string, paidIt: boolean, created: number): BillingCommand => ({
+    type: 'ApplyInvoice', stripeEventId: `evt_${invoiceId}_${paidIt ? 'p' : 'f'}${created}`, created, invoiceId, paid: paidIt,
+    graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
+  });
+  const failA = invoiceCommand('in_A', false, T0);
+  const graceOver = { type: 'EndGracePeriod', at: new Date((T0 + 3600) * 1000).toISOString() } as const;
+
+  it('another invoice paid (a one-off, a proration) leaves the failure standing: the grace period still ends', () => {
+    const failing = run([customer, started], [failA]);
+    const paidB = given([customer, started, ...billingDecider.decide(failA, fold(billingDecider, [customer, started]))]).when(invoiceCommand('in_B', true, T0 + 10));
+    paidB.then([{ type: 'InvoicePaid', data: { stripeEventId: `evt_in_B_p${T0 + 10}`, created: T0 + 10, invoiceId: 'in_B', standing: 'failing', at } }]);
+    expect(failing).toMatchObject({ payment: { standing: 'failing', invoiceId: 'in_A', unpaid: ['in_A'] } });
+    const afterB = run([customer, started], [failA, invoiceCommand('in_B', true, T0 + 10)]);
+    expect(afterB).toMatchObject({ payment: { standing: 'failing', unpaid: ['in_A'] } });
+    expect(billingDecider.decide(graceOver, afterB)).toEqual([{ type: 'GracePeriodEnded', data: { invoiceId: 'in_A', at: graceOver.at } }]);
+    expect(run([customer, started], [failA, invoiceCommand('in_B', true, T0 + 10), invoiceCommand('in_A', true, T0 + 20)])).toMatchObject({ payment: { standing: 'good' } });
+  });
+
+  it('two failed invoices: the standing is good only once both are paid', () => {
+    const history = [failA, invoiceCommand('in_B', false, T0 + 5)];
+    expect(run([customer, started], [...history, invoiceCommand('in_A', true, T0 + 10)])).toMatchObject({ payment: { standing: 'failing', unpaid: ['in_B'] } });
+    expect(run([customer, started], [...history, invoiceCommand('in_A', true, T0 + 10), invoiceCommand('in_B', true, T0 + 11)])).toMatchObject({ payment: { standing: 'good' } });
+  });
+
+  it('a failed invoice paid late (after a newer webhook of another invoice) still clears it; a repeat is nothing', () => {
+    const hooks = [failA, invoiceCommand('in_B', true, T0 + 10), invoiceCommand('in_A', true, T0 + 5)];
+    const state = run([customer, started], hooks);
+    expect(state).toMatchObject({ payment: { standing: 'good' }, paymentMark: { created: T0 + 10 } });
+    expect(billingDecider.decide(invoiceCommand('in_A', true, T0 + 5), state)).toEqual([]);
+  });
+
+  it('the subscription ending, or a Checkout replacing it, clears the failure', () => {
+    const failing = [customer, started, ...billingDecider.decide(failA, fold(billingDecider, [customer, started]))];
+    given(failing).when({ type: 'RecordSubscriptionEnded', subscriptionId: 'sub_1', at }).then([
+      { type: 'SubscriptionEnded', data: { subscriptionId: 'sub_1', at } },
+      { type: 'PaymentFailureCleared', data: { invoiceIds: ['in_A'], cause: 'subscription_ended', at } },
+    ]);
+    expect(run(failing, [subUpdate(T0 + 1, 'price_pro', 'pro', 'canceled')])).toMatchObject({ payment: { standing: 'good' }, subscription: null });
+    const checkout: BillingCommand = { type: 'ApplyCheckout', stripeEventId: 'evt_c', created: T0 + 1, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', at };
+    given(failing).when(checkout).then([
+      { type: 'CheckoutCompleted', data: { stripeEventId: 'evt_c', created: T0 + 1, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', replaces: 'sub_1', at } },
+      { type: 'PaymentFailureCleared', data: { invoiceIds: ['in_A'], cause: 'subscription_replaced', at } },
+    ]);
+    // in good standing, ending a subscription records no clearing
+    given([customer, started]).when({ type: 'RecordSubscriptionEnded', subscriptionId: 'sub_1', at }).then([{ type: 'SubscriptionEnded', data: { subscriptionId: 'sub_1', at } }]);
+  });
+
+  it('a history recorded before invoices were tracked one by one reads as it was decided: any paid invoice cleared', () => {
+    const failedA: BillingEvent = { type: 'InvoicePaymentFailed', data: { stripeEventId: 'evt_1', created: T0, invoiceId: 'in_A', graceEndsAt: new Date((T0 + 3600) * 1000).toISOString(), at } };
+    // InvoicePaid v1 upcasts to standing 'good' (see the codec test)
+    const paidBv1: BillingEvent = { type: 'InvoicePaid', data: { stripeEventId: 'evt_2', created: T0 + 1, invoiceId: 'in_B', standing: 'good', at } };
+    expect(fold(billingDecider, [customer, started, failedA, paidBv1])).toMatchObject({ payment: { standing: 'good' } });
   });
 });
 

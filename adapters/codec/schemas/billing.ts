@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { BillingEvent } from '../../../domain/billing/events.ts';
 import { TIERS } from '../../../domain/tiers.ts';
-import { defineCatalog, instant } from '../catalog.ts';
+import { defineCatalog, instant, olderVersion } from '../catalog.ts';
 import { token } from './common.ts';
 
 const at = instant;
@@ -21,7 +21,14 @@ export const billingCatalog = defineCatalog<BillingEvent>('billing', {
     schema: z.strictObject({ ...mark, subscriptionId: stripeId, status: stripeId, priceId: stripeId.nullable(), tier: tier.nullable(), at }),
   },
   InvoicePaymentFailed: { schema: z.strictObject({ ...mark, invoiceId: stripeId, graceEndsAt: instant, at }) },
-  InvoicePaid: { schema: z.strictObject({ ...mark, invoiceId: stripeId, at }) },
+  InvoicePaid: {
+    schema: z.strictObject({ ...mark, invoiceId: stripeId, standing: z.enum(['good', 'failing']), at }),
+    // v1 had no standing: any paid invoice cleared every failure then
+    older: [olderVersion(z.strictObject({ ...mark, invoiceId: stripeId, at }), (v1) => ({ ...v1, standing: 'good' }))],
+  },
+  PaymentFailureCleared: {
+    schema: z.strictObject({ invoiceIds: z.array(stripeId).max(1000), cause: z.enum(['subscription_ended', 'subscription_replaced']), at }),
+  },
   CheckoutCompleted: {
     schema: z.strictObject({ ...mark, sessionId: stripeId, subscriptionId: stripeId, priceId: stripeId, tier, replaces: stripeId.nullable(), at }),
   },
