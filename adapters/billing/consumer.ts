@@ -84,7 +84,8 @@ export const startBillingConsumer = (deps: { bus: Bus; codec: EventCodec; store:
           await tables.customers.graceEnds(tenantId, event.data.graceEndsAt);
           break;
         case 'InvoicePaid':
-          // a payment that leaves another failed invoice unpaid keeps the grace period running
+        case 'InvoiceVoided':
+          // a payment (or void) that leaves another failed invoice unpaid keeps the grace period running
           if (event.data.standing === 'failing') break;
           await tables.customers.graceEnds(tenantId, null);
           account(event, { kind: 'reinstate', eventId: event.id });
@@ -126,6 +127,7 @@ export const startBillingConsumer = (deps: { bus: Bus; codec: EventCodec; store:
         'BillingAccountClosed',
         'InvoicePaymentFailed',
         'InvoicePaid',
+        'InvoiceVoided',
         'PaymentFailureCleared',
         'GracePeriodEnded',
         'StripeSubscriptionSynced',

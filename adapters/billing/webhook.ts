@@ -61,6 +61,14 @@ const mapEvent = (event: Stripe.Event, prices: TierPrices, graceSeconds: number)
         command: (at) => ({ type: 'ApplyInvoice', ...mark, invoiceId: invoice.data.id, paid: event.type === 'invoice.paid', graceEndsAt, at }),
       };
     }
+    case 'invoice.voided': {
+      const invoice = invoiceObject.safeParse(object);
+      if (!invoice.success) return { ignored: 'unexpected_shape' };
+      return { customer: invoice.data.customer, command: (at) => ({ type: 'ApplyInvoiceVoided', ...mark, invoiceId: invoice.data.id, at }) };
+    }
+    // the business gave up collecting, yet the invoice is still unpaid: a failure stands (see docs/billing.md)
+    case 'invoice.marked_uncollectible':
+      return { ignored: 'invoice_still_unpaid' };
     case 'checkout.session.completed': {
       const session = checkoutObject.safeParse(object);
       if (!session.success) return { ignored: 'unexpected_shape' };

@@ -16,6 +16,8 @@ export type ApplySubscriptionUpdate = Command<
 >;
 /** `graceEndsAt`: when a failure starts the grace period, the tenant is suspended then (ISO-8601, UTC, as the clock writes it). */
 export type ApplyInvoice = Command<'ApplyInvoice', StripeMark & { invoiceId: string; paid: boolean; graceEndsAt: string }>;
+/** `invoice.voided`: the invoice is cancelled, nobody owes it any more. */
+export type ApplyInvoiceVoided = Command<'ApplyInvoiceVoided', StripeMark & { invoiceId: string }>;
 export type ApplyCheckout = Command<'ApplyCheckout', StripeMark & { sessionId: string; subscriptionId: string; priceId: string; tier: Tier }>;
 
 /** Asked on a schedule: has the grace period after a failed payment run out by `at`? */
@@ -28,5 +30,6 @@ export type BillingCommand =
   | CloseBillingAccount
   | ApplySubscriptionUpdate
   | ApplyInvoice
+  | ApplyInvoiceVoided
   | ApplyCheckout
   | EndGracePeriod;

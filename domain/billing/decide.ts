@@ -5,7 +5,7 @@ import type * as C from './commands.ts';
 import type { BillingCommand } from './commands.ts';
 import type { BillingEvent } from './events.ts';
 import { isNewer } from './state.ts';
-import type { BillingState, OpenAccount } from './state.ts';
+import type { BillingState, OpenAccount, PaymentStanding } from './state.ts';
 
 type Events = readonly BillingEvent[];
 
@@ -48,19 +48,36 @@ const applySubscription = (c: C.ApplySubscriptionUpdate, a: OpenAccount): Events
   return ENDED_STATUSES.includes(status) ? [synced, ...clearFailure(a, 'subscription_ended', at)] : [synced];
 };
 
+/** The standing once `invoiceId` is settled (paid or voided): failing while another failed invoice is unpaid. */
+const standingWithout = (p: PaymentStanding, invoiceId: string): 'good' | 'failing' =>
+  p.standing === 'failing' && p.unpaid.some((id) => id !== invoiceId) ? 'failing' : 'good';
+
 const applyInvoice = (c: C.ApplyInvoice, a: OpenAccount): Events => {
   const { stripeEventId, created, invoiceId, at } = c;
   const p = a.payment;
   const unpaid = p.standing === 'failing' && p.unpaid.includes(invoiceId);
+  // a voided invoice is final at Stripe: its failure, delivered after the void, says nothing
+  if (!c.paid && a.voidedInvoices.includes(invoiceId)) return [];
   // a failed invoice's payment counts whenever it arrives (a paid invoice stays paid); anything else in Stripe's order
   if (!(c.paid && unpaid) && !isNewer(c, a.paymentMark)) return [];
   if (c.paid) {
     // only the failed invoices themselves clear their failure: another invoice paid (a one-off, a proration) does not
-    const standing = p.standing === 'failing' && p.unpaid.some((id) => id !== invoiceId) ? 'failing' : 'good';
-    return [{ type: 'InvoicePaid', data: { stripeEventId, created, invoiceId, standing, at } }];
+    return [{ type: 'InvoicePaid', data: { stripeEventId, created, invoiceId, standing: standingWithout(p, invoiceId), at } }];
   }
   const graceEndsAt = a.payment.standing === 'failing' ? a.payment.graceEndsAt : c.graceEndsAt;
   return [{ type: 'InvoicePaymentFailed', data: { stripeEventId, created, invoiceId, graceEndsAt, at } }];
+};
+
+/**
+ * A voided invoice is owed by nobody: its failure clears as a payment would. Like a payment, the void of
+ * a failed invoice counts whenever it arrives; a void of any other invoice is applied in Stripe's order.
+ */
+const voidInvoice = (c: C.ApplyInvoiceVoided, a: OpenAccount): Events => {
+  const { stripeEventId, created, invoiceId, at } = c;
+  const p = a.payment;
+  const unpaid = p.standing === 'failing' && p.unpaid.includes(invoiceId);
+  if (a.voidedInvoices.includes(invoiceId) || (!unpaid && !isNewer(c, a.paymentMark))) return [];
+  return [{ type: 'InvoiceVoided', data: { stripeEventId, created, invoiceId, standing: standingWithout(p, invoiceId), at } }];
 };
 
 const applyCheckout = (c: C.ApplyCheckout, a: OpenAccount): Events => {
@@ -100,6 +117,8 @@ export const decideBilling = (command: BillingCommand, state: BillingState): Eve
       return applySubscription(command, state);
     case 'ApplyInvoice':
       return applyInvoice(command, state);
+    case 'ApplyInvoiceVoided':
+      return voidInvoice(command, state);
     case 'ApplyCheckout':
       return applyCheckout(command, state);
     case 'EndGracePeriod':

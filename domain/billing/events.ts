@@ -41,6 +41,11 @@ export type InvoicePaymentFailed = Event<'InvoicePaymentFailed', StripeMark & { 
  */
 export type InvoicePaid = Event<'InvoicePaid', StripeMark & { invoiceId: string; standing: 'good' | 'failing' }>;
 /**
+ * `invoice.voided`: the invoice is cancelled and nobody owes it, so its failure (if it failed) is
+ * cleared as if it were paid. `standing` is the standing it leaves, as for `InvoicePaid`.
+ */
+export type InvoiceVoided = Event<'InvoiceVoided', StripeMark & { invoiceId: string; standing: 'good' | 'failing' }>;
+/**
  * The subscription ended or was replaced by a Checkout while invoices were failing: their failure
  * no longer holds the tenant (it is on the new subscription, or back on `free`), so the standing is good.
  */
@@ -62,6 +67,7 @@ export type BillingEvent =
   | StripeSubscriptionSynced
   | InvoicePaymentFailed
   | InvoicePaid
+  | InvoiceVoided
   | PaymentFailureCleared
   | CheckoutCompleted
   | GracePeriodEnded;
@@ -75,6 +81,7 @@ export const BILLING_EVENT_TYPES = Object.keys({
   StripeSubscriptionSynced: true,
   InvoicePaymentFailed: true,
   InvoicePaid: true,
+  InvoiceVoided: true,
   PaymentFailureCleared: true,
   CheckoutCompleted: true,
   GracePeriodEnded: true,

@@ -33,6 +33,8 @@ export interface OpenAccount {
   readonly payment: PaymentStanding;
   /** The newest subscriptions that ended (cancelled by us, deleted at Stripe, replaced by Checkout): their late updates are ignored. */
   readonly endedSubscriptions: readonly string[];
+  /** The newest invoices voided at Stripe: a void is final, so a late failure of one of them is ignored. */
+  readonly voidedInvoices: readonly string[];
 }
 
 export type BillingState =
@@ -49,6 +51,9 @@ const ended = (a: OpenAccount, subscriptionId: string | null): readonly string[]
   subscriptionId === null || a.endedSubscriptions.includes(subscriptionId)
     ? a.endedSubscriptions
     : [...a.endedSubscriptions, subscriptionId].slice(-ENDED_SUBSCRIPTIONS);
+
+/** How many voided invoice ids an account remembers. */
+export const VOIDED_INVOICES = 8;
 
 /** Is `mark` after `than` in Stripe's order (created, then event id)? */
 export const isNewer = (mark: StripeMark, than: StripeMark | null): boolean =>
@@ -75,6 +80,7 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
             checkoutMark: null,
             payment: { standing: 'good' },
             endedSubscriptions: [],
+            voidedInvoices: [],
           }
         : state;
     case 'SubscriptionStarted':
@@ -111,8 +117,10 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
             : { standing: 'failing', invoiceId, unpaid: [invoiceId], graceEndsAt, graceEnded: false },
       }));
     }
-    case 'InvoicePaid': {
+    case 'InvoicePaid':
+    case 'InvoiceVoided': {
       const { invoiceId, standing } = event.data;
+      const voided = event.type === 'InvoiceVoided';
       return onOpen(state, (a) => ({
         ...a,
         paymentMark: newest(event.data, a.paymentMark),
@@ -120,6 +128,7 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
           standing === 'failing' && a.payment.standing === 'failing'
             ? { ...a.payment, unpaid: a.payment.unpaid.filter((id) => id !== invoiceId) }
             : { standing: 'good' },
+        voidedInvoices: voided && !a.voidedInvoices.includes(invoiceId) ? [...a.voidedInvoices, invoiceId].slice(-VOIDED_INVOICES) : a.voidedInvoices,
       }));
     }
     case 'PaymentFailureCleared':

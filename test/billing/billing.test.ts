@@ -163,6 +163,36 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     await eventually('reinstatement once A is paid', async () => ((await h.tenantView(tenantId)).status === 'active' ? true : undefined));
   }, 60_000);
 
+  it('invoice.voided clears that invoice\'s failure: no suspension when the grace period ends; a suspended tenant is reinstated', async () => {
+    // X: invoice A fails, then Stripe voids A (delivered twice). Y fails a second later and is never voided:
+    // once Y's grace period has ended, X's (which ended first) has been decided too.
+    const x = await h.tenant('pro');
+    const y = await h.tenant('pro');
+    const [customerX, customerY] = [await h.customerOf(x.tenantId), await h.customerOf(y.tenantId)];
+    const [subX, subY] = [await subscriptionOf(x.tenantId), await subscriptionOf(y.tenantId)];
+    const billA = invoice(customerX, subX.id);
+    const t = now();
+    expect((await h.stripe.deliver(h.stripe.event('invoice.payment_failed', billA, t))).status).toBe(200);
+    const voided = h.stripe.event('invoice.voided', { ...billA, status: 'void' }, t + 1);
+    expect(JSON.parse((await h.stripe.deliver(voided)).body)).toMatchObject({ received: true, recorded: 1 });
+    expect((await h.stripe.deliver(voided)).status).toBe(200);
+    // marked uncollectible: still unpaid, acknowledged and nothing changes
+    const uncollectible = await h.stripe.deliver(h.stripe.event('invoice.marked_uncollectible', { ...invoice(customerX, subX.id), status: 'uncollectible' }, t + 2));
+    expect(JSON.parse(uncollectible.body)).toMatchObject({ received: true, ignored: 'invoice_still_unpaid' });
+    expect((await h.stripe.deliver(h.stripe.event('invoice.payment_failed', invoice(customerY, subY.id), t + 1))).status).toBe(200);
+    await eventually('Y suspended after its grace period', async () => ((await h.tenantView(y.tenantId)).status === 'suspended' ? true : undefined), 20_000);
+    const eventsX = (await h.billingEvents(x.tenantId)).map((e) => e.type);
+    expect(eventsX.filter((type) => type === 'InvoiceVoided')).toHaveLength(1);
+    expect(eventsX).not.toContain('GracePeriodEnded');
+    expect((await h.tenantView(x.tenantId)).status).toBe('active');
+
+    // Y's failed invoice voided after the suspension: reinstated, as a payment would
+    const billY = (await h.billingEvents(y.tenantId)).find((e) => e.type === 'InvoicePaymentFailed')!.data as { invoiceId: string };
+    const voidY = await h.stripe.deliver(h.stripe.event('invoice.voided', { ...invoice(customerY, subY.id), id: billY.invoiceId, status: 'void' }, t + 20));
+    expect(JSON.parse(voidY.body)).toMatchObject({ received: true, recorded: 1 });
+    await eventually('Y reinstated once its failed invoice is voided', async () => ((await h.tenantView(y.tenantId)).status === 'active' ? true : undefined), 20_000);
+  }, 60_000);
+
   it('a tenant an operator suspended is not reinstated by a payment', async () => {
     const { tenantId } = await h.tenant('pro');
     const customer = await h.customerOf(tenantId);

@@ -169,6 +169,50 @@ describe('a payment failure clears only when that invoice is paid (or its subscr
   });
 });
 
+describe('invoice.voided: nobody owes the invoice, so its failure clears as a payment would', () => {
+  const invoiceCommand = (invoiceId: string, paidIt: boolean, created: number): BillingCommand => ({
+    type: 'ApplyInvoice', stripeEventId: `evt_${invoiceId}_${paidIt ? 'p' : 'f'}${created}`, created, invoiceId, paid: paidIt,
+    graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
+  });
+  const voided = (invoiceId: string, created: number, id = `evt_${invoiceId}_v${created}`): BillingCommand => ({ type: 'ApplyInvoiceVoided', stripeEventId: id, created, invoiceId, at });
+  const failA = invoiceCommand('in_A', false, T0);
+  const graceOver = { type: 'EndGracePeriod', at: new Date((T0 + 3600) * 1000).toISOString() } as const;
+
+  it('A fails, A is voided: the standing is good and the grace period ends in nothing; a repeat is nothing', () => {
+    const failing = run([customer, started], [failA]);
+    expect(billingDecider.decide(voided('in_A', T0 + 5), failing)).toEqual([
+      { type: 'InvoiceVoided', data: { stripeEventId: `evt_in_A_v${T0 + 5}`, created: T0 + 5, invoiceId: 'in_A', standing: 'good', at } },
+    ]);
+    const after = run([customer, started], [failA, voided('in_A', T0 + 5)]);
+    expect(after).toMatchObject({ payment: { standing: 'good' } });
+    expect(billingDecider.decide(graceOver, after)).toEqual([]);
+    expect(billingDecider.decide(voided('in_A', T0 + 5), after)).toEqual([]);
+  });
+
+  it('voided after the grace period ended: good standing again (the consumer reinstates on it)', () => {
+    const ended = run([customer, started], [failA, graceOver]);
+    expect(ended).toMatchObject({ payment: { standing: 'failing', graceEnded: true } });
+    expect(billingDecider.decide(voided('in_A', T0 + 4000), ended)).toMatchObject([{ type: 'InvoiceVoided', data: { standing: 'good' } }]);
+  });
+
+  it('another failed invoice still unpaid keeps the failure; a void of another invoice clears nothing', () => {
+    const two = [failA, invoiceCommand('in_B', false, T0 + 1)];
+    expect(run([customer, started], [...two, voided('in_A', T0 + 2)])).toMatchObject({ payment: { standing: 'failing', unpaid: ['in_B'] } });
+    const otherVoided = run([customer, started], [failA, voided('in_C', T0 + 2)]);
+    expect(otherVoided).toMatchObject({ payment: { standing: 'failing', unpaid: ['in_A'] } });
+    expect(billingDecider.decide(graceOver, otherVoided)).toEqual([{ type: 'GracePeriodEnded', data: { invoiceId: 'in_A', at: graceOver.at } }]);
+  });
+
+  it('out of order: a void counts after a newer webhook of another invoice; a failure delivered after its void is ignored', () => {
+    const late = run([customer, started], [failA, invoiceCommand('in_B', true, T0 + 10), voided('in_A', T0 + 5)]);
+    expect(late).toMatchObject({ payment: { standing: 'good' }, paymentMark: { created: T0 + 10 } });
+    // the void first (even in the same second, with an event id that sorts first), then the failure Stripe sent before it
+    const voidFirst = run([customer, started], [voided('in_A', T0, 'evt_0'), failA]);
+    expect(voidFirst).toMatchObject({ payment: { standing: 'good' }, voidedInvoices: ['in_A'] });
+    expect(billingDecider.decide(graceOver, voidFirst)).toEqual([]);
+  });
+});
+
 describe('Checkout and the old subscription’s updates', () => {
   const checkout = (created: number, subscriptionId = 'sub_2', id = `evt_c${created}`): BillingCommand => ({
     type: 'ApplyCheckout', stripeEventId: id, created, sessionId: `cs_${subscriptionId}`, subscriptionId, priceId: 'price_ent', tier: 'enterprise', at,

@@ -26,6 +26,7 @@ export const billingCatalog = defineCatalog<BillingEvent>('billing', {
     // v1 had no standing: any paid invoice cleared every failure then
     older: [olderVersion(z.strictObject({ ...mark, invoiceId: stripeId, at }), (v1) => ({ ...v1, standing: 'good' }))],
   },
+  InvoiceVoided: { schema: z.strictObject({ ...mark, invoiceId: stripeId, standing: z.enum(['good', 'failing']), at }) },
   PaymentFailureCleared: {
     schema: z.strictObject({ invoiceIds: z.array(stripeId).max(1000), cause: z.enum(['subscription_ended', 'subscription_replaced']), at }),
   },
