@@ -37,22 +37,30 @@ const setup = await messageLoad(stack, `bench-trace-${process.pid}`);
 const send = (message: Record<string, unknown>) => process.send!(message);
 
 /**
- * BENCH_HEAP_PROFILE_DIR: a sampling heap profile of the measured window (first `sample` to the
- * next), counting what the collector already freed too, so it shows where each request's bytes
- * are allocated, not what is left at the end. Written as `heap-<on|off>-<pid>.heapprofile`.
+ * Profiles of the measured window only (first `sample` to the next), so set-up is not in them:
+ * BENCH_HEAP_PROFILE_DIR a sampling heap profile counting what the collector already freed too
+ * (where each request's bytes are allocated, not what is left at the end), BENCH_CPU_PROFILE_DIR a
+ * CPU profile. Written as `<heap|cpu>-<on|off>-<pid>.<heapprofile|cpuprofile>`.
  */
 const heapDir = process.env.BENCH_HEAP_PROFILE_DIR;
-const heap = heapDir ? await import('node:inspector/promises').then(({ Session }) => { const session = new Session(); session.connect(); return { session, running: false }; }) : undefined;
-const sampleHeap = async () => {
-  if (!heap) return;
-  if (!heap.running) {
-    heap.running = true;
-    await heap.session.post('HeapProfiler.startSampling', { samplingInterval: 8192, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+const cpuDir = process.env.BENCH_CPU_PROFILE_DIR;
+const inspector = heapDir || cpuDir ? await import('node:inspector/promises').then(({ Session }) => { const session = new Session(); session.connect(); return { session, running: false }; }) : undefined;
+const profileWindow = async () => {
+  if (!inspector) return;
+  const { session } = inspector;
+  if (!inspector.running) {
+    inspector.running = true;
+    if (heapDir) await session.post('HeapProfiler.startSampling', { samplingInterval: 8192, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    if (cpuDir) {
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
     return;
   }
-  const { profile } = await heap.session.post('HeapProfiler.stopSampling');
   const { writeFile } = await import('node:fs/promises');
-  await writeFile(`${heapDir}/heap-${process.env.BENCH_TRACING}-${process.pid}.heapprofile`, JSON.stringify(profile));
+  const name = `${process.env.BENCH_TRACING}-${process.pid}`;
+  if (cpuDir) await writeFile(`${cpuDir}/cpu-${name}.cpuprofile`, JSON.stringify((await session.post('Profiler.stop')).profile));
+  if (heapDir) await writeFile(`${heapDir}/heap-${name}.heapprofile`, JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile));
 };
 process.on('message', (message: { type: string }) => {
   void (async () => {
@@ -63,7 +71,7 @@ process.on('message', (message: { type: string }) => {
     } else if (message.type === 'sample') {
       await tracing?.forceFlush();
       const cpu = process.cpuUsage();
-      await sampleHeap();
+      await profileWindow();
       send({ type: 'sample', spans: exported, cpuMicros: cpu.user + cpu.system });
     } else if (message.type === 'stop') {
       await setup.remove();
