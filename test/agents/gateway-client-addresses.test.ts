@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createAddressGuard } from '../../adapters/openclaw/address-guard.ts';
 import type { Resolve } from '../../adapters/openclaw/address-guard.ts';
 import { chatWithRetries } from '../../adapters/openclaw/gateway-client.ts';
+import { gatewayChat } from './support.ts';
 
 const done = (res: ServerResponse, text: string) => {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -26,16 +27,7 @@ describe('gateway client: the addresses it connects to', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return { port: (server.address() as AddressInfo).port, hits: () => hits };
   };
-  const chat = (baseUrl: string, addressGuard?: ReturnType<typeof createAddressGuard>) => ({
-    baseUrl,
-    token: 't',
-    agentId: 'main',
-    sessionKey: 'ocs:acme:c1',
-    text: 'hi',
-    signal: new AbortController().signal,
-    onText: () => undefined,
-    addressGuard,
-  });
+  const chat = (baseUrl: string, addressGuard?: ReturnType<typeof createAddressGuard>) => gatewayChat(baseUrl, { addressGuard });
   const loopbackDns: Resolve = async () => [{ address: '127.0.0.1', family: 4 }];
 
   it('does not follow a redirect (a public gateway could send the POST on to an internal address)', async () => {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chatWithRetries } from '../../adapters/openclaw/gateway-client.ts';
 import { MAX_MESSAGE_TEXT } from '../../domain/index.ts';
+import { gatewayChat } from './support.ts';
 
 const chunk = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,15 +20,7 @@ describe('gateway client: streamed replies are not retried, line ends split acro
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   };
-  const chat = (baseUrl: string, onText: (t: string) => void = () => undefined) => ({
-    baseUrl,
-    token: 't',
-    agentId: 'main',
-    sessionKey: 'ocs:acme:c1',
-    text: 'hi',
-    signal: new AbortController().signal,
-    onText,
-  });
+  const chat = (baseUrl: string, onText: (t: string) => void = () => undefined) => gatewayChat(baseUrl, { onText });
 
   it('an attempt that times out after it streamed text is not retried (docs: retried "only while nothing was streamed")', async () => {
     let requests = 0;

@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import { ok } from '../http/support/client.ts';
 import type { Client } from '../http/support/client.ts';
+import type { GatewayChat } from '../../adapters/openclaw/gateway-client.ts';
 
 export interface Message {
   messageId: string;
@@ -56,3 +57,15 @@ export const expectOneReplyEach = (messages: Message[]) => {
   const wrong = [...counts].filter(([, n]) => n !== 1);
   expect(wrong, 'user messages not answered exactly once').toEqual([]);
 };
+
+/** One chat for the gateway client (adapters/openclaw/gateway-client.ts) against a test server at `baseUrl`. */
+export const gatewayChat = (baseUrl: string, extra: Partial<GatewayChat> = {}): GatewayChat => ({
+  baseUrl,
+  token: 't',
+  agentId: 'main',
+  sessionKey: 'ocs:acme:c1',
+  text: 'hi',
+  signal: new AbortController().signal,
+  onText: () => undefined,
+  ...extra,
+});
