@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { decimalInt, decimalNumber } from '../adapters/config/decimal.ts';
 import { encryptionConfigSchema } from '../adapters/crypto/master-keys.ts';
 import { listenPort as port } from '../adapters/http/listen-port.ts';
 
@@ -18,7 +19,7 @@ const schema = z.object({
    * After a batch that did not fill, the projector waits this long before the next: bigger batches,
    * a little more lag. 5 ms halved the database work per event of a projector thread under load.
    */
-  PROJECTOR_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(5),
+  PROJECTOR_LINGER_MS: decimalInt(0, 1_000).default(5),
   /**
    * The `api` role only: where its projector runs — `thread` (a worker thread of the API process),
    * `none` (a separate `projector` role; the API hears of batches by LISTEN) or `inline`.
@@ -35,11 +36,11 @@ const schema = z.object({
   KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('openclaw.events'),
   KAFKA_DEAD_LETTER_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('openclaw.events.dead-letter'),
   /** Partitions of the topics when the relay or the bus creates them; an existing topic keeps its count. */
-  KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1_000).default(8),
+  KAFKA_PARTITIONS: decimalInt(1, 1_000).default(8),
   /** Attempts per event before a bus consumer dead-letters it; the pause doubles from BUS_RETRY_MS up to 30 times that. */
-  BUS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
-  BUS_RETRY_MS: z.coerce.number().int().min(1).max(60_000).default(100),
-  PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(8),
+  BUS_MAX_ATTEMPTS: decimalInt(1, 100).default(5),
+  BUS_RETRY_MS: decimalInt(1, 60_000).default(100),
+  PG_POOL_SIZE: decimalInt(1, 100).default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `json` (one object a line), `pretty` (coloured lines), `auto`: pretty for `dev` on a terminal, else JSON. */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -57,8 +58,8 @@ const schema = z.object({
     .regex(/^(\d{1,2}|(loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(\/\d{1,3})?)(\s*,\s*(loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(\/\d{1,3})?))*)$/, 'a hop count, or loopback, linklocal, uniquelocal, addresses and CIDRs separated by commas')
     .optional(),
   /** /readyz fails when a projection, the relay or a consumer is further behind than this. */
-  READY_MAX_LAG_SECONDS: z.coerce.number().min(1).max(86_400).default(60),
-  READY_MAX_LAG_EVENTS: z.coerce.number().int().min(1).default(10_000),
+  READY_MAX_LAG_SECONDS: decimalNumber(1, 86_400).default(60),
+  READY_MAX_LAG_EVENTS: decimalInt(1).default(10_000),
   ...encryptionConfigSchema.shape,
 });
 

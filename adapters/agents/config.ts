@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { decimalInt } from '../config/decimal.ts';
 import { MAX_MESSAGE_TEXT } from '../../domain/index.ts';
 import { listenPort } from '../http/listen-port.ts';
 import { gatewayPolicyConfigSchema } from '../openclaw/config.ts';
 
-const ms = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+const ms = (fallback: number, max: number) => decimalInt(1, max).default(fallback);
 
 /** Environment variables of agent dispatch and the agent runtimes. */
 export const agentsConfigSchema = z.object({
@@ -16,9 +17,9 @@ export const agentsConfigSchema = z.object({
   /** How long one reply may take before the fallback reply is posted instead. */
   AGENT_TIMEOUT_MS: ms(60_000, 600_000),
   /** Replies longer than this are cut, with a marker. */
-  AGENT_MAX_REPLY_CHARS: z.coerce.number().int().min(200).max(MAX_MESSAGE_TEXT).default(MAX_MESSAGE_TEXT),
+  AGENT_MAX_REPLY_CHARS: decimalInt(200, MAX_MESSAGE_TEXT).default(MAX_MESSAGE_TEXT),
   /** Conversations answered at once by one agents process. */
-  AGENT_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(64),
+  AGENT_CONCURRENCY: decimalInt(1, 1_000).default(64),
   /** The platform's OpenClaw gateway, for tenants that connected a gateway token without a URL. */
   OPENCLAW_GATEWAY_URL: z.string().url().optional(),
   /** The OpenClaw agent asked (`model: openclaw:<id>`). */
@@ -26,14 +27,14 @@ export const agentsConfigSchema = z.object({
   /** One gateway attempt (connect to the end of the stream). */
   OPENCLAW_ATTEMPT_TIMEOUT_MS: ms(30_000, 600_000),
   /** Retries of a gateway request that failed before streaming anything (5xx, 429, network). */
-  OPENCLAW_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  OPENCLAW_RETRIES: decimalInt(0, 10).default(2),
   /** Consecutive failures that open a tenant's circuit, and how long it stays open. */
-  OPENCLAW_BREAKER_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  OPENCLAW_BREAKER_FAILURES: decimalInt(1, 100).default(5),
   OPENCLAW_BREAKER_OPEN_MS: ms(30_000, 3_600_000),
   /** How long a message waits for its tenant's bridge to connect before the fallback reply. */
   AGENT_BRIDGE_WAIT_MS: ms(120_000, 3_600_000),
   /** Messages one tenant may have waiting for its bridge; more get the fallback at once. */
-  AGENT_BRIDGE_MAX_WAITING: z.coerce.number().int().min(1).max(100_000).default(200),
+  AGENT_BRIDGE_MAX_WAITING: decimalInt(1, 100_000).default(200),
   /** The agents role's HTTP server (the bridge endpoint `/bridge`); the embedded default uses the API's. */
   AGENTS_PORT: listenPort('the agents port').default(8090),
   AGENTS_HOST: z.string().default('0.0.0.0'),

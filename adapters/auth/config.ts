@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decimalInt } from '../config/decimal.ts';
 import { asymmetricKeySet, ephemeralKeySet, hmacKeySet, JWT_ALGS } from './jwt-keys.ts';
 import type { JwtKeySet } from './jwt-keys.ts';
 
@@ -15,8 +16,8 @@ export const authConfigSchema = z.object({
   JWT_PRIVATE_KEYS: z.string().min(2).optional(),
   JWT_ISSUER: z.string().min(1).default('openclaw-service'),
   JWT_AUDIENCE: z.string().min(1).default('openclaw-api'),
-  JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(3_600).default(900),
-  API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(5_000).default(5_000),
+  JWT_TTL_SECONDS: decimalInt(60, 3_600).default(900),
+  API_KEY_CACHE_MS: decimalInt(0, 5_000).default(5_000),
 });
 export type AuthConfig = z.infer<typeof authConfigSchema>;
 

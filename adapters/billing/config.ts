@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decimalInt } from '../config/decimal.ts';
 import type { TierPrices } from '../../domain/billing/plan.ts';
 import type { Tier } from '../../domain/tiers.ts';
 
@@ -11,23 +12,23 @@ export const billingConfigSchema = z.object({
   /** Where Stripe's API answers; a local double's URL in tests. */
   STRIPE_API_URL: z.string().url().default('https://api.stripe.com'),
   STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=_-]{8,}$/, 'expected whsec_…').optional(),
-  STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(300),
+  STRIPE_WEBHOOK_TOLERANCE_SECONDS: decimalInt(1, 3_600).default(300),
   STRIPE_PRICE_FREE: priceId.optional(),
   STRIPE_PRICE_PRO: priceId.optional(),
   STRIPE_PRICE_ENTERPRISE: priceId.optional(),
   STRIPE_METER_MESSAGES: meterName.default('openclaw_messages'),
   STRIPE_METER_KNIGHT_MINUTES: meterName.default('openclaw_knight_minutes'),
-  STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(120_000).default(20_000),
+  STRIPE_TIMEOUT_MS: decimalInt(1_000, 120_000).default(20_000),
   /** Retries inside one call (429, 5xx, lost connections; the same idempotency key each time); the job retries after that. */
-  STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  STRIPE_MAX_NETWORK_RETRIES: decimalInt(0, 10).default(2),
   /** After `invoice.payment_failed`, how long the tenant keeps working before it is suspended. */
-  BILLING_GRACE_SECONDS: z.coerce.number().int().min(0).max(90 * 86_400).default(7 * 86_400),
+  BILLING_GRACE_SECONDS: decimalInt(0, 90 * 86_400).default(7 * 86_400),
   /** Where Checkout and the customer portal send the tenant back to; default PUBLIC_URL, else http://127.0.0.1:8080/ (runtime/billing.ts). */
   BILLING_RETURN_URL: z.string().url().optional(),
   /** How often billing looks for due work it could not do yet and for grace periods that ended. */
-  BILLING_TICK_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
+  BILLING_TICK_MS: decimalInt(10, 600_000).default(1_000),
   /** How often the role compares reported usage with the usage read model (0: never; the CLI still can). */
-  BILLING_RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(7 * 86_400).default(86_400),
+  BILLING_RECONCILE_INTERVAL_SECONDS: decimalInt(0, 7 * 86_400).default(86_400),
   BILLING_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
 });
 export type BillingConfig = z.infer<typeof billingConfigSchema>;

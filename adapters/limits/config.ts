@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decimalInt } from '../config/decimal.ts';
 import { isTier, TIERS } from '../../domain/tiers.ts';
 import type { Tier } from '../../domain/tiers.ts';
 
@@ -39,8 +40,8 @@ export const limitsConfigSchema = z.object({
   /** Shared rate-limit counters (e.g. redis://127.0.0.1:6379); without it each process counts alone. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   RATE_LIMIT_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('ocs:rl'),
-  OPERATOR_REQUESTS_PER_MINUTE: z.coerce.number().int().min(PER_MINUTE.min).max(PER_MINUTE.max).default(600),
-  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(PER_MINUTE.min).max(PER_MINUTE.max).default(30),
+  OPERATOR_REQUESTS_PER_MINUTE: decimalInt(PER_MINUTE.min, PER_MINUTE.max).default(600),
+  AUTH_FAILURES_PER_MINUTE: decimalInt(PER_MINUTE.min, PER_MINUTE.max).default(30),
   /** Per-tier request budgets that replace the tier table's, e.g. `free=120,pro=1000`. */
   TIER_REQUESTS_PER_MINUTE: tierRequestsPerMinuteSchema.optional(),
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decimalInt } from '../config/decimal.ts';
 
 /** Environment variables of the Orgo client; runtime/config.ts merges `.shape` into its schema. */
 export const orgoConfigSchema = z.object({
@@ -9,7 +10,7 @@ export const orgoConfigSchema = z.object({
   /** The workspace the platform's computers live in; unset → one named `openclaw-service`, created if missing. */
   ORGO_WORKSPACE_ID: z.string().min(1).max(128).optional(),
   /** Every call gives up after this long (bash calls: their own timeout plus this). */
-  ORGO_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  ORGO_TIMEOUT_MS: decimalInt(100, 600_000).default(30_000),
   /** Waits before retrying a 503, comma-separated; Orgo documents 1 s, 2 s, 4 s. */
   ORGO_RETRY_DELAYS_MS: z
     .string()

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decimalInt } from '../config/decimal.ts';
 
 /** telegraf resolves `./bot<token>/<method>` against the root, so a root with a path must end in a slash. */
 const withTrailingSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
@@ -13,10 +14,10 @@ export const telegramConfigSchema = z.object({
     .transform(withTrailingSlash)
     .default('https://api.telegram.org/'),
   /** One Bot API call (a try) fails as `telegram_timeout` after this long. */
-  TELEGRAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  TELEGRAM_TIMEOUT_MS: decimalInt(100, 120_000).default(10_000),
   /** At least this long between two messages to one chat (Telegram: about one a second, bursts then 429). */
-  TELEGRAM_CHAT_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+  TELEGRAM_CHAT_INTERVAL_MS: decimalInt(0, 60_000).default(1_000),
   /** Tenants whose telegraf client is kept; the least recently used is dropped beyond this. */
-  TELEGRAM_CLIENT_CACHE_SIZE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  TELEGRAM_CLIENT_CACHE_SIZE: decimalInt(1, 1_000_000).default(10_000),
 });
 export type TelegramConfig = z.infer<typeof telegramConfigSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decimalInt } from '../config/decimal.ts';
 
 export interface PusherSettings {
   /** A ping every this often; a peer that has not answered the previous one is dropped. */
@@ -26,9 +27,9 @@ export const DEFAULT_PUSHER_SETTINGS: PusherSettings = {
 
 /** The pushers' own variables (README, docs/live.md). */
 export const wsConfigSchema = z.object({
-  WS_HEARTBEAT_MS: z.coerce.number().int().min(1_000).max(300_000).default(DEFAULT_PUSHER_SETTINGS.heartbeatMs),
-  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(16_384).max(64 << 20).default(DEFAULT_PUSHER_SETTINGS.maxBufferedBytes),
-  WS_MAX_FRAME_BYTES: z.coerce.number().int().min(128).max(1 << 20).default(DEFAULT_PUSHER_SETTINGS.maxFrameBytes),
+  WS_HEARTBEAT_MS: decimalInt(1_000, 300_000).default(DEFAULT_PUSHER_SETTINGS.heartbeatMs),
+  WS_MAX_BUFFERED_BYTES: decimalInt(16_384, 64 << 20).default(DEFAULT_PUSHER_SETTINGS.maxBufferedBytes),
+  WS_MAX_FRAME_BYTES: decimalInt(128, 1 << 20).default(DEFAULT_PUSHER_SETTINGS.maxFrameBytes),
   /** With BUS=kafka: the topic of live frames (agents' partial replies), shared by publishers and pushers. */
   KAFKA_LIVE_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('openclaw.live'),
 });

@@ -44,6 +44,8 @@ describe('openclaw-service CLI', () => {
       // Number() reads these as 1000 and 80: a port must be written in decimal digits
       [['dev'], { PORT: '1e3' }, /^invalid configuration: PORT: expected the HTTP port, a decimal integer 0–65535 \(got "1e3"\)$/],
       [['dev'], { PORT: '0x50' }, /^invalid configuration: PORT: expected the HTTP port, a decimal integer 0–65535 \(got "0x50"\)$/],
+      // every numeric setting, not only ports (test/telemetry/config-numbers.test.ts covers each one)
+      [['dev'], { PG_POOL_SIZE: '1e3' }, /^invalid configuration: PG_POOL_SIZE: expected a decimal integer 1–100 \(got "1e3"\)$/],
       [['api'], { DATABASE_URL: TEST_DATABASE_URL, PORT: '0' }, /^invalid configuration: ENCRYPTION_KEY: required by the api role: .*base64/],
       [
         ['api'],
