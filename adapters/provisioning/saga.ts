@@ -66,6 +66,18 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
   let running = false;
   let loop: Promise<void> | undefined;
   let subscription: BusSubscription | undefined;
+  /** The pause before the consumer is started again: stop() ends it at once, so no timer keeps the process alive. */
+  let pause: (() => void) | undefined;
+  const paused = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        pause = undefined;
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      pause = end;
+    });
 
   const wakesFor = createWakeRules({ store: deps.store, codec: deps.codec, shell: deps.shell, clock });
 
@@ -139,12 +151,12 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
         current.done.catch((error: unknown) => {
           if (!running) return;
           log.error({ err: error }, 'saga consumer failed; starting it again from its checkpoint');
-          setTimeout(() => void consume(), 1_000);
+          void paused(1_000).then(consume);
         });
         return;
       } catch (error) {
         log.error({ err: error }, 'saga consumer could not start; trying again');
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await paused(1_000);
       }
     }
   };
@@ -160,6 +172,7 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
     /** Stops taking jobs; steps under way get `graceMs` to end (their leases go back at the next start). */
     async stop(graceMs = 10_000) {
       running = false;
+      pause?.();
       kick.notify();
       await subscription?.close();
       await loop;
