@@ -5,7 +5,6 @@ import { encryptionConfigSchema } from '../adapters/crypto/master-keys.ts';
 import { listenPort as port } from '../adapters/http/listen-port.ts';
 
 /** Every environment variable the service reads. README's configuration table mirrors this. */
-
 const schema = z.object({
   PORT: port('the HTTP port').default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
