@@ -1,5 +1,6 @@
 import type { BridgeSettings } from './scripts.ts';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CommandShell } from '../../commands/shell/handle-command.ts';
 import type { Bus, BusSubscription } from '../../domain/ports/bus.ts';
@@ -66,18 +67,9 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
   let running = false;
   let loop: Promise<void> | undefined;
   let subscription: BusSubscription | undefined;
-  /** The pause before the consumer is started again: stop() ends it at once, so no timer keeps the process alive. */
-  let pause: (() => void) | undefined;
-  const paused = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const end = () => {
-        clearTimeout(timer);
-        pause = undefined;
-        resolve();
-      };
-      const timer = setTimeout(end, ms);
-      pause = end;
-    });
+  /** Ends the pause before the consumer is started again at once on stop(), so no timer keeps the process alive. */
+  let stopping = new AbortController();
+  const paused = (ms: number) => sleep(ms, undefined, { signal: stopping.signal }).catch(() => undefined);
 
   const wakesFor = createWakeRules({ store: deps.store, codec: deps.codec, shell: deps.shell, clock });
 
@@ -165,6 +157,7 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
     async start() {
       await jobs.releaseOwn();
       running = true;
+      stopping = new AbortController();
       deps.pool?.start();
       await consume();
       loop = schedule();
@@ -172,7 +165,7 @@ export const createProvisioningSaga = async (deps: ProvisioningSagaDeps) => {
     /** Stops taking jobs; steps under way get `graceMs` to end (their leases go back at the next start). */
     async stop(graceMs = 10_000) {
       running = false;
-      pause?.();
+      stopping.abort();
       kick.notify();
       await subscription?.close();
       await loop;
