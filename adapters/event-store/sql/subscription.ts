@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedEvent, Subscription, SubscriptionHandler } from '../../../domain/ports/event-store.ts';
 import { isAppError } from '../../../domain/shared/errors.ts';
 import type { Wakeup } from './wakeup.ts';
@@ -28,8 +29,8 @@ const IDLE_POLL_MS = 1_000; // safety net if a notification is lost
 const HORIZON_POLL_MS = 5; // an older transaction holds the horizon: look again soon
 const MAX_BACKOFF_MS = 2_000;
 
-const sleep = (ms: number, abort: Promise<void>) =>
-  Promise.race([new Promise<void>((resolve) => setTimeout(resolve, ms).unref()), abort]);
+/** A backoff pause that close() ends at once and that never keeps the process alive on its own. */
+const pause = (ms: number, signal: AbortSignal) => sleep(ms, undefined, { signal, ref: false }).catch(() => undefined);
 
 /**
  * Catch-up and live are one loop: read a page after the last handled position; unless it was full,
@@ -39,28 +40,26 @@ const sleep = (ms: number, abort: Promise<void>) =>
  */
 export const createSubscription = (source: SubscriptionSource): Subscription => {
   let position = source.after;
-  let closed = false;
-  let signalClose!: () => void;
-  const closing = new Promise<void>((resolve) => (signalClose = resolve));
   const stop = new AbortController();
+  const closed = () => stop.signal.aborted;
 
   const loop = async (): Promise<void> => {
     let backoff = 50;
-    while (!closed) {
+    while (!closed()) {
       const seen = source.wakeup.generation;
       let page: Page;
       try {
         page = await source.readPage(position, source.batchSize);
       } catch (error) {
         if (isAppError(error) && error.kind === 'unavailable') {
-          await sleep(backoff, closing);
+          await pause(backoff, stop.signal);
           backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
           continue;
         }
         throw error;
       }
       backoff = 50;
-      if (closed) return;
+      if (closed()) return;
       if (page.events.length > 0) {
         await source.handler(page.events);
         position = page.events[page.events.length - 1]!.position;
@@ -79,8 +78,6 @@ export const createSubscription = (source: SubscriptionSource): Subscription => 
     },
     done,
     async close() {
-      closed = true;
-      signalClose();
       stop.abort();
       await done.catch(() => undefined);
     },
