@@ -48,6 +48,9 @@ const applySubscription = (c: C.ApplySubscriptionUpdate, a: OpenAccount): Events
   return ENDED_STATUSES.includes(status) ? [synced, ...clearFailure(a, 'subscription_ended', at)] : [synced];
 };
 
+/** Is `invoiceId` one of the failed invoices not settled yet? */
+const isUnpaid = (p: PaymentStanding, invoiceId: string): boolean => p.standing === 'failing' && p.unpaid.includes(invoiceId);
+
 /** The standing once `invoiceId` is settled (paid or voided): failing while another failed invoice is unpaid. */
 const standingWithout = (p: PaymentStanding, invoiceId: string): 'good' | 'failing' =>
   p.standing === 'failing' && p.unpaid.some((id) => id !== invoiceId) ? 'failing' : 'good';
@@ -55,7 +58,7 @@ const standingWithout = (p: PaymentStanding, invoiceId: string): 'good' | 'faili
 const applyInvoice = (c: C.ApplyInvoice, a: OpenAccount): Events => {
   const { stripeEventId, created, invoiceId, at } = c;
   const p = a.payment;
-  const unpaid = p.standing === 'failing' && p.unpaid.includes(invoiceId);
+  const unpaid = isUnpaid(p, invoiceId);
   // a voided invoice is final at Stripe: its failure, delivered after the void, says nothing
   if (!c.paid && a.voidedInvoices.includes(invoiceId)) return [];
   // a failed invoice's payment counts whenever it arrives (a paid invoice stays paid); anything else in Stripe's order
@@ -75,7 +78,7 @@ const applyInvoice = (c: C.ApplyInvoice, a: OpenAccount): Events => {
 const voidInvoice = (c: C.ApplyInvoiceVoided, a: OpenAccount): Events => {
   const { stripeEventId, created, invoiceId, at } = c;
   const p = a.payment;
-  const unpaid = p.standing === 'failing' && p.unpaid.includes(invoiceId);
+  const unpaid = isUnpaid(p, invoiceId);
   if (a.voidedInvoices.includes(invoiceId) || (!unpaid && !isNewer(c, a.paymentMark))) return [];
   return [{ type: 'InvoiceVoided', data: { stripeEventId, created, invoiceId, standing: standingWithout(p, invoiceId), at } }];
 };
