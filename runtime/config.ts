@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { decimalInt, decimalNumber } from '../adapters/config/decimal.ts';
+import { decimalInt, decimalNumber, isDecimalIntIn } from '../adapters/config/decimal.ts';
 import { encryptionConfigSchema } from '../adapters/crypto/master-keys.ts';
 import { listenPort as port } from '../adapters/http/listen-port.ts';
 
@@ -29,7 +29,7 @@ const schema = z.object({
   /** Comma-separated `host:port` list; needed by the relay role and BUS=kafka. */
   KAFKA_BROKERS: z
     .string()
-    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port…]')
+    .refine((list) => list.split(',').every((broker) => /^[^\s,:]+:\d+$/.test(broker) && isDecimalIntIn(broker.slice(broker.lastIndexOf(':') + 1), 1, 65_535)), 'expected host:port[,host:port…], each port 1–65535')
     .optional(),
   KAFKA_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).default('openclaw-service'),
   KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('openclaw.events'),
@@ -74,8 +74,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Values of these are never echoed in an error. */
-const SECRET = /KEY|SECRET|TOKEN|PASSWORD|_URL$/;
+/** Values of these are never echoed in an error (API_KEY_CACHE_MS, a number, is not one of them). */
+const SECRET = /KEYS?$|SECRET|TOKEN|PASSWORD|_URL$/;
 
 /** `PORT: expected the HTTP port, a decimal integer 0–65535 (got "abc")` — the variable, what it expects, what it got. */
 const problemText = (issue: z.core.$ZodIssue, env: NodeJS.ProcessEnv): string => {

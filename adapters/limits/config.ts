@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { decimalInt } from '../config/decimal.ts';
+import { decimalInt, isDecimalIntIn } from '../config/decimal.ts';
 import { isTier, TIERS } from '../../domain/tiers.ts';
 import type { Tier } from '../../domain/tiers.ts';
 
@@ -27,10 +27,9 @@ export const tierRequestsPerMinuteSchema = z.string().transform((value, ctx): Pa
     if (!isTier(tier)) problem(`unknown tier "${tier}" (tiers: ${TIERS.join(', ')})`);
     else if (seen.has(tier)) problem(`tier "${tier}" is given twice`);
     seen.add(tier);
-    const n = /^\d{1,7}$/.test(count) ? Number(count) : Number.NaN;
-    if (!(n >= PER_MINUTE.min && n <= PER_MINUTE.max))
-      problem(`"${entry}": requests a minute must be a whole number from ${PER_MINUTE.min} to ${PER_MINUTE.max.toLocaleString('en-US')}`);
-    else if (isTier(tier)) budgets[tier] = n;
+    if (!isDecimalIntIn(count, PER_MINUTE.min, PER_MINUTE.max))
+      problem(`"${entry}": requests a minute must be a whole number from ${PER_MINUTE.min} to ${PER_MINUTE.max.toLocaleString('en-US')}, in decimal digits`);
+    else if (isTier(tier)) budgets[tier] = Number(count);
   }
   return budgets;
 });

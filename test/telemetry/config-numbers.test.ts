@@ -28,8 +28,8 @@ describe('numeric settings are written in plain decimal digits', () => {
       expect(issuesOf(name, value)).toEqual([name]);
     });
 
-    it('refuses a non-empty bad value at start-up with one line naming the variable and what it expects', () => {
-      expect(() => parseEnv(ENV_SCHEMA, { [name]: '0x10' })).toThrow(new RegExp(`^invalid configuration: ${name}: expected .*a decimal (integer|number) .*\\((got "0x10"|value not shown)\\)$`));
+    it('refuses a non-empty bad value at start-up with one line naming the variable, what it expects and what it got (a number is no secret)', () => {
+      expect(() => parseEnv(ENV_SCHEMA, { [name]: '0x10' })).toThrow(new RegExp(`^invalid configuration: ${name}: expected .*a decimal (integer|number) .*\\(got "0x10"\\)$`));
     });
 
     it('accepts a plain value within its bounds, and refuses one just outside them', () => {
@@ -41,6 +41,22 @@ describe('numeric settings are written in plain decimal digits', () => {
       if (integer) expect(issuesOf(name, `${valid}.0`)).toEqual([name]);
       else expect(ENV_SCHEMA.parse({ [name]: `${valid}.5` })[name as keyof z.output<typeof ENV_SCHEMA>]).toBe(Number(valid) + 0.5);
     });
+  });
+
+  it.each([
+    ['KAFKA_BROKERS', '127.0.0.1:99999', /^invalid configuration: KAFKA_BROKERS: expected host:port\[,host:port…\], each port 1–65535 \(got "127.0.0.1:99999"\)$/],
+    ['KAFKA_BROKERS', 'a:9092,b:0', /KAFKA_BROKERS: expected host:port/],
+    ['KAFKA_BROKERS', 'a:09092', /KAFKA_BROKERS: expected host:port/],
+    ['TIER_REQUESTS_PER_MINUTE', 'free=0120', /TIER_REQUESTS_PER_MINUTE: "free=0120": requests a minute must be a whole number from 1 to 1,000,000, in decimal digits/],
+    ['TIER_REQUESTS_PER_MINUTE', 'free=1e3', /TIER_REQUESTS_PER_MINUTE: "free=1e3"/],
+  ])('numbers inside %s=%s are decimal and in range too', (name, value, expected) => {
+    expect(() => parseEnv(ENV_SCHEMA, { [name]: value })).toThrow(expected);
+  });
+
+  it('those lists still take what an operator writes', () => {
+    const parsed = parseEnv(ENV_SCHEMA, { KAFKA_BROKERS: 'kafka-0.kafka:9092,127.0.0.1:65535', TIER_REQUESTS_PER_MINUTE: 'free=120, pro=1000000' });
+    expect(parsed.KAFKA_BROKERS).toBe('kafka-0.kafka:9092,127.0.0.1:65535');
+    expect(parsed.TIER_REQUESTS_PER_MINUTE).toEqual({ free: 120, pro: 1_000_000 });
   });
 
   it('an empty value in the environment still means unset (its default), as documented', () => {
