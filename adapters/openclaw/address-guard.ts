@@ -11,8 +11,15 @@ export type Resolve = (hostname: string) => Promise<readonly LookupAddress[]>;
 
 export const systemResolve: Resolve = (hostname) => dns.lookup(hostname, { all: true, verbatim: true });
 
-/** Said to the tenant (in its reply failure): no address, no resolver detail. */
-const refused = () => new GatewayError('gateway address not allowed: it is not a public address', false);
+/**
+ * Said to the tenant (in its reply failure), alike for a name with a non-public address and for a
+ * name that does not resolve at all, and neither retried: were they told apart, a tenant could map
+ * which names exist in our internal DNS. No address, no resolver detail.
+ */
+const NO_PUBLIC_ADDRESS = 'gateway unreachable: its host has no public address';
+const refused = () => new GatewayError(NO_PUBLIC_ADDRESS, false);
+/** The resolver's answers that mean "no such name" (a temporary failure, EAI_AGAIN, is retried as before). */
+const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA', 'ENONAME']);
 
 /**
  * Keeps a tenant's gateway calls on public addresses. `checkHost` refuses an address literal or
@@ -51,10 +58,10 @@ export const guardedLookup =
       (all) => {
         if (!allowPrivateNetworks && all.some((a) => isForbiddenAddress(a.address) !== false)) return callback(refused(), '');
         const usable = family === 0 ? all : all.filter((a) => a.family === family);
-        if (usable.length === 0) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '');
+        if (usable.length === 0) return callback(allowPrivateNetworks ? Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }) : refused(), '');
         if (options.all) return callback(null, [...usable]);
         callback(null, usable[0]!.address, usable[0]!.family);
       },
-      (error: NodeJS.ErrnoException) => callback(error, ''),
+      (error: NodeJS.ErrnoException) => callback(!allowPrivateNetworks && NO_SUCH_NAME.has(error.code ?? '') ? refused() : error, ''),
     );
   };

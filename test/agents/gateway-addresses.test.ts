@@ -75,7 +75,7 @@ describe('a tenant gateway on an internal address is refused (GATEWAY_ALLOW_PRIV
       const posted = await say(me, conversationId, `hello ${name}`);
       expect(await repliesTo(me, conversationId, posted), name).toMatchObject([{ role: 'agent', text: expect.stringMatching(FALLBACK) }]);
       const failed = (await h.events(`conversation-${tenantId}.${conversationId}`)).filter((e) => e.type === 'AgentReplyFailed');
-      expect(failed, name).toMatchObject([{ data: { inReplyTo: posted.messageId, reason: 'gateway agent failed: gateway address not allowed: it is not a public address' } }]);
+      expect(failed, name).toMatchObject([{ data: { inReplyTo: posted.messageId, reason: 'gateway agent failed: gateway unreachable: its host has no public address' } }]);
     }
     expect(gateway.calls).toEqual([]);
   });

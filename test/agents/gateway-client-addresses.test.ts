@@ -44,9 +44,40 @@ describe('gateway client: the addresses it connects to', () => {
     const gateway = await serve((_req, res) => done(res, 'hello'));
     const url = `http://gw.tenant.example:${gateway.port}`;
     const refused = chatWithRetries(chat(url, createAddressGuard({ allowPrivateNetworks: false, resolve: loopbackDns })), { retries: 2, baseDelayMs: 1, attemptTimeoutMs: 2_000 });
-    await expect(refused).rejects.toThrow('gateway address not allowed: it is not a public address');
+    await expect(refused).rejects.toThrow('gateway unreachable: its host has no public address');
     expect(gateway.hits()).toBe(0);
     await expect(chatWithRetries(chat(url, createAddressGuard({ allowPrivateNetworks: true, resolve: loopbackDns })), { retries: 0, attemptTimeoutMs: 2_000 })).resolves.toBe('hello');
     expect(gateway.hits()).toBe(1);
+  });
+
+  it('says the same, once and without retrying, for a name with an internal address and for a name that does not exist (no map of our DNS)', async () => {
+    const asked: string[] = [];
+    const dns: Resolve = async (hostname) => {
+      asked.push(hostname);
+      if (hostname === 'db.internal') return [{ address: '10.1.2.3', family: 4 }];
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname });
+    };
+    const guard = createAddressGuard({ allowPrivateNetworks: false, resolve: dns });
+    const reasons: string[] = [];
+    for (const host of ['db.internal', 'no-such-name.internal']) {
+      const failed = await chatWithRetries(chat(`http://${host}:8080`, guard), { retries: 2, baseDelayMs: 1, attemptTimeoutMs: 2_000 }).then(
+        () => 'answered',
+        (error: Error) => error.message,
+      );
+      reasons.push(failed);
+    }
+    expect(reasons).toEqual(['gateway unreachable: its host has no public address', 'gateway unreachable: its host has no public address']);
+    expect(asked).toEqual(['db.internal', 'no-such-name.internal']);
+  });
+
+  it('still retries a resolver that fails for a while (EAI_AGAIN), and names it', async () => {
+    let asked = 0;
+    const dns: Resolve = async () => {
+      asked += 1;
+      throw Object.assign(new Error('getaddrinfo EAI_AGAIN gw.tenant.example'), { code: 'EAI_AGAIN' });
+    };
+    const failed = chatWithRetries(chat('http://gw.tenant.example:8080', createAddressGuard({ allowPrivateNetworks: false, resolve: dns })), { retries: 2, baseDelayMs: 1, attemptTimeoutMs: 2_000 });
+    await expect(failed).rejects.toThrow(/gateway unreachable: .*EAI_AGAIN/);
+    expect(asked).toBe(3);
   });
 });
