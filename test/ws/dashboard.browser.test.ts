@@ -322,15 +322,28 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
-  it('shows the title of a conversation older than the first page when a message comes in for it', async () => {
+  it('shows the title of a conversation older than the first page when a message comes in for it; a failed lookup says so, and Retry gets it', async () => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey), 'pro');
     const asA = client(h.baseUrl, a.key);
     const oldest = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'The oldest one' }), 201);
     for (let i = 0; i < 100; i++) ok(await asA.post('/conversations', { title: `newer ${i}` }), 201);
     const page = await signedIn(a.key);
     await page.waitForSelector('#conversations li:has-text("newer 99")');
+    // the first lookup of its title fails
+    let lookups = 0;
+    await page.route(`**/api/v1/conversations/${oldest.conversationId}?*`, (route) =>
+      lookups++ === 0
+        ? route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Service Unavailable', detail: 'the database is unavailable' }) })
+        : route.continue(),
+    );
     ok(await asA.post(`/conversations/${oldest.conversationId}/messages`, { text: 'back again' }), 201);
+    const alert = page.getByRole('alert').filter({ hasText: 'could not load the title of a conversation: the database is unavailable' });
+    await alert.waitFor({ timeout: 5_000 });
+    await page.waitForSelector(`#conversations li[data-id="${oldest.conversationId}"]`); // listed meanwhile, by its id
+    await page.locator('#conversations-error').getByRole('button', { name: 'Retry' }).click();
     await page.waitForSelector(`#conversations li[data-id="${oldest.conversationId}"]:has-text("The oldest one")`, { timeout: 5_000 });
+    await expect(alert.isHidden()).resolves.toBe(true);
+    expect(lookups).toBe(2);
     await page.close();
   }, 120_000);
 

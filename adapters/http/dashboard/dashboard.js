@@ -137,6 +137,7 @@ const apply = (event) => {
   }
 };
 
+const TITLE_FAILED = 'could not load the title of a conversation';
 /** A conversation the snapshot did not list (older than its first page): its title and status from the API. */
 const describeConversation = async (conversationId, at) => {
   const mine = session;
@@ -145,9 +146,13 @@ const describeConversation = async (conversationId, at) => {
     const c = conversations.get(conversationId);
     if (session !== mine || !c) return;
     Object.assign(c, { title: found.title, channel: found.channel, createdAt: found.createdAt }, found.status === 'closed' ? { status: 'closed' } : {});
+    if ($('conversations-error').textContent.includes(TITLE_FAILED)) panelError('conversations-error', null);
     render();
   } catch (error) {
     console.warn('conversation', error);
+    if (session !== mine) return; // signed out meanwhile
+    // the conversation is listed by its id meanwhile; Retry asks again
+    panelError('conversations-error', `${TITLE_FAILED}: ${error.message}`, () => void describeConversation(conversationId, at));
   }
 };
 
