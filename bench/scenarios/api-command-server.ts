@@ -27,6 +27,17 @@ const noopExporter = {
 };
 
 const tracing = process.env.BENCH_TRACING === 'on' ? startTracing({}, 'bench', noopExporter, 'batch') : undefined;
+
+/** Queries sent by this process's pg clients (group commit makes the count per request depend on the load's timing). */
+let queries = 0;
+{
+  const { default: pg } = await import('pg');
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  pg.Client.prototype.query = function counted(this: unknown, ...args: unknown[]) {
+    queries += 1;
+    return query.apply(this, args);
+  } as typeof pg.Client.prototype.query;
+}
 const { startApiStack } = await import('./api-stack.ts');
 const { messageLoad } = await import('./api-command.ts');
 
@@ -72,7 +83,7 @@ process.on('message', (message: { type: string }) => {
       await tracing?.forceFlush();
       const cpu = process.cpuUsage();
       await profileWindow();
-      send({ type: 'sample', spans: exported, cpuMicros: cpu.user + cpu.system });
+      send({ type: 'sample', spans: exported, queries, cpuMicros: cpu.user + cpu.system });
     } else if (message.type === 'stop') {
       await setup.remove();
       await stack.close();

@@ -136,7 +136,7 @@ interface PhaseServer {
   readonly setupFile: string;
   settle(): Promise<void>;
   /** Spans exported and CPU time (user + system, µs) this process used so far. */
-  sample(): Promise<{ spans: number; cpuMicros: number }>;
+  sample(): Promise<{ spans: number; queries: number; cpuMicros: number }>;
   stop(): Promise<void>;
 }
 
@@ -172,8 +172,8 @@ const forkPhaseServer = async (url: string, tracing: boolean): Promise<PhaseServ
     async sample() {
       const answer = next('sample');
       child.send({ type: 'sample' });
-      const { spans, cpuMicros } = await answer;
-      return { spans: Number(spans), cpuMicros: Number(cpuMicros) };
+      const { spans, queries, cpuMicros } = await answer;
+      return { spans: Number(spans), queries: Number(queries), cpuMicros: Number(cpuMicros) };
     },
     async stop() {
       child.send({ type: 'stop' });
@@ -185,6 +185,14 @@ const forkPhaseServer = async (url: string, tracing: boolean): Promise<PhaseServ
 /** [off, on], [on, off], [off, on], …: each mode as often first as second in its pair, so the order favours neither. */
 const phasePairs = (rounds: number): boolean[][] => Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? [false, true] : [true, false]));
 
+/** How the two modes share the machine (see apiCommandTracingBench). */
+type Schedule = 'concurrent' | 'sequential' | 'interleaved';
+const SCHEDULE_NAMES: Record<Schedule, string> = {
+  concurrent: 'loaded at the same time',
+  sequential: 'one phase after the other, alternating',
+  interleaved: 'one loaded at a time, in alternating slices',
+};
+
 /**
  * The same load as `api-command`, with tracing off (no SDK: the OpenTelemetry API's non-recording
  * spans) and on (tracing as production starts it when OTEL_* asks for it: NodeSDK with every
@@ -192,34 +200,40 @@ const phasePairs = (rounds: number): boolean[][] => Array.from({ length: rounds 
  * no-op). The SDK cannot be taken out of a process, and a process that ran a load first is not the
  * same as a fresh one (a control with tracing off in both phases of one process gave 1.09), so each
  * mode runs in a fresh process of its own (its own stack and tenants); autocannon runs here, in
- * worker threads. By default both processes are loaded at the same time (BENCH_ROUNDS rounds,
- * default 2): on a shared, noisy machine whatever else runs slows both alike, and the scheduler
- * shares the CPU between them, so the ratio of their requests/s is the ratio of what a request costs.
- * BENCH_TRACING_SEQUENTIAL=1 runs them one after the other instead, alternating off/on, on/off.
+ * worker threads. BENCH_TRACING_SCHEDULE says how the two share the machine (BENCH_ROUNDS rounds, default 2):
+ * - `interleaved` (the default): both processes up, one loaded at a time in slices of
+ *   BENCH_SLICE_SECONDS (default 5) alternating off, on, on, off, …, 20 s per mode and round: each
+ *   process has the machine to itself, as a deployed one has its share, and drift in the machine's
+ *   speed falls on both alike (control: 1.00);
+ * - `concurrent`: both processes loaded at the same time. Whatever else runs slows both alike, but
+ *   they contend with each other on 2 cores: CPU per request is about 1.4 times what it is alone,
+ *   more so for the process with the larger working set, and the slower one gathers fewer appends
+ *   into each group commit (more queries a request), so a difference in cost comes out larger
+ *   (docs/operations.md, session 22);
+ * - `sequential` (or BENCH_TRACING_SEQUENTIAL=1): one fresh process per phase, one after the other,
+ *   alternating off/on, on/off (each phase 20 s, so slow drift weighs more than interleaved).
  * BENCH_TRACING_CONTROL=1 leaves tracing off in the "on" process too: its ratio is the bench's own bias.
  */
 export const apiCommandTracingBench = async (url: string): Promise<BenchResult> => {
   const secs = seconds(20);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
   const control = process.env.BENCH_TRACING_CONTROL === '1';
-  const sequential = process.env.BENCH_TRACING_SEQUENTIAL === '1';
-  const totals = { off: { ok: 0, duration: 0, cpu: 0, requests: 0 }, on: { ok: 0, duration: 0, cpu: 0, requests: 0 } };
+  const schedule: Schedule = process.env.BENCH_TRACING_SEQUENTIAL === '1' ? 'sequential' : ((process.env.BENCH_TRACING_SCHEDULE as Schedule | undefined) ?? 'interleaved');
+  if (!(schedule in SCHEDULE_NAMES)) throw new Error(`BENCH_TRACING_SCHEDULE: expected ${Object.keys(SCHEDULE_NAMES).join(', ')} (got ${schedule})`);
+  const sliceSeconds = Math.max(1, Math.min(secs, Number(process.env.BENCH_SLICE_SECONDS ?? 5)));
+  const totals = { off: { ok: 0, duration: 0, cpu: 0, requests: 0, queries: 0 }, on: { ok: 0, duration: 0, cpu: 0, requests: 0, queries: 0 } };
   const phases: string[] = [];
   let last: AutocannonResult | undefined;
   let spans = 0;
-  // sequential: one phase at a time, in the pairs' order; otherwise each pair's two phases at once
-  const groups = sequential ? phasePairs(rounds).flat().map((on) => [on]) : phasePairs(rounds);
-  for (const group of groups) {
-    const servers = await Promise.all(group.map(async (on) => ({ on, server: await forkPhaseServer(url, on && !control) })));
-    try {
-      await Promise.all(servers.map(({ server }) => cannon(server.baseUrl, server.setupFile, WARMUP_SECONDS, true)));
-      await Promise.all(servers.map(({ server }) => server.settle()));
-      const before = await Promise.all(servers.map(({ server }) => server.sample()));
-      const results = await Promise.all(servers.map(({ server }) => cannon(server.baseUrl, server.setupFile, secs, true)));
-      await Promise.all(servers.map(({ server }) => server.settle()));
-      const after = await Promise.all(servers.map(({ server }) => server.sample()));
-      const measured: string[] = [];
-      servers.forEach(({ on }, i) => {
+  type Running = { on: boolean; server: PhaseServer };
+  /** Loads `loaded` (all at once) for `duration` seconds and adds what each did to the totals; returns the phase's line. */
+  const measure = async (loaded: Running[], duration: number): Promise<string> => {
+    const before = await Promise.all(loaded.map(({ server }) => server.sample()));
+    const results = await Promise.all(loaded.map(({ server }) => cannon(server.baseUrl, server.setupFile, duration, true)));
+    await Promise.all(loaded.map(({ server }) => server.settle()));
+    const after = await Promise.all(loaded.map(({ server }) => server.sample()));
+    return loaded
+      .map(({ on }, i) => {
         const result = results[i]!;
         const cpu = after[i]!.cpuMicros - before[i]!.cpuMicros;
         const total = on ? totals.on : totals.off;
@@ -227,13 +241,31 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
         total.duration += result.duration;
         total.cpu += cpu;
         total.requests += result.requests.total;
+        total.queries += after[i]!.queries - before[i]!.queries;
         if (on) {
           last = result;
           spans += after[i]!.spans - before[i]!.spans;
         }
-        measured.push(`${on ? 'on' : 'off'} ${round(result['2xx'] / result.duration, 0)}/s (${result.requests.total} requests) ${round(cpu / result.requests.total, 0)} µs CPU/request p99 ${round(result.latency.p99)} ms non-2xx ${result.non2xx}`);
-      });
-      phases.push(measured.join(sequential ? '' : ' with '));
+        return `${on ? 'on' : 'off'} ${round(result['2xx'] / result.duration, 0)}/s (${result.requests.total} requests) ${round(cpu / result.requests.total, 0)} µs CPU/request p99 ${round(result.latency.p99)} ms non-2xx ${result.non2xx}`;
+      })
+      .join(' with ');
+  };
+  // sequential: one phase at a time, in the pairs' order; otherwise each pair's two processes are up together
+  const groups = schedule === 'sequential' ? phasePairs(rounds).flat().map((on) => [on]) : phasePairs(rounds);
+  for (const group of groups) {
+    const servers = await Promise.all(group.map(async (on) => ({ on, server: await forkPhaseServer(url, on && !control) })));
+    try {
+      await Promise.all(servers.map(({ server }) => cannon(server.baseUrl, server.setupFile, WARMUP_SECONDS, true)));
+      await Promise.all(servers.map(({ server }) => server.settle()));
+      if (schedule !== 'interleaved') phases.push(await measure(servers, secs));
+      else {
+        // the pair's order (off, on or on, off) then its mirror, and again: a linear drift favours neither
+        const slices = Math.max(1, Math.round(secs / sliceSeconds));
+        for (let k = 0; k < slices; k++) {
+          const order = k % 2 === 0 ? servers : [...servers].reverse();
+          for (const one of order) phases.push(await measure([one], sliceSeconds));
+        }
+      }
     } finally {
       await Promise.all(servers.map(({ server }) => server.stop()));
     }
@@ -252,14 +284,16 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
     unit: 'requests/s',
     p50: round(last!.latency.p50),
     p99: round(last!.latency.p99),
-    baseline: { name: `the same stack and load with tracing off, ${sequential ? 'phases interleaved' : 'loaded at the same time'} (requests/s)`, value: round(offPerSecond, 0) },
+    baseline: { name: `the same stack and load with tracing off, ${SCHEDULE_NAMES[schedule]} (requests/s)`, value: round(offPerSecond, 0) },
     ratio: round(onPerSecond / offPerSecond),
     notes: [
       control ? 'CONTROL: tracing off in every phase (the ratio is the bench\'s own bias)' : `overhead ${round((1 - onPerSecond / offPerSecond) * 100)} % (target ≤ 10 %)`,
       `server CPU per request: off ${round(offCpu, 0)} µs, on ${round(onCpu, 0)} µs (+${round((onCpu / offCpu - 1) * 100)} %)`,
       `spans per request (traced phases, measured part) ${spansPerRequest}`,
-      `${sequential ? 'phases in order' : 'rounds (both processes loaded at once)'}: ${phases.join(', ')}`,
-      `each mode a fresh process with its own stack and ${TENANTS} tenants, autocannon ${CONNECTIONS} connections per process in a worker thread of the parent, ${secs}s after a ${WARMUP_SECONDS}s warm-up`,
+      // the append batcher's group commit: fewer queries a request when more appends wait together
+      `pg queries per request: off ${round(totals.off.queries / totals.off.requests)}, on ${round(totals.on.queries / totals.on.requests)}`,
+      `${schedule === 'concurrent' ? 'rounds (both processes loaded at once)' : 'phases in order'}: ${phases.join(', ')}`,
+      `each mode a fresh process with its own stack and ${TENANTS} tenants, autocannon ${CONNECTIONS} connections per process in a worker thread of the parent, ${schedule === 'interleaved' ? `${Math.max(1, Math.round(secs / sliceSeconds))} slices of ${sliceSeconds}s per mode and round` : `${secs}s`} after a ${WARMUP_SECONDS}s warm-up`,
     ].join('; '),
     extra: { spans_per_request: spansPerRequest, cpu_us_per_request_off: round(offCpu, 0), cpu_us_per_request_on: round(onCpu, 0), cpu_ratio: round(onCpu / offCpu) },
   };
