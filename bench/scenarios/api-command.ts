@@ -26,7 +26,7 @@ export const autocannon = createRequire(import.meta.url)('autocannon') as Autoca
 const CONNECTIONS = 64;
 const TENANTS = 64; // one tenant (and JWT) per connection, see notes
 const CONVERSATIONS = 8; // per tenant: no single hot stream serialises a connection's load
-const WARMUP_SECONDS = 2;
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const BODY = JSON.stringify({ text: 'hello agent, please summarise the build status of the website and list the open tasks' });
 
 /**
@@ -201,15 +201,14 @@ const SCHEDULE_NAMES: Record<Schedule, string> = {
  * same as a fresh one (a control with tracing off in both phases of one process gave 1.09), so each
  * mode runs in a fresh process of its own (its own stack and tenants); autocannon runs here, in
  * worker threads. BENCH_TRACING_SCHEDULE says how the two share the machine (BENCH_ROUNDS rounds, default 2):
- * - `interleaved` (the default): both processes up, one loaded at a time in slices of
- *   BENCH_SLICE_SECONDS (default 5) alternating off, on, on, off, …, 20 s per mode and round: each
- *   process has the machine to itself, as a deployed one has its share, and drift in the machine's
- *   speed falls on both alike (control: 1.00);
- * - `concurrent`: both processes loaded at the same time. Whatever else runs slows both alike, but
- *   they contend with each other on 2 cores: CPU per request is about 1.4 times what it is alone,
- *   more so for the process with the larger working set, and the slower one gathers fewer appends
- *   into each group commit (more queries a request), so a difference in cost comes out larger
- *   (docs/operations.md, session 22);
+ * - `concurrent` (the default): both processes loaded at the same time. Whatever else runs slows
+ *   both alike, and the scheduler shares the CPU between them, so the ratio of their requests/s is
+ *   the ratio of what a request costs while they contend (the slower one also gathers fewer appends
+ *   into each group commit: see the queries per request);
+ * - `interleaved`: both processes up, one loaded at a time in slices of BENCH_SLICE_SECONDS
+ *   (default 5) alternating off, on, on, off, …, 20 s per mode and round: each has the machine to
+ *   itself and slow drift falls on both alike, but a burst of other load lands on one mode, so on
+ *   this machine a run's figure spreads far more (−9 to +26 % in one hour) than a concurrent one's;
  * - `sequential` (or BENCH_TRACING_SEQUENTIAL=1): one fresh process per phase, one after the other,
  *   alternating off/on, on/off (each phase 20 s, so slow drift weighs more than interleaved).
  * BENCH_TRACING_CONTROL=1 leaves tracing off in the "on" process too: its ratio is the bench's own bias.
@@ -218,13 +217,15 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
   const secs = seconds(20);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
   const control = process.env.BENCH_TRACING_CONTROL === '1';
-  const schedule: Schedule = process.env.BENCH_TRACING_SEQUENTIAL === '1' ? 'sequential' : ((process.env.BENCH_TRACING_SCHEDULE as Schedule | undefined) ?? 'interleaved');
+  const schedule: Schedule = process.env.BENCH_TRACING_SEQUENTIAL === '1' ? 'sequential' : ((process.env.BENCH_TRACING_SCHEDULE as Schedule | undefined) ?? 'concurrent');
   if (!(schedule in SCHEDULE_NAMES)) throw new Error(`BENCH_TRACING_SCHEDULE: expected ${Object.keys(SCHEDULE_NAMES).join(', ')} (got ${schedule})`);
   const sliceSeconds = Math.max(1, Math.min(secs, Number(process.env.BENCH_SLICE_SECONDS ?? 5)));
   const totals = { off: { ok: 0, duration: 0, cpu: 0, requests: 0, queries: 0 }, on: { ok: 0, duration: 0, cpu: 0, requests: 0, queries: 0 } };
   const phases: string[] = [];
   let last: AutocannonResult | undefined;
   let spans = 0;
+  /** interleaved: on/off of each adjacent pair of slices (the spread a single run's figure has) */
+  const sliceRatios: number[] = [];
   type Running = { on: boolean; server: PhaseServer };
   /** Loads `loaded` (all at once) for `duration` seconds and adds what each did to the totals; returns the phase's line. */
   const measure = async (loaded: Running[], duration: number): Promise<string> => {
@@ -263,7 +264,14 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
         const slices = Math.max(1, Math.round(secs / sliceSeconds));
         for (let k = 0; k < slices; k++) {
           const order = k % 2 === 0 ? servers : [...servers].reverse();
-          for (const one of order) phases.push(await measure([one], sliceSeconds));
+          const rate: Record<string, number> = {};
+          for (const one of order) {
+            const before = one.on ? totals.on : totals.off;
+            const [ok, duration] = [before.ok, before.duration];
+            phases.push(await measure([one], sliceSeconds));
+            rate[one.on ? 'on' : 'off'] = (before.ok - ok) / (before.duration - duration);
+          }
+          sliceRatios.push(rate.on! / rate.off!);
         }
       }
     } finally {
@@ -292,6 +300,7 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
       `spans per request (traced phases, measured part) ${spansPerRequest}`,
       // the append batcher's group commit: fewer queries a request when more appends wait together
       `pg queries per request: off ${round(totals.off.queries / totals.off.requests)}, on ${round(totals.on.queries / totals.on.requests)}`,
+      ...(sliceRatios.length > 0 ? [`on/off of each pair of adjacent slices: ${sliceRatios.map((r) => round(r)).join(' ')} (median ${round([...sliceRatios].sort((a, b) => a - b)[Math.floor(sliceRatios.length / 2)]!)})`] : []),
       `${schedule === 'concurrent' ? 'rounds (both processes loaded at once)' : 'phases in order'}: ${phases.join(', ')}`,
       `each mode a fresh process with its own stack and ${TENANTS} tenants, autocannon ${CONNECTIONS} connections per process in a worker thread of the parent, ${schedule === 'interleaved' ? `${Math.max(1, Math.round(secs / sliceSeconds))} slices of ${sliceSeconds}s per mode and round` : `${secs}s`} after a ${WARMUP_SECONDS}s warm-up`,
     ].join('; '),
