@@ -1,5 +1,5 @@
 import type { SqlDb } from '../event-store/sql/db.ts';
-import { checkSchemaName } from '../event-store/sql/schema.ts';
+import { checkSchemaName, ddlUnderSchemaLock } from '../event-store/sql/schema.ts';
 import type { Meter } from './config.ts';
 
 /**
@@ -39,7 +39,7 @@ export interface NewJob {
 
 export const createBillingTables = async (db: SqlDb, schema: string, instanceId: string) => {
   const s = checkSchemaName(schema);
-  await db.exec(`
+  await db.exec(ddlUnderSchemaLock(s, `
     CREATE SCHEMA IF NOT EXISTS ${s};
     CREATE TABLE IF NOT EXISTS ${s}.billing_jobs (
       id text PRIMARY KEY,
@@ -69,7 +69,7 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
       value numeric NOT NULL,
       reported_at timestamptz NOT NULL DEFAULT now()
     );
-    CREATE INDEX IF NOT EXISTS billing_usage_reports_day ON ${s}.billing_usage_reports (day, tenant_id);`);
+    CREATE INDEX IF NOT EXISTS billing_usage_reports_day ON ${s}.billing_usage_reports (day, tenant_id);`));
   const jobs = `${s}.billing_jobs`;
   const lease = `leased_by = $1, leased_until = now() + interval '5 minutes'`;
   const free = `(j.leased_until IS NULL OR j.leased_until < now())`;

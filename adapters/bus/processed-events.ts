@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { Querier, SqlDb } from '../event-store/sql/db.ts';
-import { checkSchemaName } from '../event-store/sql/schema.ts';
+import { checkSchemaName, ddlUnderSchemaLock } from '../event-store/sql/schema.ts';
 
 /**
  * Effects exactly once on an at-least-once bus: a consumer records the ids of the events it has
@@ -15,14 +15,14 @@ import { checkSchemaName } from '../event-store/sql/schema.ts';
  */
 export const createProcessedEvents = async (db: SqlDb, schema: string) => {
   const s = checkSchemaName(schema);
-  await db.exec(`
+  await db.exec(ddlUnderSchemaLock(s, `
     CREATE SCHEMA IF NOT EXISTS ${s};
     CREATE TABLE IF NOT EXISTS ${s}.processed_events (
       consumer text NOT NULL,
       event_id uuid NOT NULL,
       processed_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (consumer, event_id)
-    );`);
+    );`));
   return {
     /**
      * In one transaction: records which of `events` this consumer has not handled yet and runs

@@ -1,18 +1,18 @@
 import type { CheckpointStore } from '../../domain/ports/checkpoints.ts';
 import type { Querier } from '../event-store/sql/db.ts';
-import { checkSchemaName } from '../event-store/sql/schema.ts';
+import { checkSchemaName, ddlUnderSchemaLock } from '../event-store/sql/schema.ts';
 
 const CONSUMER_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 
 export const createSqlCheckpointStore = async (db: Querier, schema = 'eventlog'): Promise<CheckpointStore> => {
   const s = checkSchemaName(schema);
-  await db.exec(`
+  await db.exec(ddlUnderSchemaLock(s, `
     CREATE SCHEMA IF NOT EXISTS ${s};
     CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
       consumer text PRIMARY KEY,
       position bigint NOT NULL,
       updated_at timestamptz NOT NULL DEFAULT now()
-    );`);
+    );`));
   const check = (consumer: string) => {
     if (!CONSUMER_NAME.test(consumer)) throw new Error(`invalid consumer name: ${consumer}`);
   };

@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { Querier } from '../event-store/sql/db.ts';
-import { checkSchemaName } from '../event-store/sql/schema.ts';
+import { checkSchemaName, ddlUnderSchemaLock } from '../event-store/sql/schema.ts';
 import { errorText } from './delivery.ts';
 
 export interface DeadLetter {
@@ -21,7 +21,7 @@ export interface DeadLetter {
  */
 export const createSqlDeadLetters = async (db: Querier, schema = 'eventlog') => {
   const s = checkSchemaName(schema);
-  await db.exec(`
+  await db.exec(ddlUnderSchemaLock(s, `
     CREATE SCHEMA IF NOT EXISTS ${s};
     CREATE TABLE IF NOT EXISTS ${s}.dead_letters (
       consumer text NOT NULL,
@@ -33,7 +33,7 @@ export const createSqlDeadLetters = async (db: Querier, schema = 'eventlog') => 
       attempts int NOT NULL,
       failed_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (consumer, event_id)
-    );`);
+    );`));
   return {
     async add(consumer: string, event: RecordedEvent, error: unknown, attempts: number): Promise<void> {
       await db.query(

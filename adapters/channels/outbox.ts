@@ -1,5 +1,5 @@
 import type { SqlDb } from '../event-store/sql/db.ts';
-import { checkSchemaName } from '../event-store/sql/schema.ts';
+import { checkSchemaName, ddlUnderSchemaLock } from '../event-store/sql/schema.ts';
 
 /**
  * The delivery worker's record of every send, in PostgreSQL beside the bus checkpoints. A part's send is
@@ -22,7 +22,7 @@ export interface OutboxRow {
 
 export const createOutbox = async (db: SqlDb, schema: string) => {
   const table = `${checkSchemaName(schema)}.bot_outbox`;
-  await db.exec(`
+  await db.exec(ddlUnderSchemaLock(schema, `
     CREATE SCHEMA IF NOT EXISTS ${schema};
     CREATE TABLE IF NOT EXISTS ${table} (
       message_key text PRIMARY KEY,
@@ -34,7 +34,7 @@ export const createOutbox = async (db: SqlDb, schema: string) => {
       state text NOT NULL DEFAULT 'sending',
       updated_at timestamptz NOT NULL DEFAULT now()
     );
-    ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS attempt_by text;`);
+    ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS attempt_by text;`));
   const rowOf = (r: Record<string, unknown>): OutboxRow => ({
     sent: Number(r.sent),
     ids: (r.ids as string[] | null) ?? [],

@@ -1,5 +1,5 @@
 import type { Querier } from '../event-store/sql/db.ts';
-import { checkSchemaName } from '../event-store/sql/schema.ts';
+import { checkSchemaName, ddlUnderSchemaLock } from '../event-store/sql/schema.ts';
 
 /**
  * The saga's durable timers: one row per job (a knight or a tenant's agent VM) that needs
@@ -18,7 +18,7 @@ export interface ClaimedJob {
 export const createJobsTable = async (db: Querier, schema: string, instanceId: string) => {
   const s = checkSchemaName(schema);
   const table = `${s}.provisioning_jobs`;
-  await db.exec(`
+  await db.exec(ddlUnderSchemaLock(s, `
     CREATE SCHEMA IF NOT EXISTS ${s};
     CREATE TABLE IF NOT EXISTS ${table} (
       stream_id text PRIMARY KEY,
@@ -29,7 +29,7 @@ export const createJobsTable = async (db: Querier, schema: string, instanceId: s
       leased_until timestamptz,
       why text
     );
-    CREATE INDEX IF NOT EXISTS provisioning_jobs_due ON ${table} (due_at);`);
+    CREATE INDEX IF NOT EXISTS provisioning_jobs_due ON ${table} (due_at);`));
   const at = (ms: number) => new Date(ms).toISOString();
   return {
     /** Makes the jobs due now (creating their rows): new events arrived for them. */

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { warmComputerName } from '../../domain/provisioning/names.ts';
 import type { VmProvider, VmSize } from '../../domain/ports/vm-provider.ts';
 import type { SqlDb } from '../event-store/sql/db.ts';
-import { checkSchemaName } from '../event-store/sql/schema.ts';
+import { checkSchemaName, ddlUnderSchemaLock } from '../event-store/sql/schema.ts';
 import { warmSteps } from './scripts.ts';
 import type { BridgeSettings } from './scripts.ts';
 
@@ -37,7 +37,7 @@ export const createWarmPool = async (options: WarmPoolOptions) => {
   const table = `${s}.provisioning_pool`;
   const { db, vms, log } = options;
   const pollMs = options.pollMs ?? 500;
-  await db.exec(`
+  await db.exec(ddlUnderSchemaLock(s, `
     CREATE SCHEMA IF NOT EXISTS ${s};
     CREATE TABLE IF NOT EXISTS ${table} (
       name text PRIMARY KEY,
@@ -48,7 +48,7 @@ export const createWarmPool = async (options: WarmPoolOptions) => {
       claimed_by text UNIQUE,
       created_at timestamptz NOT NULL DEFAULT now()
     );
-    ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS warmed_by text, ADD COLUMN IF NOT EXISTS warm_until timestamptz;`);
+    ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS warmed_by text, ADD COLUMN IF NOT EXISTS warm_until timestamptz;`));
   const instanceId = options.instanceId ?? randomUUID();
   /** How long a warm-up may go without renewing its lease before another process takes the computer over. */
   const leaseMs = Math.max(60_000, pollMs * 20);

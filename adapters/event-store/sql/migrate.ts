@@ -18,6 +18,8 @@ export const migrateOnce = async (db: SqlDb, schema: string, lockKey: string, dd
   if (await applied(db)) return;
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [lockKey]);
+    // and the schema's, as every other table set's DDL takes it (ddlUnderSchemaLock): CREATE SCHEMA IF NOT EXISTS races itself
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`schema-ddl:${schema}`]);
     await tx.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; CREATE TABLE IF NOT EXISTS ${schema}.migrations (hash text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());`);
     if ((await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.migrations WHERE hash = $1`, [hash])).rows[0]?.n) return;
     await tx.exec(ddl);

@@ -16,6 +16,15 @@ export const checkSchemaName = (schema: string): string => {
   return schema;
 };
 
+/**
+ * `ddl` (run with `exec`: several statements in one message, so one implicit transaction) behind a
+ * transaction-level advisory lock on `schema`. `CREATE … IF NOT EXISTS` is not safe against itself:
+ * two processes starting at once on an empty database (the roles of a fresh deployment) both see no
+ * schema or table and one fails on the catalog's unique index (`pg_namespace_nspname_index`). Every
+ * table set that creates a schema takes this lock first, so they create it one at a time.
+ */
+export const ddlUnderSchemaLock = (schema: string, ddl: string): string => `SELECT pg_advisory_xact_lock(hashtext('schema-ddl:${checkSchemaName(schema)}'));\n${ddl}`;
+
 export const eventLogMigration = (schema: string): string => {
   const s = checkSchemaName(schema);
   return `
