@@ -23,7 +23,8 @@ export interface OrgoConnection {
 export const connectOrgo = async (
   env: Record<string, string | undefined>,
   log: Logger,
-  options: { simulate: boolean },
+  /** `stateFile`: where a simulated Orgo keeps its computers across restarts (see startOrgoSimulator). */
+  options: { simulate: boolean; stateFile?: string },
 ): Promise<OrgoConnection | undefined> => {
   const config = parseEnv(orgoConfigSchema, env);
   let simulator: OrgoSimulator | undefined;
@@ -31,7 +32,7 @@ export const connectOrgo = async (
   if (!target.apiKey) {
     if (!options.simulate) return undefined;
     const delays = parseEnv(provisioningConfigSchema, env).ORGO_SIMULATOR_DELAYS;
-    simulator = await startOrgoSimulator({ delays });
+    simulator = await startOrgoSimulator({ delays, ...(options.stateFile ? { stateFile: options.stateFile } : {}) });
     target = { baseUrl: simulator.url, apiKey: simulator.apiKey, workspaceId: simulator.workspaceId };
     log.warn({ url: simulator.url }, 'ORGO_API_KEY is not set: knights and agent VMs run on a simulated Orgo (nothing is really created)');
   }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { startHttpServer } from '../adapters/http/server.ts';
 import type { HttpServer } from '../adapters/http/server.ts';
 import type { Config } from './config.ts';
@@ -71,7 +72,8 @@ export const servePlatform = async (
   try {
     const env = typeof options.env === 'function' ? await options.env() : options.env;
     storage = options.storage ? await options.storage() : await openStorage(config, options.role, { master: await loadMasterKeys(config, options.keys), log });
-    orgo = await connectOrgo(env, log, { simulate: options.saga === true });
+    // the embedded default's simulated Orgo keeps its computers beside the data they belong to
+    orgo = await connectOrgo(env, log, { simulate: options.saga === true, stateFile: path.join(config.DATA_DIR, 'orgo-simulator.json') });
     platform = await createPlatform({
       vms: orgo?.vms,
       channels: channelsOf(env, http.url).platforms,

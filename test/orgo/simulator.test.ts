@@ -62,3 +62,55 @@ describe('simulated Orgo', () => {
     expect(((await res.json()) as { workspaces: { id: string }[] }).workspaces.map((w) => w.id)).toContain(sim.workspaceId);
   });
 });
+
+describe('simulated Orgo with a state file (the embedded default keeps its computers across restarts)', () => {
+  it('a restarted simulator still has the workspace and the computers, with their ids and states; deleted ones stay gone', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dir = await mkdtemp(path.join(tmpdir(), 'orgo-sim-'));
+    const stateFile = path.join(dir, 'orgo-simulator.json');
+    try {
+      const first = await startOrgoSimulator({ delays: 'none', stateFile });
+      const client1 = createOrgoClient({ baseUrl: first.url, apiKey: first.apiKey, timeoutMs: 2_000, retryDelaysMs: [] });
+      const kept = await client1.computers.create(first.workspaceId, 'knight-kept', { cpu: 2, ramGb: 4 });
+      const stopped = await client1.computers.create(first.workspaceId, 'knight-stopped', { cpu: 1, ramGb: 4 });
+      await client1.computers.stop(stopped.id);
+      const deleted = await client1.computers.create(first.workspaceId, 'knight-deleted', { cpu: 1, ramGb: 4 });
+      await client1.computers.delete(deleted.id);
+      await first.close();
+
+      const second = await startOrgoSimulator({ delays: 'none', stateFile });
+      const client2 = createOrgoClient({ baseUrl: second.url, apiKey: second.apiKey, timeoutMs: 2_000, retryDelaysMs: [] });
+      try {
+        expect(second.workspaceId).toBe(first.workspaceId);
+        await expect(client2.computers.get(kept.id)).resolves.toMatchObject({ id: kept.id, name: 'knight-kept', status: 'running', cpu: 2 });
+        await expect(client2.computers.get(stopped.id)).resolves.toMatchObject({ status: 'stopped' });
+        await expect(client2.computers.get(deleted.id)).rejects.toMatchObject({ code: 'orgo_not_found' });
+        // it goes on from there: a name still taken is refused, and a new computer is saved too
+        await expect(client2.computers.create(second.workspaceId, 'knight-kept', { cpu: 1, ramGb: 4 })).rejects.toMatchObject({ code: 'orgo_wrong_state' });
+        const later = await client2.computers.create(second.workspaceId, 'knight-later', { cpu: 1, ramGb: 4 });
+        const saved = JSON.parse(await readFile(stateFile, 'utf8')) as { computers: { id: string }[] };
+        expect(saved.computers.map((c) => c.id).sort()).toEqual([kept.id, stopped.id, later.id].sort());
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a state file it cannot read stops it with a message naming the file, not a stack of JSON errors', async () => {
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dir = await mkdtemp(path.join(tmpdir(), 'orgo-sim-'));
+    const stateFile = path.join(dir, 'orgo-simulator.json');
+    try {
+      await writeFile(stateFile, '{"workspaces": [');
+      await expect(startOrgoSimulator({ delays: 'none', stateFile })).rejects.toThrow(`the simulated Orgo's state file ${stateFile} is not readable`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

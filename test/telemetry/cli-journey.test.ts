@@ -14,19 +14,25 @@ describe('the CLI against `npm start` (the embedded default) on the simulated Or
   let dir: string;
   let server: ChildProcess | undefined;
   let url: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ocs-cli-'));
-    server = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'dev'], {
+  let tenantKey = '';
+  /** `npm start` on `dir`; resolves with its API's base URL once it is listening. */
+  const startDev = async (env: Record<string, string> = {}) => {
+    const started = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'dev'], {
       cwd: root,
-      env: { ...inherited(), DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'warn', ORGO_SIMULATOR_DELAYS: 'none' },
+      env: { ...inherited(), DATA_DIR: dir, PORT: '0', LOG_LEVEL: 'warn', ORGO_SIMULATOR_DELAYS: 'none', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    server = started;
     let out = '';
-    server.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    server.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    started.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    started.stderr!.on('data', (c: Buffer) => (out += c.toString()));
     for (const deadline = Date.now() + 180_000; !/api:\s+(http:\/\/\S+)\/api\/v1/.test(out); await new Promise((r) => setTimeout(r, 100)))
-      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`dev did not start:\n${out}`);
-    url = /api:\s+(http:\/\/\S+)\/api\/v1/.exec(out)![1]!;
+      if (Date.now() > deadline || started.exitCode !== null) throw new Error(`dev did not start:\n${out}`);
+    return /api:\s+(http:\/\/\S+)\/api\/v1/.exec(out)![1]!;
+  };
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ocs-cli-'));
+    url = await startDev();
   }, 200_000);
   afterAll(async () => {
     if (server && server.exitCode === null) {
@@ -42,6 +48,7 @@ describe('the CLI against `npm start` (the embedded default) on the simulated Or
     const onboarded = await cli(['onboard', '--url', url, '--name', 'Acme Robots', '--email', 'ops@acme.test', '--tier', 'pro', '--json'], env);
     expect(onboarded.code, onboarded.stderr).toBe(0);
     const tenant = JSON.parse(onboarded.stdout) as { tenant: string; tier: string; apiKey: string };
+    tenantKey = tenant.apiKey;
     expect(tenant).toMatchObject({ tenant: 'acme-robots', tier: 'pro' });
     expect(tenant.apiKey).toMatch(/^ocs_[a-z0-9]{12}_/);
     const me = await fetch(`${url}/api/v1/tenants/me`, { headers: { authorization: `Bearer ${tenant.apiKey}` } });
@@ -89,5 +96,20 @@ describe('the CLI against `npm start` (the embedded default) on the simulated Or
     const verified = await cli(['audit', 'verify', '--tenant', 'acme-robots'], env);
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/^ok: every chain holds/);
+  }, 400_000);
+
+  it('started again on the same folder, the simulated Orgo still has the knight\'s computer: the reconciler finds it and the knight stays running', async () => {
+    // reconcile every second with no grace: a computer missing from the simulator would fail the knight (vm_lost) at once
+    const again = await startDev({ RECONCILE_INTERVAL_SECONDS: '1', RECONCILE_GRACE_SECONDS: '0' });
+    const knights = async () => {
+      const res = await fetch(`${again}/api/v1/knights`, { headers: { authorization: `Bearer ${tenantKey}` } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { items: { status: string; failure: unknown }[] }).items;
+    };
+    // the read model's name for a knight whose OpenClaw runs (deploy-knight printed it as running)
+    expect(await knights()).toEqual([expect.objectContaining({ status: 'provisioned', failure: null })]);
+    // three reconciler passes later, still there
+    await new Promise((r) => setTimeout(r, 3_500));
+    expect(await knights()).toEqual([expect.objectContaining({ status: 'provisioned', failure: null })]);
   }, 400_000);
 });

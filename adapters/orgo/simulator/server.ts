@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createFaults } from './faults.ts';
 import type { ScriptedCommand, SimOperation, StatusFault } from './faults.ts';
 import { createWorld, DOCUMENTED_DELAYS, NO_DELAYS } from './world.ts';
-import type { SimComputer, SimDelays } from './world.ts';
+import type { SimComputer, SimDelays, WorldState } from './world.ts';
 
 export interface SimulatorOptions {
   /** `documented` (the default), `none` for benchmarks, or your own. */
@@ -23,7 +24,38 @@ export interface SimulatorOptions {
   readonly port?: number;
   /** The simulator's clock (epoch ms); tests step it to see every state. */
   readonly now?: () => number;
+  /**
+   * A JSON file that keeps the workspaces and computers across restarts (the embedded default's
+   * DATA_DIR/orgo-simulator.json), so knights and agent VMs the log says exist are still there.
+   * Without it the inventory lives in memory only.
+   */
+  readonly stateFile?: string;
 }
+
+/** The saved inventory, or none when the file does not exist yet. */
+const loadState = (file: string): WorldState | undefined => {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const state = JSON.parse(text) as Partial<WorldState>;
+    if (!Array.isArray(state.workspaces) || !Array.isArray(state.computers)) throw new Error('expected { workspaces, computers }');
+    return state as WorldState;
+  } catch (error) {
+    throw new Error(`the simulated Orgo's state file ${file} is not readable (${(error as Error).message}): remove it to start with no computers`);
+  }
+};
+
+/** Written whole to a temporary file and renamed over the old one: a crash leaves one or the other, never half. */
+const saveState = (file: string, state: WorldState) => {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(state), { mode: 0o600 });
+  renameSync(temporary, file);
+};
 
 export interface RecordedCommand {
   readonly computerId: string;
@@ -67,11 +99,16 @@ const sleep = (ms: number) => (ms > 0 ? new Promise<void>((resolve) => setTimeou
 export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
   const delays: SimDelays =
     options.delays === 'none' ? NO_DELAYS : options.delays === undefined || options.delays === 'documented' ? DOCUMENTED_DELAYS : { ...DOCUMENTED_DELAYS, ...options.delays };
-  const world = createWorld(delays, options.now);
+  const { stateFile } = options;
+  const world = createWorld(delays, options.now, stateFile ? loadState(stateFile) : undefined, () => {
+    if (stateFile) saveState(stateFile, world.state());
+  });
   const faults = createFaults();
   const apiKey = options.apiKey ?? `sk_live_sim_${randomBytes(16).toString('hex')}`;
   const keys = new Map<string, { workspaceId?: string }>([[apiKey, {}]]);
-  const workspace = world.addWorkspace(options.workspaceName ?? 'openclaw-service');
+  const workspaceName = options.workspaceName ?? 'openclaw-service';
+  // a saved inventory keeps its workspace (the platform's computers are in it)
+  const workspace = world.workspaces().find((w) => w.name === workspaceName) ?? world.addWorkspace(workspaceName);
   const commands: RecordedCommand[] = [];
   const calls = new Map<SimOperation, number>();
   let refusals = 0;
@@ -258,10 +295,7 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
     script: (command: ScriptedCommand) => faults.script(command),
     clearFaults: () => faults.clear(),
     /** Makes a computer vanish, as if deleted behind the platform's back. */
-    vanish(id: string) {
-      const c = world.computer(id);
-      if (c) c.gone = true;
-    },
+    vanish: (id: string) => world.vanish(id),
     async close() {
       for (const res of held) res.destroy();
       server.closeAllConnections();

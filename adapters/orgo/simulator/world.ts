@@ -65,9 +65,16 @@ const NEXT: Partial<Record<ComputerStatus, { after: PhaseDelay; to: ComputerStat
   deleting: { after: 'deletingMs', to: 'gone' },
 };
 
-export const createWorld = (delays: SimDelays, now: () => number = Date.now) => {
-  const workspaces = new Map<string, SimWorkspace>();
-  const computers = new Map<string, SimComputer>();
+/** What a world holds: saved by the simulator after each change, and given back to `createWorld` at its next start. */
+export interface WorldState {
+  readonly workspaces: readonly SimWorkspace[];
+  readonly computers: readonly SimComputer[];
+}
+
+/** `saved`: the inventory to start from; `changed`: called after every change a caller made (not after a state's lapse of time). */
+export const createWorld = (delays: SimDelays, now: () => number = Date.now, saved?: WorldState, changed: () => void = () => undefined) => {
+  const workspaces = new Map<string, SimWorkspace>((saved?.workspaces ?? []).map((w) => [w.id, { ...w }]));
+  const computers = new Map<string, SimComputer>((saved?.computers ?? []).map((c) => [c.id, { ...c }]));
 
   const advance = (c: SimComputer): SimComputer => {
     for (;;) {
@@ -88,6 +95,7 @@ export const createWorld = (delays: SimDelays, now: () => number = Date.now) => 
     addWorkspace(name: string, id = `ws-${randomUUID().slice(0, 8)}`): SimWorkspace {
       const workspace = { id, name, createdAt: new Date(now()).toISOString() };
       workspaces.set(id, workspace);
+      changed();
       return workspace;
     },
     workspace: (id: string) => workspaces.get(id),
@@ -95,6 +103,7 @@ export const createWorld = (delays: SimDelays, now: () => number = Date.now) => 
     deleteWorkspace(id: string) {
       workspaces.delete(id);
       for (const c of computers.values()) if (c.workspaceId === id) c.gone = true;
+      changed();
     },
     computer: (id: string) => live(computers.get(id)),
     computersOf: (workspaceId: string) => [...computers.values()].filter((c) => c.workspaceId === workspaceId && live(c)),
@@ -115,13 +124,24 @@ export const createWorld = (delays: SimDelays, now: () => number = Date.now) => 
         gone: false,
       };
       computers.set(id, c);
+      changed();
       return advance(c);
     },
     move(c: SimComputer, status: ComputerStatus) {
       c.status = status;
       c.since = now();
       advance(c);
+      changed();
     },
+    /** Makes a computer vanish, as if deleted behind the platform's back. */
+    vanish(id: string) {
+      const c = live(computers.get(id));
+      if (!c) return;
+      c.gone = true;
+      changed();
+    },
+    /** The workspaces and the computers not gone (a deleting one is kept: it finishes by its clock). */
+    state: (): WorldState => ({ workspaces: [...workspaces.values()], computers: [...computers.values()].filter((c) => !c.gone) }),
     advance,
   };
 };
