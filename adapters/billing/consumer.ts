@@ -85,12 +85,9 @@ export const startBillingConsumer = (deps: { bus: Bus; codec: EventCodec; store:
           break;
         case 'InvoicePaid':
         case 'InvoiceVoided':
-          // a payment (or void) that leaves another failed invoice unpaid keeps the grace period running
-          if (event.data.standing === 'failing') break;
-          await tables.customers.graceEnds(tenantId, null);
-          account(event, { kind: 'reinstate', eventId: event.id });
-          break;
         case 'PaymentFailureCleared':
+          // a payment, a void or a subscription's end that leaves another failed invoice unpaid keeps the grace period running
+          if (event.data.standing === 'failing') break;
           await tables.customers.graceEnds(tenantId, null);
           account(event, { kind: 'reinstate', eventId: event.id });
           break;

@@ -17,19 +17,35 @@ import { tierOfPrice } from './config.ts';
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
 
 const id = z.string().regex(/^[\x21-\x7e]{1,255}$/);
-const customerRef = z.union([id, z.object({ id })]).transform((c) => (typeof c === 'string' ? c : c.id));
+/** An expandable field: Stripe sends the id, or the object when it was expanded. */
+const expandable = z.union([id, z.object({ id })]).transform((c) => (typeof c === 'string' ? c : c.id));
 const subscriptionObject = z.object({
   id,
-  customer: customerRef,
+  customer: expandable,
   status: id,
   items: z.object({ data: z.array(z.object({ price: z.object({ id }) })) }),
 });
-const invoiceObject = z.object({ id, customer: customerRef });
+/**
+ * The subscription an invoice was issued for: `parent.subscription_details.subscription` since
+ * Stripe's API version 2025-03-31 (basil), the top-level `subscription` before; a one-off invoice has neither.
+ */
+const invoiceObject = z
+  .object({
+    id,
+    customer: expandable,
+    parent: z.object({ subscription_details: z.object({ subscription: expandable }).nullable().optional() }).nullable().optional(),
+    subscription: expandable.nullable().optional(),
+  })
+  .transform((invoice) => ({
+    id: invoice.id,
+    customer: invoice.customer,
+    subscriptionId: invoice.parent?.subscription_details?.subscription ?? invoice.subscription ?? null,
+  }));
 const checkoutObject = z.object({
   id,
-  customer: customerRef.nullable(),
+  customer: expandable.nullable(),
   mode: z.string(),
-  subscription: customerRef.nullable(),
+  subscription: expandable.nullable(),
   metadata: z.record(z.string(), z.string()).nullable().optional(),
 });
 
@@ -58,7 +74,15 @@ const mapEvent = (event: Stripe.Event, prices: TierPrices, graceSeconds: number)
       const graceEndsAt = new Date((event.created + graceSeconds) * 1_000).toISOString();
       return {
         customer: invoice.data.customer,
-        command: (at) => ({ type: 'ApplyInvoice', ...mark, invoiceId: invoice.data.id, paid: event.type === 'invoice.paid', graceEndsAt, at }),
+        command: (at) => ({
+          type: 'ApplyInvoice',
+          ...mark,
+          invoiceId: invoice.data.id,
+          subscriptionId: invoice.data.subscriptionId,
+          paid: event.type === 'invoice.paid',
+          graceEndsAt,
+          at,
+        }),
       };
     }
     case 'invoice.voided': {

@@ -14,8 +14,11 @@ export type ApplySubscriptionUpdate = Command<
   'ApplySubscriptionUpdate',
   StripeMark & { subscriptionId: string; status: string; priceId: string | null; tier: Tier | null }
 >;
-/** `graceEndsAt`: when a failure starts the grace period, the tenant is suspended then (ISO-8601, UTC, as the clock writes it). */
-export type ApplyInvoice = Command<'ApplyInvoice', StripeMark & { invoiceId: string; paid: boolean; graceEndsAt: string }>;
+/**
+ * `graceEndsAt`: when a failure starts the grace period, the tenant is suspended then (ISO-8601, UTC, as the clock writes it).
+ * `subscriptionId`: the subscription the invoice was issued for, null for a one-off invoice.
+ */
+export type ApplyInvoice = Command<'ApplyInvoice', StripeMark & { invoiceId: string; subscriptionId: string | null; paid: boolean; graceEndsAt: string }>;
 /** `invoice.voided`: the invoice is cancelled, nobody owes it any more. */
 export type ApplyInvoiceVoided = Command<'ApplyInvoiceVoided', StripeMark & { invoiceId: string }>;
 export type ApplyCheckout = Command<'ApplyCheckout', StripeMark & { sessionId: string; subscriptionId: string; priceId: string; tier: Tier }>;

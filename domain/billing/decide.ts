@@ -3,7 +3,7 @@ import { unreachable } from '../shared/decider.ts';
 import type { Tier } from '../tiers.ts';
 import type * as C from './commands.ts';
 import type { BillingCommand } from './commands.ts';
-import type { BillingEvent } from './events.ts';
+import type { BillingEvent, InvoiceOrigin } from './events.ts';
 import { isNewer } from './state.ts';
 import type { BillingState, OpenAccount, PaymentStanding } from './state.ts';
 
@@ -27,13 +27,26 @@ const recordSubscription = (c: C.RecordSubscription, a: OpenAccount): Events => 
     : [{ type: 'SubscriptionStarted', data: { subscriptionId, priceId, tier, at } }];
 };
 
-/** A subscription that ends or is replaced takes the payment failures with it (see PaymentFailureCleared). */
-const clearFailure = (a: OpenAccount, cause: 'subscription_ended' | 'subscription_replaced', at: string): Events =>
-  a.payment.standing === 'failing' ? [{ type: 'PaymentFailureCleared', data: { invoiceIds: a.payment.unpaid, cause, at } }] : [];
+/** Is a failed invoice of this origin cleared when `subscriptionId` ends? A one-off or another subscription's invoice is still owed. */
+const endsWith = (origin: InvoiceOrigin, subscriptionId: string): boolean =>
+  origin.kind === 'unrecorded' || (origin.kind === 'subscription' && origin.subscriptionId === subscriptionId);
+
+/**
+ * A subscription that ends or is replaced takes its own invoices' payment failures with it (see
+ * PaymentFailureCleared); the standing stays failing while any other failed invoice is unpaid.
+ */
+const clearFailure = (a: OpenAccount, subscriptionId: string, cause: 'subscription_ended' | 'subscription_replaced', at: string): Events => {
+  const p = a.payment;
+  if (p.standing !== 'failing') return [];
+  const invoiceIds = p.unpaid.filter((u) => endsWith(u.origin, subscriptionId)).map((u) => u.invoiceId);
+  if (invoiceIds.length === 0) return [];
+  const standing = invoiceIds.length === p.unpaid.length ? 'good' : 'failing';
+  return [{ type: 'PaymentFailureCleared', data: { invoiceIds, cause, standing, at } }];
+};
 
 const recordEnded = (c: C.RecordSubscriptionEnded, a: OpenAccount): Events =>
   a.subscription?.id === c.subscriptionId
-    ? [{ type: 'SubscriptionEnded', data: { subscriptionId: c.subscriptionId, at: c.at } }, ...clearFailure(a, 'subscription_ended', c.at)]
+    ? [{ type: 'SubscriptionEnded', data: { subscriptionId: c.subscriptionId, at: c.at } }, ...clearFailure(a, c.subscriptionId, 'subscription_ended', c.at)]
     : [];
 
 const applySubscription = (c: C.ApplySubscriptionUpdate, a: OpenAccount): Events => {
@@ -45,18 +58,18 @@ const applySubscription = (c: C.ApplySubscriptionUpdate, a: OpenAccount): Events
   // a subscription that has ended stays ended: an update Stripe sent before it ended, arriving late, says nothing
   if (a.endedSubscriptions.includes(subscriptionId)) return [];
   const synced: BillingEvent = { type: 'StripeSubscriptionSynced', data: { stripeEventId, created, subscriptionId, status, priceId, tier: tierAfter(status, tier), at } };
-  return ENDED_STATUSES.includes(status) ? [synced, ...clearFailure(a, 'subscription_ended', at)] : [synced];
+  return ENDED_STATUSES.includes(status) ? [synced, ...clearFailure(a, subscriptionId, 'subscription_ended', at)] : [synced];
 };
 
 /** Is `invoiceId` one of the failed invoices not settled yet? */
-const isUnpaid = (p: PaymentStanding, invoiceId: string): boolean => p.standing === 'failing' && p.unpaid.includes(invoiceId);
+const isUnpaid = (p: PaymentStanding, invoiceId: string): boolean => p.standing === 'failing' && p.unpaid.some((u) => u.invoiceId === invoiceId);
 
 /** The standing once `invoiceId` is settled (paid or voided): failing while another failed invoice is unpaid. */
 const standingWithout = (p: PaymentStanding, invoiceId: string): 'good' | 'failing' =>
-  p.standing === 'failing' && p.unpaid.some((id) => id !== invoiceId) ? 'failing' : 'good';
+  p.standing === 'failing' && p.unpaid.some((u) => u.invoiceId !== invoiceId) ? 'failing' : 'good';
 
 const applyInvoice = (c: C.ApplyInvoice, a: OpenAccount): Events => {
-  const { stripeEventId, created, invoiceId, at } = c;
+  const { stripeEventId, created, invoiceId, subscriptionId, at } = c;
   const p = a.payment;
   const unpaid = isUnpaid(p, invoiceId);
   // a voided invoice is final at Stripe: its failure, delivered after the void, says nothing
@@ -68,7 +81,8 @@ const applyInvoice = (c: C.ApplyInvoice, a: OpenAccount): Events => {
     return [{ type: 'InvoicePaid', data: { stripeEventId, created, invoiceId, standing: standingWithout(p, invoiceId), at } }];
   }
   const graceEndsAt = a.payment.standing === 'failing' ? a.payment.graceEndsAt : c.graceEndsAt;
-  return [{ type: 'InvoicePaymentFailed', data: { stripeEventId, created, invoiceId, graceEndsAt, at } }];
+  const origin: InvoiceOrigin = subscriptionId === null ? { kind: 'one_off' } : { kind: 'subscription', subscriptionId };
+  return [{ type: 'InvoicePaymentFailed', data: { stripeEventId, created, invoiceId, graceEndsAt, origin, at } }];
 };
 
 /**
@@ -89,7 +103,7 @@ const applyCheckout = (c: C.ApplyCheckout, a: OpenAccount): Events => {
   if (!isNewer(c, a.checkoutMark) || a.subscription?.id === subscriptionId || a.endedSubscriptions.includes(subscriptionId)) return [];
   const replaces = a.subscription?.id ?? null;
   const completed: BillingEvent = { type: 'CheckoutCompleted', data: { stripeEventId, created, sessionId, subscriptionId, priceId, tier, replaces, at } };
-  return replaces === null ? [completed] : [completed, ...clearFailure(a, 'subscription_replaced', at)];
+  return replaces === null ? [completed] : [completed, ...clearFailure(a, replaces, 'subscription_replaced', at)];
 };
 
 const endGrace = (c: C.EndGracePeriod, a: OpenAccount): Events => {

@@ -31,8 +31,20 @@ export type StripeSubscriptionSynced = Event<
   'StripeSubscriptionSynced',
   StripeMark & { subscriptionId: string; status: string; priceId: string | null; tier: Tier | null }
 >;
-/** `invoice.payment_failed`: the tenant is suspended at `graceEndsAt` unless every failed invoice is paid first. */
-export type InvoicePaymentFailed = Event<'InvoicePaymentFailed', StripeMark & { invoiceId: string; graceEndsAt: string }>;
+/**
+ * What an invoice was issued for: a subscription, or nothing (`one_off`). `unrecorded`: a failure
+ * recorded before invoices carried their subscription (InvoicePaymentFailed v1); every subscription
+ * that ended cleared every failure then, so any subscription ending or replaced still clears it.
+ */
+export type InvoiceOrigin =
+  | { readonly kind: 'subscription'; readonly subscriptionId: string }
+  | { readonly kind: 'one_off' }
+  | { readonly kind: 'unrecorded' };
+/**
+ * `invoice.payment_failed`: the tenant is suspended at `graceEndsAt` unless every failed invoice is
+ * paid first. `origin` decides which subscription's end clears the failure (v1 had none: `unrecorded`).
+ */
+export type InvoicePaymentFailed = Event<'InvoicePaymentFailed', StripeMark & { invoiceId: string; graceEndsAt: string; origin: InvoiceOrigin }>;
 /**
  * `invoice.paid`. `standing` is the payment standing it leaves: `good` once no failed invoice is
  * left unpaid (the tenant is reinstated if billing had suspended it), `failing` while another failed
@@ -46,10 +58,16 @@ export type InvoicePaid = Event<'InvoicePaid', StripeMark & { invoiceId: string;
  */
 export type InvoiceVoided = Event<'InvoiceVoided', StripeMark & { invoiceId: string; standing: 'good' | 'failing' }>;
 /**
- * The subscription ended or was replaced by a Checkout while invoices were failing: their failure
- * no longer holds the tenant (it is on the new subscription, or back on `free`), so the standing is good.
+ * A subscription ended or was replaced by a Checkout while some of its invoices were failing
+ * (`invoiceIds`): their failure no longer holds the tenant (it is on the new subscription, or back on
+ * `free`). A failed invoice of something else (a one-off, another subscription) is still owed, so
+ * `standing` is the standing it leaves, as for `InvoicePaid`. v1 had no `standing`: a subscription's
+ * end cleared every failure then, so it reads as `good`.
  */
-export type PaymentFailureCleared = Event<'PaymentFailureCleared', { invoiceIds: readonly string[]; cause: 'subscription_ended' | 'subscription_replaced' }>;
+export type PaymentFailureCleared = Event<
+  'PaymentFailureCleared',
+  { invoiceIds: readonly string[]; cause: 'subscription_ended' | 'subscription_replaced'; standing: 'good' | 'failing' }
+>;
 /** `checkout.session.completed`: the tenant paid for a tier through Checkout; `replaces` is cancelled. */
 export type CheckoutCompleted = Event<
   'CheckoutCompleted',

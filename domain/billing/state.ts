@@ -1,12 +1,18 @@
 import { unreachable } from '../shared/decider.ts';
 import type { Tier } from '../tiers.ts';
-import type { BillingEvent, StripeMark } from './events.ts';
+import type { BillingEvent, InvoiceOrigin, StripeMark } from './events.ts';
 
 export interface Subscription {
   readonly id: string;
   readonly priceId: string | null;
   readonly tier: Tier | null;
   readonly status: string;
+}
+
+/** A failed invoice not settled yet, and what it was issued for (whose end clears it). */
+export interface UnpaidInvoice {
+  readonly invoiceId: string;
+  readonly origin: InvoiceOrigin;
 }
 
 export type PaymentStanding =
@@ -16,7 +22,7 @@ export type PaymentStanding =
       /** The invoice whose failure started the grace period. */
       readonly invoiceId: string;
       /** Every failed invoice not paid yet (the first one included); the standing is good again when none is left. */
-      readonly unpaid: readonly string[];
+      readonly unpaid: readonly UnpaidInvoice[];
       readonly graceEndsAt: string;
       readonly graceEnded: boolean;
     };
@@ -107,14 +113,14 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
       }));
     }
     case 'InvoicePaymentFailed': {
-      const { invoiceId, graceEndsAt } = event.data;
+      const { invoiceId, graceEndsAt, origin } = event.data;
       return onOpen(state, (a) => ({
         ...a,
         paymentMark: newest(event.data, a.paymentMark),
         payment:
           a.payment.standing === 'failing'
-            ? { ...a.payment, unpaid: a.payment.unpaid.includes(invoiceId) ? a.payment.unpaid : [...a.payment.unpaid, invoiceId] }
-            : { standing: 'failing', invoiceId, unpaid: [invoiceId], graceEndsAt, graceEnded: false },
+            ? { ...a.payment, unpaid: a.payment.unpaid.some((u) => u.invoiceId === invoiceId) ? a.payment.unpaid : [...a.payment.unpaid, { invoiceId, origin }] }
+            : { standing: 'failing', invoiceId, unpaid: [{ invoiceId, origin }], graceEndsAt, graceEnded: false },
       }));
     }
     case 'InvoicePaid':
@@ -126,13 +132,21 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
         paymentMark: newest(event.data, a.paymentMark),
         payment:
           standing === 'failing' && a.payment.standing === 'failing'
-            ? { ...a.payment, unpaid: a.payment.unpaid.filter((id) => id !== invoiceId) }
+            ? { ...a.payment, unpaid: a.payment.unpaid.filter((u) => u.invoiceId !== invoiceId) }
             : { standing: 'good' },
         voidedInvoices: voided && !a.voidedInvoices.includes(invoiceId) ? [...a.voidedInvoices, invoiceId].slice(-VOIDED_INVOICES) : a.voidedInvoices,
       }));
     }
-    case 'PaymentFailureCleared':
-      return onOpen(state, (a) => ({ ...a, payment: { standing: 'good' } }));
+    case 'PaymentFailureCleared': {
+      const { invoiceIds, standing } = event.data;
+      return onOpen(state, (a) => ({
+        ...a,
+        payment:
+          standing === 'failing' && a.payment.standing === 'failing'
+            ? { ...a.payment, unpaid: a.payment.unpaid.filter((u) => !invoiceIds.includes(u.invoiceId)) }
+            : { standing: 'good' },
+      }));
+    }
     case 'CheckoutCompleted': {
       const { subscriptionId, priceId, tier, replaces } = event.data;
       const mark = markOf(event.data);

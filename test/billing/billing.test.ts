@@ -27,7 +27,17 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     });
     return eventually(`a subscription of ${tenantId}`, () => [...h.stripe.subscriptions.values()].find((s) => s.customer === customer && s.status !== 'canceled'));
   };
-  const invoice = (customer: string, subscription: string): StripeObject => ({ id: `in_${Math.random().toString(36).slice(2)}`, object: 'invoice', customer, subscription, status: 'open' });
+  /** An invoice as the double's API version sends it: a subscription's names it under `parent`; a one-off (null) has no parent. */
+  const invoice = (customer: string, subscription: string | null): StripeObject => ({
+    id: `in_${Math.random().toString(36).slice(2)}`,
+    object: 'invoice',
+    customer,
+    parent: subscription === null ? null : { type: 'subscription_details', quote_details: null, subscription_details: { subscription, metadata: {} } },
+    status: 'open',
+  });
+  const suspendedByBilling = (tenantId: string) =>
+    eventually(`${tenantId} suspended after the grace period`, async () => ((await h.tenantView(tenantId)).status === 'suspended' ? true : undefined), 20_000);
+  const clearing = async (tenantId: string) => (await h.billingEvents(tenantId)).find((e) => e.type === 'PaymentFailureCleared');
 
   it('a tenant created on a priced tier gets one Stripe customer (name, email, tenant id) and a subscription to that price', async () => {
     const { tenantId } = await h.tenant('pro');
@@ -191,6 +201,41 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     const voidY = await h.stripe.deliver(h.stripe.event('invoice.voided', { ...invoice(customerY, subY.id), id: billY.invoiceId, status: 'void' }, t + 20));
     expect(JSON.parse(voidY.body)).toMatchObject({ received: true, recorded: 1 });
     await eventually('Y reinstated once its failed invoice is voided', async () => ((await h.tenantView(y.tenantId)).status === 'active' ? true : undefined), 20_000);
+  }, 60_000);
+
+  it('a one-off invoice failed: the subscription ending keeps the tenant suspended; paying the one-off reinstates it', async () => {
+    const { tenantId } = await h.tenant('pro');
+    const customer = await h.customerOf(tenantId);
+    const sub = await subscriptionOf(tenantId);
+    const oneOff = invoice(customer, null);
+    const own = invoice(customer, sub.id);
+    expect((await h.stripe.deliver(h.stripe.event('invoice.payment_failed', oneOff, now()))).status).toBe(200);
+    expect((await h.stripe.deliver(h.stripe.event('invoice.payment_failed', own, now() + 1))).status).toBe(200);
+    await suspendedByBilling(tenantId);
+    const deleted = await h.stripe.deliver(h.stripe.event('customer.subscription.deleted', { ...sub, status: 'canceled' }, now() + 2));
+    expect(JSON.parse(deleted.body)).toMatchObject({ received: true, recorded: 2 });
+    // the subscription took its own invoice's failure with it, not the one-off's
+    expect((await clearing(tenantId))?.data).toMatchObject({ invoiceIds: [own.id], cause: 'subscription_ended', standing: 'failing' });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await h.tenantView(tenantId)).status).toBe('suspended');
+    expect(await h.billingState(tenantId)).toMatchObject({ subscription: null, payment: { standing: 'failing', unpaid: [{ invoiceId: oneOff.id }] } });
+    expect((await h.stripe.deliver(h.stripe.event('invoice.paid', { ...oneOff, status: 'paid' }, now() + 3))).status).toBe(200);
+    await eventually('reinstatement once the one-off is paid', async () => ((await h.tenantView(tenantId)).status === 'active' ? true : undefined));
+  }, 60_000);
+
+  it('a subscription\'s own failed invoices (either webhook shape) clear when it ends: the suspended tenant is reinstated', async () => {
+    const { tenantId } = await h.tenant('pro');
+    const customer = await h.customerOf(tenantId);
+    const sub = await subscriptionOf(tenantId);
+    const current = invoice(customer, sub.id);
+    // API versions before 2025-03-31 name the subscription at the top level
+    const older = { ...invoice(customer, null), parent: undefined, subscription: sub.id };
+    expect((await h.stripe.deliver(h.stripe.event('invoice.payment_failed', current, now()))).status).toBe(200);
+    expect((await h.stripe.deliver(h.stripe.event('invoice.payment_failed', older, now() + 1))).status).toBe(200);
+    await suspendedByBilling(tenantId);
+    expect((await h.stripe.deliver(h.stripe.event('customer.subscription.deleted', { ...sub, status: 'canceled' }, now() + 2))).status).toBe(200);
+    await eventually('reinstatement once the subscription ended', async () => ((await h.tenantView(tenantId)).status === 'active' ? true : undefined));
+    expect((await clearing(tenantId))?.data).toMatchObject({ invoiceIds: [current.id, older.id], standing: 'good' });
   }, 60_000);
 
   it('a tenant an operator suspended is not reinstated by a payment', async () => {

@@ -62,6 +62,31 @@ describe('event codec: typed, versioned, encrypted per tenant', () => {
     expect(codec.storedTypes('InvoicePaid')).toEqual(['InvoicePaid', 'InvoicePaid.v2']);
   });
 
+  it('given v1 failures and a v1 clearing stored before failures carried their subscription, when read, then any subscription ending clears them (as decided then)', async () => {
+    const t = uniqueTenant();
+    const failed = (invoiceId: string, created: number) => ({ stripeEventId: `evt_${created}`, created, invoiceId, graceEndsAt: at, at });
+    await store.append(`billing-${t}`, [
+      { id: randomUUID(), type: 'StripeCustomerCreated', data: { customerId: 'cus_1', at }, metadata: meta(t) },
+      { id: randomUUID(), type: 'SubscriptionStarted', data: { subscriptionId: 'sub_1', priceId: 'price_pro', tier: 'pro', at }, metadata: meta(t) },
+      { id: randomUUID(), type: 'InvoicePaymentFailed', data: failed('in_A', 1_780_000_000), metadata: meta(t) },
+      { id: randomUUID(), type: 'InvoicePaymentFailed', data: failed('in_B', 1_780_000_001), metadata: meta(t) },
+    ], 'no_stream');
+    const events = await codec.decodeStream('billing', await store.readStream(`billing-${t}`), 'stored');
+    expect(events[2]).toMatchObject({ type: 'InvoicePaymentFailed', data: { invoiceId: 'in_A', origin: { kind: 'unrecorded' } } });
+    expect(billingDecider.decide({ type: 'RecordSubscriptionEnded', subscriptionId: 'sub_1', at }, fold(billingDecider, events))).toContainEqual({
+      type: 'PaymentFailureCleared',
+      data: { invoiceIds: ['in_A', 'in_B'], cause: 'subscription_ended', standing: 'good', at },
+    });
+    await store.append(`billing-${t}`, [
+      { id: randomUUID(), type: 'PaymentFailureCleared', data: { invoiceIds: ['in_A', 'in_B'], cause: 'subscription_replaced', at }, metadata: meta(t) },
+    ], 'any');
+    const all = await codec.decodeStream('billing', await store.readStream(`billing-${t}`), 'stored');
+    expect(all[4]).toMatchObject({ type: 'PaymentFailureCleared', data: { invoiceIds: ['in_A', 'in_B'], standing: 'good' } });
+    expect(fold(billingDecider, all)).toMatchObject({ payment: { standing: 'good' } });
+    expect(codec.storedTypes('InvoicePaymentFailed')).toEqual(['InvoicePaymentFailed', 'InvoicePaymentFailed.v2']);
+    expect(codec.storedTypes('PaymentFailureCleared')).toEqual(['PaymentFailureCleared', 'PaymentFailureCleared.v2']);
+  });
+
   it('writes the current version under its versioned name with personal fields sealed, and reads them back per mode', async () => {
     const t = uniqueTenant();
     const [stored] = await write('tenant', `tenant-${t}`, [created(t)]);

@@ -12,10 +12,10 @@ const customer: BillingEvent = { type: 'StripeCustomerCreated', data: { customer
 const started: BillingEvent = { type: 'SubscriptionStarted', data: { subscriptionId: 'sub_1', priceId: 'price_pro', tier: 'pro', at } };
 const T0 = 1_780_000_000;
 const failed = (created: number, id = `evt_f${created}`): BillingCommand => ({
-  type: 'ApplyInvoice', stripeEventId: id, created, invoiceId: 'in_1', paid: false, graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
+  type: 'ApplyInvoice', stripeEventId: id, created, invoiceId: 'in_1', subscriptionId: 'sub_1', paid: false, graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
 });
 const paid = (created: number, id = `evt_p${created}`): BillingCommand => ({
-  type: 'ApplyInvoice', stripeEventId: id, created, invoiceId: 'in_1', paid: true, graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
+  type: 'ApplyInvoice', stripeEventId: id, created, invoiceId: 'in_1', subscriptionId: 'sub_1', paid: true, graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
 });
 const subUpdate = (created: number, priceId: string, tier: 'pro' | 'enterprise' | null, status = 'active', id = `evt_s${created}`): BillingCommand => ({
   type: 'ApplySubscriptionUpdate', stripeEventId: id, created, subscriptionId: 'sub_1', status, priceId, tier, at,
@@ -52,7 +52,7 @@ describe('webhooks: repeated and out of order', () => {
   it('a payment failure starts the grace period; its end is decided only once it is over', () => {
     const graceEndsAt = new Date((T0 + 3600) * 1000).toISOString();
     given([customer, started]).when(failed(T0)).then([
-      { type: 'InvoicePaymentFailed', data: { stripeEventId: `evt_f${T0}`, created: T0, invoiceId: 'in_1', graceEndsAt, at } },
+      { type: 'InvoicePaymentFailed', data: { stripeEventId: `evt_f${T0}`, created: T0, invoiceId: 'in_1', graceEndsAt, origin: { kind: 'subscription', subscriptionId: 'sub_1' }, at } },
     ]);
     const failing = [customer, started, ...billingDecider.decide(failed(T0), fold(billingDecider, [customer, started]))];
     given(failing).when({ type: 'EndGracePeriod', at: new Date((T0 + 3599) * 1000).toISOString() }).thenNothing();
@@ -114,8 +114,8 @@ describe('webhooks: repeated and out of order', () => {
 });
 
 describe('a payment failure clears only when that invoice is paid (or its subscription goes)', () => {
-  const invoiceCommand = (invoiceId: string, paidIt: boolean, created: number): BillingCommand => ({
-    type: 'ApplyInvoice', stripeEventId: `evt_${invoiceId}_${paidIt ? 'p' : 'f'}${created}`, created, invoiceId, paid: paidIt,
+  const invoiceCommand = (invoiceId: string, paidIt: boolean, created: number, subscriptionId: string | null = 'sub_1'): BillingCommand => ({
+    type: 'ApplyInvoice', stripeEventId: `evt_${invoiceId}_${paidIt ? 'p' : 'f'}${created}`, created, invoiceId, subscriptionId, paid: paidIt,
     graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
   });
   const failA = invoiceCommand('in_A', false, T0);
@@ -125,16 +125,16 @@ describe('a payment failure clears only when that invoice is paid (or its subscr
     const failing = run([customer, started], [failA]);
     const paidB = given([customer, started, ...billingDecider.decide(failA, fold(billingDecider, [customer, started]))]).when(invoiceCommand('in_B', true, T0 + 10));
     paidB.then([{ type: 'InvoicePaid', data: { stripeEventId: `evt_in_B_p${T0 + 10}`, created: T0 + 10, invoiceId: 'in_B', standing: 'failing', at } }]);
-    expect(failing).toMatchObject({ payment: { standing: 'failing', invoiceId: 'in_A', unpaid: ['in_A'] } });
+    expect(failing).toMatchObject({ payment: { standing: 'failing', invoiceId: 'in_A', unpaid: [{ invoiceId: 'in_A' }] } });
     const afterB = run([customer, started], [failA, invoiceCommand('in_B', true, T0 + 10)]);
-    expect(afterB).toMatchObject({ payment: { standing: 'failing', unpaid: ['in_A'] } });
+    expect(afterB).toMatchObject({ payment: { standing: 'failing', unpaid: [{ invoiceId: 'in_A' }] } });
     expect(billingDecider.decide(graceOver, afterB)).toEqual([{ type: 'GracePeriodEnded', data: { invoiceId: 'in_A', at: graceOver.at } }]);
     expect(run([customer, started], [failA, invoiceCommand('in_B', true, T0 + 10), invoiceCommand('in_A', true, T0 + 20)])).toMatchObject({ payment: { standing: 'good' } });
   });
 
   it('two failed invoices: the standing is good only once both are paid', () => {
     const history = [failA, invoiceCommand('in_B', false, T0 + 5)];
-    expect(run([customer, started], [...history, invoiceCommand('in_A', true, T0 + 10)])).toMatchObject({ payment: { standing: 'failing', unpaid: ['in_B'] } });
+    expect(run([customer, started], [...history, invoiceCommand('in_A', true, T0 + 10)])).toMatchObject({ payment: { standing: 'failing', unpaid: [{ invoiceId: 'in_B' }] } });
     expect(run([customer, started], [...history, invoiceCommand('in_A', true, T0 + 10), invoiceCommand('in_B', true, T0 + 11)])).toMatchObject({ payment: { standing: 'good' } });
   });
 
@@ -149,20 +149,81 @@ describe('a payment failure clears only when that invoice is paid (or its subscr
     const failing = [customer, started, ...billingDecider.decide(failA, fold(billingDecider, [customer, started]))];
     given(failing).when({ type: 'RecordSubscriptionEnded', subscriptionId: 'sub_1', at }).then([
       { type: 'SubscriptionEnded', data: { subscriptionId: 'sub_1', at } },
-      { type: 'PaymentFailureCleared', data: { invoiceIds: ['in_A'], cause: 'subscription_ended', at } },
+      { type: 'PaymentFailureCleared', data: { invoiceIds: ['in_A'], cause: 'subscription_ended', standing: 'good', at } },
     ]);
     expect(run(failing, [subUpdate(T0 + 1, 'price_pro', 'pro', 'canceled')])).toMatchObject({ payment: { standing: 'good' }, subscription: null });
     const checkout: BillingCommand = { type: 'ApplyCheckout', stripeEventId: 'evt_c', created: T0 + 1, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', at };
     given(failing).when(checkout).then([
       { type: 'CheckoutCompleted', data: { stripeEventId: 'evt_c', created: T0 + 1, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', replaces: 'sub_1', at } },
-      { type: 'PaymentFailureCleared', data: { invoiceIds: ['in_A'], cause: 'subscription_replaced', at } },
+      { type: 'PaymentFailureCleared', data: { invoiceIds: ['in_A'], cause: 'subscription_replaced', standing: 'good', at } },
     ]);
     // in good standing, ending a subscription records no clearing
     given([customer, started]).when({ type: 'RecordSubscriptionEnded', subscriptionId: 'sub_1', at }).then([{ type: 'SubscriptionEnded', data: { subscriptionId: 'sub_1', at } }]);
   });
 
+  it('a one-off invoice failed: the subscription ending clears only its own invoices, the tenant stays failing until the one-off is paid', () => {
+    const failOneOff = invoiceCommand('in_X', false, T0 + 1, null);
+    const failing = run([customer, started], [failA, failOneOff]);
+    const end: BillingCommand = { type: 'RecordSubscriptionEnded', subscriptionId: 'sub_1', at };
+    expect(billingDecider.decide(end, failing)).toEqual([
+      { type: 'SubscriptionEnded', data: { subscriptionId: 'sub_1', at } },
+      { type: 'PaymentFailureCleared', data: { invoiceIds: ['in_A'], cause: 'subscription_ended', standing: 'failing', at } },
+    ]);
+    const ended = run([customer, started], [failA, failOneOff, end]);
+    expect(ended).toMatchObject({ subscription: null, payment: { standing: 'failing', unpaid: [{ invoiceId: 'in_X', origin: { kind: 'one_off' } }] } });
+    // the grace period still ends: the tenant is suspended for the one-off
+    expect(billingDecider.decide(graceOver, ended)).toMatchObject([{ type: 'GracePeriodEnded' }]);
+    const suspended = run([customer, started], [failA, failOneOff, end, graceOver]);
+    expect(billingDecider.decide(invoiceCommand('in_X', true, T0 + 4000, null), suspended)).toEqual([
+      { type: 'InvoicePaid', data: { stripeEventId: `evt_in_X_p${T0 + 4000}`, created: T0 + 4000, invoiceId: 'in_X', standing: 'good', at } },
+    ]);
+  });
+
+  it('only a one-off failed: the subscription deleted at Stripe, ended by us or replaced by Checkout clears nothing', () => {
+    const failing = run([customer, started], [invoiceCommand('in_X', false, T0, null)]);
+    expect(billingDecider.decide({ type: 'RecordSubscriptionEnded', subscriptionId: 'sub_1', at }, failing)).toEqual([{ type: 'SubscriptionEnded', data: { subscriptionId: 'sub_1', at } }]);
+    expect(billingDecider.decide(subUpdate(T0 + 1, 'price_pro', 'pro', 'canceled'), failing)).toMatchObject([{ type: 'StripeSubscriptionSynced' }]);
+    expect(run([customer, started], [invoiceCommand('in_X', false, T0, null), subUpdate(T0 + 1, 'price_pro', 'pro', 'canceled')])).toMatchObject({
+      subscription: null,
+      payment: { standing: 'failing', unpaid: [{ invoiceId: 'in_X' }] },
+    });
+    const checkout: BillingCommand = { type: 'ApplyCheckout', stripeEventId: 'evt_c', created: T0 + 1, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', at };
+    expect(billingDecider.decide(checkout, failing)).toMatchObject([{ type: 'CheckoutCompleted' }]);
+  });
+
+  it('a failed invoice of another subscription (the one a Checkout replaced) is not cleared when the current one ends', () => {
+    const checkout: BillingCommand = { type: 'ApplyCheckout', stripeEventId: 'evt_c', created: T0, sessionId: 'cs_1', subscriptionId: 'sub_2', priceId: 'price_ent', tier: 'enterprise', at };
+    // the replaced subscription's last invoice fails after the Checkout, then the new subscription fails too
+    const hooks = [checkout, invoiceCommand('in_A', false, T0 + 1, 'sub_1'), invoiceCommand('in_B', false, T0 + 2, 'sub_2')];
+    const failing = run([customer, started], hooks);
+    const deleted: BillingCommand = { type: 'ApplySubscriptionUpdate', stripeEventId: 'evt_d', created: T0 + 3, subscriptionId: 'sub_2', status: 'canceled', priceId: 'price_ent', tier: 'enterprise', at };
+    expect(billingDecider.decide(deleted, failing)).toMatchObject([
+      { type: 'StripeSubscriptionSynced' },
+      { type: 'PaymentFailureCleared', data: { invoiceIds: ['in_B'], cause: 'subscription_ended', standing: 'failing' } },
+    ]);
+    expect(run([customer, started], [...hooks, deleted])).toMatchObject({ payment: { standing: 'failing', unpaid: [{ invoiceId: 'in_A' }] } });
+  });
+
+  it('a failure recorded before invoices carried their subscription (v1) is still cleared by a subscription ending, as it was', () => {
+    const failedV1: BillingEvent = {
+      type: 'InvoicePaymentFailed',
+      data: { stripeEventId: 'evt_1', created: T0, invoiceId: 'in_A', graceEndsAt: new Date((T0 + 3600) * 1000).toISOString(), origin: { kind: 'unrecorded' }, at },
+    };
+    const history = [customer, started, failedV1, ...billingDecider.decide(invoiceCommand('in_X', false, T0 + 1, null), fold(billingDecider, [customer, started, failedV1]))];
+    given(history).when({ type: 'RecordSubscriptionEnded', subscriptionId: 'sub_1', at }).then([
+      { type: 'SubscriptionEnded', data: { subscriptionId: 'sub_1', at } },
+      { type: 'PaymentFailureCleared', data: { invoiceIds: ['in_A'], cause: 'subscription_ended', standing: 'failing', at } },
+    ]);
+    // PaymentFailureCleared v1 upcasts to standing 'good' (see the codec test): it cleared every failure
+    const clearedV1: BillingEvent = { type: 'PaymentFailureCleared', data: { invoiceIds: ['in_A'], cause: 'subscription_ended', standing: 'good', at } };
+    expect(fold(billingDecider, [...history, clearedV1])).toMatchObject({ payment: { standing: 'good' } });
+  });
+
   it('a history recorded before invoices were tracked one by one reads as it was decided: any paid invoice cleared', () => {
-    const failedA: BillingEvent = { type: 'InvoicePaymentFailed', data: { stripeEventId: 'evt_1', created: T0, invoiceId: 'in_A', graceEndsAt: new Date((T0 + 3600) * 1000).toISOString(), at } };
+    const failedA: BillingEvent = {
+      type: 'InvoicePaymentFailed',
+      data: { stripeEventId: 'evt_1', created: T0, invoiceId: 'in_A', graceEndsAt: new Date((T0 + 3600) * 1000).toISOString(), origin: { kind: 'unrecorded' }, at },
+    };
     // InvoicePaid v1 upcasts to standing 'good' (see the codec test)
     const paidBv1: BillingEvent = { type: 'InvoicePaid', data: { stripeEventId: 'evt_2', created: T0 + 1, invoiceId: 'in_B', standing: 'good', at } };
     expect(fold(billingDecider, [customer, started, failedA, paidBv1])).toMatchObject({ payment: { standing: 'good' } });
@@ -171,7 +232,7 @@ describe('a payment failure clears only when that invoice is paid (or its subscr
 
 describe('invoice.voided: nobody owes the invoice, so its failure clears as a payment would', () => {
   const invoiceCommand = (invoiceId: string, paidIt: boolean, created: number): BillingCommand => ({
-    type: 'ApplyInvoice', stripeEventId: `evt_${invoiceId}_${paidIt ? 'p' : 'f'}${created}`, created, invoiceId, paid: paidIt,
+    type: 'ApplyInvoice', stripeEventId: `evt_${invoiceId}_${paidIt ? 'p' : 'f'}${created}`, created, invoiceId, subscriptionId: 'sub_1', paid: paidIt,
     graceEndsAt: new Date((created + 3600) * 1000).toISOString(), at,
   });
   const voided = (invoiceId: string, created: number, id = `evt_${invoiceId}_v${created}`): BillingCommand => ({ type: 'ApplyInvoiceVoided', stripeEventId: id, created, invoiceId, at });
@@ -197,9 +258,9 @@ describe('invoice.voided: nobody owes the invoice, so its failure clears as a pa
 
   it('another failed invoice still unpaid keeps the failure; a void of another invoice clears nothing', () => {
     const two = [failA, invoiceCommand('in_B', false, T0 + 1)];
-    expect(run([customer, started], [...two, voided('in_A', T0 + 2)])).toMatchObject({ payment: { standing: 'failing', unpaid: ['in_B'] } });
+    expect(run([customer, started], [...two, voided('in_A', T0 + 2)])).toMatchObject({ payment: { standing: 'failing', unpaid: [{ invoiceId: 'in_B' }] } });
     const otherVoided = run([customer, started], [failA, voided('in_C', T0 + 2)]);
-    expect(otherVoided).toMatchObject({ payment: { standing: 'failing', unpaid: ['in_A'] } });
+    expect(otherVoided).toMatchObject({ payment: { standing: 'failing', unpaid: [{ invoiceId: 'in_A' }] } });
     expect(billingDecider.decide(graceOver, otherVoided)).toEqual([{ type: 'GracePeriodEnded', data: { invoiceId: 'in_A', at: graceOver.at } }]);
   });
 
