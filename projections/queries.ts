@@ -65,6 +65,24 @@ const decodeCursor = (cursor: string | undefined): string | undefined => {
   return value;
 };
 
+/**
+ * A cursor over the API keys' order, created time then key id: the last key of a page, its time to
+ * the microsecond as PostgreSQL keeps it (a millisecond Date would land before that key and repeat it).
+ */
+const apiKeyCursor = {
+  encode: (r: { at: string; key_id: string }) => `${r.at} ${r.key_id}`,
+  decode(cursor: string | undefined): { at: string; keyId: string } | undefined {
+    if (cursor === undefined) return undefined;
+    const value = /^[A-Za-z0-9_-]{1,512}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+    const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{6}Z) ([\x21-\x7e]{1,512})$/.exec(value);
+    const seconds = match?.[1] ?? '';
+    // a 30 February or a year 0 would be a database error (a 500), not a bad cursor
+    const real = !seconds.startsWith('0000') && !Number.isNaN(Date.parse(`${seconds}Z`)) && new Date(`${seconds}Z`).toISOString().startsWith(seconds);
+    if (!match || !real) throw domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
+    return { at: `${seconds}${match[2]!}`, keyId: match[3]! };
+  },
+};
+
 const pageOf = <Row, View>(rows: Row[], limit: number, view: (r: Row) => View, cursorOf: (r: Row) => string | number): Page<View> => ({
   items: rows.slice(0, limit).map(view),
   next: rows.length > limit ? encodeCursor(cursorOf(rows[limit - 1]!)) : null,
@@ -122,9 +140,15 @@ export const tenantReads = (schema: string, run: Run, reveal: Reveal): TenantRea
         createdAt: iso(r.created_at)!, updatedAt: iso(r.updated_at)!,
       };
     },
-    async apiKeys() {
-      const rows = await run(db.selectFrom('api_keys').select(['key_id', 'scope', 'label', 'created_at', 'revoked_at']).orderBy('created_at').compile());
-      return rows.map((r): ApiKeyView => ({ keyId: r.key_id, scope: r.scope as ApiKeyView['scope'], label: r.label, createdAt: iso(r.created_at)!, revokedAt: iso(r.revoked_at) }));
+    async apiKeys(page) {
+      const after = apiKeyCursor.decode(page.cursor);
+      const at = sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+      // oldest first, ties broken by id: a key added while paging comes after the keys already seen
+      let q = db.selectFrom('api_keys').select(['key_id', 'scope', 'label', 'created_at', 'revoked_at']).select(at.as('at')).orderBy('created_at').orderBy('key_id').limit(page.limit + 1);
+      if (after !== undefined) q = q.where(sql<boolean>`(created_at, key_id) > (${after.at}::timestamptz, ${after.keyId})`);
+      return pageOf(await run(q.compile()), page.limit, (r): ApiKeyView => ({
+        keyId: r.key_id, scope: r.scope as ApiKeyView['scope'], label: r.label, createdAt: iso(r.created_at)!, revokedAt: iso(r.revoked_at),
+      }), apiKeyCursor.encode);
     },
     async conversations(page: PageRequest) {
       const after = decodeCursor(page.cursor);

@@ -104,7 +104,8 @@ export interface UsageView {
 
 export interface TenantReads {
   tenant(): Promise<TenantView | undefined>;
-  apiKeys(): Promise<ApiKeyView[]>;
+  /** Oldest first, then by key id; never a secret or a hash. */
+  apiKeys(page: PageRequest): Promise<Page<ApiKeyView>>;
   conversations(page: PageRequest): Promise<Page<ConversationView>>;
   conversation(conversationId: string): Promise<ConversationView | undefined>;
   messages(conversationId: string, page: PageRequest): Promise<Page<MessageView>>;

@@ -49,6 +49,8 @@ describe('OpenAPI 3.1 document', () => {
     expect(knights['x-scopes']).toEqual(['tenant']);
     const messages = doc.paths['/conversations/{conversationId}/messages']!.get!;
     expect(messages.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(['path:conversationId', 'query:limit', 'query:cursor', 'query:minPosition']);
+    for (const list of ['/conversations', '/knights', '/api-keys', '/tenants'])
+      expect([list, doc.paths[list]!.get!.parameters!.map((p) => `${p.in}:${p.name}`)]).toEqual([list, ['query:limit', 'query:cursor', 'query:minPosition']]);
     expect(JSON.stringify(doc.paths['/tenants']!.post!.requestBody)).toContain('"slug"');
   });
 

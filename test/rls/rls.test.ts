@@ -180,9 +180,9 @@ describe('row-level security on the read models (PostgreSQL)', () => {
   it('through the real read side: a tenant with no rows sees nothing, and each tenant sees its own', async () => {
     const reads = h.platform.reads;
     const nobody = await reads.forTenant(asTenantId('nobody-here'), async (r) => ({
-      tenant: await r.tenant(), keys: await r.apiKeys(), conversations: await r.conversations({ limit: 100 }), knights: await r.knights({ limit: 100 }),
+      tenant: await r.tenant(), keys: await r.apiKeys({ limit: 100 }), conversations: await r.conversations({ limit: 100 }), knights: await r.knights({ limit: 100 }),
     }));
-    expect(nobody).toEqual({ tenant: undefined, keys: [], conversations: { items: [], next: null }, knights: { items: [], next: null } });
+    expect(nobody).toEqual({ tenant: undefined, keys: { items: [], next: null }, conversations: { items: [], next: null }, knights: { items: [], next: null } });
     expect(await reads.forTenant(asTenantId('nobody-here'), (r) => r.overview('2026-01-01', 50))).toEqual({
       tier: undefined, usage: { messagesToday: 0, activeKnights: 0, knightMinutes: 0 }, knights: [],
     });

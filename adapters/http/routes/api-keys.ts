@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { apiKeyIdFrom, issueApiKey, issueApiKeyInput, revokeApiKey } from '../../../commands/tenants/api-keys.ts';
-import { defineRoute, freshnessQuery, keyIdParam, positioned, tenantIdParam } from './route.ts';
+import { defineRoute, keyIdParam, pagedQuery, positioned, tenantIdParam } from './route.ts';
 import type { RouteContext, RouteReply } from './route.ts';
 
 const tag = 'api-keys';
@@ -27,9 +27,11 @@ export const apiKeyRoutes = [
     handle: issue,
   }),
   defineRoute({
-    method: 'get', path: '/api-keys', tag, summary: "The tenant's API keys (never their secrets or hashes)",
-    scopes: ['tenant', 'auditor'], tenant: 'credential', query: freshnessQuery, status: 200,
-    handle: async ({ deps, tenantId }) => ({ body: { items: await deps.reads.forTenant(tenantId, (r) => r.apiKeys()) } }),
+    method: 'get', path: '/api-keys', tag, summary: "The tenant's API keys, oldest first, revoked ones included (never their secrets or hashes)",
+    scopes: ['tenant', 'auditor'], tenant: 'credential', query: pagedQuery, status: 200,
+    handle: async ({ deps, tenantId, query }) => ({
+      body: await deps.reads.forTenant(tenantId, (r) => r.apiKeys({ limit: query.limit, cursor: query.cursor })),
+    }),
   }),
   defineRoute({
     method: 'delete', path: '/api-keys/:keyId', tag, summary: 'Revoke an API key; tokens made from it stop working',
