@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrgoClient } from '../../adapters/orgo/client.ts';
 import type { OrgoClient } from '../../adapters/orgo/client.ts';
@@ -64,13 +67,18 @@ describe('simulated Orgo', () => {
 });
 
 describe('simulated Orgo with a state file (the embedded default keeps its computers across restarts)', () => {
-  it('a restarted simulator still has the workspace and the computers, with their ids and states; deleted ones stay gone', async () => {
-    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
+  /** Runs `use` with a state file path in a fresh folder, removed after. */
+  const withStateFile = async (use: (stateFile: string) => Promise<void>) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'orgo-sim-'));
-    const stateFile = path.join(dir, 'orgo-simulator.json');
     try {
+      await use(path.join(dir, 'orgo-simulator.json'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('a restarted simulator still has the workspace and the computers, with their ids and states; deleted ones stay gone', () =>
+    withStateFile(async (stateFile) => {
       const first = await startOrgoSimulator({ delays: 'none', stateFile });
       const client1 = createOrgoClient({ baseUrl: first.url, apiKey: first.apiKey, timeoutMs: 2_000, retryDelaysMs: [] });
       const kept = await client1.computers.create(first.workspaceId, 'knight-kept', { cpu: 2, ramGb: 4 });
@@ -95,22 +103,11 @@ describe('simulated Orgo with a state file (the embedded default keeps its compu
       } finally {
         await second.close();
       }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('a state file it cannot read stops it with a message naming the file, not a stack of JSON errors', async () => {
-    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
-    const dir = await mkdtemp(path.join(tmpdir(), 'orgo-sim-'));
-    const stateFile = path.join(dir, 'orgo-simulator.json');
-    try {
+  it('a state file it cannot read stops it with a message naming the file, not a stack of JSON errors', () =>
+    withStateFile(async (stateFile) => {
       await writeFile(stateFile, '{"workspaces": [');
       await expect(startOrgoSimulator({ delays: 'none', stateFile })).rejects.toThrow(`the simulated Orgo's state file ${stateFile} is not readable`);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
