@@ -143,8 +143,11 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
         if (state.status !== 'open' || state.payment.standing !== 'good') return;
         if (profile.status !== 'suspended' || profile.suspendedReason !== PAYMENT_SUSPENSION_REASON) return;
         await tenantCommand(tenantId, { type: 'ReinstateTenant', at: at() }, payload.eventId);
-        // a tier Stripe reported while the tenant was suspended is applied now
-        const tier = state.subscription?.tier;
+        // A tier Stripe reported while the tenant was suspended (refused then) is applied now: the live
+        // subscription's, or `free` when its subscription is over (Stripe deleting it at the end of
+        // dunning clears its failures and reinstates the tenant: it must not keep the paid tier).
+        // An account that never had a subscription keeps the tier it has (an operator's choice).
+        const tier = state.subscription ? state.subscription.tier : state.endedSubscriptions.length > 0 ? 'free' : null;
         if (tier) await tenantCommand(tenantId, { type: 'ChangeTenantTier', tier, at: at() }, `${payload.eventId}:tier`);
         return;
       }

@@ -236,6 +236,8 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     expect((await h.stripe.deliver(h.stripe.event('customer.subscription.deleted', { ...sub, status: 'canceled' }, now() + 2))).status).toBe(200);
     await eventually('reinstatement once the subscription ended', async () => ((await h.tenantView(tenantId)).status === 'active' ? true : undefined));
     expect((await clearing(tenantId))?.data).toMatchObject({ invoiceIds: [current.id, older.id], standing: 'good' });
+    // the move to free Stripe reported while it was suspended applies now: no paid tier without a subscription
+    await eventually('the tier Stripe left it on', async () => ((await h.tenantView(tenantId)).tier === 'free' ? true : undefined));
   }, 60_000);
 
   it('a tenant an operator suspended is not reinstated by a payment', async () => {
