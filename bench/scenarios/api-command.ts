@@ -266,10 +266,10 @@ export const apiCommandTracingBench = async (url: string): Promise<BenchResult> 
           const order = k % 2 === 0 ? servers : [...servers].reverse();
           const rate: Record<string, number> = {};
           for (const one of order) {
-            const before = one.on ? totals.on : totals.off;
-            const [ok, duration] = [before.ok, before.duration];
+            const total = one.on ? totals.on : totals.off;
+            const [ok, duration] = [total.ok, total.duration];
             phases.push(await measure([one], sliceSeconds));
-            rate[one.on ? 'on' : 'off'] = (before.ok - ok) / (before.duration - duration);
+            rate[one.on ? 'on' : 'off'] = (total.ok - ok) / (total.duration - duration);
           }
           sliceRatios.push(rate.on! / rate.off!);
         }
