@@ -48,20 +48,24 @@ const usageOf = (row: { messages?: number | null; n?: number | null; m?: number 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
 
 const encodeCursor = (value: string | number) => Buffer.from(String(value)).toString('base64url');
+const invalidCursor = () => domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
+/** The text a cursor carries: base64url of at most `maxLength` characters, else '' (which no decoder takes). */
+const cursorText = (cursor: string, maxLength: number): string =>
+  cursor.length <= maxLength && /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+
 /** A cursor over a decimal place in the history (see the messages projection). */
 const decodeDecimalCursor = (cursor: string | undefined): string | undefined => {
   if (cursor === undefined) return undefined;
-  const value = /^[A-Za-z0-9_-]{1,300}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
-  if (!/^\d{1,19}(\.\d{1,200})?$/.test(value)) throw domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
+  const value = cursorText(cursor, 300);
+  if (!/^\d{1,19}(\.\d{1,200})?$/.test(value)) throw invalidCursor();
   return value;
 };
 
 const decodeCursor = (cursor: string | undefined): string | undefined => {
   if (cursor === undefined) return undefined;
-  const value = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+  const value = cursorText(cursor, 40);
   // a position column is int8: a larger number would be a database error (a 500), not a bad cursor
-  if (!/^\d{1,19}$/.test(value) || BigInt(value) > 9_223_372_036_854_775_807n)
-    throw domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
+  if (!/^\d{1,19}$/.test(value) || BigInt(value) > 9_223_372_036_854_775_807n) throw invalidCursor();
   return value;
 };
 
@@ -73,12 +77,11 @@ const apiKeyCursor = {
   encode: (r: { at: string; key_id: string }) => `${r.at} ${r.key_id}`,
   decode(cursor: string | undefined): { at: string; keyId: string } | undefined {
     if (cursor === undefined) return undefined;
-    const value = /^[A-Za-z0-9_-]{1,512}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
-    const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{6}Z) ([\x21-\x7e]{1,512})$/.exec(value);
+    const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{6}Z) ([\x21-\x7e]{1,512})$/.exec(cursorText(cursor, 512));
     const seconds = match?.[1] ?? '';
     // a 30 February or a year 0 would be a database error (a 500), not a bad cursor
     const real = !seconds.startsWith('0000') && !Number.isNaN(Date.parse(`${seconds}Z`)) && new Date(`${seconds}Z`).toISOString().startsWith(seconds);
-    if (!match || !real) throw domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
+    if (!match || !real) throw invalidCursor();
     return { at: `${seconds}${match[2]!}`, keyId: match[3]! };
   },
 };

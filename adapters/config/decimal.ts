@@ -12,9 +12,6 @@ const FRACTION = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/;
 
 const range = (min: number, max: number | undefined) => (max === undefined ? `of at least ${min}` : `${min}–${max}`);
 
-/** Is `text` an integer from `min` to `max` in decimal digits without leading zeros (a port in a list, a count in a pair)? */
-export const isDecimalIntIn = (text: string, min: number, max: number): boolean => INTEGER.test(text) && Number(text) >= min && Number(text) <= max;
-
 /**
  * An integer from `min` to `max` (no max: any safe integer from `min`), in decimal digits without
  * leading zeros; a leading `-` only when `min` is negative. `what` names the setting in the message.
@@ -38,3 +35,6 @@ export const decimalNumber = (min: number, max: number, what?: string) => {
     .transform(Number)
     .pipe(z.number({ error: expects }).min(min, expects).max(max, expects));
 };
+
+/** Is `text` what `decimalInt(min, max)` takes (a port in a list, a count in a pair)? */
+export const isDecimalIntIn = (text: string, min: number, max: number): boolean => decimalInt(min, max).safeParse(text).success;

@@ -37,6 +37,8 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
   });
   const suspendedByBilling = (tenantId: string) =>
     eventually(`${tenantId} suspended after the grace period`, async () => ((await h.tenantView(tenantId)).status === 'suspended' ? true : undefined), 20_000);
+  const reinstated = (tenantId: string, what: string) =>
+    eventually(what, async () => ((await h.tenantView(tenantId)).status === 'active' ? true : undefined));
   const clearing = async (tenantId: string) => (await h.billingEvents(tenantId)).find((e) => e.type === 'PaymentFailureCleared');
 
   it('a tenant created on a priced tier gets one Stripe customer (name, email, tenant id) and a subscription to that price', async () => {
@@ -151,7 +153,7 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     expect((await h.billingEvents(tenantId)).map((e) => e.type)).toContain('GracePeriodEnded');
     const paid = h.stripe.event('invoice.paid', { ...bill, status: 'paid' }, now() + 1);
     expect((await h.stripe.deliver(paid)).status).toBe(200);
-    await eventually('reinstatement', async () => ((await h.tenantView(tenantId)).status === 'active' ? true : undefined));
+    await reinstated(tenantId, 'reinstatement');
   }, 60_000);
 
   it('another invoice paid does not lift a payment failure: the grace period still ends; paying the failed invoice reinstates', async () => {
@@ -170,7 +172,7 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     const paidB = (await h.billingEvents(tenantId)).find((e) => e.type === 'InvoicePaid');
     expect(paidB?.data).toMatchObject({ invoiceId: billB.id, standing: 'failing' });
     expect((await h.stripe.deliver(h.stripe.event('invoice.paid', { ...billA, status: 'paid' }, now() + 2))).status).toBe(200);
-    await eventually('reinstatement once A is paid', async () => ((await h.tenantView(tenantId)).status === 'active' ? true : undefined));
+    await reinstated(tenantId, 'reinstatement once A is paid');
   }, 60_000);
 
   it('invoice.voided clears that invoice\'s failure: no suspension when the grace period ends; a suspended tenant is reinstated', async () => {
@@ -200,7 +202,7 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     const billY = (await h.billingEvents(y.tenantId)).find((e) => e.type === 'InvoicePaymentFailed')!.data as { invoiceId: string };
     const voidY = await h.stripe.deliver(h.stripe.event('invoice.voided', { ...invoice(customerY, subY.id), id: billY.invoiceId, status: 'void' }, t + 20));
     expect(JSON.parse(voidY.body)).toMatchObject({ received: true, recorded: 1 });
-    await eventually('Y reinstated once its failed invoice is voided', async () => ((await h.tenantView(y.tenantId)).status === 'active' ? true : undefined), 20_000);
+    await reinstated(y.tenantId, 'Y reinstated once its failed invoice is voided');
   }, 60_000);
 
   it('a one-off invoice failed: the subscription ending keeps the tenant suspended; paying the one-off reinstates it', async () => {
@@ -220,7 +222,7 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     expect((await h.tenantView(tenantId)).status).toBe('suspended');
     expect(await h.billingState(tenantId)).toMatchObject({ subscription: null, payment: { standing: 'failing', unpaid: [{ invoiceId: oneOff.id }] } });
     expect((await h.stripe.deliver(h.stripe.event('invoice.paid', { ...oneOff, status: 'paid' }, now() + 3))).status).toBe(200);
-    await eventually('reinstatement once the one-off is paid', async () => ((await h.tenantView(tenantId)).status === 'active' ? true : undefined));
+    await reinstated(tenantId, 'reinstatement once the one-off is paid');
   }, 60_000);
 
   it('a subscription\'s own failed invoices (either webhook shape) clear when it ends: the suspended tenant is reinstated', async () => {
@@ -234,7 +236,7 @@ describe('billing with Stripe (the double, the real stripe client, PostgreSQL, H
     expect((await h.stripe.deliver(h.stripe.event('invoice.payment_failed', older, now() + 1))).status).toBe(200);
     await suspendedByBilling(tenantId);
     expect((await h.stripe.deliver(h.stripe.event('customer.subscription.deleted', { ...sub, status: 'canceled' }, now() + 2))).status).toBe(200);
-    await eventually('reinstatement once the subscription ended', async () => ((await h.tenantView(tenantId)).status === 'active' ? true : undefined));
+    await reinstated(tenantId, 'reinstatement once the subscription ended');
     expect((await clearing(tenantId))?.data).toMatchObject({ invoiceIds: [current.id, older.id], standing: 'good' });
     // the move to free Stripe reported while it was suspended applies now: no paid tier without a subscription
     await eventually('the tier Stripe left it on', async () => ((await h.tenantView(tenantId)).tier === 'free' ? true : undefined));
