@@ -14,7 +14,7 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const db = pgliteDb(new PGlite(), { ownsInstance: true });
 afterAll(() => db.close());
 
-/** A saga over a bus whose consumer `behaves` as told; nothing else is reached before an event arrives. */
+/** A saga over a bus whose `consume` is the one given; nothing else is reached before an event arrives. */
 const sagaOver = (consume: Bus['consume']) => {
   const calls = { consume: 0 };
   const bus = {
@@ -24,12 +24,12 @@ const sagaOver = (consume: Bus['consume']) => {
     },
     lag: async (consumer: string) => ({ consumer, partitions: [], total: 0 }),
   } as unknown as Bus;
-  const deps = { bus, db, schema: 'saga_close', policy: DEFAULT_POLICY, log: pino({ level: 'silent' }), bridge: {} } as unknown as ProvisioningSagaDeps;
-  return { calls, saga: createProvisioningSaga({ ...deps, store: {}, codec: { storedTypes: (t: string) => [t] }, shell: {}, vms: {} } as unknown as ProvisioningSagaDeps) };
+  const deps = { bus, db, schema: 'saga_close', policy: DEFAULT_POLICY, log: pino({ level: 'silent' }), bridge: {}, store: {}, codec: { storedTypes: (t: string) => [t] }, shell: {}, vms: {} };
+  return { calls, saga: createProvisioningSaga(deps as unknown as ProvisioningSagaDeps) };
 };
 
 describe('provisioning saga: stop', () => {
-  it('given a consumer that failed and waits a second to start again, when the saga stops, then no timer of it keeps the process alive ', async () => {
+  it('given a consumer that failed and waits a second to start again, when the saga stops, then no timer of it keeps the process alive', async () => {
     let fail!: (error: Error) => void;
     const failed: BusSubscription = { close: async () => undefined, done: new Promise<void>((_, reject) => (fail = reject)) };
     const { calls, saga: pending } = sagaOver(async () => failed);
