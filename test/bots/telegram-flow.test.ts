@@ -45,7 +45,11 @@ describe('a Telegram bot user talks to the tenant’s agent (real PostgreSQL, re
     const sticker = await h.telegram.deliver(bot.token, telegramUpdates({ firstUpdateId: 5000 }).sticker({ chatId: 4242, from: telegramUser(4242) }));
     expect(sticker.status).toBe(200);
     const conversationId = 'telegram-4242';
-    const conversation = ok(await me.get<{ channel: string }>(`/conversations/${conversationId}`), 200);
+    // the webhook answers once the event is stored; the read models follow a moment later (a full run once read 404)
+    const conversation = await waitFor('the conversation in the read models', async () => {
+      const reply = await me.get<{ channel: string }>(`/conversations/${conversationId}`);
+      return reply.status === 404 ? undefined : ok(reply, 200);
+    });
     expect(conversation.channel).toBe('telegram');
 
     // the agent answers over the API; the bot delivers it to the chat
