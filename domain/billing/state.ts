@@ -19,7 +19,7 @@ export type PaymentStanding =
   | { readonly standing: 'good' }
   | {
       readonly standing: 'failing';
-      /** The invoice whose failure started the grace period. */
+      /** The oldest failed invoice still unpaid (the one whose failure started the grace period, until it is settled). */
       readonly invoiceId: string;
       /** Every failed invoice not paid yet (the first one included); the standing is good again when none is left. */
       readonly unpaid: readonly UnpaidInvoice[];
@@ -72,6 +72,17 @@ const newest = (data: StripeMark, current: StripeMark | null): StripeMark => (is
 
 const onOpen = (state: BillingState, change: (account: OpenAccount) => BillingState): BillingState =>
   state.status === 'open' ? change(state) : state;
+
+/**
+ * The standing once `settled` invoices are paid, voided or cleared: still failing (the grace period runs
+ * on) while another failed invoice is unpaid, named by the oldest of them, so the grace period's end
+ * never names an invoice already settled.
+ */
+const settle = (payment: PaymentStanding, standing: 'good' | 'failing', settled: (invoiceId: string) => boolean): PaymentStanding => {
+  if (standing !== 'failing' || payment.standing !== 'failing') return { standing: 'good' };
+  const unpaid = payment.unpaid.filter((u) => !settled(u.invoiceId));
+  return { ...payment, unpaid, invoiceId: unpaid[0]?.invoiceId ?? payment.invoiceId };
+};
 
 export const evolveBilling = (state: BillingState, event: BillingEvent): BillingState => {
   switch (event.type) {
@@ -130,10 +141,7 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
       return onOpen(state, (a) => ({
         ...a,
         paymentMark: newest(event.data, a.paymentMark),
-        payment:
-          standing === 'failing' && a.payment.standing === 'failing'
-            ? { ...a.payment, unpaid: a.payment.unpaid.filter((u) => u.invoiceId !== invoiceId) }
-            : { standing: 'good' },
+        payment: settle(a.payment, standing, (id) => id === invoiceId),
         voidedInvoices: voided && !a.voidedInvoices.includes(invoiceId) ? [...a.voidedInvoices, invoiceId].slice(-VOIDED_INVOICES) : a.voidedInvoices,
       }));
     }
@@ -141,10 +149,7 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
       const { invoiceIds, standing } = event.data;
       return onOpen(state, (a) => ({
         ...a,
-        payment:
-          standing === 'failing' && a.payment.standing === 'failing'
-            ? { ...a.payment, unpaid: a.payment.unpaid.filter((u) => !invoiceIds.includes(u.invoiceId)) }
-            : { standing: 'good' },
+        payment: settle(a.payment, standing, (id) => invoiceIds.includes(id)),
       }));
     }
     case 'CheckoutCompleted': {

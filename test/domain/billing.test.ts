@@ -138,6 +138,16 @@ describe('a payment failure clears only when that invoice is paid (or its subscr
     expect(run([customer, started], [...history, invoiceCommand('in_A', true, T0 + 10), invoiceCommand('in_B', true, T0 + 11)])).toMatchObject({ payment: { standing: 'good' } });
   });
 
+  it('the first failed invoice paid, another still unpaid: the grace period runs on and its end names the unpaid one', () => {
+    const afterA = run([customer, started], [failA, invoiceCommand('in_B', false, T0 + 5), invoiceCommand('in_A', true, T0 + 10)]);
+    expect(afterA).toMatchObject({ payment: { standing: 'failing', invoiceId: 'in_B', graceEndsAt: graceOver.at } });
+    expect(billingDecider.decide(graceOver, afterA)).toEqual([{ type: 'GracePeriodEnded', data: { invoiceId: 'in_B', at: graceOver.at } }]);
+    // the subscription's end clears its own invoice; the one-off it leaves unpaid is the one named
+    const end: BillingCommand = { type: 'RecordSubscriptionEnded', subscriptionId: 'sub_1', at };
+    const oneOffLeft = run([customer, started], [failA, invoiceCommand('in_X', false, T0 + 1, null), end]);
+    expect(billingDecider.decide(graceOver, oneOffLeft)).toEqual([{ type: 'GracePeriodEnded', data: { invoiceId: 'in_X', at: graceOver.at } }]);
+  });
+
   it('a failed invoice paid late (after a newer webhook of another invoice) still clears it; a repeat is nothing', () => {
     const hooks = [failA, invoiceCommand('in_B', true, T0 + 10), invoiceCommand('in_A', true, T0 + 5)];
     const state = run([customer, started], hooks);
