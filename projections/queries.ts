@@ -47,10 +47,10 @@ const usageOf = (row: { messages?: number | null; n?: number | null; m?: number 
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
 
-const encodeCursor = (value: string | number) => Buffer.from(String(value)).toString('base64url');
-const invalidCursor = () => domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
+export const encodeCursor = (value: string | number) => Buffer.from(String(value)).toString('base64url');
+export const invalidCursor = () => domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
 /** The text a cursor carries: base64url of at most `maxLength` characters, else '' (which no decoder takes). */
-const cursorText = (cursor: string, maxLength: number): string =>
+export const cursorText = (cursor: string, maxLength: number): string =>
   cursor.length <= maxLength && /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
 
 /** A cursor over a decimal place in the history (see the messages projection). */

@@ -1,10 +1,9 @@
 import type { EventCodec } from '../../domain/ports/codec.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
-import { domainError } from '../../domain/shared/errors.ts';
 import type { TenantId } from '../../domain/shared/ids.ts';
 import { asTenantId, TENANT_ID_PATTERN } from '../../domain/shared/ids.ts';
 import { tenantStream } from '../../domain/shared/streams.ts';
-import { tenantReads } from '../../projections/queries.ts';
+import { cursorText, encodeCursor, invalidCursor, tenantReads } from '../../projections/queries.ts';
 import type { Freshness, ReadSide, TenantSummary } from '../../projections/read-side.ts';
 import { ROLES } from '../../projections/shared/migration.ts';
 import { sqlLiteral } from '../event-store/sql/db.ts';
@@ -40,11 +39,11 @@ export const apiKeyLookup = (db: SqlDb, schema: string) => async (keyId: string)
 
 /** The tenant list's cursor: the last tenant id of a page, opaque to clients. */
 const tenantCursor = {
-  encode: (tenantId: string) => Buffer.from(tenantId).toString('base64url'),
+  encode: (tenantId: string) => encodeCursor(tenantId),
   decode(cursor: string | undefined): string | undefined {
     if (cursor === undefined) return undefined;
-    const value = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
-    if (!TENANT_ID_PATTERN.test(value)) throw domainError('validation', 'invalid_cursor', 'invalid cursor: pass back the `next` value of a previous page');
+    const value = cursorText(cursor, 200);
+    if (!TENANT_ID_PATTERN.test(value)) throw invalidCursor();
     return value;
   },
 };
