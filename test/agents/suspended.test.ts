@@ -40,7 +40,7 @@ describe("a suspended tenant's messages get no agent call", () => {
       consumer: 'agents-suspended-test',
     });
     try {
-      await eventually('the reply to the active tenant', async () => (await history(theirs, open)).find((m) => m.inReplyTo === answeredPost.messageId));
+      await eventually('the reply to the active tenant', async () => (await history(theirs, open, answeredPost.position)).find((m) => m.inReplyTo === answeredPost.messageId));
       await eventually('the consumer caught up', async () => ((await h.storage.bus.lag('agents-suspended-test')).total === 0 ? true : undefined));
       expect(asked.map((r) => r.tenantId)).toEqual([active.tenantId]);
       const stored = await h.storage.codec.decode(await h.storage.store.readStream(`conversation-${suspended.tenantId}.${muted}`), 'stored');
