@@ -103,13 +103,25 @@ export type MessageRow = { messageId: string; role: string; text: string; delive
 
 /** The whole history of a conversation through the API, page by page. */
 export const history = async (me: Client, conversationId: string): Promise<MessageRow[]> => {
+  const all = await historyIfAny(me, conversationId);
+  if (all === undefined) throw new Error(`conversation ${conversationId} is not in the read models`);
+  return all;
+};
+
+type HistoryPage = { items: MessageRow[]; next: string | null; code?: string };
+
+/**
+ * The history, or undefined while the conversation is not in the read models yet (404
+ * conversation_not_found): for a poll after a write that gave no position to read it at (a
+ * webhook's), which must go on waiting instead of failing while the projector catches up.
+ */
+export const historyIfAny = async (me: Client, conversationId: string): Promise<MessageRow[] | undefined> => {
   const all: MessageRow[] = [];
   let cursor: string | null = null;
   do {
-    const page: { items: MessageRow[]; next: string | null } = ok(
-      await me.get<{ items: MessageRow[]; next: string | null }>(`/conversations/${conversationId}/messages?limit=50${cursor ? `&cursor=${cursor}` : ''}`),
-      200,
-    );
+    const reply: Reply<HistoryPage> = await me.get<HistoryPage>(`/conversations/${conversationId}/messages?limit=50${cursor ? `&cursor=${cursor}` : ''}`);
+    if (reply.status === 404 && reply.body.code === 'conversation_not_found' && cursor === null) return undefined;
+    const page: HistoryPage = ok(reply, 200);
     all.push(...page.items);
     cursor = page.next;
   } while (cursor);
