@@ -51,7 +51,8 @@ export interface BillingHarness {
   readonly billing: RunningBilling | undefined;
   readonly webhookUrl: string;
   tenant(tier?: 'free' | 'pro' | 'enterprise'): Promise<{ tenantId: string; me: Client }>;
-  tenantView(tenantId: string): Promise<TenantView>;
+  /** The operator's view of the tenant; with `minPosition` (a command's position), read once the read models have it. */
+  tenantView(tenantId: string, minPosition?: string): Promise<TenantView>;
   billingEvents(tenantId: string): Promise<Decoded[]>;
   billingState(tenantId: string): Promise<BillingState>;
   /** The tenant's Stripe customer id, once billing made it. */
@@ -86,7 +87,7 @@ export const startBillingHarness = async (options: { env?: Record<string, string
       ok(await operator.get(`/tenants/${tenantId}?minPosition=${issued.position}`), 200);
       return { tenantId, me: client(api.baseUrl, issued.key) };
     },
-    tenantView: async (tenantId) => ok(await operator.get<TenantView>(`/tenants/${tenantId}`), 200),
+    tenantView: async (tenantId, minPosition) => ok(await operator.get<TenantView>(`/tenants/${tenantId}${minPosition ? `?minPosition=${minPosition}` : ''}`), 200),
     billingEvents: async (tenantId) => api.storage.codec.decode(await api.storage.store.readStream(billingStream(asTenantId(tenantId))), 'open'),
     billingState,
     customerOf: (tenantId) =>
