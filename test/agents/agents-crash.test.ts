@@ -55,12 +55,15 @@ describe('the agents role survives kill -9 under load (child process on PostgreS
 
     // Load while each process runs: a burst of messages over every conversation, then kill -9 at a random moment.
     let posted = 0;
+    let lastPosted = 0n; // the log position of the last accepted post: the histories are read from there on (read-your-writes)
     const burst = async (round: number) => {
       for (let i = 0; i < 4; i++)
         await Promise.all(
           conversations.map(async (c) => {
-            const reply = await me.post(`/conversations/${c}/messages`, { text: `what do I have? #${round}.${i}` });
-            if (reply.status === 201) posted += 1;
+            const reply = await me.post<{ position: string }>(`/conversations/${c}/messages`, { text: `what do I have? #${round}.${i}` });
+            if (reply.status !== 201) return;
+            posted += 1;
+            if (BigInt(reply.body.position) > lastPosted) lastPosted = BigInt(reply.body.position);
           }),
         );
     };
@@ -77,13 +80,14 @@ describe('the agents role survives kill -9 under load (child process on PostgreS
     try {
       const deadline = Date.now() + 180_000;
       for (;;) {
-        const all = (await Promise.all(conversations.map((c) => history(me, c)))).flat();
+        // with every user message projected, `replies >= users` cannot stop the wait early on a lagging projector
+        const all = (await Promise.all(conversations.map((c) => history(me, c, String(lastPosted))))).flat();
         const users = all.filter((m) => m.role === 'user').length;
         const replies = all.filter((m) => m.role === 'agent').length;
         if (replies >= users || Date.now() > deadline) break;
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
-      const all = (await Promise.all(conversations.map((c) => history(me, c)))).flat();
+      const all = (await Promise.all(conversations.map((c) => history(me, c, String(lastPosted))))).flat();
       expect(all.filter((m) => m.role === 'user').length).toBe(posted);
       expect(posted).toBe(KILLS * 16);
       expectOneReplyEach(all);
