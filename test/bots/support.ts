@@ -101,9 +101,9 @@ export const waitFor = async <T>(what: string, probe: () => Promise<T | undefine
 
 export type MessageRow = { messageId: string; role: string; text: string; delivery: string; seq: number };
 
-/** The whole history of a conversation through the API, page by page. */
-export const history = async (me: Client, conversationId: string): Promise<MessageRow[]> => {
-  const all = await historyIfAny(me, conversationId);
+/** The whole history of a conversation through the API, page by page (with `minPosition`, as of that log position). */
+export const history = async (me: Client, conversationId: string, minPosition?: string): Promise<MessageRow[]> => {
+  const all = await historyIfAny(me, conversationId, minPosition);
   if (all === undefined) throw new Error(`conversation ${conversationId} is not in the read models`);
   return all;
 };
@@ -115,11 +115,11 @@ type HistoryPage = { items: MessageRow[]; next: string | null; code?: string };
  * conversation_not_found): for a poll after a write that gave no position to read it at (a
  * webhook's), which must go on waiting instead of failing while the projector catches up.
  */
-export const historyIfAny = async (me: Client, conversationId: string): Promise<MessageRow[] | undefined> => {
+export const historyIfAny = async (me: Client, conversationId: string, minPosition?: string): Promise<MessageRow[] | undefined> => {
   const all: MessageRow[] = [];
   let cursor: string | null = null;
   do {
-    const reply: Reply<HistoryPage> = await me.get<HistoryPage>(`/conversations/${conversationId}/messages?limit=50${cursor ? `&cursor=${cursor}` : ''}`);
+    const reply: Reply<HistoryPage> = await me.get<HistoryPage>(`/conversations/${conversationId}/messages?limit=50${minPosition ? `&minPosition=${minPosition}` : ''}${cursor ? `&cursor=${cursor}` : ''}`);
     if (reply.status === 404 && reply.body.code === 'conversation_not_found' && cursor === null) return undefined;
     const page: HistoryPage = ok(reply, 200);
     all.push(...page.items);
