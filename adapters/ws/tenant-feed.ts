@@ -12,6 +12,8 @@ const afterOf = (position: bigint) => (position < 0n ? {} : { after: position })
 /** A socket as the feed sees it: the last position it was sent, and a way to send it more. */
 export interface FeedMember {
   cursor: bigint;
+  /** The socket has gone (closed, cut off, dropped): it is not to join, or it would stay in the feed for good. */
+  readonly closed: boolean;
   /** Returns false when the member was cut off (it then leaves the feed itself). */
   send(frame: string | Buffer): boolean;
 }
@@ -125,12 +127,15 @@ export const catchUp = async (
   member: FeedMember,
   deps: Pick<TenantFeedDeps, 'store' | 'codec' | 'log' | 'tenantId' | 'pageSize'> & { drained(): Promise<boolean> },
 ): Promise<boolean> => {
+  // the socket may have gone while a page was read: its leaving the feed has already run
+  const join = () => {
+    if (member.closed) return false;
+    feed.join(member);
+    return true;
+  };
   for (;;) {
     const before = feed.watermark;
-    if (member.cursor >= before) {
-      feed.join(member);
-      return true;
-    }
+    if (member.cursor >= before) return join();
     const page = await deps.store.readAll({ ...afterOf(member.cursor), filter: { tenantId: deps.tenantId }, maxCount: deps.pageSize });
     const decoded = await decodeForView(deps, page);
     const level = feed.watermark;
@@ -144,10 +149,7 @@ export const catchUp = async (
     if (covered !== undefined && covered > member.cursor) member.cursor = covered;
     // The page covered everything up to `level` when it reached past it, or when it ended before
     // the page size while the feed stood still (the log's head was at or past `level` when read).
-    if (page.some((event) => event.position > level) || (page.length < deps.pageSize && level === before)) {
-      feed.join(member);
-      return true;
-    }
+    if (page.some((event) => event.position > level) || (page.length < deps.pageSize && level === before)) return join();
     if (!(await deps.drained())) return false;
   }
 };

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInProcessLiveFeed } from '../../adapters/live/in-process.ts';
 import { startHttpServer } from '../../adapters/http/server.ts';
 import type { Pusher } from '../../adapters/ws/pusher.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
+import { eventually } from '../provisioning/support.ts';
 import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 import { client, ok } from '../http/support/client.ts';
@@ -181,6 +183,49 @@ describe('WebSocket pushers /ws/tenant/{id}', () => {
       two.ws.close();
     } finally {
       await second.close();
+      await server.close();
+    }
+  });
+
+  it('a socket that goes while it catches up is not left in its tenant\'s feed: the feed stops with the tenant\'s last socket', async () => {
+    const a = await newTenant(operator);
+    await newTenant(operator); // the log's head moves past a's last event
+    const last = (await stored(a.tenantId)).at(-1)!;
+    // the real store, with catch-up reads held on demand so the client can leave during one
+    let hold: Promise<void> | undefined;
+    let release = () => undefined as void;
+    let held = 0;
+    const store: EventStore = Object.assign(Object.create(h.storage.store) as EventStore, {
+      readAll: async (...args: Parameters<EventStore['readAll']>) => {
+        if (hold) {
+          held += 1;
+          await hold;
+        }
+        return h.storage.store.readAll(...args);
+      },
+    });
+    const server = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready: true }) });
+    const own = await pusherOn(h, {}, live, server.server, store);
+    try {
+      const staying = connect(server.url, a.tenantId, a.key);
+      await staying.until((f) => f.kind === 'live');
+      hold = new Promise<void>((resolve) => (release = resolve));
+      // a dashboard reconnecting from a's last event: behind the feed (which starts at the log's head), so it catches up,
+      // and the page it reads is empty (nothing of a's is newer), so nothing is sent that would notice the socket gone
+      const leaving = connect(server.url, a.tenantId, a.key, `?after=${last}`);
+      await eventually('the catch-up read', () => (held > 0 ? true : undefined));
+      leaving.ws.close();
+      await leaving.closed;
+      await eventually('the pusher saw it go', () => (own.stats().connections === 1 ? true : undefined));
+      hold = undefined;
+      release();
+      staying.ws.close();
+      await staying.closed;
+      await eventually('the tenant feed stopped', () => (own.stats().tenants === 0 ? true : undefined), 3_000);
+      expect(own.stats()).toEqual({ connections: 0, tenants: 0, cutOff: 0 });
+    } finally {
+      release();
+      await own.close();
       await server.close();
     }
   });

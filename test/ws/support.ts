@@ -4,6 +4,7 @@ import { createInProcessLiveFeed } from '../../adapters/live/in-process.ts';
 import { createPusher } from '../../adapters/ws/pusher.ts';
 import type { PusherSettings } from '../../adapters/ws/config.ts';
 import type { Pusher } from '../../adapters/ws/pusher.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 
@@ -15,10 +16,11 @@ export const pusherOn = async (
   settings: Partial<PusherSettings> = {},
   live = createInProcessLiveFeed(),
   server: Server = h.http.server,
+  store: EventStore = h.storage.store,
 ): Promise<Pusher> => {
   const pusher = await createPusher({
     bus: h.storage.bus,
-    store: h.storage.store,
+    store,
     codec: h.storage.codec,
     authenticator: h.platform.api.auth.authenticator,
     live,
