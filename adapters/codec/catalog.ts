@@ -26,6 +26,12 @@ export interface EventSpec<D> {
   /** Credentials of third parties: encrypted, never shown, decrypted only for the component that uses them. */
   readonly secret?: readonly TextFieldOf<D>[];
   /**
+   * One-way digests of credentials (API key, webhook secret, verify token and bridge token hashes): kept
+   * as they are (the component that checks a credential compares against them) but never shown to a
+   * person, so masked in `view` like a secret.
+   */
+  readonly hidden?: readonly TextFieldOf<D>[];
+  /**
    * Older versions, oldest first; the current version is `older.length + 1`. Encrypted fields keep
    * their names across versions (the ciphertext is bound to the field's name).
    */
@@ -42,6 +48,8 @@ export interface CatalogEntry {
   /** The name the current version is stored under: `Type` for version 1, `Type.v<n>` after. */
   readonly storedName: string;
   readonly protectedFields: ReadonlyMap<string, Protection>;
+  /** Fields masked in `view`, stored in clear (EventSpec.hidden). */
+  readonly hiddenFields: readonly string[];
 }
 
 export interface Catalog<E extends DomainEvent> {
@@ -68,7 +76,7 @@ export const defineCatalog = <E extends DomainEvent>(category: string, specs: Ca
       ...(spec.personal ?? []).map((f): [string, Protection] => [f, 'personal']),
       ...(spec.secret ?? []).map((f): [string, Protection] => [f, 'secret']),
     ]);
-    entries.set(type, { type, version, storedName: storedNameOf(type, version), protectedFields, spec });
+    entries.set(type, { type, version, storedName: storedNameOf(type, version), protectedFields, hiddenFields: spec.hidden ?? [], spec });
   }
   return {
     category,

@@ -100,6 +100,11 @@ export const createEventCodec = (options: EventCodecOptions): EventCodec => {
       }
       data = copy;
     }
+    if (entry.hiddenFields.length > 0 && mode === 'view' && isObject(data)) {
+      const copy: Record<string, unknown> = { ...data };
+      for (const field of entry.hiddenFields) if (typeof copy[field] === 'string') copy[field] = SECRET_MARKER;
+      data = copy;
+    }
     let typed: AnyEvent;
     try {
       typed = catalogOf(name.category).parse(entry, version, data);

@@ -114,6 +114,20 @@ describe('event codec: typed, versioned, encrypted per tenant', () => {
     expect(reveal(`tenant-${t}`, 'TelegramBotConnected.token', (stored!.data as { token: string }).token)).toBe(SECRET_MARKER);
   });
 
+  it('keeps credential hashes as stored for the components that check them; views mask them like secrets', async () => {
+    const t = uniqueTenant();
+    const issued = { type: 'ApiKeyIssued' as const, data: { keyId: 'key_1', scope: 'tenant' as const, label: 'ci', hash: 'f'.repeat(64), at } };
+    const [, botStored, keyStored] = await write('tenant', `tenant-${t}`, [created(t), bot, issued]);
+    expect(keyStored!.data).toMatchObject({ hash: 'f'.repeat(64) });
+    const [botView, keyView] = await codec.decode([botStored!, keyStored!], 'view');
+    expect(keyView!.data).toMatchObject({ keyId: 'key_1', label: 'ci', hash: SECRET_MARKER });
+    expect(botView!.data).toMatchObject({ botUsername: 'acme_bot', webhookSecretHash: SECRET_MARKER });
+    const [, keyOpen] = await codec.decode([botStored!, keyStored!], 'open');
+    expect(keyOpen!.data).toMatchObject({ hash: 'f'.repeat(64) });
+    const [botAsStored] = await codec.decode([botStored!], 'stored');
+    expect(botAsStored!.data).toMatchObject({ webhookSecretHash: bot.data.webhookSecretHash });
+  });
+
   it('a stored shape no version accepts is a typed decode error naming stream, revision and type', async () => {
     const t = uniqueTenant();
     const stream = `conversation-${t}.c1`;

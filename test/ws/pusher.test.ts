@@ -56,6 +56,18 @@ describe('WebSocket pushers /ws/tenant/{id}', () => {
     socket.ws.close();
   });
 
+  it('shows an API key issued while watching without its hash or its secret, as the key list does', async () => {
+    const a = await newTenant(operator);
+    const socket = connect(h.baseUrl, a.tenantId, a.key);
+    await socket.until((f) => f.kind === 'live');
+    const issued = ok(await client(h.baseUrl, a.key).post<{ key: string; keyId: string; position: string }>('/api-keys', { label: 'watched' }), 201);
+    await socket.until((f) => f.position === issued.position);
+    const frame = socket.events().find((f) => f.type === 'ApiKeyIssued')!;
+    expect(frame.data).toMatchObject({ keyId: issued.keyId, label: 'watched', hash: '[secret]' });
+    expect(JSON.stringify(socket.frames)).not.toContain(issued.key);
+    socket.ws.close();
+  });
+
   it('refuses another tenant, a forged token, no credential and the operator, each with its close code; other sockets go on', async () => {
     const a = await newTenant(operator);
     const b = await newTenant(operator);

@@ -21,11 +21,13 @@ export const tenantCatalog = defineCatalog<TenantEvent>('tenant', {
   TenantTierChanged: { schema: z.strictObject({ from: tier, to: tier, at }) },
   ApiKeyIssued: {
     schema: z.strictObject({ keyId: token, scope: z.enum(API_KEY_SCOPES), label: z.string().max(200), hash: token, at }),
+    hidden: ['hash'],
   },
   ApiKeyRevoked: { schema: z.strictObject({ keyId: token, at }) },
   TelegramBotConnected: {
     schema: z.strictObject({ botUsername: token, botId: z.number().int().positive(), token: sealed, webhookSecretHash: token, at }),
     secret: ['token'],
+    hidden: ['webhookSecretHash'],
   },
   TelegramBotDisconnected: { schema: nothing },
   WhatsAppNumberConnected: {
@@ -39,6 +41,7 @@ export const tenantCatalog = defineCatalog<TenantEvent>('tenant', {
     }),
     personal: ['displayPhoneNumber'],
     secret: ['accessToken', 'appSecret'],
+    hidden: ['verifyTokenHash'],
   },
   WhatsAppNumberDisconnected: { schema: nothing },
   AgentVmRequested: { schema: z.strictObject({ requestId: token, at }) },
@@ -46,6 +49,7 @@ export const tenantCatalog = defineCatalog<TenantEvent>('tenant', {
     schema: z.strictObject({ requestId: token, vmId: token, bridgeTokenHash: token.nullable(), at }),
     // v1 handed no bridge token
     older: [olderVersion(z.strictObject({ requestId: token, vmId: token, at }), (v1) => ({ ...v1, bridgeTokenHash: null }))],
+    hidden: ['bridgeTokenHash'],
   },
   AgentVmFailed: { schema: z.strictObject({ requestId: token, stage: z.enum(AGENT_VM_FAILURE_STAGES), reason: z.string().max(2000), at }) },
   AgentGatewayConnected: {
@@ -53,7 +57,7 @@ export const tenantCatalog = defineCatalog<TenantEvent>('tenant', {
     secret: ['token'],
   },
   AgentGatewayDisconnected: { schema: nothing },
-  BridgeTokenRevoked: { schema: z.strictObject({ bridgeTokenHash: token, reason: z.string().max(500), at }) },
+  BridgeTokenRevoked: { schema: z.strictObject({ bridgeTokenHash: token, reason: z.string().max(500), at }), hidden: ['bridgeTokenHash'] },
   TenantSuspended: { schema: z.strictObject({ reason: z.string().max(2000), at }) },
   TenantReinstated: { schema: nothing },
   TenantErased: { schema: nothing },
