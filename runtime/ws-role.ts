@@ -4,6 +4,7 @@ import { authOf, httpApiConfigSchema } from '../adapters/http/index.ts';
 import { startHttpServer } from '../adapters/http/server.ts';
 import { createInProcessLiveFeed } from '../adapters/live/in-process.ts';
 import { createKafkaLiveFeed } from '../adapters/live/kafka.ts';
+import { closeRedisClient, createRedisClient } from '../adapters/limits/index.ts';
 import { migrateReadModels } from '../adapters/projections/projector.ts';
 import { apiKeyLookup } from '../adapters/projections/read-side.ts';
 import { wsConfigSchema } from '../adapters/ws/config.ts';
@@ -50,11 +51,18 @@ export const checkWsRoleConfig = (env: NodeJS.ProcessEnv): void => {
  * (so they must be configured: an ephemeral key would verify no token the API issued), the same
  * operator key, API keys looked up in the same read models.
  */
-const ownAuth = (ctx: RoleContext, storage: Storage): Auth => {
+const ownAuth = (ctx: RoleContext, storage: Storage): { auth: Auth; close(): Promise<void> } => {
   const config = parseEnv(httpApiConfigSchema, ctx.env);
   const { keys, ephemeral } = loadJwtKeySet(config);
   if (ephemeral) throw new ConfigError('the ws role verifies the API\'s tokens: set the same JWT_SECRET (or JWT_PRIVATE_KEYS) as the api role');
-  return authOf(config, keys, apiKeyLookup(storage.db, ctx.config.READ_MODEL_SCHEMA)).auth;
+  // failed logins counted where the api role counts them (REDIS_URL), so a lockout holds on both
+  const redis = config.REDIS_URL ? createRedisClient(config.REDIS_URL, ctx.log) : undefined;
+  return {
+    auth: authOf(config, keys, apiKeyLookup(storage.db, ctx.config.READ_MODEL_SCHEMA), redis).auth,
+    close: async () => {
+      if (redis) await closeRedisClient(redis);
+    },
+  };
 };
 
 /**
@@ -64,7 +72,9 @@ const ownAuth = (ctx: RoleContext, storage: Storage): Auth => {
  */
 export const startWsRole = async (ctx: RoleContext): Promise<RunningRole> => {
   const storage = await ctx.storage();
-  const auth = ctx.shared.auth ?? (await migrateReadModels(storage.db, ctx.config.READ_MODEL_SCHEMA, PROJECTIONS), ownAuth(ctx, storage));
+  const { auth, close: closeAuth } = ctx.shared.auth
+    ? { auth: ctx.shared.auth, close: async () => undefined }
+    : (await migrateReadModels(storage.db, ctx.config.READ_MODEL_SCHEMA, PROJECTIONS), ownAuth(ctx, storage));
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
   const own = ctx.shared.http
     ? undefined
@@ -98,11 +108,13 @@ export const startWsRole = async (ctx: RoleContext): Promise<RunningRole> => {
         await pusher.close();
         await live.close();
         await own?.close();
+        await closeAuth();
       },
     };
   } catch (error) {
     await live.close();
     await own?.close();
+    await closeAuth();
     throw error;
   }
 };

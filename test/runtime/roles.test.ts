@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -115,6 +115,10 @@ describe('roles: any set in one process, each alone, refused clearly when they c
     const env = {
       ...sharedDatabase(operatorKey),
       JWT_SECRET: 'roles-test-secret-that-is-at-least-32-bytes',
+      // failed logins counted in one place for both processes
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      RATE_LIMIT_PREFIX: `roles-${randomUUID()}`,
+      AUTH_FAILURES_PER_MINUTE: '3',
     };
     const api = cli(['api'], env);
     const [, url] = await outputMatching(api, /^openclaw-service api ready on (http:\/\/\S+) /m);
@@ -130,6 +134,10 @@ describe('roles: any set in one process, each alone, refused clearly when they c
     const started = ok(await client(url!, token).post<{ position: string }>('/conversations', { title: 'over the pushers' }), 201);
     await socket.until((f) => f.position === started.position, 30_000);
     expect(socket.events().at(-1)).toMatchObject({ type: 'ConversationStarted', data: { title: 'over the pushers' } });
+    // three forged tokens at the pushers lock this address out of the api too
+    for (let i = 0; i < 3; i++) expect(await connect(wsUrl!.replace(/^ws/, 'http'), tenantId, `${token.slice(0, -4)}AAAA`).closed).toMatchObject({ code: 4401 });
+    // (a token the api verified before skips the check; an API key is checked on every request)
+    expect(await client(url!, issued.key).get('/conversations').then((r) => [r.status, r.body.code])).toEqual([429, 'rate_limited']);
     ws.child.kill('SIGTERM');
     expect(await socket.closed).toMatchObject({ code: 1012 });
     expect(await ws.exited).toBe(0);
