@@ -6,6 +6,9 @@ const PREFIX = 'agent-chat:';
 
 export const chatOrigin = (conversationId: string, messageId: string): string => `${PREFIX}${conversationId}:${messageId}`;
 
+/** Does this correlation id claim a chat as its origin? (Only the agent may give one: see request-context.) */
+export const isChatOrigin = (correlationId: string): boolean => correlationId.startsWith(PREFIX);
+
 export const parseChatOrigin = (correlationId: string): { conversationId: string; messageId: string } | undefined => {
   if (!correlationId.startsWith(PREFIX)) return undefined;
   const rest = correlationId.slice(PREFIX.length);

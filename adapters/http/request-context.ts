@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
+import { isChatOrigin } from '../agents/knight-origin.ts';
 import type { Principal } from '../auth/principal.ts';
 import { rawBodyOf } from './body.ts';
 import { badRequest } from './http-error.ts';
@@ -24,10 +25,14 @@ export const validTraceparent = (value: string | undefined): string | undefined 
   return value;
 };
 
-/** `X-Request-Id` is kept when well-formed, otherwise replaced; it is echoed and becomes the correlation id. */
+/**
+ * `X-Request-Id` is kept when well-formed, otherwise replaced; it is echoed and becomes the correlation id.
+ * One that reads as a chat's origin (`agent-chat:…`, the agent's mark on a knight it deployed from a chat)
+ * is replaced too: the knight's reports would otherwise be posted into that chat as the agent's answers.
+ */
 export const requestContext = (): RequestHandler => (req, res, next) => {
   const presented = req.get('x-request-id');
-  const requestId = presented !== undefined && REQUEST_ID.test(presented) ? presented : randomUUID();
+  const requestId = presented !== undefined && REQUEST_ID.test(presented) && !isChatOrigin(presented) ? presented : randomUUID();
   res.setHeader('X-Request-Id', requestId);
   contexts.set(req, { requestId, traceparent: validTraceparent(req.get('traceparent')), principal: undefined });
   next();

@@ -275,6 +275,9 @@ describe('HTTP API on the real stack', () => {
     expect(good.body.requestId).toBe('req-abc_123');
     const bad = await operator.get('/tenants/nope-nope', { 'x-request-id': 'bad id !' });
     expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    // the agent's mark of a knight deployed from a chat: a client cannot claim it (the knight's reports would be posted there)
+    const chat = await operator.get('/tenants/nope-nope', { 'x-request-id': 'agent-chat:c1:m1' });
+    expect(chat.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     const unknown = await operator.get('/nothing-here');
     expect([unknown.status, unknown.body.code, unknown.headers.get('content-type')]).toEqual([404, 'route_not_found', expect.stringMatching(/problem\+json/)]);
   });
