@@ -10,7 +10,7 @@ import { isAppError } from '../../domain/shared/errors.ts';
 import { asTenantId } from '../../domain/shared/ids.ts';
 import { billingStream } from '../../domain/shared/streams.ts';
 import { isTier } from '../../domain/tiers.ts';
-import { problem, PROBLEM_CONTENT_TYPE, STATUS_OF_KIND } from '../http/problem.ts';
+import { problem, PROBLEM_CONTENT_TYPE, renderError, sendProblem as sendRendered } from '../http/problem.ts';
 import { countWebhooks, webhookOutcome } from '../telemetry/webhooks.ts';
 import { tierOfPrice } from './config.ts';
 
@@ -173,7 +173,9 @@ export const createStripeWebhook = (deps: {
   };
   router.post(STRIPE_WEBHOOK_PATH, countWebhooks('stripe'), express.raw({ type: () => true, limit: '1mb' }), (req, res, next) => {
     handle(req, res).catch((error: unknown) => {
-      if (isAppError(error) && STATUS_OF_KIND[error.kind] !== 500) return sendProblem(res, STATUS_OF_KIND[error.kind], error.code, error.message);
+      // rendered as every route renders it: an unreachable store says so without the driver's text (its addresses stay in the log)
+      const rendered = isAppError(error) ? renderError(error) : undefined;
+      if (rendered) return sendRendered(res, rendered);
       next(error);
     });
   });

@@ -8,6 +8,7 @@ import type { SqlDb } from '../../adapters/event-store/sql/db.ts';
 import { billingHttpOf } from '../../runtime/billing.ts';
 import { problemMiddleware } from '../../adapters/http/problem.ts';
 import type { CommandShell } from '../../commands/shell/handle-command.ts';
+import { storeUnavailable } from '../../domain/ports/event-store.ts';
 
 const SECRET = 'whsec_reviewtestsecret';
 
@@ -26,6 +27,29 @@ it('POST /webhooks/stripe with the database down answers 503 (docs/billing.md), 
     const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET });
     const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}${STRIPE_WEBHOOK_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
     expect(res.status).toBe(503);
+  } finally {
+    server.close();
+  }
+});
+
+it('the event store out of reach after the customer was found: 503 with Retry-After, and the driver\'s text (an address) stays out of the answer', async () => {
+  const log = pino({ level: 'silent' });
+  const app = express();
+  // the customer table answers; the append does not (EventStoreDB down, or PostgreSQL lost in between)
+  const db = { query: async () => ({ rows: [{ tenant_id: 'acme' }] }), exec: async () => undefined } as unknown as SqlDb;
+  const shell = { handle: () => Promise.reject(storeUnavailable('event store unavailable: connect ECONNREFUSED 10.20.30.40:5432')) } as unknown as CommandShell;
+  app.use(billingHttpOf({ env: { STRIPE_WEBHOOK_SECRET: SECRET }, shell, db, eventSchema: 'eventlog', log }).webhook);
+  app.use(problemMiddleware(log));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  try {
+    const payload = JSON.stringify({ id: 'evt_2', object: 'event', type: 'invoice.paid', created: Math.floor(Date.now() / 1000), data: { object: { id: 'in_1', customer: 'cus_1' } } });
+    const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET });
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}${STRIPE_WEBHOOK_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
+    const body = await res.text();
+    expect([res.status, res.headers.get('retry-after')]).toEqual([503, '1']);
+    expect(body).toContain('store_unavailable');
+    expect(body).not.toMatch(/10\.20\.30\.40|ECONNREFUSED/);
   } finally {
     server.close();
   }
