@@ -108,6 +108,26 @@ export const createBridgeHub = (options: BridgeHubOptions) => {
     });
   };
 
+  /** How many rechecks each tenant's bridge has had: a hello checked across one is checked again. */
+  const rechecks = new Map<string, number>();
+  const checkOnce = (tenantId: string, token: string): Promise<BridgeVerdict> =>
+    options.verify(tenantId, token).catch((error: unknown) => {
+      log.error({ err: error }, 'bridge token check failed');
+      return { ok: false as const, close: 1011, reason: 'cannot check the token now' };
+    });
+  /**
+   * A hello's check, as of no recheck in between: a token revoked (or rotated) while its hello was
+   * being checked found no socket to close, and would otherwise be attached after its revocation.
+   */
+  const verifyHello = async (tenantId: string, token: string): Promise<BridgeVerdict> => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const seen = rechecks.get(tenantId) ?? 0;
+      const verdict = await checkOnce(tenantId, token);
+      if (!verdict.ok || (rechecks.get(tenantId) ?? 0) === seen) return verdict;
+    }
+    return { ok: false, close: 1011, reason: 'cannot check the token now' };
+  };
+
   const greet = (socket: WebSocket) => {
     // a protocol error (frame over maxPayload, invalid UTF-8, bad opcode) is emitted as 'error' before ws closes the socket;
     // without a listener it is an uncaught exception that ends the process
@@ -117,10 +137,7 @@ export const createBridgeHub = (options: BridgeHubOptions) => {
       clearTimeout(timer);
       const hello = parseFrame(bridgeFrameSchema, raw);
       if (!hello || hello.type !== 'hello') return socket.close(BRIDGE_CLOSE.badHello, 'the first frame must be a hello');
-      const verdict = await options.verify(hello.tenantId, hello.token).catch((error: unknown) => {
-        log.error({ err: error }, 'bridge token check failed');
-        return { ok: false as const, close: 1011, reason: 'cannot check the token now' };
-      });
+      const verdict = await verifyHello(hello.tenantId, hello.token);
       if (!verdict.ok) {
         log.warn({ tenantId: hello.tenantId.slice(0, 64), close: verdict.close }, 'agent bridge refused');
         return socket.close(verdict.close, verdict.reason);
@@ -146,6 +163,7 @@ export const createBridgeHub = (options: BridgeHubOptions) => {
     connected: (tenantId: string) => lines.get(tenantId)?.socket !== undefined,
     /** Closes a tenant's bridge whose token is no longer current (revoked, or rotated by a new agent VM). */
     async recheck(tenantId: string, isCurrent: (tokenHash: string) => Promise<boolean>) {
+      rechecks.set(tenantId, (rechecks.get(tenantId) ?? 0) + 1);
       const line = lines.get(tenantId);
       if (!line?.socket || !line.tokenHash) return;
       if (!(await isCurrent(line.tokenHash))) line.socket.close(BRIDGE_CLOSE.revoked, 'bridge token revoked');

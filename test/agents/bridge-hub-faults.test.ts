@@ -80,6 +80,43 @@ describe('bridge hub: bad frames, shutdown, superseded attempts', () => {
     expect(Date.now() - t0).toBeLessThan(2_000);
   }, 20_000);
 
+  it('a token revoked while its hello is being checked is not attached afterwards: the hello is checked again and refused', async () => {
+    let revoked = false;
+    let release = () => undefined as void;
+    const gate = new Promise<void>((r) => (release = r));
+    let checks = 0;
+    const hub = createBridgeHub({
+      // reads the token's state, then takes its time (a slow store) before answering
+      verify: async () => {
+        const current = !revoked;
+        if (checks++ === 0) await gate;
+        return current ? { ok: true, tokenHash: 'sha256:old' } : { ok: false, close: 4403, reason: 'bridge token revoked' };
+      },
+      log, waitMs: 1_000, maxWaiting: 10,
+    });
+    cleanup.push(() => hub.close());
+    const server = createServer();
+    hub.attach(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => server.close(r)));
+    const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/bridge`);
+    ws.on('error', () => undefined);
+    cleanup.push(async () => ws.terminate());
+    const frames: string[] = [];
+    ws.on('message', (raw) => frames.push(String(raw)));
+    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    await new Promise((r) => ws.on('open', r));
+    ws.send(JSON.stringify({ type: 'hello', version: 1, tenantId: 'acme', token: 'stolen' }));
+    while (checks === 0) await new Promise((r) => setTimeout(r, 5));
+    // the revocation lands while the hello is being checked: no socket is attached yet to close
+    revoked = true;
+    await hub.recheck('acme', async () => !revoked);
+    release();
+    expect(await Promise.race([closed, new Promise((r) => setTimeout(() => r('still attached after 5 s'), 5_000))])).toBe(4403);
+    expect(frames.some((f) => f.includes('welcome'))).toBe(false);
+    expect(hub.connected('acme')).toBe(false);
+  });
+
   it("a superseded waiting request's wait timer does not orphan the newer attempt", async () => {
     const { hub, url } = await start(300);
     cleanup.push(() => hub.close());
