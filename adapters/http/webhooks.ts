@@ -65,15 +65,26 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
     return state.status === 'active' || state.status === 'suspended' ? state : undefined;
   };
 
+  /**
+   * The code of a permanent refusal (a closed conversation, …): answered 2xx, since a non-2xx would have
+   * the platform retry it for days, in vain. Undefined for what the platform should retry (RETRY_LATER,
+   * our own 5xx) and for errors that are not refusals.
+   */
+  const permanentRefusal = (error: unknown): string | undefined => {
+    const rendered = isAppError(error) ? renderError(error) : undefined;
+    if (!rendered || rendered.problem.status >= 500 || RETRY_LATER.has(rendered.problem.code)) return undefined;
+    return rendered.problem.code;
+  };
+
   /** A refusal the API would give (suspended tenant: 403, quota: 403) goes back as the same problem; the platform retries later. */
   const refused = (res: Response, error: unknown, channel: string) => {
     const rendered = isAppError(error) ? renderError(error) : undefined;
     if (!rendered) throw error;
     log.info({ channel, code: rendered.problem.code }, 'bot message refused');
-    if (rendered.problem.status < 500 && !RETRY_LATER.has(rendered.problem.code)) {
-      // permanent (a closed conversation, …): a non-2xx would have the platform retry it for days, in vain
+    const permanent = permanentRefusal(error);
+    if (permanent !== undefined) {
       webhookOutcome(res, 'refused');
-      res.status(200).json({ ok: true, handled: rendered.problem.code });
+      res.status(200).json({ ok: true, handled: permanent });
       return;
     }
     sendProblem(res, rendered);
@@ -124,30 +135,49 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
       res.status(200).json({ ok: true, handled: payload.reason });
       return;
     }
+    // One POST may carry several messages and statuses. A permanent refusal is that item's alone: it is
+    // skipped and the rest are recorded. A refusal to retry later (suspension, quota, a conflict) or our
+    // own failure fails the whole request, so Meta sends the payload again; what was recorded before it
+    // is deduplicated then (wamid keys).
+    const refusals: { id: string; code: string }[] = [];
+    const permanently = async (id: string, record: () => Promise<void>): Promise<void> => {
+      try {
+        await record();
+      } catch (error) {
+        const code = permanentRefusal(error);
+        if (code === undefined) throw error;
+        log.info({ channel: 'whatsapp', code }, 'bot message refused');
+        refusals.push({ id, code });
+      }
+    };
     try {
       let posted = 0;
       for (const m of payload.messages) {
         if (m.phoneNumberId !== number.phoneNumberId || m.type !== 'text') continue;
-        await receiveBotMessage(ports, tenant.tenantId, {
-          channel: 'whatsapp',
-          chatId: m.from,
-          text: m.text,
-          messageId: `wa-${wamidKey(m.id)}`,
-          platformMessageId: m.id,
-          order: m.timestamp,
-          actor: `whatsapp:${m.from}`,
+        await permanently(m.id, async () => {
+          await receiveBotMessage(ports, tenant.tenantId, {
+            channel: 'whatsapp',
+            chatId: m.from,
+            text: m.text,
+            messageId: `wa-${wamidKey(m.id)}`,
+            platformMessageId: m.id,
+            order: m.timestamp,
+            actor: `whatsapp:${m.from}`,
+          });
+          posted++;
         });
-        posted++;
       }
       let statuses = 0;
       for (const s of payload.statuses) {
         if (s.phoneNumberId !== number.phoneNumberId) continue;
         const errorCode = s.errors[0]?.code ?? null;
-        const r = await reportMessageStatus(ports, tenant.tenantId, { channel: 'whatsapp', chatId: s.recipientId, externalMessageId: s.messageId, status: s.status, errorCode });
-        if (r) statuses++;
+        await permanently(s.messageId, async () => {
+          const r = await reportMessageStatus(ports, tenant.tenantId, { channel: 'whatsapp', chatId: s.recipientId, externalMessageId: s.messageId, status: s.status, errorCode });
+          if (r) statuses++;
+        });
       }
-      if (posted === 0 && statuses === 0) webhookOutcome(res, 'ignored');
-      res.status(200).json({ ok: true, posted, statuses });
+      if (posted === 0 && statuses === 0) webhookOutcome(res, refusals.length > 0 ? 'refused' : 'ignored');
+      res.status(200).json({ ok: true, posted, statuses, refused: refusals });
     } catch (error) {
       refused(res, error, 'whatsapp');
     }

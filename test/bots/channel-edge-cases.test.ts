@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverTelegramUpdate } from '../../adapters/channels/doubles/telegram-bot-api.ts';
 import { telegramUpdates } from '../../adapters/channels/doubles/telegram-updates.ts';
-import { deliverWhatsApp, whatsappPayloads } from '../doubles/whatsapp-payloads.ts';
+import { deliverWhatsApp, newWamid, whatsappPayloads } from '../doubles/whatsapp-payloads.ts';
 import { ok } from '../http/support/client.ts';
-import { historyIfAny, startBotsHarness, tenantClient } from './support.ts';
+import { history, historyIfAny, startBotsHarness, tenantClient } from './support.ts';
 import type { BotsHarness } from './support.ts';
 
 describe('bot channels: a retried connect, a closed conversation, a replaced bot, an odd status', () => {
@@ -67,6 +67,40 @@ describe('bot channels: a retried connect, a closed conversation, a replaced bot
     expect([answer.status, answer.body]).toEqual([200, expect.anything()]);
     const posted = JSON.parse(answer.body) as { posted: number; statuses: number };
     expect(posted).toMatchObject({ posted: 1, statuses: 0 });
+  }, 60_000);
+
+  it('one signed WhatsApp batch: a message to a closed conversation is refused alone, the next user\'s message and a status are still recorded', async () => {
+    const { me } = await tenantClient(h);
+    const number = h.whatsapp.addNumber();
+    const appSecret = 'app-secret-of-the-batch-test';
+    const { webhookUrl } = ok(
+      await me.post<{ webhookUrl: string }>('/channels/whatsapp', { phoneNumberId: number.phoneNumberId, accessToken: number.accessToken, appSecret, verifyToken: 'v' }),
+      200,
+    );
+    const closedUser = '15550003333';
+    const otherUser = '15550004444';
+    expect((await deliverWhatsApp(webhookUrl, whatsappPayloads.text(number, { from: closedUser, text: 'hello' }), appSecret)).status).toBe(200);
+    ok(await me.post(`/conversations/whatsapp-${closedUser}/close`, { reason: 'done' }), 200);
+    const refusedWamid = newWamid();
+    const batch = whatsappPayloads.batch(
+      whatsappPayloads.text(number, { from: closedUser, id: refusedWamid, text: 'are you there?' }),
+      whatsappPayloads.text(number, { from: otherUser, text: 'hi, a question' }),
+      whatsappPayloads.status(number, { id: newWamid(), status: 'delivered', recipientId: otherUser }),
+    );
+    const answer = await deliverWhatsApp(webhookUrl, batch, appSecret);
+    expect(answer.status).toBe(200);
+    const until = Date.now() + 5_000;
+    // the webhook answers once the message is stored; until the conversation is projected its history is a 404
+    let rows = (await historyIfAny(me, `whatsapp-${otherUser}`)) ?? [];
+    while (rows.length < 1 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      rows = (await historyIfAny(me, `whatsapp-${otherUser}`)) ?? [];
+    }
+    expect(rows.map((r) => [r.role, r.text])).toEqual([['user', 'hi, a question']]);
+    // read as of everything the webhook appended: the closed conversation got nothing
+    const closed = await history(me, `whatsapp-${closedUser}`, String(await h.stack.storage.store.headPosition()));
+    expect(closed.map((r) => r.text)).toEqual(['hello']);
+    expect(JSON.parse(answer.body)).toEqual({ ok: true, posted: 1, statuses: 1, refused: [{ id: refusedWamid, code: 'conversation_closed' }] });
   }, 60_000);
 
   it('after the bot is replaced (or update_id restarts after a week of silence), a new message is neither dropped nor placed before older ones', async () => {
