@@ -1,4 +1,4 @@
-import type { Projection } from '../shared/projection.ts';
+import type { Projection, Row } from '../shared/projection.ts';
 import { atOf, streamOf } from '../shared/stream.ts';
 
 /**
@@ -10,6 +10,17 @@ import { atOf, streamOf } from '../shared/stream.ts';
  */
 /** What a platform's status report makes of the row's delivery column ('sent' adds nothing to 'delivered'). */
 const STATUS_DELIVERY: Readonly<Record<string, string | undefined>> = { delivered: 'delivered', read: 'read', failed: 'failed' };
+
+/**
+ * The delivery column only moves forward: pending/none < delivered < read < failed. Platforms send
+ * statuses out of order (a late or redelivered `delivered` after `read`), so the column is the highest
+ * state seen, whatever the arrival order — the same on every replay. `failed` is final: a message (or
+ * one part of a split message) the platform or we gave up on stays failed, a `read` of another part
+ * does not hide it.
+ */
+const DELIVERY_RANK: Readonly<Record<string, number | undefined>> = { none: 0, pending: 0, delivered: 1, read: 2, failed: 3 };
+const advance = (row: Row, delivery: string) =>
+  (DELIVERY_RANK[delivery] ?? 0) > (DELIVERY_RANK[String(row.delivery)] ?? 0) ? { ...row, delivery } : undefined;
 
 export const messagesProjection: Projection = {
   name: 'messages',
@@ -63,9 +74,12 @@ export const messagesProjection: Projection = {
           };
         }
         if (!row) return undefined;
-        if (event.type === 'MessageDelivered') return { ...row, delivery: 'delivered' };
-        if (event.type === 'MessageStatusReported') return STATUS_DELIVERY[event.data.status] ? { ...row, delivery: STATUS_DELIVERY[event.data.status] } : undefined;
-        if (event.type === 'MessageDeliveryFailed') return event.data.retryable ? undefined : { ...row, delivery: 'failed' };
+        if (event.type === 'MessageDelivered') return advance(row, 'delivered');
+        if (event.type === 'MessageStatusReported') {
+          const delivery = STATUS_DELIVERY[event.data.status];
+          return delivery ? advance(row, delivery) : undefined;
+        }
+        if (event.type === 'MessageDeliveryFailed') return event.data.retryable ? undefined : advance(row, 'failed');
         return undefined;
       },
       loadsRow: (event) => event.type !== 'MessagePosted',

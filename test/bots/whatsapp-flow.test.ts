@@ -67,6 +67,11 @@ describe('a WhatsApp user talks to the tenant’s agent (real PostgreSQL, real H
       ['agent', 'Yes, from 10 to 4.'],
     ]);
 
+    // Meta sends statuses out of order: a `delivered` that arrives after `read` does not take the history back
+    const late = whatsappPayloads.status(number, { id: sent!.wamid, status: 'delivered', recipientId: user });
+    expect((await deliverWhatsApp(url, late, appSecret)).status).toBe(200);
+    expect((await history(me, conversationId, String(await h.stack.storage.store.headPosition())))[1]?.delivery).toBe('read');
+
     // a media message is answered politely and posts nothing
     expect((await deliverWhatsApp(url, whatsappPayloads.sticker(number, { from: user }), appSecret)).status).toBe(200);
     // read as of everything the webhook may have appended: a post it made would be in the history
