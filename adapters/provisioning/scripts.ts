@@ -33,14 +33,51 @@ export interface BridgeSettings {
 const BRIDGE_BIN = 'openclaw-service';
 const GATEWAY = 'http://127.0.0.1:18789';
 
+const GATEWAY_TOKEN_FILE = `${STATE_DIR}/gateway-token`;
+/**
+ * `OPENCLAW_GATEWAY_TOKEN=<the VM's gateway token>` as a command prefix: the token is read on the VM
+ * when the command runs, so it reaches the process's environment and never bash's text, argv or our logs.
+ */
+const WITH_GATEWAY_TOKEN = `OPENCLAW_GATEWAY_TOKEN="$(cat ${GATEWAY_TOKEN_FILE} 2>/dev/null)"`;
+/**
+ * Whether the process a pid file names still runs and is `what` (a word of its command line). Pid files,
+ * not `pgrep -f`/`pkill -f`: a pattern that matches the process also matches the shell running the
+ * step when that shell was started as `bash -c '<the step>'`, whose command line holds the same words;
+ * the old `pgrep` then always found the gateway "running" and never started it, and `pkill` killed the
+ * step's own shell. A pid reused after a reboot is told apart by the command line.
+ */
+const alive = (pidFile: string, what: string): string =>
+  `{ p="$(cat ${pidFile} 2>/dev/null)"; [ -n "$p" ] && grep -qa -- ${shellQuote(what)} "/proc/$p/cmdline" 2>/dev/null; }`;
+const GATEWAY_PID = `${STATE_DIR}/gateway.pid`;
+const BRIDGE_PID = `${STATE_DIR}/bridge.pid`;
+
 const installOpenClaw: ScriptStep = {
   name: 'install OpenClaw',
   command: 'command -v openclaw >/dev/null 2>&1 || npm install -g openclaw@latest',
   timeoutSeconds: 200,
 };
+/**
+ * The gateway's own token, made on the VM (32 random bytes, hex) the first time and kept after, so the
+ * step can be run again; it never passes through Orgo's API, the saga or its logs. The gateway
+ * refuses to start without `gateway.mode local`; `auth.mode token` makes it require that token (from
+ * OPENCLAW_GATEWAY_TOKEN, see `startOpenClaw`); the bridge relays over its OpenAI-compatible
+ * `/v1/chat/completions`, which is off unless enabled.
+ */
+const configureGateway: ScriptStep = {
+  name: 'configure the OpenClaw gateway',
+  command:
+    `umask 077 && mkdir -p ${STATE_DIR} && ` +
+    `{ [ -s ${GATEWAY_TOKEN_FILE} ] || { node -e "process.stdout.write(require('node:crypto').randomBytes(32).toString('hex'))" > ${GATEWAY_TOKEN_FILE}.new && ` +
+    `[ -s ${GATEWAY_TOKEN_FILE}.new ] && mv -f ${GATEWAY_TOKEN_FILE}.new ${GATEWAY_TOKEN_FILE}; }; } && chmod 600 ${GATEWAY_TOKEN_FILE} && ` +
+    'openclaw config set gateway.mode local && openclaw config set gateway.auth.mode token && ' +
+    'openclaw config set gateway.http.endpoints.chatCompletions.enabled true',
+  timeoutSeconds: 60,
+};
 const startOpenClaw: ScriptStep = {
   name: 'start OpenClaw',
-  command: `mkdir -p ${STATE_DIR} && (pgrep -f 'openclaw gateway' >/dev/null || (nohup openclaw gateway --port 18789 --bind loopback > ${STATE_DIR}/openclaw.log 2>&1 &))`,
+  command:
+    `mkdir -p ${STATE_DIR} && { [ -s ${GATEWAY_TOKEN_FILE} ] || { echo 'no gateway token in ${GATEWAY_TOKEN_FILE}' >&2; exit 1; }; } && ` +
+    `{ ${alive(GATEWAY_PID, 'gateway')} || (${WITH_GATEWAY_TOKEN} nohup openclaw gateway --port 18789 --bind loopback > ${STATE_DIR}/openclaw.log 2>&1 & echo $! > ${GATEWAY_PID}); }`,
   timeoutSeconds: 60,
 };
 const installBridge = (bridge: BridgeSettings): ScriptStep => ({
@@ -58,16 +95,22 @@ const handToken = (token: string): ScriptStep => ({
 const startBridge = (bridge: BridgeSettings, tenantId: string): ScriptStep => ({
   name: 'start the agent bridge',
   command:
-    `(pkill -f '${BRIDGE_BIN} agent-bridge' || true) && (nohup ${BRIDGE_BIN} agent-bridge --platform ${shellQuote(bridge.platformUrl)} --tenant ${shellQuote(tenantId)} ` +
-    `--token-file ${STATE_DIR}/bridge-token --gateway ${GATEWAY} > ${STATE_DIR}/bridge.log 2>&1 &)`,
+    `{ ${alive(BRIDGE_PID, 'agent-bridge')} && kill "$p"; true; } && (nohup ${BRIDGE_BIN} agent-bridge --platform ${shellQuote(bridge.platformUrl)} --tenant ${shellQuote(tenantId)} ` +
+    `--token-file ${STATE_DIR}/bridge-token --gateway ${GATEWAY} --gateway-token-file ${GATEWAY_TOKEN_FILE} > ${STATE_DIR}/bridge.log 2>&1 & echo $! > ${BRIDGE_PID})`,
   timeoutSeconds: 60,
 });
 
-/** What a warm computer gets before anyone claims it: everything but the token (and the tenant it will serve). */
-export const warmSteps = (bridge: BridgeSettings): readonly ScriptStep[] => [installOpenClaw, startOpenClaw, installBridge(bridge)];
-/** A knight runs its task through OpenClaw. */
-export const KNIGHT_STEPS: readonly ScriptStep[] = [installOpenClaw, startOpenClaw];
-/** An agent VM: OpenClaw and the bridge, the bridge handed its own token and started as its tenant. */
+/**
+ * What a warm computer gets before anyone claims it: everything but the bridge's token (and the tenant
+ * it will serve). The gateway's token is the VM's own, so it is made here already.
+ */
+export const warmSteps = (bridge: BridgeSettings): readonly ScriptStep[] => [installOpenClaw, configureGateway, startOpenClaw, installBridge(bridge)];
+/** A knight runs its task through OpenClaw (its CLI talks to the gateway with the gateway's token). */
+export const KNIGHT_STEPS: readonly ScriptStep[] = [installOpenClaw, configureGateway, startOpenClaw];
+/**
+ * An agent VM: OpenClaw and the bridge, the bridge handed its own token and started as its tenant,
+ * reading the gateway's token from its file (`--gateway-token-file`).
+ */
 export const agentSteps = (bridge: BridgeSettings, tenantId: string, token: string, warm: boolean): readonly ScriptStep[] => [
   ...(warm ? [] : warmSteps(bridge)),
   handToken(token),
@@ -95,7 +138,7 @@ export const taskStep = (taskId: string, task: string, timeoutSeconds: number): 
     name: 'run the task',
     command:
       `mkdir -p ${dir} && if [ -f ${code} ]; then cat ${out}; exit "$(cat ${code})"; fi; ` +
-      `openclaw agent --message ${shellQuote(task)} > ${out} 2>&1; c=$?; echo "$c" > ${code}; cat ${out}; exit "$c"`,
+      `${WITH_GATEWAY_TOKEN} openclaw agent --message ${shellQuote(task)} > ${out} 2>&1; c=$?; echo "$c" > ${code}; cat ${out}; exit "$c"`,
     timeoutSeconds,
   };
 };
