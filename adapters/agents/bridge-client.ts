@@ -26,7 +26,9 @@ const FINISHED_KEPT = 1_000;
  * hello with its tenant and token, and relays each request to the local OpenClaw gateway,
  * streaming the reply back. It reconnects with jittered exponential backoff; requests in flight
  * when the connection drops are abandoned here and resent by the platform after the reconnect.
- * A refusal (4400, 4401, 4403) ends it: a refused token does not become valid by retrying.
+ * A refusal (4400, 4401, 4403) ends it: a refused token does not become valid by retrying. "Not
+ * ready yet" (4503: its agent VM is still being provisioned, its token not yet recorded) is not a
+ * refusal: it reconnects like after any other close.
  */
 export const startAgentBridge = (options: AgentBridgeOptions) => {
   const { log } = options;

@@ -7,7 +7,10 @@ import { z } from 'zod';
 export const BRIDGE_PATH = '/bridge';
 export const BRIDGE_PROTOCOL_VERSION = 1;
 
-/** Close codes the platform uses; the bridge stops for good on the refusals (4400, 4401, 4403). */
+/**
+ * Close codes the platform uses (4000 + the HTTP status that means the same); the bridge stops for
+ * good on the refusals (4400, 4401, 4403) and reconnects with backoff on anything else.
+ */
 export const BRIDGE_CLOSE = {
   badHello: 4400,
   /** Unknown tenant, forged token, or another tenant's token: all look alike from outside. */
@@ -16,6 +19,12 @@ export const BRIDGE_CLOSE = {
   helloTimeout: 4408,
   /** A newer bridge of the same tenant connected. */
   replaced: 4409,
+  /**
+   * The tenant's agent VM is being provisioned (requested, not yet ready), so there is no token to
+   * check against yet: try again. The saga starts the bridge before it records `AgentVmReady`, so a
+   * quick bridge says hello in that window.
+   */
+  notReady: 4503,
   shuttingDown: 1001,
 } as const;
 export const FATAL_CLOSES: ReadonlySet<number> = new Set([BRIDGE_CLOSE.badHello, BRIDGE_CLOSE.refused, BRIDGE_CLOSE.revoked]);
