@@ -3,7 +3,7 @@ import { deliverTelegramUpdate } from '../../adapters/channels/doubles/telegram-
 import { telegramUpdates } from '../../adapters/channels/doubles/telegram-updates.ts';
 import { deliverWhatsApp, newWamid, whatsappPayloads } from '../doubles/whatsapp-payloads.ts';
 import { ok } from '../http/support/client.ts';
-import { history, historyIfAny, startBotsHarness, tenantClient } from './support.ts';
+import { connectWhatsApp, history, historyIfAny, startBotsHarness, tenantClient } from './support.ts';
 import type { BotsHarness } from './support.ts';
 
 describe('bot channels: a retried connect, a closed conversation, a replaced bot, an odd status', () => {
@@ -52,12 +52,8 @@ describe('bot channels: a retried connect, a closed conversation, a replaced bot
 
   it('one WhatsApp status with an odd recipient_id does not refuse the whole signed batch', async () => {
     const { me } = await tenantClient(h);
-    const number = h.whatsapp.addNumber();
     const appSecret = 'app-secret-of-the-review-test';
-    const { webhookUrl } = ok(
-      await me.post<{ webhookUrl: string }>('/channels/whatsapp', { phoneNumberId: number.phoneNumberId, accessToken: number.accessToken, appSecret, verifyToken: 'v' }),
-      200,
-    );
+    const { number, webhookUrl } = await connectWhatsApp(h, me, appSecret);
     const user = '15550001111';
     const batch = whatsappPayloads.batch(
       whatsappPayloads.status(number, { id: 'wamid.unknown-1', status: 'delivered', recipientId: '+1 555 000 2222' }),
@@ -71,12 +67,8 @@ describe('bot channels: a retried connect, a closed conversation, a replaced bot
 
   it('one signed WhatsApp batch: a message to a closed conversation is refused alone, the next user\'s message and a status are still recorded', async () => {
     const { me } = await tenantClient(h);
-    const number = h.whatsapp.addNumber();
     const appSecret = 'app-secret-of-the-batch-test';
-    const { webhookUrl } = ok(
-      await me.post<{ webhookUrl: string }>('/channels/whatsapp', { phoneNumberId: number.phoneNumberId, accessToken: number.accessToken, appSecret, verifyToken: 'v' }),
-      200,
-    );
+    const { number, webhookUrl } = await connectWhatsApp(h, me, appSecret);
     const closedUser = '15550003333';
     const otherUser = '15550004444';
     expect((await deliverWhatsApp(webhookUrl, whatsappPayloads.text(number, { from: closedUser, text: 'hello' }), appSecret)).status).toBe(200);

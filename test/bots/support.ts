@@ -84,6 +84,16 @@ export const tenantClient = async (h: BotsHarness): Promise<{ tenantId: string; 
 };
 
 /** Keeps every API answer's body, to search for secrets afterwards. */
+/** A number of the WhatsApp double connected as `me`'s channel with `appSecret`: the number and the webhook URL Meta is given. */
+export const connectWhatsApp = async (h: BotsHarness, me: Client, appSecret: string) => {
+  const number = h.whatsapp.addNumber();
+  const { webhookUrl } = ok(
+    await me.post<{ webhookUrl: string }>('/channels/whatsapp', { phoneNumberId: number.phoneNumberId, accessToken: number.accessToken, appSecret, verifyToken: 'v' }),
+    200,
+  );
+  return { number, webhookUrl };
+};
+
 export const answersKept = () => {
   const seen: string[] = [];
   return { seen, keep: <T>(reply: Reply<T>): Reply<T> => (seen.push(JSON.stringify(reply.body)), reply) };

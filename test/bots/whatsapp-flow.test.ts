@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverWhatsApp, verifyWhatsAppWebhook, whatsappPayloads } from '../doubles/whatsapp-payloads.ts';
 import { ok } from '../http/support/client.ts';
-import { answersKept, dumpSchemas, history, historyIfAny, startBotsHarness, tenantClient, waitFor } from './support.ts';
+import { answersKept, connectWhatsApp, dumpSchemas, history, historyIfAny, startBotsHarness, tenantClient, waitFor } from './support.ts';
 import type { BotsHarness } from './support.ts';
 
 describe('a WhatsApp user talks to the tenant’s agent (real PostgreSQL, real HTTP, Graph double)', () => {
@@ -88,12 +88,8 @@ describe('a WhatsApp user talks to the tenant’s agent (real PostgreSQL, real H
 
   it('outside the 24-hour window the answer is not sent and the failure is recorded with that reason', async () => {
     const { tenantId, me } = await tenantClient(h);
-    const number = h.whatsapp.addNumber();
     const appSecret = 'app-secret-of-the-window-test';
-    const { webhookUrl } = ok(
-      await me.post<{ webhookUrl: string }>('/channels/whatsapp', { phoneNumberId: number.phoneNumberId, accessToken: number.accessToken, appSecret, verifyToken: 'v' }),
-      200,
-    );
+    const { number, webhookUrl } = await connectWhatsApp(h, me, appSecret);
     const user = '15559876543';
     const dayAgo = Math.floor(Date.now() / 1000) - 25 * 3600;
     // the message was posted now, so our clock sees the window open: Graph's own refusal (131047) is what closes it here
