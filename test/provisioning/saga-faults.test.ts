@@ -108,9 +108,14 @@ describe('provisioning saga: races and faults', () => {
     const newer = ok(await me.post<{ knightId: string; position: string }>('/knights', { task: 'Newer' }), 202);
     ok(await me.get(`/knights?minPosition=${newer.position}`), 200);
     ok(await h.operator.post(`/tenants/${tenantId}/tier`, { tier: 'free' }), 200);
-    await knightIn(me, newer.knightId, (x) => x.status === 'terminated');
-    const events = await h.events(`knight-${tenantId}.${newer.knightId}`);
+    // watched in the log, not over HTTP: the free tier's 60 requests a minute would cut the polling short (a full run saw 429)
+    const events = await eventually('the newer knight terminated', async () => {
+      const history = await h.events(`knight-${tenantId}.${newer.knightId}`);
+      return history.some((e) => e.type === 'KnightTerminated') ? history : undefined;
+    });
     expect(events.find((e) => e.type === 'KnightTerminationRequested')?.data).toMatchObject({ reason: 'the free tier allows 1 knight at once' });
+    const terminated = events.find((e) => e.type === 'KnightTerminated')!;
+    expect(ok(await me.get<KnightBody>(`/knights/${newer.knightId}?minPosition=${terminated.position}`), 200).status).toBe('terminated');
     expect(ok(await me.get<KnightBody>(`/knights/${older}`), 200).status).not.toMatch(/^terminat/);
   });
 
