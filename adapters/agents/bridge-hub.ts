@@ -110,10 +110,11 @@ export const createBridgeHub = (options: BridgeHubOptions) => {
 
   /** How many rechecks each tenant's bridge has had: a hello checked across one is checked again. */
   const rechecks = new Map<string, number>();
+  const CANNOT_CHECK: BridgeVerdict = { ok: false, close: 1011, reason: 'cannot check the token now' };
   const checkOnce = (tenantId: string, token: string): Promise<BridgeVerdict> =>
     options.verify(tenantId, token).catch((error: unknown) => {
       log.error({ err: error }, 'bridge token check failed');
-      return { ok: false as const, close: 1011, reason: 'cannot check the token now' };
+      return CANNOT_CHECK;
     });
   /**
    * A hello's check, as of no recheck in between: a token revoked (or rotated) while its hello was
@@ -125,7 +126,7 @@ export const createBridgeHub = (options: BridgeHubOptions) => {
       const verdict = await checkOnce(tenantId, token);
       if (!verdict.ok || (rechecks.get(tenantId) ?? 0) === seen) return verdict;
     }
-    return { ok: false, close: 1011, reason: 'cannot check the token now' };
+    return CANNOT_CHECK;
   };
 
   const greet = (socket: WebSocket) => {

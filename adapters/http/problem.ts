@@ -34,7 +34,7 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
-interface Rendered {
+export interface Rendered {
   readonly problem: Problem;
   readonly headers: Record<string, string>;
 }

@@ -15,6 +15,7 @@ import { parseWhatsAppWebhook } from '../whatsapp/payload.ts';
 import { answerVerification, WHATSAPP_SIGNATURE_HEADER, whatsappSignatureMatches } from '../whatsapp/webhook.ts';
 import { BODY_LIMIT_BYTES } from './body.ts';
 import { problem, problemMiddleware, renderError, sendProblem } from './problem.ts';
+import type { Rendered } from './problem.ts';
 import { countWebhooks, webhookOutcome } from '../telemetry/webhooks.ts';
 
 /** A connected bot's secrets are read from the tenant's stream, at most this stale (a reconnect takes effect within it). */
@@ -70,10 +71,10 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
    * the platform retry it for days, in vain. Undefined for what the platform should retry (RETRY_LATER,
    * our own 5xx) and for errors that are not refusals.
    */
+  const isPermanent = (rendered: Rendered): boolean => rendered.problem.status < 500 && !RETRY_LATER.has(rendered.problem.code);
   const permanentRefusal = (error: unknown): string | undefined => {
     const rendered = isAppError(error) ? renderError(error) : undefined;
-    if (!rendered || rendered.problem.status >= 500 || RETRY_LATER.has(rendered.problem.code)) return undefined;
-    return rendered.problem.code;
+    return rendered && isPermanent(rendered) ? rendered.problem.code : undefined;
   };
 
   /** A refusal the API would give (suspended tenant: 403, quota: 403) goes back as the same problem; the platform retries later. */
@@ -81,10 +82,9 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
     const rendered = isAppError(error) ? renderError(error) : undefined;
     if (!rendered) throw error;
     log.info({ channel, code: rendered.problem.code }, 'bot message refused');
-    const permanent = permanentRefusal(error);
-    if (permanent !== undefined) {
+    if (isPermanent(rendered)) {
       webhookOutcome(res, 'refused');
-      res.status(200).json({ ok: true, handled: permanent });
+      res.status(200).json({ ok: true, handled: rendered.problem.code });
       return;
     }
     sendProblem(res, rendered);
