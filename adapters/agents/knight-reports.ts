@@ -55,7 +55,9 @@ export const startKnightReports = async (deps: {
   const originOf = async (streamId: string) => {
     if (origins.has(streamId)) return origins.get(streamId);
     const [first] = await deps.store.readStream(streamId, { fromRevision: 0, maxCount: 1 });
-    const origin = first ? parseChatOrigin(first.metadata.correlationId) : undefined;
+    // only the agent deploys from a chat: a correlation id of that shape under any other actor (a client's
+    // request id) names no chat (the API also replaces such a request id: request-context.ts)
+    const origin = first?.metadata.actor === 'agent' ? parseChatOrigin(first.metadata.correlationId) : undefined;
     origins.set(streamId, origin);
     if (origins.size > ORIGINS_KEPT) origins.delete(origins.keys().next().value!);
     return origin;

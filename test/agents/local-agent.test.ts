@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chatOrigin } from '../../adapters/agents/knight-origin.ts';
+import { deployKnight } from '../../commands/knights/deploy-knight.ts';
+import { asTenantId } from '../../domain/shared/ids.ts';
 import { ok } from '../http/support/client.ts';
 import { eventually, startSagaHarness } from '../provisioning/support.ts';
 import type { SagaHarness } from '../provisioning/support.ts';
@@ -52,6 +55,23 @@ describe('the local agent answers over the API (PostgreSQL, simulated Orgo)', ()
     await repliesTo(me, conversationId, asked, (r) => r.some((m) => m.text === `Knight ${knightId} was terminated.`), 60_000);
     expectOneReplyEach(await history(me, conversationId));
   });
+
+  it("reports a knight's progress only into a chat the agent deployed it from: the same mark under another actor names no chat", async () => {
+    const { tenantId, me } = await h.tenant('pro');
+    const [genuine, spoofed] = [await newConversation(me), await newConversation(me)];
+    const [askedGenuine, askedSpoofed] = [await say(me, genuine, 'hello'), await say(me, spoofed, 'hello')];
+    const ports = h.api.platform.ports;
+    const deployFrom = (actor: string, conversationId: string, messageId: string, task: string) =>
+      deployKnight(ports, { tenantId: asTenantId(tenantId), actor, correlationId: chatOrigin(conversationId, messageId), causationId: null }, { task, cpu: 2, ramGb: 8 });
+    const first = await deployFrom('agent', genuine, askedGenuine.messageId, 'genuine');
+    const { knightId } = await deployFrom('apikey:a-client', spoofed, askedSpoofed.messageId, 'spoofed');
+    await eventually('the spoofed knight up', async () => ((await h.events(`knight-${tenantId}.${knightId}`)).some((e) => e.type === 'KnightProvisioned') ? true : undefined), 60_000);
+    // the genuine knight's termination comes after it in the log: once that is reported, the spoofed one's events were seen
+    ok(await me.delete(`/knights/${first.knightId}`), 202);
+    await repliesTo(me, genuine, askedGenuine, (r) => r.some((m) => /terminated/i.test(m.text)), 60_000);
+    const last = await h.api.storage.store.headPosition();
+    expect((await history(me, spoofed, String(last))).filter((m) => /^Knight /.test(m.text))).toEqual([]);
+  }, 120_000);
 
   it('asks what to do when the knight has no task, and says when there is nothing to terminate', async () => {
     const { me } = await h.tenant();
