@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { tenantDecider, tenantFacts } from '../domain/index.ts';
 import type { TenantFacts, TenantId } from '../domain/index.ts';
+import type { Pseudonymize } from '../domain/ports/keys.ts';
 import { tenantStream } from '../domain/shared/streams.ts';
 import type { CommandEnvelope, CommandResult, CommandShell, IdempotencyKey } from './shell/handle-command.ts';
 
@@ -43,6 +44,12 @@ export interface CommandPorts {
    * Absent where the process holds no key service; then erasure records the event only.
    */
   readonly eraseDataKey?: (tenantId: TenantId) => Promise<void>;
+  /**
+   * The tenant's pseudonyms, keyed by its data key: what stands for a bot user's chat id, user id and
+   * a platform's message ids in stream ids, actors, idempotency keys and events (see docs/channels.md).
+   * Absent where the process holds no key service; then a bot message is refused (encryption_unavailable).
+   */
+  readonly pseudonyms?: (tenantId: TenantId) => Promise<Pseudonymize>;
 }
 
 /** Who is asking, resolved from the credential — never from the request body. */

@@ -13,7 +13,7 @@ import type {
 interface Tables {
   tenants: { tenant_id: string; name: string; email: string | null; tier: string; status: string; telegram_bot: string | null; whatsapp_number: string | null; agent_vm_status: string | null; agent_vm_id: string | null; agent_vm_request_id: string | null; agent_vm_failure_stage: string | null; agent_vm_failure_reason: string | null; created_at: Date; updated_at: Date };
   api_keys: { key_id: string; tenant_id: string; scope: string; label: string; hash: string; created_at: Date; revoked_at: Date | null };
-  conversations: { tenant_id: string; conversation_id: string; channel: string; title: string | null; status: string; message_count: number; last_message_at: Date | null; created_at: Date; created_position: string };
+  conversations: { tenant_id: string; conversation_id: string; channel: string; external_chat_id: string | null; title: string | null; status: string; message_count: number; last_message_at: Date | null; created_at: Date; created_position: string };
   messages: { tenant_id: string; conversation_id: string; message_id: string; seq: number; chat_seq: string | null; role: string; channel: string; text: string; delivery: string; in_reply_to: string | null; created_at: Date };
   knights: { tenant_id: string; knight_id: string; status: string; task: string; cpu: number; ram_gb: number; vm_id: string | null; vm_name: string | null; url: string | null; progress: number | null; progress_note: string | null; result: string | null; screenshot_url: string | null; failure_stage: string | null; failure_reason: string | null; created_at: Date; updated_at: Date; created_position: string };
   usage_daily: { tenant_id: string; day: string; messages: number };
@@ -95,12 +95,16 @@ const pageOf = <Row, View>(rows: Row[], limit: number, view: (r: Row) => View, c
  * Personal data is ciphertext in the read models, as in the log: each column is revealed with the
  * stream and the event field it was copied from (its ciphertext is bound to them).
  */
-const conversationView = (r: Tables['conversations'], reveal: Reveal): ConversationView => ({
-  conversationId: r.conversation_id, channel: r.channel as ConversationView['channel'],
-  title: reveal(conversationStream(asTenantId(r.tenant_id), asConversationId(r.conversation_id)), 'ConversationStarted.title', r.title),
-  status: r.status as ConversationView['status'], messageCount: Number(r.message_count),
-  lastMessageAt: iso(r.last_message_at), createdAt: iso(r.created_at)!,
-});
+const conversationView = (r: Tables['conversations'], reveal: Reveal): ConversationView => {
+  const stream = conversationStream(asTenantId(r.tenant_id), asConversationId(r.conversation_id));
+  return {
+    conversationId: r.conversation_id, channel: r.channel as ConversationView['channel'],
+    externalChatId: reveal(stream, 'ConversationStarted.externalChatId', r.external_chat_id ?? null),
+    title: reveal(stream, 'ConversationStarted.title', r.title),
+    status: r.status as ConversationView['status'], messageCount: Number(r.message_count),
+    lastMessageAt: iso(r.last_message_at), createdAt: iso(r.created_at)!,
+  };
+};
 
 /** Where a live screenshot of a knight's computer is served (see the knights routes). */
 export const liveScreenshotPath = (knightId: string) => `/api/v1/knights/${knightId}/screenshot`;

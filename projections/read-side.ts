@@ -57,6 +57,8 @@ export interface ApiKeyView {
 export interface ConversationView {
   conversationId: string;
   channel: 'api' | 'telegram' | 'whatsapp';
+  /** The bot user's chat (Telegram chat id, WhatsApp number); null for the API's conversations. */
+  externalChatId: string | null;
   title: string | null;
   status: 'open' | 'closed';
   messageCount: number;

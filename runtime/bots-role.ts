@@ -3,6 +3,7 @@ import { startDelivery } from '../adapters/channels/delivery.ts';
 import { createOutbox } from '../adapters/channels/outbox.ts';
 import type { Outbox } from '../adapters/channels/outbox.ts';
 import { openSendJournal } from '../adapters/channels/send-journal.ts';
+import { pseudonymsOf } from '../adapters/crypto/pseudonyms.ts';
 import type { CommandPorts } from '../commands/context.ts';
 import { createCommandShell } from '../commands/shell/handle-command.ts';
 import type { CommandShell } from '../commands/shell/handle-command.ts';
@@ -35,6 +36,8 @@ export const startBots = async (options: {
     clock: () => new Date(),
     newId: randomUUID,
     usage: { messagesToday: async () => 0, activeKnights: async () => 0 },
+    // the platforms' ids of sent messages are kept as pseudonyms
+    ...(storage.keys ? { pseudonyms: pseudonymsOf(storage.keys) } : {}),
   };
   const subscription = await startDelivery({
     bus: storage.bus,

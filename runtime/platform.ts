@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createAuditLog } from '../adapters/audit/service.ts';
 import type { Express } from 'express';
+import { pseudonymsOf } from '../adapters/crypto/pseudonyms.ts';
 import { createHttpApi, installFallbacks } from '../adapters/http/index.ts';
 import type { HttpApi } from '../adapters/http/index.ts';
 import { createWebhookRouter } from '../adapters/http/webhooks.ts';
@@ -115,7 +116,7 @@ export const commandPortsOn = (storage: Storage, reads: ReadSide): CommandPorts 
       maxAgeMs: USAGE_MAX_AGE_MS,
     }),
     // erasure deletes the tenant's data key (crypto-shredding, docs/audit.md)
-    ...(storage.keys ? { eraseDataKey: (tenantId: string) => storage.keys!.erase(tenantId) } : {}),
+    ...(storage.keys ? { eraseDataKey: (tenantId: string) => storage.keys!.erase(tenantId), pseudonyms: pseudonymsOf(storage.keys) } : {}),
   };
 };
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { platformMessageRef, pseudonymsOf } from '../../commands/channels/inbound.ts';
 import { recordDelivered, recordDeliveryFailed } from '../../commands/conversations/record-delivery.ts';
 import type { CommandPorts } from '../../commands/context.ts';
 import { conversationDecider, tenantDecider } from '../../domain/index.ts';
@@ -34,7 +35,7 @@ export interface DeliveryDeps {
 
 type Posted = Decoded<MessagePosted>;
 
-/** Sends one part on the message's channel, calling `announce` after the pacers and before the request; resolves to the platform's id of it. */
+/** Sends one part on the message's channel, calling `announce` after the pacers and before the request; resolves to the pseudonym of the platform's id of it. */
 type SendPart = (text: string, announce: () => Promise<void>) => Promise<string>;
 
 /**
@@ -60,14 +61,20 @@ export const startDelivery = async (deps: DeliveryDeps): Promise<BusSubscription
       const bot = live?.telegram;
       if (!bot) return { refused: 'telegram_bot_not_connected' };
       const credentials = { tenantId, token: bot.token };
-      return { send: async (text, announce) => (await deps.telegram.sendText(credentials, chatId, text, { beforePart: announce })).externalMessageIds[0]! };
+      const pseudonym = await pseudonymsOf(ports, tenantId);
+      return {
+        send: async (text, announce) =>
+          platformMessageRef('telegram', pseudonym, (await deps.telegram.sendText(credentials, chatId, text, { beforePart: announce })).externalMessageIds[0]!),
+      };
     }
     const number = live?.whatsapp;
     if (!number) return { refused: 'whatsapp_number_not_connected' };
     const credentials = { phoneNumberId: number.phoneNumberId, accessToken: number.accessToken };
     const lastInboundAt = conversation.lastInboundAt === null ? null : new Date(conversation.lastInboundAt);
+    const pseudonym = await pseudonymsOf(ports, tenantId);
     return {
-      send: async (text, announce) => (await deps.whatsapp.sendText(credentials, chatId, text, { lastInboundAt, beforePart: announce })).externalMessageIds[0]!,
+      send: async (text, announce) =>
+        platformMessageRef('whatsapp', pseudonym, (await deps.whatsapp.sendText(credentials, chatId, text, { lastInboundAt, beforePart: announce })).externalMessageIds[0]!),
     };
   };
 

@@ -1,4 +1,4 @@
-import { createSecretKey, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { KeyService, TenantCipher } from '../../domain/ports/keys.ts';
 import { AppError } from '../../domain/shared/errors.ts';
@@ -45,10 +45,18 @@ export const masterKeyMissing = (ids: readonly string[]) =>
     { masterKeyIds: [...ids] },
   );
 
-const cipherOf = (key: KeyObject): TenantCipher => ({
-  seal: (aad, plaintext) => sealText(key, aad, plaintext),
-  open: (aad, sealed) => openText(key, aad, sealed),
-});
+/** 128 bits of an HMAC: no two of a tenant's chats or messages meet in practice. */
+const PSEUDONYM_BYTES = 16;
+
+const cipherOf = (key: KeyObject): TenantCipher => {
+  // a key of its own for pseudonyms, derived from the data key: erased with it, never used to encrypt
+  const pseudonymKey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'openclaw pseudonym v1', 32));
+  return {
+    seal: (aad, plaintext) => sealText(key, aad, plaintext),
+    open: (aad, sealed) => openText(key, aad, sealed),
+    pseudonym: (kind, value) => createHmac('sha256', pseudonymKey).update(kind).update('\0').update(value).digest().subarray(0, PSEUDONYM_BYTES).toString('hex'),
+  };
+};
 
 /**
  * Data keys in `<schema>.data_keys`: a random 256-bit key per tenant, stored wrapped (AES-256-GCM)

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import express from 'express';
 import type { RequestHandler, Response, Router } from 'express';
 import type { Logger } from 'pino';
@@ -104,11 +103,11 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
       const r = await receiveBotMessage(ports, tenant.tenantId, {
         channel: 'telegram',
         chatId: update.chatId,
+        userId: update.from ? String(update.from.id) : null,
         text: update.text,
-        messageId: `tg-${tenant.telegram.botId}-${update.updateId}`,
+        deliveryId: `${tenant.telegram.botId}-${update.updateId}`,
         platformMessageId: String(update.messageId),
         order: telegramOrder(update.date, update.updateId),
-        actor: `telegram:${update.from?.id ?? 'unknown'}`,
       });
       if (r.duplicate) webhookOutcome(res, 'duplicate');
       res.status(200).json({ ok: true, position: r.position });
@@ -158,11 +157,11 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
           await receiveBotMessage(ports, tenant.tenantId, {
             channel: 'whatsapp',
             chatId: m.from,
+            userId: m.from,
             text: m.text,
-            messageId: `wa-${wamidKey(m.id)}`,
+            deliveryId: m.id,
             platformMessageId: m.id,
             order: m.timestamp,
-            actor: `whatsapp:${m.from}`,
           });
           posted++;
         });
@@ -199,8 +198,3 @@ const jsonOf = (body: unknown): unknown => {
     return undefined;
   }
 };
-
-/** wamids are up to 128 characters already; ours must fit the same bound with a prefix. */
-const wamidKey = (wamid: string): string => (wamid.length <= 120 ? wamid : createHashHex(wamid));
-
-const createHashHex = (value: string) => createHash('sha256').update(value).digest('hex');

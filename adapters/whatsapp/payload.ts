@@ -71,7 +71,7 @@ const status = z.object({
   id: externalId,
   status: z.enum(['sent', 'delivered', 'read', 'failed']),
   timestamp: unixSeconds,
-  recipient_id: waId, // it names the conversation (whatsapp-<wa_id>): anything else is skipped, not a refusal of the whole batch
+  recipient_id: waId, // it finds the conversation (by its pseudonym): anything else is skipped, not a refusal of the whole batch
   errors: z.array(errorDetail).optional(),
 });
 const value = z.object({

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { TenantId } from '../../domain/index.ts';
 import { conversationDecider } from '../../domain/index.ts';
 import type { MessageStatus } from '../../domain/conversation/events.ts';
+import type { Pseudonymize } from '../../domain/ports/keys.ts';
+import { AppError } from '../../domain/shared/errors.ts';
 import { asConversationId } from '../../domain/shared/ids.ts';
 import { conversationStream } from '../../domain/shared/streams.ts';
 import { postMessage } from '../conversations/post-message.ts';
@@ -11,20 +13,43 @@ import type { Accepted, Caller, CommandPorts } from '../context.ts';
 
 export type BotChannel = 'telegram' | 'whatsapp';
 
-/** One conversation per chat and channel; its id says which (Telegram chat ids may be negative). */
-export const botConversationId = (channel: BotChannel, chatId: string) => asConversationId(`${channel}-${chatId}`);
+/**
+ * A platform's ids are a bot user's personal data (a Telegram chat or user id, a WhatsApp number; a
+ * wamid carries the number too), so the log keeps only their pseudonyms, under the tenant's key:
+ * the conversation of a chat, the actor of a user, our id of a message and the platform's id of it.
+ * The chat id itself is sealed in ConversationStarted.externalChatId, for the replies.
+ */
+const PSEUDONYM = { chat: 'chat', user: 'user', message: 'message' } as const;
+
+/** The tenant's pseudonyms (refused where the process holds no keys: the ids must not be kept in clear). */
+export const pseudonymsOf = async (ports: CommandPorts, tenantId: TenantId): Promise<Pseudonymize> => {
+  if (!ports.pseudonyms) throw new AppError('unavailable', 'encryption_unavailable', 'this process holds no encryption keys (ENCRYPTION_KEY)');
+  return ports.pseudonyms(tenantId);
+};
+
+/** One conversation per chat and channel: the channel, then the chat id's pseudonym. */
+export const botConversationId = (channel: BotChannel, pseudonym: Pseudonymize, chatId: string) =>
+  asConversationId(`${channel}-${pseudonym(PSEUDONYM.chat, `${channel}:${chatId}`)}`);
+
+/** How the log names a message id of the platform's (one we received or one we sent). */
+export const platformMessageRef = (channel: BotChannel, pseudonym: Pseudonymize, platformMessageId: string) =>
+  pseudonym(PSEUDONYM.message, `${channel}:${platformMessageId}`);
 
 export interface InboundMessage {
   readonly channel: BotChannel;
   readonly chatId: string;
+  /** Who wrote (Telegram's user id, WhatsApp's wa_id), or null when the platform does not say. */
+  readonly userId: string | null;
   readonly text: string;
-  /** Our id of the message: derived from the platform's (update_id, wamid), so a redelivery is the same message. */
-  readonly messageId: string;
+  /**
+   * The platform's unique id of this delivery, for the bot or number (Telegram: `<bot id>-<update id>`,
+   * WhatsApp: the wamid): our id of the message derives from it, so a redelivery is the same message.
+   */
+  readonly deliveryId: string;
+  /** The platform's id of the message (Telegram's message_id, WhatsApp's wamid). */
   readonly platformMessageId: string;
   /** The platform's ordering key: the history follows it (see domain/conversation/place.ts). */
   readonly order: number;
-  /** Who wrote, as the event's actor: `telegram:<user id>`, `whatsapp:<wa_id>`. */
-  readonly actor: string;
 }
 
 const botCaller = (tenantId: TenantId, actor: string, key: string): Caller => ({
@@ -40,18 +65,21 @@ const botCaller = (tenantId: TenantId, actor: string, key: string): Caller => ({
  * The tenant's suspension and daily quota refuse it as they refuse the API's.
  */
 export const receiveBotMessage = async (ports: CommandPorts, tenantId: TenantId, m: InboundMessage): Promise<Accepted & { conversationId: string }> => {
-  const conversationId = botConversationId(m.channel, m.chatId);
-  await startConversation(ports, botCaller(tenantId, m.actor, `${m.channel}-chat-${m.chatId}`), { title: null }, {
+  const pseudonym = await pseudonymsOf(ports, tenantId);
+  const conversationId = botConversationId(m.channel, pseudonym, m.chatId);
+  const actor = `${m.channel}:${m.userId === null ? 'unknown' : pseudonym(PSEUDONYM.user, `${m.channel}:${m.userId}`)}`;
+  const messageId = `${m.channel === 'telegram' ? 'tg' : 'wa'}-${pseudonym(PSEUDONYM.message, `${m.channel}-delivery:${m.deliveryId}`)}`;
+  await startConversation(ports, botCaller(tenantId, actor, `${conversationId}-start`), { title: null }, {
     conversationId,
     channel: m.channel,
     externalChatId: m.chatId,
   });
   const result = await postMessage(
     ports,
-    botCaller(tenantId, m.actor, `${m.channel}-message-${m.messageId}`),
+    botCaller(tenantId, actor, `${conversationId}-${messageId}`),
     conversationId,
     { text: m.text },
-    { role: 'user', channel: m.channel, messageId: m.messageId, external: { messageId: m.platformMessageId, order: m.order } },
+    { role: 'user', channel: m.channel, messageId, external: { messageId: platformMessageRef(m.channel, pseudonym, m.platformMessageId), order: m.order } },
   );
   return { ...result, conversationId };
 };
@@ -62,11 +90,14 @@ export const reportMessageStatus = async (
   tenantId: TenantId,
   report: { channel: BotChannel; chatId: string; externalMessageId: string; status: MessageStatus; errorCode: number | null },
 ): Promise<Accepted | null> => {
-  const stream = conversationStream(tenantId, botConversationId(report.channel, report.chatId));
+  const pseudonym = await pseudonymsOf(ports, tenantId);
+  const conversationId = botConversationId(report.channel, pseudonym, report.chatId);
+  const stream = conversationStream(tenantId, conversationId);
   const { state } = await ports.shell.state(conversationDecider, stream);
   if (state.status === 'none') return null;
-  const key = `${report.channel}-status-${report.externalMessageId}-${report.status}`;
-  const { externalMessageId, status, errorCode } = report;
+  const externalMessageId = platformMessageRef(report.channel, pseudonym, report.externalMessageId);
+  const { status, errorCode } = report;
+  const key = `${conversationId}-status-${externalMessageId}-${status}`;
   return accepted(
     await ports.shell.handle(
       conversationDecider,

@@ -10,7 +10,17 @@ export interface TenantCipher {
   seal(aad: string, plaintext: string): string;
   /** The plaintext, or undefined when the ciphertext or its `aad` was tampered with (or it is not a ciphertext). */
   open(aad: string, sealed: string): string | undefined;
+  /**
+   * A keyed stand-in for one personal value that must serve as a key (a bot user's chat id, a
+   * platform's message id): the same `kind` and `value` give the same pseudonym for this tenant, so
+   * a second message finds the first one's conversation; without the tenant's key nobody can tell
+   * which value it stands for, and once the key is erased nobody ever can. 32 hexadecimal digits.
+   */
+  pseudonym(kind: string, value: string): string;
 }
+
+/** One tenant's pseudonyms (see `TenantCipher.pseudonym`). */
+export type Pseudonymize = (kind: string, value: string) => string;
 
 export interface KeyService {
   /**

@@ -9,6 +9,7 @@ export const conversationsProjection: Projection = {
       columns: {
         conversation_id: 'text',
         channel: 'text',
+        external_chat_id: 'text',
         title: 'text',
         status: 'text',
         message_count: 'integer',
@@ -36,6 +37,7 @@ export const conversationsProjection: Projection = {
             tenant_id: tenantId,
             conversation_id: entityId,
             channel: d.channel,
+            external_chat_id: d.externalChatId,
             title: d.title,
             status: 'open',
             message_count: 0,

@@ -3,7 +3,7 @@ import { deliverTelegramUpdate } from '../../adapters/channels/doubles/telegram-
 import { telegramUpdates } from '../../adapters/channels/doubles/telegram-updates.ts';
 import { deliverWhatsApp, newWamid, whatsappPayloads } from '../doubles/whatsapp-payloads.ts';
 import { ok } from '../http/support/client.ts';
-import { connectWhatsApp, history, historyIfAny, startBotsHarness, tenantClient } from './support.ts';
+import { chatConversation, connectWhatsApp, history, startBotsHarness, tenantClient } from './support.ts';
 import type { BotsHarness } from './support.ts';
 
 describe('bot channels: a retried connect, a closed conversation, a replaced bot, an odd status', () => {
@@ -45,7 +45,7 @@ describe('bot channels: a retried connect, a closed conversation, a replaced bot
     const bot = h.telegram.addBot();
     ok(await me.post('/channels/telegram', { token: bot.token }), 200);
     expect((await h.telegram.userSays(bot.token, { chatId: 78, text: 'hello' })).status).toBe(200);
-    ok(await me.post('/conversations/telegram-78/close', { reason: 'done' }), 200);
+    ok(await me.post(`/conversations/${await chatConversation(me, 'telegram', 78)}/close`, { reason: 'done' }), 200);
     const again = await h.telegram.userSays(bot.token, { chatId: 78, text: 'are you there?' });
     expect([again.status, again.body]).toEqual([200, expect.anything()]);
   }, 60_000);
@@ -72,25 +72,21 @@ describe('bot channels: a retried connect, a closed conversation, a replaced bot
     const closedUser = '15550003333';
     const otherUser = '15550004444';
     expect((await deliverWhatsApp(webhookUrl, whatsappPayloads.text(number, { from: closedUser, text: 'hello' }), appSecret)).status).toBe(200);
-    ok(await me.post(`/conversations/whatsapp-${closedUser}/close`, { reason: 'done' }), 200);
-    const refusedWamid = newWamid();
+    const closedConversation = await chatConversation(me, 'whatsapp', closedUser);
+    ok(await me.post(`/conversations/${closedConversation}/close`, { reason: 'done' }), 200);
+    const refusedWamid = newWamid(closedUser);
     const batch = whatsappPayloads.batch(
       whatsappPayloads.text(number, { from: closedUser, id: refusedWamid, text: 'are you there?' }),
       whatsappPayloads.text(number, { from: otherUser, text: 'hi, a question' }),
-      whatsappPayloads.status(number, { id: newWamid(), status: 'delivered', recipientId: otherUser }),
+      whatsappPayloads.status(number, { id: newWamid(otherUser), status: 'delivered', recipientId: otherUser }),
     );
     const answer = await deliverWhatsApp(webhookUrl, batch, appSecret);
     expect(answer.status).toBe(200);
-    const until = Date.now() + 5_000;
-    // the webhook answers once the message is stored; until the conversation is projected its history is a 404
-    let rows = (await historyIfAny(me, `whatsapp-${otherUser}`)) ?? [];
-    while (rows.length < 1 && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 100));
-      rows = (await historyIfAny(me, `whatsapp-${otherUser}`)) ?? [];
-    }
+    // read as of everything the webhook appended: the other user's message is there, the closed conversation got nothing
+    const head = String(await h.stack.storage.store.headPosition());
+    const rows = await history(me, await chatConversation(me, 'whatsapp', otherUser), head);
     expect(rows.map((r) => [r.role, r.text])).toEqual([['user', 'hi, a question']]);
-    // read as of everything the webhook appended: the closed conversation got nothing
-    const closed = await history(me, `whatsapp-${closedUser}`, String(await h.stack.storage.store.headPosition()));
+    const closed = await history(me, closedConversation, head);
     expect(closed.map((r) => r.text)).toEqual(['hello']);
     expect(JSON.parse(answer.body)).toEqual({ ok: true, posted: 1, statuses: 1, refused: [{ id: refusedWamid, code: 'conversation_closed' }] });
   }, 60_000);
@@ -111,13 +107,8 @@ describe('bot channels: a retried connect, a closed conversation, a replaced bot
     expect((await deliverTelegramUpdate(hookB.url, fromB.text({ chatId: 79, text: 'new one', date: 1_767_225_660 }), hookB.secretToken)).status).toBe(200);
     const colliding = telegramUpdates({ firstUpdateId: 5_000 });
     expect((await deliverTelegramUpdate(hookB.url, colliding.text({ chatId: 79, text: 'new two', date: 1_767_225_661 }), hookB.secretToken)).status).toBe(200);
-    const until = Date.now() + 5_000;
-    // the webhooks answer once the messages are stored; until the conversation is projected its history is a 404
-    let rows = (await historyIfAny(me, 'telegram-79')) ?? [];
-    while (rows.length < 4 && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 100));
-      rows = (await historyIfAny(me, 'telegram-79')) ?? [];
-    }
+    // read as of everything the webhooks appended
+    const rows = await history(me, await chatConversation(me, 'telegram', 79), String(await h.stack.storage.store.headPosition()));
     expect(rows.map((r) => r.text)).toEqual(['old one', 'old two', 'new one', 'new two']);
   }, 60_000);
 });

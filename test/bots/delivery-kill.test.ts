@@ -6,7 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../http/support/client.ts';
-import { history, historyIfAny, startBotsHarness, tenantClient, waitFor } from './support.ts';
+import { chatConversation, history, historyIfAny, startBotsHarness, tenantClient, waitFor } from './support.ts';
 import type { BotsHarness } from './support.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -67,11 +67,13 @@ describe('the delivery worker killed with SIGKILL again and again', () => {
     const bot = h.telegram.addBot();
     ok(await me.post('/channels/telegram', { token: bot.token }), 200);
     for (let c = 1; c <= CHATS; c++) expect((await h.telegram.userSays(bot.token, { chatId: 9000 + c, text: `hello from ${c}` })).status).toBe(200);
+    const conversationOf = new Map<number, string>();
+    for (let c = 1; c <= CHATS; c++) conversationOf.set(9000 + c, await chatConversation(me, 'telegram', 9000 + c));
 
     // a backlog of answers in every chat, then a worker killed each time it is in the middle of sending
     for (let i = 0; i < REPLIES; i++) {
       const chat = 9000 + (i % CHATS) + 1;
-      ok(await me.post(`/conversations/telegram-${chat}/messages`, { text: `answer ${i}`, role: 'agent' }), 201);
+      ok(await me.post(`/conversations/${conversationOf.get(chat)}/messages`, { text: `answer ${i}`, role: 'agent' }), 201);
     }
     let killedWithSendsAfter = 0;
     for (let k = 0; k < KILLS; k++) {
@@ -89,8 +91,7 @@ describe('the delivery worker killed with SIGKILL again and again', () => {
       await waitFor(
         `chat ${c} settled`,
         async () => {
-          // the chat's conversation was started by a webhook: until it is projected the history is a 404, not a failure
-          const rows = await historyIfAny(me, `telegram-${9000 + c}`);
+          const rows = await historyIfAny(me, conversationOf.get(9000 + c)!);
           return (rows?.length === 1 + REPLIES / CHATS && rows.every((m) => m.role === 'user' || m.delivery === 'delivered')) || undefined;
         },
         240_000,
@@ -104,7 +105,7 @@ describe('the delivery worker killed with SIGKILL again and again', () => {
     const interrupted = await outboxRows(h, `unconfirmed > 0`);
     const idOf = new Map<string, string>();
     if (lost.length > 0)
-      for (let c = 1; c <= CHATS; c++) for (const m of await history(me, `telegram-${9000 + c}`)) idOf.set(m.text, `${m.messageId} in chat ${9000 + c}`);
+      for (let c = 1; c <= CHATS; c++) for (const m of await history(me, conversationOf.get(9000 + c)!)) idOf.set(m.text, `${m.messageId} in chat ${9000 + c}`);
     console.log(
       `kill test: ${KILLS} kills (${killedWithSendsAfter} while sending), ${REPLIES} answers: ${REPLIES - lost.length} received once, ` +
         `${duplicated.length} twice or more, ${lost.length} never received; ${interrupted.length} sends interrupted after their request left (counted as sent, not repeated)` +

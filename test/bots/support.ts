@@ -109,6 +109,24 @@ export const waitFor = async <T>(what: string, probe: () => Promise<T | undefine
   }
 };
 
+type ConversationPage = { items: { conversationId: string; channel: string; externalChatId: string | null }[]; next: string | null };
+
+/**
+ * The id of a bot chat's conversation, found as its tenant finds it: by channel and chat in the list
+ * (the id itself is a pseudonym). Waits while the conversation is not in the read models yet.
+ */
+export const chatConversation = (me: Client, channel: 'telegram' | 'whatsapp', chatId: string | number): Promise<string> =>
+  waitFor(`the conversation of ${channel} chat ${chatId}`, async () => {
+    let cursor: string | null = null;
+    do {
+      const page: ConversationPage = ok(await me.get<ConversationPage>(`/conversations?limit=100${cursor ? `&cursor=${cursor}` : ''}`), 200);
+      const found = page.items.find((c) => c.channel === channel && c.externalChatId === String(chatId));
+      if (found) return found.conversationId;
+      cursor = page.next;
+    } while (cursor);
+    return undefined;
+  });
+
 export type MessageRow = { messageId: string; role: string; text: string; delivery: string; seq: number };
 
 /** The whole history of a conversation through the API, page by page (with `minPosition`, as of that log position). */

@@ -2,8 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverTelegramUpdate } from '../../adapters/channels/doubles/telegram-bot-api.ts';
 import { telegramUpdates, telegramUser } from '../../adapters/channels/doubles/telegram-updates.ts';
 import { ok } from '../http/support/client.ts';
-import { answersKept, dumpSchemas, history, startBotsHarness, tenantClient, waitFor } from './support.ts';
+import { answersKept, chatConversation, dumpSchemas, history, startBotsHarness, tenantClient, waitFor } from './support.ts';
 import type { BotsHarness } from './support.ts';
+
+/** The user's private chat (its id is the user's id): long enough that no other value in a dump holds it by chance. */
+const CHAT = 7_319_046_852;
 
 describe('a Telegram bot user talks to the tenant’s agent (real PostgreSQL, real HTTP, Telegram double)', () => {
   let h: BotsHarness;
@@ -41,16 +44,14 @@ describe('a Telegram bot user talks to the tenant’s agent (real PostgreSQL, re
     expect(await h.stack.storage.store.headPosition()).toBe(before);
 
     // the user writes; the conversation of the chat starts; a sticker is answered politely
-    expect((await h.telegram.userSays(bot.token, { chatId: 4242, text: 'Hello, when do you open?' })).status).toBe(200);
-    const sticker = await h.telegram.deliver(bot.token, telegramUpdates({ firstUpdateId: 5000 }).sticker({ chatId: 4242, from: telegramUser(4242) }));
+    expect((await h.telegram.userSays(bot.token, { chatId: CHAT, text: 'Hello, when do you open?' })).status).toBe(200);
+    const sticker = await h.telegram.deliver(bot.token, telegramUpdates({ firstUpdateId: 5000 }).sticker({ chatId: CHAT, from: telegramUser(CHAT) }));
     expect(sticker.status).toBe(200);
-    const conversationId = 'telegram-4242';
-    // the webhook answers once the event is stored; the read models follow a moment later (a full run once read 404)
-    const conversation = await waitFor('the conversation in the read models', async () => {
-      const reply = await me.get<{ channel: string }>(`/conversations/${conversationId}`);
-      return reply.status === 404 ? undefined : ok(reply, 200);
-    });
-    expect(conversation.channel).toBe('telegram');
+    // the tenant finds the chat's conversation by its chat id; the conversation's id is a pseudonym of it
+    const conversationId = await chatConversation(me, 'telegram', CHAT);
+    expect(conversationId).toMatch(/^telegram-[0-9a-f]{32}$/);
+    const conversation = ok(await me.get<{ channel: string; externalChatId: string }>(`/conversations/${conversationId}`), 200);
+    expect(conversation).toMatchObject({ channel: 'telegram', externalChatId: String(CHAT) });
 
     // the agent answers over the API; the bot delivers it to the chat
     const answer = 'We open at nine. ' + 'Plenty of detail. '.repeat(300); // over 4096: two parts
@@ -59,7 +60,7 @@ describe('a Telegram bot user talks to the tenant’s agent (real PostgreSQL, re
       const s = h.telegram.sent(bot.token);
       return s.length === 2 ? s : undefined;
     });
-    expect(sent.map((m) => String(m.chatId))).toEqual(['4242', '4242']);
+    expect(sent.map((m) => String(m.chatId))).toEqual([String(CHAT), String(CHAT)]);
     expect(sent.map((m) => m.text).join(' ')).toBe(answer.trim());
     const messages = await waitFor('the delivery in the history', async () => {
       const all = await history(me, conversationId);
@@ -76,9 +77,9 @@ describe('a Telegram bot user talks to the tenant’s agent (real PostgreSQL, re
     expect(replaced.previousWebhookRemoved).toBe(true);
     expect(h.telegram.webhookOf(bot.token)).toBeNull();
     expect(h.telegram.webhookOf(second.token)?.url).toBe(connected.webhookUrl);
-    expect((await h.telegram.userSays(bot.token, { chatId: 4242, text: 'old bot' }).catch(() => ({ status: 0 }))).status).not.toBe(200);
+    expect((await h.telegram.userSays(bot.token, { chatId: CHAT, text: 'old bot' }).catch(() => ({ status: 0 }))).status).not.toBe(200);
 
-    // nowhere in plaintext: database, logs, responses
+    // nowhere in plaintext: database, logs, responses; the user's chat id (here also its user id) in neither the database nor the logs
     const dump = await dumpSchemas([h.stack.schemas.events, h.stack.schemas.readModels]);
     expect(dump).toContain('TelegramBotConnected');
     for (const token of [bot.token, second.token, webhook.secretToken!]) {
@@ -86,5 +87,7 @@ describe('a Telegram bot user talks to the tenant’s agent (real PostgreSQL, re
       expect(h.logs.join('').includes(token)).toBe(false);
       expect(responses.join('').includes(token)).toBe(false);
     }
+    expect(dump.includes(String(CHAT))).toBe(false);
+    expect(h.logs.join('').includes(String(CHAT))).toBe(false);
   }, 120_000);
 });

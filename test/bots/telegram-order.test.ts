@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverTelegramUpdate } from '../../adapters/channels/doubles/telegram-bot-api.ts';
 import { telegramUpdates } from '../../adapters/channels/doubles/telegram-updates.ts';
 import { ok } from '../http/support/client.ts';
-import { historyIfAny, startBotsHarness, tenantClient } from './support.ts';
+import { chatConversation, historyIfAny, startBotsHarness, tenantClient } from './support.ts';
 import type { BotsHarness } from './support.ts';
 
 /** Fisher–Yates with a seeded generator, so a failure can be replayed. */
@@ -47,7 +47,7 @@ describe('Telegram updates redelivered and out of order', () => {
     expect(statuses.filter((s) => s !== 200), `seed ${seed}`).toEqual([]);
     for (const chat of chats) {
       const expected = updates.filter((u) => u.message.chat.id === chat).map((u) => u.message.text);
-      const rows = await waitForCount(me, `telegram-${chat}`, expected.length);
+      const rows = await waitForCount(me, await chatConversation(me, 'telegram', chat), expected.length);
       expect(rows.map((r) => r.text), `chat ${chat}, seed ${seed}`).toEqual(expected);
     }
   }, 240_000);

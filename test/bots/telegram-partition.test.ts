@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../http/support/client.ts';
-import { startBotsHarness, tenantClient, waitFor } from './support.ts';
+import { chatConversation, startBotsHarness, tenantClient, waitFor } from './support.ts';
 import type { BotsHarness } from './support.ts';
 
 /** A TCP forwarder on `port` (0: any) to the port `target()` names when a connection comes. */
@@ -81,12 +81,13 @@ describe('a Telegram answer whose request never left (the Bot API unreachable fo
     const bot = h.telegram.addBot();
     ok(await me.post('/channels/telegram', { token: bot.token }), 200);
     expect((await h.telegram.userSays(bot.token, { chatId: 77, text: 'are you there?' })).status).toBe(200);
+    const conversationId = await chatConversation(me, 'telegram', 77);
 
     // the Bot API stops answering connections: the answer's send times out before a byte of it left
     await gate.close();
     const cut = await partition(gate.port);
     try {
-      ok(await me.post('/conversations/telegram-77/messages', { text: 'Yes, here I am.', role: 'agent' }), 201);
+      ok(await me.post(`/conversations/${conversationId}/messages`, { text: 'Yes, here I am.', role: 'agent' }), 201);
       await waitFor('the send to time out', () => h.logs.some((line) => line.includes('did not answer sendMessage in time')), 20_000);
     } finally {
       await cut.heal();

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliverWhatsApp, verifyWhatsAppWebhook, whatsappPayloads } from '../doubles/whatsapp-payloads.ts';
+import { deliverWhatsApp, newWamid, verifyWhatsAppWebhook, whatsappPayloads } from '../doubles/whatsapp-payloads.ts';
 import { ok } from '../http/support/client.ts';
-import { answersKept, connectWhatsApp, dumpSchemas, history, historyIfAny, startBotsHarness, tenantClient, waitFor } from './support.ts';
+import { answersKept, chatConversation, connectWhatsApp, dumpSchemas, history, historyIfAny, startBotsHarness, tenantClient, waitFor } from './support.ts';
 import type { BotsHarness } from './support.ts';
 
 describe('a WhatsApp user talks to the tenant’s agent (real PostgreSQL, real HTTP, Graph double)', () => {
@@ -39,14 +39,15 @@ describe('a WhatsApp user talks to the tenant’s agent (real PostgreSQL, real H
     // a signed message; the same bytes with one byte changed are refused
     const head = await h.stack.storage.store.headPosition();
     const user = '15551234567';
-    const message = whatsappPayloads.text(number, { from: user, text: 'Do you deliver on Sundays?' });
+    const inboundWamid = newWamid(user);
+    const message = whatsappPayloads.text(number, { from: user, id: inboundWamid, text: 'Do you deliver on Sundays?' });
     const tampered = await deliverWhatsApp(url, message, appSecret, { tamper: (raw) => raw.replace('Sundays', 'Sundayz') });
     expect(tampered.status).toBe(401);
     expect((await deliverWhatsApp(url, message, 'another-secret')).status).toBe(401);
     expect(await h.stack.storage.store.headPosition()).toBe(head);
     for (let i = 0; i < 3; i++) expect((await deliverWhatsApp(url, message, appSecret)).status).toBe(200); // Meta redelivers
     h.whatsapp.userWrote(number.phoneNumberId, user);
-    const conversationId = `whatsapp-${user}`;
+    const conversationId = await chatConversation(me, 'whatsapp', user);
 
     // the agent answers; Graph receives it once
     ok(keep(await me.post(`/conversations/${conversationId}/messages`, { text: 'Yes, from 10 to 4.', role: 'agent' })), 201);
@@ -79,7 +80,8 @@ describe('a WhatsApp user talks to the tenant’s agent (real PostgreSQL, real H
 
     const dump = await dumpSchemas([h.stack.schemas.events, h.stack.schemas.readModels]);
     expect(dump).toContain('WhatsAppNumberConnected');
-    for (const secret of [number.accessToken, appSecret, verifyToken]) {
+    // the user's number, and the wamids that carry it, are personal data: only pseudonyms of them are kept
+    for (const secret of [number.accessToken, appSecret, verifyToken, user, inboundWamid, sent!.wamid]) {
       expect(dump.includes(secret)).toBe(false);
       expect(h.logs.join('').includes(secret)).toBe(false);
       expect(responses.join('').includes(secret)).toBe(false);
@@ -94,16 +96,17 @@ describe('a WhatsApp user talks to the tenant’s agent (real PostgreSQL, real H
     const dayAgo = Math.floor(Date.now() / 1000) - 25 * 3600;
     // the message was posted now, so our clock sees the window open: Graph's own refusal (131047) is what closes it here
     expect((await deliverWhatsApp(webhookUrl, whatsappPayloads.text(number, { from: user, text: 'hi', timestamp: dayAgo }), appSecret)).status).toBe(200);
-    const posted = ok(await me.post<{ position: string }>(`/conversations/whatsapp-${user}/messages`, { text: 'late answer', role: 'agent' }), 201);
+    const conversationId = await chatConversation(me, 'whatsapp', user);
+    const posted = ok(await me.post<{ position: string }>(`/conversations/${conversationId}/messages`, { text: 'late answer', role: 'agent' }), 201);
     // read our own write: the history below is read once the read models have the answer
-    ok(await me.get(`/conversations/whatsapp-${user}?minPosition=${posted.position}`), 200);
+    ok(await me.get(`/conversations/${conversationId}?minPosition=${posted.position}`), 200);
     const rows = await waitFor('the failure', async () => {
-      const all = await history(me, `whatsapp-${user}`);
+      const all = await history(me, conversationId);
       return all[1]?.delivery === 'failed' ? all : undefined;
     });
     expect(rows[1]!.text).toBe('late answer');
     expect(h.whatsapp.sent(number.phoneNumberId)).toEqual([]);
-    const stream = `conversation-${tenantId}.whatsapp-${user}`;
+    const stream = `conversation-${tenantId}.${conversationId}`;
     const events = await h.stack.storage.codec.decodeStream('conversation', await h.stack.storage.store.readStream(stream), 'stored');
     const failed = events.find((e) => e.type === 'MessageDeliveryFailed');
     expect(failed?.data).toMatchObject({ reason: 'whatsapp_outside_window', retryable: false });

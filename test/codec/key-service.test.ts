@@ -113,4 +113,23 @@ describe('key service: master keys wrap tenant data keys, and rotate without tou
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect(await here.cipherFor(t)).toBeUndefined();
   });
+
+  it("pseudonyms: the same in every process holding the tenant's key, another for another tenant or kind, none once the key is erased", async () => {
+    const master = masterKeysFrom(newMasterKey());
+    const here = await createSqlKeyService({ db, schema, master });
+    const elsewhere = await createSqlKeyService({ db, schema, master });
+    const [a, b] = [uniqueTenant(), uniqueTenant()];
+    const ofA = (await here.cipherFor(a, { create: true }))!;
+    const chat = ofA.pseudonym('chat', 'telegram:7319046852');
+    expect(chat).toMatch(/^[0-9a-f]{32}$/);
+    expect(chat).not.toContain('7319046852');
+    // another process (the bots role beside the api role) finds the same conversation
+    expect((await elsewhere.cipherFor(a))!.pseudonym('chat', 'telegram:7319046852')).toBe(chat);
+    expect(ofA.pseudonym('chat', 'telegram:7319046853')).not.toBe(chat);
+    expect(ofA.pseudonym('user', 'telegram:7319046852')).not.toBe(chat);
+    expect((await here.cipherFor(b, { create: true }))!.pseudonym('chat', 'telegram:7319046852')).not.toBe(chat);
+    // with the key gone nobody can compute it again: the pseudonym no longer names anyone
+    await here.erase(a);
+    expect(await here.cipherFor(a, { create: true })).toBeUndefined();
+  });
 });

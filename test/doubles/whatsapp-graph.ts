@@ -83,7 +83,7 @@ export const startWhatsAppDouble = async (options: { enforceWindow?: boolean; no
     if (text.length > 4096) return graphError(400, 100, '(#100) Param text[body] must be at most 4096 characters long.');
     if (options.enforceWindow && !(now() - (lastInbound.get(`${number.phoneNumberId}\u0000${to}`) ?? -Infinity) < DAY_MS))
       return graphError(400, graphErrors.outsideWindow.code, graphErrors.outsideWindow.message, { details: graphErrors.outsideWindow.details });
-    const wamid = newWamid();
+    const wamid = newWamid(to);
     sent.push({ phoneNumberId: number.phoneNumberId, to, text, wamid, replyTo: (body.context as { message_id?: string } | undefined)?.message_id ?? null });
     return { status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: to }], messages: [{ id: wamid }] } };
   };

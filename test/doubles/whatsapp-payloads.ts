@@ -10,7 +10,18 @@ import type { Delivery } from '../../adapters/channels/doubles/loopback.ts';
 export type WhatsAppNumber = { readonly phoneNumberId: string; readonly displayPhoneNumber: string; readonly wabaId?: string };
 export type WhatsAppErrorBody = { code: number; title: string; message?: string; error_data?: { details: string } };
 
-export const newWamid = (): string => `wamid.${randomBytes(30).toString('base64url')}`;
+/**
+ * A wamid shaped as Meta's are: `wamid.` and the base64 of a short binary record that carries the
+ * user's number (wa_id) in clear, then a random id. So a wamid is personal data, as the number is.
+ */
+export const newWamid = (waId = '15550000000'): string =>
+  `wamid.${Buffer.concat([
+    Buffer.from([0x18, waId.length]),
+    Buffer.from(waId),
+    Buffer.from([0x15, 0x02, 0x00, 0x12, 0x18, 0x14]),
+    Buffer.from(randomBytes(10).toString('hex').toUpperCase()),
+    Buffer.from([0x00]),
+  ]).toString('base64')}`;
 
 const envelope = (number: WhatsAppNumber, value: Record<string, unknown>) => ({
   object: 'whatsapp_business_account',
@@ -39,7 +50,7 @@ const inbound = (number: WhatsAppNumber, m: Inbound, type: string, content: Reco
     messages: [
       {
         from: m.from,
-        id: m.id ?? newWamid(),
+        id: m.id ?? newWamid(m.from),
         timestamp: String(m.timestamp ?? Math.floor(Date.now() / 1000)),
         type,
         ...content,

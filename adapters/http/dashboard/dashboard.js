@@ -116,7 +116,7 @@ const apply = (event) => {
     const id = entityOf(event.streamId);
     if (!conversations.has(id) && event.type !== 'ConversationStarted') void describeConversation(id, event.position);
     const c = conversations.get(id) ?? { conversationId: id, title: null, status: 'open', channel: 'api', createdAt: d.at };
-    if (event.type === 'ConversationStarted') Object.assign(c, { title: d.title, channel: d.channel });
+    if (event.type === 'ConversationStarted') Object.assign(c, { title: d.title, channel: d.channel, externalChatId: d.externalChatId ?? null });
     if (event.type === 'ConversationClosed') c.status = 'closed';
     if (event.type === 'AgentReplyFailed' && partial?.conversationId === id && partial.inReplyTo === d.inReplyTo) setPartial(null);
     if (event.type === 'MessagePosted') {
@@ -145,7 +145,7 @@ const describeConversation = async (conversationId, at) => {
     const found = await api(`/conversations/${encodeURIComponent(conversationId)}?minPosition=${at}`);
     const c = conversations.get(conversationId);
     if (session !== mine || !c) return;
-    Object.assign(c, { title: found.title, channel: found.channel, createdAt: found.createdAt }, found.status === 'closed' ? { status: 'closed' } : {});
+    Object.assign(c, { title: found.title, channel: found.channel, externalChatId: found.externalChatId ?? null, createdAt: found.createdAt }, found.status === 'closed' ? { status: 'closed' } : {});
     if ($('conversations-error').textContent.includes(TITLE_FAILED)) panelError('conversations-error', null);
     render();
   } catch (error) {
@@ -193,7 +193,8 @@ const render = () => {
   setText($('position'), position ?? '—');
   const convList = $('conversations');
   const focused = convList.contains(document.activeElement) ? document.activeElement.parentElement.dataset.id : undefined;
-  const conversationLabel = (c) => `${c.title ?? c.conversationId} · ${c.status}`;
+  // a bot chat has no title: it is named by its channel and chat (its id is a pseudonym, docs/channels.md)
+  const conversationLabel = (c) => `${c.title ?? (c.externalChatId ? `${c.channel} ${c.externalChatId}` : c.conversationId)} · ${c.status}`;
   reconcile(
     convList,
     [...conversations.values()].sort((a, b) => String(b.lastMessageAt ?? b.createdAt).localeCompare(String(a.lastMessageAt ?? a.createdAt))),
