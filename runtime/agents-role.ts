@@ -25,7 +25,7 @@ export const startAgentsRole = async (ctx: RoleContext): Promise<RunningRole> =>
   try {
     const reads = createReadSide({ db: storage.db, schema: ctx.config.READ_MODEL_SCHEMA, store: storage.store, codec: storage.codec, projections: PROJECTIONS, applied });
     // partial replies go to the dashboards: the pushers' feed in this process, else the live topic (BUS=kafka)
-    const live = liveFeedOf(ctx);
+    const live = liveFeedOf(ctx, storage);
     const agents = await startAgents({
       storage,
       ports: commandPortsOn(storage, reads),

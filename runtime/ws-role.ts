@@ -23,11 +23,11 @@ import type { Storage } from './stores.ts';
  * The live feed the pushers forward: the one this process's roles share, else with BUS=kafka the
  * live topic (publishers in other processes reach every pusher), else one of this process.
  */
-export const liveFeedOf = (ctx: RoleContext): { feed: LiveFeed & LiveSource; close(): Promise<void> } => {
+export const liveFeedOf = (ctx: RoleContext, storage: Storage): { feed: LiveFeed & LiveSource; close(): Promise<void> } => {
   if (ctx.shared.live) return { feed: ctx.shared.live, close: async () => undefined };
   if (ctx.config.BUS === 'kafka') {
     const { kafka, settings } = kafkaOf(ctx.config, ctx.log, 'BUS=kafka');
-    const feed = createKafkaLiveFeed({ kafka, topic: parseEnv(wsConfigSchema, ctx.env).KAFKA_LIVE_TOPIC, partitions: settings.partitions, log: ctx.log });
+    const feed = createKafkaLiveFeed({ kafka, topic: parseEnv(wsConfigSchema, ctx.env).KAFKA_LIVE_TOPIC, partitions: settings.partitions, keys: storage.keys, log: ctx.log });
     ctx.shared.live = feed;
     return { feed, close: () => feed.close() };
   }
@@ -85,7 +85,7 @@ export const startWsRole = async (ctx: RoleContext): Promise<RunningRole> => {
         trustProxy: ctx.config.TRUST_PROXY,
       });
   const http = ctx.shared.http ?? own!;
-  const live = liveFeedOf(ctx);
+  const live = liveFeedOf(ctx, storage);
   try {
     const pusher = await createPusher({
       bus: storage.bus,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import type { Kafka, Producer } from 'kafkajs';
 import { z } from 'zod';
+import type { KeyService } from '../../domain/ports/keys.ts';
 import type { LiveFeed, LiveFrame, LiveListener, LiveSource } from '../../domain/ports/live.ts';
 import { topicEnds } from '../kafka/client.ts';
 import type { KafkaLog } from '../kafka/client.ts';
@@ -21,13 +22,27 @@ const wireFrame = z.object({
 const JOIN_TIMEOUT_MS = 30_000;
 
 /**
+ * A partial reply's text crosses Kafka sealed with its tenant's key (an agent's words may quote the
+ * user, and a broker keeps a closed segment on disk for days whatever the topic's retention), bound
+ * to the frame it belongs to: the tenant, the conversation, the message it answers and its place.
+ */
+const frameAad = (tenantId: string, f: LiveFrame) => `live ${f.kind}\0${tenantId}\0${f.conversationId}\0${f.inReplyTo}\0${f.seq}`;
+
+/**
  * The live feed across processes: frames go to a topic of their own (key: tenant id, value
  * `{"tenantId","frame"}`), and every listener is a consumer group of its own positioned at the end,
  * so every pusher instance gets every frame published after it listens — nothing older, and
  * nothing kept: the topic's retention can be minutes. Publishing is fire-and-forget with acks=1.
  */
-export const createKafkaLiveFeed = (options: { kafka: Kafka; topic: string; partitions: number; log?: KafkaLog | undefined }): LiveFeed & LiveSource & { close(): Promise<void> } => {
-  const { kafka, topic } = options;
+export const createKafkaLiveFeed = (options: {
+  kafka: Kafka;
+  topic: string;
+  partitions: number;
+  /** The tenants' data keys, to seal each frame's text; without them no frame is published (nor opened). */
+  keys: KeyService | null;
+  log?: KafkaLog | undefined;
+}): LiveFeed & LiveSource & { close(): Promise<void> } => {
+  const { kafka, topic, keys } = options;
   let producer: Promise<Producer> | undefined;
   let topicReady: Promise<void> | undefined;
   const closers = new Set<() => Promise<void>>();
@@ -59,8 +74,14 @@ export const createKafkaLiveFeed = (options: { kafka: Kafka; topic: string; part
   return {
     async publish(tenantId: string, frame: LiveFrame) {
       try {
+        const cipher = await keys?.cipherFor(tenantId);
+        if (!cipher) {
+          options.log?.warn?.({ topic, tenantId }, 'live frame not published: no data key to seal it with');
+          return;
+        }
+        const sealed = { ...frame, text: cipher.seal(frameAad(tenantId, frame), frame.text) };
         const p = await producerOf();
-        await p.send({ topic, acks: 1, messages: [{ key: tenantId, value: JSON.stringify({ tenantId, frame }) }] });
+        await p.send({ topic, acks: 1, messages: [{ key: tenantId, value: JSON.stringify({ tenantId, frame: sealed }) }] });
       } catch (error) {
         options.log?.warn?.({ err: error, topic }, 'live frame not published');
       }
@@ -86,8 +107,11 @@ export const createKafkaLiveFeed = (options: { kafka: Kafka; topic: string; part
                 return undefined;
               }
             })());
-            if (parsed.success) listener(parsed.data.tenantId, parsed.data.frame);
-            else options.log?.warn?.({ topic }, 'live frame dropped: not a live frame');
+            if (!parsed.success) return options.log?.warn?.({ topic }, 'live frame dropped: not a live frame');
+            const { tenantId, frame } = parsed.data;
+            const text = (await keys?.cipherFor(tenantId))?.open(frameAad(tenantId, frame), frame.text);
+            if (text === undefined) return options.log?.warn?.({ topic, tenantId }, 'live frame dropped: its text does not open with the tenant\'s key');
+            listener(tenantId, { ...frame, text });
           },
         });
         for (const end of ends) consumer.seek({ topic, partition: end.partition, offset: end.high });

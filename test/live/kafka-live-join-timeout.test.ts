@@ -25,7 +25,7 @@ describe('Kafka live feed: listen() that times out joining', () => {
       deleteGroups: async () => [],
     };
     const kafka = { admin: () => admin, consumer: () => consumer } as unknown as Kafka;
-    const feed = createKafkaLiveFeed({ kafka, topic: 'openclaw.live', partitions: 1 });
+    const feed = createKafkaLiveFeed({ kafka, topic: 'openclaw.live', partitions: 1, keys: null });
     await expect(feed.listen(() => undefined)).rejects.toThrow(/did not join in time/);
     await feed.close();
     expect(connected).toBe(0); // was 1: the consumer stays connected (and its group stays) for the life of the process

@@ -1,8 +1,11 @@
 import { Kafka, logLevel } from 'kafkajs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaLiveFeed } from '../../adapters/live/kafka.ts';
+import type { KeyService } from '../../domain/ports/keys.ts';
 import type { LiveFrame } from '../../domain/ports/live.ts';
+import { openTestCodec } from '../support/codec.ts';
 import { KAFKA_BROKERS, needsKafka, uniqueTopic } from '../support/kafka.ts';
+import { dropSchema, uniqueSchema } from '../support/postgres.ts';
 
 const frame = (seq: number): LiveFrame => ({ kind: 'agent.partial', conversationId: 'c1', inReplyTo: 'm1', text: `part ${seq}`, seq });
 
@@ -18,18 +21,29 @@ const until = async (check: () => boolean, what: string, timeoutMs = 30_000) => 
 describe.skipIf(!KAFKA_BROKERS)(`Kafka live feed${needsKafka}`, () => {
   const kafka = new Kafka({ clientId: 'test-live', brokers: (KAFKA_BROKERS ?? '').split(','), logLevel: logLevel.NOTHING });
   const topic = uniqueTopic('live');
-  const publisher = createKafkaLiveFeed({ kafka, topic, partitions: 2 });
-  const pushers = [createKafkaLiveFeed({ kafka, topic, partitions: 2 }), createKafkaLiveFeed({ kafka, topic, partitions: 2 })];
+  const schema = uniqueSchema('live_keys');
+  let keys: KeyService;
+  let closeKeys: () => Promise<void>;
+  const feeds: ReturnType<typeof createKafkaLiveFeed>[] = [];
+  const feed = () => (feeds.push(createKafkaLiveFeed({ kafka, topic, partitions: 2, keys })), feeds.at(-1)!);
+  beforeAll(async () => {
+    ({ keys, close: closeKeys } = await openTestCodec(schema));
+    for (const t of ['acme', 'other']) await keys.cipherFor(t, { create: true });
+  });
   afterAll(async () => {
-    await Promise.all([publisher, ...pushers].map((feed) => feed.close()));
+    await Promise.all(feeds.map((f) => f.close()));
+    await closeKeys?.();
+    await dropSchema(schema);
   });
 
-  it('hands every frame published after listen() to every listener, tenant attached; a message that is no live frame is dropped', async () => {
+  it('hands every frame published after listen() to every listener, tenant attached; a message that is no live frame is dropped; the text crosses Kafka sealed', async () => {
+    const publisher = feed();
+    const pushers = [feed(), feed()];
     const heard: [string, LiveFrame][][] = [[], []];
     await Promise.all(pushers.map((feed, i) => feed.listen((tenantId, f) => heard[i]!.push([tenantId, f]))));
     const raw = kafka.producer();
     await raw.connect();
-    await raw.send({ topic, messages: [{ key: 'acme', value: '{"tenantId":"acme","frame":{"kind":"agent.partial","text":1}}' }, { key: 'acme', value: 'not json' }] });
+    await raw.send({ topic, messages: [{ key: 'acme', value: '{"tenantId":"acme","frame":{"kind":"agent.partial","text":1}}' }, { key: 'acme', value: 'not json' }, { key: 'acme', value: JSON.stringify({ tenantId: 'acme', frame: { ...frame(9), text: 'forged in clear' } }) }] });
     await raw.disconnect();
     for (let seq = 1; seq <= 3; seq++) await publisher.publish(seq === 2 ? 'other' : 'acme', frame(seq));
     await until(() => heard.every((h) => h.length === 3), 'both listeners to hear three frames');
@@ -37,5 +51,14 @@ describe.skipIf(!KAFKA_BROKERS)(`Kafka live feed${needsKafka}`, () => {
       expect(h.filter(([t]) => t === 'acme').map(([, f]) => f.seq)).toEqual([1, 3]); // one tenant's frames share a partition: in order
       expect(h.find(([t]) => t === 'other')).toEqual(['other', frame(2)]);
     }
+    // what the broker keeps: our frames with their text sealed (the one forged in clear was not heard)
+    const onTopic: string[] = [];
+    const reader = kafka.consumer({ groupId: `${topic}.reader`, maxWaitTimeInMs: 100 });
+    await reader.connect();
+    await reader.subscribe({ topics: [topic], fromBeginning: true });
+    await reader.run({ eachMessage: async ({ message }) => void onTopic.push(message.value?.toString() ?? '') });
+    await until(() => onTopic.length === 6, 'the six messages on the topic').finally(() => reader.disconnect());
+    expect(onTopic.filter((v) => v.includes('agent.partial') && v.includes('"seq"') && !v.includes('forged'))).toHaveLength(3);
+    expect(onTopic.filter((v) => v.includes('part '))).toEqual([]);
   }, 90_000);
 });
