@@ -1,8 +1,9 @@
+import { ClientRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { trace } from '@opentelemetry/api';
-import type { ProxyTracerProvider } from '@opentelemetry/api';
+import type { ProxyTracerProvider, Span } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
@@ -25,10 +26,29 @@ export const tracingWanted = (env: NodeJS.ProcessEnv): boolean =>
  * outgoing requests. pg makes a span per query, only under a parent span and none per pool checkout.
  */
 export const instrumentations = () => [
-  new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
+  new HttpInstrumentation({ disableIncomingRequestInstrumentation: true, requestHook: (span, request) => void (isClientRequest(request) && redactUrlAttributes(span)) }),
   new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
   new KafkaJsInstrumentation(),
 ];
+
+/**
+ * A secret in an outgoing URL: the Bot API puts the bot's token in the path (`/bot<token>/sendMessage`,
+ * `/file/bot<token>/…`). Other clients send theirs in headers, which spans do not record.
+ */
+const SECRET_IN_PATH = /\/bot[^/?#]+/g;
+export const redactUrl = (url: string): string => url.replace(SECRET_IN_PATH, '/bot[REDACTED]');
+const URL_ATTRIBUTES = ['url.full', 'url.path', 'http.url', 'http.target'] as const;
+
+const isClientRequest = (request: unknown): request is ClientRequest => request instanceof ClientRequest;
+/** The client span's URL attributes, with their secrets redacted (the hook runs after the instrumentation set them). */
+const redactUrlAttributes = (span: Span) => {
+  const attributes = (span as Partial<ReadableSpan>).attributes ?? {};
+  for (const name of URL_ATTRIBUTES) {
+    const value = attributes[name];
+    const redacted = typeof value === 'string' ? redactUrl(value) : value;
+    if (redacted !== value) span.setAttribute(name, redacted!);
+  }
+};
 
 /** The CommonJS modules our instrumentations patch (see startTracing). */
 const INSTRUMENTED_MODULES = ['kafkajs', 'pg'] as const;

@@ -245,3 +245,24 @@ describe('log lines name the tenant and the trace', () => {
     expect(lines.some((l) => l.msg === 'request' && l.route === '/api/v1/tenants/:tenantId' && l.tenantId === tenantId)).toBe(true);
   }, 60_000);
 });
+
+describe('outgoing requests', () => {
+  it("a Bot API call's client span does not carry the bot's token (it is in the URL path)", async () => {
+    const { startTelegramDouble } = await import('../../adapters/channels/doubles/telegram-bot-api.ts');
+    const { createTelegramBots } = await import('../../adapters/telegram/bots.ts');
+    const double = await startTelegramDouble();
+    try {
+      const bot = double.addBot();
+      exporter.reset();
+      const bots = createTelegramBots({ apiRoot: double.apiRoot });
+      expect((await bots.getMe({ tenantId: 'acme', token: bot.token })).botUsername).toBe(bot.username);
+      const client = exporter.getFinishedSpans().filter((s) => s.kind === 2 /* CLIENT */ && Object.values(s.attributes).some((v) => String(v).includes('/getMe')));
+      expect(client.length, exporter.getFinishedSpans().map((s) => s.name).join(', ')).toBeGreaterThan(0);
+      const secret = bot.token.split(':')[1]!;
+      for (const span of client) expect(JSON.stringify(span.attributes)).not.toContain(secret);
+      expect(JSON.stringify(client[0]!.attributes)).toContain('/bot[REDACTED]/getMe');
+    } finally {
+      await double.close();
+    }
+  }, 30_000);
+});
