@@ -139,7 +139,8 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
     } catch (error) {
       if (stopping.signal.aborted) throw new Error('agent dispatch stopping; the message will be delivered again');
       const reason = timedOut ? `${runtime.kind} agent timed out after ${deps.timeoutMs} ms` : `${runtime.kind} agent failed: ${reasonOf(error)}`;
-      log.warn({ ...context, runtime: runtime.kind, reason }, 'agent reply failed; posting the fallback');
+      // the reason may quote the agent (sealed in the event, as personal data): the log names only its kind
+      log.warn({ ...context, runtime: runtime.kind, failure: timedOut ? 'timeout' : failureKindOf(error) }, 'agent reply failed; posting the fallback');
       await settle('fallback', () =>
         ports.shell.handle(
           conversationDecider,
@@ -196,4 +197,5 @@ export const startAgentDispatcher = async (deps: DispatcherDeps): Promise<BusSub
 };
 
 /** A failure's reason for the record: its message, bounded, never a stack. */
+const failureKindOf = (error: unknown): string => (isAppError(error) ? error.code : error instanceof Error ? error.name : typeof error);
 const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error)).slice(0, 300);

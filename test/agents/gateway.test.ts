@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../http/support/client.ts';
 import type { Client } from '../http/support/client.ts';
@@ -13,10 +15,12 @@ const FALLBACK = /couldn't answer that just now/;
 describe("a tenant's OpenClaw gateway answers (gateway double, SSE)", () => {
   let h: SagaHarness;
   let gateway: GatewayDouble;
+  const logs: string[] = [];
   beforeAll(async () => {
     gateway = await startGatewayDouble({ token: TOKEN });
     h = await startSagaHarness({
       agents: true,
+      log: pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) })),
       env: {
         AGENT_TIMEOUT_MS: '4000',
         OPENCLAW_ATTEMPT_TIMEOUT_MS: '1000',
@@ -92,6 +96,10 @@ describe("a tenant's OpenClaw gateway answers (gateway double, SSE)", () => {
     const stored = (await h.raw(`conversation-${tenantId}.${conversationId}`)).filter((e) => e.type === 'AgentReplyFailed');
     expect(stored).toHaveLength(2);
     for (const e of stored) expect(JSON.stringify(e.data)).not.toMatch(/gateway|timed out/);
+    // nor in the log, which names the failure's kind only
+    const logged = logs.filter((l) => l.includes('agent reply failed') && l.includes(conversationId));
+    expect(logged.map((l) => (JSON.parse(l) as { failure: string }).failure)).toEqual([expect.any(String), 'timeout']);
+    expect(logged.join('')).not.toMatch(/gateway answered|HTTP 500/);
   });
 
   it('cuts a reply over the size limit with a marker instead of dropping it', async () => {

@@ -3,6 +3,7 @@ import { startOrgoSimulator } from '../../adapters/orgo/simulator/server.ts';
 import type { OrgoSimulator, SimulatorOptions } from '../../adapters/orgo/simulator/server.ts';
 import type { Resolve } from '../../adapters/openclaw/address-guard.ts';
 import type { Decoded } from '../../domain/events.ts';
+import type { Logger } from '../../runtime/logger.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { client, ok } from '../http/support/client.ts';
 import type { Client } from '../http/support/client.ts';
@@ -39,7 +40,7 @@ export interface SagaHarness {
 
 /** The whole platform on PostgreSQL with the saga in process, on a simulated Orgo reached through the real client. */
 export const startSagaHarness = async (
-  options: { sim?: SimulatorOptions; env?: Record<string, string>; apiKey?: (sim: OrgoSimulator) => string; agents?: boolean; resolveGatewayHost?: Resolve } = {},
+  options: { sim?: SimulatorOptions; env?: Record<string, string>; apiKey?: (sim: OrgoSimulator) => string; agents?: boolean; resolveGatewayHost?: Resolve; log?: Logger } = {},
 ): Promise<SagaHarness> => {
   const sim = await startOrgoSimulator({ delays: QUICK_DELAYS, ...options.sim });
   const api = await startApiHarness(
@@ -54,7 +55,7 @@ export const startSagaHarness = async (
       SAGA_INSTANCE_ID: `test-${randomUUID()}`,
       ...options.env,
     },
-    { saga: true, ...(options.agents ? { agents: true } : {}), ...(options.resolveGatewayHost ? { resolveGatewayHost: options.resolveGatewayHost } : {}) },
+    { saga: true, ...(options.agents ? { agents: true } : {}), ...(options.resolveGatewayHost ? { resolveGatewayHost: options.resolveGatewayHost } : {}), ...(options.log ? { log: options.log } : {}) },
   );
   const operator = client(api.baseUrl, api.operatorKey);
   return {
