@@ -29,7 +29,8 @@ export interface BillingWorkerDeps {
 const ACTOR = 'system:billing';
 const MAX_BACKOFF_MS = 5 * 60_000;
 const backoff = (attempts: number) => Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(attempts, 12));
-const describe = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+/** An error for the log and the job's row: an email address in it (Stripe's refusals quote the customer's) is masked, as personal data. */
+export const failureText = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).replace(/[^\s@<>"'(),;:]+@[^\s@<>"'(),;:]+/g, '<email>');
 
 /**
  * Carries out billing's jobs. An account job asks `planAccount` for the next Stripe call, makes it
@@ -182,8 +183,8 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     } catch (error) {
       const delay = backoff(job.attempts);
       const transient = isTransient(error);
-      log[transient && job.attempts < 3 ? 'warn' : 'error']({ job: job.id, tenantId: job.tenantId, attempts: job.attempts + 1, retryInMs: delay, err: describe(error) }, 'billing job failed; trying again later');
-      await tables.retry(job.id, delay, describe(error)).catch(() => undefined);
+      log[transient && job.attempts < 3 ? 'warn' : 'error']({ job: job.id, tenantId: job.tenantId, attempts: job.attempts + 1, retryInMs: delay, err: failureText(error) }, 'billing job failed; trying again later');
+      await tables.retry(job.id, delay, failureText(error)).catch(() => undefined);
     }
   };
 
@@ -198,7 +199,7 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     await inParallel(usage);
     for (const tenantId of await tables.customers.graceOver(clock())) {
       await billing(tenantId, { type: 'EndGracePeriod', at: at() }, `grace:${tenantId}`).catch((error: unknown) =>
-        log.error({ tenantId, err: describe(error) }, 'could not end a grace period; trying again next round'),
+        log.error({ tenantId, err: failureText(error) }, 'could not end a grace period; trying again next round'),
       );
     }
     return account.length + usage.length;

@@ -18,7 +18,6 @@ export type ChannelFailure = {
   readonly platformCode?: number;
   readonly deliveredParts?: number;
   readonly externalMessageIds?: readonly string[];
-  readonly migrateToChatId?: string;
 };
 
 /**

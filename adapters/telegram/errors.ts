@@ -18,9 +18,9 @@ const fromBotApi = (error: TelegramError, method: string, secrets: readonly stri
   if (platformCode === 401 || platformCode === 404)
     return permanent('telegram_token_rejected', `Telegram rejected the bot token (${said})`, { platformCode });
   if (platformCode === 403) return permanent('telegram_chat_forbidden', `Telegram refused ${method} to this chat (${said})`, { platformCode });
-  const migrateTo = error.parameters?.migrate_to_chat_id;
-  if (migrateTo !== undefined)
-    return permanent('telegram_chat_migrated', `the chat moved to ${migrateTo} (${said})`, { platformCode, migrateToChatId: String(migrateTo) });
+  // the new chat's id is not repeated: errors reach the log, and a chat id is a user's personal data
+  if (error.parameters?.migrate_to_chat_id !== undefined)
+    return permanent('telegram_chat_migrated', `the chat moved to a supergroup (${said})`, { platformCode });
   return permanent('telegram_request_rejected', `Telegram rejected ${method} (${said})`, { platformCode });
 };
 
