@@ -109,7 +109,9 @@ export const createKafkaLiveFeed = (options: {
             })());
             if (!parsed.success) return options.log?.warn?.({ topic }, 'live frame dropped: not a live frame');
             const { tenantId, frame } = parsed.data;
-            const text = (await keys?.cipherFor(tenantId))?.open(frameAad(tenantId, frame), frame.text);
+            // a key that cannot be read now (the database, a missing master key) loses this frame, never the consumer
+            const cipher = await keys?.cipherFor(tenantId).catch((error: unknown) => void options.log?.warn?.({ topic, tenantId, err: error }, 'live frame dropped: no key to open it'));
+            const text = cipher?.open(frameAad(tenantId, frame), frame.text);
             if (text === undefined) return options.log?.warn?.({ topic, tenantId }, 'live frame dropped: its text does not open with the tenant\'s key');
             listener(tenantId, { ...frame, text });
           },

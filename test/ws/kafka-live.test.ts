@@ -25,10 +25,12 @@ describe.skipIf(!KAFKA_BROKERS)(`Kafka live feed${needsKafka}`, () => {
   let keys: KeyService;
   let closeKeys: () => Promise<void>;
   const feeds: ReturnType<typeof createKafkaLiveFeed>[] = [];
-  const feed = () => (feeds.push(createKafkaLiveFeed({ kafka, topic, partitions: 2, keys })), feeds.at(-1)!);
+  const feed = (options: { keys?: KeyService; topic?: string; partitions?: number } = {}) => (
+    feeds.push(createKafkaLiveFeed({ kafka, topic: options.topic ?? topic, partitions: options.partitions ?? 2, keys: options.keys ?? keys })), feeds.at(-1)!
+  );
   beforeAll(async () => {
     ({ keys, close: closeKeys } = await openTestCodec(schema));
-    for (const t of ['acme', 'other']) await keys.cipherFor(t, { create: true });
+    for (const t of ['acme', 'other', 'broken']) await keys.cipherFor(t, { create: true });
   });
   afterAll(async () => {
     await Promise.all(feeds.map((f) => f.close()));
@@ -61,4 +63,17 @@ describe.skipIf(!KAFKA_BROKERS)(`Kafka live feed${needsKafka}`, () => {
     expect(onTopic.filter((v) => v.includes('agent.partial') && v.includes('"seq"') && !v.includes('forged'))).toHaveLength(3);
     expect(onTopic.filter((v) => v.includes('part '))).toEqual([]);
   }, 90_000);
+
+  it("a key that cannot be read (the key store away, a damaged key) loses that frame only: the next ones on the partition still arrive", async () => {
+    const single = uniqueTopic('live-one');
+    const failing: KeyService = { ...keys, cipherFor: (t, o) => (t === 'broken' ? Promise.reject(new Error('key store unreachable')) : keys.cipherFor(t, o)) };
+    const publisher = feed({ topic: single, partitions: 1 });
+    const pusher = feed({ topic: single, partitions: 1, keys: failing });
+    const heard: [string, LiveFrame][] = [];
+    await pusher.listen((tenantId, f) => heard.push([tenantId, f]));
+    await publisher.publish('broken', frame(7));
+    for (let seq = 1; seq <= 3; seq++) await publisher.publish('acme', frame(seq));
+    await until(() => heard.length === 3, 'the three frames after the one that could not be opened', 20_000);
+    expect(heard).toEqual([1, 2, 3].map((seq) => ['acme', frame(seq)]));
+  }, 60_000);
 });
