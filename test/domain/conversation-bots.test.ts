@@ -39,6 +39,15 @@ const agent = (id: string): ConversationCommand => ({
   type: 'PostMessage', messageId: id, role: 'agent', channel: 'api', text: 'an answer', tenant: active, messagesToday: 0, at,
 });
 
+const placeText = (e: ConversationEvent): string => (e.type === 'MessagePosted' ? (e.data.external?.seq ?? '') : '');
+/** Exact order of two decimal strings (as PostgreSQL's numeric), beyond what a float can tell apart. */
+const compareDecimals = (a: string, b: string): number => {
+  const [aw = '', af = ''] = a.split('.');
+  const [bw = '', bf = ''] = b.split('.');
+  if (BigInt(aw) !== BigInt(bw)) return BigInt(aw) < BigInt(bw) ? -1 : 1;
+  const width = Math.max(af.length, bf.length);
+  return af.padEnd(width, '0') < bf.padEnd(width, '0') ? -1 : af.padEnd(width, '0') > bf.padEnd(width, '0') ? 1 : 0;
+};
 const placeOf = (e: ConversationEvent): number => (e.type === 'MessagePosted' ? Number(e.data.external?.seq ?? NaN) : NaN);
 
 describe('bot users’ messages in their chat’s order', () => {
@@ -59,6 +68,22 @@ describe('bot users’ messages in their chat’s order', () => {
     const { events } = run([inbound(1), agent('a1'), inbound(3), inbound(2)]);
     const seqs = events.map((e) => (e.type === 'MessagePosted' ? (e.data.external?.seq ?? `rev`) : ''));
     expect(seqs).toEqual(['1', 'rev', '3', '2.5']);
+  });
+
+  it('hundreds of late messages, each older than the one before, keep their order within the digits the event schema allows; past them one takes its own revision, never a refused event', () => {
+    const orders = [10_000, ...Array.from({ length: 900 }, (_, i) => 9_999 - i)];
+    const { events } = run(orders.map(inbound));
+    const seqs = events.map((e) => (e.type === 'MessagePosted' ? e.data.external!.seq : ''));
+    // the bound of adapters/codec/schemas/conversation.ts: more digits and the event is refused (a 500 the platform retries for days)
+    for (const seq of seqs) expect(seq).toMatch(/^\d{1,15}(\.\d{1,200})?$/);
+    const inOrder = seqs.findIndex((seq) => !seq.includes('.')) === 0 ? seqs.slice(1).findIndex((seq) => !seq.includes('.')) : -1;
+    const kept = inOrder === -1 ? seqs.length : inOrder + 1; // the first late message placed at its own revision, if any
+    expect(kept).toBeGreaterThan(550); // the old midpoints ran out after about 200
+    const placed = events.slice(0, kept);
+    const byPlace = [...placed].sort((a, b) => compareDecimals(placeText(a), placeText(b)));
+    expect(byPlace.map((e) => (e.type === 'MessagePosted' ? e.data.external?.order : -1))).toEqual([...orders.slice(0, kept)].sort((a, b) => a - b));
+    // past the bound the late ones follow the one placed at its revision, in order among themselves; no two share a place
+    expect(new Set(seqs).size).toBe(seqs.length);
   });
 
   it('an agent answer in a Telegram conversation goes out on Telegram, however it was posted', () => {

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { CHANNELS, MESSAGE_ROLES, MESSAGE_STATUSES } from '../../../domain/conversation/events.ts';
 import type { ConversationEvent } from '../../../domain/conversation/events.ts';
+import { MAX_PLACE_DIGITS } from '../../../domain/conversation/place.ts';
 import { defineCatalog, instant, olderVersion } from '../catalog.ts';
 import { conversationId, sealed, tenantId, token } from './common.ts';
 
 const channel = z.enum(CHANNELS);
 const at = instant;
-const decimal = z.string().regex(/^\d{1,15}(\.\d{1,200})?$/);
+// a bot message's place (domain/conversation/place.ts keeps within the bound)
+const decimal = z.string().regex(new RegExp(`^\\d{1,15}(\\.\\d{1,${MAX_PLACE_DIGITS}})?$`));
 
 export const conversationCatalog = defineCatalog<ConversationEvent>('conversation', {
   ConversationStarted: {
