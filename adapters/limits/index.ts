@@ -32,8 +32,15 @@ export const rateLimit =
  * An ioredis client for the limiter: no offline queue (a command while disconnected fails at once
  * and the in-memory insurance limiter answers), one retry per command.
  */
+/**
+ * How long one Redis command may take before it fails and the limiter counts in memory instead: a
+ * Redis that accepts the connection and then goes silent (a stuck server, a dropped route) must not
+ * hold every request that passes the limiter.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 500;
+
 export const createRedisClient = (url: string, log?: Logger): Redis => {
-  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, commandTimeout: REDIS_COMMAND_TIMEOUT_MS });
   let reported = false;
   client.on('error', (error: Error) => {
     if (!reported) log?.warn({ err: { message: error.message } }, 'rate limiter redis unavailable; counting in memory');

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +119,38 @@ describe('with Redis at 127.0.0.1:6379', () => {
     const decisions = [await rates.consume(subject), await rates.consume(subject), await rates.consume(subject)];
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, false]);
   });
+
+  it('a Redis that goes silent after connecting (a stuck server, a dropped route) costs a request half a second, not forever', async () => {
+    // a proxy to the real Redis that stops forwarding on demand: the connection stays open, no answer comes
+    let mute = false;
+    const sockets: net.Socket[] = [];
+    const proxy = net.createServer((inbound) => {
+      const upstream = net.connect(6379, '127.0.0.1');
+      sockets.push(inbound, upstream);
+      inbound.on('data', (chunk) => void (mute || upstream.write(chunk)));
+      upstream.on('data', (chunk) => void (mute || inbound.write(chunk)));
+      for (const s of [inbound, upstream]) s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const c = createRedisClient(`redis://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`, silent);
+    try {
+      await ready(c);
+      const rates = createRateLimits({ redis: c, keyPrefix: `${prefix}-d`, tierPerMinute: { free: 2 } });
+      const subject = { kind: 'tenant', tenantId: 't', tier: 'free' } as const;
+      expect((await rates.consume(subject)).allowed).toBe(true);
+      mute = true;
+      const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5_000))]);
+      const started = Date.now();
+      const decision = await within(rates.consume(subject));
+      expect(decision).toMatchObject({ allowed: true }); // counted in memory meanwhile
+      expect(await within(rates.authFailures.check('203.0.113.9'))).not.toBe('hung');
+      console.log(`a silent Redis: the limiter answered in ${Date.now() - started} ms`);
+    } finally {
+      c.disconnect();
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  }, 30_000);
 });
 
 describe('operators and the tier cache', () => {
