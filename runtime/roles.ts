@@ -12,7 +12,7 @@ import { kafkaOf } from './kafka.ts';
 import type { Logger } from './logger.ts';
 import { projectorOn } from './projector.ts';
 import { openStorage } from './stores.ts';
-import { watchReadModels } from './telemetry.ts';
+import { watchDatabase, watchReadModels } from './telemetry.ts';
 import type { Storage } from './stores.ts';
 
 /** Every role, in the order a process starts them (and stops them in reverse). */
@@ -192,11 +192,14 @@ export const startRoles = async (names: readonly RoleName[], config: Config, log
   const keys: KeySource = ordered.some((name) => ROLES[name].keys === 'required') ? 'required' : 'optional';
   const master = await loadMasterKeys(config, keys);
   let opened: Promise<Storage> | undefined;
-  const storage = () => (opened ??= openStorage(config, ordered.join('+'), { master, log }));
+  let unwatchDatabase: (() => void) | undefined;
+  // whichever roles run here, readiness says whether their database answers
+  const storage = () => (opened ??= openStorage(config, ordered.join('+'), { master, log }).then((s) => ((unwatchDatabase = watchDatabase(s)), s)));
   const ctx: RoleContext = { config, log, env, roles, storage, shared: {} };
   const running: RunningRole[] = [];
   const stop = async () => {
     for (const role of running.reverse()) await role.stop();
+    unwatchDatabase?.();
     await (await opened?.catch(() => undefined))?.close();
   };
   try {

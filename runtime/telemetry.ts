@@ -26,15 +26,19 @@ export const watchReadModels = (storage: Storage, schema: string): (() => void) 
       position: p.position,
     })),
   );
-  const unwatchDb = watchHealth('database', async () => {
-    await storage.db.query('SELECT 1');
-    return { ok: true };
-  });
+  const unwatchDb = watchDatabase(storage);
   return () => {
     unwatchLag();
     unwatchDb();
   };
 };
+
+/** The database answering, in readiness: every process that opens a storage depends on it. */
+export const watchDatabase = (storage: Storage): (() => void) =>
+  watchHealth('database', async () => {
+    await storage.db.query('SELECT 1');
+    return { ok: true };
+  });
 
 /** A projector's failures in readiness: three failed batches in a row, or a halt, make the process not ready. */
 export const projectorHealth = (schema: string) => trackFailures(`projector:${schema}`);
