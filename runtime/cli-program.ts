@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { ConfigError, loadConfig } from './config.ts';
+import { z } from 'zod';
+import { ConfigError, loadConfig, logLevelSchema, parseEnv } from './config.ts';
 import { MASTER_KEY_FILE } from './encryption.ts';
 import { createLogger } from './logger.ts';
 import { stopOnSignals } from './signals.ts';
@@ -124,7 +125,8 @@ program
   .option('--gateway-token-file <path>', 'file holding the gateway token (or OPENCLAW_GATEWAY_TOKEN)')
   .action(async (flags: AgentBridgeFlags) => {
     const { runAgentBridge } = await import('./agent-bridge.ts');
-    const log = createLogger(process.env.LOG_LEVEL || 'info');
+    // the VM's process reads no other configuration, but LOG_LEVEL is checked as everywhere (one line, exit 2)
+    const log = createLogger(parseEnv(z.object({ LOG_LEVEL: logLevelSchema }), process.env).LOG_LEVEL);
     const bridge = await runAgentBridge(flags, process.env, log);
     stopOnSignals(bridge.stop, log);
     process.stdout.write('agent-bridge running\n');

@@ -75,7 +75,8 @@ export const effectiveConfig = (env: NodeJS.ProcessEnv): Record<string, string |
       const value = parsed[name];
       if (value === undefined || value === null) return [name, null];
       const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
-      if (/_URL$/.test(name)) return [name, redactUrl(text)];
+      // a URL carries credentials in its user info or query, whatever the variable's name (OTEL_EXPORTER_OTLP_ENDPOINT)
+      if (/_URL$|_ENDPOINT$/.test(name) || /^[a-z][a-z0-9+.-]*:\/\/[^/\s]*@/i.test(text)) return [name, redactUrl(text)];
       return [name, isSecretVar(name) ? `*** (${text.length} chars)` : typeof value === 'number' ? value : text];
     }),
   );

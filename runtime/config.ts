@@ -5,6 +5,8 @@ import { encryptionConfigSchema } from '../adapters/crypto/master-keys.ts';
 import { listenPort as port } from '../adapters/http/listen-port.ts';
 
 /** Every environment variable the service reads. README's configuration table mirrors this. */
+export const logLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+
 const schema = z.object({
   PORT: port('the HTTP port').default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -40,7 +42,7 @@ const schema = z.object({
   BUS_MAX_ATTEMPTS: decimalInt(1, 100).default(5),
   BUS_RETRY_MS: decimalInt(1, 60_000).default(100),
   PG_POOL_SIZE: decimalInt(1, 100).default(8),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevelSchema,
   /** `json` (one object a line), `pretty` (coloured lines), `auto`: pretty for `dev` on a terminal, else JSON. */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   /** A second listener with /metrics, /healthz and /readyz and no credentials (for Prometheus and probes); unset: none. */

@@ -35,7 +35,13 @@ const call = async <T>(target: { url: string }, credential: string, method: stri
     throw new ApiFailure(`cannot reach ${target.url}: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`);
   });
   const text = await res.text();
-  const parsed = (text ? JSON.parse(text) : {}) as T & { detail?: string; code?: string };
+  let parsed: T & { detail?: string; code?: string };
+  try {
+    parsed = (text ? JSON.parse(text) : {}) as T & { detail?: string; code?: string };
+  } catch {
+    // not our API answering (a proxy's error page, another service on that port)
+    throw new ApiFailure(`${method} ${route}: ${res.status}, not a JSON answer (is ${target.url} this service?): ${text.replace(/\s+/g, ' ').slice(0, 120)}`);
+  }
   if (!res.ok) throw new ApiFailure(`${method} ${route}: ${res.status} ${parsed.code ?? ''} ${parsed.detail ?? text}`.trim());
   return parsed;
 };
