@@ -40,6 +40,8 @@ export interface AuthFailureGuard {
 
 export interface Authenticator {
   authenticate(req: CredentialSource): Promise<Principal>;
+  /** Throws 401 once the key behind an authenticated principal is revoked or gone (a long-lived socket asks again). */
+  stillValid(principal: Principal): Promise<void>;
 }
 
 /** The principal of a bearer token the JWT service verified before; undefined for anything else. */
@@ -73,6 +75,7 @@ export const createAuthenticator = (deps: { apiKeys: ApiKeyVerifier; jwt: JwtSer
       throw error;
     }
   },
+  stillValid: (principal) => deps.apiKeys.stillValid(principal),
 });
 
 /** Resolves the principal once per request and keeps it on the request context. */

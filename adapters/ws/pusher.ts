@@ -9,6 +9,7 @@ import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { LiveSource } from '../../domain/ports/live.ts';
 import { TENANT_ID_PATTERN } from '../../domain/shared/ids.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
+import type { Principal } from '../auth/principal.ts';
 import { isHttpError } from '../http/http-error.ts';
 import { CLOSE, closeCodeOfStatus, closeReason } from './close-codes.ts';
 import type { CloseCode } from './close-codes.ts';
@@ -38,6 +39,8 @@ const PATH = /^\/ws\/tenant\/([^/?#]*)$/;
 interface Connection extends FeedMember {
   readonly ws: WebSocket;
   readonly tenantId: string;
+  /** Who connected: asked again at every heartbeat, so a revoked key's sockets close (4401). */
+  readonly principal: Principal;
   alive: boolean;
   closed: boolean;
 }
@@ -165,13 +168,17 @@ export const createPusher = async (deps: PusherDeps) => {
       return refuse(ws, CLOSE.forbidden, closeReason('tenant_credential_required', "the operator does not read tenants' events; use a tenant or auditor key"));
     if (principal.tenantId !== tenantId) return refuse(ws, CLOSE.forbidden, closeReason('other_tenant', 'this credential belongs to another tenant'));
     if (closing || ws.readyState !== ws.OPEN) return refuse(ws, CLOSE.restart, closeReason('restarting', 'reconnect'));
-    const joined: Connection = { ws, tenantId, cursor: FLOOR, alive: true, closed: false, send: (frame) => sendTo(joined, frame) };
+    const joined: Connection = { ws, tenantId, principal, cursor: FLOOR, alive: true, closed: false, send: (frame) => sendTo(joined, frame) };
     slot.conn = joined;
     connections.add(joined);
     websocketConnections.inc();
     ws.on('pong', () => (joined.alive = true));
     ws.on('close', () => close(joined, CLOSE.restart, ''));
     try {
+      // a position past the log's end (saved before a restore, or made up) would show nothing until the log
+      // got there, which may be never: refused, so the client starts over instead of waiting in silence
+      if (afterParam !== null && BigInt(afterParam) > ((await deps.store.headPosition()) ?? 0n))
+        return close(joined, CLOSE.badRequest, closeReason('after_beyond_log', 'after is past the end of the log; reconnect without it (or with a position you received)'));
       const feed = await feedOf(tenantId);
       joined.cursor = afterParam === null ? feed.watermark : BigInt(afterParam);
       if (!sendTo(joined, helloFrame(tenantId, afterParam === null ? undefined : joined.cursor))) return;
@@ -193,6 +200,33 @@ export const createPusher = async (deps: PusherDeps) => {
     return true;
   };
 
+  /**
+   * The credentials of the open sockets, once per key: a key revoked (or its tenant erased) since a
+   * socket connected closes that socket with 4401, as a new connection with it would be refused. A
+   * check that cannot be made now (the read models away) leaves the sockets open until the next beat.
+   */
+  let rechecking = false;
+  const recheckCredentials = async () => {
+    if (rechecking) return;
+    rechecking = true;
+    try {
+      const byKey = new Map<string, Connection[]>();
+      for (const conn of connections) byKey.set(conn.principal.keyId, [...(byKey.get(conn.principal.keyId) ?? []), conn]);
+      await Promise.all(
+        [...byKey.values()].map(async (conns) => {
+          try {
+            await deps.authenticator.stillValid(conns[0]!.principal);
+          } catch (error) {
+            if (!isHttpError(error) || error.status !== 401) return log.debug({ err: error }, 'ws credential not rechecked now');
+            for (const conn of conns) close(conn, closeCodeOfStatus(401), closeReason(error.code, 'the credential was revoked; connect with a valid one'));
+          }
+        }),
+      );
+    } finally {
+      rechecking = false;
+    }
+  };
+
   const heartbeat = setInterval(() => {
     for (const conn of connections) {
       if (!conn.alive) {
@@ -204,6 +238,7 @@ export const createPusher = async (deps: PusherDeps) => {
       conn.alive = false;
       conn.ws.ping();
     }
+    void recheckCredentials();
   }, settings.heartbeatMs);
   heartbeat.unref();
 

@@ -74,13 +74,15 @@ describe('WebSocket pushers /ws/tenant/{id}', () => {
     const watching = connect(h.baseUrl, a.tenantId, a.key);
     await watching.until((f) => f.kind === 'live');
     const token = await tokenFor(h.baseUrl, a.key);
-    const [forged, other, none, op, badId, badAfter] = [
+    const [forged, other, none, op, badId, badAfter, beyond] = [
       connect(h.baseUrl, a.tenantId, `${token.slice(0, -4)}AAAA`),
       connect(h.baseUrl, b.tenantId, token),
       connect(h.baseUrl, a.tenantId, undefined),
       connect(h.baseUrl, a.tenantId, h.operatorKey),
       connect(h.baseUrl, 'NOT_A_TENANT', token),
       connect(h.baseUrl, a.tenantId, token, '?after=-1'),
+      // a position past the log's end (saved before a restore): refused, not a socket that stays silent
+      connect(h.baseUrl, a.tenantId, token, '?after=99999999999999999999'),
     ];
     expect(await forged.closed).toMatchObject({ code: 4401 });
     expect(await other.closed).toEqual({ code: 4403, reason: expect.stringContaining('other_tenant') });
@@ -88,7 +90,8 @@ describe('WebSocket pushers /ws/tenant/{id}', () => {
     expect(await op.closed).toMatchObject({ code: 4403 });
     expect(await badId.closed).toMatchObject({ code: 4400 });
     expect(await badAfter.closed).toMatchObject({ code: 4400 });
-    for (const refused of [forged, other, none, op, badId, badAfter]) expect(refused.events()).toEqual([]);
+    expect(await beyond.closed).toEqual({ code: 4400, reason: expect.stringContaining('after_beyond_log') });
+    for (const refused of [forged, other, none, op, badId, badAfter, beyond]) expect(refused.events()).toEqual([]);
     const posted = ok(await client(h.baseUrl, a.key).post<{ position: string }>('/conversations', {}), 201);
     await watching.until((f) => f.position === posted.position);
     watching.ws.close();
@@ -179,6 +182,28 @@ describe('WebSocket pushers /ws/tenant/{id}', () => {
     sa.ws.close();
     sb.ws.close();
   });
+
+  it('a key revoked while its sockets are open closes them (4401) at the next heartbeat, a token made from it too; other keys\' sockets stay', async () => {
+    const a = await newTenant(operator);
+    const other = ok(await operator.post<{ keyId: string; key: string }>(`/tenants/${a.tenantId}/api-keys`, { label: 'stays' }), 201);
+    const server = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready: true }) });
+    const beating = await pusherOn(h, { heartbeatMs: 1_000 }, live, server.server);
+    try {
+      const token = await tokenFor(h.baseUrl, a.key);
+      const [byKey, byToken, staying] = [connect(server.url, a.tenantId, a.key), connect(server.url, a.tenantId, token), connect(server.url, a.tenantId, other.key)];
+      await Promise.all([byKey, byToken, staying].map((s) => s.until((f) => f.kind === 'live')));
+      ok(await client(h.baseUrl, other.key).delete(`/api-keys/${a.keyId}`), 200);
+      for (const revoked of [byKey, byToken]) expect(await revoked.closed).toEqual({ code: 4401, reason: expect.stringContaining('api_key_revoked') });
+      // the other key's socket still gets the tenant's events
+      const posted = ok(await client(h.baseUrl, other.key).post<{ position: string }>('/conversations', {}), 201);
+      await staying.until((f) => f.position === posted.position);
+      expect(staying.ws.readyState).toBe(staying.ws.OPEN);
+      staying.ws.close();
+    } finally {
+      await beating.close();
+      await server.close();
+    }
+  }, 30_000);
 
   it('a second pusher instance sees every event too (each its own broadcast consumer)', async () => {
     const a = await newTenant(operator);
