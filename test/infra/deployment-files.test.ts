@@ -142,6 +142,45 @@ describe('deployment files agree with the code', () => {
     expect(dockerfile).toMatch(/EXPOSE 8080 9464/);
   });
 
+  it('.dockerignore: the image (pushed to a registry) holds no secret, no local state and not the host node_modules; everything the build reads stays', () => {
+    // Docker's rules: `**` any folders, `*` and `?` within one name, a folder's match covers what it holds, the last match wins, `!` keeps
+    const rules = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'))
+      .map((l) => {
+        const keep = l.startsWith('!');
+        const glob = path.posix.normalize(l.slice(keep ? 1 : 0).replace(/^\//, ''));
+        const body = glob.split(/(\*\*\/|\/\*\*|\*\*|\*|\?)/).map((t) =>
+          t === '**/' ? '(?:.*/)?' : t === '/**' ? '(?:/.*)?' : t === '**' ? '.*' : t === '*' ? '[^/]*' : t === '?' ? '[^/]' : t.replace(/[.+^${}()|[\]\\]/g, '\\$&'),
+        );
+        return { keep, pattern: new RegExp(`^${body.join('')}(?:/.*)?$`) };
+      });
+    const excluded = (file: string) => rules.reduce((out, rule) => (rule.pattern.test(file) ? !rule.keep : out), false);
+    const secretsAndState = [
+      'infra/.env',
+      'infra/.env.production',
+      '.env',
+      'infra/nginx/certs/tls.key',
+      'infra/nginx/certs/tls.crt',
+      '.data/master.key',
+      '.data/operator-key',
+      'test/.data/x',
+      '.git/config',
+      '.git/objects/ab/cdef',
+      'node_modules/pg/package.json',
+      'infra/kafka/node_modules/x/index.js',
+      '.tmp/vitest-report.json',
+    ];
+    for (const file of secretsAndState) expect(excluded(file), file).toBe(true);
+    // the Dockerfile copies these, and its `tsc -p .` typechecks every tracked source the tsconfig includes
+    const tracked = execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean);
+    const include = (JSON.parse(read('tsconfig.json')) as { include: string[] }).include;
+    const needed = tracked.filter((f) => ['package.json', 'package-lock.json', 'tsconfig.json'].includes(f) || include.some((d) => f.startsWith(`${d}/`) || (d === '*.ts' && /^[^/]+\.ts$/.test(f))));
+    expect(needed).toContain('runtime/cli.ts');
+    expect(needed.filter(excluded)).toEqual([]);
+  });
+
   it('the image holds everything the CLI loads: no import reaches a folder the Dockerfile deletes, and no package outside dependencies', () => {
     const dockerfile = read('infra/Dockerfile');
     const deleted = /rm -rf ([^\n\\]+)/.exec(dockerfile)![1]!.trim().split(/\s+/);
