@@ -102,6 +102,22 @@ describe('deployment files agree with the code', () => {
     expect(String(job!.dns_sd_configs[0]!.port)).toBe(compose.services.api!.environment!.METRICS_PORT);
     expect(String(job!.dns_sd_configs[0]!.port)).toBe(configMap.METRICS_PORT);
     for (const name of job!.dns_sd_configs[0]!.names) expect(Object.keys(compose.services)).toContain(name);
+    // every role's process is scraped: each compose service that runs roles is a target (migrate runs none)
+    const targets = job!.dns_sd_configs.flatMap((c) => c.names);
+    const roleServices = ours.filter(([, s]) => rolesOf(s.command ?? []).length > 0).map(([name]) => name);
+    expect(roleServices.length).toBe(ROLE_NAMES.length);
+    for (const service of roleServices) {
+      expect(targets, `compose service ${service} is not scraped`).toContain(service);
+      expect(compose.services[service]!.environment?.METRICS_PORT, `${service} serves /metrics on the scraped port`).toBe(String(job!.dns_sd_configs[0]!.port));
+    }
+    // on Kubernetes, every role's pods carry the scrape annotations on their metrics port
+    for (const d of k8s.filter((doc) => doc.kind === 'Deployment')) {
+      const annotations = (d.spec.template.metadata.annotations ?? {}) as Env;
+      const metrics = d.spec.template.spec.containers[0].ports.find((p: { name: string }) => p.name === 'metrics');
+      expect(annotations['prometheus.io/scrape'], d.metadata.name).toBe('true');
+      expect(annotations['prometheus.io/port'], d.metadata.name).toBe(String(metrics.containerPort));
+      expect(annotations['prometheus.io/path'], d.metadata.name).toBe('/metrics');
+    }
     const rules = (yamlOf('infra/prometheus/alerts.yml') as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap((g) => g.rules);
     expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['ProjectionLagging', 'ConsumerLagging', 'SagaFailures', 'HighErrorRate']));
     for (const rule of rules) expect(unknownMetrics(rule.expr), rule.alert).toEqual([]);
