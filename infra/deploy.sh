@@ -36,7 +36,18 @@ case "$target" in
     docker tag "$image" "$REGISTRY/$image" && docker push "$REGISTRY/$image"
     kubectl create namespace openclaw --dry-run=client -o yaml | kubectl apply -f -
     kubectl -n openclaw create secret generic openclaw-secrets --from-env-file=infra/.env --dry-run=client -o yaml | kubectl apply -f -
-    sed "s#image: openclaw-service:latest#image: $REGISTRY/$image#" infra/k8s/openclaw.yaml | kubectl apply -f -
+    manifests="$(sed "s#image: openclaw-service:latest#image: $REGISTRY/$image#" infra/k8s/openclaw.yaml)"
+    # A Job's pod template cannot be changed, and every deploy names a new image: the last deploy's
+    # migration Job goes first. The ConfigMap and this image's migration (label openclaw.io/stage=migrate)
+    # are applied and the migration runs to completion before any role is rolled out on the new image.
+    kubectl -n openclaw delete job openclaw-migrate --ignore-not-found --wait=true
+    printf '%s\n' "$manifests" | kubectl apply -l openclaw.io/stage=migrate -f -
+    if ! kubectl -n openclaw wait --for=condition=complete job/openclaw-migrate --timeout=10m; then
+      kubectl -n openclaw logs job/openclaw-migrate --tail=50 >&2 || true
+      echo "the migration Job openclaw-migrate did not complete within 10 minutes: no role was rolled out" >&2
+      exit 1
+    fi
+    printf '%s\n' "$manifests" | kubectl apply -l 'openclaw.io/stage!=migrate' -f -
     kubectl -n openclaw rollout status deployment --timeout=5m
     ;;
   *)

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { accessSync, chmodSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -53,6 +55,58 @@ const compose = yamlOf('infra/docker-compose.yml') as { services: Record<string,
 const ours = Object.entries(compose.services).filter(([, s]) => s.image?.includes('openclaw-service'));
 const k8s = parseAllDocuments(read('infra/k8s/openclaw.yaml')).map((d) => d.toJS() as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
 const configMap = k8s.find((d) => d.kind === 'ConfigMap')!.data as Env;
+
+/** Sample infra/.env lines (every key deploy.sh and the Kubernetes secret need), as an operator writes them. */
+const SAMPLE_ENV = [
+  ...Object.entries(SAMPLE).map(([k, v]) => `${k}=${v}`),
+  'GRAFANA_ADMIN_PASSWORD=admin-sample',
+  'DATABASE_URL=postgres://openclaw:pw@postgres.openclaw.svc:5432/openclaw',
+];
+
+/**
+ * infra/deploy.sh run on a copy of infra/ with docker and kubectl replaced by recorders: the calls it
+ * made in order (an env file handed to kubectl follows its call, each line as `  env: KEY=value`; what
+ * it piped in follows as `  stdin: <base64>`).
+ */
+const dryDeploy = (target: string, envLines: readonly string[]) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'deploy-sh-'));
+  try {
+    mkdirSync(path.join(dir, 'infra/k8s'), { recursive: true });
+    mkdirSync(path.join(dir, 'bin'));
+    cpSync(path.join(root, 'infra/deploy.sh'), path.join(dir, 'infra/deploy.sh'));
+    cpSync(path.join(root, 'infra/k8s/openclaw.yaml'), path.join(dir, 'infra/k8s/openclaw.yaml'));
+    writeFileSync(path.join(dir, 'infra/.env'), `${envLines.join('\n')}\n`);
+    const recorder = [
+      '#!/usr/bin/env bash',
+      '{ printf %s "$(basename "$0")"; printf " %s" "$@"; printf "\\n"; } >> "$CALLS"',
+      'for a in "$@"; do case "$a" in --from-env-file=*) sed "s/^/  env: /" "${a#--from-env-file=}" >> "$CALLS";; esac; done',
+      '[[ -t 0 ]] || printf "  stdin: %s\\n" "$(base64 -w0)" >> "$CALLS"',
+    ].join('\n');
+    for (const tool of ['docker', 'kubectl']) {
+      writeFileSync(path.join(dir, 'bin', tool), `${recorder}\n`);
+      chmodSync(path.join(dir, 'bin', tool), 0o755);
+    }
+    const calls = path.join(dir, 'calls');
+    writeFileSync(calls, '');
+    const run = spawnSync('bash', [path.join(dir, 'infra/deploy.sh'), target], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`, CALLS: calls, REGISTRY: 'registry.example', OPENCLAW_IMAGE: 'openclaw-service:sample' },
+    });
+    return { status: run.status, stderr: run.stderr, calls: readFileSync(calls, 'utf8').split('\n').filter(Boolean) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+
+/** Whether a `kubectl -l` selector (`k=v`, `k!=v`, comma-separated; none: everything) picks a manifest. */
+const selects = (selector: string | undefined, doc: Record<string, any>) => // eslint-disable-line @typescript-eslint/no-explicit-any
+  (selector ?? '').split(',').filter(Boolean).every((term) => {
+    const [, key, not, value] = /^([^!=]+)(!?)=(.*)$/.exec(term)!;
+    const labels = (doc.metadata?.labels ?? {}) as Env;
+    return not ? labels[key!] !== value : labels[key!] === value;
+  });
+const selectorOf = (call: string) => /(?:^| )(?:-l|--selector)[ =](\S+)/.exec(call)?.[1]?.replace(/^'|'$/g, '');
 
 describe('deployment files agree with the code', () => {
   it('docker-compose: every role is a service, every variable a service sets is one the configuration accepts (and parses)', () => {
@@ -227,6 +281,39 @@ describe('deployment files agree with the code', () => {
     for (const entry of ['runtime/cli.ts', 'runtime/bin.ts', 'runtime/thread-boot.mjs']) visit(entry);
     expect(seen.has('runtime/dev.ts')).toBe(true);
     expect(problems).toEqual([]);
+  });
+
+  it('deploy.sh k8s: the last migration Job is deleted (its template is immutable), the new one completes before any role rolls out', () => {
+    const { status, stderr, calls } = dryDeploy('k8s', SAMPLE_ENV);
+    expect(status, stderr).toBe(0);
+    // each kubectl call with the manifests piped into it
+    const kubectl = calls.flatMap((c, i) => {
+      if (!c.startsWith('kubectl ')) return [];
+      const stdin = calls[i + 1]?.startsWith('  stdin: ') ? Buffer.from(calls[i + 1]!.slice(9), 'base64').toString('utf8') : '';
+      return [{ call: c, manifests: parseAllDocuments(stdin).map((d) => d.toJS() as Record<string, any>).filter(Boolean) }]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    });
+    const log = kubectl.map((k) => k.call).join('\n');
+    const name = k8s.find((d) => d.kind === 'Job')!.metadata.name as string;
+    const at = (test: (call: string) => boolean) => kubectl.findIndex((k) => test(k.call));
+    const applied = (i: number) => (/ apply .*-f -/.test(kubectl[i]!.call) ? kubectl[i]!.manifests.filter((d) => selects(selectorOf(kubectl[i]!.call), d)) : []);
+    const job = (d: Record<string, unknown>) => d.kind === 'Job' && (d.metadata as { name: string }).name === name;
+    const deleted = at((c) => c.includes(`delete job ${name}`) && c.includes('--ignore-not-found'));
+    const jobApplied = kubectl.findIndex((_, i) => applied(i).some(job));
+    const waited = at((c) => c.includes(' wait ') && c.includes('--for=condition=complete') && c.includes(`job/${name}`));
+    const rolesApplied = kubectl.map((_, i) => i).filter((i) => applied(i).some((d) => d.kind === 'Deployment'));
+    expect(deleted, log).toBeGreaterThanOrEqual(0);
+    expect(jobApplied, log).toBeGreaterThan(deleted);
+    // the Job reads the ConfigMap: it is applied with the Job or before
+    expect(kubectl.findIndex((_, i) => applied(i).some((d) => d.kind === 'ConfigMap'))).toBeLessThanOrEqual(jobApplied);
+    expect(waited, log).toBeGreaterThan(jobApplied);
+    expect(rolesApplied.length).toBeGreaterThan(0);
+    for (const i of rolesApplied) expect(i, `${kubectl[i]!.call} comes before the migration completed`).toBeGreaterThan(waited);
+    // every Deployment is applied, on the pushed image, and the rollout is awaited after that
+    const deployments = rolesApplied.flatMap((i) => applied(i).filter((d) => d.kind === 'Deployment'));
+    for (const d of deployments) expect(d.spec.template.spec.containers[0].image, d.metadata.name).toBe('registry.example/openclaw-service:sample');
+    const rolled = new Set(deployments.map((d) => d.metadata.name));
+    expect(rolled.size).toBe(k8s.filter((d) => d.kind === 'Deployment').length);
+    expect(at((c) => c.includes('rollout status'))).toBeGreaterThan(Math.max(...rolesApplied));
   });
 
   it('CI runs .ci/run; deploy.sh is executable and valid bash', () => {
