@@ -76,11 +76,13 @@ const dryDeploy = (target: string, envLines: readonly string[]) => {
     cpSync(path.join(root, 'infra/deploy.sh'), path.join(dir, 'infra/deploy.sh'));
     cpSync(path.join(root, 'infra/k8s/openclaw.yaml'), path.join(dir, 'infra/k8s/openclaw.yaml'));
     writeFileSync(path.join(dir, 'infra/.env'), `${envLines.join('\n')}\n`);
+    // one record a call, written under a lock: the two ends of a pipe run at once
     const recorder = [
       '#!/usr/bin/env bash',
-      '{ printf %s "$(basename "$0")"; printf " %s" "$@"; printf "\\n"; } >> "$CALLS"',
-      'for a in "$@"; do case "$a" in --from-env-file=*) sed "s/^/  env: /" "${a#--from-env-file=}" >> "$CALLS";; esac; done',
-      '[[ -t 0 ]] || printf "  stdin: %s\\n" "$(base64 -w0)" >> "$CALLS"',
+      'record="$(basename "$0")$(printf " %s" "$@")"',
+      'for a in "$@"; do case "$a" in --from-env-file=*) record+=$\'\\n\'"$(sed "s/^/  env: /" "${a#--from-env-file=}")";; esac; done',
+      '[[ -t 0 ]] || record+=$\'\\n\'"  stdin: $(base64 -w0)"',
+      'exec 9>> "$CALLS.lock" && flock 9 && printf "%s\\n" "$record" >> "$CALLS"',
     ].join('\n');
     for (const tool of ['docker', 'kubectl']) {
       writeFileSync(path.join(dir, 'bin', tool), `${recorder}\n`);
@@ -314,6 +316,33 @@ describe('deployment files agree with the code', () => {
     const rolled = new Set(deployments.map((d) => d.metadata.name));
     expect(rolled.size).toBe(k8s.filter((d) => d.kind === 'Deployment').length);
     expect(at((c) => c.includes('rollout status'))).toBeGreaterThan(Math.max(...rolesApplied));
+  });
+
+  it('deploy.sh k8s: the secret holds DATABASE_URL (EVENT_STORE=postgres) and values as compose reads them, without their quotes; an .env it cannot carry is refused', () => {
+    expect(configMap.EVENT_STORE).toBe('postgres');
+    const quoted = SAMPLE_ENV.map((l) => (l.startsWith('PUBLIC_URL=') ? 'PUBLIC_URL="https://openclaw.example.com"' : l.startsWith('JWT_SECRET=') ? `JWT_SECRET='${SAMPLE.JWT_SECRET}'` : l));
+    const { status, stderr, calls } = dryDeploy('k8s', ['# secrets', ...quoted]);
+    expect(status, stderr).toBe(0);
+    const at = calls.findIndex((c) => c.includes('create secret generic'));
+    expect(at).toBeGreaterThanOrEqual(0);
+    const lines = calls.slice(at + 1);
+    const end = lines.findIndex((l) => !l.startsWith('  env: '));
+    const envLines = end === -1 ? lines : lines.slice(0, end);
+    const secret = Object.fromEntries(envLines.map((l) => /^ {2}env: ([^=]+)=(.*)$/.exec(l)!.slice(1, 3) as [string, string]));
+    expect(secret.PUBLIC_URL).toBe('https://openclaw.example.com');
+    expect(secret.JWT_SECRET).toBe(SAMPLE.JWT_SECRET);
+    expect(secret.DATABASE_URL).toMatch(/^postgres:\/\//);
+    // the roles parse what the ConfigMap and the secret give them
+    expect(ENV_SCHEMA.safeParse({ ...configMap, ...secret }).success).toBe(true);
+    // refused before anything is built or applied, with the reason
+    const refused = (lines: string[]) => {
+      const run = dryDeploy('k8s', lines);
+      expect(run.status, lines.join('\n')).not.toBe(0);
+      expect(run.calls).toEqual([]);
+      return run.stderr;
+    };
+    expect(refused(SAMPLE_ENV.filter((l) => !l.startsWith('DATABASE_URL=')))).toContain('DATABASE_URL');
+    expect(refused([...SAMPLE_ENV, 'ORGO_API_KEY="unclosed'])).toContain('ORGO_API_KEY');
   });
 
   it('CI runs .ci/run; deploy.sh is executable and valid bash', () => {
