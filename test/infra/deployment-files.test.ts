@@ -134,6 +134,20 @@ describe('deployment files agree with the code', () => {
     for (const name of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_PRICE_PRO', 'STRIPE_PRICE_ENTERPRISE']) expect(api[name], name).toBe(billing[name]);
   });
 
+  it('docker-compose: the stateful services write into their named volumes (a recreate keeps topics, offsets, data)', () => {
+    const services = compose.services as Record<string, ComposeService & { volumes?: string[] }>;
+    const volumes = Object.keys((yamlOf('infra/docker-compose.yml') as { volumes: Record<string, unknown> }).volumes);
+    const mounted = (service: string) => (services[service]!.volumes ?? []).map((v) => v.split(':')).filter(([source]) => volumes.includes(source!)).map(([, target]) => target!);
+    const inside = (service: string, dir: string) => mounted(service).some((m) => dir === m || dir.startsWith(`${m}/`));
+    // apache/kafka writes to log.dirs (KAFKA_LOG_DIRS), by default /tmp/kraft-combined-logs
+    const kafka = services.kafka!;
+    expect(kafka.image).toMatch(/^apache\/kafka:/);
+    const logDirs = String(kafka.environment?.KAFKA_LOG_DIRS ?? '/tmp/kraft-combined-logs').split(',');
+    for (const dir of logDirs) expect(inside('kafka', dir), `kafka log.dirs ${dir} is not on a volume`).toBe(true);
+    expect(inside('postgres', '/var/lib/postgresql/data')).toBe(true);
+    expect(inside('kurrentdb', '/var/lib/kurrentdb')).toBe(true);
+  });
+
   it("production never lets a tenant's gateway reach private addresses (the compose services and the Kubernetes config)", () => {
     const allowed = (value: unknown) => ENV_SCHEMA.shape.GATEWAY_ALLOW_PRIVATE_NETWORKS!.parse(value);
     for (const [name, service] of ours) expect(allowed(service.environment?.GATEWAY_ALLOW_PRIVATE_NETWORKS), name).toBe(false);
