@@ -157,12 +157,36 @@ describe('deployment files agree with the code', () => {
   it('nginx: TLS on 443, the API upstream on the port the api service listens on, the paths the server serves', () => {
     const conf = read('infra/nginx/nginx.conf');
     expect(conf).toMatch(/listen 443 ssl;/);
-    expect(conf).toContain(`server api:${compose.services.api!.environment!.PORT};`);
+    expect(conf).toMatch(new RegExp(`server api:${compose.services.api!.environment!.PORT}[ ;]`));
     expect(conf).toContain(`location ${API_BASE_PATH}/ {`);
     for (const p of ['/healthz', '/readyz', '/openapi.json']) expect(conf).toContain(`location = ${p} { proxy_pass http://api; }`);
     expect(conf).toMatch(/Upgrade \$http_upgrade/);
     const mounted = compose.services.nginx as unknown as { volumes: string[] };
     for (const v of mounted.volumes) expect(existsSync(path.join(root, 'infra', v.split(':')[0]!)) || v.includes('certs'), v).toBe(true);
+  });
+
+  it('nginx: every upstream follows its service to a new address after compose recreates it (no 502s from a stale IP)', () => {
+    const conf = read('infra/nginx/nginx.conf');
+    // Docker's embedded DNS, with answers kept briefly
+    const resolver = /^\s*resolver\s+([^;]+);/m.exec(conf);
+    expect(resolver?.[1], 'no resolver').toMatch(/^127\.0\.0\.11\b/);
+    const valid = /valid=(\d+)s/.exec(resolver![1]!);
+    expect(Number(valid?.[1]), 'resolver valid=').toBeLessThanOrEqual(30);
+    // every upstream naming a compose service re-resolves it (`resolve` needs a shared zone and nginx 1.27.3+)
+    const upstreams = [...conf.matchAll(/upstream\s+(\w+)\s*\{([^}]*)\}/g)];
+    expect(upstreams.length).toBeGreaterThan(0);
+    for (const [, name, body] of upstreams) {
+      expect(body, name).toMatch(/\bzone\s+\w+/);
+      for (const [, host, params] of body!.matchAll(/server\s+([\w.-]+):\d+([^;]*);/g)) {
+        expect(Object.keys(compose.services), `${name}: ${host}`).toContain(host);
+        expect(params, `${name}: server ${host} is resolved once, at start`).toMatch(/\bresolve\b/);
+      }
+    }
+    const [major, minor, patch] = /^nginx:(\d+)\.(\d+)(?:\.(\d+))?/.exec(compose.services.nginx!.image!)!.slice(1).map((n) => Number(n ?? 0));
+    expect(major! * 1e6 + minor! * 1e3 + (patch || 0), compose.services.nginx!.image).toBeGreaterThanOrEqual(1_027_003);
+    // a proxy_pass naming a host directly (not an upstream) would be resolved once, at start
+    const names = upstreams.map(([, name]) => name);
+    for (const [, target] of conf.matchAll(/proxy_pass\s+http:\/\/([^/;\s]+)/g)) expect(names, `proxy_pass http://${target}`).toContain(target);
   });
 
   it('Prometheus scrapes the roles on METRICS_PORT; alert rules and the Grafana dashboard name only metrics that exist', () => {
