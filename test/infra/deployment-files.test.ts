@@ -159,10 +159,24 @@ describe('deployment files agree with the code', () => {
     expect(conf).toMatch(/listen 443 ssl;/);
     expect(conf).toMatch(new RegExp(`server api:${compose.services.api!.environment!.PORT}[ ;]`));
     expect(conf).toContain(`location ${API_BASE_PATH}/ {`);
-    for (const p of ['/healthz', '/readyz', '/openapi.json']) expect(conf).toContain(`location = ${p} { proxy_pass http://api; }`);
+    for (const p of ['/healthz', '/openapi.json']) expect(conf).toContain(`location = ${p} { proxy_pass http://api; }`);
     expect(conf).toMatch(/Upgrade \$http_upgrade/);
     const mounted = compose.services.nginx as unknown as { volumes: string[] };
     for (const v of mounted.volumes) expect(existsSync(path.join(root, 'infra', v.split(':')[0]!)) || v.includes('certs'), v).toBe(true);
+  });
+
+  it("nginx: /readyz (every check's detail: database errors, hosts, lags) answers private networks only; /healthz stays public", () => {
+    const conf = read('infra/nginx/nginx.conf');
+    const block = (p: string) => new RegExp(`location\\s*=\\s*${p.replace('.', '\\.')}\\s*\\{([^}]*)\\}`).exec(conf)?.[1] ?? '';
+    const readyz = block('/readyz');
+    expect(readyz).toMatch(/proxy_pass http:\/\/api;/);
+    const rules = [...readyz.matchAll(/\b(allow|deny)\s+([^;]+);/g)].map(([, verb, what]) => `${verb} ${what}`);
+    // nginx takes the first rule that matches: private allows, then `deny all`
+    expect(rules.at(-1), 'the last rule').toBe('deny all');
+    const privateNets = ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '::1', 'fc00::/7'];
+    for (const rule of rules.slice(0, -1)) expect(privateNets.map((n) => `allow ${n}`), rule).toContain(rule);
+    expect(rules.length).toBeGreaterThan(1);
+    expect(block('/healthz')).not.toMatch(/\b(allow|deny)\b/);
   });
 
   it('nginx: every upstream follows its service to a new address after compose recreates it (no 502s from a stale IP)', () => {
