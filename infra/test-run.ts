@@ -56,22 +56,33 @@ const ensureKafka = async (): Promise<{ brokers: string; started?: Broker }> => 
 };
 
 /**
- * The dashboard test drives Debian's Chromium (test/ws/dashboard.browser.test.ts). Missing, it is
- * installed with apt-get (the suite runs as root on a fresh machine); if that fails the test fails
- * and says why — it never skips.
+ * The dashboard test drives Chromium (test/ws/dashboard.browser.test.ts): `CHROMIUM_PATH`, else
+ * Debian's /usr/bin/chromium. That one, missing, is installed with apt-get: directly as root, else
+ * through `sudo -n` (a CI runner's passwordless sudo). Not on Ubuntu, whose `chromium` package is only
+ * a snap shim: there CHROMIUM_PATH names a browser the machine has (CI: the runner's Google Chrome).
+ * If it cannot be had the test fails and says why — it never skips.
  */
 const ensureChromium = () => {
-  const binary = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  const fallback = '/usr/bin/chromium';
+  const binary = process.env.CHROMIUM_PATH || fallback;
   if (existsSync(binary)) return;
-  process.stdout.write(`${binary} is missing (the dashboard test needs it): running apt-get update && apt-get install -y chromium\n`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const updated = spawnSync('apt-get', ['update'], { stdio: 'inherit', env }).status === 0;
-  const installed = updated && spawnSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'inherit', env }).status === 0;
-  process.stdout.write(
-    installed && existsSync(binary)
-      ? `installed ${binary}\n`
-      : `could not install Chromium (apt-get ${updated ? 'install' : 'update'} failed): the dashboard test will fail\n`,
-  );
+  const cannot = (why: string) => process.stdout.write(`${binary} is missing and ${why}: the dashboard test will fail\n`);
+  if (binary !== fallback) return cannot('CHROMIUM_PATH names it (nothing is installed for a browser of your choosing)');
+  const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '';
+  if (/^ID=["']?ubuntu/m.test(osRelease)) return cannot("Ubuntu's chromium package is a snap shim; set CHROMIUM_PATH to a Chrome or Chromium binary (e.g. /usr/bin/google-chrome)");
+  const root = process.getuid?.() === 0;
+  const sudo = !root && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
+  if (!root && !sudo) return cannot('apt-get needs root (not root, no passwordless sudo); install chromium or set CHROMIUM_PATH');
+  process.stdout.write(`${binary} is missing (the dashboard test needs it): running ${sudo ? 'sudo -n ' : ''}apt-get update && apt-get install -y chromium\n`);
+  const apt = (...args: string[]) =>
+    (sudo
+      ? spawnSync('sudo', ['-n', 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args], { stdio: 'inherit' })
+      : spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+    ).status === 0;
+  const updated = apt('update');
+  const installed = updated && apt('install', '-y', 'chromium');
+  if (installed && existsSync(binary)) process.stdout.write(`installed ${binary}\n`);
+  else cannot(`could not be installed (apt-get ${updated ? 'install' : 'update'} failed)`);
 };
 
 const main = async () => {

@@ -397,9 +397,14 @@ describe('deployment files agree with the code', () => {
     expect(refused([...SAMPLE_ENV, 'ORGO_API_KEY="unclosed'])).toContain('ORGO_API_KEY');
   });
 
-  it('CI runs .ci/run; deploy.sh is executable and valid bash', () => {
-    const workflow = yamlOf('.github/workflows/ci.yml') as { jobs: Record<string, { steps: Array<{ run?: string }> }> };
+  it('CI runs .ci/run with a browser the runner has (not root: nothing can be apt-installed); deploy.sh is executable and valid bash', () => {
+    const workflow = yamlOf('.github/workflows/ci.yml') as { jobs: Record<string, { env?: Env; steps: Array<{ run?: string; env?: Env }> }> };
     expect(Object.values(workflow.jobs).flatMap((j) => j.steps.map((s) => s.run))).toContain('.ci/run');
+    const [job, step] = Object.values(workflow.jobs).flatMap((j) => j.steps.filter((s) => s.run === '.ci/run').map((s) => [j, s] as const))[0]!;
+    const browser = { ...job.env, ...step.env }.CHROMIUM_PATH;
+    expect(browser, 'CHROMIUM_PATH for the dashboard test').toMatch(/^\/usr\/bin\/(google-chrome|chromium)/);
+    // the runner's choice reaches the test and the runner script (which would otherwise try apt-get)
+    for (const file of ['test/ws/dashboard.browser.test.ts', 'infra/test-run.ts']) expect(read(file), file).toMatch(/process\.env\.CHROMIUM_PATH/);
     accessSync(path.join(root, '.ci/run'), constants.X_OK);
     accessSync(path.join(root, 'infra/deploy.sh'), constants.X_OK);
     execFileSync('bash', ['-n', path.join(root, 'infra/deploy.sh')]);

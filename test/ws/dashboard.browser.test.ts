@@ -13,7 +13,8 @@ import { client, ok } from '../http/support/client.ts';
 import { newTenant } from '../http/support/journey.ts';
 import { pusherOn } from './support.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// CHROMIUM_PATH: any Chromium or Chrome (CI: the runner's Google Chrome); else Debian's, which `npm test` installs when missing
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 /** The dashboard's event feed, oldest first (it lists newest first). */
 const feedPositions = async (page: Page) => (await page.locator('#events li').evaluateAll((items) => items.map((li) => li.getAttribute('data-position')))).reverse();
@@ -26,7 +27,7 @@ describe('dashboard at / in headless Chromium', () => {
   const live = createInProcessLiveFeed();
   beforeAll(async () => {
     if (!existsSync(CHROMIUM))
-      throw new Error(`no Chromium at ${CHROMIUM}: \`npm test\` installs it (apt-get install -y chromium); this test does not skip`);
+      throw new Error(`no Chromium at ${CHROMIUM}: \`npm test\` installs Debian's (apt-get install -y chromium), or set CHROMIUM_PATH to a Chrome or Chromium; this test does not skip`);
     h = await startApiHarness();
     pusher = await pusherOn(h, {}, live);
     browser = await chromium.launch({
