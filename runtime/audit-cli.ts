@@ -4,7 +4,7 @@ import { writeBackup, restoreBackup } from '../adapters/audit/backup.ts';
 import { describeReport, EXPORT_FORMAT, verifyFile, verifyStore } from '../adapters/audit/check.ts';
 import { makeDigest, parseDigest } from '../adapters/audit/digest.ts';
 import type { TenantDigest } from '../adapters/audit/digest.ts';
-import { fileWriter, storedChunk, storedPages } from '../adapters/audit/lines.ts';
+import { exportPages, fileWriter, storedChunk } from '../adapters/audit/lines.ts';
 import { startHashThread } from './audit-hash-threads.ts';
 import { tenantStateAsOf } from '../adapters/audit/as-of.ts';
 import type { AsOf } from '../adapters/audit/as-of.ts';
@@ -72,7 +72,7 @@ export const auditExport = async (options: { tenant: string; from?: string; to?:
     let last: bigint | undefined;
     try {
       await file.write(`${JSON.stringify({ format: EXPORT_FORMAT, tenantId, from: from === undefined ? null : String(from), to: to === undefined ? null : String(to), exportedAt: new Date().toISOString() })}\n`);
-      for await (const page of storedPages(store, { tenantId, ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) })) {
+      for await (const page of exportPages(store, { tenantId, ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) })) {
         for (const event of page) verifier.addStored(event);
         await file.write(storedChunk(page));
         last = BigInt(page[page.length - 1]!.position);

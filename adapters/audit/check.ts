@@ -90,7 +90,12 @@ export const verifyFile = async (path: string, options: { digest?: TenantDigest;
 /** A report as lines a person reads. */
 export const describeReport = (report: VerifyReport): string => {
   const summary = `${report.events} events in ${report.streams} streams`;
-  if (!report.break) return `ok: every chain holds (${summary}${report.anchored ? `; ${report.anchored} streams start mid-log and were taken from their first event` : ''})\n`;
+  const anchors = !report.anchored
+    ? ''
+    : report.unchecked
+      ? `; ${report.anchored} streams start mid-log, ${report.unchecked} of them taken on trust from their first event (its line names no previous hash: its content is unchecked)`
+      : `; ${report.anchored} streams start mid-log, each linked to the previous hash its first line names`;
+  if (!report.break) return `ok: every chain holds (${summary}${anchors})\n`;
   const b = report.break;
   return (
     `BROKEN: ${b.message}\n  stream:   ${b.streamId}\n  revision: ${b.revision}\n` +

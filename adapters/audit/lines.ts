@@ -29,16 +29,19 @@ const isoTime = (ms: number): string => {
 const streamJson = lastJsonString();
 const typeJson = lastJsonString();
 
+/** An event in stored form; in a partial export, a stream's first line also names the hash of the event before it. */
+export type ExportedEvent = StoredEvent & { readonly prev?: string | undefined };
+
 /** The same line from an event in stored form: its data and metadata text go in as they are. */
-export const storedLine = (e: StoredEvent): string =>
+export const storedLine = (e: ExportedEvent): string =>
   `{"position":"${e.position}","streamId":${streamJson(e.streamId)},"revision":${e.revision},"id":"${e.id}","type":${typeJson(e.type)},` +
-  `"data":${e.data},"metadata":${e.metadata},"recordedAt":"${isoTime(e.recordedAt)}"${e.hash ? `,"hash":"${e.hash}"` : ''}}\n`;
+  `"data":${e.data},"metadata":${e.metadata},"recordedAt":"${isoTime(e.recordedAt)}"${e.hash ? `,"hash":"${e.hash}"` : ''}${e.prev ? `,"prev":"${e.prev}"` : ''}}\n`;
 
 /**
  * A page's lines as one string, for one write. Joined rather than appended one by one: a string built
  * by `+=` is a rope that must be flattened before it can be written, which cost more than the lines.
  */
-export const storedChunk = (page: readonly StoredEvent[]): string => {
+export const storedChunk = (page: readonly ExportedEvent[]): string => {
   const lines = new Array<string>(page.length);
   for (let i = 0; i < page.length; i++) lines[i] = storedLine(page[i]!);
   return lines.join('');
@@ -67,6 +70,7 @@ const eventLineSchema = z.object({
   metadata: z.record(z.string(), z.unknown()),
   recordedAt: z.string().datetime({ offset: true }),
   hash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  prev: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 
 export const malformedFile = (line: number, why: string) =>
@@ -81,7 +85,7 @@ export const parseJsonLine = (text: string, line: number): unknown => {
   }
 };
 
-export const toEvent = (json: unknown, line: number): RecordedEvent => {
+export const toEvent = (json: unknown, line: number): RecordedEvent & { readonly prev?: string } => {
   const parsed = eventLineSchema.safeParse(json);
   if (!parsed.success) throw malformedFile(line, `not an event line: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(line)'}: ${i.message}`).join('; ')}`);
   const e = parsed.data;
@@ -95,6 +99,7 @@ export const toEvent = (json: unknown, line: number): RecordedEvent => {
     metadata: e.metadata as EventMetadata,
     recordedAt: new Date(e.recordedAt),
     ...(e.hash ? { hash: e.hash } : {}),
+    ...(e.prev ? { prev: e.prev } : {}),
   };
 };
 
@@ -172,6 +177,40 @@ export async function* storedPages(store: EventStore, range: LogRange): AsyncGen
     }
   } finally {
     await next.catch(() => undefined);
+  }
+}
+
+/**
+ * The pages of a range that starts mid-log (`from` set), each stream's first event in it past
+ * revision 0 given `prev`: the hash of the event before it, read from the stream. A verifier links
+ * that event to it, so its content is checked against its hash like any other's. A whole-log range
+ * is passed through as it is.
+ */
+export async function* exportPages(store: EventStore, range: LogRange): AsyncGenerator<ExportedEvent[]> {
+  if (range.from === undefined) {
+    yield* storedPages(store, range);
+    return;
+  }
+  const seen = new Set<string>();
+  for await (const page of storedPages(store, range)) {
+    const firsts: number[] = [];
+    for (let i = 0; i < page.length; i++) {
+      const e = page[i]!;
+      if (seen.has(e.streamId)) continue;
+      seen.add(e.streamId);
+      if (e.revision > 0) firsts.push(i);
+    }
+    if (firsts.length === 0) {
+      yield page;
+      continue;
+    }
+    const prevs = await Promise.all(firsts.map(async (i) => (await store.readStream(page[i]!.streamId, { fromRevision: page[i]!.revision - 1, maxCount: 1 }))[0]));
+    const out: ExportedEvent[] = page.slice();
+    firsts.forEach((i, k) => {
+      const before = prevs[k];
+      if (before?.hash && before.revision === page[i]!.revision - 1) out[i] = { ...page[i]!, prev: before.hash };
+    });
+    yield out;
   }
 }
 

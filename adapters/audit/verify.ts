@@ -29,8 +29,13 @@ export interface VerifyReport {
   readonly streams: number;
   /** The first break, or undefined when every chain holds. */
   readonly break: ChainBreak | undefined;
-  /** Streams whose first event in a partial export was taken on trust (no earlier link to check it against). */
+  /** Streams that start mid-log in a partial export (their first event is past revision 0). */
   readonly anchored: number;
+  /**
+   * Of those, the ones whose first event was taken on trust: its line names no `prev` (the hash of the
+   * event before it), so its content could not be checked against its hash. The others were linked to `prev`.
+   */
+  readonly unchecked: number;
 }
 
 interface Head {
@@ -40,7 +45,7 @@ interface Head {
   readonly waiting: Map<number, { event: Hashed; line: number | undefined }>;
 }
 
-type Checked = Pick<RecordedEvent, 'id' | 'streamId' | 'revision' | 'type' | 'data' | 'metadata' | 'hash'>;
+type Checked = Pick<RecordedEvent, 'id' | 'streamId' | 'revision' | 'type' | 'data' | 'metadata' | 'hash'> & { readonly prev?: string | undefined };
 
 /** An event reduced to what its link needs: where it is, its stored hash, and its content hash. */
 interface Hashed {
@@ -49,12 +54,16 @@ interface Hashed {
   readonly hash?: string | undefined;
   /** Hex. */
   readonly content: string;
+  /** A partial export's first line of a stream: the hash of the event before it (hex). */
+  readonly prev?: string | undefined;
 }
 
 /**
  * Recomputes every stream's chain from events fed in log order. `anchorPartialStreams`: a stream
- * whose first event seen is past revision 0 starts from that event's stored hash (an export that
- * starts mid-log); otherwise its earlier events count as deleted.
+ * whose first event seen is past revision 0 (an export that starts mid-log) is linked to the
+ * previous hash its line names (`prev`), so its content is checked like any other; a line without
+ * `prev` is taken on trust from its stored hash (counted as `unchecked`). Either way a digest's
+ * pinned revision is checked on it. Otherwise a stream's earlier events count as deleted.
  */
 export const createChainVerifier = (options: { anchorPartialStreams?: boolean; digest?: TenantDigest } = {}) => {
   const heads = new Map<string, Head>();
@@ -62,6 +71,7 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
   for (const head of options.digest?.heads ?? []) recorded.set(head.streamId, head);
   let events = 0;
   let anchored = 0;
+  let unchecked = 0;
   let first: ChainBreak | undefined;
   const link64 = Buffer.alloc(64);
   let lastPosition: bigint | undefined;
@@ -83,6 +93,11 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
     }
     head.revision = event.revision;
     head.hash = found ?? expected;
+    pinnedCheck(event, found, line);
+  };
+
+  /** The digest's recorded hash at this event's revision, if it records one. */
+  const pinnedCheck = (event: Hashed, found: string | null, line: number | undefined) => {
     const pinned = recorded.size === 0 ? undefined : recorded.get(event.streamId);
     if (pinned && pinned.revision === event.revision && pinned.hash !== found) {
       const at = { streamId: event.streamId, revision: event.revision, ...(line === undefined ? {} : { line }) };
@@ -110,9 +125,17 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
       heads.set(event.streamId, head);
       if (event.revision > 0 && options.anchorPartialStreams && event.hash) {
         anchored++;
-        head.revision = event.revision;
-        head.hash = event.hash;
-        return;
+        if (event.prev !== undefined) {
+          // the previous event's hash, named by the exporter: this event's link is checked as any other
+          head.revision = event.revision - 1;
+          head.hash = event.prev;
+        } else {
+          unchecked++;
+          head.revision = event.revision;
+          head.hash = event.hash;
+          pinnedCheck(event, event.hash, line);
+          return;
+        }
       }
     }
     if (event.revision <= head.revision || head.waiting.has(event.revision)) {
@@ -130,11 +153,11 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
   return {
     /** The next event in log order (of a file: with its line, and its position checked against the previous line's). */
     add(event: Checked & { readonly position?: bigint }, line?: number): void {
-      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, position: event.position, content: contentHash({ ...event, data: event.data ?? null }).toString('hex') }, line);
+      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, position: event.position, prev: event.prev, content: contentHash({ ...event, data: event.data ?? null }).toString('hex') }, line);
     },
     /** The next event in log order, read in stored form (its JSON as text); its content hash (hex) when computed elsewhere. */
-    addStored(event: StoredEvent, content?: string): void {
-      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, content: content ?? storedContentHash(event, 'hex') });
+    addStored(event: StoredEvent & { readonly prev?: string | undefined }, content?: string): void {
+      add({ streamId: event.streamId, revision: event.revision, hash: event.hash, prev: event.prev, content: content ?? storedContentHash(event, 'hex') });
     },
     /** Ends the check: revisions still missing, and streams shorter than the digest records. */
     finish(): VerifyReport {
@@ -149,7 +172,7 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
         if (head && head.revision >= pinned.revision) continue;
         fail({ streamId, revision: pinned.revision, reason: 'truncated', expected: pinned.hash, found: head ? head.hash : null, message: head ? `${streamId} ends at revision ${head.revision}; the digest records revision ${pinned.revision}: newer events were deleted` : `${streamId} is gone; the digest records it up to revision ${pinned.revision}` });
       }
-      return { events, streams: heads.size, break: first, anchored };
+      return { events, streams: heads.size, break: first, anchored, unchecked };
     },
     /** Each stream's last verified event (for a digest). */
     heads(): { streamId: string; revision: number; hash: string }[] {

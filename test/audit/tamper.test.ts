@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_FORMAT, verifyFile, verifyStore } from '../../adapters/audit/check.ts';
 import type { TenantDigest } from '../../adapters/audit/digest.ts';
-import { eventLine, logPages } from '../../adapters/audit/lines.ts';
+import { eventLine, exportPages, logPages, storedChunk } from '../../adapters/audit/lines.ts';
 import { linkHash } from '../../adapters/event-store/chain.ts';
 import { pgliteDb } from '../../adapters/event-store/pglite.ts';
 import { createPostgresEventStore } from '../../adapters/event-store/postgres.ts';
@@ -228,6 +228,34 @@ describe('tampering with an exported file: verify names the break and its line',
     expect((await verifyEdited((l) => ([l[4], l[5]] = [l[5]!, l[4]!], l))).break).toMatchObject({ reason: 'position_order', streamId: conversation, revision: 1, line: 6 });
     const moved = await verifyEdited((l) => [l[0]!, patch(l[6]!, (e) => ((e.streamId = `tenant-${b}`), (e.revision = 0)))]);
     expect(moved.break).toMatchObject({ reason: 'hash_mismatch', streamId: `tenant-${b}`, revision: 0, line: 2 });
+  });
+
+  it("a partial export (from the conversation's newest event, the revision the digest pins): the first event of a stream is checked against the digest, and against the previous hash its line names", async () => {
+    const newest = lines.length - 1; // the conversation's revision 3, alone in the range
+    const from = BigInt((JSON.parse(lines[newest]!) as { position: string }).position);
+    const header = JSON.stringify({ format: EXPORT_FORMAT, tenantId: a, from: String(from), to: null });
+    let exported = '';
+    for await (const page of exportPages(db.store, { tenantId: a, from })) exported += storedChunk(page);
+    const withPrev = exported.trimEnd().split('\n');
+    expect(withPrev).toHaveLength(1);
+    expect(JSON.parse(withPrev[0]!)).toMatchObject({ streamId: conversation, revision: 3, prev: await hashAt(db.store, conversation, 2) });
+    // the digest's heads of the streams in the range (the tenant stream has no event in it)
+    const pinned = { ...digest, heads: digest.heads.filter((h) => h.streamId === conversation) };
+    const partial = async (eventLines: string[], withDigest = false) => {
+      const file = path.join(dir, `${Math.random().toString(36).slice(2)}.ndjson`);
+      await writeFile(file, `${[header, ...eventLines].join('\n')}\n`);
+      return verifyFile(file, withDigest ? { digest: pinned } : {});
+    };
+    const forged = (line: string) => patch(line, (e) => (((e.data as Record<string, unknown>).text = 'forged'), (e.hash = 'f'.repeat(64))));
+
+    // the exporter's lines: linked to prev, so an edit of the content alone is a hash_mismatch
+    expect(await partial(withPrev, true)).toMatchObject({ events: 1, anchored: 1, unchecked: 0, break: undefined });
+    expect((await partial([patch(withPrev[0]!, (e) => ((e.data as Record<string, unknown>).text = 'forged'))])).break).toMatchObject({ reason: 'hash_mismatch', streamId: conversation, revision: 3, line: 2 });
+    // an older file without prev: taken on trust and said so, but the digest still pins that event
+    const withoutPrev = [lines[newest]!];
+    expect(await partial(withoutPrev)).toMatchObject({ anchored: 1, unchecked: 1, break: undefined });
+    expect((await partial([forged(withoutPrev[0]!)], true)).break).toMatchObject({ reason: 'digest_mismatch', streamId: conversation, revision: 3, line: 2, expected: digest.heads.find((h) => h.streamId === conversation)!.hash });
+    expect((await partial([forged(withPrev[0]!)], true)).break).toMatchObject({ reason: 'hash_mismatch', streamId: conversation, revision: 3 });
   });
 
   it('a malformed line is a parse error naming the line', async () => {
