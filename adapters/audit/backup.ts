@@ -48,9 +48,30 @@ interface Parsed {
   readonly heads: { streamId: string; revision: number; hash: string }[];
 }
 
+const isErasure = (type: string): boolean => type === 'TenantErased' || type.startsWith('TenantErased.');
+
+/**
+ * The keys a restore may load: a tenant whose log in the backup holds TenantErased gets a tombstone,
+ * whatever its key line says. A backup taken before the key was deleted (before the erasure, or
+ * between TenantErased and the deletion) still holds the live key; loading it would make the erased
+ * tenant's personal data readable again. An erased tenant without a key line gets a tombstone too,
+ * so it never gets a fresh key.
+ */
+export const keysToRestore = (keys: readonly WrappedDataKey[], erased: ReadonlyMap<string, string>): WrappedDataKey[] => {
+  const out = keys.map((k) => {
+    const at = erased.get(k.tenantId);
+    return at === undefined || k.wrapped === null ? k : { ...k, masterKeyId: null, wrapped: null, erasedAt: k.erasedAt ?? at };
+  });
+  const present = new Set(keys.map((k) => k.tenantId));
+  for (const [tenantId, at] of erased) if (!present.has(tenantId)) out.push({ tenantId, masterKeyId: null, wrapped: null, createdAt: at, erasedAt: at });
+  return out;
+};
+
 /** Pass 1: every line parses and every chain holds, before anything is written. */
 const checkBackup = async (path: string, onProgress?: (events: number) => void): Promise<Parsed> => {
   const keys: WrappedDataKey[] = [];
+  /** Tenants whose log holds TenantErased, and when it was recorded. */
+  const erased = new Map<string, string>();
   const verifier = createChainVerifier();
   let headerSeen = false;
   let events = 0;
@@ -68,13 +89,16 @@ const checkBackup = async (path: string, onProgress?: (events: number) => void):
       keys.push(wrapped);
       continue;
     }
-    verifier.add(toEvent(json, line), line);
+    const event = toEvent(json, line);
+    verifier.add(event, line);
+    if (isErasure(event.type) && typeof event.metadata.tenantId === 'string' && !erased.has(event.metadata.tenantId))
+      erased.set(event.metadata.tenantId, event.recordedAt.toISOString());
     if (++events % 10_000 === 0) onProgress?.(10_000);
   }
   if (!headerSeen) throw malformedFile(1, 'the file is empty');
   const report = verifier.finish();
   if (report.break) throw new AppError('validation', 'chain_broken', `the backup does not verify: ${report.break.message}`, { ...report.break });
-  return { keys, events, heads: verifier.heads() };
+  return { keys: keysToRestore(keys, erased), events, heads: verifier.heads() };
 };
 
 const asNewEvent = (e: RecordedEvent): NewEvent => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata, recordedAt: e.recordedAt });
@@ -99,7 +123,7 @@ const untilHead = async (store: EventStore, position: bigint): Promise<void> => 
 
 /**
  * Loads a backup into an empty store: checks the whole file first (parse and chains: a bad line or
- * a broken link writes nothing), loads the data keys, then appends every event with its original
+ * a broken link writes nothing), loads the data keys (an erased tenant's as a tombstone), then appends every event with its original
  * id, revision and recording time, in log order. Finally verifies the store's chains and that each
  * stream ends on the head hash the backup had.
  */
