@@ -64,12 +64,14 @@ export const verifyStore = async (
 
 /**
  * Recomputes the chains of an exported file (or a backup). A file that starts mid-log (its header
- * has `from`) takes each stream's first event on trust; a full one must hold every stream from
- * revision 0. Lines that are not JSON, or not events, stop the check with their line number.
+ * has `from`) starts each stream at its first event in it, linked to the `prev` hash its line names
+ * (on trust if it names none); a full one must hold every stream from revision 0. A file without a
+ * header (the API's answer as delivered) starts a stream mid-log only where its first line names
+ * `prev` (a ranged answer). Lines that are not JSON, or not events, stop the check with their line number.
  */
 export const verifyFile = async (path: string, options: { digest?: TenantDigest; onProgress?: Progress } = {}): Promise<VerifyReport> => {
   let verifier: ReturnType<typeof createChainVerifier> | undefined;
-  const start = (partial: boolean) => createChainVerifier({ anchorPartialStreams: partial, ...(options.digest ? { digest: options.digest } : {}) });
+  const start = (partial: boolean | 'linked') => createChainVerifier({ anchorPartialStreams: partial, ...(options.digest ? { digest: options.digest } : {}) });
   let counted = 0;
   for await (const { text, line } of fileLines(path)) {
     const json = parseJsonLine(text, line);
@@ -79,12 +81,13 @@ export const verifyFile = async (path: string, options: { digest?: TenantDigest;
       continue;
     }
     if (typeof json === 'object' && json !== null && (json as { kind?: unknown }).kind === 'key') continue; // a backup's data keys
-    verifier ??= start(false);
+    // no header (the API's answer): a stream's first line that names its previous hash starts mid-log
+    verifier ??= start('linked');
     verifier.add(toEvent(json, line), line);
     if (++counted % 10_000 === 0) options.onProgress?.(10_000);
   }
   options.onProgress?.(counted % 10_000);
-  return (verifier ?? start(false)).finish();
+  return (verifier ?? start('linked')).finish();
 };
 
 /** A report as lines a person reads. */

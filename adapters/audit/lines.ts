@@ -214,9 +214,9 @@ export async function* exportPages(store: EventStore, range: LogRange): AsyncGen
   }
 }
 
-/** The log as export text (NDJSON with hashes), a page at a time. */
+/** The log as export text (NDJSON with hashes; a range with `from` names each stream's `prev`), a page at a time. */
 export async function* exportText(store: EventStore, range: LogRange): AsyncGenerator<string> {
-  for await (const page of storedPages(store, range)) yield storedChunk(page);
+  for await (const page of exportPages(store, range)) yield storedChunk(page);
 }
 
 /** Text to a file, waiting whenever the disk is slower than the log is read. */

@@ -10,7 +10,10 @@ import type { VerifyReport } from './verify.ts';
 
 /** What the audit routes read: a tenant's raw history, its digest, and its state at a point. */
 export interface AuditLog {
-  /** NDJSON lines of the tenant's events in global order (data and metadata as the store prints them, with hashes), a page at a time. */
+  /**
+   * NDJSON lines of the tenant's events in global order (data and metadata as the store prints them, with hashes), a page at a time.
+   * A range with `from` names on each stream's first line past revision 0 the hash of the event before it (`prev`): verifiable as delivered.
+   */
   events(tenantId: string, range: Omit<LogRange, 'tenantId'>): AsyncIterable<string>;
   /** Recomputes the tenant's chains and gives its digest (the heads it verified). */
   digest(tenantId: string): Promise<{ readonly report: VerifyReport; readonly digest: TenantDigest }>;

@@ -63,9 +63,11 @@ interface Hashed {
  * whose first event seen is past revision 0 (an export that starts mid-log) is linked to the
  * previous hash its line names (`prev`), so its content is checked like any other; a line without
  * `prev` is taken on trust from its stored hash (counted as `unchecked`). Either way a digest's
- * pinned revision is checked on it. Otherwise a stream's earlier events count as deleted.
+ * pinned revision is checked on it. `'linked'` (a file without a header, e.g. the API's ranged answer):
+ * only a first event whose line names `prev` starts mid-log. Otherwise a stream's earlier events count
+ * as deleted.
  */
-export const createChainVerifier = (options: { anchorPartialStreams?: boolean; digest?: TenantDigest } = {}) => {
+export const createChainVerifier = (options: { anchorPartialStreams?: boolean | 'linked'; digest?: TenantDigest } = {}) => {
   const heads = new Map<string, Head>();
   const recorded = new Map<string, { revision: number; hash: string }>();
   for (const head of options.digest?.heads ?? []) recorded.set(head.streamId, head);
@@ -123,7 +125,7 @@ export const createChainVerifier = (options: { anchorPartialStreams?: boolean; d
     if (!head) {
       head = { revision: -1, hash: GENESIS_HEX, waiting: new Map() };
       heads.set(event.streamId, head);
-      if (event.revision > 0 && options.anchorPartialStreams && event.hash) {
+      if (event.revision > 0 && event.hash && (options.anchorPartialStreams === true || (options.anchorPartialStreams === 'linked' && event.prev !== undefined))) {
         anchored++;
         if (event.prev !== undefined) {
           // the previous event's hash, named by the exporter: this event's link is checked as any other

@@ -1,4 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyFile } from '../../adapters/audit/check.ts';
 import { toEvent } from '../../adapters/audit/lines.ts';
 import { createChainVerifier } from '../../adapters/audit/verify.ts';
 import { startApiHarness } from '../support/api-harness.ts';
@@ -47,11 +51,46 @@ describe('the audit API: a tenant history with hashes, its digest, its state as 
     events.forEach((e, i) => verifier.add(e, i + 1));
     expect(verifier.finish().break).toBeUndefined();
 
+    // a ranged answer: the same lines, each stream's first one past revision 0 also naming its previous hash
+    const withoutPrev = (lines: string[]) => lines.map((l) => l.replace(/,"prev":"[0-9a-f]{64}"/, ''));
     const resumed = await ndjson(auditorKey, `?from=${events[2]!.position + 1n}`);
-    expect(resumed.lines).toEqual(all.lines.slice(3));
-    expect((await ndjson(auditorKey, `?from=${events[1]!.position}&to=${events[3]!.position}`)).lines).toEqual(all.lines.slice(1, 4));
+    expect(withoutPrev(resumed.lines)).toEqual(all.lines.slice(3));
+    expect(withoutPrev((await ndjson(auditorKey, `?from=${events[1]!.position}&to=${events[3]!.position}`)).lines)).toEqual(all.lines.slice(1, 4));
     const past = await ndjson(auditorKey, `?from=${events[events.length - 1]!.position + 1n}`);
     expect(past).toMatchObject({ status: 200, text: '' });
+  });
+
+  it('a ranged answer (from = P) verifies as delivered: each stream that starts mid-log is linked to the previous hash its first line names', async () => {
+    const all = (await ndjson(auditorKey)).lines.map((line, i) => toEvent(JSON.parse(line), i + 1));
+    // from the conversation's second event: the tenant stream and the conversation both start mid-log
+    const conversation = all.find((e) => e.streamId.startsWith('conversation-'))!.streamId;
+    const from = all.find((e) => e.streamId === conversation && e.revision === 1)!.position;
+    const ranged = await ndjson(auditorKey, `?from=${from}`);
+    const firsts = new Map<string, { revision: number; prev?: string }>();
+    for (const line of ranged.lines) {
+      const e = JSON.parse(line) as { streamId: string; revision: number; prev?: string };
+      if (!firsts.has(e.streamId)) firsts.set(e.streamId, e);
+    }
+    expect(firsts.size).toBe(2);
+    for (const [streamId, first] of firsts) {
+      expect(first.revision).toBeGreaterThan(0);
+      expect(first.prev).toBe(all.find((e) => e.streamId === streamId && e.revision === first.revision - 1)!.hash);
+    }
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'audit-api-'));
+    try {
+      const file = path.join(dir, 'ranged.ndjson');
+      await writeFile(file, ranged.text);
+      expect(await verifyFile(file)).toMatchObject({ events: ranged.lines.length, streams: 2, anchored: 2, unchecked: 0, break: undefined });
+      // the body edited: the first line's content no longer links to its prev
+      const edited = ranged.lines.map((l, i) => (i === 0 ? l.replace(/"metadata":\{/, '"metadata":{"forged":true,') : l));
+      await writeFile(file, `${edited.join('\n')}\n`);
+      expect((await verifyFile(file)).break).toMatchObject({ reason: 'hash_mismatch', line: 1 });
+      // lines without prev (a stream's earlier events cut off): still missing, as before
+      await writeFile(file, `${ranged.lines.map((l) => l.replace(/,"prev":"[0-9a-f]{64}"/, '')).join('\n')}\n`);
+      expect((await verifyFile(file)).break).toMatchObject({ reason: 'missing_event' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("answers 404 for another tenant's history and 400 for a malformed position", async () => {

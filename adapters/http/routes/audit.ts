@@ -39,7 +39,7 @@ const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value, (_k,
 export const auditRoutes = [
   defineRoute({
     method: 'get', path: '/audit/events', tag,
-    summary: "The tenant's events across its streams in log order, as NDJSON: data as stored (sealed fields stay ciphertext) with each event's chain hash; `from`/`to` are inclusive positions (resume with the last position + 1)",
+    summary: "The tenant's events across its streams in log order, as NDJSON: data as stored (sealed fields stay ciphertext) with each event's chain hash; `from`/`to` are inclusive positions (resume with the last position + 1); with `from`, each stream's first line past revision 0 also carries `prev` (the hash of the event before it), so the answer verifies as delivered (`audit verify --file`)",
     scopes: readers, tenant: 'credential', query: eventsQuery, status: 200, produces: NDJSON,
     handle: async (ctx) => {
       const tenantId = tenantOf(ctx);
