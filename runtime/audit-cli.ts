@@ -125,11 +125,17 @@ export const auditDigest = async (options: { tenant: string; out?: string }): Pr
   if (report.break) process.exitCode = 1;
 };
 
+/** A time of day must say its UTC offset (`Z` or `±hh:mm`), as the API requires: never the machine's own time zone. */
+const WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+const PLAIN_DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** `--as-of`: a decimal log position, an ISO 8601 time with its UTC offset, or a plain day (its start, UTC). */
 export const asOfArg = (value: string | undefined): AsOf => {
   if (value === undefined) return { time: new Date() };
   if (/^\d{1,30}$/.test(value)) return { position: BigInt(value) };
   const time = new Date(value);
-  if (!isCalendarDay(value.slice(0, 10)) || Number.isNaN(time.getTime())) throw new ConfigError(`--as-of: a decimal log position or an ISO 8601 time, got ${JSON.stringify(value)}`);
+  if (!(WITH_OFFSET.test(value) || PLAIN_DAY.test(value)) || !isCalendarDay(value.slice(0, 10)) || Number.isNaN(time.getTime()))
+    throw new ConfigError(`--as-of: a decimal log position or an ISO 8601 time with its UTC offset (e.g. 2026-03-03T00:00:00Z), got ${JSON.stringify(value)}`);
   return { time };
 };
 
