@@ -180,6 +180,9 @@ export async function* storedPages(store: EventStore, range: LogRange): AsyncGen
   }
 }
 
+/** Reads of `prev` hashes at once. */
+const PREV_READS = 16;
+
 /**
  * The pages of a range that starts mid-log (`from` set), each stream's first event in it past
  * revision 0 given `prev`: the hash of the event before it, read from the stream. A verifier links
@@ -204,7 +207,10 @@ export async function* exportPages(store: EventStore, range: LogRange): AsyncGen
       yield page;
       continue;
     }
-    const prevs = await Promise.all(firsts.map(async (i) => (await store.readStream(page[i]!.streamId, { fromRevision: page[i]!.revision - 1, maxCount: 1 }))[0]));
+    // one read of one event per stream that starts mid-log, a few at a time (a page may start thousands)
+    const prevs: (RecordedEvent | undefined)[] = [];
+    for (let k = 0; k < firsts.length; k += PREV_READS)
+      prevs.push(...(await Promise.all(firsts.slice(k, k + PREV_READS).map(async (i) => (await store.readStream(page[i]!.streamId, { fromRevision: page[i]!.revision - 1, maxCount: 1 }))[0]))));
     const out: ExportedEvent[] = page.slice();
     firsts.forEach((i, k) => {
       const before = prevs[k];
