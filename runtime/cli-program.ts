@@ -218,7 +218,7 @@ audit
   .command('state')
   .description("a tenant's aggregates as they stood at a log position or time, folded from the log (not the read models)")
   .requiredOption('--tenant <id>', 'the tenant')
-  .option('--as-of <position|time>', 'a decimal log position or an ISO 8601 time (default: now)')
+  .option('--as-of <position|time>', 'a decimal log position, an ISO 8601 time with its offset (2026-03-03T10:00:00Z) or a day (UTC midnight); default: now')
   .action(async (options: { tenant: string; asOf?: string }) => {
     const { auditState } = await import('./audit-cli.ts');
     await auditState(options);
