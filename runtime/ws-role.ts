@@ -38,7 +38,7 @@ export const liveFeedOf = (ctx: RoleContext, storage: Storage): { feed: LiveFeed
 
 export const pusherSettingsOf = (env: NodeJS.ProcessEnv): Partial<PusherSettings> => {
   const c = parseEnv(wsConfigSchema, env);
-  return { heartbeatMs: c.WS_HEARTBEAT_MS, maxBufferedBytes: c.WS_MAX_BUFFERED_BYTES, maxFrameBytes: c.WS_MAX_FRAME_BYTES };
+  return { heartbeatMs: c.WS_HEARTBEAT_MS, maxBufferedBytes: c.WS_MAX_BUFFERED_BYTES, maxFrameBytes: c.WS_MAX_FRAME_BYTES, maxSocketsPerTenant: c.WS_MAX_SOCKETS_PER_TENANT };
 };
 
 export const checkWsRoleConfig = (env: NodeJS.ProcessEnv): void => {

@@ -21,7 +21,7 @@ export const CLOSE = {
   forbidden: 4403,
   /** The client did not read fast enough: its unsent data passed the bound. Reconnect with your last position. */
   slowConsumer: 4408,
-  /** Too many failed authentications from this address. */
+  /** Too many: failed authentications from this address, or open sockets of this tenant. */
   tooManyFailures: 4429,
 } as const;
 

@@ -14,6 +14,8 @@ export interface PusherSettings {
   readonly closeGraceMs: number;
   /** How long a catch-up waits for a client to read its backlog before cutting it off. */
   readonly drainTimeoutMs: number;
+  /** Open sockets of one tenant on one pusher instance; one more is refused (4429): each catches up on the log. */
+  readonly maxSocketsPerTenant: number;
 }
 
 export const DEFAULT_PUSHER_SETTINGS: PusherSettings = {
@@ -23,6 +25,7 @@ export const DEFAULT_PUSHER_SETTINGS: PusherSettings = {
   pageSize: 500,
   closeGraceMs: 5_000,
   drainTimeoutMs: 15_000,
+  maxSocketsPerTenant: 100,
 };
 
 /** The pushers' own variables (README, docs/live.md). */
@@ -30,6 +33,7 @@ export const wsConfigSchema = z.object({
   WS_HEARTBEAT_MS: decimalInt(1_000, 300_000).default(DEFAULT_PUSHER_SETTINGS.heartbeatMs),
   WS_MAX_BUFFERED_BYTES: decimalInt(16_384, 64 << 20).default(DEFAULT_PUSHER_SETTINGS.maxBufferedBytes),
   WS_MAX_FRAME_BYTES: decimalInt(128, 1 << 20).default(DEFAULT_PUSHER_SETTINGS.maxFrameBytes),
+  WS_MAX_SOCKETS_PER_TENANT: decimalInt(1, 100_000).default(DEFAULT_PUSHER_SETTINGS.maxSocketsPerTenant),
   /** With BUS=kafka: the topic of live frames (agents' partial replies), shared by publishers and pushers. */
   KAFKA_LIVE_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('openclaw.live'),
 });

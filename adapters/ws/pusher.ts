@@ -79,10 +79,15 @@ export const createPusher = async (deps: PusherDeps) => {
   };
 
   /** Takes the socket out of its tenant's feed (and drops the feed with its last socket). */
+  /** Open sockets by tenant (the bound of `maxSocketsPerTenant`). */
+  const socketsOf = new Map<string, number>();
   const forget = (conn: Connection): boolean => {
     if (conn.closed) return false;
     conn.closed = true;
     connections.delete(conn);
+    const left = (socketsOf.get(conn.tenantId) ?? 1) - 1;
+    if (left > 0) socketsOf.set(conn.tenantId, left);
+    else socketsOf.delete(conn.tenantId);
     websocketConnections.dec();
     const pending = feeds.get(conn.tenantId);
     void pending?.then((feed) => {
@@ -168,9 +173,12 @@ export const createPusher = async (deps: PusherDeps) => {
       return refuse(ws, CLOSE.forbidden, closeReason('tenant_credential_required', "the operator does not read tenants' events; use a tenant or auditor key"));
     if (principal.tenantId !== tenantId) return refuse(ws, CLOSE.forbidden, closeReason('other_tenant', 'this credential belongs to another tenant'));
     if (closing || ws.readyState !== ws.OPEN) return refuse(ws, CLOSE.restart, closeReason('restarting', 'reconnect'));
+    if ((socketsOf.get(tenantId) ?? 0) >= settings.maxSocketsPerTenant)
+      return refuse(ws, CLOSE.tooManyFailures, closeReason('too_many_sockets', `this tenant has ${settings.maxSocketsPerTenant} sockets open here; close one first`));
     const joined: Connection = { ws, tenantId, principal, cursor: FLOOR, alive: true, closed: false, send: (frame) => sendTo(joined, frame) };
     slot.conn = joined;
     connections.add(joined);
+    socketsOf.set(tenantId, (socketsOf.get(tenantId) ?? 0) + 1);
     websocketConnections.inc();
     ws.on('pong', () => (joined.alive = true));
     ws.on('close', () => close(joined, CLOSE.restart, ''));

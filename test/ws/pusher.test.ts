@@ -205,6 +205,29 @@ describe('WebSocket pushers /ws/tenant/{id}', () => {
     }
   }, 30_000);
 
+  it("refuses a tenant's socket past its bound (4429) without touching other tenants; a closed one makes room", async () => {
+    const [a, b] = [await newTenant(operator), await newTenant(operator)];
+    const server = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready: true }) });
+    const bounded = await pusherOn(h, { maxSocketsPerTenant: 2 }, live, server.server);
+    try {
+      const open = [connect(server.url, a.tenantId, a.key), connect(server.url, a.tenantId, a.key)];
+      await Promise.all(open.map((s) => s.until((f) => f.kind === 'live')));
+      const third = connect(server.url, a.tenantId, a.key);
+      expect(await third.closed).toEqual({ code: 4429, reason: expect.stringContaining('too_many_sockets') });
+      expect(third.events()).toEqual([]);
+      const other = connect(server.url, b.tenantId, b.key);
+      await other.until((f) => f.kind === 'live');
+      open[0]!.ws.close();
+      await open[0]!.closed;
+      const again = connect(server.url, a.tenantId, a.key);
+      await again.until((f) => f.kind === 'live');
+      for (const s of [open[1]!, other, again]) s.ws.close();
+    } finally {
+      await bounded.close();
+      await server.close();
+    }
+  });
+
   it('a second pusher instance sees every event too (each its own broadcast consumer)', async () => {
     const a = await newTenant(operator);
     const server = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready: true }) });
