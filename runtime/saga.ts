@@ -4,6 +4,7 @@ import { policyOf, provisioningConfigSchema } from '../adapters/provisioning/con
 import type { ProvisioningConfig } from '../adapters/provisioning/config.ts';
 import { createWarmPool } from '../adapters/provisioning/pool.ts';
 import type { WarmPool } from '../adapters/provisioning/pool.ts';
+import { projectionStatus } from '../adapters/projections/status.ts';
 import { createReconciler } from '../adapters/provisioning/reconciler.ts';
 import { createProvisioningSaga } from '../adapters/provisioning/saga.ts';
 import type { BridgeSettings } from '../adapters/provisioning/scripts.ts';
@@ -13,6 +14,7 @@ import type { VmProvider } from '../domain/ports/vm-provider.ts';
 import { parseEnv } from './config.ts';
 import type { Logger } from './logger.ts';
 import { publicUrlOf } from './channels.ts';
+import { PROJECTIONS } from '../projections/index.ts';
 import type { Storage } from './stores.ts';
 
 /**
@@ -94,6 +96,7 @@ export const startSaga = async (options: {
     log,
     pool,
     graceMs: config.RECONCILE_GRACE_SECONDS * 1_000,
+    readModelsLagSeconds: ownersLag(storage, options.readModelSchema),
   });
   await saga.start();
   if (config.RECONCILE_INTERVAL_SECONDS > 0) reconciler.start(config.RECONCILE_INTERVAL_SECONDS * 1_000);
@@ -108,3 +111,8 @@ export const startSaga = async (options: {
     },
   };
 };
+
+/** The reconciler reads computers' owners from these read models: how far behind the log they are. */
+const OWNER_PROJECTIONS = PROJECTIONS.filter((p) => p.name === 'knights' || p.name === 'tenants');
+export const ownersLag = (storage: Storage, schema: string) => async (): Promise<number> =>
+  Math.max(0, ...(await projectionStatus(storage.db, storage.store, { schema, projections: OWNER_PROJECTIONS })).map((p) => p.lagSeconds));

@@ -20,9 +20,17 @@ export interface ReconcilerDeps {
   readonly clock?: () => Date;
   /** Computers and knights younger than this are left alone (their events may still be on the way). */
   readonly graceMs?: number;
+  /**
+   * How far behind the log the knights and tenants read models are (seconds since the oldest event
+   * they have not applied). A computer's owner is recorded before it is made, so while they are less
+   * than the grace behind, every computer older than the grace has its owner in them; further behind,
+   * the round is skipped: a stopped projector must never make customers' computers look like orphans.
+   */
+  readonly readModelsLagSeconds?: () => Promise<number>;
 }
 
 export const RECONCILER_ACTOR = 'saga:reconciler';
+const DEFAULT_GRACE_MS = 10 * 60_000;
 
 /** Orgo's own timestamp format may differ from ours: anything unreadable counts as unknown (and old). */
 const createdMs = (iso: string | null): number | null => {
@@ -40,14 +48,21 @@ export const createReconciler = (deps: ReconcilerDeps) => {
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<unknown> | undefined;
 
-  const runOnce = async (options: { graceMs?: number } = {}) => {
+  const runOnce = async (options: { graceMs?: number } = {}): Promise<{ orphans: string[]; vanished: string[]; skipped?: string }> => {
+    const configuredGraceMs = deps.graceMs ?? DEFAULT_GRACE_MS;
+    const behind = await deps.readModelsLagSeconds?.();
+    if (behind !== undefined && behind * 1_000 > configuredGraceMs) {
+      const skipped = `the read models are ${Math.round(behind)} s behind the log, more than the ${configuredGraceMs / 1_000} s grace`;
+      deps.log.warn({ lagSeconds: behind }, `reconciliation skipped: ${skipped}`);
+      return { orphans: [], vanished: [], skipped };
+    }
     // Owners first, computers second: a computer made in between is young, and young ones stay.
     const owners = await computerOwners(deps.db, deps.schema);
     const inventory = (await deps.vms.list()).map((vm) => ({ id: vm.id, name: vm.name, createdAtMs: createdMs(vm.createdAt) }));
     const decision = reconcile({
       prefix: deps.namePrefix,
       now: clock().getTime(),
-      graceMs: options.graceMs ?? deps.graceMs ?? 10 * 60_000,
+      graceMs: options.graceMs ?? configuredGraceMs,
       inventory,
       knights: owners.knights,
       tenants: owners.tenants,

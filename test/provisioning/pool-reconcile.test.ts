@@ -1,4 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrgoClient, orgoVmProvider } from '../../adapters/orgo/client.ts';
+import { migrateReadModels } from '../../adapters/projections/projector.ts';
+import { createReconciler } from '../../adapters/provisioning/reconciler.ts';
+import { PROJECTIONS } from '../../projections/index.ts';
+import { createLogger } from '../../runtime/logger.ts';
+import { ownersLag } from '../../runtime/saga.ts';
+import { dropSchema, uniqueSchema } from '../support/postgres.ts';
 import { ok } from '../http/support/client.ts';
 import type { Client } from '../http/support/client.ts';
 import { eventually, startSagaHarness } from './support.ts';
@@ -31,6 +38,42 @@ describe('reconciliation', () => {
     h = await startSagaHarness();
   });
   afterAll(() => h.close());
+
+  it("skips its round while the owners' read models are further behind the log than the grace: a stopped projector never deletes customers' computers", async () => {
+    const { tenantId } = await h.tenant();
+    const ghost = h.sim.createComputer(`ocs-k-${tenantId}.ghost`);
+    const vms = orgoVmProvider(createOrgoClient({ baseUrl: h.sim.url, apiKey: h.sim.apiKey, timeoutMs: 2_000 }), h.sim.workspaceId);
+    const reconcilerOn = (schema: string) =>
+      createReconciler({
+        db: h.api.storage.db,
+        schema,
+        vms,
+        shell: h.api.platform.ports.shell,
+        namePrefix: 'ocs',
+        log: createLogger('silent'),
+        graceMs: 1_000,
+        readModelsLagSeconds: ownersLag(h.api.storage, schema),
+      });
+    // read models nobody projects into (a projector stopped since the start): every computer's owner is missing there
+    const stale = uniqueSchema('rm_stale');
+    await migrateReadModels(h.api.storage.db, stale, PROJECTIONS);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_500)); // the ghost and the log's events are older than the grace
+      const skipped = await reconcilerOn(stale).runOnce();
+      expect(skipped).toMatchObject({ orphans: [], vanished: [], skipped: expect.stringMatching(/behind the log/) });
+      expect(h.sim.computers().map((c) => c.id)).toContain(ghost.id);
+      const everyone = h.sim.computers().length;
+      expect(everyone).toBeGreaterThan(1); // the tenant's own agent VM was there to lose too
+    } finally {
+      await dropSchema(stale);
+    }
+    // on the read models that are level with the log, the same round deletes the orphan and nothing else
+    const result = await eventually('a round on level read models', async () => {
+      const r = await reconcilerOn(h.api.schemas.readModels).runOnce();
+      return r.skipped ? undefined : r;
+    });
+    expect(result.orphans).toEqual([ghost.name]);
+  });
 
   it('deletes this platform’s orphans only, and marks knights whose computer vanished', async () => {
     const { tenantId, me } = await h.tenant();
