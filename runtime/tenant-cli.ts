@@ -144,24 +144,43 @@ const STEPS: Record<string, number> = { requested: 10, provisioning: 40, provisi
  */
 export const deployKnight = async (target: Target, input: { tenant: string; task: string; timeoutSeconds: number; json: boolean }): Promise<number> => {
   const issued = await call<{ key: string; keyId?: string; position: string }>(target, target.operatorKey, 'POST', `/tenants/${input.tenant}/api-keys`, { label: 'openclaw-service deploy-knight' });
-  await projected(target, input.tenant, issued.position);
-  const { access_token: token } = await call<{ access_token: string }>(target, issued.key, 'POST', '/auth/token');
+  // Ctrl-C (or a TERM) while following: the key issued for this call is revoked before the process ends
+  let interrupt: (() => void) | undefined;
+  let wasInterrupted = false;
+  const interrupted = new Promise<'interrupted'>((resolve) => (interrupt = () => ((wasInterrupted = true), resolve('interrupted'))));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, interrupt!);
+  let bar: SingleBar | undefined;
   try {
+    await projected(target, input.tenant, issued.position);
+    const { access_token: token } = await call<{ access_token: string }>(target, issued.key, 'POST', '/auth/token');
+    if (wasInterrupted) {
+      process.stderr.write('interrupted before the knight was deployed; the key issued for this call is revoked\n');
+      return 130;
+    }
     const { knightId } = await call<{ knightId: string }>(target, token, 'POST', '/knights', { task: input.task });
-    const bar = input.json ? undefined : new SingleBar({ format: `knight ${knightId} {bar} {percentage}% | {status}`, stream: process.stderr });
+    bar = input.json ? undefined : new SingleBar({ format: `knight ${knightId} {bar} {percentage}% | {status}`, stream: process.stderr });
     bar?.start(100, 0, { status: 'requested' });
     const deadline = Date.now() + input.timeoutSeconds * 1000;
     let knight: Knight = { status: 'requested' };
     while (Date.now() < deadline) {
-      knight = await call<Knight>(target, token, 'GET', `/knights/${knightId}`).catch((error: unknown) => {
-        if (error instanceof ApiFailure && error.message.includes(' 404 ')) return knight; // not projected yet
-        throw error;
-      });
+      const polled = await Promise.race([
+        call<Knight>(target, token, 'GET', `/knights/${knightId}`).catch((error: unknown) => {
+          if (error instanceof ApiFailure && error.message.includes(' 404 ')) return knight; // not projected yet
+          throw error;
+        }),
+        interrupted,
+      ]);
+      if (polled === 'interrupted') break;
+      knight = polled;
       bar?.update(STEPS[knight.status] ?? 0, { status: knight.status });
       if (knight.status === 'provisioned' || knight.status === 'working' || knight.status === 'failed' || knight.status === 'terminated') break;
-      await new Promise((r) => setTimeout(r, 500));
+      if ((await Promise.race([new Promise((r) => setTimeout(r, 500)), interrupted])) === 'interrupted') break;
     }
     bar?.stop();
+    if (wasInterrupted) {
+      process.stderr.write(`interrupted: knight ${knightId} goes on (DELETE /knights/${knightId} ends it); the key issued for this call is revoked\n`);
+      return 130;
+    }
     const running = knight.status === 'provisioned' || knight.status === 'working';
     const outcome = running ? 'running' : knight.status === 'failed' ? 'failed' : `still ${knight.status} after ${input.timeoutSeconds} s`;
     process.stdout.write(
@@ -171,7 +190,13 @@ export const deployKnight = async (target: Target, input: { tenant: string; task
     );
     return running ? 0 : 1;
   } finally {
-    if (issued.keyId) await call(target, token, 'DELETE', `/api-keys/${issued.keyId}`).catch(() => undefined);
+    bar?.stop();
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, interrupt!);
+    // revoked with the key itself: a failure before the token (not projected yet, the token call) leaves none behind either
+    if (issued.keyId)
+      await call(target, issued.key, 'DELETE', `/api-keys/${issued.keyId}`).catch((error: unknown) =>
+        process.stderr.write(`could not revoke the key issued for this call (${error instanceof Error ? error.message : String(error)}): revoke ${issued.keyId} (DELETE /api-keys/${issued.keyId})\n`),
+      );
   }
 };
 

@@ -61,6 +61,16 @@ describe('the CLI against `npm start` (the embedded default) on the simulated Or
     const deployed = await cli(['deploy-knight', '--url', url, '--tenant', 'acme-robots', '--task', 'build the website', '--json'], env);
     expect(deployed.code, deployed.stderr).toBe(0);
     expect(JSON.parse(deployed.stdout)).toMatchObject({ tenant: 'acme-robots', status: 'running', failure: null });
+    // the key deploy-knight issued for itself is revoked once it is done: the onboarding key is the only one standing
+    type Keys = { items: { label: string; revokedAt: string | null }[] };
+    let keys: Keys = { items: [] };
+    for (const until = Date.now() + 15_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+      // the revocation is the last thing deploy-knight wrote: the key list shows it once projected
+      keys = (await (await fetch(`${url}/api/v1/api-keys`, { headers: { authorization: `Bearer ${tenant.apiKey}` } })).json()) as Keys;
+      if (keys.items.filter((k) => k.revokedAt === null).length === 1) break;
+    }
+    expect(keys.items.filter((k) => k.revokedAt === null)).toHaveLength(1);
+    expect(keys.items.find((k) => k.label === 'openclaw-service deploy-knight')).toMatchObject({ revokedAt: expect.any(String) });
 
     const unknown = await cli(['deploy-knight', '--url', url, '--tenant', 'nobody-here', '--task', 'x'], env);
     expect(unknown.code).toBe(1);
