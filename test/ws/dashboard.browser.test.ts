@@ -372,6 +372,33 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('starts afresh, and says so, when the pusher refuses its position as past the end of the log (4400 after_beyond_log)', async () => {
+    const { a, asA, newer } = await tenantWithTwoConversations();
+    const page = await signedIn(a.key);
+    await page.waitForSelector('#messages li:has-text("user: latest")');
+    const before = ok(await asA.post<{ position: string }>(`/conversations/${newer.conversationId}/messages`, { text: 'before the restore' }), 201);
+    await page.waitForSelector(`#events li[data-position="${before.position}"]`);
+    // the database was restored while the page was open: the pusher refuses any ?after=
+    const urls: string[] = [];
+    await page.routeWebSocket('**/ws/tenant/**', (ws) => {
+      urls.push(ws.url());
+      if (new URL(ws.url()).searchParams.has('after'))
+        ws.close({ code: 4400, reason: 'after_beyond_log: after is past the end of the log; reconnect without it (or with a position you received)' });
+      else ws.connectToServer();
+    });
+    await pusher.close();
+    pusher = await pusherOn(h, {}, live);
+    await page.waitForSelector('#events li[data-type="note"]:has-text("started afresh")', { timeout: 10_000 });
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 10_000 });
+    expect(urls.map((u) => new URL(u).searchParams.has('after'))).toEqual([true, false]);
+    await expect(page.locator('#events li[data-position]').count()).resolves.toBe(0); // the old history's events are gone
+    await page.waitForSelector('#messages li:has-text("user: before the restore")'); // shown again from the read models
+    const after = ok(await asA.post<{ position: string }>(`/conversations/${newer.conversationId}/messages`, { text: 'after the restore' }), 201);
+    await page.waitForSelector(`#events li[data-position="${after.position}"]`, { timeout: 5_000 });
+    await page.waitForSelector('#messages li:has-text("user: after the restore")');
+    await page.close();
+  }, 60_000);
+
   it('says why a key is refused, and the key never reaches the URL or storage', async () => {
     const page = await browser.newPage();
     await page.goto(`${h.baseUrl}/`);

@@ -336,10 +336,18 @@ const connect = () => {
   ws.addEventListener('close', (event) => {
     if (socket !== ws || !session) return;
     socket = null;
-    if (event.code === 4403 || event.code === 4400) return setState('refused', `refused: ${event.reason}`);
+    // the log ends before our position (a database restored while the page was open): what the page
+    // shows is of a history that is gone; it starts afresh, without `after`
+    const restart = event.code === 4400 && event.reason.startsWith('after_beyond_log');
+    if (!restart && (event.code === 4403 || event.code === 4400)) return setState('refused', `refused: ${event.reason}`);
     const wait = backoff;
     backoff = Math.min(backoff * 2, 10_000);
-    setState('reconnecting', `reconnecting in ${(wait / 1000).toFixed(1)} s (${event.code})`);
+    if (restart) {
+      const was = position;
+      startAfresh();
+      feedNote(`started afresh: the log ends before position ${was} (restored?); all shown again from the read models`);
+      setState('reconnecting', `starting afresh in ${(wait / 1000).toFixed(1)} s: the log ends before position ${was}`);
+    } else setState('reconnecting', `reconnecting in ${(wait / 1000).toFixed(1)} s (${event.code})`);
     reconnectTimer = setTimeout(() => reconnect(event.code), wait);
   });
 };
@@ -358,11 +366,8 @@ const reconnect = async (code) => {
   }
 };
 
-const signOut = (why = '') => {
-  session = null;
-  socket?.close(1000, 'signed out');
-  socket = null;
-  clearTimeout(reconnectTimer);
+/** Forgets everything shown and where it resumes: the next socket opens without `after`, then a new snapshot. */
+const forget = () => {
   position = null;
   snapshotLoaded = false;
   snapshotLoading = false;
@@ -373,6 +378,27 @@ const signOut = (why = '') => {
   setPartial(null);
   $('events').replaceChildren();
   for (const id of ['conversations-error', 'messages-error', 'knights-error']) panelError(id, null);
+};
+
+/**
+ * The same key, a fresh start: a new session object, so what is still under way for the old one (a
+ * snapshot, a conversation's messages, a title) sees `session !== mine` and drops its answer.
+ */
+const startAfresh = () => {
+  session = { ...session };
+  forget();
+  render();
+};
+
+/** A line in the event feed that is not an event (it has no position). */
+const feedNote = (text) => $('events').prepend(el('li', text, { 'data-type': 'note' }));
+
+const signOut = (why = '') => {
+  session = null;
+  socket?.close(1000, 'signed out');
+  socket = null;
+  clearTimeout(reconnectTimer);
+  forget();
   $('panels').hidden = true;
   $('sign-in').hidden = false;
   $('sign-out').hidden = true;
