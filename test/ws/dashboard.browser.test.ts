@@ -224,6 +224,35 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('gives up on an API call that does not answer in 15 s, says so, and loads the data when the API answers again', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    ok(await asA.post('/knights', { task: 'Hung at first' }), 202);
+    const page = await browser.newPage();
+    await page.clock.install(); // the page's timers, moved on by hand below
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    await page.route('**/api/v1/knights?*', async (route) => {
+      if (calls++ > 0) return route.continue();
+      await released; // the first snapshot read hangs
+      await route.abort('timedout').catch(() => undefined); // the page gave up on it already
+    });
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', a.key);
+    await page.click('#sign-in button[type=submit]');
+    await expect.poll(() => calls, { timeout: 30_000 }).toBe(1);
+    await page.clock.fastForward('00:16');
+    await page.waitForSelector('#connection:has-text("no answer from the API in 15 s")', { timeout: 5_000 });
+    await page.locator('#knights-error').getByRole('alert').filter({ hasText: 'no answer from the API in 15 s' }).waitFor({ timeout: 5_000 });
+    await page.clock.fastForward('00:02'); // the snapshot is tried again
+    await page.waitForSelector('#knights li:has-text("Hung at first")', { timeout: 10_000 });
+    await page.waitForSelector('#connection[data-state="live"]');
+    expect(calls).toBe(2);
+    release();
+    await page.close();
+  }, 60_000);
+
   it('drops an agent\'s partial reply that arrives after the finished reply', async () => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey));
     const asA = client(h.baseUrl, a.key);

@@ -6,6 +6,8 @@ const FEED_LIMIT = 500;
 const HISTORY_LIMIT = 500; // messages kept per conversation: the newest
 /** An agent's partial reply with no newer frame for this long is dropped: its reply may never come (docs/live.md). */
 const PARTIAL_SHOWN_MS = 60_000;
+/** An API call with no answer for this long fails (docs/live.md). */
+const REQUEST_TIMEOUT_MS = 15_000;
 const KNIGHT_STATUS = {
   KnightRequested: 'requested', KnightProvisioningStarted: 'provisioning', KnightProvisioned: 'provisioned',
   KnightTaskStarted: 'working', KnightTaskProgressed: 'working', KnightTaskCompleted: 'completed',
@@ -60,11 +62,27 @@ const setState = (state, label = state) => {
   badge.textContent = label;
 };
 
+/**
+ * One API call. One with no whole answer in REQUEST_TIMEOUT_MS is aborted and fails like any other
+ * (no status): a hung call would otherwise leave its panel, the snapshot or a reconnect waiting forever.
+ */
 const request = async (path, method, credential) => {
-  const res = await fetch(API + path, { method, headers: { authorization: `Bearer ${credential}`, accept: 'application/json' } });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw Object.assign(new Error(body.detail || body.title || `HTTP ${res.status}`), { status: res.status });
-  return body;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
+  try {
+    const res = await fetch(API + path, { method, headers: { authorization: `Bearer ${credential}`, accept: 'application/json' }, signal: abort.signal });
+    const body = await res.json().catch((error) => {
+      if (abort.signal.aborted) throw error;
+      return {};
+    });
+    if (!res.ok) throw Object.assign(new Error(body.detail || body.title || `HTTP ${res.status}`), { status: res.status });
+    return body;
+  } catch (error) {
+    if (abort.signal.aborted) throw new Error(`no answer from the API in ${REQUEST_TIMEOUT_MS / 1000} s`);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 };
 
 const exchange = async () => {
