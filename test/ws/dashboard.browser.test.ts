@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, WebSocket } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInProcessLiveFeed } from '../../adapters/live/in-process.ts';
 import type { Pusher } from '../../adapters/ws/pusher.ts';
@@ -425,6 +425,35 @@ describe('dashboard at / in headless Chromium', () => {
     const after = ok(await asA.post<{ position: string }>(`/conversations/${newer.conversationId}/messages`, { text: 'after the restore' }), 201);
     await page.waitForSelector(`#events li[data-position="${after.position}"]`, { timeout: 5_000 });
     await page.waitForSelector('#messages li:has-text("user: after the restore")');
+    await page.close();
+  }, 60_000);
+
+  it('opens one socket when Sign in is pressed twice on a slow API, and none stays open after signing out', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const page = await browser.newPage();
+    const sockets: WebSocket[] = [];
+    page.on('websocket', (ws) => void sockets.push(ws));
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let exchanges = 0;
+    await page.route('**/api/v1/auth/token', async (route) => {
+      if (exchanges++ === 0) await released; // the first exchange is slow
+      await route.continue();
+    });
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', a.key);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => exchanges, { timeout: 10_000 }).toBe(1);
+    await expect(page.locator('#sign-in button[type=submit]').isDisabled()).resolves.toBe(true);
+    await page.keyboard.press('Enter');
+    await page.locator('#sign-in button[type=submit]').dispatchEvent('click'); // a click on the disabled button, too
+    release();
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(exchanges).toBe(1);
+    expect(sockets).toHaveLength(1);
+    await page.click('#sign-out');
+    await expect.poll(() => sockets.every((ws) => ws.isClosed()), { timeout: 5_000 }).toBe(true);
     await page.close();
   }, 60_000);
 

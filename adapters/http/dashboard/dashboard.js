@@ -324,6 +324,10 @@ const loadSnapshotOnce = (at, wait = 1_000) => {
 // ---- the socket ------------------------------------------------------------------------------
 const connect = () => {
   clearTimeout(reconnectTimer);
+  // at most one socket: one left open would go on receiving (and count against the tenant's sockets)
+  const previous = socket;
+  socket = null; // its close event is not ours to handle any more
+  previous?.close(1000, 'replaced');
   const origin = location.origin.replace(/^http/, 'ws');
   const url = `${origin}/ws/tenant/${encodeURIComponent(session.tenantId)}${position ? `?after=${position}` : ''}`;
   setState('connecting');
@@ -426,8 +430,14 @@ const signOut = (why = '') => {
   render();
 };
 
+let signingIn = false;
 $('sign-in').addEventListener('submit', async (event) => {
   event.preventDefault();
+  // a second submit (double click, Enter twice on a slow API) would open a second socket
+  if (signingIn || session) return;
+  signingIn = true;
+  const submit = $('sign-in').querySelector('button[type=submit]');
+  submit.disabled = true;
   const key = $('key').value.trim();
   $('sign-in-error').textContent = '';
   try {
@@ -444,6 +454,9 @@ $('sign-in').addEventListener('submit', async (event) => {
   } catch (error) {
     session = null;
     $('sign-in-error').textContent = `could not sign in: ${error.message}`;
+  } finally {
+    signingIn = false;
+    submit.disabled = false;
   }
 });
 $('sign-out').addEventListener('click', () => signOut());
