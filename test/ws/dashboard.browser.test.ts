@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInProcessLiveFeed } from '../../adapters/live/in-process.ts';
 import type { Pusher } from '../../adapters/ws/pusher.ts';
 import { postMessage } from '../../commands/conversations/post-message.ts';
+import { startConversation } from '../../commands/conversations/start-conversation.ts';
 import { asTenantId } from '../../domain/shared/ids.ts';
 import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
@@ -318,6 +319,18 @@ describe('dashboard at / in headless Chromium', () => {
     expect(history).toEqual(['user: first', 'user: second']);
     // the list as it settles (a redraw may be under way when "second" first shows)
     await expect.poll(() => page.locator('#messages li').allTextContents(), { timeout: 5_000 }).toEqual(history);
+    await page.close();
+  }, 60_000);
+
+  it('names a bot chat without a title by its channel and chat, in the list and the Messages header alike', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const caller = { tenantId: asTenantId(a.tenantId), actor: 'telegram:test', correlationId: randomUUID() };
+    const { conversationId } = await startConversation(h.platform.ports, caller, { title: null }, { channel: 'telegram', externalChatId: '424242' });
+    await postMessage(h.platform.ports, caller, conversationId, { text: 'hi bot' });
+    const page = await signedIn(a.key);
+    await page.waitForSelector('#messages li:has-text("user: hi bot")');
+    await expect(page.locator(`#conversations li[data-id="${conversationId}"]`).textContent()).resolves.toBe('telegram 424242 · open');
+    await expect(page.locator('#conversation-title').textContent()).resolves.toBe('— telegram 424242');
     await page.close();
   }, 60_000);
 

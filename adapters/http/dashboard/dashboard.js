@@ -207,12 +207,15 @@ const reconcile = (list, items, keyOf, create, update) => {
   });
 };
 
+/** A conversation's name, in the list and the Messages header alike: a bot chat has no title, it is named
+ * by its channel and chat (its id is a pseudonym, docs/channels.md). */
+const conversationName = (c) => c.title ?? (c.externalChatId ? `${c.channel} ${c.externalChatId}` : c.conversationId);
+
 const render = () => {
   setText($('position'), position ?? '—');
   const convList = $('conversations');
   const focused = convList.contains(document.activeElement) ? document.activeElement.parentElement.dataset.id : undefined;
-  // a bot chat has no title: it is named by its channel and chat (its id is a pseudonym, docs/channels.md)
-  const conversationLabel = (c) => `${c.title ?? (c.externalChatId ? `${c.channel} ${c.externalChatId}` : c.conversationId)} · ${c.status}`;
+  const conversationLabel = (c) => `${conversationName(c)} · ${c.status}`;
   reconcile(
     convList,
     [...conversations.values()].sort((a, b) => String(b.lastMessageAt ?? b.createdAt).localeCompare(String(a.lastMessageAt ?? a.createdAt))),
@@ -233,7 +236,7 @@ const render = () => {
   const refocus = focused && [...convList.children].find((li) => li.dataset.id === focused)?.firstElementChild;
   if (refocus && document.activeElement !== refocus) refocus.focus();
   const current = selected ? conversations.get(selected) : null;
-  setText($('conversation-title'), current ? `— ${current.title ?? current.conversationId}` : '');
+  setText($('conversation-title'), current ? `— ${conversationName(current)}` : '');
   reconcile(
     $('messages'),
     [...(selected ? messagesOf(selected).values() : [])].sort(inHistoryOrder),
