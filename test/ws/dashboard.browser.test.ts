@@ -334,6 +334,39 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('shows a knight\'s status and progress from events as the knights read model has them', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    const page = await browser.newPage();
+    // the pusher's frames pass through; the test adds the task's events (no worker runs tasks here)
+    let toPage: { send(message: string): void } | undefined;
+    await page.routeWebSocket('**/ws/tenant/**', (ws) => {
+      ws.connectToServer();
+      toPage = ws;
+    });
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', a.key);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    const { knightId } = ok(await asA.post<{ knightId: string }>('/knights', { task: 'Build' }), 202);
+    const requested = page.locator('#events li[data-type="KnightRequested"]');
+    await requested.waitFor({ timeout: 5_000 });
+    // far past the log's positions: whatever the harness's provisioning appends meanwhile counts as shown
+    let at = BigInt((await requested.getAttribute('data-position'))!) + 1_000_000n;
+    const knight = page.locator(`#knights li[data-id="${knightId}"]`);
+    const event = async (type: string, data: Record<string, unknown>, shown: string) => {
+      at += 1n;
+      toPage!.send(JSON.stringify({ kind: 'event', position: String(at), type, streamId: `knight-${a.tenantId}.${knightId}`, revision: 1, data: { ...data, at: new Date().toISOString() } }));
+      await expect.poll(() => knight.textContent(), { timeout: 5_000 }).toBe(shown);
+    };
+    await event('KnightTaskStarted', { taskId: 't1', description: 'first' }, 'Build · working 0%');
+    await event('KnightTaskProgressed', { taskId: 't1', percent: 40, note: null }, 'Build · working 40%');
+    await event('KnightTaskCompleted', { taskId: 't1', result: 'done', screenshotUrl: null }, 'Build · provisioned 100%');
+    await expect(knight.getAttribute('data-status')).resolves.toBe('provisioned');
+    await event('KnightTaskStarted', { taskId: 't2', description: 'second' }, 'Build · working 0%');
+    await page.close();
+  }, 60_000);
+
   it('adds one list item for one new message and replaces none of those already shown', async () => {
     const { a, asA, newer } = await tenantWithTwoConversations();
     const page = await signedIn(a.key);

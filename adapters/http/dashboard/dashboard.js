@@ -8,10 +8,21 @@ const HISTORY_LIMIT = 500; // messages kept per conversation: the newest
 const PARTIAL_SHOWN_MS = 60_000;
 /** An API call with no answer for this long fails (docs/live.md). */
 const REQUEST_TIMEOUT_MS = 15_000;
-const KNIGHT_STATUS = {
-  KnightRequested: 'requested', KnightProvisioningStarted: 'provisioning', KnightProvisioned: 'provisioned',
-  KnightTaskStarted: 'working', KnightTaskProgressed: 'working', KnightTaskCompleted: 'completed',
-  KnightFailed: 'failed', KnightTerminationRequested: 'terminating', KnightTerminated: 'terminated',
+/**
+ * A knight's status and progress after an event, as the knights read model sets them
+ * (projections/knights/projection.ts), so a knight shows the same from events as from the API: a
+ * completed task leaves it provisioned at 100 %, a new task starts at 0 %, progress leaves the status.
+ */
+const KNIGHT_CHANGE = {
+  KnightRequested: (d) => ({ status: 'requested', task: d.task, progress: null }),
+  KnightProvisioningStarted: () => ({ status: 'provisioning' }),
+  KnightProvisioned: () => ({ status: 'provisioned' }),
+  KnightTaskStarted: () => ({ status: 'working', progress: 0 }),
+  KnightTaskProgressed: (d) => ({ progress: d.percent }),
+  KnightTaskCompleted: () => ({ status: 'provisioned', progress: 100 }),
+  KnightFailed: () => ({ status: 'failed' }),
+  KnightTerminationRequested: () => ({ status: 'terminating' }),
+  KnightTerminated: () => ({ status: 'terminated' }),
 };
 
 let session = null; // { key, token, expiresAt, tenantId }
@@ -148,9 +159,7 @@ const apply = (event) => {
   } else if (event.streamId.startsWith('knight-')) {
     const id = entityOf(event.streamId);
     const k = knights.get(id) ?? { knightId: id, task: '', status: 'requested', progress: null };
-    if (event.type === 'KnightRequested') k.task = d.task;
-    if (event.type === 'KnightTaskProgressed') k.progress = d.percent;
-    if (KNIGHT_STATUS[event.type]) k.status = KNIGHT_STATUS[event.type];
+    if (KNIGHT_CHANGE[event.type]) Object.assign(k, KNIGHT_CHANGE[event.type](d));
     knights.set(id, k);
   }
 };
