@@ -77,7 +77,7 @@ const setState = (state, label = state) => {
  * One API call. One with no whole answer in REQUEST_TIMEOUT_MS is aborted and fails like any other
  * (no status): a hung call would otherwise leave its panel, the snapshot or a reconnect waiting forever.
  */
-const request = async (path, method, credential) => {
+const request = async (path, method, credential, { level = false } = {}) => {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
   try {
@@ -87,6 +87,10 @@ const request = async (path, method, credential) => {
       return {};
     });
     if (!res.ok) throw Object.assign(new Error(body.detail || body.title || `HTTP ${res.status}`), { status: res.status });
+    // the read models were still behind the asked minPosition when the API stopped waiting (README.md):
+    // an answer that misses events the page will not be sent again
+    const lag = res.headers.get('X-Read-Model-Lag');
+    if (level && lag !== null) throw Object.assign(new Error(`the read models are ${lag} events behind`), { lagging: true });
     return body;
   } catch (error) {
     if (abort.signal.aborted) throw new Error(`no answer from the API in ${REQUEST_TIMEOUT_MS / 1000} s`);
@@ -107,11 +111,14 @@ const fresh = async () => {
   if (Date.now() > session.expiresAt - 30_000) await exchange();
 };
 
-/** A read with the session's token; one that expired (401) is exchanged again once, a refused key signs out. */
-const api = async (path) => {
+/**
+ * A read with the session's token; one that expired (401) is exchanged again once, a refused key signs out.
+ * With `level`, an answer from read models behind its `minPosition` fails too.
+ */
+const api = async (path, options = {}) => {
   try {
     await fresh();
-    return await request(path, 'GET', session.token);
+    return await request(path, 'GET', session.token, options);
   } catch (error) {
     if (error.status !== 401) throw error;
     try {
@@ -120,7 +127,7 @@ const api = async (path) => {
       if (failure.status === 401) signOut(`signed out: ${failure.message}`);
       throw failure;
     }
-    return request(path, 'GET', session.token);
+    return request(path, 'GET', session.token, options);
   }
 };
 
@@ -291,11 +298,15 @@ const select = async (conversationId) => {
   }
 };
 
-/** The read models as of `at` (the socket's live position), then the events that came meanwhile. */
+/**
+ * The read models as of `at` (the socket's live position), then the events that came meanwhile. An answer
+ * from read models still behind `at` (X-Read-Model-Lag) fails: the events between their position and `at`
+ * would be in neither the snapshot nor `pending`; it is tried again until they are level.
+ */
 const loadSnapshot = async (at) => {
   const mine = session;
   const q = at ? `&minPosition=${at}` : '';
-  const [convs, ks] = await Promise.all([api(`/conversations?limit=100${q}`), api(`/knights?limit=100${q}`)]);
+  const [convs, ks] = await Promise.all([api(`/conversations?limit=100${q}`, { level: true }), api(`/knights?limit=100${q}`, { level: true })]);
   if (session !== mine) return; // signed out meanwhile
   for (const c of convs.items) conversations.set(c.conversationId, { ...c, ...conversations.get(c.conversationId) });
   for (const k of ks.items) if (!knights.has(k.knightId)) knights.set(k.knightId, { knightId: k.knightId, task: k.task, status: k.status, progress: k.progress });
