@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Router } from 'express';
-import { billingConfigSchema, tierPricesOf } from '../adapters/billing/config.ts';
+import { billingConfigSchema, meteredPricesOf, tierPricesOf, unchargedMeters } from '../adapters/billing/config.ts';
 import type { BillingConfig } from '../adapters/billing/config.ts';
 import { startBilling } from '../adapters/billing/runner.ts';
 import type { RunningBilling } from '../adapters/billing/runner.ts';
@@ -30,7 +30,9 @@ export const billingReturnUrlOf = (config: BillingConfig, env: Record<string, st
 export const describeBilling = (config: BillingConfig): string => {
   if (!config.STRIPE_SECRET_KEY) return 'off (STRIPE_SECRET_KEY is unset: nothing is billed)';
   const tiers = Object.keys(tierPricesOf(config));
-  return `Stripe at ${new URL(config.STRIPE_API_URL).host} (${config.STRIPE_SECRET_KEY.includes('_live_') ? 'live' : 'test'} mode; priced tiers: ${tiers.join(', ') || 'none'})`;
+  const uncharged = unchargedMeters(config);
+  const usage = uncharged.length === 0 ? 'usage charged' : `usage of ${uncharged.join(', ')} reported but NOT charged (no STRIPE_METERED_PRICE_*)`;
+  return `Stripe at ${new URL(config.STRIPE_API_URL).host} (${config.STRIPE_SECRET_KEY.includes('_live_') ? 'live' : 'test'} mode; priced tiers: ${tiers.join(', ') || 'none'}; ${usage})`;
 };
 
 /**
@@ -47,6 +49,7 @@ export const billingHttpOf = (options: { env: Record<string, string | undefined>
     secret: config.STRIPE_WEBHOOK_SECRET,
     toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
     prices,
+    meteredPrices: meteredPricesOf(config),
     graceSeconds: config.BILLING_GRACE_SECONDS,
     log: options.log,
     tenantOf: (customerId) =>
@@ -56,7 +59,7 @@ export const billingHttpOf = (options: { env: Record<string, string | undefined>
       }),
   });
   const links = config.STRIPE_SECRET_KEY
-    ? createBillingLinks({ shell: options.shell, stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY)), prices, returnUrl: billingReturnUrlOf(config, options.env) })
+    ? createBillingLinks({ shell: options.shell, stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY), { tiers: prices, metered: meteredPricesOf(config) }), prices, returnUrl: billingReturnUrlOf(config, options.env) })
     : undefined;
   return { webhook, links };
 };
@@ -83,7 +86,7 @@ export const startBillingOn = async (options: {
     store: storage.store,
     db: storage.db,
     shell: options.shell,
-    stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY)),
+    stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY), { tiers: tierPricesOf(config), metered: meteredPricesOf(config) }),
     config,
     eventSchema: options.eventSchema,
     readModelSchema: options.readModelSchema,

@@ -18,6 +18,12 @@ export const billingConfigSchema = z.object({
   STRIPE_PRICE_ENTERPRISE: priceId.optional(),
   STRIPE_METER_MESSAGES: meterName.default('openclaw_messages'),
   STRIPE_METER_KNIGHT_MINUTES: meterName.default('openclaw_knight_minutes'),
+  /**
+   * The metered (usage_type=metered) price of each meter, attached as a subscription item beside the
+   * tier's flat price so Stripe invoices the usage reported. Unset: that usage is reported, not charged.
+   */
+  STRIPE_METERED_PRICE_MESSAGES: priceId.optional(),
+  STRIPE_METERED_PRICE_KNIGHT_MINUTES: priceId.optional(),
   STRIPE_TIMEOUT_MS: decimalInt(1_000, 120_000).default(20_000),
   /** Retries inside one call (429, 5xx, lost connections; the same idempotency key each time); the job retries after that. */
   STRIPE_MAX_NETWORK_RETRIES: decimalInt(0, 10).default(2),
@@ -49,3 +55,11 @@ export const METERS = ['messages', 'knight_minutes'] as const;
 export type Meter = (typeof METERS)[number];
 export const meterEventName = (config: BillingConfig, meter: Meter): string =>
   meter === 'messages' ? config.STRIPE_METER_MESSAGES : config.STRIPE_METER_KNIGHT_MINUTES;
+
+/** The metered prices to attach to every subscription (one per meter that has one), in METERS order. */
+export const meteredPricesOf = (config: BillingConfig): readonly string[] =>
+  [config.STRIPE_METERED_PRICE_MESSAGES, config.STRIPE_METERED_PRICE_KNIGHT_MINUTES].filter((p): p is string => p !== undefined);
+
+/** The meters whose usage is reported but not charged (no metered price configured for them). */
+export const unchargedMeters = (config: BillingConfig): readonly Meter[] =>
+  METERS.filter((meter) => (meter === 'messages' ? config.STRIPE_METERED_PRICE_MESSAGES : config.STRIPE_METERED_PRICE_KNIGHT_MINUTES) === undefined);

@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import type { TierPrices } from '../../domain/billing/plan.ts';
 import type { Tier } from '../../domain/tiers.ts';
 import type { BillingConfig } from './config.ts';
 
@@ -44,7 +45,29 @@ export const isTransient = (error: unknown): boolean => {
 /** A missing object at Stripe (deleted by someone else): nothing left to cancel or delete. */
 const isMissing = (error: unknown) => error instanceof Stripe.errors.StripeError && error.code === 'resource_missing';
 
-export const createStripeCalls = (client: Stripe): StripeCalls => ({
+/** The prices billing puts on a subscription: each tier's flat price, and the metered prices every subscription carries beside it. */
+export interface SubscriptionPrices {
+  readonly tiers: TierPrices;
+  readonly metered: readonly string[];
+}
+
+/**
+ * The subscription's flat tier item: the one whose price is a tier's (by its price, never its
+ * position: Stripe does not keep items in order), else the one item that is neither one of our
+ * metered prices nor metered at all (a price that is none of ours).
+ */
+export const tierItemOf = <I extends { price: { id: string; recurring?: { usage_type?: string | null } | null } }>(
+  items: readonly I[],
+  prices: SubscriptionPrices,
+): I | undefined => {
+  const tierPrices = Object.values(prices.tiers);
+  return (
+    items.find((item) => tierPrices.includes(item.price.id)) ??
+    items.find((item) => !prices.metered.includes(item.price.id) && item.price.recurring?.usage_type !== 'metered')
+  );
+};
+
+export const createStripeCalls = (client: Stripe, prices: SubscriptionPrices = { tiers: {}, metered: [] }): StripeCalls => ({
   client,
   async createCustomer(key, c) {
     const customer = await client.customers.create(
@@ -55,15 +78,15 @@ export const createStripeCalls = (client: Stripe): StripeCalls => ({
   },
   async createSubscription(key, s) {
     const sub = await client.subscriptions.create(
-      { customer: s.customerId, items: [{ price: s.priceId }], metadata: { tenantId: s.tenantId, tier: s.tier } },
+      { customer: s.customerId, items: [{ price: s.priceId }, ...prices.metered.map((price) => ({ price }))], metadata: { tenantId: s.tenantId, tier: s.tier } },
       { idempotencyKey: key },
     );
     return sub.id;
   },
   async moveSubscription(key, s) {
     const sub = await client.subscriptions.retrieve(s.subscriptionId);
-    const item = sub.items.data[0];
-    if (!item) throw new Error(`subscription ${s.subscriptionId} has no item to move`);
+    const item = tierItemOf(sub.items.data, prices);
+    if (!item) throw new Error(`subscription ${s.subscriptionId} has no tier item to move`);
     if (item.price.id === s.priceId) return;
     await client.subscriptions.update(
       s.subscriptionId,
@@ -97,7 +120,8 @@ export const createStripeCalls = (client: Stripe): StripeCalls => ({
       mode: 'subscription',
       customer: s.customerId,
       client_reference_id: s.tenantId,
-      line_items: [{ price: s.priceId, quantity: 1 }],
+      // a metered price takes no quantity: Stripe counts it from the meter
+      line_items: [{ price: s.priceId, quantity: 1 }, ...prices.metered.map((price) => ({ price }))],
       metadata: { tenantId: s.tenantId, tier: s.tier },
       subscription_data: { metadata: { tenantId: s.tenantId, tier: s.tier } },
       success_url: s.returnUrl,

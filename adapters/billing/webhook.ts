@@ -13,6 +13,7 @@ import { isTier } from '../../domain/tiers.ts';
 import { problem, PROBLEM_CONTENT_TYPE, renderError, sendProblem as sendRendered } from '../http/problem.ts';
 import { countWebhooks, webhookOutcome } from '../telemetry/webhooks.ts';
 import { tierOfPrice } from './config.ts';
+import { tierItemOf } from './stripe-client.ts';
 
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
 
@@ -23,7 +24,7 @@ const subscriptionObject = z.object({
   id,
   customer: expandable,
   status: id,
-  items: z.object({ data: z.array(z.object({ price: z.object({ id }) })) }),
+  items: z.object({ data: z.array(z.object({ price: z.object({ id, recurring: z.object({ usage_type: z.string().nullable().optional() }).nullable().optional() }) })) }),
 });
 /**
  * The subscription an invoice was issued for: `parent.subscription_details.subscription` since
@@ -52,7 +53,7 @@ const checkoutObject = z.object({
 type Mapped = { readonly customer: string; readonly command: (at: string) => BillingCommand } | { readonly ignored: string };
 
 /** The webhook's Stripe event as a billing command for the customer's tenant, or why it is ignored. */
-const mapEvent = (event: Stripe.Event, prices: TierPrices, graceSeconds: number): Mapped => {
+const mapEvent = (event: Stripe.Event, prices: TierPrices, meteredPrices: readonly string[], graceSeconds: number): Mapped => {
   const mark = { stripeEventId: event.id, created: event.created };
   const object: unknown = event.data.object;
   switch (event.type) {
@@ -60,7 +61,8 @@ const mapEvent = (event: Stripe.Event, prices: TierPrices, graceSeconds: number)
     case 'customer.subscription.deleted': {
       const sub = subscriptionObject.safeParse(object);
       if (!sub.success) return { ignored: 'unexpected_shape' };
-      const priceId = sub.data.items.data[0]?.price.id ?? null;
+      // the flat tier item, by its price: the metered items beside it say nothing about the tier
+      const priceId = tierItemOf(sub.data.items.data, { tiers: prices, metered: meteredPrices })?.price.id ?? null;
       const status = event.type === 'customer.subscription.deleted' ? 'canceled' : sub.data.status;
       return {
         customer: sub.data.customer,
@@ -124,6 +126,8 @@ export const createStripeWebhook = (deps: {
   secret: string | undefined;
   toleranceSeconds: number;
   prices: TierPrices;
+  /** The metered prices every subscription carries beside its tier's (STRIPE_METERED_PRICE_*). */
+  meteredPrices?: readonly string[];
   graceSeconds: number;
   tenantOf: (customerId: string) => Promise<string | undefined>;
   log: Logger;
@@ -148,7 +152,7 @@ export const createStripeWebhook = (deps: {
       webhookOutcome(res, 'rejected');
       return sendProblem(res, 400, 'invalid_signature', 'the Stripe-Signature does not match the body, or its timestamp is outside the tolerance');
     }
-    const mapped = mapEvent(event, deps.prices, deps.graceSeconds);
+    const mapped = mapEvent(event, deps.prices, deps.meteredPrices ?? [], deps.graceSeconds);
     if ('ignored' in mapped) {
       deps.log.info({ stripeEventId: event.id, type: event.type, why: mapped.ignored }, 'Stripe webhook ignored');
       webhookOutcome(res, 'ignored');

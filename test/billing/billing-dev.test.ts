@@ -29,7 +29,7 @@ describe('the embedded default with STRIPE_SECRET_KEY bills on PGlite', () => {
   });
 
   it('says where Stripe is; a tenant gets its customer and subscription, a message is metered, a webhook is applied', async () => {
-    expect(dev.billing).toMatch(/^Stripe at 127\.0\.0\.1:\d+ \(test mode; priced tiers: pro, enterprise\)$/);
+    expect(dev.billing).toMatch(/^Stripe at 127\.0\.0\.1:\d+ \(test mode; priced tiers: pro, enterprise; usage of messages, knight_minutes reported but NOT charged \(no STRIPE_METERED_PRICE_\*\)\)$/);
     const operator = client(dev.http.url, dev.operatorKey.key);
     const tenantId = slug('dev');
     ok(await operator.post('/tenants', { slug: tenantId, name: 'Embedded', tier: 'pro' }), 201);

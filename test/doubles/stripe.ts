@@ -53,7 +53,10 @@ const stripeError = (status: number, type: string, message: string, extra: Recor
 export const stripeSignature = (payload: string, secret: string, timestamp = seconds()): string =>
   `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${payload}`).digest('hex')}`;
 
-export const startStripeDouble = async (options: { secretKey?: string; webhook?: { url: string; secret: string } } = {}) => {
+export const startStripeDouble = async (options: { secretKey?: string; webhook?: { url: string; secret: string }; meteredPrices?: readonly string[] } = {}) => {
+  /** Prices set up at Stripe as metered (`recurring.usage_type: "metered"`); every other price is licensed (flat). */
+  const meteredPrices = new Set(options.meteredPrices ?? []);
+  const priceObject = (id: string) => ({ id, object: 'price', recurring: { interval: 'month', usage_type: meteredPrices.has(id) ? 'metered' : 'licensed' } });
   const secretKey = options.secretKey ?? `sk_test_${randomBytes(12).toString('hex')}`;
   let webhook = options.webhook;
   const customers = new Map<string, StripeObject>();
@@ -69,7 +72,8 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
   const failures: { status: number; remaining: number; path: RegExp | undefined }[] = [];
   let base = '';
 
-  const subscriptionOf = (customer: string, price: string, metadata: FormObject): StripeObject => {
+  /** A subscription with one item per price (a metered item has no quantity), in the order given. */
+  const subscriptionOf = (customer: string, prices: readonly string[], metadata: FormObject): StripeObject => {
     const id = newId('sub');
     return {
       id,
@@ -78,12 +82,25 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
       status: 'active',
       created: seconds(),
       metadata,
-      items: { object: 'list', data: [{ id: newId('si'), object: 'subscription_item', price: { id: price, object: 'price' }, quantity: 1, subscription: id }] },
+      items: {
+        object: 'list',
+        data: prices.map((price) => ({ id: newId('si'), object: 'subscription_item', price: priceObject(price), ...(meteredPrices.has(price) ? {} : { quantity: 1 }), subscription: id })),
+      },
     };
   };
-  const priceOf = (sub: StripeObject): string => {
-    const items = sub.items as { data: { price: { id: string } }[] };
-    return items.data[0]!.price.id;
+  type Item = { id: string; price: { id: string; recurring: { usage_type: string } } };
+  const itemsOf = (sub: StripeObject) => (sub.items as { data: Item[] }).data;
+  /** The subscription's flat (licensed) price: its tier's. */
+  const priceOf = (sub: StripeObject): string => itemsOf(sub).find((i) => i.price.recurring.usage_type !== 'metered')!.price.id;
+  /** Every price the subscription's items carry. */
+  const pricesOf = (sub: StripeObject): string[] => itemsOf(sub).map((i) => i.price.id);
+  /** Stripe refuses a quantity on a metered price (it counts the meter), and a metered price twice. */
+  const badItems = (items: readonly FormObject[], what: string) => {
+    const prices = items.map((i) => str(i.price));
+    if (items.some((i) => meteredPrices.has(str(i.price) ?? '') && str(i.quantity) !== undefined))
+      return stripeError(400, 'invalid_request_error', `Quantity should not be specified where usage_type is \`metered\`. Remove quantity from ${what}.`, { param: what });
+    if (new Set(prices).size !== prices.length) return stripeError(400, 'invalid_request_error', 'Cannot add multiple subscription items with the same plan.', { param: what });
+    return undefined;
   };
 
   const route = (method: string, path: string, form: FormObject): { status: number; body: unknown } => {
@@ -104,10 +121,13 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
     }
     if (method === 'POST' && path === '/v1/subscriptions') {
       const customer = str(form.customer);
-      const price = str(obj(list(form.items)[0] as FormObject).price);
+      const items = list(form.items).map((i) => obj(i));
+      const prices = items.map((i) => str(i.price));
       if (!customer || !customers.has(customer)) return stripeError(400, 'invalid_request_error', `No such customer: '${customer}'`, { code: 'resource_missing', param: 'customer' });
-      if (!price) return stripeError(400, 'invalid_request_error', 'Missing required param: items[0][price].', { code: 'parameter_missing', param: 'items' });
-      const sub = subscriptionOf(customer, price, obj(form.metadata));
+      if (prices.length === 0 || prices.some((p) => !p)) return stripeError(400, 'invalid_request_error', 'Missing required param: items[0][price].', { code: 'parameter_missing', param: 'items' });
+      const bad = badItems(items, 'items');
+      if (bad) return bad;
+      const sub = subscriptionOf(customer, prices as string[], obj(form.metadata));
       subscriptions.set(sub.id, sub);
       return { status: 200, body: sub };
     }
@@ -121,12 +141,13 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
       }
       if (method === 'POST') {
         if (sub.status === 'canceled') return stripeError(400, 'invalid_request_error', 'A canceled subscription can only update its cancellation_details and metadata.');
-        const item = obj(list(form.items)[0] as FormObject);
-        const price = str(item.price);
-        const items = sub.items as { data: { id: string; price: { id: string } }[] };
-        if (price) {
-          if (str(item.id) !== items.data[0]!.id) return stripeError(400, 'invalid_request_error', 'items[0][id] must name the subscription item', { param: 'items' });
-          items.data[0]!.price = { id: price };
+        // each item named by its id takes the price given; items not named are left as they are
+        for (const given of list(form.items).map((i) => obj(i))) {
+          const price = str(given.price);
+          if (!price) continue;
+          const target = itemsOf(sub).find((i) => i.id === str(given.id));
+          if (!target) return stripeError(400, 'invalid_request_error', `Invalid subscription item: '${str(given.id)}'`, { code: 'resource_missing', param: 'items' });
+          target.price = priceObject(price);
         }
       }
       return { status: 200, body: sub };
@@ -154,8 +175,11 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
     }
     if (method === 'POST' && path === '/v1/checkout/sessions') {
       const customer = str(form.customer);
-      const price = str(obj(list(form.line_items)[0] as FormObject).price);
+      const lineItems = list(form.line_items).map((i) => obj(i));
+      const price = str(lineItems[0]?.price);
       if (str(form.mode) !== 'subscription' || !price || !str(form.success_url)) return stripeError(400, 'invalid_request_error', 'mode, line_items and success_url are required.');
+      const bad = badItems(lineItems, 'line_items');
+      if (bad) return bad;
       const id = newId('cs_test');
       const session: StripeObject = {
         id,
@@ -170,6 +194,7 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
         url: `${base}/checkout/${id}`,
         subscription: null,
         line_items_price: price,
+        line_items_prices: lineItems.map((i) => str(i.price)),
         created: seconds(),
       };
       checkoutSessions.set(id, session);
@@ -276,11 +301,12 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
     event,
     deliver,
     priceOf,
+    pricesOf,
     /** Stripe's side of a finished Checkout: a new subscription at the session's price, and the session completed. */
     completeCheckout(sessionId: string): { session: StripeObject; subscription: StripeObject } {
       const session = checkoutSessions.get(sessionId);
       if (!session || typeof session.customer !== 'string') throw new Error(`no checkout session ${sessionId} with a customer`);
-      const subscription = subscriptionOf(session.customer, String(session.line_items_price), obj(session.metadata as FormObject));
+      const subscription = subscriptionOf(session.customer, session.line_items_prices as string[], obj(session.metadata as FormObject));
       subscriptions.set(subscription.id, subscription);
       session.status = 'complete';
       session.subscription = subscription.id;
