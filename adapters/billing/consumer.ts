@@ -101,6 +101,9 @@ export const startBillingConsumer = (deps: { bus: Bus; codec: EventCodec; store:
         case 'CheckoutCompleted':
           account(event, { kind: 'checkout', tier: event.data.tier, replaces: event.data.replaces, eventId: event.id });
           break;
+        case 'CheckoutSuperseded':
+          account(event, { kind: 'cancel_superseded', subscriptionId: event.data.subscriptionId, eventId: event.id });
+          break;
         default:
           break;
       }
@@ -129,6 +132,7 @@ export const startBillingConsumer = (deps: { bus: Bus; codec: EventCodec; store:
         'GracePeriodEnded',
         'StripeSubscriptionSynced',
         'CheckoutCompleted',
+        'CheckoutSuperseded',
       ],
       decode: 'stored',
     },

@@ -26,6 +26,7 @@ export type JobPayload =
   | { readonly kind: 'erased'; readonly eventId: string }
   | { readonly kind: 'tier_from_stripe'; readonly tier: string; readonly eventId: string }
   | { readonly kind: 'checkout'; readonly tier: string; readonly replaces: string | null; readonly eventId: string }
+  | { readonly kind: 'cancel_superseded'; readonly subscriptionId: string; readonly eventId: string }
   | { readonly kind: 'suspend'; readonly eventId: string }
   | { readonly kind: 'reinstate'; readonly eventId: string }
   | { readonly kind: 'usage'; readonly meter: Meter; readonly value: number; readonly identifier: string; readonly timestamp: number; readonly day: string };

@@ -131,6 +131,10 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
         if (payload.replaces) await stripe.cancelSubscription(`${payload.eventId}:cancel_replaced`, payload.replaces);
         if (isTier(payload.tier)) await tenantCommand(tenantId, { type: 'ChangeTenantTier', tier: payload.tier, at: at() }, payload.eventId);
         return;
+      case 'cancel_superseded':
+        // the subscription of a Checkout a later one superseded: the tier stays the later one's
+        await stripe.cancelSubscription(`${payload.eventId}:cancel_superseded`, payload.subscriptionId);
+        return;
       case 'suspend': {
         // a tenant suspended already (by an operator) keeps that reason: a payment must not lift it
         if ((await tenantState(tenantId)).status !== 'active') return;

@@ -99,8 +99,14 @@ const voidInvoice = (c: C.ApplyInvoiceVoided, a: OpenAccount): Events => {
 
 const applyCheckout = (c: C.ApplyCheckout, a: OpenAccount): Events => {
   const { stripeEventId, created, sessionId, subscriptionId, priceId, tier, at } = c;
+  if (a.subscription?.id === subscriptionId || a.endedSubscriptions.includes(subscriptionId)) return [];
   // Ordered among Checkouts only: a later update of the subscription it replaces says nothing about it.
-  if (!isNewer(c, a.checkoutMark) || a.subscription?.id === subscriptionId || a.endedSubscriptions.includes(subscriptionId)) return [];
+  if (!isNewer(c, a.checkoutMark)) {
+    // A later Checkout won already: this one's subscription is an extra one the customer would pay. It ends
+    // (the worker cancels it), as it would have had the webhooks arrived in order, replaced by the later one.
+    const superseded: BillingEvent = { type: 'CheckoutSuperseded', data: { stripeEventId, created, sessionId, subscriptionId, at } };
+    return [superseded, ...clearFailure(a, subscriptionId, 'subscription_replaced', at)];
+  }
   const replaces = a.subscription?.id ?? null;
   const completed: BillingEvent = { type: 'CheckoutCompleted', data: { stripeEventId, created, sessionId, subscriptionId, priceId, tier, replaces, at } };
   return replaces === null ? [completed] : [completed, ...clearFailure(a, replaces, 'subscription_replaced', at)];

@@ -73,6 +73,12 @@ export type CheckoutCompleted = Event<
   'CheckoutCompleted',
   StripeMark & { sessionId: string; subscriptionId: string; priceId: string; tier: Tier; replaces: string | null }
 >;
+/**
+ * `checkout.session.completed` of a Checkout older than one already applied (their webhooks arrived out
+ * of order): the later Checkout's subscription is the account's, so this one's `subscriptionId` is an
+ * extra subscription the customer would pay beside it. Billing cancels it, as it cancels one replaced.
+ */
+export type CheckoutSuperseded = Event<'CheckoutSuperseded', StripeMark & { sessionId: string; subscriptionId: string }>;
 /** The grace period after a failed payment ran out: the tenant is to be suspended. */
 export type GracePeriodEnded = Event<'GracePeriodEnded', { invoiceId: string }>;
 
@@ -88,6 +94,7 @@ export type BillingEvent =
   | InvoiceVoided
   | PaymentFailureCleared
   | CheckoutCompleted
+  | CheckoutSuperseded
   | GracePeriodEnded;
 
 export const BILLING_EVENT_TYPES = Object.keys({
@@ -102,6 +109,7 @@ export const BILLING_EVENT_TYPES = Object.keys({
   InvoiceVoided: true,
   PaymentFailureCleared: true,
   CheckoutCompleted: true,
+  CheckoutSuperseded: true,
   GracePeriodEnded: true,
 } satisfies Record<BillingEvent['type'], true>) as readonly BillingEvent['type'][];
 

@@ -164,6 +164,9 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
         endedSubscriptions: ended(a, replaces),
       }));
     }
+    case 'CheckoutSuperseded':
+      // its subscription is cancelled: its late updates are ignored, as a replaced one's
+      return onOpen(state, (a) => ({ ...a, endedSubscriptions: ended(a, event.data.subscriptionId) }));
     case 'GracePeriodEnded':
       return onOpen(state, (a) => (a.payment.standing === 'failing' ? { ...a, payment: { ...a.payment, graceEnded: true } } : a));
     default:

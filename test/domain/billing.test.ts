@@ -301,6 +301,28 @@ describe('Checkout and the old subscription’s updates', () => {
     expect(run([customer, started], [...hooks].reverse())).toMatchObject({ subscription: { id: 'sub_3' } });
     expect(run([customer, started], [...hooks, ...hooks])).toEqual(inOrder);
   });
+
+  /** Every subscription the account's history has the worker cancel: the ones Checkouts replaced and the ones they superseded. */
+  const cancelled = (commands: readonly BillingCommand[]) => {
+    let events: BillingEvent[] = [customer, started];
+    for (const command of commands) events = [...events, ...billingDecider.decide(command, fold(billingDecider, events))];
+    return events.flatMap((e) => (e.type === 'CheckoutCompleted' && e.data.replaces ? [e.data.replaces] : e.type === 'CheckoutSuperseded' ? [e.data.subscriptionId] : [])).sort();
+  };
+  it('of two Checkouts, the earlier one\'s subscription is cancelled in either order: the customer never pays two', () => {
+    const hooks = [checkout(T0 + 1, 'sub_2'), checkout(T0 + 2, 'sub_3')];
+    expect(cancelled(hooks)).toEqual(['sub_1', 'sub_2']);
+    // the later Checkout's webhook first: the earlier one's completion, arriving after, ends its own subscription
+    expect(cancelled([...hooks].reverse())).toEqual(['sub_1', 'sub_2']);
+    expect(billingDecider.decide(hooks[0]!, run([customer, started], [hooks[1]!]))).toEqual([
+      { type: 'CheckoutSuperseded', data: { stripeEventId: `evt_c${T0 + 1}`, created: T0 + 1, sessionId: 'cs_sub_2', subscriptionId: 'sub_2', at } },
+    ]);
+    // both orders end in the same state, and a repeat (any order) cancels nothing more
+    expect(run([customer, started], [...hooks].reverse())).toEqual(run([customer, started], hooks));
+    expect(cancelled([...[...hooks].reverse(), ...hooks, ...[...hooks].reverse()])).toEqual(['sub_1', 'sub_2']);
+    // a late update of the superseded subscription does not bring it back
+    const lateUpdate: BillingCommand = { type: 'ApplySubscriptionUpdate', stripeEventId: 'evt_u', created: T0 + 9, subscriptionId: 'sub_2', status: 'active', priceId: 'price_ent', tier: 'enterprise', at };
+    expect(billingDecider.decide(lateUpdate, run([customer, started], [...hooks].reverse()))).toEqual([]);
+  });
 });
 
 describe('planAccount', () => {

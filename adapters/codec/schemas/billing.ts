@@ -46,5 +46,6 @@ export const billingCatalog = defineCatalog<BillingEvent>('billing', {
   CheckoutCompleted: {
     schema: z.strictObject({ ...mark, sessionId: stripeId, subscriptionId: stripeId, priceId: stripeId, tier, replaces: stripeId.nullable(), at }),
   },
+  CheckoutSuperseded: { schema: z.strictObject({ ...mark, sessionId: stripeId, subscriptionId: stripeId, at }) },
   GracePeriodEnded: { schema: z.strictObject({ invoiceId: stripeId, at }) },
 });
