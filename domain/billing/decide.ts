@@ -4,7 +4,7 @@ import type { Tier } from '../tiers.ts';
 import type * as C from './commands.ts';
 import type { BillingCommand } from './commands.ts';
 import type { BillingEvent, InvoiceOrigin } from './events.ts';
-import { isNewer } from './state.ts';
+import { isNewer, isNewerForInvoice } from './state.ts';
 import type { BillingState, OpenAccount, PaymentStanding } from './state.ts';
 
 type Events = readonly BillingEvent[];
@@ -74,8 +74,9 @@ const applyInvoice = (c: C.ApplyInvoice, a: OpenAccount): Events => {
   const unpaid = isUnpaid(p, invoiceId);
   // a voided invoice is final at Stripe: its failure, delivered after the void, says nothing
   if (!c.paid && a.voidedInvoices.includes(invoiceId)) return [];
-  // a failed invoice's payment counts whenever it arrives (a paid invoice stays paid); anything else in Stripe's order
-  if (!(c.paid && unpaid) && !isNewer(c, a.paymentMark)) return [];
+  // a failed invoice's payment counts whenever it arrives (a paid invoice stays paid); anything else in Stripe's
+  // order of that invoice's webhooks: a newer payment of another invoice does not hide this one's failure
+  if (!(c.paid && unpaid) && !isNewerForInvoice(c, a, invoiceId)) return [];
   if (c.paid) {
     // only the failed invoices themselves clear their failure: another invoice paid (a one-off, a proration) does not
     return [{ type: 'InvoicePaid', data: { stripeEventId, created, invoiceId, standing: standingWithout(p, invoiceId), at } }];
@@ -93,7 +94,7 @@ const voidInvoice = (c: C.ApplyInvoiceVoided, a: OpenAccount): Events => {
   const { stripeEventId, created, invoiceId, at } = c;
   const p = a.payment;
   const unpaid = isUnpaid(p, invoiceId);
-  if (a.voidedInvoices.includes(invoiceId) || (!unpaid && !isNewer(c, a.paymentMark))) return [];
+  if (a.voidedInvoices.includes(invoiceId) || (!unpaid && !isNewerForInvoice(c, a, invoiceId))) return [];
   return [{ type: 'InvoiceVoided', data: { stripeEventId, created, invoiceId, standing: standingWithout(p, invoiceId), at } }];
 };
 

@@ -31,9 +31,16 @@ export interface OpenAccount {
   readonly status: 'open';
   readonly customerId: string;
   readonly subscription: Subscription | null;
-  /** The newest subscription webhook applied, and the newest invoice webhook applied. */
+  /** The newest subscription webhook applied, and the newest invoice webhook applied (of any invoice). */
   readonly subscriptionMark: StripeMark | null;
   readonly paymentMark: StripeMark | null;
+  /**
+   * The newest webhook applied of each of the last INVOICE_MARKS invoices, oldest first: invoice facts
+   * are ordered per invoice, so a newer webhook of one invoice never hides an older one of another.
+   */
+  readonly invoiceMarks: readonly InvoiceMark[];
+  /** The newest mark among invoices forgotten from `invoiceMarks`: a fact of an invoice not listed must be newer. */
+  readonly invoiceFloor: StripeMark | null;
   /** The newest Checkout applied: Checkouts are ordered among themselves, not by the old subscription's updates. */
   readonly checkoutMark: StripeMark | null;
   readonly payment: PaymentStanding;
@@ -41,6 +48,10 @@ export interface OpenAccount {
   readonly endedSubscriptions: readonly string[];
   /** The newest invoices voided at Stripe: a void is final, so a late failure of one of them is ignored. */
   readonly voidedInvoices: readonly string[];
+}
+
+export interface InvoiceMark extends StripeMark {
+  readonly invoiceId: string;
 }
 
 export type BillingState =
@@ -70,6 +81,25 @@ const markOf = (data: StripeMark): StripeMark => ({ stripeEventId: data.stripeEv
 /** The newer of a mark and the current one: a payment of a failed invoice is applied even when it arrives late. */
 const newest = (data: StripeMark, current: StripeMark | null): StripeMark => (isNewer(data, current) ? markOf(data) : current!);
 
+/** How many invoices' marks an account remembers. */
+export const INVOICE_MARKS = 16;
+
+/** Is an invoice webhook after the last one applied of the same invoice (or, for an invoice forgotten or never seen, after the floor)? */
+export const isNewerForInvoice = (mark: StripeMark, a: Pick<OpenAccount, 'invoiceMarks' | 'invoiceFloor'>, invoiceId: string): boolean =>
+  isNewer(mark, a.invoiceMarks.find((m) => m.invoiceId === invoiceId) ?? a.invoiceFloor);
+
+/** `invoiceMarks` with `invoiceId`'s newest mark, in Stripe's order; the oldest beyond INVOICE_MARKS go to the floor. */
+const withInvoiceMark = (a: OpenAccount, invoiceId: string, data: StripeMark): Pick<OpenAccount, 'invoiceMarks' | 'invoiceFloor'> => {
+  const own = a.invoiceMarks.find((m) => m.invoiceId === invoiceId);
+  const mark = own ? newest(data, own) : markOf(data);
+  const marks = [...a.invoiceMarks.filter((m) => m.invoiceId !== invoiceId), { invoiceId, ...markOf(mark) }].sort((x, y) =>
+    isNewer(x, y) ? 1 : isNewer(y, x) ? -1 : x.invoiceId < y.invoiceId ? -1 : 1,
+  );
+  const forgotten = marks.slice(0, Math.max(0, marks.length - INVOICE_MARKS));
+  const invoiceFloor = forgotten.reduce<StripeMark | null>((floor, m) => newest(m, floor), a.invoiceFloor);
+  return { invoiceMarks: marks.slice(forgotten.length), invoiceFloor: invoiceFloor === null ? null : markOf(invoiceFloor) };
+};
+
 const onOpen = (state: BillingState, change: (account: OpenAccount) => BillingState): BillingState =>
   state.status === 'open' ? change(state) : state;
 
@@ -94,6 +124,8 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
             subscription: null,
             subscriptionMark: null,
             paymentMark: null,
+            invoiceMarks: [],
+            invoiceFloor: null,
             checkoutMark: null,
             payment: { standing: 'good' },
             endedSubscriptions: [],
@@ -128,6 +160,7 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
       return onOpen(state, (a) => ({
         ...a,
         paymentMark: newest(event.data, a.paymentMark),
+        ...withInvoiceMark(a, invoiceId, event.data),
         payment:
           a.payment.standing === 'failing'
             ? { ...a.payment, unpaid: a.payment.unpaid.some((u) => u.invoiceId === invoiceId) ? a.payment.unpaid : [...a.payment.unpaid, { invoiceId, origin }] }
@@ -141,6 +174,7 @@ export const evolveBilling = (state: BillingState, event: BillingEvent): Billing
       return onOpen(state, (a) => ({
         ...a,
         paymentMark: newest(event.data, a.paymentMark),
+        ...withInvoiceMark(a, invoiceId, event.data),
         payment: settle(a.payment, standing, (id) => id === invoiceId),
         voidedInvoices: voided && !a.voidedInvoices.includes(invoiceId) ? [...a.voidedInvoices, invoiceId].slice(-VOIDED_INVOICES) : a.voidedInvoices,
       }));

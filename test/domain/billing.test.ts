@@ -155,6 +155,28 @@ describe('a payment failure clears only when that invoice is paid (or its subscr
     expect(billingDecider.decide(invoiceCommand('in_A', true, T0 + 5), state)).toEqual([]);
   });
 
+  it('a failure of one invoice arriving after a newer payment of another still starts the grace period (ordered per invoice)', () => {
+    const failB = invoiceCommand('in_B', false, T0 + 4);
+    const paidA = invoiceCommand('in_A', true, T0 + 5);
+    const late = run([customer, started], [paidA, failB]);
+    expect(late).toMatchObject({ payment: { standing: 'failing', invoiceId: 'in_B', graceEndsAt: new Date((T0 + 4 + 3600) * 1000).toISOString() } });
+    expect(run([customer, started], [failB, paidA])).toEqual(late);
+    // still ordered within one invoice: B's older failure after B's payment is nothing
+    const paidB = invoiceCommand('in_B', true, T0 + 6);
+    expect(billingDecider.decide(failB, run([customer, started], [paidB]))).toEqual([]);
+    expect(run([customer, started], [paidA, paidB, failB])).toMatchObject({ payment: { standing: 'good' } });
+  });
+
+  it('invoice marks are bounded: the oldest are forgotten into a floor that still orders their late webhooks', () => {
+    const paidMany = Array.from({ length: 20 }, (_, i) => invoiceCommand(`in_${String(i).padStart(2, '0')}`, true, T0 + 10 + i));
+    const state = run([customer, started], paidMany);
+    expect(state).toMatchObject({ invoiceFloor: { created: T0 + 13 } });
+    expect(state.status === 'open' ? state.invoiceMarks : []).toHaveLength(16);
+    // a late failure of a forgotten invoice, older than the floor: nothing; a newer one of an unknown invoice counts
+    expect(billingDecider.decide(invoiceCommand('in_00', false, T0 + 1), state)).toEqual([]);
+    expect(billingDecider.decide(invoiceCommand('in_new', false, T0 + 14), state)).toMatchObject([{ type: 'InvoicePaymentFailed' }]);
+  });
+
   it('the subscription ending, or a Checkout replacing it, clears the failure', () => {
     const failing = [customer, started, ...billingDecider.decide(failA, fold(billingDecider, [customer, started]))];
     given(failing).when({ type: 'RecordSubscriptionEnded', subscriptionId: 'sub_1', at }).then([
