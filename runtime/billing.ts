@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Router } from 'express';
-import { billingConfigSchema, meteredPricesOf, tierPricesOf, unchargedMeters } from '../adapters/billing/config.ts';
+import { billingConfigProblem, billingConfigSchema, meteredPricesOf, tierPricesOf, unchargedMeters } from '../adapters/billing/config.ts';
 import type { BillingConfig } from '../adapters/billing/config.ts';
 import { startBilling } from '../adapters/billing/runner.ts';
 import type { RunningBilling } from '../adapters/billing/runner.ts';
@@ -13,11 +13,17 @@ import { sqlState } from '../adapters/event-store/sql/db.ts';
 import type { CommandShell } from '../commands/shell/handle-command.ts';
 import type { BillingLinks } from '../domain/ports/billing.ts';
 import { publicUrlOf } from './channels.ts';
-import { parseEnv } from './config.ts';
+import { ConfigError, parseEnv } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Storage } from './stores.ts';
 
-export const billingConfigOf = (env: Record<string, string | undefined>): BillingConfig => parseEnv(billingConfigSchema, env);
+/** Billing's variables, or a ConfigError: a bad value, or STRIPE_SECRET_KEY without STRIPE_WEBHOOK_SECRET (unless STRIPE_WEBHOOKS=off). */
+export const billingConfigOf = (env: Record<string, string | undefined>): BillingConfig => {
+  const config = parseEnv(billingConfigSchema, env);
+  const problem = billingConfigProblem(config);
+  if (problem) throw new ConfigError(problem);
+  return config;
+};
 
 /**
  * Where Checkout and the customer portal send the tenant back: BILLING_RETURN_URL, else the service's
@@ -31,8 +37,9 @@ export const describeBilling = (config: BillingConfig): string => {
   if (!config.STRIPE_SECRET_KEY) return 'off (STRIPE_SECRET_KEY is unset: nothing is billed)';
   const tiers = Object.keys(tierPricesOf(config));
   const uncharged = unchargedMeters(config);
+  const webhooks = config.STRIPE_WEBHOOK_SECRET ? '' : '; WEBHOOKS OFF (STRIPE_WEBHOOKS=off): failed payments never suspend, Checkouts are not applied';
   const usage = uncharged.length === 0 ? 'usage charged' : `usage of ${uncharged.join(', ')} reported but NOT charged (no STRIPE_METERED_PRICE_*)`;
-  return `Stripe at ${new URL(config.STRIPE_API_URL).host} (${config.STRIPE_SECRET_KEY.includes('_live_') ? 'live' : 'test'} mode; priced tiers: ${tiers.join(', ') || 'none'}; ${usage})`;
+  return `Stripe at ${new URL(config.STRIPE_API_URL).host} (${config.STRIPE_SECRET_KEY.includes('_live_') ? 'live' : 'test'} mode; priced tiers: ${tiers.join(', ') || 'none'}; ${usage}${webhooks})`;
 };
 
 /**

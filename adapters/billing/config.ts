@@ -13,6 +13,11 @@ export const billingConfigSchema = z.object({
   STRIPE_API_URL: z.string().url().default('https://api.stripe.com'),
   STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=_-]{8,}$/, 'expected whsec_…').optional(),
   STRIPE_WEBHOOK_TOLERANCE_SECONDS: decimalInt(1, 3_600).default(300),
+  /**
+   * `off`: run billing without Stripe's webhooks (no STRIPE_WEBHOOK_SECRET): nothing learns of failed
+   * payments, Checkouts or Stripe's tier changes. Without it, STRIPE_SECRET_KEY needs STRIPE_WEBHOOK_SECRET.
+   */
+  STRIPE_WEBHOOKS: z.enum(['on', 'off']).default('on'),
   STRIPE_PRICE_FREE: priceId.optional(),
   STRIPE_PRICE_PRO: priceId.optional(),
   STRIPE_PRICE_ENTERPRISE: priceId.optional(),
@@ -63,3 +68,9 @@ export const meteredPricesOf = (config: BillingConfig): readonly string[] =>
 /** The meters whose usage is reported but not charged (no metered price configured for them). */
 export const unchargedMeters = (config: BillingConfig): readonly Meter[] =>
   METERS.filter((meter) => (meter === 'messages' ? config.STRIPE_METERED_PRICE_MESSAGES : config.STRIPE_METERED_PRICE_KNIGHT_MINUTES) === undefined);
+
+/** Why this configuration must not start (one line naming the variable), or undefined. */
+export const billingConfigProblem = (config: BillingConfig): string | undefined =>
+  config.STRIPE_SECRET_KEY && !config.STRIPE_WEBHOOK_SECRET && config.STRIPE_WEBHOOKS !== 'off'
+    ? 'STRIPE_SECRET_KEY needs STRIPE_WEBHOOK_SECRET (whsec_…): without Stripe\'s webhooks a failed payment never suspends anyone and Checkouts are never applied; set STRIPE_WEBHOOKS=off to run so anyway'
+    : undefined;

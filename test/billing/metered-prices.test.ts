@@ -61,7 +61,7 @@ describe('metered usage is charged: every subscription carries the metered price
   }, 60_000);
 
   it('the banner says when usage is reported but not charged', () => {
-    const base = { STRIPE_SECRET_KEY: 'sk_test_0123456789abcdef', STRIPE_PRICE_PRO: PRICES.pro };
+    const base = { STRIPE_SECRET_KEY: 'sk_test_0123456789abcdef', STRIPE_WEBHOOK_SECRET: 'whsec_0123456789', STRIPE_PRICE_PRO: PRICES.pro };
     expect(describeBilling(billingConfigSchema.parse(base))).toContain('usage of messages, knight_minutes reported but NOT charged');
     expect(describeBilling(billingConfigSchema.parse({ ...base, STRIPE_METERED_PRICE_MESSAGES: METERED.messages }))).toContain('usage of knight_minutes reported but NOT charged');
     expect(describeBilling(billingConfigSchema.parse({ ...base, STRIPE_METERED_PRICE_MESSAGES: METERED.messages, STRIPE_METERED_PRICE_KNIGHT_MINUTES: METERED.knight_minutes }))).toContain('usage charged)');
