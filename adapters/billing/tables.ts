@@ -158,6 +158,9 @@ export const customersTable = (db: SqlDb, schema: string) => {
     },
     close: (tenantId: string) => db.query(`UPDATE ${table} SET closed = true, grace_ends_at = NULL WHERE tenant_id = $1`, [tenantId]),
     graceEnds: (tenantId: string, at: string | null) => db.query(`UPDATE ${table} SET grace_ends_at = $2 WHERE tenant_id = $1`, [tenantId, at]),
+    /** Sets the grace period's end to `next` only where the column holds a time already past `now` (a newer failure's end is left alone). */
+    graceResync: (tenantId: string, now: Date, next: string | null) =>
+      db.query(`UPDATE ${table} SET grace_ends_at = $3 WHERE tenant_id = $1 AND grace_ends_at <= $2`, [tenantId, now.toISOString(), next]),
     async graceOver(now: Date): Promise<string[]> {
       const { rows } = await db.query<{ tenant_id: string }>(`SELECT tenant_id FROM ${table} WHERE grace_ends_at <= $1 AND NOT closed`, [now.toISOString()]);
       return rows.map((r) => r.tenant_id);

@@ -192,6 +192,21 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     }
   };
 
+  /**
+   * Ends a grace period that is over. When that decides nothing (it ended already, or the standing is good
+   * again), the column's past time is brought in line with the billing stream, or the tenant would be asked
+   * again every round forever: a failure of another invoice after the grace period ended joins it and
+   * writes its past end back. Only a past time is replaced, so a newer failure's end is never lost.
+   */
+  const endGrace = async (tenantId: string) => {
+    const now = clock();
+    const result = await billing(tenantId, { type: 'EndGracePeriod', at: now.toISOString() }, `grace:${tenantId}`);
+    if (result.events.length > 0) return; // GracePeriodEnded: the consumer clears the column
+    const state = await billingState(tenantId);
+    const pending = state.status === 'open' && state.payment.standing === 'failing' && !state.payment.graceEnded ? state.payment.graceEndsAt : null;
+    await tables.customers.graceResync(tenantId, now, pending);
+  };
+
   /** `run` records its own failures, so one job never stops the others. */
   const inParallel = (jobs: readonly Job[]) => runLimited(jobs, concurrency, run);
 
@@ -202,7 +217,7 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     const usage = await tables.claimUsage(200);
     await inParallel(usage);
     for (const tenantId of await tables.customers.graceOver(clock())) {
-      await billing(tenantId, { type: 'EndGracePeriod', at: at() }, `grace:${tenantId}`).catch((error: unknown) =>
+      await endGrace(tenantId).catch((error: unknown) =>
         log.error({ tenantId, err: failureText(error) }, 'could not end a grace period; trying again next round'),
       );
     }
