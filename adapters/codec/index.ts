@@ -1,7 +1,7 @@
 import { decryptionFailed, eventDecodeFailed } from '../../domain/ports/codec.ts';
 import type { DecodeMode, EventCodec, FieldRef } from '../../domain/ports/codec.ts';
 import type { EventMetadata, NewEvent, RecordedEvent } from '../../domain/ports/event-store.ts';
-import { ERASED_MARKER, SECRET_MARKER } from '../../domain/ports/keys.ts';
+import { encryptionUnavailable, ERASED_MARKER, SECRET_MARKER } from '../../domain/ports/keys.ts';
 import type { KeyService, TenantCipher } from '../../domain/ports/keys.ts';
 import type { AnyEvent, Decoded, EventsByCategory } from '../../domain/events.ts';
 import { AppError } from '../../domain/shared/errors.ts';
@@ -38,7 +38,6 @@ export interface EventCodecOptions {
   readonly plaintextWithoutKeys?: boolean;
 }
 
-const noKeys = () => new AppError('unavailable', 'encryption_unavailable', 'this process holds no encryption keys (ENCRYPTION_KEY)');
 
 const issueText = (error: unknown): string => {
   const issues = (error as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
@@ -69,7 +68,7 @@ export const createEventCodec = (options: EventCodecOptions): EventCodec => {
     const tenants = new Set<string>();
     for (const e of events) if (e.metadata[SEALED_MARK] === 1) tenants.add(parseStreamId(e.streamId).tenantId);
     if (tenants.size === 0) return ciphers;
-    if (!keys) throw noKeys();
+    if (!keys) throw encryptionUnavailable();
     await Promise.all([...tenants].map(async (t) => ciphers.set(t, await keys.cipherFor(t))));
     return ciphers;
   };
@@ -150,7 +149,7 @@ export const createEventCodec = (options: EventCodecOptions): EventCodec => {
         if (keys) {
           cipher = await keys.cipherFor(tenantId, { create: true });
           if (!cipher) throw tenantErased();
-        } else if (!options.plaintextWithoutKeys) throw noKeys();
+        } else if (!options.plaintextWithoutKeys) throw encryptionUnavailable();
       }
       return items.map(({ id, event }): NewEvent => {
         const encoded = encodeOne(category, streamId, tenantId, id, event, cipher);
@@ -175,7 +174,7 @@ export const createEventCodec = (options: EventCodecOptions): EventCodec => {
         if (value === null) return value;
         if (protectionOf(field) === 'secret') return SECRET_MARKER; // secrets never reach a read or a response
         if (!looksSealed(value)) return value;
-        if (!keys) throw noKeys();
+        if (!keys) throw encryptionUnavailable();
         if (!cipher) return ERASED_MARKER;
         const plain = cipher.open(fieldAad(tenantId, streamId, field), value);
         if (plain === undefined) throw decryptionFailed({ streamId, field });

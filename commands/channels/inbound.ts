@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { TenantId } from '../../domain/index.ts';
 import { conversationDecider } from '../../domain/index.ts';
 import type { MessageStatus } from '../../domain/conversation/events.ts';
+import { encryptionUnavailable } from '../../domain/ports/keys.ts';
 import type { Pseudonymize } from '../../domain/ports/keys.ts';
-import { AppError } from '../../domain/shared/errors.ts';
 import { asConversationId } from '../../domain/shared/ids.ts';
 import { conversationStream } from '../../domain/shared/streams.ts';
 import { postMessage } from '../conversations/post-message.ts';
@@ -23,7 +23,7 @@ const PSEUDONYM = { chat: 'chat', user: 'user', message: 'message' } as const;
 
 /** The tenant's pseudonyms (refused where the process holds no keys: the ids must not be kept in clear). */
 export const pseudonymsOf = async (ports: CommandPorts, tenantId: TenantId): Promise<Pseudonymize> => {
-  if (!ports.pseudonyms) throw new AppError('unavailable', 'encryption_unavailable', 'this process holds no encryption keys (ENCRYPTION_KEY)');
+  if (!ports.pseudonyms) throw encryptionUnavailable();
   return ports.pseudonyms(tenantId);
 };
 

@@ -1,3 +1,5 @@
+import { AppError } from '../shared/errors.ts';
+
 /**
  * The KeyService port: one data key per tenant (AES-256-GCM), wrapped by a master key and kept
  * where it can be deleted (not in the immutable log). Deleting it makes every encrypted field of
@@ -18,6 +20,9 @@ export interface TenantCipher {
    */
   pseudonym(kind: string, value: string): string;
 }
+
+/** Refusal of a process that holds no master key: it can neither seal a field nor make a pseudonym. */
+export const encryptionUnavailable = (): AppError => new AppError('unavailable', 'encryption_unavailable', 'this process holds no encryption keys (ENCRYPTION_KEY)');
 
 /** One tenant's pseudonyms (see `TenantCipher.pseudonym`). */
 export type Pseudonymize = (kind: string, value: string) => string;
