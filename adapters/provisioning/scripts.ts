@@ -124,21 +124,31 @@ export const newBridgeToken = (): { token: string; hash: string } => {
 
 const TASK_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** Exit code of a task step whose run ended without recording one (its process is gone): not run again. */
+export const TASK_INTERRUPTED_EXIT = 75;
+
 /**
- * The knight's task, run by OpenClaw's agent. Its output and exit code are kept on the computer
- * under the task id, so a step repeated after a crash reports the first run instead of running
- * the task twice.
+ * The knight's task, run by OpenClaw's agent, at most once per task id: the first step to take the
+ * task's lock (an atomic mkdir) starts the run detached from the step's shell, with its output and
+ * exit code kept on the computer; any step (the first, or one repeated after a crash or a timed-out
+ * call, even while the run goes on) waits for that exit code and reports the run. A run whose process
+ * is gone without an exit code (the computer restarted) is reported as interrupted, never started again:
+ * nobody can tell what it already did.
  */
 export const taskStep = (taskId: string, task: string, timeoutSeconds: number): ScriptStep => {
   if (!TASK_ID.test(taskId)) throw new Error('task ids are tokens of A-Z, a-z, 0-9, _ and -');
   const dir = `${STATE_DIR}/tasks`;
-  const out = `${dir}/${taskId}.out`;
-  const code = `${dir}/${taskId}.exit`;
+  const [text, out, code, pid, lock] = ['task', 'out', 'exit', 'pid', 'lock'].map((ext) => `${dir}/${taskId}.${ext}`);
+  // the task's text goes through a file: the detached run is itself a single-quoted command line
+  const run = `${WITH_GATEWAY_TOKEN} openclaw agent --message "$(cat ${text})" > ${out} 2>&1; echo $? > ${code}.tmp && mv ${code}.tmp ${code}`;
   return {
     name: 'run the task',
     command:
-      `mkdir -p ${dir} && if [ -f ${code} ]; then cat ${out}; exit "$(cat ${code})"; fi; ` +
-      `${WITH_GATEWAY_TOKEN} openclaw agent --message ${shellQuote(task)} > ${out} 2>&1; c=$?; echo "$c" > ${code}; cat ${out}; exit "$c"`,
+      `mkdir -p ${dir} && if [ ! -f ${code} ] && mkdir ${lock} 2>/dev/null; then ` +
+      `printf '%s' ${shellQuote(task)} > ${text}; nohup bash -c '${run}' < /dev/null > /dev/null 2>&1 & echo $! > ${pid}; fi; ` +
+      `while [ ! -f ${code} ] && { [ ! -f ${pid} ] || kill -0 "$(cat ${pid})" 2>/dev/null; }; do sleep 1; done; ` +
+      `if [ -f ${code} ]; then cat ${out}; exit "$(cat ${code})"; fi; ` +
+      `echo "the task's run ended without an exit code (its process is gone): it is not run again" >&2; exit ${TASK_INTERRUPTED_EXIT}`,
     timeoutSeconds,
   };
 };

@@ -39,7 +39,7 @@ describe('the local agent answers over the API (PostgreSQL, simulated Orgo)', ()
 
   it('deploys a knight when asked in plain words, reports its progress into the chat, and terminates it when asked', async () => {
     const { me } = await h.tenant('pro');
-    h.sim.script({ pattern: /openclaw agent --message 'build a website'/, exitCode: 0, output: 'website built at /srv/site\n' });
+    h.sim.script({ pattern: /printf '%s' 'build a website' > .*openclaw agent/, exitCode: 0, output: 'website built at /srv/site\n' });
     const conversationId = await newConversation(me);
     const asked = await say(me, conversationId, 'Please deploy a knight to build a website.');
     const reports = await repliesTo(me, conversationId, asked, (r) => r.some((m) => /finished: website built/.test(m.text)), 60_000);

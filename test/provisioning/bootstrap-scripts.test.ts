@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KNIGHT_STEPS, agentSteps, newBridgeToken, taskStep, warmSteps } from '../../adapters/provisioning/scripts.ts';
+import { KNIGHT_STEPS, TASK_INTERRUPTED_EXIT, agentSteps, newBridgeToken, taskStep, warmSteps } from '../../adapters/provisioning/scripts.ts';
 import type { ScriptStep } from '../../adapters/provisioning/scripts.ts';
 import { eventually } from './support.ts';
 
@@ -15,6 +15,8 @@ const STUB = `#!/bin/bash
 { printf '%s' "$(basename "$0")"; for a in "$@"; do printf '\\t%s' "$a"; done; printf '\\tENV=%s\\n' "\${OPENCLAW_GATEWAY_TOKEN-<unset>}"; } >> "$STUB_LOG"
 # with STUB_LINGER the long-running ones stay up (as the real gateway and bridge do) until killed
 case "$1" in gateway|agent-bridge) if [ -n "$STUB_LINGER" ]; then sleep 20 & wait; fi ;; esac
+# with STUB_AGENT_SECONDS a task takes that long, then says it is done
+if [ "$1" = agent ] && [ -n "$STUB_AGENT_SECONDS" ]; then sleep "$STUB_AGENT_SECONDS"; echo "task done"; fi
 exit 0
 `;
 
@@ -28,6 +30,8 @@ interface Call {
 interface Vm {
   readonly home: string;
   run(steps: readonly ScriptStep[]): void;
+  /** One step as a bash call on the computer, not awaited in turn: its exit status and output. */
+  exec(step: ScriptStep): Promise<{ status: number | null; stdout: string; stderr: string }>;
   calls(): Call[];
   tokenFile: string;
 }
@@ -47,7 +51,7 @@ afterEach(() => {
   for (const home of homes.splice(0)) rmSync(home, { recursive: true, force: true });
 });
 
-const vm = (options: { linger?: boolean } = {}): Vm => {
+const vm = (options: { linger?: boolean; agentSeconds?: number } = {}): Vm => {
   const root = mkdtempSync(path.join(tmpdir(), 'ocs-boot-'));
   homes.push(root);
   const home = path.join(root, 'home');
@@ -65,6 +69,7 @@ const vm = (options: { linger?: boolean } = {}): Vm => {
     HOME: home,
     STUB_LOG: log,
     ...(options.linger ? { STUB_LINGER: '1' } : {}),
+    ...(options.agentSeconds ? { STUB_AGENT_SECONDS: String(options.agentSeconds) } : {}),
   };
   return {
     home,
@@ -76,6 +81,15 @@ const vm = (options: { linger?: boolean } = {}): Vm => {
         expect({ step: step.name, status: result.status, signal: result.signal, stderr: result.stderr }).toEqual({ step: step.name, status: 0, signal: null, stderr: '' });
       }
     },
+    exec: (step) =>
+      new Promise((resolve) => {
+        const child = spawn('bash', ['-c', step.command], { env });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
+      }),
     calls: () =>
       readFileSync(log, 'utf8')
         .split('\n')
@@ -179,6 +193,30 @@ describe('the agent VM bootstrap, run by bash with stub OpenClaw and bridge', ()
     const agents = box.calls().filter((c) => c.bin === 'openclaw' && c.argv[0] === 'agent');
     expect(agents).toEqual([{ bin: 'openclaw', argv: ['agent', '--message', `Say "hi"; echo $HOME it's`], env: token }]);
     expectGatewayConfigured(box.calls(), token);
+  });
+
+  it("a task's step repeated while its run goes on (a call that timed out, retried) waits for that run and reports it: the task runs once", async () => {
+    const box = vm({ agentSeconds: 2 });
+    const task = taskStep('task-slow', 'Write the report', 30);
+    const first = box.exec(task);
+    await eventually('the run started', () => (box.calls().some((c) => c.argv[0] === 'agent') ? true : undefined), 5_000);
+    const repeated = await box.exec(task); // the first call is still waiting: this one must not start the task again
+    expect(await first).toEqual({ status: 0, stdout: 'task done\n', stderr: '' });
+    expect(repeated).toEqual({ status: 0, stdout: 'task done\n', stderr: '' });
+    expect(box.calls().filter((c) => c.argv[0] === 'agent').map((c) => c.argv)).toEqual([['agent', '--message', 'Write the report']]);
+  });
+
+  it("a task whose run is gone without an exit code (the computer restarted) is reported as interrupted, not run again", async () => {
+    const box = vm();
+    const task = taskStep('task-lost', 'Send the invoices', 30);
+    // what a run leaves when its computer restarts mid-task: the lock and the pid of a process that is no more
+    const dead = spawnSync('bash', ['-c', 'echo $$']).stdout.toString().trim();
+    mkdirSync(path.join(box.home, '.ocs', 'tasks', 'task-lost.lock'), { recursive: true });
+    writeFileSync(path.join(box.home, '.ocs', 'tasks', 'task-lost.pid'), `${dead}\n`);
+    const result = await box.exec(task);
+    expect(result.status).toBe(TASK_INTERRUPTED_EXIT);
+    expect(result.stderr).toMatch(/not run again/);
+    expect(box.calls().filter((c) => c.argv[0] === 'agent')).toEqual([]);
   });
 
   it('run again while the gateway and the bridge are up: the gateway is left alone, the old bridge is stopped and a new one started', async () => {

@@ -144,7 +144,7 @@ describe('warm pool', () => {
     expect(before.has(k.vmId!)).toBe(true);
     const steps = h.sim.commands().filter((c) => c.computerId === k.vmId).map((c) => c.command);
     expect(steps.filter((c) => c.includes('npm install'))).toHaveLength(2);
-    expect(steps.at(-1)).toMatch(/openclaw agent --message 'Quick one'/);
+    expect(steps.at(-1)).toMatch(/printf '%s' 'Quick one' > .*openclaw agent/);
     ok(await me.delete(`/knights/${knightId}`), 202);
     await knightIn(me, knightId, (x) => x.status === 'terminated');
     await eventually('its computer gone', () => (h.sim.computers().some((c) => c.id === k.vmId) ? undefined : true));

@@ -80,7 +80,7 @@ describe('provisioning saga: races and faults', () => {
 
   it('a task that exits non-zero fails the knight at the task stage', async () => {
     const { me } = await h.tenant();
-    h.sim.script({ pattern: /openclaw agent --message 'Break things'/, exitCode: 2, output: 'Error: something broke' });
+    h.sim.script({ pattern: /printf '%s' 'Break things' > .*openclaw agent/, exitCode: 2, output: 'Error: something broke' });
     const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Break things' }), 202);
     const k = await knightIn(me, knightId, (x) => x.status === 'failed');
     expect(k.failure).toEqual({ stage: 'task', reason: 'the task exited with 2: Error: something broke' });
@@ -88,7 +88,7 @@ describe('provisioning saga: races and faults', () => {
 
   it('a failed knight frees its place: a free tenant whose only knight failed deploys another; a knight at work still counts', async () => {
     const { tenantId, me } = await h.tenant('free');
-    h.sim.script({ pattern: /openclaw agent --message 'Fail first'/, exitCode: 2, output: 'Error: broke' });
+    h.sim.script({ pattern: /printf '%s' 'Fail first' > .*openclaw agent/, exitCode: 2, output: 'Error: broke' });
     const first = ok(await me.post<{ knightId: string }>('/knights', { task: 'Fail first' }), 202);
     await knightIn(me, first.knightId, (x) => x.status === 'failed');
     const second = await me.post<{ knightId: string; position: string }>('/knights', { task: 'Then work' });

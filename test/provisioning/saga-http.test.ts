@@ -63,7 +63,7 @@ describe('provisioning saga over the HTTP API, on the simulated Orgo', () => {
 
   it('a knight is provisioned, runs its task, reports progress and its result with a screenshot link, and is terminated', async () => {
     const { me } = await h.tenant();
-    h.sim.script({ pattern: /openclaw agent --message 'Build the landing page'/, exitCode: 0, output: 'landing page built\n' });
+    h.sim.script({ pattern: /printf '%s' 'Build the landing page' > .*openclaw agent/, exitCode: 0, output: 'landing page built\n' });
     const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Build the landing page', cpu: 4, ramGb: 8 }), 202);
     const done = await knightIn(me, knightId, (k) => k.result !== null);
     expect(done).toMatchObject({ status: 'provisioned', progress: 100, result: 'landing page built\n', screenshotUrl: `/api/v1/knights/${knightId}/screenshot` });
@@ -95,7 +95,7 @@ describe('provisioning saga over the HTTP API, on the simulated Orgo', () => {
     const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task }), 202);
     const k = await knightIn(me, knightId, (x) => x.status === 'provisioned' && x.result !== null);
     const run = h.sim.commands().find((c) => c.computerId === k.vmId && c.command.includes('openclaw agent'))!.command;
-    const word = /--message ('(?:[^']|'\\'')*') >/.exec(run)![1]!;
+    const word = /printf '%s' ('(?:[^']|'\\'')*') >/.exec(run)![1]!;
     // bash itself reads the word back: printf prints it literally only if nothing in it was interpreted
     const echoed = spawnSync('bash', ['-c', `printf '%s' ${word}`], { encoding: 'utf8' });
     expect(echoed.stdout).toBe(task);
