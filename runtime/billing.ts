@@ -6,6 +6,7 @@ import { startBilling } from '../adapters/billing/runner.ts';
 import type { RunningBilling } from '../adapters/billing/runner.ts';
 import { createBillingLinks } from '../adapters/billing/self-service.ts';
 import { createStripeCalls, stripeClientOf } from '../adapters/billing/stripe-client.ts';
+import type { SubscriptionPrices } from '../adapters/billing/stripe-client.ts';
 import { customersTable } from '../adapters/billing/tables.ts';
 import { createStripeWebhook } from '../adapters/billing/webhook.ts';
 import type { SqlDb } from '../adapters/event-store/sql/db.ts';
@@ -16,6 +17,9 @@ import { publicUrlOf } from './channels.ts';
 import { ConfigError, parseEnv } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Storage } from './stores.ts';
+
+/** The prices billing puts on a subscription: the tiers' flat ones and the metered ones beside them. */
+const subscriptionPricesOf = (config: BillingConfig): SubscriptionPrices => ({ tiers: tierPricesOf(config), metered: meteredPricesOf(config) });
 
 /** Billing's variables, or a ConfigError: a bad value, or STRIPE_SECRET_KEY without STRIPE_WEBHOOK_SECRET (unless STRIPE_WEBHOOKS=off). */
 export const billingConfigOf = (env: Record<string, string | undefined>): BillingConfig => {
@@ -66,7 +70,7 @@ export const billingHttpOf = (options: { env: Record<string, string | undefined>
       }),
   });
   const links = config.STRIPE_SECRET_KEY
-    ? createBillingLinks({ shell: options.shell, stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY), { tiers: prices, metered: meteredPricesOf(config) }), prices, returnUrl: billingReturnUrlOf(config, options.env) })
+    ? createBillingLinks({ shell: options.shell, stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY), subscriptionPricesOf(config)), prices, returnUrl: billingReturnUrlOf(config, options.env) })
     : undefined;
   return { webhook, links };
 };
@@ -93,7 +97,7 @@ export const startBillingOn = async (options: {
     store: storage.store,
     db: storage.db,
     shell: options.shell,
-    stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY), { tiers: tierPricesOf(config), metered: meteredPricesOf(config) }),
+    stripe: createStripeCalls(stripeClientOf(config, config.STRIPE_SECRET_KEY), subscriptionPricesOf(config)),
     config,
     eventSchema: options.eventSchema,
     readModelSchema: options.readModelSchema,

@@ -61,13 +61,16 @@ export type Meter = (typeof METERS)[number];
 export const meterEventName = (config: BillingConfig, meter: Meter): string =>
   meter === 'messages' ? config.STRIPE_METER_MESSAGES : config.STRIPE_METER_KNIGHT_MINUTES;
 
+/** A meter's metered price (STRIPE_METERED_PRICE_*), or undefined: its usage is reported, not charged. */
+export const meteredPriceOf = (config: BillingConfig, meter: Meter): string | undefined =>
+  meter === 'messages' ? config.STRIPE_METERED_PRICE_MESSAGES : config.STRIPE_METERED_PRICE_KNIGHT_MINUTES;
+
 /** The metered prices to attach to every subscription (one per meter that has one), in METERS order. */
 export const meteredPricesOf = (config: BillingConfig): readonly string[] =>
-  [config.STRIPE_METERED_PRICE_MESSAGES, config.STRIPE_METERED_PRICE_KNIGHT_MINUTES].filter((p): p is string => p !== undefined);
+  METERS.map((meter) => meteredPriceOf(config, meter)).filter((p): p is string => p !== undefined);
 
 /** The meters whose usage is reported but not charged (no metered price configured for them). */
-export const unchargedMeters = (config: BillingConfig): readonly Meter[] =>
-  METERS.filter((meter) => (meter === 'messages' ? config.STRIPE_METERED_PRICE_MESSAGES : config.STRIPE_METERED_PRICE_KNIGHT_MINUTES) === undefined);
+export const unchargedMeters = (config: BillingConfig): readonly Meter[] => METERS.filter((meter) => meteredPriceOf(config, meter) === undefined);
 
 /** Why this configuration must not start (one line naming the variable), or undefined. */
 export const billingConfigProblem = (config: BillingConfig): string | undefined =>

@@ -219,7 +219,11 @@ export const createPusher = async (deps: PusherDeps) => {
     rechecking = true;
     try {
       const byKey = new Map<string, Connection[]>();
-      for (const conn of connections) byKey.set(conn.principal.keyId, [...(byKey.get(conn.principal.keyId) ?? []), conn]);
+      for (const conn of connections) {
+        const same = byKey.get(conn.principal.keyId);
+        if (same) same.push(conn);
+        else byKey.set(conn.principal.keyId, [conn]);
+      }
       await Promise.all(
         [...byKey.values()].map(async (conns) => {
           try {
