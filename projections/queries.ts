@@ -8,6 +8,7 @@ import { conversationStream, knightStream, tenantStream } from '../domain/shared
 import type {
   ApiKeyView, ConversationView, KnightView, MessageView, Page, PageRequest, TenantReads, TenantView, UsageView,
 } from './read-side.ts';
+import { PLACE_PATTERN } from './read-side.ts';
 
 /** Column types of the read-model tables as kysely sees them. */
 interface Tables {
@@ -53,11 +54,15 @@ export const invalidCursor = () => domainError('validation', 'invalid_cursor', '
 export const cursorText = (cursor: string, maxLength: number): string =>
   cursor.length <= maxLength && /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
 
-/** A cursor over a decimal place in the history (see the messages projection). */
-const decodeDecimalCursor = (cursor: string | undefined): string | undefined => {
+/** A place as the events write it: no trailing fractional zeros (`numeric` keeps a column's scale). */
+const normalPlace = (place: string) => (place.includes('.') ? place.replace(/\.?0+$/, '') : place);
+
+/** A cursor over a decimal place in the history, after `prefix` (`<` from the newest end). */
+const decodeDecimalCursor = (cursor: string | undefined, prefix: string): string | undefined => {
   if (cursor === undefined) return undefined;
-  const value = cursorText(cursor, 300);
-  if (!/^\d{1,19}(\.\d{1,200})?$/.test(value)) throw invalidCursor();
+  const text = cursorText(cursor, 300);
+  const value = text.slice(prefix.length);
+  if (!text.startsWith(prefix) || !PLACE_PATTERN.test(value)) throw invalidCursor();
   return value;
 };
 
@@ -168,14 +173,18 @@ export const tenantReads = (schema: string, run: Run, reveal: Reveal): TenantRea
       return r ? conversationView(r, reveal) : undefined;
     },
     async messages(conversationId, page) {
-      const after = decodeDecimalCursor(page.cursor);
+      const newest = page.order === 'newest';
+      // a cursor from the newest end says so ('<'), so one cannot be passed back in the other order
+      const after = decodeDecimalCursor(page.cursor, newest ? '<' : '');
+      const bound = after ?? (newest ? page.before : undefined);
       const place = sql<string>`coalesce(chat_seq, seq::numeric)`;
-      let q = db.selectFrom('messages').selectAll().select(place.as('place')).where('conversation_id', '=', conversationId).orderBy(place).orderBy('seq').limit(page.limit + 1);
-      if (after !== undefined) q = q.where(place, '>', after);
+      let q = db.selectFrom('messages').selectAll().select(place.as('place')).where('conversation_id', '=', conversationId).limit(page.limit + 1);
+      q = newest ? q.orderBy(place, 'desc').orderBy('seq', 'desc') : q.orderBy(place).orderBy('seq');
+      if (bound !== undefined) q = q.where(place, newest ? '<' : '>', bound);
       return pageOf(await run(q.compile()), page.limit, (r): MessageView => ({
-        messageId: r.message_id, seq: Number(r.seq), role: r.role as MessageView['role'], channel: r.channel as MessageView['channel'],
+        messageId: r.message_id, seq: Number(r.seq), place: normalPlace(String(r.place)), role: r.role as MessageView['role'], channel: r.channel as MessageView['channel'],
         text: reveal(conversationStream(asTenantId(r.tenant_id), asConversationId(r.conversation_id)), 'MessagePosted.text', r.text) ?? '', delivery: r.delivery as MessageView['delivery'], inReplyTo: r.in_reply_to ?? null, createdAt: iso(r.created_at)!,
-      }), (r) => String(r.place));
+      }), (r) => `${newest ? '<' : ''}${String(r.place)}`);
     },
     async knights(page) {
       const after = decodeCursor(page.cursor);

@@ -16,6 +16,16 @@ export interface PageRequest {
   readonly cursor?: string | undefined; // opaque; an invalid cursor is a validation error (code invalid_cursor)
 }
 
+/** A message's place in the history as a query takes it: a decimal (see the messages projection). */
+export const PLACE_PATTERN = /^\d{1,19}(\.\d{1,200})?$/;
+
+/** A page of a history: oldest first (the default), or from the newest back, optionally before a place. */
+export interface HistoryPageRequest extends PageRequest {
+  readonly order?: 'oldest' | 'newest' | undefined;
+  /** With `newest`: only messages placed before this place (a decimal the history handed out). */
+  readonly before?: string | undefined;
+}
+
 export interface TenantView {
   tenantId: string;
   name: string;
@@ -68,7 +78,12 @@ export interface ConversationView {
 
 export interface MessageView {
   messageId: string;
-  seq: number; // order within the conversation
+  seq: number; // the message's revision in its conversation stream
+  /**
+   * Its place in the chat, a decimal (`"3"`, `"2.5"`): the history's order. The revision, or for a bot
+   * user's message that arrived late a decimal between its neighbours (domain/conversation/place.ts).
+   */
+  place: string;
   role: 'user' | 'agent' | 'system';
   channel: 'api' | 'telegram' | 'whatsapp';
   text: string;
@@ -110,7 +125,8 @@ export interface TenantReads {
   apiKeys(page: PageRequest): Promise<Page<ApiKeyView>>;
   conversations(page: PageRequest): Promise<Page<ConversationView>>;
   conversation(conversationId: string): Promise<ConversationView | undefined>;
-  messages(conversationId: string, page: PageRequest): Promise<Page<MessageView>>;
+  /** In the chat's order (`place`, then `seq`); `order: 'newest'` pages from the newest message back. */
+  messages(conversationId: string, page: HistoryPageRequest): Promise<Page<MessageView>>;
   knights(page: PageRequest): Promise<Page<KnightView>>;
   knight(knightId: string): Promise<KnightView | undefined>;
   usage(day: string): Promise<UsageView>;

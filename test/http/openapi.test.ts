@@ -48,7 +48,7 @@ describe('OpenAPI 3.1 document', () => {
     expect(JSON.stringify(knights.requestBody)).toContain('"task"');
     expect(knights['x-scopes']).toEqual(['tenant']);
     const messages = doc.paths['/conversations/{conversationId}/messages']!.get!;
-    expect(messages.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(['path:conversationId', 'query:limit', 'query:cursor', 'query:minPosition']);
+    expect(messages.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(['path:conversationId', 'query:limit', 'query:cursor', 'query:minPosition', 'query:order', 'query:before']);
     for (const list of ['/conversations', '/knights', '/api-keys', '/tenants'])
       expect([list, doc.paths[list]!.get!.parameters!.map((p) => `${p.in}:${p.name}`)]).toEqual([list, ['query:limit', 'query:cursor', 'query:minPosition']]);
     expect(JSON.stringify(doc.paths['/tenants']!.post!.requestBody)).toContain('"slug"');

@@ -2,10 +2,21 @@ import { z } from 'zod';
 import { closeConversation, closeConversationInput } from '../../../commands/conversations/close-conversation.ts';
 import { postMessage, postMessageInput } from '../../../commands/conversations/post-message.ts';
 import { startConversation, startConversationInput } from '../../../commands/conversations/start-conversation.ts';
+import { PLACE_PATTERN } from '../../../projections/read-side.ts';
 import { notFound } from '../http-error.ts';
 import { defineRoute, entityIdParam, freshnessQuery, pagedQuery, positioned } from './route.ts';
 
 const conversationPath = z.object({ conversationId: entityIdParam });
+/**
+ * The history in the chat's order; `order=newest` pages from the newest message back (a dashboard opens
+ * a conversation at its end), and `before=<place>` starts that below a message's `place`.
+ */
+const historyQuery = pagedQuery
+  .extend({
+    order: z.enum(['oldest', 'newest']).optional(),
+    before: z.string().regex(PLACE_PATTERN, "must be a message's place (a decimal)").optional(),
+  })
+  .refine((q) => q.before === undefined || q.order === 'newest', { message: 'before needs order=newest', path: ['before'] });
 const missing = () => notFound('conversation_not_found', 'conversation not found');
 const tag = 'conversations';
 const readers = ['tenant', 'auditor'] as const;
@@ -44,11 +55,11 @@ export const conversationRoutes = [
     },
   }),
   defineRoute({
-    method: 'get', path: '/conversations/:conversationId/messages', tag, summary: 'Message history, in order',
-    scopes: readers, tenant: 'credential', params: conversationPath, query: pagedQuery, status: 200,
+    method: 'get', path: '/conversations/:conversationId/messages', tag, summary: 'Message history, in the chat\'s order (or from the newest back)',
+    scopes: readers, tenant: 'credential', params: conversationPath, query: historyQuery, status: 200,
     handle: async ({ deps, tenantId, params, query }) => {
       const page = await deps.reads.forTenant(tenantId, async (r) =>
-        (await r.conversation(params.conversationId)) ? r.messages(params.conversationId, { limit: query.limit, cursor: query.cursor }) : undefined,
+        (await r.conversation(params.conversationId)) ? r.messages(params.conversationId, { limit: query.limit, cursor: query.cursor, order: query.order, before: query.before }) : undefined,
       );
       if (!page) throw missing();
       return { body: page };
