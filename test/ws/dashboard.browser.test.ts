@@ -346,6 +346,31 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it("places a bot user's late message where the API places it in the chat, from the history and live alike", async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    const caller = { tenantId: asTenantId(a.tenantId), actor: 'telegram:test', correlationId: randomUUID() };
+    const { conversationId } = await startConversation(h.platform.ports, caller, { title: 'Late' }, { channel: 'telegram', externalChatId: '515151' });
+    // Telegram delivers the chat's updates out of order: the one ordered 15 after the one ordered 20
+    const update = (text: string, order: number) =>
+      postMessage(h.platform.ports, caller, conversationId, { text }, { channel: 'telegram', external: { messageId: `m${order}`, order } });
+    for (const [text, order] of [['one', 10], ['three', 20], ['two', 15]] as const) await update(text, order);
+    const page = await signedIn(a.key);
+    await page.waitForSelector('#messages li:has-text("user: two")');
+    const history = async (at: bigint) =>
+      ok(await asA.get<{ items: { text: string }[] }>(`/conversations/${conversationId}/messages?minPosition=${at}`), 200).items.map((m) => `user: ${m.text}`);
+    const shown = () => page.locator('#messages li').allTextContents();
+    expect(await shown()).toEqual(await history(0n));
+    expect(await shown()).toEqual(['user: one', 'user: two', 'user: three']);
+    // live: another late one, between "two" and "three"
+    const late = await update('two and a half', 17);
+    await page.waitForSelector('#messages li:has-text("user: two and a half")');
+    const expected = await history(late.position);
+    expect(expected).toEqual(['user: one', 'user: two', 'user: two and a half', 'user: three']);
+    await expect.poll(shown, { timeout: 5_000 }).toEqual(expected);
+    await page.close();
+  }, 60_000);
+
   it('names a bot chat without a title by its channel and chat, in the list and the Messages header alike', async () => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey));
     const caller = { tenantId: asTenantId(a.tenantId), actor: 'telegram:test', correlationId: randomUUID() };

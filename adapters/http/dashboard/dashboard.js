@@ -137,8 +137,25 @@ const messagesOf = (conversationId) => {
   if (!messages.has(conversationId)) messages.set(conversationId, new Map());
   return messages.get(conversationId);
 };
-/** The history's order: `seq` is the message's revision in its conversation (times come from different clocks). */
-const inHistoryOrder = (a, b) => a.seq - b.seq;
+/**
+ * Two places in a chat (decimals without trailing zeros, `"12"`, `"11.5"`), compared as numbers: the
+ * whole parts by length then digits, the fractions digit by digit.
+ */
+const comparePlaces = (a, b) => {
+  const [aWhole, aFraction = ''] = a.split('.');
+  const [bWhole, bFraction = ''] = b.split('.');
+  if (aWhole.length !== bWhole.length) return aWhole.length - bWhole.length;
+  if (aWhole !== bWhole) return aWhole < bWhole ? -1 : 1;
+  return aFraction < bFraction ? -1 : aFraction > bFraction ? 1 : 0;
+};
+/**
+ * The history's order, as the API has it: a message's place in the chat, then its revision (`seq`). A
+ * bot user's message that arrived late has a place between its neighbours (docs/channels.md): its
+ * revision would put it after messages it came before (and times come from different clocks).
+ */
+const inHistoryOrder = (a, b) => comparePlaces(a.place, b.place) || a.seq - b.seq;
+/** A message's place: the API says it; an event has it in `external.seq`, else its revision. */
+const placeOf = (m) => m.place ?? String(m.seq);
 /** Drops a conversation's oldest messages past HISTORY_LIMIT. */
 const keepNewest = (conversationId) => {
   const list = messagesOf(conversationId);
@@ -156,7 +173,7 @@ const apply = (event) => {
     if (event.type === 'ConversationClosed') c.status = 'closed';
     if (event.type === 'AgentReplyFailed' && partial?.conversationId === id && partial.inReplyTo === d.inReplyTo) setPartial(null);
     if (event.type === 'MessagePosted') {
-      messagesOf(id).set(d.messageId, { messageId: d.messageId, seq: event.revision, role: d.role, text: d.text, inReplyTo: d.inReplyTo ?? null, createdAt: d.at, position: event.position });
+      messagesOf(id).set(d.messageId, { messageId: d.messageId, seq: event.revision, place: d.external?.seq ?? String(event.revision), role: d.role, text: d.text, inReplyTo: d.inReplyTo ?? null, createdAt: d.at, position: event.position });
       keepNewest(id);
       c.lastMessageAt = d.at; // the read models' clock (the command's), as the API's conversations carry
       if (d.role === 'agent' && partial?.conversationId === id) setPartial(null);
@@ -285,7 +302,7 @@ const select = async (conversationId) => {
     let cursor = null;
     do {
       const page = await api(`/conversations/${encodeURIComponent(conversationId)}/messages?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-      for (const m of page.items) if (!messagesOf(conversationId).has(m.messageId)) messagesOf(conversationId).set(m.messageId, m);
+      for (const m of page.items) if (!messagesOf(conversationId).has(m.messageId)) messagesOf(conversationId).set(m.messageId, { ...m, place: placeOf(m) });
       keepNewest(conversationId);
       cursor = page.next;
     } while (cursor && selected === conversationId);
