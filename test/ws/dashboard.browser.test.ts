@@ -300,6 +300,36 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it("keeps each conversation's partial reply to itself: another conversation's neither shows nor replaces it", async () => {
+    const { a, asA, older, newer } = await tenantWithTwoConversations();
+    const page = await signedIn(a.key);
+    await page.waitForSelector('#messages li:has-text("user: latest")');
+    const ask = async (conversationId: string, text: string) =>
+      ok(await asA.post<{ messageId: string }>(`/conversations/${conversationId}/messages`, { text }), 201).messageId;
+    const inNewer = await ask(newer.conversationId, 'question A');
+    const inOlder = await ask(older.conversationId, 'question B');
+    await page.waitForSelector('#messages li:has-text("user: question A")');
+    await live.publish(a.tenantId, { kind: 'agent.partial', conversationId: newer.conversationId, inReplyTo: inNewer, text: 'Answer to A', seq: 1 });
+    await page.waitForSelector('#partial:has-text("agent is writing: Answer to A")');
+    await live.publish(a.tenantId, { kind: 'agent.partial', conversationId: older.conversationId, inReplyTo: inOlder, text: 'Answer to B', seq: 1 });
+    // the frame for the other conversation reached the page (it shows once that one is open)
+    await page.click(`#conversations li[data-id="${older.conversationId}"] button`);
+    await page.waitForSelector('#messages li:has-text("user: question B")');
+    await expect.poll(() => page.locator('#partial').textContent(), { timeout: 5_000 }).toBe('agent is writing: Answer to B');
+    await page.click(`#conversations li[data-id="${newer.conversationId}"] button`);
+    await page.waitForSelector('#messages li:has-text("user: question A")');
+    await expect.poll(() => page.locator('#partial').textContent(), { timeout: 5_000 }).toBe('agent is writing: Answer to A');
+    await expect(page.locator('#partial').isVisible()).resolves.toBe(true);
+    // A's reply clears A's partial only
+    const caller = { tenantId: asTenantId(a.tenantId), actor: 'agent:test', correlationId: randomUUID() };
+    await postMessage(h.platform.ports, caller, newer.conversationId, { text: 'Answer to A, whole' }, { role: 'agent', inReplyTo: inNewer });
+    await page.waitForSelector('#messages li:has-text("agent: Answer to A, whole")');
+    await page.waitForSelector('#partial', { state: 'hidden', timeout: 5_000 });
+    await page.click(`#conversations li[data-id="${older.conversationId}"] button`);
+    await expect.poll(() => page.locator('#partial').textContent(), { timeout: 5_000 }).toBe('agent is writing: Answer to B');
+    await page.close();
+  }, 60_000);
+
   it('stops saying "agent is writing" a minute after the last partial reply when the reply never comes', async () => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey));
     const asA = client(h.baseUrl, a.key);

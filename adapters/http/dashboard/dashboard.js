@@ -6,6 +6,10 @@ const FEED_LIMIT = 500;
 const HISTORY_LIMIT = 500; // messages kept per conversation: the newest
 /** An agent's partial reply with no newer frame for this long is dropped: its reply may never come (docs/live.md). */
 const PARTIAL_SHOWN_MS = 60_000;
+/** Partial replies kept at most (one per conversation; each also goes after PARTIAL_SHOWN_MS): the oldest goes first. */
+const PARTIALS_KEPT = 20;
+/** Replies (and failures) remembered by the message they answer, so a partial frame arriving after its reply is dropped. */
+const ANSWERED_KEPT = 500;
 /** An API call with no answer for this long fails (docs/live.md). */
 const REQUEST_TIMEOUT_MS = 15_000;
 /**
@@ -38,18 +42,31 @@ const conversations = new Map();
 const messages = new Map(); // conversationId -> Map(messageId -> message)
 const knights = new Map();
 let selected = null;
-let partial = null;
-let partialTimer = null;
+const partials = new Map(); // conversationId -> { frame, timer }: the agent's partial reply, one per conversation
+const answered = new Set(); // `${conversationId} ${inReplyTo}` of the newest replies and failures
 
-/** Shows (or with `null` drops) the agent's partial reply; it expires PARTIAL_SHOWN_MS after its last frame. */
-const setPartial = (frame) => {
-  partial = frame;
-  clearTimeout(partialTimer);
-  if (frame)
-    partialTimer = setTimeout(() => {
-      partial = null;
-      render();
-    }, PARTIAL_SHOWN_MS);
+/**
+ * Shows (or with `null` drops) the agent's partial reply in one conversation; it expires PARTIAL_SHOWN_MS
+ * after its last frame. Each conversation has its own: one frame does not replace another's.
+ */
+const setPartial = (conversationId, frame) => {
+  clearTimeout(partials.get(conversationId)?.timer);
+  partials.delete(conversationId);
+  if (!frame) return;
+  const timer = setTimeout(() => {
+    if (partials.get(conversationId)?.frame !== frame) return;
+    partials.delete(conversationId);
+    render();
+  }, PARTIAL_SHOWN_MS);
+  partials.set(conversationId, { frame, timer });
+  while (partials.size > PARTIALS_KEPT) setPartial(partials.keys().next().value, null);
+};
+const partialOf = (conversationId) => partials.get(conversationId)?.frame ?? null;
+/** Remembers that the message `inReplyTo` was answered (or its answer failed): its late partial frames are dropped. */
+const markAnswered = (conversationId, inReplyTo) => {
+  answered.delete(`${conversationId} ${inReplyTo}`);
+  answered.add(`${conversationId} ${inReplyTo}`);
+  while (answered.size > ANSWERED_KEPT) answered.delete(answered.values().next().value);
 };
 
 const el = (tag, text, attrs = {}) => {
@@ -171,12 +188,16 @@ const apply = (event) => {
     const c = conversations.get(id) ?? { conversationId: id, title: null, status: 'open', channel: 'api', createdAt: d.at };
     if (event.type === 'ConversationStarted') Object.assign(c, { title: d.title, channel: d.channel, externalChatId: d.externalChatId ?? null });
     if (event.type === 'ConversationClosed') c.status = 'closed';
-    if (event.type === 'AgentReplyFailed' && partial?.conversationId === id && partial.inReplyTo === d.inReplyTo) setPartial(null);
+    if (event.type === 'AgentReplyFailed') {
+      markAnswered(id, d.inReplyTo);
+      if (partialOf(id)?.inReplyTo === d.inReplyTo) setPartial(id, null);
+    }
     if (event.type === 'MessagePosted') {
       messagesOf(id).set(d.messageId, { messageId: d.messageId, seq: event.revision, place: d.external?.seq ?? String(event.revision), role: d.role, text: d.text, inReplyTo: d.inReplyTo ?? null, createdAt: d.at, position: event.position });
       keepNewest(id);
       c.lastMessageAt = d.at; // the read models' clock (the command's), as the API's conversations carry
-      if (d.role === 'agent' && partial?.conversationId === id) setPartial(null);
+      if (d.role === 'agent' && d.inReplyTo) markAnswered(id, d.inReplyTo);
+      if (d.role === 'agent') setPartial(id, null);
       if (!selected) selected = id;
     }
     conversations.set(id, c);
@@ -276,9 +297,9 @@ const render = () => {
     (m) => m.messageId,
     (m) => el('li', `${m.role}: ${m.text}`, { 'data-id': m.messageId, 'data-role': m.role }),
   );
-  const shown = partial && partial.conversationId === selected;
-  $('partial').hidden = !shown;
-  setText($('partial'), shown ? `agent is writing: ${partial.text}` : '');
+  const partial = selected ? partialOf(selected) : null;
+  $('partial').hidden = !partial;
+  setText($('partial'), partial ? `agent is writing: ${partial.text}` : '');
   const knightLabel = (k) => `${k.task || k.knightId} · ${k.status}${k.progress === null ? '' : ` ${k.progress}%`}`;
   reconcile(
     $('knights'),
@@ -390,8 +411,11 @@ const connect = () => {
       else pending.push(frame);
     } else if (frame.kind === 'agent.partial') {
       // live frames travel apart from events: one may come after the finished reply it was part of
-      const answered = [...messagesOf(frame.conversationId).values()].some((m) => m.role === 'agent' && m.inReplyTo === frame.inReplyTo);
-      if (!answered && (!partial || partial.inReplyTo !== frame.inReplyTo || frame.seq > partial.seq)) setPartial(frame);
+      const shown = partialOf(frame.conversationId);
+      const replied =
+        answered.has(`${frame.conversationId} ${frame.inReplyTo}`) ||
+        [...(messages.get(frame.conversationId)?.values() ?? [])].some((m) => m.role === 'agent' && m.inReplyTo === frame.inReplyTo);
+      if (!replied && (!shown || shown.inReplyTo !== frame.inReplyTo || frame.seq > shown.seq)) setPartial(frame.conversationId, frame);
     }
     render();
   });
@@ -437,7 +461,8 @@ const forget = () => {
   pending = [];
   for (const map of [conversations, messages, knights]) map.clear();
   selected = null;
-  setPartial(null);
+  for (const id of [...partials.keys()]) setPartial(id, null);
+  answered.clear();
   $('events').replaceChildren();
   for (const id of ['conversations-error', 'messages-error', 'knights-error']) panelError(id, null);
 };
