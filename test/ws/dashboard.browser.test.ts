@@ -477,6 +477,43 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('lists a tenant\'s 150 conversations and knights, the first 100 at once and the rest on "Load more"', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey), 'pro');
+    const asA = client(h.baseUrl, a.key);
+    const titles = Array.from({ length: 150 }, (_, i) => `chat ${String(i).padStart(3, '0')}`);
+    for (const title of titles) ok(await asA.post('/conversations', { title }), 201);
+    const page = await browser.newPage();
+    // 150 knights would need 150 computers: the API's two pages of them, as it would answer
+    const knight = (i: number) => ({ knightId: `k${i}`, task: `task ${String(i).padStart(3, '0')}`, status: 'terminated', progress: null });
+    const cursors: (string | null)[] = [];
+    await page.route('**/api/v1/knights?*', (route) => {
+      const cursor = new URL(route.request().url()).searchParams.get('cursor');
+      cursors.push(cursor);
+      const items = cursor === null ? Array.from({ length: 100 }, (_, i) => knight(149 - i)) : Array.from({ length: 50 }, (_, i) => knight(49 - i));
+      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items, next: cursor === null ? 'second-page' : null }) });
+    });
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', a.key);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    await expect.poll(() => page.locator('#conversations li').count(), { timeout: 10_000 }).toBe(100);
+    await expect(page.locator('#knights li').count()).resolves.toBe(100);
+    await page.getByRole('button', { name: 'Load more conversations' }).click();
+    await expect.poll(() => page.locator('#conversations li').count(), { timeout: 10_000 }).toBe(150);
+    const listed = (await page.locator('#conversations li').allTextContents()).map((t) => t.replace(/ · open$/, ''));
+    expect(listed.sort()).toEqual(titles);
+    await expect(page.getByRole('button', { name: 'Load more conversations' }).isHidden()).resolves.toBe(true);
+    await page.getByRole('button', { name: 'Load more knights' }).click();
+    await expect.poll(() => page.locator('#knights li').count(), { timeout: 10_000 }).toBe(150);
+    expect(cursors).toEqual([null, 'second-page']);
+    await expect(page.getByRole('button', { name: 'Load more knights' }).isHidden()).resolves.toBe(true);
+    // a conversation that starts now comes live, on top of the 150
+    ok(await asA.post('/conversations', { title: 'brand new' }), 201);
+    await page.waitForSelector('#conversations li:first-child:has-text("brand new")', { timeout: 5_000 });
+    await expect(page.locator('#conversations li').count()).resolves.toBe(151);
+    await page.close();
+  }, 180_000);
+
   it('shows the title of a conversation older than the first page when a message comes in for it; a failed lookup says so, and Retry gets it', async () => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey), 'pro');
     const asA = client(h.baseUrl, a.key);

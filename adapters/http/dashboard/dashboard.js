@@ -4,6 +4,8 @@ const $ = (id) => document.getElementById(id);
 const API = '/api/v1';
 const FEED_LIMIT = 500;
 const HISTORY_LIMIT = 500; // messages kept per conversation: the newest
+/** A page of conversations or knights: the API's most. Older ones come with "Load more" (docs/live.md). */
+const LIST_PAGE = 100;
 /** An agent's partial reply with no newer frame for this long is dropped: its reply may never come (docs/live.md). */
 const PARTIAL_SHOWN_MS = 60_000;
 /** Partial replies kept at most (one per conversation; each also goes after PARTIAL_SHOWN_MS): the oldest goes first. */
@@ -41,6 +43,8 @@ let pending = []; // events that arrived before the first snapshot was in
 const conversations = new Map();
 const messages = new Map(); // conversationId -> Map(messageId -> message)
 const knights = new Map();
+/** The API's cursor to the next page of each list (`null`: all loaded), and whether that page is on its way. */
+const more = { conversations: { next: null, loading: false }, knights: { next: null, loading: false } };
 let selected = null;
 const partials = new Map(); // conversationId -> { frame, timer }: the agent's partial reply, one per conversation
 const answered = new Set(); // `${conversationId} ${inReplyTo}` of the newest replies and failures
@@ -300,6 +304,10 @@ const render = () => {
   const partial = selected ? partialOf(selected) : null;
   $('partial').hidden = !partial;
   setText($('partial'), partial ? `agent is writing: ${partial.text}` : '');
+  for (const kind of ['conversations', 'knights']) {
+    $(`${kind}-more`).hidden = !snapshotLoaded || !more[kind].next;
+    $(`${kind}-more`).disabled = more[kind].loading;
+  }
   const knightLabel = (k) => `${k.task || k.knightId} · ${k.status}${k.progress === null ? '' : ` ${k.progress}%`}`;
   reconcile(
     $('knights'),
@@ -344,10 +352,10 @@ const select = async (conversationId) => {
 const loadSnapshot = async (at) => {
   const mine = session;
   const q = at ? `&minPosition=${at}` : '';
-  const [convs, ks] = await Promise.all([api(`/conversations?limit=100${q}`, { level: true }), api(`/knights?limit=100${q}`, { level: true })]);
+  const [convs, ks] = await Promise.all([api(`/conversations?limit=${LIST_PAGE}${q}`, { level: true }), api(`/knights?limit=${LIST_PAGE}${q}`, { level: true })]);
   if (session !== mine) return; // signed out meanwhile
-  for (const c of convs.items) conversations.set(c.conversationId, { ...c, ...conversations.get(c.conversationId) });
-  for (const k of ks.items) if (!knights.has(k.knightId)) knights.set(k.knightId, { knightId: k.knightId, task: k.task, status: k.status, progress: k.progress });
+  addListPage('conversations', convs);
+  addListPage('knights', ks);
   snapshotLoaded = true;
   for (const event of pending) apply(event);
   pending = [];
@@ -355,6 +363,44 @@ const loadSnapshot = async (at) => {
   if (selected) await select(selected);
   render();
 };
+
+/**
+ * A page of conversations or knights from the API. What events already brought stays (it is as new or
+ * newer); a knight first seen by an event (listed by its id) gets its task.
+ */
+const addListPage = (kind, page) => {
+  if (kind === 'conversations') for (const c of page.items) conversations.set(c.conversationId, { ...c, ...conversations.get(c.conversationId) });
+  else
+    for (const k of page.items) {
+      const known = knights.get(k.knightId);
+      if (!known) knights.set(k.knightId, { knightId: k.knightId, task: k.task, status: k.status, progress: k.progress });
+      else if (!known.task) known.task = k.task;
+    }
+  more[kind].next = page.next;
+};
+
+/** "Load more": the list's next page, older than what is shown; newer ones came by events meanwhile. */
+const loadMore = async (kind) => {
+  const mine = session;
+  const list = more[kind];
+  if (!list.next || list.loading) return;
+  list.loading = true;
+  render();
+  try {
+    const page = await api(`/${kind}?limit=${LIST_PAGE}&cursor=${encodeURIComponent(list.next)}${position ? `&minPosition=${position}` : ''}`);
+    if (session !== mine) return; // signed out, or started afresh, meanwhile
+    addListPage(kind, page);
+    panelError(`${kind}-error`, null);
+  } catch (error) {
+    console.warn(kind, error);
+    if (session !== mine) return;
+    panelError(`${kind}-error`, `could not load more: ${error.message}`, () => void loadMore(kind));
+  } finally {
+    if (session === mine) list.loading = false;
+    render();
+  }
+};
+for (const kind of ['conversations', 'knights']) $(`${kind}-more`).addEventListener('click', () => void loadMore(kind));
 
 /** Loads the snapshot once; a failure shows in the header and is tried again (1 s doubling to 10 s). */
 const loadSnapshotOnce = (at, wait = 1_000) => {
@@ -460,6 +506,7 @@ const forget = () => {
   clearTimeout(snapshotRetry);
   pending = [];
   for (const map of [conversations, messages, knights]) map.clear();
+  for (const list of Object.values(more)) Object.assign(list, { next: null, loading: false });
   selected = null;
   for (const id of [...partials.keys()]) setPartial(id, null);
   answered.clear();
