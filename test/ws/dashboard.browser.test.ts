@@ -99,15 +99,39 @@ describe('dashboard at / in headless Chromium', () => {
     return page;
   };
 
-  it('shows the newest messages of a conversation whose history is longer than one page', async () => {
+  it('opens a long conversation at its newest messages, loads older ones on demand, and reads it once however often it is opened', async () => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey), 'pro');
     const asA = client(h.baseUrl, a.key);
     const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Long' }), 201);
     for (let i = 0; i < 105; i++) ok(await asA.post(`/conversations/${conversationId}/messages`, { text: `message ${i}` }), 201);
-    const page = await signedIn(a.key);
+    const other = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Other' }), 201);
+    const page = await browser.newPage();
+    const reads: string[] = [];
+    page.on('request', (r) => void (r.url().includes('/messages') && reads.push(new URL(r.url()).pathname.split('/')[4]!)));
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', a.key);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    await page.click(`#conversations li[data-id="${conversationId}"] button`);
     await page.waitForSelector('#messages li:has-text("user: message 104")', { timeout: 10_000 });
-    const texts = await page.locator('#messages li').allTextContents();
-    expect(texts).toEqual(Array.from({ length: 105 }, (_, i) => `user: message ${i}`));
+    const shown = () => page.locator('#messages li').allTextContents();
+    const newest = (n: number) => Array.from({ length: n }, (_, i) => `user: message ${105 - n + i}`);
+    expect(await shown()).toEqual(newest(50));
+    const older = page.getByRole('button', { name: 'Load older messages' });
+    await older.click();
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(newest(100));
+    await older.click();
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(newest(105));
+    await expect(older.isHidden()).resolves.toBe(true);
+    expect(reads.filter((id) => id === conversationId)).toHaveLength(3);
+    // opened again after another one: shown from what was read, with what came live meanwhile
+    await page.click(`#conversations li[data-id="${other.conversationId}"] button`);
+    await expect.poll(() => page.locator('#conversation-title').textContent()).toBe('— Other');
+    ok(await asA.post(`/conversations/${conversationId}/messages`, { text: 'while away' }), 201);
+    await page.waitForSelector('#conversations li:first-child:has-text("Long")');
+    await page.click(`#conversations li[data-id="${conversationId}"] button`);
+    await expect.poll(shown, { timeout: 10_000 }).toEqual([...newest(105), 'user: while away']);
+    expect(reads.filter((id) => id === conversationId)).toHaveLength(3);
     await page.close();
   }, 120_000);
 

@@ -3,7 +3,10 @@
 const $ = (id) => document.getElementById(id);
 const API = '/api/v1';
 const FEED_LIMIT = 500;
-const HISTORY_LIMIT = 500; // messages kept per conversation: the newest
+/** A conversation opens with its newest messages, this many; "Load older messages" brings the page before. */
+const HISTORY_PAGE = 50;
+/** Messages kept of a conversation: the newest; older ones come again with "Load older messages". */
+const HISTORY_LIMIT = 500;
 /** A page of conversations or knights: the API's most. Older ones come with "Load more" (docs/live.md). */
 const LIST_PAGE = 100;
 /** An agent's partial reply with no newer frame for this long is dropped: its reply may never come (docs/live.md). */
@@ -41,7 +44,12 @@ let snapshotLoading = false;
 let snapshotRetry = null;
 let pending = []; // events that arrived before the first snapshot was in
 const conversations = new Map();
-const messages = new Map(); // conversationId -> Map(messageId -> message)
+/**
+ * The messages of conversations opened: conversationId -> { messages: Map(messageId -> message), loaded
+ * (its newest page is in), older (the API has older ones), oldest (the place to load older ones before),
+ * loadingOlder }. The live feed appends to it, so a conversation opened again is shown without a read.
+ */
+const histories = new Map();
 const knights = new Map();
 /** The API's cursor to the next page of each list (`null`: all loaded), and whether that page is on its way. */
 const more = { conversations: { next: null, loading: false }, knights: { next: null, loading: false } };
@@ -154,10 +162,7 @@ const api = async (path, options = {}) => {
 
 // ---- state from events -----------------------------------------------------------------------
 const entityOf = (streamId) => streamId.slice(streamId.indexOf('.') + 1);
-const messagesOf = (conversationId) => {
-  if (!messages.has(conversationId)) messages.set(conversationId, new Map());
-  return messages.get(conversationId);
-};
+const messagesOf = (conversationId) => histories.get(conversationId)?.messages ?? new Map();
 /**
  * Two places in a chat (decimals without trailing zeros, `"12"`, `"11.5"`), compared as numbers: the
  * whole parts by length then digits, the fractions digit by digit.
@@ -177,11 +182,21 @@ const comparePlaces = (a, b) => {
 const inHistoryOrder = (a, b) => comparePlaces(a.place, b.place) || a.seq - b.seq;
 /** A message's place: the API says it; an event has it in `external.seq`, else its revision. */
 const placeOf = (m) => m.place ?? String(m.seq);
-/** Drops a conversation's oldest messages past HISTORY_LIMIT. */
-const keepNewest = (conversationId) => {
-  const list = messagesOf(conversationId);
+/** Drops a conversation's oldest messages past HISTORY_LIMIT; "Load older messages" brings them back. */
+const keepNewest = (history) => {
+  const list = history.messages;
   if (list.size <= HISTORY_LIMIT) return;
-  for (const m of [...list.values()].sort(inHistoryOrder).slice(0, list.size - HISTORY_LIMIT)) list.delete(m.messageId);
+  const sorted = [...list.values()].sort(inHistoryOrder);
+  for (const m of sorted.slice(0, list.size - HISTORY_LIMIT)) list.delete(m.messageId);
+  Object.assign(history, { older: true, oldest: sorted[list.size - HISTORY_LIMIT].place });
+};
+/** A page of the history from the API, newest first: what the live feed brought already stays. */
+const addHistoryPage = (history, page) => {
+  for (const m of page.items) if (!history.messages.has(m.messageId)) history.messages.set(m.messageId, { ...m, place: placeOf(m) });
+  const last = page.items.at(-1);
+  history.older = page.next !== null;
+  if (last) history.oldest = placeOf(last);
+  keepNewest(history);
 };
 
 const apply = (event) => {
@@ -197,8 +212,12 @@ const apply = (event) => {
       if (partialOf(id)?.inReplyTo === d.inReplyTo) setPartial(id, null);
     }
     if (event.type === 'MessagePosted') {
-      messagesOf(id).set(d.messageId, { messageId: d.messageId, seq: event.revision, place: d.external?.seq ?? String(event.revision), role: d.role, text: d.text, inReplyTo: d.inReplyTo ?? null, createdAt: d.at, position: event.position });
-      keepNewest(id);
+      // a conversation not opened yet has no history here: it is read when it is opened
+      const history = histories.get(id);
+      if (history) {
+        history.messages.set(d.messageId, { messageId: d.messageId, seq: event.revision, place: d.external?.seq ?? String(event.revision), role: d.role, text: d.text, inReplyTo: d.inReplyTo ?? null, createdAt: d.at, position: event.position });
+        keepNewest(history);
+      }
       c.lastMessageAt = d.at; // the read models' clock (the command's), as the API's conversations carry
       if (d.role === 'agent' && d.inReplyTo) markAnswered(id, d.inReplyTo);
       if (d.role === 'agent') setPartial(id, null);
@@ -301,6 +320,9 @@ const render = () => {
     (m) => m.messageId,
     (m) => el('li', `${m.role}: ${m.text}`, { 'data-id': m.messageId, 'data-role': m.role }),
   );
+  const history = selected ? histories.get(selected) : undefined;
+  $('messages-older').hidden = !history?.loaded || !history.older;
+  $('messages-older').disabled = Boolean(history?.loadingOlder);
   const partial = selected ? partialOf(selected) : null;
   $('partial').hidden = !partial;
   setText($('partial'), partial ? `agent is writing: ${partial.text}` : '');
@@ -321,28 +343,61 @@ const render = () => {
   );
 };
 
+/**
+ * Opens a conversation: one already read is shown as it is (the live feed kept it up to date); another
+ * is read from its newest message back, one page (as of the socket's position: the events before it
+ * are in the read models, those after it come by the feed and land in the history as it is read).
+ */
 const select = async (conversationId) => {
   const mine = session;
   selected = conversationId;
   panelError('messages-error', null);
   render();
+  if (histories.has(conversationId)) return;
+  const history = { messages: new Map(), loaded: false, older: false, oldest: null, loadingOlder: false };
+  histories.set(conversationId, history);
   try {
-    // the history comes oldest first, a page at a time: the newest messages are on its last page
-    let cursor = null;
-    do {
-      const page = await api(`/conversations/${encodeURIComponent(conversationId)}/messages?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-      for (const m of page.items) if (!messagesOf(conversationId).has(m.messageId)) messagesOf(conversationId).set(m.messageId, { ...m, place: placeOf(m) });
-      keepNewest(conversationId);
-      cursor = page.next;
-    } while (cursor && selected === conversationId);
+    const at = position ? `&minPosition=${position}` : '';
+    const page = await api(`/conversations/${encodeURIComponent(conversationId)}/messages?order=newest&limit=${HISTORY_PAGE}${at}`, { level: true });
+    if (histories.get(conversationId) !== history) return; // signed out, or started afresh, meanwhile
+    addHistoryPage(history, page);
+    history.loaded = true;
     render();
   } catch (error) {
     console.warn('messages', error);
+    // not read: the next opening (or Retry) reads it again
+    if (histories.get(conversationId) === history) histories.delete(conversationId);
     // signed out meanwhile (a refused key says so on the sign-in form), or another conversation chosen
     if (session !== mine || selected !== conversationId) return;
     panelError('messages-error', `could not load the messages: ${error.message}`, () => void select(conversationId));
+    render();
   }
 };
+
+/** "Load older messages": the page before the oldest message read of the open conversation. */
+const loadOlder = async () => {
+  const mine = session;
+  const conversationId = selected;
+  const history = conversationId && histories.get(conversationId);
+  if (!history?.loaded || !history.older || history.loadingOlder) return;
+  history.loadingOlder = true;
+  render();
+  try {
+    const before = encodeURIComponent(history.oldest);
+    const page = await api(`/conversations/${encodeURIComponent(conversationId)}/messages?order=newest&limit=${HISTORY_PAGE}&before=${before}`);
+    if (histories.get(conversationId) !== history) return;
+    addHistoryPage(history, page);
+    panelError('messages-error', null);
+  } catch (error) {
+    console.warn('messages', error);
+    if (session !== mine || selected !== conversationId) return;
+    panelError('messages-error', `could not load older messages: ${error.message}`, () => void loadOlder());
+  } finally {
+    history.loadingOlder = false;
+    render();
+  }
+};
+$('messages-older').addEventListener('click', () => void loadOlder());
 
 /**
  * The read models as of `at` (the socket's live position), then the events that came meanwhile. An answer
@@ -453,14 +508,17 @@ const connect = () => {
       if (position && BigInt(frame.position) <= BigInt(position)) return; // already shown
       position = frame.position;
       feed(frame);
-      if (snapshotLoaded) apply(frame);
-      else pending.push(frame);
+      if (snapshotLoaded) {
+        const was = selected;
+        apply(frame);
+        if (!was && selected) void select(selected); // the tenant's first message: its conversation opens
+      } else pending.push(frame);
     } else if (frame.kind === 'agent.partial') {
       // live frames travel apart from events: one may come after the finished reply it was part of
       const shown = partialOf(frame.conversationId);
       const replied =
         answered.has(`${frame.conversationId} ${frame.inReplyTo}`) ||
-        [...(messages.get(frame.conversationId)?.values() ?? [])].some((m) => m.role === 'agent' && m.inReplyTo === frame.inReplyTo);
+        [...messagesOf(frame.conversationId).values()].some((m) => m.role === 'agent' && m.inReplyTo === frame.inReplyTo);
       if (!replied && (!shown || shown.inReplyTo !== frame.inReplyTo || frame.seq > shown.seq)) setPartial(frame.conversationId, frame);
     }
     render();
@@ -505,7 +563,7 @@ const forget = () => {
   snapshotLoading = false;
   clearTimeout(snapshotRetry);
   pending = [];
-  for (const map of [conversations, messages, knights]) map.clear();
+  for (const map of [conversations, histories, knights]) map.clear();
   for (const list of Object.values(more)) Object.assign(list, { next: null, loading: false });
   selected = null;
   for (const id of [...partials.keys()]) setPartial(id, null);
