@@ -135,6 +135,92 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 120_000);
 
+  it('keeps the messages of the last conversations opened only: one opened long ago is read again, with what came meanwhile', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: `chat ${i}` }), 201);
+      ok(await asA.post(`/conversations/${conversationId}/messages`, { text: `in chat ${i}` }), 201);
+      ids.push(conversationId);
+    }
+    const page = await browser.newPage();
+    const reads: string[] = [];
+    page.on('request', (r) => void (r.url().includes('/messages') && reads.push(new URL(r.url()).pathname.split('/')[4]!)));
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', a.key);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    await page.waitForSelector('#messages li:has-text("user: in chat 6")'); // the newest opens first
+    const open = async (i: number, texts = [`user: in chat ${i}`]) => {
+      await page.click(`#conversations li[data-id="${ids[i]}"] button`);
+      await expect.poll(() => page.locator('#messages li').allTextContents(), { timeout: 10_000 }).toEqual(texts);
+    };
+    for (let i = 5; i >= 0; i--) await open(i);
+    expect(reads).toEqual([6, 5, 4, 3, 2, 1, 0].map((i) => ids[i]));
+    // chat 6 was opened seven conversations ago: no longer kept; chat 1 was opened just before chat 0: kept
+    await open(1);
+    ok(await asA.post(`/conversations/${ids[6]}/messages`, { text: 'while not kept' }), 201);
+    await page.waitForSelector(`#conversations li:first-child:has-text("chat 6")`);
+    await open(6, ['user: in chat 6', 'user: while not kept']);
+    expect(reads).toEqual([6, 5, 4, 3, 2, 1, 0, 6].map((i) => ids[i]));
+    await page.close();
+  }, 120_000);
+
+  it('cuts a conversation left for another to its newest 200 messages, and loads the older ones again in order', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey), 'pro');
+    const asA = client(h.baseUrl, a.key);
+    const other = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Other' }), 201);
+    const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Long' }), 201);
+    for (let i = 0; i < 230; i++) ok(await asA.post(`/conversations/${conversationId}/messages`, { text: `message ${i}` }), 201);
+    const page = await signedIn(a.key);
+    await page.waitForSelector('#messages li:has-text("user: message 229")', { timeout: 10_000 });
+    const shown = () => page.locator('#messages li').allTextContents();
+    const newest = (n: number) => Array.from({ length: n }, (_, i) => `user: message ${230 - n + i}`);
+    const older = page.getByRole('button', { name: 'Load older messages' });
+    for (const n of [100, 150, 200, 230]) {
+      await older.click();
+      await expect.poll(shown, { timeout: 10_000 }).toEqual(newest(n));
+    }
+    await page.click(`#conversations li[data-id="${other.conversationId}"] button`);
+    await expect.poll(() => page.locator('#conversation-title').textContent()).toBe('— Other');
+    await page.click(`#conversations li[data-id="${conversationId}"] button`);
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(newest(200));
+    await older.click();
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(newest(230));
+    await expect(older.isHidden()).resolves.toBe(true);
+    await page.close();
+  }, 120_000);
+
+  it('keeps at most 1,000 knights: past that the terminated ones go, never a knight still at work', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const page = await browser.newPage();
+    // eleven pages of 100 knights, every other one terminated, as the API would list them
+    const knight = (i: number) => ({ knightId: `k${i}`, task: `task ${i}`, status: i % 2 ? 'terminated' : 'working', progress: null });
+    await page.route('**/api/v1/knights?*', (route) => {
+      const n = Number(new URL(route.request().url()).searchParams.get('cursor') ?? '0');
+      const items = Array.from({ length: 100 }, (_, i) => knight(1099 - (n * 100 + i)));
+      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items, next: n < 10 ? String(n + 1) : null }) });
+    });
+    await page.goto(`${h.baseUrl}/`);
+    await page.fill('#key', a.key);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    const more = page.getByRole('button', { name: 'Load more knights' });
+    for (let pages = 2; pages <= 11; pages++) {
+      await more.click();
+      await expect.poll(() => page.locator('#knights li').count(), { timeout: 10_000 }).toBe(Math.min(pages * 100, 1_000));
+    }
+    await expect(more.isHidden()).resolves.toBe(true);
+    const statuses = await page.locator('#knights li').evaluateAll((items) => items.map((li) => li.getAttribute('data-status')));
+    expect(statuses.filter((s) => s === 'working')).toHaveLength(550);
+    // the oldest terminated went: the newest knight is still listed, the oldest terminated one is not
+    await expect(page.locator('#knights li[data-id="k1099"]').count()).resolves.toBe(1);
+    await expect(page.locator('#knights li[data-id="k1"]').count()).resolves.toBe(0);
+    await expect(page.locator('#knights li[data-id="k0"]').count()).resolves.toBe(1);
+    await page.close();
+  }, 120_000);
+
   /** A tenant with two conversations: 'Older' ("from before"), then 'Newer' ("latest", shown first). */
   const tenantWithTwoConversations = async () => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey));

@@ -5,8 +5,16 @@ const API = '/api/v1';
 const FEED_LIMIT = 500;
 /** A conversation opens with its newest messages, this many; "Load older messages" brings the page before. */
 const HISTORY_PAGE = 50;
-/** Messages kept of a conversation: the newest; older ones come again with "Load older messages". */
-const HISTORY_LIMIT = 500;
+/**
+ * Messages kept of the open conversation (what the live feed appends and "Load older messages" brings) and
+ * of another one read before: the newest; older ones come again with "Load older messages".
+ */
+const OPEN_HISTORY_LIMIT = 2_000;
+const HISTORY_LIMIT = 200;
+/** Conversations whose messages stay cached besides the open one: those opened last. */
+const HISTORIES_KEPT = 5;
+/** Knights kept at most: past it, terminated ones go (the longest terminated first); a knight still alive stays. */
+const KNIGHTS_KEPT = 1_000;
 /** A page of conversations or knights: the API's most. Older ones come with "Load more" (docs/live.md). */
 const LIST_PAGE = 100;
 /** An agent's partial reply with no newer frame for this long is dropped: its reply may never come (docs/live.md). */
@@ -182,13 +190,45 @@ const comparePlaces = (a, b) => {
 const inHistoryOrder = (a, b) => comparePlaces(a.place, b.place) || a.seq - b.seq;
 /** A message's place: the API says it; an event has it in `external.seq`, else its revision. */
 const placeOf = (m) => m.place ?? String(m.seq);
-/** Drops a conversation's oldest messages past HISTORY_LIMIT; "Load older messages" brings them back. */
-const keepNewest = (history) => {
+/**
+ * Drops a conversation's oldest messages past its bound (OPEN_HISTORY_LIMIT while it is open, else
+ * HISTORY_LIMIT); "Load older messages" brings them back (it reads before the oldest place kept).
+ */
+const keepNewest = (history, limit = history === histories.get(selected) ? OPEN_HISTORY_LIMIT : HISTORY_LIMIT) => {
   const list = history.messages;
-  if (list.size <= HISTORY_LIMIT) return;
+  if (list.size <= limit) return;
   const sorted = [...list.values()].sort(inHistoryOrder);
-  for (const m of sorted.slice(0, list.size - HISTORY_LIMIT)) list.delete(m.messageId);
-  Object.assign(history, { older: true, oldest: sorted[list.size - HISTORY_LIMIT].place });
+  const dropped = list.size - limit;
+  for (const m of sorted.slice(0, dropped)) list.delete(m.messageId);
+  Object.assign(history, { older: true, oldest: sorted[dropped].place });
+};
+/**
+ * After another conversation was opened: the open one becomes the most recent, the others are cut to
+ * HISTORY_LIMIT, and only the HISTORIES_KEPT opened last stay cached (one dropped is read again when opened).
+ */
+const keepRecentHistories = (conversationId) => {
+  const history = histories.get(conversationId);
+  if (history) {
+    histories.delete(conversationId);
+    histories.set(conversationId, history); // a Map keeps insertion order: least recently opened first
+  }
+  for (const [id, other] of histories) if (id !== conversationId) keepNewest(other, HISTORY_LIMIT);
+  for (const id of [...histories.keys()]) if (histories.size > HISTORIES_KEPT + 1 && id !== conversationId) histories.delete(id);
+};
+let terminations = 0; // knights seen terminating on this page, in order
+/**
+ * Past KNIGHTS_KEPT knights, terminated ones go: those listed terminated by the API first (in list
+ * order, the oldest last), then those seen terminating here, the earliest first. Knights still alive stay.
+ */
+const keepKnights = () => {
+  if (knights.size <= KNIGHTS_KEPT) return;
+  const ended = [...knights.values()].filter((k) => k.status === 'terminated');
+  const listed = ended.filter((k) => !k.terminated).reverse(); // the API lists newest first: its oldest go first
+  const seen = ended.filter((k) => k.terminated).sort((a, b) => a.terminated - b.terminated);
+  for (const k of [...listed, ...seen]) {
+    if (knights.size <= KNIGHTS_KEPT) return;
+    knights.delete(k.knightId);
+  }
 };
 /** A page of the history from the API, newest first: what the live feed brought already stays. */
 const addHistoryPage = (history, page) => {
@@ -228,7 +268,9 @@ const apply = (event) => {
     const id = entityOf(event.streamId);
     const k = knights.get(id) ?? { knightId: id, task: '', status: 'requested', progress: null };
     if (KNIGHT_CHANGE[event.type]) Object.assign(k, KNIGHT_CHANGE[event.type](d));
+    if (event.type === 'KnightTerminated') k.terminated = ++terminations; // the first to go past KNIGHTS_KEPT are the oldest
     knights.set(id, k);
+    keepKnights();
   }
 };
 
@@ -352,10 +394,12 @@ const select = async (conversationId) => {
   const mine = session;
   selected = conversationId;
   panelError('messages-error', null);
+  keepRecentHistories(conversationId);
   render();
   if (histories.has(conversationId)) return;
   const history = { messages: new Map(), loaded: false, older: false, oldest: null, loadingOlder: false };
   histories.set(conversationId, history);
+  keepRecentHistories(conversationId);
   try {
     const at = position ? `&minPosition=${position}` : '';
     const page = await api(`/conversations/${encodeURIComponent(conversationId)}/messages?order=newest&limit=${HISTORY_PAGE}${at}`, { level: true });
@@ -431,6 +475,7 @@ const addListPage = (kind, page) => {
       if (!known) knights.set(k.knightId, { knightId: k.knightId, task: k.task, status: k.status, progress: k.progress });
       else if (!known.task) known.task = k.task;
     }
+  if (kind === 'knights') keepKnights();
   more[kind].next = page.next;
 };
 
@@ -564,6 +609,7 @@ const forget = () => {
   clearTimeout(snapshotRetry);
   pending = [];
   for (const map of [conversations, histories, knights]) map.clear();
+  terminations = 0;
   for (const list of Object.values(more)) Object.assign(list, { next: null, loading: false });
   selected = null;
   for (const id of [...partials.keys()]) setPartial(id, null);
