@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { tenantDecider, tenantFacts } from '../domain/index.ts';
-import type { TenantFacts, TenantId } from '../domain/index.ts';
+import type { KnightId, TenantFacts, TenantId } from '../domain/index.ts';
 import type { Pseudonymize } from '../domain/ports/keys.ts';
 import { tenantStream } from '../domain/shared/streams.ts';
 import type { CommandEnvelope, CommandResult, CommandShell, IdempotencyKey } from './shell/handle-command.ts';
@@ -17,8 +17,12 @@ export interface UsageLookup {
    * command: with the accepted message's position, or with undefined when nothing was appended.
    */
   reserveMessage?(tenantId: TenantId, day: string): Promise<MessageSlot>;
-  /** The same for one knight deploy about to be decided (the knights-at-once limit). */
-  reserveKnight?(tenantId: TenantId): Promise<MessageSlot>;
+  /**
+   * The tenant's knights at work plus the places held for other knights being deployed, and a place
+   * held for this one, shared by every process that deploys knights: the knights-at-once limit holds
+   * however many API processes deploys arrive through. `settle` after the command, as for messages.
+   */
+  reserveKnight?(tenantId: TenantId, knightId: KnightId): Promise<KnightSlot>;
 }
 
 export interface MessageSlot {
@@ -26,13 +30,19 @@ export interface MessageSlot {
   settle(position: bigint | undefined): void;
 }
 
+/** A knight's place: settled by a database write, so it is awaited (and never fails: a place not given back expires). */
+export interface KnightSlot {
+  readonly count: number;
+  settle(position: bigint | undefined): Promise<void>;
+}
+
 /** A slot from `reserveMessage`, or a plain count where the lookup keeps no reservations. */
 export const reserveMessage = async (usage: UsageLookup, tenantId: TenantId, day: string): Promise<MessageSlot> =>
   usage.reserveMessage ? usage.reserveMessage(tenantId, day) : { count: await usage.messagesToday(tenantId, day), settle: () => undefined };
 
 /** A slot from `reserveKnight`, or a plain count where the lookup keeps no reservations. */
-export const reserveKnight = async (usage: UsageLookup, tenantId: TenantId): Promise<MessageSlot> =>
-  usage.reserveKnight ? usage.reserveKnight(tenantId) : { count: await usage.activeKnights(tenantId), settle: () => undefined };
+export const reserveKnight = async (usage: UsageLookup, tenantId: TenantId, knightId: KnightId): Promise<KnightSlot> =>
+  usage.reserveKnight ? usage.reserveKnight(tenantId, knightId) : { count: await usage.activeKnights(tenantId), settle: async () => undefined };
 
 export interface CommandPorts {
   readonly shell: CommandShell;

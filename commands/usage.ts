@@ -27,8 +27,6 @@ export interface CountingUsageOptions {
   /** Reads the projected count; the position must come from the same snapshot as the count. */
   readonly messagesToday: (tenantId: TenantId, day: string) => Promise<ProjectedCount>;
   readonly activeKnights: (tenantId: TenantId) => Promise<number>;
-  /** The knights count with the knights projection's checkpoint it reflects (for `reserveKnight`); without it, deploys are not reserved. */
-  readonly knightsAt?: (tenantId: TenantId) => Promise<{ readonly knights: number; readonly position: bigint | undefined }>;
   /** How old the read model's figure may get before the next command reads it again. */
   readonly maxAgeMs: number;
   /** Tenant-days remembered; the least recently used is forgotten first. */
@@ -40,7 +38,7 @@ export interface CountingUsageOptions {
  * One reservation on a count: in flight until settled; then, when it appended something the last read
  * did not count, remembered by its position until a read includes it.
  */
-const reserve = (entry: { inFlight: number; local: bigint[] }, count: number, counted: (position: bigint) => boolean, settled?: () => void): MessageSlot => {
+const reserve = (entry: { inFlight: number; local: bigint[] }, count: number, counted: (position: bigint) => boolean): MessageSlot => {
   entry.inFlight += 1;
   let done = false;
   return {
@@ -50,7 +48,6 @@ const reserve = (entry: { inFlight: number; local: bigint[] }, count: number, co
       done = true;
       entry.inFlight -= 1;
       if (position !== undefined && !counted(position)) entry.local.push(position);
-      settled?.();
     },
   };
 };
@@ -62,9 +59,9 @@ const reserve = (entry: { inFlight: number; local: bigint[] }, count: number, co
  * exact whatever the projection lag and however many posts race; what it cannot
  * see is messages accepted by *other* processes and not yet read here (at most `maxAgeMs` plus
  * their projection lag), so a tenant posting through several API processes at once can go over
- * its quota by about that much. Knight counts are read for every deploy (deploys are rare and the
- * limit small), plus the deploys this process accepted past that read and those being decided
- * (`reserveKnight`), so deploys sent together cannot all pass the knights-at-once limit.
+ * its quota by about that much. Knight counts pass through: the knights-at-once limit is money (a
+ * computer per knight), so deploys reserve their place in the database every process shares
+ * (`reserveKnight`, wired beside this in runtime/), not here.
  */
 export const countingUsage = (options: CountingUsageOptions): UsageLookup => {
   const now = options.now ?? Date.now;
@@ -102,27 +99,9 @@ export const countingUsage = (options: CountingUsageOptions): UsageLookup => {
   };
   const countOf = (entry: DayCount) => entry.base + entry.local.length + entry.inFlight;
 
-  /** Per tenant: deploys this process accepted that the last read did not include, and those being decided. */
-  const knights = new Map<string, { local: bigint[]; inFlight: number }>();
-  const knightsAt = options.knightsAt;
-
   return {
     messagesToday: async (tenantId, day) => countOf(await fresh(tenantId, day)),
     activeKnights: (tenantId) => options.activeKnights(tenantId),
-    ...(knightsAt
-      ? {
-          // Read every time (deploys are rare, the limit small), plus what this process accepted and is deciding.
-          async reserveKnight(tenantId: TenantId): Promise<MessageSlot> {
-            const read = await knightsAt(tenantId);
-            const entry = knights.get(tenantId) ?? { local: [], inFlight: 0 };
-            knights.set(tenantId, entry);
-            if (read.position !== undefined) entry.local = entry.local.filter((p) => p > read.position!);
-            return reserve(entry, read.knights + entry.local.length + entry.inFlight, () => false, () => {
-              if (entry.inFlight === 0 && entry.local.length === 0) knights.delete(tenantId);
-            });
-          },
-        }
-      : {}),
     async reserveMessage(tenantId, day): Promise<MessageSlot> {
       const entry = await fresh(tenantId, day);
       // a message the last read already counted (the projector was quick) is not added again

@@ -164,11 +164,10 @@ export interface ReadSide {
   /** Every tenant, by tenant id (the operator's list; an invalid cursor is a validation error). */
   tenants(page: PageRequest): Promise<Page<TenantSummary>>;
   /**
-   * Quota facts for the command side: user messages on `day` and knights not yet terminated, and
-   * the checkpoints they reflect, in the same snapshot (undefined before a projection's first batch):
-   * `position` the usage projection's (of `messagesToday`), `knightsPosition` the knights projection's.
+   * Quota facts for the command side: user messages on `day` and knights at work, and the usage
+   * projection's checkpoint (of `messagesToday`) in the same snapshot (undefined before its first batch).
    */
-  usageCounts(tenantId: TenantId, day: string): Promise<{ messagesToday: number; activeKnights: number; position: bigint | undefined; knightsPosition: bigint | undefined }>;
+  usageCounts(tenantId: TenantId, day: string): Promise<{ messagesToday: number; activeKnights: number; position: bigint | undefined }>;
   /** Waits (bounded by timeoutMs, at most 2 s) until the read models have reached `minPosition`. */
   waitFor(minPosition: bigint, timeoutMs: number): Promise<Freshness>;
 }

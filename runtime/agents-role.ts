@@ -28,7 +28,7 @@ export const startAgentsRole = async (ctx: RoleContext): Promise<RunningRole> =>
     const live = liveFeedOf(ctx, storage);
     const agents = await startAgents({
       storage,
-      ports: commandPortsOn(storage, reads),
+      ports: commandPortsOn(storage, reads, { readModelSchema: ctx.config.READ_MODEL_SCHEMA, log: ctx.log }),
       reads,
       server: http.server,
       env: ctx.env,

@@ -10,12 +10,12 @@ import { createWakeup } from '../adapters/event-store/sql/wakeup.ts';
 import type { Wakeup } from '../adapters/event-store/sql/wakeup.ts';
 import { migrateReadModels, projectedChannel } from '../adapters/projections/projector.ts';
 import type { Projector } from '../adapters/projections/projector.ts';
+import { knightReservations } from '../adapters/projections/knight-reservations.ts';
 import { createReadSide } from '../adapters/projections/read-side.ts';
 import type { CommandPorts } from '../commands/context.ts';
 import type { VmProvider } from '../domain/ports/vm-provider.ts';
 import { createCommandShell } from '../commands/shell/handle-command.ts';
 import { countingUsage, USAGE_MAX_AGE_MS } from '../commands/usage.ts';
-import type { TenantId } from '../domain/shared/ids.ts';
 import type { ReadSide } from '../projections/read-side.ts';
 import { PROJECTIONS } from '../projections/index.ts';
 import { billingHttpOf } from './billing.ts';
@@ -96,25 +96,33 @@ export const createPlatform = async (options: PlatformOptions): Promise<Platform
   }
 };
 
-/** The command side on a storage: the shell, the clock, ids, and quota counts from the read side. */
-export const commandPortsOn = (storage: Storage, reads: ReadSide): CommandPorts => {
-  const knightsAt = async (tenantId: TenantId) => {
-    const counts = await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10));
-    return { knights: counts.activeKnights, position: counts.knightsPosition };
-  };
+/**
+ * The command side on a storage: the shell, the clock, ids, and quota counts from the read side;
+ * knight deploys hold their places in the read-model database (`readModelSchema`), which every
+ * process deploying knights shares — PostgreSQL, or the embedded default's PGlite alike.
+ */
+export const commandPortsOn = (storage: Storage, reads: ReadSide, options: { readModelSchema: string; log: Logger }): CommandPorts => {
+  const reserveKnight = knightReservations({
+    db: storage.db,
+    schema: options.readModelSchema,
+    newId: randomUUID,
+    onSettleFailed: (error) => options.log.warn({ err: error }, 'a knight reservation could not be settled; it expires instead'),
+  });
   return {
     shell: createCommandShell({ store: storage.store, codec: storage.codec }),
     clock: () => new Date(),
     newId: randomUUID,
-    usage: countingUsage({
-      messagesToday: async (tenantId, day) => {
-        const counts = await reads.usageCounts(tenantId, day);
-        return { messages: counts.messagesToday, position: counts.position };
-      },
-      activeKnights: async (tenantId) => (await knightsAt(tenantId)).knights,
-      knightsAt,
-      maxAgeMs: USAGE_MAX_AGE_MS,
-    }),
+    usage: {
+      ...countingUsage({
+        messagesToday: async (tenantId, day) => {
+          const counts = await reads.usageCounts(tenantId, day);
+          return { messages: counts.messagesToday, position: counts.position };
+        },
+        activeKnights: async (tenantId) => (await reads.usageCounts(tenantId, new Date().toISOString().slice(0, 10))).activeKnights,
+        maxAgeMs: USAGE_MAX_AGE_MS,
+      }),
+      reserveKnight,
+    },
     // erasure deletes the tenant's data key (crypto-shredding, docs/audit.md)
     ...(storage.keys ? { eraseDataKey: (tenantId: string) => storage.keys!.erase(tenantId), pseudonyms: pseudonymsOf(storage.keys) } : {}),
   };
@@ -137,7 +145,7 @@ const wire = (
     projections: PROJECTIONS,
     applied,
   });
-  const ports = commandPortsOn(storage, reads);
+  const ports = commandPortsOn(storage, reads, { readModelSchema: options.readModelSchema, log });
   const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));
   const audit = createAuditLog({ store: storage.store, codec: storage.codec });
   const billing = billingHttpOf({ env, shell: ports.shell, db: storage.db, eventSchema: options.eventSchema, log });

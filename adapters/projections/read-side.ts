@@ -108,16 +108,15 @@ export const createReadSide = (options: ReadSideOptions): ReadSide => {
     tenants: tenantList(db, schema, options.codec),
 
     async usageCounts(tenantId, day) {
-      const { rows } = await db.query<{ messages_today: number; active_knights: number; usage_position: string | null; knights_position: string | null }>(
+      const { rows } = await db.query<{ messages_today: number; active_knights: number; usage_position: string | null }>(
         `SELECT * FROM ${schema}.usage_counts($1, $2::date)`,
         [tenantId, day],
       );
-      const big = (value: string | null | undefined) => (value === null || value === undefined ? undefined : BigInt(value));
+      const position = rows[0]?.usage_position;
       return {
         messagesToday: Number(rows[0]?.messages_today ?? 0),
         activeKnights: Number(rows[0]?.active_knights ?? 0),
-        position: big(rows[0]?.usage_position),
-        knightsPosition: big(rows[0]?.knights_position),
+        position: position === null || position === undefined ? undefined : BigInt(position),
       };
     },
 

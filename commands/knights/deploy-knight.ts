@@ -23,9 +23,9 @@ export const deployKnight = async (
 ): Promise<Accepted & { knightId: string }> => {
   const knightId = asKnightId(options.knightId ?? ports.newId());
   const tenant = await tenantFactsOf(ports, caller.tenantId);
-  // a slot, not a bare count: deploys sent together must not all pass the knights-at-once limit
-  // (taken last: from here on it is always settled)
-  const slot = await reserveKnight(ports.usage, caller.tenantId);
+  // a slot, not a bare count: deploys sent together, through any API process, must not all pass the
+  // knights-at-once limit (taken last: from here on it is always settled)
+  const slot = await reserveKnight(ports.usage, caller.tenantId, knightId);
   let position: bigint | undefined;
   try {
     const result = await ports.shell.handle(
@@ -44,6 +44,6 @@ export const deployKnight = async (
     if (result.events.length > 0) position = result.position;
     return { ...accepted(result), knightId };
   } finally {
-    slot.settle(position);
+    await slot.settle(position);
   }
 };

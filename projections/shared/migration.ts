@@ -45,6 +45,11 @@ export const tableDdl = (schema: string, table: TableSpec, suffix = '', options 
 CREATE TABLE IF NOT EXISTS ${name} (${columns}, PRIMARY KEY (${table.primaryKey.join(', ')}));
 ${added}
 ${indexes}
+${tenantTableSecurity(name)}`;
+};
+
+/** What every tenant table gets: forced RLS, the API reading its tenant's rows only, the projector writing. */
+const tenantTableSecurity = (name: string): string => `
 ALTER TABLE ${name} OWNER TO ${ROLES.owner};
 ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ${name} FORCE ROW LEVEL SECURITY;
@@ -55,6 +60,61 @@ CREATE POLICY projector_writes ON ${name} FOR ALL TO ${ROLES.projector} USING (t
 REVOKE ALL ON ${name} FROM PUBLIC;
 GRANT SELECT ON ${name} TO ${ROLES.api};
 GRANT SELECT, INSERT, UPDATE, DELETE ON ${name} TO ${ROLES.projector};`;
+
+/**
+ * Knight deploys being decided or appended but not yet in the knights read model, shared by every API
+ * process (docs/decisions.md, "Knights-at-once holds across API processes"). Not a projection: a
+ * rebuild leaves it alone. A row is held while its knight is not in the knights table and either its
+ * deploy is still being decided (no position, younger than `p_pending_ms`) or its KnightRequested
+ * lies past the knights checkpoint.
+ */
+const knightReservationsDdl = (schema: string): string => {
+  const table = `${schema}.knight_reservations`;
+  const held = `NOT EXISTS (SELECT 1 FROM ${schema}.knights k WHERE k.tenant_id = r.tenant_id AND k.knight_id = r.knight_id)
+      AND CASE WHEN r.position IS NULL THEN r.created_at > now() - p_pending_ms * interval '1 millisecond'
+               ELSE r.position > coalesce((SELECT c.position FROM ${schema}.checkpoints c WHERE c.name = 'knights'), -1) END`;
+  return `
+CREATE TABLE IF NOT EXISTS ${table} (tenant_id text NOT NULL, reservation_id text NOT NULL, knight_id text NOT NULL,
+  position bigint, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant_id, reservation_id));
+${tenantTableSecurity(table)}
+
+-- The tenant's knights at work plus the other knights it holds places for, and a place for this one, under a
+-- per-tenant lock (taken before the count reads: a volatile function's next statement sees what the lock's
+-- last holder committed), so deploys through any number of API processes are counted one after another.
+CREATE OR REPLACE FUNCTION ${schema}.reserve_knight(p_tenant text, p_reservation text, p_knight text, p_pending_ms integer)
+RETURNS integer LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $f$
+DECLARE
+  counted integer;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('knight-reservations:${schema}'), hashtext(p_tenant));
+  DELETE FROM ${table} r WHERE r.tenant_id = p_tenant AND NOT (${held});
+  SELECT (SELECT count(*) FROM ${schema}.knights k WHERE k.tenant_id = p_tenant AND k.status IN (${KNIGHTS_AT_WORK}))
+       + (SELECT count(DISTINCT r.knight_id) FROM ${table} r WHERE r.tenant_id = p_tenant AND r.knight_id <> p_knight AND ${held})
+    INTO counted;
+  INSERT INTO ${table} (tenant_id, reservation_id, knight_id) VALUES (p_tenant, p_reservation, p_knight);
+  RETURN counted;
+END
+$f$;
+ALTER FUNCTION ${schema}.reserve_knight(text, text, text, integer) OWNER TO ${ROLES.projector};
+REVOKE ALL ON FUNCTION ${schema}.reserve_knight(text, text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ${schema}.reserve_knight(text, text, text, integer) TO ${ROLES.api};
+
+-- After the decision: nothing appended (null) gives the place back; an appended KnightRequested's position keeps it
+-- until the knights projection has passed it (written again should the pending row have expired meanwhile).
+CREATE OR REPLACE FUNCTION ${schema}.settle_knight_reservation(p_tenant text, p_reservation text, p_knight text, p_position bigint)
+RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $f$
+BEGIN
+  IF p_position IS NULL THEN
+    DELETE FROM ${table} WHERE tenant_id = p_tenant AND reservation_id = p_reservation;
+  ELSE
+    INSERT INTO ${table} (tenant_id, reservation_id, knight_id, position) VALUES (p_tenant, p_reservation, p_knight, p_position)
+    ON CONFLICT (tenant_id, reservation_id) DO UPDATE SET position = EXCLUDED.position;
+  END IF;
+END
+$f$;
+ALTER FUNCTION ${schema}.settle_knight_reservation(text, text, text, bigint) OWNER TO ${ROLES.projector};
+REVOKE ALL ON FUNCTION ${schema}.settle_knight_reservation(text, text, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ${schema}.settle_knight_reservation(text, text, text, bigint) TO ${ROLES.api};`;
 };
 
 export const readModelMigration = (schema: string, projections: readonly Projection[]): string => `
@@ -66,6 +126,7 @@ ALTER TABLE ${schema}.checkpoints OWNER TO ${ROLES.owner};
 GRANT SELECT, INSERT, UPDATE, DELETE ON ${schema}.checkpoints TO ${ROLES.projector};
 GRANT SELECT ON ${schema}.checkpoints TO ${ROLES.api};
 ${projections.flatMap((p) => p.tables.map((t) => tableDdl(schema, t))).join('\n')}
+${knightReservationsDdl(schema)}
 
 -- Authentication looks a key up before any tenant is known: this function returns that one row,
 -- running as the projector (whose policy sees every row), and nothing else.
@@ -95,12 +156,11 @@ GRANT EXECUTE ON FUNCTION ${schema}.list_tenants(text, integer) TO ${ROLES.api};
 DROP FUNCTION IF EXISTS ${schema}.usage_counts(text, date);
 -- One snapshot: the count and the usage checkpoint it reflects (the projector commits both together).
 CREATE FUNCTION ${schema}.usage_counts(p_tenant text, p_day date)
-RETURNS TABLE(messages_today integer, active_knights integer, usage_position bigint, knights_position bigint)
+RETURNS TABLE(messages_today integer, active_knights integer, usage_position bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $f$
   SELECT coalesce((SELECT u.messages FROM ${schema}.usage_daily u WHERE u.tenant_id = p_tenant AND u.day = p_day), 0),
          (SELECT count(*)::int FROM ${schema}.knights k WHERE k.tenant_id = p_tenant AND k.status IN (${KNIGHTS_AT_WORK})),
-         (SELECT c.position FROM ${schema}.checkpoints c WHERE c.name = 'usage'),
-         (SELECT c.position FROM ${schema}.checkpoints c WHERE c.name = 'knights')
+         (SELECT c.position FROM ${schema}.checkpoints c WHERE c.name = 'usage')
 $f$;
 ALTER FUNCTION ${schema}.usage_counts(text, date) OWNER TO ${ROLES.projector};
 REVOKE ALL ON FUNCTION ${schema}.usage_counts(text, date) FROM PUBLIC;

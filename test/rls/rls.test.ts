@@ -8,7 +8,8 @@ import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 import { TEST_DATABASE_URL } from '../support/postgres.ts';
 
-const TENANT_TABLES = ['api_keys', 'conversations', 'knight_usage', 'knights', 'messages', 'tenants', 'usage_daily'];
+// knight_reservations: the places knight deploys hold across API processes (written through SECURITY DEFINER functions only)
+const TENANT_TABLES = ['api_keys', 'conversations', 'knight_reservations', 'knight_usage', 'knights', 'messages', 'tenants', 'usage_daily'];
 const API = ROLES.api;
 
 // Row-level security checked at the database itself, as the API's role, on read models the real stack wrote.
@@ -64,7 +65,7 @@ describe('row-level security on the read models (PostgreSQL)', () => {
     await h?.close();
   });
 
-  it('the seven tenant tables are exactly the tables with a tenant_id, and each holds rows of both tenants', async () => {
+  it('the eight tenant tables are exactly the tables with a tenant_id, and each holds rows of both tenants', async () => {
     const { rows } = await db.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.columns WHERE table_schema = $1 AND column_name = 'tenant_id' ORDER BY table_name`,
       [schema],

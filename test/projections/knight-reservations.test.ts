@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgliteDb } from '../../adapters/event-store/pglite.ts';
+import { pgPoolDb } from '../../adapters/event-store/postgres.ts';
+import type { SqlDb } from '../../adapters/event-store/sql/db.ts';
+import { knightReservations } from '../../adapters/projections/knight-reservations.ts';
+import { migrateReadModels } from '../../adapters/projections/projector.ts';
+import type { KnightId, TenantId } from '../../domain/index.ts';
+import { PROJECTIONS } from '../../projections/index.ts';
+import { dropSchema, TEST_DATABASE_URL, uniqueSchema } from '../support/postgres.ts';
+
+/** The shared knight places, on PostgreSQL (the api replicas) and on PGlite (the embedded default) alike. */
+const databases: [string, () => Promise<{ db: SqlDb; schema: string; close(): Promise<void> }>][] = [
+  [
+    'PostgreSQL',
+    async () => {
+      const schema = uniqueSchema('kres');
+      const db = pgPoolDb(TEST_DATABASE_URL, 8);
+      return { db, schema, close: async () => (await db.close(), await dropSchema(schema)) };
+    },
+  ],
+  [
+    'PGlite',
+    async () => {
+      const pg = await PGlite.create();
+      return { db: pgliteDb(pg, { ownsInstance: true }), schema: 'rm', close: () => pg.close() };
+    },
+  ],
+];
+
+describe.each(databases)('knight reservations on %s', (_, open) => {
+  let db: SqlDb;
+  let schema: string;
+  let close: () => Promise<void>;
+  const tenant = () => `t-${randomUUID().slice(0, 8)}` as TenantId;
+  const knight = () => randomUUID() as KnightId;
+  const reserve = (pendingMs?: number) => knightReservations({ db, schema, newId: randomUUID, ...(pendingMs === undefined ? {} : { pendingMs }) });
+  /** What the knights projector would have written: the knight's row, and the checkpoint past it. */
+  const projected = async (tenantId: TenantId, knightId: KnightId, status: string, position: bigint) => {
+    await db.query(`INSERT INTO ${schema}.knights (tenant_id, knight_id, status, version) VALUES ($1, $2, $3, 1)`, [tenantId, knightId, status]);
+    await db.query(
+      `INSERT INTO ${schema}.checkpoints (name, position) VALUES ('knights', $1) ON CONFLICT (name) DO UPDATE SET position = greatest(checkpoints.position, EXCLUDED.position)`,
+      [String(position)],
+    );
+  };
+
+  beforeAll(async () => {
+    ({ db, schema, close } = await open());
+    await migrateReadModels(db, schema, PROJECTIONS);
+  });
+  afterAll(() => close());
+
+  it('counts the places held for other knights, not a second place for the same knight, and gives a place back when nothing was appended', async () => {
+    const t = tenant();
+    const [k1, k2] = [knight(), knight()];
+    const first = await reserve()(t, k1);
+    expect(first.count).toBe(0);
+    expect((await reserve()(t, k2)).count).toBe(1); // k1 is being decided
+    expect((await reserve()(t, k1)).count).toBe(1); // a repeat of k1 (an Idempotency-Key replay) sees k2, not itself
+    expect((await reserve()(tenant(), knight())).count).toBe(0); // another tenant's places are its own
+    await first.settle(undefined);
+  });
+
+  it('an appended knight keeps its place until the knights projection has it; then the read model counts it, by its status', async () => {
+    const t = tenant();
+    const k1 = knight();
+    await (await reserve()(t, k1)).settle(100n);
+    const probe = async () => {
+      const slot = await reserve()(t, knight());
+      await slot.settle(undefined);
+      return slot.count;
+    };
+    expect(await probe()).toBe(1);
+    await projected(t, k1, 'requested', 100n);
+    expect(await probe()).toBe(1); // now counted as a knight at work, not twice
+    await db.query(`UPDATE ${schema}.knights SET status = 'terminating' WHERE tenant_id = $1 AND knight_id = $2`, [t, k1]);
+    expect(await probe()).toBe(0);
+  });
+
+  it('a place whose deploy never settled (its process ended) is held only for the pending time', async () => {
+    const t = tenant();
+    await reserve()(t, knight()); // never settled
+    expect((await reserve()(t, knight())).count).toBe(1);
+    const u = tenant();
+    await reserve(0)(u, knight()); // never settled, and already expired for the next transaction
+    const after = await reserve(0)(u, knight());
+    expect(after.count).toBe(0);
+  });
+
+  it('deploys racing on many connections are counted one after another', async () => {
+    const t = tenant();
+    const slots = await Promise.all(Array.from({ length: 12 }, () => reserve()(t, knight())));
+    expect(slots.map((s) => s.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+});
