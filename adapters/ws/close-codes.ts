@@ -17,8 +17,13 @@ export const CLOSE = {
   badRequest: 4400,
   /** No credential, a forged or expired token, an unknown or revoked key: sign in again. */
   unauthorized: 4401,
-  /** A valid credential for another tenant (or the operator): never retried. */
+  /** The operator's credential (it reads no tenant's events): never retried. */
   forbidden: 4403,
+  /**
+   * A tenant that is not the credential's: answered as if it did not exist, whether it exists or not
+   * (the HTTP API's 404 `tenant_not_found`), so a socket cannot probe which tenant ids are taken.
+   */
+  notFound: 4404,
   /** The client did not read fast enough: its unsent data passed the bound. Reconnect with your last position. */
   slowConsumer: 4408,
   /** Too many: failed authentications from this address, or open sockets of this tenant. */
@@ -36,4 +41,4 @@ export const closeReason = (code: string, message: string): string => {
 
 /** The close code for an authentication failure of the HTTP API (its status). */
 export const closeCodeOfStatus = (status: number): CloseCode =>
-  status === 401 ? CLOSE.unauthorized : status === 403 ? CLOSE.forbidden : status === 429 ? CLOSE.tooManyFailures : status === 400 ? CLOSE.badRequest : CLOSE.internal;
+  status === 401 ? CLOSE.unauthorized : status === 403 ? CLOSE.forbidden : status === 404 ? CLOSE.notFound : status === 429 ? CLOSE.tooManyFailures : status === 400 ? CLOSE.badRequest : CLOSE.internal;

@@ -171,7 +171,8 @@ export const createPusher = async (deps: PusherDeps) => {
     }
     if (principal.scope === 'operator')
       return refuse(ws, CLOSE.forbidden, closeReason('tenant_credential_required', "the operator does not read tenants' events; use a tenant or auditor key"));
-    if (principal.tenantId !== tenantId) return refuse(ws, CLOSE.forbidden, closeReason('other_tenant', 'this credential belongs to another tenant'));
+    // the same words as the HTTP API's `?tenantId=` of another tenant: one that exists and one that does not look alike
+    if (principal.tenantId !== tenantId) return refuse(ws, CLOSE.notFound, closeReason('tenant_not_found', 'tenant not found'));
     if (closing || ws.readyState !== ws.OPEN) return refuse(ws, CLOSE.restart, closeReason('restarting', 'reconnect'));
     if ((socketsOf.get(tenantId) ?? 0) >= settings.maxSocketsPerTenant)
       return refuse(ws, CLOSE.tooManyFailures, closeReason('too_many_sockets', `this tenant has ${settings.maxSocketsPerTenant} sockets open here; close one first`));

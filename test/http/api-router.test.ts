@@ -62,6 +62,7 @@ describe('HTTP API on the real stack', () => {
       await asA.post(`/conversations/${theirs.conversationId}/messages`, { text: 'hi' }),
       await asA.post(`/conversations/${theirs.conversationId}/close`, {}),
       await asA.get(`/knights/${knight.knightId}`),
+      await asA.get(`/knights/${knight.knightId}/screenshot`),
       await asA.delete(`/knights/${knight.knightId}`),
       await asA.delete(`/api-keys/${b.keyId}`),
       await asA.get(`/conversations/${randomUUID()}`),

@@ -68,15 +68,16 @@ describe('WebSocket pushers /ws/tenant/{id}', () => {
     socket.ws.close();
   });
 
-  it('refuses another tenant, a forged token, no credential and the operator, each with its close code; other sockets go on', async () => {
+  it('refuses another tenant as if it did not exist, a forged token, no credential and the operator, each with its close code; other sockets go on', async () => {
     const a = await newTenant(operator);
     const b = await newTenant(operator);
     const watching = connect(h.baseUrl, a.tenantId, a.key);
     await watching.until((f) => f.kind === 'live');
     const token = await tokenFor(h.baseUrl, a.key);
-    const [forged, other, none, op, badId, badAfter, beyond] = [
+    const [forged, other, nobody, none, op, badId, badAfter, beyond] = [
       connect(h.baseUrl, a.tenantId, `${token.slice(0, -4)}AAAA`),
       connect(h.baseUrl, b.tenantId, token),
+      connect(h.baseUrl, `never-${randomUUID().slice(0, 8)}`, token),
       connect(h.baseUrl, a.tenantId, undefined),
       connect(h.baseUrl, a.tenantId, h.operatorKey),
       connect(h.baseUrl, 'NOT_A_TENANT', token),
@@ -85,13 +86,15 @@ describe('WebSocket pushers /ws/tenant/{id}', () => {
       connect(h.baseUrl, a.tenantId, token, '?after=99999999999999999999'),
     ];
     expect(await forged.closed).toMatchObject({ code: 4401 });
-    expect(await other.closed).toEqual({ code: 4403, reason: expect.stringContaining('other_tenant') });
+    // another tenant looks exactly like one that does not exist (DESIGN: 404, never 403)
+    expect(await other.closed).toEqual({ code: 4404, reason: expect.stringContaining('tenant_not_found') });
+    expect(await nobody.closed).toEqual(await other.closed);
     expect(await none.closed).toEqual({ code: 4401, reason: expect.stringContaining('credentials_required') });
     expect(await op.closed).toMatchObject({ code: 4403 });
     expect(await badId.closed).toMatchObject({ code: 4400 });
     expect(await badAfter.closed).toMatchObject({ code: 4400 });
     expect(await beyond.closed).toEqual({ code: 4400, reason: expect.stringContaining('after_beyond_log') });
-    for (const refused of [forged, other, none, op, badId, badAfter, beyond]) expect(refused.events()).toEqual([]);
+    for (const refused of [forged, other, nobody, none, op, badId, badAfter, beyond]) expect(refused.events()).toEqual([]);
     const posted = ok(await client(h.baseUrl, a.key).post<{ position: string }>('/conversations', {}), 201);
     await watching.until((f) => f.position === posted.position);
     watching.ws.close();

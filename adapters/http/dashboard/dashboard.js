@@ -574,7 +574,7 @@ const connect = () => {
     // the log ends before our position (a database restored while the page was open): what the page
     // shows is of a history that is gone; it starts afresh, without `after`
     const restart = event.code === 4400 && event.reason.startsWith('after_beyond_log');
-    if (!restart && (event.code === 4403 || event.code === 4400)) return setState('refused', `refused: ${event.reason}`);
+    if (!restart && (event.code === 4403 || event.code === 4404 || event.code === 4400)) return setState('refused', `refused: ${event.reason}`);
     const wait = backoff;
     backoff = Math.min(backoff * 2, 10_000);
     if (restart) {
