@@ -42,6 +42,13 @@ export const createApiKeyVerifier = (options: ApiKeyVerifierOptions) => {
   const operatorHash = operator ? hashApiKeySecret(operator.secret) : undefined;
   const cache = new Map<string, { record: ApiKeyRecord; until: number }>();
   const revokedHere = new Set<string>();
+  /** Key id → hash of the secret that verified here: a repeat of that exact key is no guess (see `unvouched`). */
+  const verifiedHere = new Map<string, string>();
+  const vouch = (keyId: string, hash: string) => {
+    verifiedHere.delete(keyId);
+    if (verifiedHere.size >= MAX_CACHED) verifiedHere.delete(verifiedHere.keys().next().value!);
+    verifiedHere.set(keyId, hash);
+  };
 
   const lookup = async (keyId: string): Promise<ApiKeyRecord | undefined> => {
     if (revokedHere.has(keyId)) return undefined;
@@ -77,9 +84,28 @@ export const createApiKeyVerifier = (options: ApiKeyVerifierOptions) => {
       }
       const record = await lookup(parsed.keyId);
       const matches = sameHash(record?.hash ?? DUMMY_HASH, presentedHash);
-      if (!record || !matches) throw unauthorized('invalid_api_key', 'the API key is not valid');
-      if (record.revoked) throw unauthorized('api_key_revoked', 'the API key has been revoked');
+      // only the key that verified loses its voucher: a wrong secret for its id (anyone's guess) must not
+      if (!record || !matches || record.revoked) {
+        if (verifiedHere.get(parsed.keyId) === presentedHash) verifiedHere.delete(parsed.keyId);
+        throw record && matches ? unauthorized('api_key_revoked', 'the API key has been revoked') : unauthorized('invalid_api_key', 'the API key is not valid');
+      }
+      vouch(parsed.keyId, presentedHash);
       return tenantPrincipal(record, 'api_key');
+    },
+
+    /**
+     * Whether verifying `presented` would read the store for a key this process has no reason to
+     * believe in. Not so for a malformed key or the operator's (judged without a read), a key whose
+     * record is cached (compared in memory), or the exact key (secret and all) that verified here
+     * before. The failed-attempts lockout counts what this says before it is verified; the rest is
+     * checked at once, so a valid key is served from an address that is locked out.
+     */
+    unvouched(presented: string): boolean {
+      const parsed = parseApiKey(presented);
+      if (!parsed || parsed.keyId === operator?.keyId || revokedHere.has(parsed.keyId)) return false;
+      if ((cache.get(parsed.keyId)?.until ?? 0) > now()) return false;
+      const vouched = verifiedHere.get(parsed.keyId);
+      return vouched === undefined || !sameHash(vouched, hashApiKeySecret(parsed.secret));
     },
 
     /** A JWT is only as good as the key it was exchanged for: that key must still exist, unrevoked, unchanged. */
@@ -95,6 +121,7 @@ export const createApiKeyVerifier = (options: ApiKeyVerifierOptions) => {
 
     markRevoked(keyId: string): void {
       cache.delete(keyId);
+      verifiedHere.delete(keyId);
       if (revokedHere.size >= MAX_CACHED) revokedHere.delete(revokedHere.values().next().value!);
       revokedHere.add(keyId);
     },

@@ -32,10 +32,14 @@ export const credentialOf = (req: CredentialSource): Credential | undefined => {
   return { kind: value.startsWith('ocs_') ? 'api_key' : 'jwt', value };
 };
 
+/**
+ * The failed-authentications budget of a client address. `spend` counts first and compares after
+ * (atomically), so parallel attempts cannot all slip under the limit; past it, it throws 429.
+ */
 export interface AuthFailureGuard {
-  /** Throws a 429 when this client already failed too often. */
-  check(clientKey: string): Promise<void>;
-  record(clientKey: string): Promise<void>;
+  spend(clientKey: string): Promise<void>;
+  /** Gives back what `spend` took for an attempt that verified. */
+  refund(clientKey: string): Promise<void>;
 }
 
 export interface Authenticator {
@@ -52,9 +56,18 @@ const knownToken = (req: CredentialSource, jwt: JwtService): Principal | undefin
   return match && !match[1]!.startsWith('ocs_') ? jwt.known(match[1]!) : undefined;
 };
 
+/**
+ * The failed-attempts lockout stops guesses, not credentials: what can be judged without a store read
+ * (no credential, a malformed one, a token's signature, the operator's key, a key cached or verified
+ * here before) is judged at once, served when it verifies and counted when it fails, so a valid
+ * credential is never refused because someone else failed from the same address (NAT, an office, a
+ * proxy without X-Forwarded-For). Only a key this process cannot vouch for costs a read; its attempt is
+ * counted before that read (and given back when the key verifies), so a locked-out address gets no
+ * more reads, and a burst of parallel guesses no more than the budget.
+ */
 export const createAuthenticator = (deps: { apiKeys: ApiKeyVerifier; jwt: JwtService; failures?: AuthFailureGuard }): Authenticator => ({
   async authenticate(req) {
-    // A token verified before is no guess: it skips the failed-attempts check (a store round trip
+    // A token verified before is no guess: it skips the failed-attempts budget (a store round trip
     // per request when the counters live in Redis) and needs only the revocation check.
     const known = knownToken(req, deps.jwt);
     if (known) {
@@ -62,16 +75,26 @@ export const createAuthenticator = (deps: { apiKeys: ApiKeyVerifier; jwt: JwtSer
       return known;
     }
     const client = req.ip ?? 'unknown';
-    await deps.failures?.check(client);
+    let spent = false;
     try {
       const credential = credentialOf(req);
       if (!credential) throw unauthorized('credentials_required', 'this operation needs an API key or a bearer token', false);
-      if (credential.kind === 'api_key') return await deps.apiKeys.verify(credential.value);
-      const principal = await deps.jwt.verify(credential.value);
+      if (credential.kind === 'api_key') {
+        if (deps.failures && deps.apiKeys.unvouched(credential.value)) {
+          await deps.failures.spend(client);
+          spent = true;
+        }
+        const principal = await deps.apiKeys.verify(credential.value);
+        if (spent) await deps.failures?.refund(client);
+        return principal;
+      }
+      const principal = await deps.jwt.verify(credential.value); // a signature check: no read for a forged token
       await deps.apiKeys.stillValid(principal);
       return principal;
     } catch (error) {
-      if (isHttpError(error) && error.status === 401) await deps.failures?.record(client);
+      const failed = isHttpError(error) && error.status === 401;
+      if (failed && !spent) await deps.failures?.spend(client); // past the budget this throws 429 instead
+      if (!failed && spent) await deps.failures?.refund(client); // not a failure: the store was away, …
       throw error;
     }
   },

@@ -13,7 +13,7 @@ export interface RateLimitOptions {
   readonly keyPrefix?: string;
   /** Requests a minute for operator credentials, all operators together (default 600). */
   readonly operatorPerMinute?: number;
-  /** Failed authentications a minute per client address before it gets 429 (default 30). */
+  /** Failed (or not yet verified) authentications a minute per client address before it gets 429 (default 30). */
   readonly authFailuresPerMinute?: number;
   /** Overrides of TIER_LIMITS[tier].requestsPerMinute (TIER_REQUESTS_PER_MINUTE, tests). */
   readonly tierPerMinute?: Partial<Record<Tier, number>>;
@@ -72,16 +72,20 @@ export const createRateLimits = (options: RateLimitOptions = {}) => {
     }
   };
 
+  /**
+   * Increment, then compare: the count is taken before the attempt is judged, atomically (Redis INCR,
+   * or one synchronous update in memory), so a burst of parallel bad attempts cannot all pass a check
+   * made before any of them was counted.
+   */
   const authFailures: AuthFailureGuard = {
-    async check(client) {
-      const res = await failures.get(client);
-      if (res && res.consumedPoints >= failuresLimit) {
-        countRateLimited('auth_failures');
-        throw rateLimited({ allowed: false, limit: failuresLimit, remaining: 0, resetSeconds: seconds(res.msBeforeNext) });
-      }
+    async spend(client) {
+      const decision = await take({ limiter: failures, limit: failuresLimit }, client);
+      if (decision.allowed) return;
+      countRateLimited('auth_failures');
+      throw rateLimited(decision);
     },
-    async record(client) {
-      await failures.consume(client).catch(() => undefined);
+    async refund(client) {
+      await failures.reward(client, 1).catch(() => undefined);
     },
   };
 

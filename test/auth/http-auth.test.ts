@@ -154,28 +154,60 @@ describe('failed authentications are throttled per client', () => {
     }
   });
 
-  it('a token this client already used keeps working after it is locked out; a new token or key does not', async () => {
+  it('a valid credential is served from an address another client locked out; guesses from it are refused unread', async () => {
     const store = keyStore();
     const rates = createRateLimits({ authFailuresPerMinute: 2, keyPrefix: `t${Math.random()}` });
     const auth = makeAuth({ keys: ephemeralKeySet('HS256'), findApiKey: store.find, failures: rates.authFailures });
     const server = await serve(authApp(auth));
+    // every client behind one address (an office NAT, a proxy without X-Forwarded-For)
     const get = (credential: string) => fetch(`${server.url}/tenant-data`, { headers: { authorization: `Bearer ${credential}` } }).then((r) => r.status);
     const token = async (key: string) =>
       ((await (await fetch(`${server.url}/token`, { method: 'POST', headers: { authorization: `Bearer ${key}` } })).json()) as { access_token: string }).access_token;
     try {
       const acme = store.add('acme');
       const used = await token(acme.key);
-      const unused = await token(store.add('acme').key); // another key: another token text
+      const unused = await token(store.add('acme').key); // another key: another token text, never presented here
       expect(await get(used)).toBe(200);
       const bad = `ocs_${'q'.repeat(12)}_${'A'.repeat(43)}`;
       expect([await get(bad), await get(bad), await get(bad)]).toEqual([401, 401, 429]);
-      expect(await get(used)).toBe(200); // verified before: no guess, no lockout
-      expect(await get(unused)).toBe(429); // never verified: checked like any other attempt
-      expect(await get(acme.key)).toBe(429);
+      expect(await get(used)).toBe(200); // verified before
+      expect(await get(unused)).toBe(200); // its signature verifies: no guess
+      expect(await get(acme.key)).toBe(200); // the key that verified here before
+      expect(await fetch(`${server.url}/operator`, { method: 'POST', headers: { authorization: `Bearer ${operatorKey.key}` } }).then((r) => r.status)).toBe(200);
+      expect(await get(`ocs_${acme.keyId}_${'B'.repeat(43)}`)).toBe(429); // a guess at a known key id: judged in memory, still counted
+      expect(await get(acme.key)).toBe(200); // and that guess did not cost the real key its standing
+      const lookupsBeforeGuesses = store.lookups();
+      expect([await get(`ocs_${'r'.repeat(12)}_${'A'.repeat(43)}`), await get('not.a.jwt'), await get(`${unused.slice(0, -4)}AAAA`)]).toEqual([429, 429, 429]);
+      expect(store.lookups(), 'an unknown key from a locked-out address is not looked up').toBe(lookupsBeforeGuesses);
       auth.markRevoked(acme.keyId);
       expect(await get(used)).toBe(401); // revocation still applies to the known token
+      expect(await get(acme.key)).toBe(429);
     } finally {
       await server.close();
     }
+  });
+
+  it('a burst of parallel bad attempts gets no more 401s, and costs no more lookups, than the budget', async () => {
+    const store = keyStore();
+    const slowFind = async (keyId: string) => {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // a real read takes a while: the burst is all in flight
+      return store.find(keyId);
+    };
+    const rates = createRateLimits({ authFailuresPerMinute: 5, keyPrefix: `t${Math.random()}` });
+    const auth = makeAuth({ keys: ephemeralKeySet('HS256'), findApiKey: slowFind, failures: rates.authFailures });
+    const attempt = (i: number) =>
+      auth.authenticator
+        .authenticate({ get: (h) => (h === 'authorization' ? `Bearer ocs_${String(i).padStart(12, 'q')}_${'A'.repeat(43)}` : undefined), ip: '203.0.113.7' })
+        .then(() => 200, (error: { status: number }) => error.status);
+    const withKey = (key: string) => ({ get: (h: string) => (h === 'authorization' ? `Bearer ${key}` : undefined), ip: '203.0.113.7' });
+    const acme = store.add('acme');
+    expect(await auth.authenticator.authenticate(withKey(acme.key))).toMatchObject({ tenantId: 'acme' });
+    const before = store.lookups();
+    const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) => attempt(i)));
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(35);
+    expect(store.lookups() - before).toBe(5);
+    // the valid key from the same address, after the burst: still served
+    expect(await auth.authenticator.authenticate(withKey(acme.key))).toMatchObject({ tenantId: 'acme' });
   });
 });

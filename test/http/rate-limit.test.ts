@@ -95,6 +95,22 @@ describe('with Redis at 127.0.0.1:6379', () => {
     return createRateLimits({ redis: c, keyPrefix: `${prefix}-a` });
   });
 
+  it('failed authentications from two processes at once: a parallel burst is counted before it is judged, never past the budget', async () => {
+    const [c1, c2] = [client(), client()];
+    await Promise.all([ready(c1), ready(c2)]);
+    const [one, two] = [c1, c2].map((c) => createRateLimits({ redis: c, keyPrefix: `${prefix}-f`, authFailuresPerMinute: 5 }));
+    const outcomes = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => (i % 2 ? one! : two!).authFailures.spend('203.0.113.7').then(() => 'counted', (e: { status: number }) => e.status)),
+    );
+    expect(outcomes.filter((o) => o === 'counted')).toHaveLength(5);
+    expect(outcomes.filter((o) => o === 429)).toHaveLength(25);
+    // an attempt that verified gives its count back: it never was a failure
+    for (let i = 0; i < 5; i++) await one!.authFailures.spend('203.0.113.8');
+    await two!.authFailures.refund('203.0.113.8');
+    await expect(one!.authFailures.spend('203.0.113.8')).resolves.toBeUndefined();
+    await expect(two!.authFailures.spend('203.0.113.8')).rejects.toMatchObject({ status: 429 });
+  });
+
   it('two processes share one budget', async () => {
     const [c1, c2] = [client(), client()];
     await Promise.all([ready(c1), ready(c2)]);
@@ -143,7 +159,7 @@ describe('with Redis at 127.0.0.1:6379', () => {
       const started = Date.now();
       const decision = await within(rates.consume(subject));
       expect(decision).toMatchObject({ allowed: true }); // counted in memory meanwhile
-      expect(await within(rates.authFailures.check('203.0.113.9'))).not.toBe('hung');
+      expect(await within(rates.authFailures.spend('203.0.113.9'))).not.toBe('hung');
       console.log(`a silent Redis: the limiter answered in ${Date.now() - started} ms`);
     } finally {
       c.disconnect();
