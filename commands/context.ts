@@ -60,6 +60,11 @@ export interface CommandPorts {
    * Absent where the process holds no key service; then a bot message is refused (encryption_unavailable).
    */
   readonly pseudonyms?: (tenantId: TenantId) => Promise<Pseudonymize>;
+  /**
+   * The tenant that owns an API key id, from the read models (authentication finds a key by its id
+   * alone, so an id is unique across tenants). Absent in tests without read models.
+   */
+  readonly apiKeyOwner?: (keyId: string) => Promise<string | undefined>;
 }
 
 /** Who is asking, resolved from the credential — never from the request body. */

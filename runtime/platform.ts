@@ -123,6 +123,7 @@ export const commandPortsOn = (storage: Storage, reads: ReadSide, options: { rea
       }),
       reserveKnight,
     },
+    apiKeyOwner: async (keyId) => (await reads.findApiKey(keyId))?.tenantId,
     // erasure deletes the tenant's data key (crypto-shredding, docs/audit.md)
     ...(storage.keys ? { eraseDataKey: (tenantId: string) => storage.keys!.erase(tenantId), pseudonyms: pseudonymsOf(storage.keys) } : {}),
   };

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { API_KEY_SCOPES, tenantDecider } from '../../domain/index.ts';
+import { AppError } from '../../domain/shared/errors.ts';
 import type { TenantId } from '../../domain/index.ts';
 import { tenantStream } from '../../domain/shared/streams.ts';
 import { accepted, envelope, text } from '../context.ts';
@@ -48,7 +49,18 @@ export const issueApiKey = async (
   input: z.infer<typeof issueApiKeyInput>,
   options: { keyId?: string } = {},
 ): Promise<Accepted & { keyId: string; key: string | null }> => {
-  const minted = mintApiKey(options.keyId);
+  // The domain sees one tenant, so it cannot tell an id is taken elsewhere: the read models can. A fresh
+  // random id is drawn again; an id derived from an Idempotency-Key is that key's, so the request is refused.
+  const takenElsewhere = async (keyId: string) => {
+    const owner = await ports.apiKeyOwner?.(keyId);
+    return owner !== undefined && owner !== tenantId;
+  };
+  let minted = mintApiKey(options.keyId);
+  for (let draws = 1; await takenElsewhere(minted.keyId); draws++) {
+    if (options.keyId !== undefined || draws >= 3)
+      throw new AppError('conflict', 'api_key_id_taken', 'this API key id is taken; send the request again with another Idempotency-Key');
+    minted = mintApiKey();
+  }
   const result = await ports.shell.handle(
     tenantDecider,
     envelope({ ...caller, tenantId }, tenantStream(tenantId), {

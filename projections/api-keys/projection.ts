@@ -20,12 +20,17 @@ export const apiKeysProjection: Projection = {
         // TenantErased: the runner purges an erased tenant's rows
         return event.type === 'ApiKeyIssued' || event.type === 'ApiKeyRevoked' ? { key_id: event.data.keyId } : undefined;
       },
+      // A key id is unique across tenants (authentication finds a key by its id alone): the first tenant
+      // to issue an id owns its row; another tenant's event for the same id (a collision the issuing
+      // command refuses, but two issued at once could both pass) changes nothing, neither issue nor revoke.
       apply: (row, event) => {
+        const tenantId = streamOf(event).tenantId;
+        if (row && row.tenant_id !== tenantId) return undefined;
         if (event.type === 'ApiKeyIssued') {
           const d = event.data;
           return {
             key_id: d.keyId,
-            tenant_id: streamOf(event).tenantId,
+            tenant_id: tenantId,
             scope: d.scope,
             label: d.label,
             hash: d.hash,
@@ -36,7 +41,6 @@ export const apiKeysProjection: Projection = {
         if (event.type === 'ApiKeyRevoked' && row) return { ...row, revoked_at: atOf(event) };
         return undefined;
       },
-      loadsRow: (event) => event.type !== 'ApiKeyIssued',
     },
   ],
 };
