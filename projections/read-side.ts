@@ -161,6 +161,8 @@ export interface Freshness {
 export interface ReadSide {
   forTenant<T>(tenantId: TenantId, work: (reads: TenantReads) => Promise<T>): Promise<T>;
   findApiKey(keyId: string): Promise<ApiKeyRecord | undefined>;
+  /** Whether the tenant has a row (created, not erased): one indexed read, nothing revealed. */
+  tenantExists(tenantId: TenantId): Promise<boolean>;
   /** Every tenant, by tenant id (the operator's list; an invalid cursor is a validation error). */
   tenants(page: PageRequest): Promise<Page<TenantSummary>>;
   /**

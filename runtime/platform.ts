@@ -151,7 +151,7 @@ const wire = (
   const audit = createAuditLog({ store: storage.store, codec: storage.codec });
   const billing = billingHttpOf({ env, shell: ports.shell, db: storage.db, eventSchema: options.eventSchema, log });
   const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms, audit, channels: options.channels, billing: billing.links });
-  const webhooks = createWebhookRouter({ ports, log });
+  const webhooks = createWebhookRouter({ ports, log, tenantExists: (tenantId) => reads.tenantExists(tenantId) });
   inline?.start();
   const unwatch = watchReadModels(storage, options.readModelSchema);
   return {

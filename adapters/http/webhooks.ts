@@ -36,10 +36,21 @@ const RETRY_LATER = new Set(['tenant_suspended', 'message_quota_exceeded', 'conc
  */
 const telegramOrder = (date: number, updateId: number): number => date * 2 ** 21 + (updateId % 2 ** 21);
 
+/** Slugs found to name no tenant, remembered this long (a new tenant's webhook is set after it exists) and this many. */
+const UNKNOWN_MAX_AGE_MS = 1_000;
+const MAX_UNKNOWN = 10_000;
+
 export interface WebhookDeps {
   readonly ports: CommandPorts;
   readonly log: Logger;
   readonly bodyLimitBytes?: number;
+  /**
+   * Whether a slug names a tenant, from the read models (one indexed read), asked before the tenant's
+   * stream is read: anyone can call a webhook with made-up slugs, and each would otherwise cost a store
+   * read and a place in the command shell's state cache. Without it every slug is read from the store.
+   */
+  readonly tenantExists?: (tenantId: TenantId) => Promise<boolean>;
+  readonly now?: () => number;
 }
 
 /** One answer for every request that is not the connected bot's, so a path tells nothing about its tenant. */
@@ -59,8 +70,29 @@ export const createWebhookRouter = (deps: WebhookDeps): Router => {
   const router = express.Router({ caseSensitive: true });
   const raw = express.raw({ type: () => true, limit: deps.bodyLimitBytes ?? BODY_LIMIT_BYTES });
 
+  const now = deps.now ?? Date.now;
+  const unknown = new Map<string, number>(); // slug → until when it is taken to name no tenant
+  const namesNoTenant = async (slug: TenantId): Promise<boolean> => {
+    if (!deps.tenantExists) return false;
+    const until = unknown.get(slug);
+    if (until !== undefined && until > now()) return true;
+    unknown.delete(slug);
+    let exists: boolean;
+    try {
+      exists = await deps.tenantExists(slug);
+    } catch (error) {
+      log.debug({ err: error }, 'webhook: tenant check unavailable, reading the stream');
+      return false;
+    }
+    if (exists) return false;
+    if (unknown.size >= MAX_UNKNOWN) unknown.delete(unknown.keys().next().value!);
+    unknown.set(slug, now() + UNKNOWN_MAX_AGE_MS);
+    return true;
+  };
+
   const liveTenant = async (slug: unknown): Promise<LiveTenant | undefined> => {
     if (typeof slug !== 'string' || !TENANT_ID_PATTERN.test(slug)) return undefined;
+    if (await namesNoTenant(slug as TenantId)) return undefined;
     const { state } = await ports.shell.state(tenantDecider, tenantStream(slug as TenantId), TENANT_MAX_AGE_MS);
     return state.status === 'active' || state.status === 'suspended' ? state : undefined;
   };

@@ -87,6 +87,10 @@ const POLL_MS = 15;
  * `app.tenant_id` — both with is_local = true, so they end with the transaction and a pooled
  * connection can never carry a tenant into the next request.
  */
+/** The prelude of a tenant's read transaction: the API role, and the tenant for row-level security. */
+const asTenant = (tenantId: TenantId): string =>
+  `SELECT set_config('role', '${ROLES.api}', true), set_config('app.tenant_id', ${sqlLiteral(tenantId)}, true)`;
+
 export const createReadSide = (options: ReadSideOptions): ReadSide => {
   const { db, schema } = options;
   const target = { schema, suffix: '' };
@@ -99,9 +103,13 @@ export const createReadSide = (options: ReadSideOptions): ReadSide => {
       // the role and the tenant are set in the BEGIN's round trip; the id goes in as an escaped literal
       return db.readTransaction(
         async (tx) => work(tenantReads(schema, async (query) => (await tx.query(query.sql, [...query.parameters])).rows as never, reveal)),
-        `SELECT set_config('role', '${ROLES.api}', true), set_config('app.tenant_id', ${sqlLiteral(tenantId)}, true)`,
+        asTenant(tenantId),
       );
     },
+
+    // no revealer: an unknown id must not cost a data-key read either
+    tenantExists: (tenantId) =>
+      db.readTransaction(async (tx) => (await tx.query(`SELECT 1 FROM ${schema}.tenants LIMIT 1`, [])).rows.length > 0, asTenant(tenantId)),
 
     findApiKey: apiKeyLookup(db, schema),
 
