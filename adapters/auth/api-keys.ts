@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { hashApiKeySecret, parseApiKey } from '../../commands/tenants/api-keys.ts';
 import { asTenantId } from '../../domain/shared/ids.ts';
 import type { ApiKeyRecord } from '../../projections/read-side.ts';
@@ -91,6 +91,17 @@ export const createApiKeyVerifier = (options: ApiKeyVerifierOptions) => {
       }
       vouch(parsed.keyId, presentedHash);
       return tenantPrincipal(record, 'api_key');
+    },
+
+    /**
+     * What stands for this exact key (id and secret) among the API processes' shared vouchers: a
+     * hash of the secret's hash, so a voucher store holds nothing that opens anything. Undefined for
+     * what is judged without a read anyway (malformed, the operator's).
+     */
+    voucherOf(presented: string): string | undefined {
+      const parsed = parseApiKey(presented);
+      if (!parsed || parsed.keyId === operator?.keyId) return undefined;
+      return createHash('sha256').update(`voucher:${parsed.keyId}:${hashApiKeySecret(parsed.secret)}`).digest('hex');
     },
 
     /**

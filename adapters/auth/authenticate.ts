@@ -40,6 +40,13 @@ export interface AuthFailureGuard {
   spend(clientKey: string): Promise<void>;
   /** Gives back what `spend` took for an attempt that verified. */
   refund(clientKey: string): Promise<void>;
+  /**
+   * Vouchers shared by the API processes (Redis): a key that verified on one is no guess on another.
+   * Absent, or false when the store cannot answer: only this process's own memory vouches then.
+   */
+  vouched?(voucher: string): Promise<boolean>;
+  vouch?(voucher: string): Promise<void>;
+  unvouch?(voucher: string): Promise<void>;
 }
 
 export interface Authenticator {
@@ -65,41 +72,57 @@ const knownToken = (req: CredentialSource, jwt: JwtService): Principal | undefin
  * counted before that read (and given back when the key verifies), so a locked-out address gets no
  * more reads, and a burst of parallel guesses no more than the budget.
  */
-export const createAuthenticator = (deps: { apiKeys: ApiKeyVerifier; jwt: JwtService; failures?: AuthFailureGuard }): Authenticator => ({
-  async authenticate(req) {
-    // A token verified before is no guess: it skips the failed-attempts budget (a store round trip
-    // per request when the counters live in Redis) and needs only the revocation check.
-    const known = knownToken(req, deps.jwt);
-    if (known) {
-      await deps.apiKeys.stillValid(known);
-      return known;
+export const createAuthenticator = (deps: { apiKeys: ApiKeyVerifier; jwt: JwtService; failures?: AuthFailureGuard }): Authenticator => {
+  const { failures } = deps;
+  const apiKey = async (presented: string, client: string, spending: () => void): Promise<Principal> => {
+    const voucher = deps.apiKeys.voucherOf(presented);
+    const strange = failures !== undefined && deps.apiKeys.unvouched(presented) && !(voucher !== undefined && (await failures.vouched?.(voucher)));
+    if (strange) {
+      await failures.spend(client);
+      spending();
     }
-    const client = req.ip ?? 'unknown';
-    let spent = false;
     try {
-      const credential = credentialOf(req);
-      if (!credential) throw unauthorized('credentials_required', 'this operation needs an API key or a bearer token', false);
-      if (credential.kind === 'api_key') {
-        if (deps.failures && deps.apiKeys.unvouched(credential.value)) {
-          await deps.failures.spend(client);
-          spent = true;
-        }
-        const principal = await deps.apiKeys.verify(credential.value);
-        if (spent) await deps.failures?.refund(client);
-        return principal;
+      const principal = await deps.apiKeys.verify(presented);
+      if (strange) {
+        await failures.refund(client);
+        if (voucher !== undefined) void failures.vouch?.(voucher);
       }
-      const principal = await deps.jwt.verify(credential.value); // a signature check: no read for a forged token
-      await deps.apiKeys.stillValid(principal);
       return principal;
     } catch (error) {
-      const failed = isHttpError(error) && error.status === 401;
-      if (failed && !spent) await deps.failures?.spend(client); // past the budget this throws 429 instead
-      if (!failed && spent) await deps.failures?.refund(client); // not a failure: the store was away, …
+      // a vouched key that fails now (revoked, its tenant erased) loses its voucher; a wrong secret has a
+      // voucher of its own, so it takes none away
+      if (!strange && voucher !== undefined && isHttpError(error) && error.status === 401) void failures?.unvouch?.(voucher);
       throw error;
     }
-  },
-  stillValid: (principal) => deps.apiKeys.stillValid(principal),
-});
+  };
+  return {
+    async authenticate(req) {
+      // A token verified before is no guess: it skips the failed-attempts budget (a store round trip
+      // per request when the counters live in Redis) and needs only the revocation check.
+      const known = knownToken(req, deps.jwt);
+      if (known) {
+        await deps.apiKeys.stillValid(known);
+        return known;
+      }
+      const client = req.ip ?? 'unknown';
+      let spent = false;
+      try {
+        const credential = credentialOf(req);
+        if (!credential) throw unauthorized('credentials_required', 'this operation needs an API key or a bearer token', false);
+        if (credential.kind === 'api_key') return await apiKey(credential.value, client, () => (spent = true));
+        const principal = await deps.jwt.verify(credential.value); // a signature check: no read for a forged token
+        await deps.apiKeys.stillValid(principal);
+        return principal;
+      } catch (error) {
+        const failed = isHttpError(error) && error.status === 401;
+        if (failed && !spent) await deps.failures?.spend(client); // past the budget this throws 429 instead
+        if (!failed && spent) await deps.failures?.refund(client); // not a failure: the store was away, …
+        throw error;
+      }
+    },
+    stillValid: (principal) => deps.apiKeys.stillValid(principal),
+  };
+};
 
 /** Resolves the principal once per request and keeps it on the request context. */
 export const authenticate =

@@ -31,6 +31,9 @@ export interface RateDecision {
 
 export type RateLimits = ReturnType<typeof createRateLimits>;
 
+/** How long a key that verified stays vouched for across processes (revocation is still checked on every use). */
+const VOUCHER_SECONDS = 7 * 24 * 3600;
+
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 export const rateLimited = (decision: RateDecision): HttpError =>
@@ -60,6 +63,7 @@ export const createRateLimits = (options: RateLimitOptions = {}) => {
   const operatorLimit = options.operatorPerMinute ?? 600;
   const operator = { limiter: limiter('operator', operatorLimit), limit: operatorLimit };
   const failuresLimit = options.authFailuresPerMinute ?? 30;
+  const vouchers = (voucher: string) => `${prefix}:vouched:${voucher}`;
   const failures = limiter('auth-failures', failuresLimit);
 
   const take = async ({ limiter, limit }: { limiter: RateLimiterAbstract; limit: number }, key: string): Promise<RateDecision> => {
@@ -86,6 +90,16 @@ export const createRateLimits = (options: RateLimitOptions = {}) => {
     },
     async refund(client) {
       await failures.reward(client, 1).catch(() => undefined);
+    },
+    // vouchers only where processes share Redis; one process's own memory is in the key verifier
+    async vouched(voucher) {
+      return options.redis ? (await options.redis.exists(vouchers(voucher)).catch(() => 0)) === 1 : false;
+    },
+    async vouch(voucher) {
+      await options.redis?.set(vouchers(voucher), '1', 'EX', VOUCHER_SECONDS).catch(() => undefined);
+    },
+    async unvouch(voucher) {
+      await options.redis?.del(vouchers(voucher)).catch(() => undefined);
     },
   };
 

@@ -10,7 +10,8 @@ import type { RateLimits } from '../../adapters/limits/index.ts';
 import type { TenantId } from '../../domain/shared/ids.ts';
 import { TIER_LIMITS } from '../../domain/tiers.ts';
 import type { Tier } from '../../domain/tiers.ts';
-import { silent } from '../auth/fixtures.ts';
+import { ephemeralKeySet } from '../../adapters/auth/jwt-keys.ts';
+import { keyStore, makeAuth, silent } from '../auth/fixtures.ts';
 import { serve } from './serve.ts';
 
 /** An app whose caller is whoever the `x-who` header says (operator or a tenant id), rate limited. */
@@ -109,6 +110,27 @@ describe('with Redis at 127.0.0.1:6379', () => {
     await two!.authFailures.refund('203.0.113.8');
     await expect(one!.authFailures.spend('203.0.113.8')).resolves.toBeUndefined();
     await expect(two!.authFailures.spend('203.0.113.8')).rejects.toMatchObject({ status: 429 });
+  });
+
+  it('a key that verified on one API process is served by another from an address locked out there', async () => {
+    const [c1, c2] = [client(), client()];
+    await Promise.all([ready(c1), ready(c2)]);
+    const keys = keyStore();
+    const processes = [c1, c2].map((c) => {
+      const rates = createRateLimits({ redis: c, keyPrefix: `${prefix}-v`, authFailuresPerMinute: 2 });
+      return makeAuth({ keys: ephemeralKeySet('HS256'), findApiKey: keys.find, failures: rates.authFailures }).authenticator;
+    });
+    const [one, two] = [processes[0]!, processes[1]!];
+    const from = (key: string) => ({ get: (h: string) => (h === 'authorization' ? `Bearer ${key}` : undefined), ip: '203.0.113.7' });
+    const status = (p: Promise<unknown>) => p.then(() => 200, (e: { status: number }) => e.status);
+    const acme = keys.add('acme');
+    const stranger = keys.add('acme'); // valid, but never used before the lockout
+    expect(await status(one.authenticate(from(acme.key)))).toBe(200);
+    await c1.ping(); // the voucher's write went first on this connection
+    const bad = `ocs_${'q'.repeat(12)}_${'A'.repeat(43)}`;
+    expect([await status(two.authenticate(from(bad))), await status(two.authenticate(from(bad))), await status(two.authenticate(from(bad)))]).toEqual([401, 401, 429]);
+    expect(await status(two.authenticate(from(acme.key)))).toBe(200);
+    expect(await status(two.authenticate(from(stranger.key)))).toBe(429); // what is left: see docs/decisions.md
   });
 
   it('two processes share one budget', async () => {
