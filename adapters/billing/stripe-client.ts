@@ -15,6 +15,11 @@ export interface StripeCalls {
   cancelSubscription(key: string, subscriptionId: string): Promise<void>;
   deleteCustomer(key: string, customerId: string): Promise<void>;
   reportUsage(key: string, e: { eventName: string; customerId: string; value: number; identifier: string; timestamp: number }): Promise<void>;
+  /**
+   * Adds to a live subscription the metered items it lacks (one made before STRIPE_METERED_PRICE_* were
+   * set), each with the idempotency key `metered:<subscription>:<price>`; returns the prices added.
+   */
+  addMissingMeteredItems(subscriptionId: string): Promise<readonly string[]>;
   checkoutUrl(s: { customerId: string; tenantId: string; priceId: string; tier: Tier; returnUrl: string }): Promise<string>;
   portalUrl(s: { customerId: string; returnUrl: string }): Promise<string>;
   readonly client: Stripe;
@@ -114,6 +119,17 @@ export const createStripeCalls = (client: Stripe, prices: SubscriptionPrices = {
         // Stripe already holds an event with this identifier: it was reported before
         if (!(error instanceof Stripe.errors.StripeInvalidRequestError && /identifier/i.test(error.message) && /exist|duplicate|already/i.test(error.message))) throw error;
       });
+  },
+  async addMissingMeteredItems(subscriptionId) {
+    if (prices.metered.length === 0) return [];
+    const sub = await client.subscriptions.retrieve(subscriptionId);
+    // a subscription that ended bills nothing more: nothing to add to it
+    if (sub.status === 'canceled' || sub.status === 'incomplete_expired') return [];
+    const has = new Set(sub.items.data.map((item) => item.price.id));
+    const missing = prices.metered.filter((price) => !has.has(price));
+    // a metered price takes no quantity: Stripe counts it from the meter
+    for (const price of missing) await client.subscriptionItems.create({ subscription: subscriptionId, price }, { idempotencyKey: `metered:${subscriptionId}:${price}` });
+    return missing;
   },
   async checkoutUrl(s) {
     const session = await client.checkout.sessions.create({

@@ -159,6 +159,30 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     }
   };
 
+  /**
+   * Subscriptions whose metered items this process has checked (once each): one made before
+   * STRIPE_METERED_PRICE_* were set gets the items it lacks at its tenant's next usage report, so
+   * setting the variables later charges existing customers too. A failure is logged and the check
+   * is made again at the next report; the report itself goes on (the meter keeps the usage either way).
+   */
+  const meteredChecked = new Map<string, Promise<void>>();
+  const ensureMeteredItems = (tenantId: string, subscriptionId: string): Promise<void> => {
+    let check = meteredChecked.get(subscriptionId);
+    if (!check) {
+      check = stripe.addMissingMeteredItems(subscriptionId).then(
+        (added) => {
+          if (added.length > 0) log.info({ tenantId, subscriptionId, added }, 'billing added the metered items the subscription lacked: its usage is charged from now on');
+        },
+        (error: unknown) => {
+          meteredChecked.delete(subscriptionId);
+          log.warn({ tenantId, subscriptionId, err: failureText(error) }, 'could not add the missing metered items to the subscription; trying again at the next usage report');
+        },
+      );
+      meteredChecked.set(subscriptionId, check);
+    }
+    return check;
+  };
+
   const runUsage = async (job: Job, payload: Extract<JobPayload, { kind: 'usage' }>) => {
     const state = await billingState(job.tenantId);
     if (state.status !== 'open') {
@@ -167,6 +191,7 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
       else await tables.retry(job.id, 1_000, 'no Stripe customer yet');
       return;
     }
+    if (state.subscription) await ensureMeteredItems(job.tenantId, state.subscription.id);
     await stripe.reportUsage(`meter:${payload.identifier}`, {
       eventName: deps.meterName(payload.meter),
       customerId: state.customerId,

@@ -51,6 +51,8 @@ export interface BillingHarness {
   readonly api: ApiHarness;
   readonly operator: Client;
   readonly billing: RunningBilling | undefined;
+  /** Stops the billing role and starts it again with `extra` added to its environment (variables set later); `billing` is the new one. */
+  restartBilling(extra: Record<string, string>): Promise<RunningBilling>;
   readonly webhookUrl: string;
   tenant(tier?: 'free' | 'pro' | 'enterprise'): Promise<{ tenantId: string; me: Client }>;
   /** The operator's view of the tenant; with `minPosition` (a command's position), read once the read models have it. */
@@ -68,10 +70,9 @@ export const startBillingHarness = async (options: { env?: Record<string, string
   const env = billingEnv(stripe, options.env);
   const api = await startApiHarness(env);
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  const started =
-    options.inProcess === false
-      ? undefined
-      : await startBillingOn({ storage: api.storage, shell: api.platform.ports.shell, env, eventSchema: api.schemas.events, readModelSchema: api.schemas.readModels, log });
+  const startOn = (on: Record<string, string>) =>
+    startBillingOn({ storage: api.storage, shell: api.platform.ports.shell, env: on, eventSchema: api.schemas.events, readModelSchema: api.schemas.readModels, log });
+  let started = options.inProcess === false ? undefined : await startOn(env);
   const webhookUrl = `${api.baseUrl}/webhooks/stripe`;
   stripe.setWebhook(webhookUrl, WEBHOOK_SECRET);
   const operator = client(api.baseUrl, api.operatorKey);
@@ -80,7 +81,14 @@ export const startBillingHarness = async (options: { env?: Record<string, string
     stripe,
     api,
     operator,
-    billing: started?.running,
+    get billing() {
+      return started?.running;
+    },
+    async restartBilling(extra) {
+      await started?.running.stop();
+      started = await startOn({ ...env, ...extra });
+      return started!.running;
+    },
     webhookUrl,
     async tenant(tier = 'pro') {
       const tenantId = slug('b');

@@ -8,7 +8,7 @@ import type { FormObject } from './stripe-form.ts';
 /**
  * A Stripe API double on loopback (reference/stripe.md), for the official `stripe` client pointed at
  * it with `{ host, port, protocol: 'http' }`: customers, subscriptions (create, move the item's price,
- * cancel), meter events (an `identifier` counts once in a rolling 24 h), Checkout and portal
+ * cancel), subscription items (add one), meter events (an `identifier` counts once in a rolling 24 h), Checkout and portal
  * sessions, `Idempotency-Key` (a replay within 24 h answers the first response; the same key with
  * other parameters is a 400 `idempotency_error`), Stripe's error shape, injected 429/5xx, and signed
  * webhook delivery (`Stripe-Signature: t=…,v1=…`) to the platform.
@@ -151,6 +151,19 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
         }
       }
       return { status: 200, body: sub };
+    }
+    if (method === 'POST' && path === '/v1/subscription_items') {
+      // adds an item to a subscription (a metered price takes no quantity; a price it has already is refused)
+      const sub = subscriptions.get(str(form.subscription) ?? '');
+      const price = str(form.price);
+      if (!sub) return stripeError(400, 'invalid_request_error', `No such subscription: '${str(form.subscription)}'`, { code: 'resource_missing', param: 'subscription' });
+      if (!price) return stripeError(400, 'invalid_request_error', 'Missing required param: price.', { code: 'parameter_missing', param: 'price' });
+      if (sub.status === 'canceled') return stripeError(400, 'invalid_request_error', 'A canceled subscription can only update its cancellation_details and metadata.');
+      const bad = badItems([...itemsOf(sub).map((i) => ({ price: i.price.id })), { ...form, price }], 'price');
+      if (bad) return bad;
+      const item = { id: newId('si'), object: 'subscription_item', price: priceObject(price), ...(str(form.quantity) !== undefined ? { quantity: Number(str(form.quantity)) } : {}), subscription: sub.id };
+      itemsOf(sub).push(item);
+      return { status: 200, body: item };
     }
     if (method === 'POST' && path === '/v1/billing/meter_events') {
       const payload = obj(form.payload);
