@@ -23,8 +23,10 @@ export interface UsageDifference {
   readonly used: number;
   /** Accepted by Stripe (meter events recorded in billing_usage_reports). */
   readonly reported: number;
-  /** Handed to the billing worker but not accepted yet (Stripe down, no customer yet). */
+  /** Handed to the billing worker but not accepted yet (Stripe down, no customer yet, or refused). */
   readonly pending: number;
+  /** The part of `pending` Stripe refused (a 4xx at the last attempt): not billing catching up, it needs an operator. */
+  readonly refused: number;
 }
 
 export interface Reconciliation {
@@ -39,6 +41,9 @@ export interface Reconciliation {
  * A difference that `pending` explains is billing still catching up; the rest needs a look. Erased
  * tenants are not compared (erasure purges their usage rows; nothing is billed after it).
  */
+/** A difference that reports still pending do not explain: more or less than the read model, or reports Stripe refused. */
+export const isUnexplained = (d: UsageDifference): boolean => d.used !== d.reported + d.pending || d.refused > 0;
+
 export const reconcileUsage = async (options: { db: SqlDb; eventSchema: string; readModelSchema: string; fromDay: string; toDay: string }): Promise<Reconciliation> => {
   const s = checkSchemaName(options.eventSchema);
   const used = await usageTotals(options.db, checkSchemaName(options.readModelSchema), options.fromDay, options.toDay);
@@ -48,14 +53,16 @@ export const reconcileUsage = async (options: { db: SqlDb; eventSchema: string; 
      GROUP BY 1, 2, 3`,
     [options.fromDay, options.toDay],
   );
-  const { rows: pendingRows } = await options.db.query<{ tenant_id: string; day: string; meter: string; value: string }>(
-    `SELECT tenant_id, payload->>'day' AS day, payload->>'meter' AS meter, sum((payload->>'value')::numeric) AS value FROM ${s}.billing_jobs
+  const { rows: pendingRows } = await options.db.query<{ tenant_id: string; day: string; meter: string; value: string; refused: string }>(
+    `SELECT tenant_id, payload->>'day' AS day, payload->>'meter' AS meter, sum((payload->>'value')::numeric) AS value,
+            coalesce(sum((payload->>'value')::numeric) FILTER (WHERE refused), 0) AS refused FROM ${s}.billing_jobs
      WHERE lane = 'usage' AND payload->>'day' BETWEEN $1 AND $2 GROUP BY 1, 2, 3`,
     [options.fromDay, options.toDay],
   );
   const key = (tenantId: string, day: string, meter: string) => `${tenantId} ${day} ${meter}`;
   const reported = new Map(reports.map((r) => [key(r.tenant_id, r.day, r.meter), Number(r.value)]));
   const pending = new Map(pendingRows.map((r) => [key(r.tenant_id, r.day, r.meter), Number(r.value)]));
+  const refused = new Map(pendingRows.map((r) => [key(r.tenant_id, r.day, r.meter), Number(r.refused)]));
   const all = new Map<string, { tenantId: string; day: string; meter: UsageDifference['meter']; used: number }>();
   for (const u of used) {
     all.set(key(u.tenantId, u.day, 'messages'), { tenantId: u.tenantId, day: u.day, meter: 'messages', used: u.messages });
@@ -68,7 +75,7 @@ export const reconcileUsage = async (options: { db: SqlDb; eventSchema: string; 
   const differences: UsageDifference[] = [];
   for (const [k, u] of all) {
     const r = reported.get(k) ?? 0;
-    if (r !== u.used) differences.push({ ...u, reported: r, pending: pending.get(k) ?? 0 });
+    if (r !== u.used) differences.push({ ...u, reported: r, pending: pending.get(k) ?? 0, refused: refused.get(k) ?? 0 });
   }
   differences.sort((a, b) => a.day.localeCompare(b.day) || a.tenantId.localeCompare(b.tenantId) || a.meter.localeCompare(b.meter));
   return { fromDay: options.fromDay, toDay: options.toDay, tenantDays: new Set(used.map((u) => `${u.tenantId} ${u.day}`)).size, differences };

@@ -7,7 +7,7 @@ import type { SqlDb } from '../event-store/sql/db.ts';
 import type { BillingConfig } from './config.ts';
 import { meterEventName, tierPricesOf } from './config.ts';
 import { startBillingConsumer } from './consumer.ts';
-import { defaultReconcileDays, reconcileUsage } from './reconcile.ts';
+import { defaultReconcileDays, isUnexplained, reconcileUsage } from './reconcile.ts';
 import type { StripeCalls } from './stripe-client.ts';
 import { createBillingTables } from './tables.ts';
 import { createBillingWorker } from './worker.ts';
@@ -65,7 +65,7 @@ export const startBilling = async (deps: {
 
   const reconcile = async () => {
     const result = await reconcileUsage({ db: deps.db, eventSchema: deps.eventSchema, readModelSchema: deps.readModelSchema, ...defaultReconcileDays(Date.now()) });
-    const unexplained = result.differences.filter((d) => d.used !== d.reported + d.pending);
+    const unexplained = result.differences.filter(isUnexplained);
     log[unexplained.length > 0 ? 'warn' : 'info'](
       { tenantDays: result.tenantDays, differences: result.differences.length, unexplained: unexplained.length, sample: unexplained.slice(0, 5) },
       'billing reconciliation: reported usage against the usage read model',

@@ -54,6 +54,8 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
       leased_until timestamptz,
       last_error text
     );
+    -- refused: Stripe refused the job's last attempt (a 4xx); for a usage report, reconciliation shows it as refused, not catching up
+    ALTER TABLE ${s}.billing_jobs ADD COLUMN IF NOT EXISTS refused boolean NOT NULL DEFAULT false;
     CREATE INDEX IF NOT EXISTS billing_jobs_due ON ${s}.billing_jobs (lane, due_at);
     CREATE INDEX IF NOT EXISTS billing_jobs_tenant ON ${s}.billing_jobs (tenant_id, seq);
     CREATE TABLE IF NOT EXISTS ${s}.billing_customers (
@@ -119,11 +121,14 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
       return rows.map(toJob);
     },
     done: (id: string) => db.query(`DELETE FROM ${jobs} WHERE id = $1`, [id]),
-    /** Tries again after `delayMs`, keeping why it failed (no secrets: Stripe's error message and type). */
-    retry: (id: string, delayMs: number, why: string) =>
+    /**
+     * Tries again after `delayMs`, keeping why it failed (no secrets: Stripe's error message and type)
+     * and whether Stripe refused it (a 4xx: trying again will not help until someone fixes the cause).
+     */
+    retry: (id: string, delayMs: number, why: string, refused = false) =>
       db.query(
-        `UPDATE ${jobs} SET due_at = now() + make_interval(secs => $2::float8 / 1000), attempts = attempts + 1, leased_by = NULL, leased_until = NULL, last_error = $3 WHERE id = $1`,
-        [id, delayMs, why.slice(0, 2_000)],
+        `UPDATE ${jobs} SET due_at = now() + make_interval(secs => $2::float8 / 1000), attempts = attempts + 1, leased_by = NULL, leased_until = NULL, last_error = $3, refused = $4 WHERE id = $1`,
+        [id, delayMs, why.slice(0, 2_000), refused],
       ),
     /** A usage report Stripe accepted: recorded and its job gone, in one transaction. */
     async reported(job: Job, meter: Meter, identifier: string, day: string, value: number): Promise<void> {

@@ -8,11 +8,13 @@ import type { TenantCommand, TenantState } from '../../domain/tenant/index.ts';
 import { isTier } from '../../domain/tiers.ts';
 import type { CommandShell } from '../../commands/shell/handle-command.ts';
 import type { Logger } from 'pino';
+import Stripe from 'stripe';
 import type { Meter } from './config.ts';
 import type { StripeCalls } from './stripe-client.ts';
 import { isTransient } from './stripe-client.ts';
 import type { BillingTables, Job, JobPayload } from './tables.ts';
 import { runLimited } from '../limits/run-limited.ts';
+import { countUsageReport } from '../telemetry/metrics.ts';
 
 export interface BillingWorkerDeps {
   readonly shell: CommandShell;
@@ -200,6 +202,22 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
       timestamp: payload.timestamp,
     });
     await tables.reported(job, payload.meter, payload.identifier, payload.day, payload.value);
+    countUsageReport(payload.meter, 'accepted');
+  };
+
+  /**
+   * A meter event Stripe refused (a 4xx: a timestamp beyond 35 days, a customer gone, a wrong meter) is
+   * not dropped: counted, logged as an error with Stripe's code (never its message, which may quote the
+   * customer), and kept as a refused job, retried with backoff, that reconciliation shows as refused.
+   */
+  const usageFailed = (job: Job, payload: Extract<JobPayload, { kind: 'usage' }>, error: unknown, refused: boolean) => {
+    countUsageReport(payload.meter, refused ? 'refused' : 'error');
+    if (!refused) return;
+    const stripeError = error instanceof Stripe.errors.StripeError ? error : undefined;
+    log.error(
+      { job: job.id, tenantId: job.tenantId, meter: payload.meter, identifier: payload.identifier, day: payload.day, status: stripeError?.statusCode, stripeCode: stripeError?.code, param: stripeError?.param },
+      'Stripe refused a meter event: kept pending (refused) for reconciliation and retried; it needs an operator',
+    );
   };
 
   const run = async (job: Job) => {
@@ -212,8 +230,9 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     } catch (error) {
       const delay = backoff(job.attempts);
       const transient = isTransient(error);
+      if (job.payload.kind === 'usage') usageFailed(job, job.payload, error, !transient);
       log[transient && job.attempts < 3 ? 'warn' : 'error']({ job: job.id, tenantId: job.tenantId, attempts: job.attempts + 1, retryInMs: delay, err: failureText(error) }, 'billing job failed; trying again later');
-      await tables.retry(job.id, delay, failureText(error)).catch(() => undefined);
+      await tables.retry(job.id, delay, failureText(error), !transient).catch(() => undefined);
     }
   };
 

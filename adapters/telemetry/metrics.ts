@@ -77,6 +77,12 @@ const webhooks = new Counter({
   labelNames: ['channel', 'outcome'] as const,
   registers: [registry],
 });
+const usageReports = new Counter({
+  name: 'openclaw_billing_usage_reports_total',
+  help: 'Meter events the billing worker sent to Stripe, by meter and outcome (accepted; refused: a 4xx, kept pending and retried, needs an operator; error: Stripe or the database unreachable, retried)',
+  labelNames: ['meter', 'outcome'] as const,
+  registers: [registry],
+});
 const rateLimited = new Counter({
   name: 'openclaw_rate_limit_rejections_total',
   help: 'Requests refused with 429, by limit (tier name, operator, auth_failures)',
@@ -103,6 +109,7 @@ export const countRelayed = (events: number) => relayedEvents.inc(events);
 export const countSagaStep = (action: string) => sagaSteps.inc({ action });
 export const countSagaFailure = (during: string) => sagaFailures.inc({ during });
 export const countWebhook = (channel: string, outcome: string) => webhooks.inc({ channel, outcome });
+export const countUsageReport = (meter: string, outcome: 'accepted' | 'refused' | 'error') => usageReports.inc({ meter, outcome });
 export const countRateLimited = (limit: string) => rateLimited.inc({ limit });
 export const observeHttp = (method: string, route: string, status: number, seconds: number) =>
   httpRequests.observe({ method, route, status: String(status) }, seconds);
