@@ -42,6 +42,17 @@ export const startBillingConsumer = (deps: { bus: Bus; codec: EventCodec; store:
     };
   };
 
+  /** The tenant's tier as of one of its events (its stream read up to that event). */
+  const tierAt = async (event: Decoded): Promise<string | undefined> => {
+    let tier: string | undefined;
+    for (const e of await codec.decodeStream('tenant', await store.readStream(event.streamId), 'stored')) {
+      if (e.revision > event.revision) break;
+      if (e.type === 'TenantCreated') tier = e.data.tier;
+      else if (e.type === 'TenantTierChanged') tier = e.data.to;
+    }
+    return tier;
+  };
+
   const handle = async (events: readonly Decoded[]) => {
     const jobs: NewJob[] = [];
     const account = (event: Decoded, payload: NewJob['payload']) =>
@@ -58,6 +69,11 @@ export const startBillingConsumer = (deps: { bus: Bus; codec: EventCodec; store:
         case 'TenantErased':
           account(event, { kind: 'erased', eventId: event.id });
           break;
+        case 'TenantReinstated': {
+          const tier = await tierAt(event);
+          if (tier) account(event, { kind: 'reinstated', tier, eventId: event.id });
+          break;
+        }
         case 'MessagePosted':
           if (event.data.role === 'user')
             jobs.push({
@@ -120,6 +136,7 @@ export const startBillingConsumer = (deps: { bus: Bus; codec: EventCodec; store:
         'TenantCreated',
         'TenantTierChanged',
         'TenantErased',
+        'TenantReinstated',
         'MessagePosted',
         'KnightTerminated',
         'KnightFailed',

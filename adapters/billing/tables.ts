@@ -29,6 +29,8 @@ export type JobPayload =
   | { readonly kind: 'cancel_superseded'; readonly subscriptionId: string; readonly eventId: string }
   | { readonly kind: 'suspend'; readonly eventId: string }
   | { readonly kind: 'reinstate'; readonly eventId: string }
+  /** `TenantReinstated` (by anyone); `tier`: the tenant's tier at the reinstatement. */
+  | { readonly kind: 'reinstated'; readonly tier: string; readonly eventId: string }
   | { readonly kind: 'usage'; readonly meter: Meter; readonly value: number; readonly identifier: string; readonly timestamp: number; readonly day: string };
 
 export interface NewJob {

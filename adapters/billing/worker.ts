@@ -1,4 +1,4 @@
-import { billingDecider, PAYMENT_SUSPENSION_REASON, planAccount } from '../../domain/billing/index.ts';
+import { billedTier, billingDecider, PAYMENT_SUSPENSION_REASON, planAccount } from '../../domain/billing/index.ts';
 import type { AccountAction, AccountTrigger, BillingCommand, BillingState, TierPrices } from '../../domain/billing/index.ts';
 import { hasCode } from '../../domain/shared/errors.ts';
 import { asTenantId } from '../../domain/shared/ids.ts';
@@ -149,13 +149,19 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
         const [state, profile] = [await billingState(tenantId), await tenantState(tenantId)];
         if (state.status !== 'open' || state.payment.standing !== 'good') return;
         if (profile.status !== 'suspended' || profile.suspendedReason !== PAYMENT_SUSPENSION_REASON) return;
+        // the tier Stripe reported meanwhile follows from TenantReinstated ('reinstated' below)
         await tenantCommand(tenantId, { type: 'ReinstateTenant', at: at() }, payload.eventId);
-        // A tier Stripe reported while the tenant was suspended (refused then) is applied now: the live
-        // subscription's, or `free` when its subscription is over (Stripe deleting it at the end of
-        // dunning clears its failures and reinstates the tenant: it must not keep the paid tier).
-        // An account that never had a subscription keeps the tier it has (an operator's choice).
-        const tier = state.subscription ? state.subscription.tier : state.endedSubscriptions.length > 0 ? 'free' : null;
-        if (tier) await tenantCommand(tenantId, { type: 'ChangeTenantTier', tier, at: at() }, `${payload.eventId}:tier`);
+        return;
+      }
+      case 'reinstated': {
+        // A tier change Stripe reported while the tenant was suspended (by an operator or by billing) was
+        // refused then (a Checkout paid for, a portal upgrade, the subscription deleted at the end of
+        // dunning): the tier the customer pays for applies now. A tenant suspended again, or moved to another
+        // tier since the reinstatement (that change stands, and its own job moves the subscription), is left alone.
+        const profile = await tenantState(tenantId);
+        if (profile.status !== 'active' || profile.tier !== payload.tier) return;
+        const tier = billedTier(await billingState(tenantId), profile.tier, deps.prices);
+        if (tier && tier !== profile.tier) await tenantCommand(tenantId, { type: 'ChangeTenantTier', tier, at: at() }, `${payload.eventId}:tier`);
         return;
       }
     }

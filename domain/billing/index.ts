@@ -17,5 +17,5 @@ export type * from './plan.ts';
 export type * from './state.ts';
 export { BILLING_EVENT_TYPES, PAYMENT_SUSPENSION_REASON } from './events.ts';
 export { decideBilling } from './decide.ts';
-export { planAccount } from './plan.ts';
+export { billedTier, planAccount } from './plan.ts';
 export { evolveBilling, initialBillingState } from './state.ts';

@@ -20,6 +20,18 @@ export type AccountAction =
   | { readonly kind: 'done' };
 
 /**
+ * The tier the customer pays for at Stripe, for a tenant on `tenantTier`: the live subscription's (null
+ * when its price is none of ours), or `free` when the account's subscription ended (deleted or expired at
+ * Stripe) while the tenant is still on a priced tier. null: nothing to apply (no account, an account that
+ * never had a subscription, or a tier without a price the tenant was moved to).
+ */
+export const billedTier = (state: BillingState, tenantTier: Tier, prices: TierPrices): Tier | null => {
+  if (state.status !== 'open') return null;
+  if (state.subscription) return state.subscription.tier;
+  return state.endedSubscriptions.length > 0 && prices[tenantTier] !== undefined ? 'free' : null;
+};
+
+/**
  * Pure: the runner carries out the action, records its outcome (a billing command) and asks again
  * until `done`. A tenant from before billing (a tier change, no customer) gets its customer then.
  * Erasure cancels the subscription and deletes the customer; a closed account is never reopened.

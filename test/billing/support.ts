@@ -51,8 +51,11 @@ export interface BillingHarness {
   readonly api: ApiHarness;
   readonly operator: Client;
   readonly billing: RunningBilling | undefined;
-  /** Stops the billing role and starts it again with `extra` added to its environment (variables set later); `billing` is the new one. */
-  restartBilling(extra: Record<string, string>): Promise<RunningBilling>;
+  /**
+   * Stops the billing role, runs `meanwhile` (what happens while billing is down), and starts it again with
+   * `extra` added to its environment (variables set later); `billing` is the new one.
+   */
+  restartBilling(extra: Record<string, string>, meanwhile?: () => Promise<void>): Promise<RunningBilling>;
   readonly webhookUrl: string;
   tenant(tier?: 'free' | 'pro' | 'enterprise'): Promise<{ tenantId: string; me: Client }>;
   /** The operator's view of the tenant; with `minPosition` (a command's position), read once the read models have it. */
@@ -84,8 +87,9 @@ export const startBillingHarness = async (options: { env?: Record<string, string
     get billing() {
       return started?.running;
     },
-    async restartBilling(extra) {
+    async restartBilling(extra, meanwhile) {
       await started?.running.stop();
+      await meanwhile?.();
       started = await startOn({ ...env, ...extra });
       return started!.running;
     },

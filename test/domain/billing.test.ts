@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { billingDecider, planAccount } from '../../domain/billing/index.ts';
+import { billedTier, billingDecider, planAccount } from '../../domain/billing/index.ts';
 import type { BillingCommand, BillingEvent } from '../../domain/billing/index.ts';
 import { fold } from '../../domain/shared/decider.ts';
 import { spec } from '../support/decider-spec.ts';
@@ -364,5 +364,22 @@ describe('planAccount', () => {
     expect(planAccount({ kind: 'erased' }, fold(billingDecider, [customer]), prices)).toEqual({ kind: 'delete_customer', customerId: 'cus_1' });
     const closed = fold(billingDecider, [customer, { type: 'BillingAccountClosed', data: { at } }]);
     expect(planAccount({ kind: 'tier', tier: 'pro' }, closed, prices)).toEqual({ kind: 'done' });
+  });
+});
+
+describe('billedTier: the tier the customer pays for, applied at a reinstatement', () => {
+  const ended: BillingEvent = { type: 'SubscriptionEnded', data: { subscriptionId: 'sub_1', at } };
+  it('is the live subscription\'s tier, whatever the tenant is on', () => {
+    expect(billedTier(run([customer, started], [subUpdate(T0, 'price_ent', 'enterprise')]), 'pro', prices)).toBe('enterprise');
+    expect(billedTier(fold(billingDecider, [customer, started]), 'pro', prices)).toBe('pro');
+  });
+  it('is nothing for a price that is none of ours, no account, or an account that never had a subscription', () => {
+    expect(billedTier(run([customer, started], [subUpdate(T0, 'price_other', null)]), 'pro', prices)).toBeNull();
+    expect(billedTier(fold(billingDecider, []), 'pro', prices)).toBeNull();
+    expect(billedTier(fold(billingDecider, [customer]), 'pro', prices)).toBeNull();
+  });
+  it('is free once the subscription ended while the tenant is on a priced tier; a tier without a price it was moved to stays', () => {
+    expect(billedTier(run([customer, started], [subUpdate(T0, 'price_pro', 'pro', 'canceled')]), 'pro', prices)).toBe('free');
+    expect(billedTier(fold(billingDecider, [customer, started, ended]), 'pro', { enterprise: 'price_ent' })).toBeNull();
   });
 });
