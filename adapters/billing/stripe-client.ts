@@ -122,9 +122,12 @@ export const createStripeCalls = (client: Stripe, prices: SubscriptionPrices = {
   },
   async addMissingMeteredItems(subscriptionId) {
     if (prices.metered.length === 0) return [];
-    const sub = await client.subscriptions.retrieve(subscriptionId);
-    // a subscription that ended bills nothing more: nothing to add to it
-    if (sub.status === 'canceled' || sub.status === 'incomplete_expired') return [];
+    const sub = await client.subscriptions.retrieve(subscriptionId).catch((error: unknown) => {
+      if (isMissing(error)) return undefined;
+      throw error;
+    });
+    // a subscription that ended (or is gone) bills nothing more: nothing to add to it
+    if (!sub || sub.status === 'canceled' || sub.status === 'incomplete_expired') return [];
     const has = new Set(sub.items.data.map((item) => item.price.id));
     const missing = prices.metered.filter((price) => !has.has(price));
     // a metered price takes no quantity: Stripe counts it from the meter
