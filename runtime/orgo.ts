@@ -38,7 +38,7 @@ export const connectOrgo = async (
   }
   try {
     // The workspace is looked up on first use, so a process starts while Orgo is away.
-    const client = createOrgoClient({ baseUrl: target.baseUrl, apiKey: target.apiKey!, timeoutMs: config.ORGO_TIMEOUT_MS, retryDelaysMs: config.ORGO_RETRY_DELAYS_MS });
+    const client = createOrgoClient({ baseUrl: target.baseUrl, apiKey: target.apiKey!, timeoutMs: config.ORGO_TIMEOUT_MS, retryDelaysMs: config.ORGO_RETRY_DELAYS_MS, log });
     const workspace = target.workspaceId ?? (async () => (await client.workspaces.ensure(DEFAULT_WORKSPACE_NAME)).id);
     return {
       vms: orgoVmProvider(client, workspace),

@@ -4,22 +4,35 @@ import { hasCode, isAppError } from '../../domain/shared/errors.ts';
 import { ORGO_ERRORS } from './errors.ts';
 import { orgoHttp } from './http.ts';
 import type { OrgoHttpOptions } from './http.ts';
-import { bashSchema, computerSchema, COMPUTER_STATUSES, powerSchema, screenshotSchema, workspaceListSchema, workspaceSchema } from './types.ts';
-import type { BashResult, Computer, ComputerSpec, Screenshot, Workspace } from './types.ts';
+import { bashSchema, computerSchema, computerStatusOf, powerSchema, screenshotSchema, workspaceListSchema, workspaceSchema } from './types.ts';
+import type { BashResult, Computer, ComputerSpec, ReportedComputer, Screenshot, Workspace } from './types.ts';
 
-export type OrgoClientOptions = OrgoHttpOptions;
-
-/** A workspace's listing may carry computers without their status: look those up one by one. */
-const listedSchema = workspaceSchema.extend({
-  computers: z.array(computerSchema.extend({ status: z.enum(COMPUTER_STATUSES).optional() })).optional(),
-  desktops: z.array(computerSchema.extend({ status: z.enum(COMPUTER_STATUSES).optional() })).optional(),
-});
+export interface OrgoClientOptions extends OrgoHttpOptions {
+  /** Where a computer status this client does not know is reported (once per status). */
+  readonly log?: { warn(details: Record<string, unknown>, message: string): void };
+}
 
 const id = (value: string) => encodeURIComponent(value);
+
+/** Distinct unknown statuses remembered for logging once each (a bound: a misbehaving host cannot grow it). */
+const UNKNOWN_STATUSES_KEPT = 100;
 
 /** Orgo's REST API as documented (docs.orgo.ai); no SDK exists. */
 export const createOrgoClient = (options: OrgoClientOptions) => {
   const call = orgoHttp(options);
+  const unknownSeen = new Set<string>();
+  /** The computer with its status read; a status Orgo added since is `unknown` (logged once), never a failed answer. */
+  const read = (c: ReportedComputer): Computer => {
+    const status = computerStatusOf(c.status);
+    if (status === 'unknown' && !unknownSeen.has(c.status) && unknownSeen.size < UNKNOWN_STATUSES_KEPT) {
+      unknownSeen.add(c.status);
+      options.log?.warn(
+        { status: c.status.slice(0, 64), computerId: c.id },
+        'Orgo reported a computer status this client does not know: treated as unknown (neither running nor gone)',
+      );
+    }
+    return { ...c, status, reported_status: c.status };
+  };
   const power = (computerId: string, action: 'start' | 'stop' | 'restart') =>
     call({ method: 'POST', path: `/computers/${id(computerId)}/${action}`, operation: `POST /computers/{id}/${action}`, schema: powerSchema });
 
@@ -27,7 +40,7 @@ export const createOrgoClient = (options: OrgoClientOptions) => {
     create: (name: string): Promise<Workspace> => call({ method: 'POST', path: '/workspaces', operation: 'POST /workspaces', body: { name }, schema: workspaceSchema }),
     list: async (): Promise<Workspace[]> =>
       (await call({ method: 'GET', path: '/workspaces', operation: 'GET /workspaces', schema: workspaceListSchema })).workspaces,
-    get: (workspaceId: string) => call({ method: 'GET', path: `/workspaces/${id(workspaceId)}`, operation: 'GET /workspaces/{id}', schema: listedSchema }),
+    get: (workspaceId: string) => call({ method: 'GET', path: `/workspaces/${id(workspaceId)}`, operation: 'GET /workspaces/{id}', schema: workspaceSchema }),
     delete: async (workspaceId: string): Promise<void> =>
       void (await call({ method: 'DELETE', path: `/workspaces/${id(workspaceId)}`, operation: 'DELETE /workspaces/{id}' })),
     /** The workspace of that name, created when there is none. */
@@ -37,8 +50,8 @@ export const createOrgoClient = (options: OrgoClientOptions) => {
   };
 
   const computers = {
-    create: (workspaceId: string, name: string, spec: ComputerSpec): Promise<Computer> =>
-      call({
+    create: async (workspaceId: string, name: string, spec: ComputerSpec): Promise<Computer> =>
+      read(await call({
         method: 'POST',
         path: '/computers',
         operation: 'POST /computers',
@@ -52,9 +65,9 @@ export const createOrgoClient = (options: OrgoClientOptions) => {
           ...(spec.autoStopMinutes !== undefined ? { auto_stop_minutes: spec.autoStopMinutes } : {}),
         },
         schema: computerSchema,
-      }),
-    get: (computerId: string): Promise<Computer> =>
-      call({ method: 'GET', path: `/computers/${id(computerId)}`, operation: 'GET /computers/{id}', schema: computerSchema }),
+      })),
+    get: async (computerId: string): Promise<Computer> =>
+      read(await call({ method: 'GET', path: `/computers/${id(computerId)}`, operation: 'GET /computers/{id}', schema: computerSchema })),
     delete: async (computerId: string): Promise<void> =>
       void (await call({ method: 'DELETE', path: `/computers/${id(computerId)}`, operation: 'DELETE /computers/{id}' })),
     start: (computerId: string) => power(computerId, 'start'),
@@ -73,14 +86,14 @@ export const createOrgoClient = (options: OrgoClientOptions) => {
     async list(workspaceId: string): Promise<Computer[]> {
       const workspace = await workspaces.get(workspaceId);
       const listed = workspace.desktops ?? workspace.computers ?? [];
-      return Promise.all(listed.map((c) => (c.status ? (c as Computer) : computers.get(c.id))));
+      return Promise.all(listed.map((c) => (c.status !== undefined ? read({ ...c, status: c.status }) : computers.get(c.id))));
     },
     /** Names are unique per workspace: the way to find a computer whose create answer was lost. */
     async findByName(workspaceId: string, name: string): Promise<Computer | undefined> {
       const workspace = await workspaces.get(workspaceId);
       const found = (workspace.desktops ?? workspace.computers ?? []).find((c) => c.name === name);
       if (!found) return undefined;
-      return found.status ? (found as Computer) : computers.get(found.id);
+      return found.status !== undefined ? read({ ...found, status: found.status }) : computers.get(found.id);
     },
     async bash(computerId: string, command: string, timeoutSeconds = 200): Promise<BashResult> {
       const result = await call({

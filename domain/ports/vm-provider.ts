@@ -3,7 +3,8 @@
  * simulator). Types only; the Orgo client in adapters/orgo implements it. Failures are AppErrors;
  * `classify` tells the provisioning saga how to treat one.
  */
-export const VM_STATUSES = ['creating', 'starting', 'running', 'stopping', 'stopped', 'restarting', 'suspended', 'deleting', 'error'] as const;
+/** `unknown`: a state the provider added after its adapter was written; neither running nor gone. */
+export const VM_STATUSES = ['creating', 'starting', 'running', 'stopping', 'stopped', 'restarting', 'suspended', 'deleting', 'error', 'unknown'] as const;
 export type VmStatus = (typeof VM_STATUSES)[number];
 
 export interface Vm {

@@ -102,7 +102,7 @@ export const waitUntil = <Command>(until: number, why: string): JobAction<Comman
 
 /**
  * A job's next step for a computer it found while provisioning: `whenRunning` once it runs; start it
- * when stopped; fail when it ended in error; else poll again at `pollAt`.
+ * when stopped; fail when it ended in error; else (an unknown state too) poll again at `pollAt`.
  */
 export const stepForComputer = <Command>(
   vm: SeenVm,
@@ -124,6 +124,9 @@ export const stepForComputer = <Command>(
     case 'stopping':
     case 'deleting':
       return waitUntil(pollAt, `computer ${vm.status}`);
+    case 'unknown':
+      // a state the provider added since: neither running nor gone, so look again (the deadline still runs)
+      return waitUntil(pollAt, 'computer in a state the provider adapter does not know');
     default:
       return unreachable(vm.status);
   }

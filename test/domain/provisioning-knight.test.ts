@@ -29,7 +29,7 @@ const terminated: KnightEvent = { type: 'KnightTerminated', data: { at: T0 } };
 
 const at = (ms: number, observation: Observation = { type: 'Woken' }, tenant = active): JobInput => ({ observation, now: t0 + ms, tenant });
 const woken = at(1_000);
-const seen = (status: 'creating' | 'starting' | 'running' | 'stopped' | 'error' | 'deleting', ms = 1_000) =>
+const seen = (status: 'creating' | 'starting' | 'running' | 'stopped' | 'error' | 'deleting' | 'unknown', ms = 1_000) =>
   at(ms, { type: 'ComputerSeen', vm: { id: 'vm-1', status, url: 'https://www.orgo.ai/desktops/i-1' } });
 const failedCall = (failure: 'transient' | 'unauthorized' | 'gone' | 'fatal', attempt = 0, ms = 1_000, during: 'provide' | 'task' | 'delete' = 'provide') =>
   at(ms, { type: 'ProviderFailed', during, failure, message: 'Orgo answered 503', attempt });
@@ -50,6 +50,8 @@ describe('knight provisioning: getting a computer', () => {
       command: { type: 'MarkKnightProvisioned', vmId: 'vm-1', url: 'https://www.orgo.ai/desktops/i-1' },
     });
   });
+  it('waits on a computer in a state the provider adapter does not know: neither running nor gone', () =>
+    given([requested, provisioning]).when(seen('unknown')).then({ type: 'Wait', until: t0 + 2_000, why: 'computer in a state the provider adapter does not know' }));
   it('starts a stopped computer', () => given([requested, provisioning]).when(seen('stopped')).then({ type: 'StartComputer', vmId: 'vm-1' }));
   it('fails with the stage when the computer ends in error', () =>
     given([requested, provisioning]).when(seen('error')).then({

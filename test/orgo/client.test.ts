@@ -147,6 +147,28 @@ describe('Orgo client against the simulated Orgo', () => {
     expect(sim.computers().filter((c) => c.name === 'ocs-lost')).toHaveLength(1);
   });
 
+  it('reads a computer in a status Orgo added since as unknown (logged once), and the rest of the listing still reads', async () => {
+    const warnings: { details: Record<string, unknown>; message: string }[] = [];
+    const logged = createOrgoClient({ baseUrl: sim.url, apiKey: sim.apiKey, timeoutMs: 2_000, log: { warn: (details, message) => void warnings.push({ details, message }) } });
+    const odd = await logged.computers.create(sim.workspaceId, 'ocs-odd', { cpu: 1, ramGb: 4 });
+    const plain = await logged.computers.create(sim.workspaceId, 'ocs-plain', { cpu: 1, ramGb: 4 });
+    later(60);
+    sim.reportStatus(odd.id, 'hibernating');
+    try {
+      const listed = await logged.computers.list(sim.workspaceId);
+      expect(listed.find((c) => c.id === odd.id)).toMatchObject({ status: 'unknown', reported_status: 'hibernating' });
+      expect(listed.find((c) => c.id === plain.id)?.status).toBe('running');
+      expect((await logged.computers.get(odd.id)).status).toBe('unknown');
+      expect((await logged.computers.findByName(sim.workspaceId, 'ocs-odd'))?.status).toBe('unknown');
+      const vms = orgoVmProvider(logged, sim.workspaceId);
+      expect((await vms.list()).find((vm) => vm.id === odd.id)?.status).toBe('unknown');
+      expect(warnings).toHaveLength(1); // once per status, however often it is seen
+      expect(warnings[0]).toMatchObject({ details: { status: 'hibernating' }, message: expect.stringMatching(/does not know/) });
+    } finally {
+      sim.reportStatus(odd.id, undefined);
+    }
+  });
+
   it('finds or creates the platform workspace by name', async () => {
     const first = await orgo.workspaces.ensure('platform-two');
     const again = await orgo.workspaces.ensure('platform-two');

@@ -113,6 +113,8 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
   const calls = new Map<SimOperation, number>();
   let refusals = 0;
   const held = new Set<ServerResponse>();
+  /** Statuses reported in place of the real one, e.g. one Orgo added after the client was written. */
+  const reported = new Map<string, string>();
 
   const computerJson = (c: SimComputer) => ({
     id: c.id,
@@ -122,7 +124,7 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
     ram: c.ram,
     cpu: c.cpu,
     disk_size_gb: c.diskSizeGb,
-    status: world.advance(c).status,
+    status: reported.get(c.id) ?? world.advance(c).status,
     url: `https://www.orgo.ai/desktops/${c.instanceId}`,
     created_at: c.createdAt,
     instance_id: c.instanceId,
@@ -296,6 +298,8 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
     clearFaults: () => faults.clear(),
     /** Makes a computer vanish, as if deleted behind the platform's back. */
     vanish: (id: string) => world.vanish(id),
+    /** Reports this status for the computer (e.g. one Orgo added since: `hibernating`); undefined reports the real one again. */
+    reportStatus: (id: string, status: string | undefined) => void (status === undefined ? reported.delete(id) : reported.set(id, status)),
     async close() {
       for (const res of held) res.destroy();
       server.closeAllConnections();
