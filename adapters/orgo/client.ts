@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Vm, VmFailure, VmProvider, VmScreenshot } from '../../domain/ports/vm-provider.ts';
 import { hasCode, isAppError } from '../../domain/shared/errors.ts';
-import { ORGO_ERRORS } from './errors.ts';
+import { ORGO_ERRORS, orgoWorkspaceNotFound } from './errors.ts';
 import { orgoHttp } from './http.ts';
 import type { OrgoHttpOptions } from './http.ts';
 import { bashSchema, computerSchema, computerStatusOf, powerSchema, screenshotSchema, workspaceListSchema, workspaceSchema } from './types.ts';
@@ -127,6 +127,10 @@ export const classifyOrgoError = (error: unknown): VmFailure => {
     case ORGO_ERRORS.rejected:
     case ORGO_ERRORS.methodNotAllowed:
       return 'fatal';
+    // not the computer: the workspace. Tried again with backoff (found by name, it is made again; a wrong
+    // ORGO_WORKSPACE_ID fails the job at its deadline, the log saying which)
+    case ORGO_ERRORS.workspaceNotFound:
+      return 'transient';
     default:
       return 'transient';
   }
@@ -145,14 +149,33 @@ export const orgoVmProvider = (client: OrgoClient, workspace: string | (() => Pr
       known = undefined;
       throw error;
     }));
+  /** A call within the workspace: there a 404 means the workspace is gone (deleted, or a wrong ORGO_WORKSPACE_ID), not a computer. */
+  const inWorkspace = async <T>(work: (id: string) => Promise<T>): Promise<T> => {
+    const current = await workspaceId();
+    try {
+      return await work(current);
+    } catch (error) {
+      if (!hasCode(error, ORGO_ERRORS.notFound)) throw error;
+      const byName = typeof workspace !== 'string';
+      if (byName) known = undefined;
+      throw orgoWorkspaceNotFound(current, byName, error);
+    }
+  };
   return {
-    create: async (name, size) => vmOf(await client.computers.create(await workspaceId(), name, size)),
+    create: (name, size) => inWorkspace(async (ws) => vmOf(await client.computers.create(ws, name, size))),
     get: async (computerId) => vmOf(await client.computers.get(computerId)),
     findByName: async (name) => {
-      const found = await client.computers.findByName(await workspaceId(), name);
-      return found ? vmOf(found) : undefined;
+      try {
+        const found = await inWorkspace((ws) => client.computers.findByName(ws, name));
+        return found ? vmOf(found) : undefined;
+      } catch (error) {
+        // no workspace, no computer of that name in it (a deletion by name is then done; a create fails on its own)
+        if (hasCode(error, ORGO_ERRORS.workspaceNotFound)) return undefined;
+        throw error;
+      }
     },
-    list: async () => (await client.computers.list(await workspaceId())).map(vmOf),
+    // a missing workspace fails the listing: reconciliation must not take it for a workspace with no computers
+    list: async () => (await inWorkspace((ws) => client.computers.list(ws))).map(vmOf),
     remove: async (computerId) => {
       try {
         await client.computers.delete(computerId);

@@ -11,6 +11,7 @@ import type { ErrorKind } from '../../domain/shared/errors.ts';
  * - orgo_unreachable: 503 after the retries, or no connection at all
  * - orgo_timeout: no answer in time (a create may still have happened: look the name up)
  * - orgo_rejected: any other 4xx (our request was wrong), orgo_bad_response: an answer we cannot read
+ * - orgo_workspace_not_found: the platform's workspace does not exist (a 404 on a call within it)
  */
 export const ORGO_ERRORS = {
   notAvailable: 'orgo_not_available',
@@ -23,6 +24,7 @@ export const ORGO_ERRORS = {
   timeout: 'orgo_timeout',
   rejected: 'orgo_rejected',
   badResponse: 'orgo_bad_response',
+  workspaceNotFound: 'orgo_workspace_not_found',
 } as const;
 
 const BY_STATUS: Record<number, [ErrorKind, string]> = {
@@ -74,3 +76,15 @@ export const orgoUnreachable = (operation: string, cause: string): AppError =>
 
 export const orgoBadResponse = (operation: string, problem: string): AppError =>
   new AppError('unavailable', ORGO_ERRORS.badResponse, `Orgo's answer to ${operation} was not understood: ${problem}`, { operation });
+
+/** `byName`: the workspace was found by name (ORGO_WORKSPACE_ID unset) and is looked up, or made, again next time. */
+export const orgoWorkspaceNotFound = (workspaceId: string, byName: boolean, cause: unknown): AppError =>
+  new AppError(
+    'unavailable',
+    ORGO_ERRORS.workspaceNotFound,
+    byName
+      ? `the Orgo workspace ${workspaceId} no longer exists: it is looked up by name (or made) again at the next call`
+      : `the Orgo workspace ${workspaceId} does not exist: check ORGO_WORKSPACE_ID (or leave it unset to use one found or made by name)`,
+    { workspaceId },
+    { cause },
+  );

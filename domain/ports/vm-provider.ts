@@ -40,6 +40,7 @@ export interface VmProvider {
   /** Creates and starts a computer; names are unique, so look the name up first after a lost answer. */
   create(name: string, size: VmSize): Promise<Vm>;
   get(id: string): Promise<Vm>;
+  /** Undefined when no computer has that name, also when the workspace itself no longer exists. */
   findByName(name: string): Promise<Vm | undefined>;
   /** Every computer of the platform's workspace. */
   list(): Promise<Vm[]>;

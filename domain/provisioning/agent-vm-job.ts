@@ -58,8 +58,9 @@ const requested = (state: AgentVmJobState, tenantId: string, requestId: string, 
       if (o.failure === 'unauthorized')
         return fail(stage, `Orgo refused the platform's credentials (an operator must fix ORGO_API_KEY / ORGO_WORKSPACE_ID): ${o.message}`);
       if (o.failure === 'fatal') return fail(stage, `Orgo refused the request: ${o.message}`);
-      if (o.failure === 'gone') return wait(input.now, 'the computer is gone: look for it again');
       const retryAt = input.now + backoffMs(policy, o.attempt);
+      // looked for again, with the backoff of any failure: a 404 that keeps coming must not spin the job
+      if (o.failure === 'gone') return retryAt >= deadline ? fail(stage, `gave up after ${o.attempt + 1} attempts: ${o.message}`) : wait(retryAt, 'the computer is gone: look for it again');
       return retryAt >= deadline ? fail(stage, `gave up after ${o.attempt + 1} attempts: ${o.message}`) : wait(retryAt, `retry after: ${o.message}`);
     }
     case 'ComputerSeen': {
@@ -77,7 +78,8 @@ const requested = (state: AgentVmJobState, tenantId: string, requestId: string, 
 /** Deleting a computer: done once it is gone; refused or failed deletions are tried again later. */
 const deleting = (tenantId: string, request: NonNullable<AgentVmJobState['request']>, input: JobInput, policy: ProvisioningPolicy): Action => {
   const o = input.observation;
-  if (o.type === 'ComputerDeleted') return { type: 'Done' };
+  // a computer already gone is the end a deletion wants
+  if (o.type === 'ComputerDeleted' || (o.type === 'ProviderFailed' && o.failure === 'gone')) return { type: 'Done' };
   if (o.type === 'ProviderFailed')
     return o.failure === 'unauthorized' || o.failure === 'fatal'
       ? wait(input.now + policy.refusedRetryMs, `deletion refused: ${o.message}`)

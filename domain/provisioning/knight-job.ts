@@ -44,8 +44,13 @@ const afterFailure = (o: Extract<Observation, { type: 'ProviderFailed' }>, stage
       return fail(stage, `Orgo refused the platform's credentials (an operator must fix ORGO_API_KEY / ORGO_WORKSPACE_ID): ${o.message}`);
     case 'fatal':
       return fail(stage, `Orgo refused the request: ${o.message}`);
-    case 'gone':
-      return stage === 'provisioning' ? wait(input.now, 'the computer is gone: look for it again') : fail('vm_lost', 'the knight’s computer no longer exists');
+    case 'gone': {
+      if (stage !== 'provisioning') return fail('vm_lost', 'the knight’s computer no longer exists');
+      // looked for again, with the backoff of any failure: a 404 that keeps coming must not spin the job
+      const retryAt = input.now + backoffMs(policy, o.attempt);
+      if (retryAt >= deadline) return fail(stage, `gave up after ${o.attempt + 1} attempts: ${o.message}`);
+      return wait(retryAt, 'the computer is gone: look for it again');
+    }
     case 'transient': {
       const retryAt = input.now + backoffMs(policy, o.attempt);
       if (retryAt >= deadline) return fail(stage, `gave up after ${o.attempt + 1} attempts: ${o.message}`);
@@ -121,8 +126,9 @@ const decide = (input: JobInput, state: KnightJobState, policy: ProvisioningPoli
       return working({ ...state, knight }, input, policy);
     case 'failed':
     case 'terminating':
-      if (o.type === 'ProviderFailed') return afterDeleteFailure(o, input, policy);
-      if (knight.vmName === null || o.type === 'ComputerDeleted')
+      // a computer already gone is the end a deletion wants: never a reason to stay `terminating`
+      if (o.type === 'ProviderFailed' && o.failure !== 'gone') return afterDeleteFailure(o, input, policy);
+      if (knight.vmName === null || o.type === 'ComputerDeleted' || o.type === 'ProviderFailed')
         return knight.status === 'failed' ? { type: 'Done' } : { type: 'Record', command: { type: 'MarkKnightTerminated' } };
       return { type: 'DeleteComputer', name: knight.vmName, vmId: knight.vmId };
     default:

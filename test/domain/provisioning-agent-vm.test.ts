@@ -69,6 +69,15 @@ describe('agent VM provisioning', () => {
       why: 'retry after: busy',
     });
   });
+  it('looks for a computer that is gone again with backoff, not at once (a deleted workspace answers 404 to everything)', () => {
+    given([created, vmRequested]).when(at(10, { type: 'ProviderFailed', during: 'provide', failure: 'gone', message: 'Orgo answered 404', attempt: 2 })).then({
+      type: 'Wait',
+      until: t0 + 10 + 4_000,
+      why: 'the computer is gone: look for it again',
+    });
+  });
+  it('a computer already gone ends the deletion of a failed request’s computer', () =>
+    given([created, vmRequested, vmFailed]).when(at(10, { type: 'ProviderFailed', during: 'delete', failure: 'gone', message: 'Orgo answered 404', attempt: 3 })).then({ type: 'Done' }));
   it('is done once ready', () => given([created, vmRequested, vmReady]).when(at(10)).then({ type: 'Done' }));
   it('deletes a failed request’s computer; a retry starts a new one under a new name', () => {
     given([created, vmRequested, vmFailed]).when(at(10)).then({ type: 'DeleteComputer', name, vmId: null });

@@ -85,7 +85,13 @@ describe('knight provisioning: failures of Orgo', () => {
     expect(JSON.stringify(action)).toMatch(/Orgo refused the platform's credentials \(an operator must fix ORGO_API_KEY/);
   });
   it('looks for the computer again when it vanished while provisioning, but fails a working knight whose computer vanished', () => {
-    given([requested, provisioning]).when(failedCall('gone')).then({ type: 'Wait', until: t0 + 1_000, why: 'the computer is gone: look for it again' });
+    // with the backoff of any failure: a 404 that keeps coming (a workspace deleted) must not spin the job
+    given([requested, provisioning]).when(failedCall('gone')).then({ type: 'Wait', until: t0 + 2_000, why: 'the computer is gone: look for it again' });
+    given([requested, provisioning]).when(failedCall('gone', 3)).then({ type: 'Wait', until: t0 + 9_000, why: 'the computer is gone: look for it again' });
+    given([requested, provisioning]).when(failedCall('gone', 5, 590_000)).then({
+      type: 'Record',
+      command: { type: 'FailKnight', stage: 'provisioning', reason: 'gave up after 6 attempts: Orgo answered 503' },
+    });
     given([requested, provisioning, provisioned, taskStarted, prepared]).when(failedCall('gone', 0, 1_000, 'task')).then({
       type: 'Record',
       command: { type: 'FailKnight', stage: 'vm_lost', reason: 'the knight’s computer no longer exists' },
@@ -144,6 +150,10 @@ describe('knight provisioning: failure, termination and the tenant', () => {
       command: { type: 'MarkKnightTerminated' },
     });
     given([requested, terminating]).when(woken).then({ type: 'Record', command: { type: 'MarkKnightTerminated' } });
+  });
+  it('a computer already gone ends the deletion: the knight is terminated, a failed one done', () => {
+    given([requested, provisioning, terminating]).when(failedCall('gone', 4, 1_000, 'delete')).then({ type: 'Record', command: { type: 'MarkKnightTerminated' } });
+    given([requested, provisioning, failed]).when(failedCall('gone', 4, 1_000, 'delete')).then({ type: 'Done' });
   });
   it('keeps trying to delete, slowly when Orgo refuses our credentials', () => {
     given([requested, provisioning, terminating]).when(failedCall('unauthorized', 0, 1_000, 'delete')).then({

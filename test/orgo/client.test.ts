@@ -169,6 +169,29 @@ describe('Orgo client against the simulated Orgo', () => {
     }
   });
 
+  it('a workspace that no longer exists: nothing is found in it, listing it fails as retryable, one found by name is made again', async () => {
+    const fixed = sim.addWorkspace('deleted-behind-our-back');
+    const byId = orgoVmProvider(orgo, fixed.id);
+    sim.deleteWorkspace(fixed.id);
+    expect(await byId.findByName('ocs-k-acme.k-1')).toBeUndefined(); // a deletion by name is then done
+    const listing = await failure(byId.list()); // never taken for a workspace with no computers
+    expect(listing).toMatchObject({ code: 'orgo_workspace_not_found' });
+    expect(byId.classify(listing)).toBe('transient');
+    const creating = await failure(byId.create('ocs-k-acme.k-1', { cpu: 1, ramGb: 4 }));
+    expect(creating.code).toBe('orgo_workspace_not_found');
+    expect(creating.message).toMatch(/check ORGO_WORKSPACE_ID/);
+    expect(byId.classify(creating)).toBe('transient');
+
+    const byName = orgoVmProvider(orgo, async () => (await orgo.workspaces.ensure('platform-by-name')).id);
+    const first = await byName.create('ocs-k-acme.k-2', { cpu: 1, ramGb: 4 });
+    const original = sim.workspaces().find((w) => w.name === 'platform-by-name')!;
+    sim.deleteWorkspace(original.id);
+    expect(byName.classify(await failure(byName.list()))).toBe('transient');
+    const second = await byName.create('ocs-k-acme.k-2', { cpu: 1, ramGb: 4 }); // in a workspace made again by that name
+    expect(second.id).not.toBe(first.id);
+    expect(sim.workspaces().filter((w) => w.name === 'platform-by-name').map((w) => w.id)).toEqual([expect.not.stringMatching(original.id)]);
+  });
+
   it('finds or creates the platform workspace by name', async () => {
     const first = await orgo.workspaces.ensure('platform-two');
     const again = await orgo.workspaces.ensure('platform-two');

@@ -194,3 +194,34 @@ describe('provisioning saga: Orgo refuses the platform’s credentials', () => {
     expect(h.sim.computers().filter((c) => c.name.startsWith('ocs-'))).toEqual([]);
   });
 });
+
+describe('provisioning saga: the platform’s workspace deleted behind its back', () => {
+  let h: SagaHarness;
+  beforeAll(async () => {
+    h = await startSagaHarness({ env: { KNIGHT_PROVISION_TIMEOUT_SECONDS: '6' } });
+  });
+  afterAll(() => h.close());
+
+  it('a knight being provisioned is terminated (its computer went with the workspace); a new one fails at its deadline without a storm of calls', async () => {
+    const { tenantId, me } = await h.tenant();
+    await eventually('the agent vm', () => (h.sim.computers().some((c) => c.name === `ocs-a-${tenantId}.agent-1` && c.status === 'running') ? true : undefined));
+    await eventually('agent vm ready', async () => {
+      const t = ok(await h.operator.get<{ agentVm: { status: string } | null }>(`/tenants/${tenantId}`), 200);
+      return t.agentVm?.status === 'ready' ? true : undefined;
+    });
+    h.sim.deleteWorkspace(h.sim.workspaceId);
+
+    const first = ok(await me.post<{ knightId: string }>('/knights', { task: 'Nowhere to run' }), 202).knightId;
+    await knightIn(me, first, (k) => k.status === 'provisioning');
+    ok(await me.delete(`/knights/${first}`), 202);
+    await knightIn(me, first, (k) => k.status === 'terminated'); // it stayed `terminating`, retrying the look-up by name
+
+    const before = h.sim.requests();
+    const second = ok(await me.post<{ knightId: string }>('/knights', { task: 'Nowhere either' }), 202).knightId;
+    const k = await knightIn(me, second, (x) => x.status === 'failed');
+    expect(k.failure?.stage).toBe('provisioning');
+    // a few looks and creates with backoff (1 s, 2 s, 4 s) until the 6 s deadline; a 404 taken for
+    // "look again at once" made thousands
+    expect(h.sim.requests() - before).toBeLessThan(60);
+  });
+});

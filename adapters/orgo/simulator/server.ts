@@ -112,6 +112,7 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
   const commands: RecordedCommand[] = [];
   const calls = new Map<SimOperation, number>();
   let refusals = 0;
+  let requests = 0;
   const held = new Set<ServerResponse>();
   /** Statuses reported in place of the real one, e.g. one Orgo added after the client was written. */
   const reported = new Map<string, string>();
@@ -252,6 +253,7 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
   };
 
   const server = createServer((req, res) => {
+    requests++;
     route(req).then(
       (reply) => {
         if (reply === 'held') {
@@ -282,6 +284,12 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
     },
     revokeKey: (key: string) => void keys.delete(key),
     addWorkspace: (name: string) => world.addWorkspace(name),
+    /** Deletes a workspace and its computers, as if done behind the platform's back. */
+    deleteWorkspace: (id: string) => world.deleteWorkspace(id),
+    /** Workspaces that exist now. */
+    workspaces: () => world.workspaces().map((w) => ({ id: w.id, name: w.name, created_at: w.createdAt })),
+    /** Every request received, answered or not. */
+    requests: () => requests,
     /** Computers that exist now (deleted ones are gone), with their current status. */
     computers: () => world.all().map(computerJson),
     /** A computer made outside the platform, e.g. a customer's own. */
