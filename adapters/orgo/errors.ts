@@ -85,6 +85,6 @@ export const orgoWorkspaceNotFound = (workspaceId: string, byName: boolean, caus
     byName
       ? `the Orgo workspace ${workspaceId} no longer exists: it is looked up by name (or made) again at the next call`
       : `the Orgo workspace ${workspaceId} does not exist: check ORGO_WORKSPACE_ID (or leave it unset to use one found or made by name)`,
-    { workspaceId },
+    { status: 404, workspaceId },
     { cause },
   );

@@ -1,4 +1,5 @@
 import type { JobAction, Observation } from '../../domain/provisioning/job.ts';
+import { isAppError } from '../../domain/shared/errors.ts';
 import type { Vm, VmProvider } from '../../domain/ports/vm-provider.ts';
 import { agentSteps, KNIGHT_STEPS, newBridgeToken, taskStep } from './scripts.ts';
 import type { BridgeSettings } from './scripts.ts';
@@ -160,7 +161,8 @@ export const createEffects = (deps: EffectsDeps) => {
         }
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        return { type: 'ProviderFailed', during: during[effect.type], failure: vms.classify(error), message, attempt };
+        const status = isAppError(error) && typeof error.details?.status === 'number' ? error.details.status : null;
+        return { type: 'ProviderFailed', during: during[effect.type], failure: vms.classify(error), message, status, attempt };
       }
     },
   };

@@ -121,7 +121,11 @@ export const createStepper = (deps: StepDeps) => {
           if (observation.type === 'ProviderFailed') {
             attempts++;
             countSagaFailure(observation.during);
-            log.warn({ streamId: job.streamId, during: observation.during, failure: observation.failure, error: observation.message }, 'orgo call failed');
+            // the provider's own words stay here, in the operator's log: a failure reason the tenant sees is stable text (providerReason)
+            log.warn(
+              { streamId: job.streamId, during: observation.during, failure: observation.failure, status: observation.status, attempt: observation.attempt, error: observation.message },
+              'orgo call failed',
+            );
           } else attempts = 0;
       }
     }

@@ -3,7 +3,7 @@ import { epochMs } from '../shared/time.ts';
 import type { AgentVmFailureStage, TenantCommand, TenantEvent } from '../tenant/index.ts';
 import { evolveTenant, initialTenantState } from '../tenant/state.ts';
 import type { TenantState } from '../tenant/state.ts';
-import { backoffMs, clip, seconds, stepForComputer, waitUntil } from './job.ts';
+import { backoffMs, clip, providerReason, seconds, stepForComputer, waitUntil } from './job.ts';
 import type { JobAction, JobInput, Observation, ProcessManager, ProvisioningPolicy } from './job.ts';
 import { agentComputerName } from './names.ts';
 
@@ -55,13 +55,11 @@ const requested = (state: AgentVmJobState, tenantId: string, requestId: string, 
       return fail('bootstrap', `${o.step} exited with ${o.exitCode}${o.output ? `: ${clip(o.output.trim(), 300)}` : ''}`);
     case 'ProviderFailed': {
       const stage = o.during === 'prepare' ? 'bootstrap' : 'provisioning';
-      if (o.failure === 'unauthorized')
-        return fail(stage, `Orgo refused the platform's credentials (an operator must fix ORGO_API_KEY / ORGO_WORKSPACE_ID): ${o.message}`);
-      if (o.failure === 'fatal') return fail(stage, `Orgo refused the request: ${o.message}`);
+      if (o.failure === 'unauthorized' || o.failure === 'fatal') return fail(stage, providerReason(o));
       const retryAt = input.now + backoffMs(policy, o.attempt);
       // looked for again, with the backoff of any failure: a 404 that keeps coming must not spin the job
-      if (o.failure === 'gone') return retryAt >= deadline ? fail(stage, `gave up after ${o.attempt + 1} attempts: ${o.message}`) : wait(retryAt, 'the computer is gone: look for it again');
-      return retryAt >= deadline ? fail(stage, `gave up after ${o.attempt + 1} attempts: ${o.message}`) : wait(retryAt, `retry after: ${o.message}`);
+      if (retryAt >= deadline) return fail(stage, providerReason(o, true));
+      return wait(retryAt, o.failure === 'gone' ? 'the computer is gone: look for it again' : `retry after: ${o.message}`);
     }
     case 'ComputerSeen': {
       if (input.now >= deadline) break;

@@ -53,7 +53,18 @@ export type Observation =
   /** A new event on the stream, a timer that came due, or a restart: look at the state afresh. */
   | { readonly type: 'Woken' }
   | { readonly type: 'ComputerSeen'; readonly vm: SeenVm }
-  | { readonly type: 'ProviderFailed'; readonly during: Effect; readonly failure: VmFailure; readonly message: string; readonly attempt: number }
+  /**
+   * `message`: the provider's own words, for the operator's log and the job's row only (it may carry hints
+   * about our configuration or account); `status`: the HTTP status it answered, when it answered.
+   */
+  | {
+      readonly type: 'ProviderFailed';
+      readonly during: Effect;
+      readonly failure: VmFailure;
+      readonly message: string;
+      readonly status?: number | null | undefined;
+      readonly attempt: number;
+    }
   /** The computer has OpenClaw (and, for an agent VM, the bridge with its token's hash). */
   | { readonly type: 'Prepared'; readonly vmId: string; readonly bridgeTokenHash: string | null }
   | { readonly type: 'PrepareFailed'; readonly step: string; readonly exitCode: number; readonly output: string }
@@ -97,6 +108,25 @@ export const backoffMs = (policy: ProvisioningPolicy, attempt: number): number =
 export const clip = (text: string, max: number): string => (text.length <= max ? text : `…${text.slice(text.length - max + 1)}`);
 
 export const seconds = (ms: number): string => `${Math.round(ms / 1_000)} s`;
+
+/**
+ * What the tenant is told when the VM provider failed (a failure reason the API shows): stable text with the
+ * HTTP status at most, never the provider's own words, which may name our account, configuration or
+ * operator hints. The detail goes to the operator's log (adapters/provisioning/step.ts).
+ * `gaveUp`: the retries ran out before the deadline.
+ */
+export const providerReason = (o: Extract<Observation, { type: 'ProviderFailed' }>, gaveUp = false): string => {
+  const answer = typeof o.status === 'number' ? `HTTP ${o.status}` : 'no answer';
+  if (gaveUp) return `provider_error: the VM provider did not succeed after ${o.attempt + 1} attempts (${answer})`;
+  switch (o.failure) {
+    case 'unauthorized':
+      return `provider_error: the VM provider refused the platform's credentials (${answer}); an operator must act`;
+    case 'fatal':
+      return `provider_error: the VM provider refused the request (${answer})`;
+    default:
+      return `provider_error: the VM provider failed (${answer})`;
+  }
+};
 
 export const waitUntil = <Command>(until: number, why: string): JobAction<Command> => ({ type: 'Wait', until, why });
 

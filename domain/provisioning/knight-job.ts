@@ -3,7 +3,7 @@ import { evolveKnight, initialKnightState } from '../knight/state.ts';
 import type { KnightState } from '../knight/state.ts';
 import { unreachable } from '../shared/decider.ts';
 import { epochMs } from '../shared/time.ts';
-import { backoffMs, clip, seconds, stepForComputer, waitUntil } from './job.ts';
+import { backoffMs, clip, providerReason, seconds, stepForComputer, waitUntil } from './job.ts';
 import type { JobAction, JobInput, Observation, ProcessManager, ProvisioningPolicy } from './job.ts';
 import { knightComputerName } from './names.ts';
 
@@ -41,19 +41,19 @@ const wait = (until: number, why: string): Action => waitUntil(until, why);
 const afterFailure = (o: Extract<Observation, { type: 'ProviderFailed' }>, stage: KnightFailureStage, deadline: number, input: JobInput, policy: ProvisioningPolicy): Action => {
   switch (o.failure) {
     case 'unauthorized':
-      return fail(stage, `Orgo refused the platform's credentials (an operator must fix ORGO_API_KEY / ORGO_WORKSPACE_ID): ${o.message}`);
+      return fail(stage, providerReason(o));
     case 'fatal':
-      return fail(stage, `Orgo refused the request: ${o.message}`);
+      return fail(stage, providerReason(o));
     case 'gone': {
       if (stage !== 'provisioning') return fail('vm_lost', 'the knight’s computer no longer exists');
       // looked for again, with the backoff of any failure: a 404 that keeps coming must not spin the job
       const retryAt = input.now + backoffMs(policy, o.attempt);
-      if (retryAt >= deadline) return fail(stage, `gave up after ${o.attempt + 1} attempts: ${o.message}`);
+      if (retryAt >= deadline) return fail(stage, providerReason(o, true));
       return wait(retryAt, 'the computer is gone: look for it again');
     }
     case 'transient': {
       const retryAt = input.now + backoffMs(policy, o.attempt);
-      if (retryAt >= deadline) return fail(stage, `gave up after ${o.attempt + 1} attempts: ${o.message}`);
+      if (retryAt >= deadline) return fail(stage, providerReason(o, true));
       return wait(retryAt, `retry after: ${o.message}`);
     }
     default:

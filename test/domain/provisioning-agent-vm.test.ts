@@ -60,9 +60,13 @@ describe('agent VM provisioning', () => {
   it('fails at once when Orgo refuses our credentials, and retries other failures', () => {
     const refused = processSpec(agentVmJob, policy)
       .given([created, vmRequested])
-      .when(at(10, { type: 'ProviderFailed', during: 'provide', failure: 'unauthorized', message: 'Orgo answered 401', attempt: 0 }))
+      .when(at(10, { type: 'ProviderFailed', during: 'provide', failure: 'unauthorized', message: 'Orgo answered 401 to GET /workspaces/{id}: Invalid key (check ORGO_API_KEY)', status: 401, attempt: 0 }))
       .action();
-    expect(refused).toMatchObject({ type: 'Record', command: { type: 'FailAgentVm', stage: 'provisioning', reason: expect.stringMatching(/ORGO_API_KEY/) } });
+    // stable text for the tenant: Orgo's words and the operator's hints stay in the operator's log
+    expect(refused).toEqual({
+      type: 'Record',
+      command: { type: 'FailAgentVm', requestId: 'agent-1', stage: 'provisioning', reason: "provider_error: the VM provider refused the platform's credentials (HTTP 401); an operator must act" },
+    });
     given([created, vmRequested]).when(at(10, { type: 'ProviderFailed', during: 'prepare', failure: 'transient', message: 'busy', attempt: 1 })).then({
       type: 'Wait',
       until: t0 + 10 + 2_000,

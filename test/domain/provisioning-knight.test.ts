@@ -31,8 +31,9 @@ const at = (ms: number, observation: Observation = { type: 'Woken' }, tenant = a
 const woken = at(1_000);
 const seen = (status: 'creating' | 'starting' | 'running' | 'stopped' | 'error' | 'deleting' | 'unknown', ms = 1_000) =>
   at(ms, { type: 'ComputerSeen', vm: { id: 'vm-1', status, url: 'https://www.orgo.ai/desktops/i-1' } });
+const STATUS = { transient: 503, unauthorized: 403, gone: 404, fatal: 422 } as const;
 const failedCall = (failure: 'transient' | 'unauthorized' | 'gone' | 'fatal', attempt = 0, ms = 1_000, during: 'provide' | 'task' | 'delete' = 'provide') =>
-  at(ms, { type: 'ProviderFailed', during, failure, message: 'Orgo answered 503', attempt });
+  at(ms, { type: 'ProviderFailed', during, failure, message: 'Orgo answered 503', status: STATUS[failure], attempt });
 
 describe('knight provisioning: getting a computer', () => {
   it('does nothing for a knight that does not exist or is terminated', () => {
@@ -77,12 +78,29 @@ describe('knight provisioning: failures of Orgo', () => {
   it('gives up and fails when the next retry would pass the deadline', () =>
     given([requested, provisioning]).when(failedCall('transient', 5, 590_000)).then({
       type: 'Record',
-      command: { type: 'FailKnight', stage: 'provisioning', reason: 'gave up after 6 attempts: Orgo answered 503' },
+      command: { type: 'FailKnight', stage: 'provisioning', reason: 'provider_error: the VM provider did not succeed after 6 attempts (HTTP 503)' },
     }));
-  it('fails at once, telling the operator what to fix, when Orgo refuses our credentials: no retries', () => {
-    const action = processSpec(knightJob, policy).given([requested, provisioning]).when(failedCall('unauthorized')).action();
-    expect(action).toMatchObject({ type: 'Record', command: { type: 'FailKnight', stage: 'provisioning' } });
-    expect(JSON.stringify(action)).toMatch(/Orgo refused the platform's credentials \(an operator must fix ORGO_API_KEY/);
+  it('fails at once when Orgo refuses our credentials, no retries; the reason is stable text, never Orgo’s words or our configuration', () => {
+    const refused = at(1_000, {
+      type: 'ProviderFailed',
+      during: 'provide',
+      failure: 'unauthorized',
+      message: 'Orgo answered 403 to POST /computers: key of ops@platform.example is scoped elsewhere, see https://www.orgo.ai/settings (check ORGO_WORKSPACE_ID)',
+      status: 403,
+      attempt: 0,
+    });
+    given([requested, provisioning]).when(refused).then({
+      type: 'Record',
+      command: { type: 'FailKnight', stage: 'provisioning', reason: "provider_error: the VM provider refused the platform's credentials (HTTP 403); an operator must act" },
+    });
+    given([requested, provisioning]).when(failedCall('fatal')).then({
+      type: 'Record',
+      command: { type: 'FailKnight', stage: 'provisioning', reason: 'provider_error: the VM provider refused the request (HTTP 422)' },
+    });
+    given([requested, provisioning]).when(at(590_000, { type: 'ProviderFailed', during: 'provide', failure: 'transient', message: 'Orgo did not answer', status: null, attempt: 5 })).then({
+      type: 'Record',
+      command: { type: 'FailKnight', stage: 'provisioning', reason: 'provider_error: the VM provider did not succeed after 6 attempts (no answer)' },
+    });
   });
   it('looks for the computer again when it vanished while provisioning, but fails a working knight whose computer vanished', () => {
     // with the backoff of any failure: a 404 that keeps coming (a workspace deleted) must not spin the job
@@ -90,7 +108,7 @@ describe('knight provisioning: failures of Orgo', () => {
     given([requested, provisioning]).when(failedCall('gone', 3)).then({ type: 'Wait', until: t0 + 9_000, why: 'the computer is gone: look for it again' });
     given([requested, provisioning]).when(failedCall('gone', 5, 590_000)).then({
       type: 'Record',
-      command: { type: 'FailKnight', stage: 'provisioning', reason: 'gave up after 6 attempts: Orgo answered 503' },
+      command: { type: 'FailKnight', stage: 'provisioning', reason: 'provider_error: the VM provider did not succeed after 6 attempts (HTTP 404)' },
     });
     given([requested, provisioning, provisioned, taskStarted, prepared]).when(failedCall('gone', 0, 1_000, 'task')).then({
       type: 'Record',

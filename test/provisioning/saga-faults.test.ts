@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../http/support/client.ts';
 import type { Client } from '../http/support/client.ts';
@@ -73,7 +75,7 @@ describe('provisioning saga: races and faults', () => {
     const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Unreachable' }), 202);
     const k = await knightIn(me, knightId, (x) => x.status === 'failed');
     expect(k.failure?.stage).toBe('provisioning');
-    expect(k.failure?.reason).toMatch(/^(gave up after \d+ attempts: Orgo answered 503|the computer was not running within 3 s)/);
+    expect(k.failure?.reason).toMatch(/^(provider_error: the VM provider did not succeed after \d+ attempts \(HTTP 503\)|the computer was not running within 3 s)$/);
     h.sim.clearFaults();
     await eventually('no computer', () => (computersOf(h, tenantId, knightId).length === 0 ? true : undefined));
   });
@@ -162,6 +164,7 @@ describe('provisioning saga: races and faults', () => {
 
 describe('provisioning saga: Orgo refuses the platform’s credentials', () => {
   let h: SagaHarness;
+  const logs: string[] = [];
   beforeAll(async () => {
     h = await startSagaHarness({
       apiKey: (sim) => {
@@ -169,29 +172,35 @@ describe('provisioning saga: Orgo refuses the platform’s credentials', () => {
         sim.addKey('sk_live_scoped_elsewhere', { workspaceId: elsewhere.id });
         return 'sk_live_scoped_elsewhere';
       },
+      log: pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) })),
     });
   });
   afterAll(() => h.close());
 
-  it('403 workspace_scope_mismatch, then 401: agent VMs and knights fail once with a reason an operator can act on, no retry storm', async () => {
+  it('403 workspace_scope_mismatch, then 401: agent VMs and knights fail once, the tenant told stable text, the operator’s log what to fix; no retry storm', async () => {
     const { tenantId, me } = await h.tenant();
     const vm = await eventually('agent vm failed', async () => {
-      const t = ok(await h.operator.get<{ agentVm: { status: string; failure: { stage: string; reason: string } | null } | null }>(`/tenants/${tenantId}`), 200);
+      const t = ok(await me.get<{ agentVm: { status: string; failure: { stage: string; reason: string } | null } | null }>('/tenants/me'), 200);
       return t.agentVm?.status === 'failed' ? t.agentVm : undefined;
     });
-    expect(vm.failure?.reason).toMatch(/Orgo refused the platform's credentials.*ORGO_WORKSPACE_ID/);
+    // before: "Orgo refused the platform's credentials (an operator must fix ORGO_API_KEY / ORGO_WORKSPACE_ID): Orgo answered 403 to …"
+    expect(vm.failure).toEqual({ stage: 'provisioning', reason: "provider_error: the VM provider refused the platform's credentials (HTTP 403); an operator must act" });
     const { knightId } = ok(await me.post<{ knightId: string }>('/knights', { task: 'Anything' }), 202);
     const k = await knightIn(me, knightId, (x) => x.status === 'failed');
-    expect(k.failure?.stage).toBe('provisioning');
-    expect(k.failure?.reason).toMatch(/ORGO_WORKSPACE_ID/);
+    expect(k.failure).toEqual({ stage: 'provisioning', reason: "provider_error: the VM provider refused the platform's credentials (HTTP 403); an operator must act" });
     h.sim.revokeKey('sk_live_scoped_elsewhere');
     const before = h.sim.refusals();
     const second = ok(await me.post<{ knightId: string }>('/knights', { task: 'Anything again' }), 202);
     const k2 = await knightIn(me, second.knightId, (x) => x.status === 'failed');
-    expect(k2.failure?.reason).toMatch(/Orgo answered 401.*check ORGO_API_KEY/);
+    expect(k2.failure?.reason).toBe("provider_error: the VM provider refused the platform's credentials (HTTP 401); an operator must act");
     // one refused call to find the computer, at most one to clean up: then the knight is settled
     expect(h.sim.refusals() - before).toBeLessThanOrEqual(2);
     expect(h.sim.computers().filter((c) => c.name.startsWith('ocs-'))).toEqual([]);
+    // the detail, with what to fix, is in the operator's log, and the key is not
+    const failures = logs.filter((line) => line.includes('orgo call failed'));
+    expect(failures.some((line) => /workspace_scope_mismatch|scoped to another workspace.*ORGO_WORKSPACE_ID/.test(line))).toBe(true);
+    expect(failures.some((line) => /Orgo answered 401.*check ORGO_API_KEY/.test(line))).toBe(true);
+    expect(logs.join('\n')).not.toContain('sk_live_scoped_elsewhere');
   });
 });
 
