@@ -3,9 +3,11 @@ import type { CommandShell } from '../../commands/shell/handle-command.ts';
 import { knightDecider } from '../../domain/knight/index.ts';
 import type { VmProvider } from '../../domain/ports/vm-provider.ts';
 import { reconcile } from '../../domain/provisioning/reconcile.ts';
-import { knightStream } from '../../domain/shared/streams.ts';
+import { knightStream, tenantStream } from '../../domain/shared/streams.ts';
+import { tenantDecider } from '../../domain/tenant/index.ts';
 import { computerOwners } from '../../projections/provisioning-reads.ts';
 import type { TxDb } from '../../projections/provisioning-reads.ts';
+import { isAppError } from '../../domain/shared/errors.ts';
 import type { WarmPool } from './pool.ts';
 
 export interface ReconcilerDeps {
@@ -30,6 +32,8 @@ export interface ReconcilerDeps {
 }
 
 export const RECONCILER_ACTOR = 'saga:reconciler';
+/** What a tenant whose ready agent VM vanished is told (AgentVmFailed, stage vm_lost). */
+export const AGENT_VM_LOST_REASON = 'the agent VM’s computer no longer exists at the VM provider; request the agent VM again';
 const DEFAULT_GRACE_MS = 10 * 60_000;
 
 /** Orgo's own timestamp format may differ from ours: anything unreadable counts as unknown (and old). */
@@ -41,20 +45,22 @@ const createdMs = (iso: string | null): number | null => {
 /**
  * Compares the workspace's computers with the knights and tenants read models: deletes this
  * platform's orphans (by name prefix; never anyone else's computer) and marks knights whose
- * computer vanished as failed (stage vm_lost), which the saga then winds up.
+ * computer vanished, and ready agent VMs whose computer vanished, as failed (stage vm_lost),
+ * which the saga then winds up. A lost agent VM is not provisioned again by itself: the tenant
+ * (POST /tenants/me/agent-vm) or an operator requests it again, as after any failure.
  */
 export const createReconciler = (deps: ReconcilerDeps) => {
   const clock = deps.clock ?? (() => new Date());
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<unknown> | undefined;
 
-  const runOnce = async (options: { graceMs?: number } = {}): Promise<{ orphans: string[]; vanished: string[]; skipped?: string }> => {
+  const runOnce = async (options: { graceMs?: number } = {}): Promise<{ orphans: string[]; vanished: string[]; lostAgents: string[]; skipped?: string }> => {
     const configuredGraceMs = deps.graceMs ?? DEFAULT_GRACE_MS;
     const behind = await deps.readModelsLagSeconds?.();
     if (behind !== undefined && behind * 1_000 > configuredGraceMs) {
       const skipped = `the read models are ${Math.round(behind)} s behind the log, more than the ${configuredGraceMs / 1_000} s grace`;
       deps.log.warn({ lagSeconds: behind }, `reconciliation skipped: ${skipped}`);
-      return { orphans: [], vanished: [], skipped };
+      return { orphans: [], vanished: [], lostAgents: [], skipped };
     }
     // Owners first, computers second: a computer made in between is young, and young ones stay.
     const owners = await computerOwners(deps.db, deps.schema);
@@ -80,7 +86,30 @@ export const createReconciler = (deps: ReconcilerDeps) => {
       });
       deps.log.warn({ tenantId: k.tenantId, knightId: k.knightId, vmId: k.vmId }, 'a knight’s computer vanished');
     }
-    return { orphans: decision.orphans.map((o) => o.name), vanished: decision.vanished.map((k) => `${k.tenantId}.${k.knightId}`) };
+    const lostAgents: string[] = [];
+    for (const t of decision.lostAgents) {
+      // confirmed one by one before anything is recorded: a listing that left a computer out must not fail a tenant's agent
+      const gone = await deps.vms.get(t.agentVmId).then(
+        () => false,
+        (error: unknown) => deps.vms.classify(error) === 'gone',
+      );
+      if (!gone) continue;
+      try {
+        await deps.shell.handle(tenantDecider, {
+          streamId: tenantStream(t.tenantId as never),
+          command: { type: 'FailAgentVm', requestId: t.agentVmRequestId, stage: 'vm_lost', reason: AGENT_VM_LOST_REASON, at: clock().toISOString() },
+          metadata: { tenantId: t.tenantId, actor: RECONCILER_ACTOR, correlationId: `reconcile:${t.tenantId}.${t.agentVmRequestId}`, causationId: null },
+        });
+      } catch (error) {
+        // the log moved on since the read model (a new request): that request is the saga's to judge
+        if (!isAppError(error) || error.kind === 'unavailable') throw error;
+        deps.log.info({ tenantId: t.tenantId, code: error.code }, 'a vanished agent VM is no longer the current one; left alone');
+        continue;
+      }
+      deps.log.warn({ tenantId: t.tenantId, requestId: t.agentVmRequestId, vmId: t.agentVmId }, 'a ready agent VM’s computer vanished');
+      lostAgents.push(t.tenantId);
+    }
+    return { orphans: decision.orphans.map((o) => o.name), vanished: decision.vanished.map((k) => `${k.tenantId}.${k.knightId}`), lostAgents };
   };
 
   return {

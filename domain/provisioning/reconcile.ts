@@ -2,7 +2,7 @@ import { ownerOfComputer } from './names.ts';
 
 /**
  * Reconciliation, decided: which of the workspace's computers are orphans of this platform (to
- * delete) and which knights lost their computer (to mark failed). Computers whose names are not
+ * delete), which knights lost their computer (to mark failed) and which ready agent VMs did. Computers whose names are not
  * ours are never touched. Anything younger than `graceMs` is left alone: its owner's events may
  * not have reached the read models yet.
  */
@@ -42,6 +42,8 @@ export interface ReconcileInput {
 export interface ReconcileDecision {
   readonly orphans: readonly InventoryComputer[];
   readonly vanished: readonly KnownKnight[];
+  /** Live tenants whose ready agent VM's computer is not in the inventory (to confirm, then mark failed: vm_lost). */
+  readonly lostAgents: readonly (KnownTenant & { readonly agentVmId: string; readonly agentVmRequestId: string })[];
 }
 
 const LIVE_KNIGHT = new Set(['requested', 'provisioning', 'provisioned', 'working']);
@@ -83,5 +85,12 @@ export const reconcile = (input: ReconcileInput): ReconcileDecision => {
     (k) =>
       (k.status === 'provisioned' || k.status === 'working') && k.vmId !== null && !present.has(k.vmId) && settled(k.updatedAtMs) && !!liveTenant(k.tenantId),
   );
-  return { orphans, vanished };
+  // a ready agent VM was running before AgentVmReady was recorded, so it is in any inventory listed after
+  // the owners were read, unless deleted since; a computer in a state we do not know is present, not lost
+  const lostAgents = input.tenants.flatMap((t) =>
+    t.agentVmStatus === 'ready' && t.agentVmId !== null && t.agentVmRequestId !== null && !present.has(t.agentVmId) && liveTenant(t.tenantId)
+      ? [{ ...t, agentVmId: t.agentVmId, agentVmRequestId: t.agentVmRequestId }]
+      : [],
+  );
+  return { orphans, vanished, lostAgents };
 };

@@ -133,11 +133,14 @@ const failAgentVm = (c: C.FailAgentVm, t: LiveTenant): Events => {
   const vm = currentRequest(t, c.requestId);
   switch (vm.status) {
     case 'requested':
+      if (stage === 'vm_lost') throw domainError('conflict', 'agent_vm_not_ready', 'only a ready agent vm can be lost');
       return [{ type: 'AgentVmFailed', data: { requestId: vm.requestId, stage, reason, at: c.at } }];
     case 'failed':
       return [];
     case 'ready':
-      throw domainError('conflict', 'agent_vm_already_ready', 'this request is ready; it cannot fail any more', { vmId: vm.vmId });
+      // a ready VM can only be lost: its computer vanished at the provider (deleted out of band)
+      if (stage === 'vm_lost') return [{ type: 'AgentVmFailed', data: { requestId: vm.requestId, stage, reason, at: c.at } }];
+      throw domainError('conflict', 'agent_vm_already_ready', 'this request is ready; it can only fail as vm_lost', { vmId: vm.vmId });
     default:
       return unreachable(vm);
   }

@@ -5,8 +5,11 @@ import type { Tier } from '../tiers.ts';
 export const API_KEY_SCOPES = ['tenant', 'auditor'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
-/** Where an agent VM failed: getting its computer running, or installing and starting OpenClaw and the bridge. */
-export const AGENT_VM_FAILURE_STAGES = ['provisioning', 'bootstrap'] as const;
+/**
+ * Where an agent VM failed: getting its computer running, installing and starting OpenClaw and the bridge,
+ * or (`vm_lost`) once ready, its computer gone at the provider (the reconciliation finds it missing).
+ */
+export const AGENT_VM_FAILURE_STAGES = ['provisioning', 'bootstrap', 'vm_lost'] as const;
 export type AgentVmFailureStage = (typeof AGENT_VM_FAILURE_STAGES)[number];
 
 type Event<Type extends string, Data> = DomainEvent<Type, Readonly<Data> & { readonly at: string }>;

@@ -65,6 +65,24 @@ describe('reconciliation', () => {
   });
 });
 
+describe('reconciliation of ready agent VMs', () => {
+  it('finds a live tenant’s ready agent VM missing from the inventory; not one present (whatever its state), requested or of an erased tenant', () => {
+    const tenants = [
+      tenant('lost', { agentVmStatus: 'ready', agentVmRequestId: 'agent-1', agentVmId: 'v1' }),
+      tenant('here', { agentVmStatus: 'ready', agentVmRequestId: 'agent-1', agentVmId: 'v2' }),
+      tenant('asleep', { status: 'suspended', agentVmStatus: 'ready', agentVmRequestId: 'agent-2', agentVmId: 'v3' }),
+      tenant('coming', { agentVmStatus: 'requested', agentVmRequestId: 'agent-1' }),
+      tenant('erased', { status: 'erased', agentVmStatus: 'ready', agentVmRequestId: 'agent-1', agentVmId: 'v5' }),
+      tenant('failed', { agentVmStatus: 'failed', agentVmRequestId: 'agent-1', agentVmId: 'v6' }),
+    ];
+    const { lostAgents } = reconcile({ ...base, tenants, inventory: [computer('v2', 'ocs-a-here.agent-1')] });
+    expect(lostAgents.map((t) => [t.tenantId, t.agentVmRequestId, t.agentVmId])).toEqual([
+      ['lost', 'agent-1', 'v1'],
+      ['asleep', 'agent-2', 'v3'],
+    ]);
+  });
+});
+
 describe('epochMs', () => {
   it('reads ISO timestamps as Date does, without Date', () => {
     for (const iso of ['1970-01-01T00:00:00.000Z', '2000-02-29T23:59:59.999Z', '2026-03-01T10:00:00.000Z', '1969-12-31T23:59:59.500Z', '2400-12-31T12:00:00Z'])

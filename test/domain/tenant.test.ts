@@ -195,6 +195,17 @@ describe('agent VM', () => {
     given([created, vmRequested, vmFailed]).when(ready).thenThrows('agent_vm_failed');
     given([created, vmRequested]).when({ ...fail, stage: 'lunch' } as never).thenThrows('invalid_failure_stage');
   });
+  it('a ready VM can fail only as lost (its computer gone at the provider); then a new request retries it', () => {
+    const lost: TenantCommand = { type: 'FailAgentVm', requestId: 'req-1', stage: 'vm_lost', reason: 'the computer is gone', at };
+    const lostEvent = { type: 'AgentVmFailed', data: { requestId: 'req-1', stage: 'vm_lost', reason: 'the computer is gone', at } } as const;
+    const state = given([created, vmRequested, vmReady]).when(lost).then([lostEvent]);
+    expect(state).toMatchObject({ agentVm: { status: 'failed', stage: 'vm_lost' } });
+    given([created, vmRequested, vmReady, suspended]).when(lost).then([lostEvent]);
+    given([created, vmRequested, vmReady, lostEvent]).when(lost).thenNothing();
+    given([created, vmRequested]).when(lost).thenThrows('agent_vm_not_ready'); // still being provisioned: the saga's to judge
+    given([created, vmRequested, vmReady]).when({ ...lost, requestId: 'req-0' } as TenantCommand).thenThrows('agent_vm_request_mismatch');
+    given([created, vmRequested, vmReady, lostEvent]).when({ type: 'RequestAgentVm', requestId: 'req-2', at }).then([{ type: 'AgentVmRequested', data: { requestId: 'req-2', at } }]);
+  });
   it('retries a failed VM with a new request, which then is the current one', () => {
     const retry: TenantCommand = { type: 'RequestAgentVm', requestId: 'req-2', at };
     const state = given([created, vmRequested, vmFailed]).when(retry).then([{ type: 'AgentVmRequested', data: { requestId: 'req-2', at } }]);

@@ -60,7 +60,7 @@ describe('reconciliation', () => {
     try {
       await new Promise((resolve) => setTimeout(resolve, 1_500)); // the ghost and the log's events are older than the grace
       const skipped = await reconcilerOn(stale).runOnce();
-      expect(skipped).toMatchObject({ orphans: [], vanished: [], skipped: expect.stringMatching(/behind the log/) });
+      expect(skipped).toMatchObject({ orphans: [], vanished: [], lostAgents: [], skipped: expect.stringMatching(/behind the log/) });
       expect(h.sim.computers().map((c) => c.id)).toContain(ghost.id);
       const everyone = h.sim.computers().length;
       expect(everyone).toBeGreaterThan(1); // the tenant's own agent VM was there to lose too
@@ -93,7 +93,7 @@ describe('reconciliation', () => {
     h.sim.vanish(vanishing.vmId!);
 
     const young = await h.api.saga!.reconciler.runOnce(); // default grace: everything here is too new to judge
-    expect(young).toEqual({ orphans: [], vanished: [] });
+    expect(young).toEqual({ orphans: [], vanished: [], lostAgents: [] });
     const result = await h.api.saga!.reconciler.runOnce({ graceMs: 0 });
     expect(result.orphans.sort()).toEqual([ghost.name, leftover.name].sort());
     expect(result.vanished).toEqual([`${tenantId}.${lost}`]);
@@ -103,6 +103,40 @@ describe('reconciliation', () => {
     const ids = h.sim.computers().map((c) => c.id);
     expect(ids).toEqual(expect.arrayContaining([customer.id, kept.vmId, agent.vmId]));
     expect((await h.api.saga!.reconciler.runOnce({ graceMs: 0 })).orphans).toEqual([]);
+  });
+});
+
+describe('reconciliation of ready agent VMs', () => {
+  let h: SagaHarness;
+  beforeAll(async () => {
+    h = await startSagaHarness();
+  });
+  afterAll(() => h.close());
+
+  it('a ready agent VM deleted out of band is recorded lost (the tenant sees why and requests it again); one in a state Orgo added since is left alone', async () => {
+    const lost = await h.tenant();
+    const odd = await h.tenant();
+    const vm = await agentReady(h, lost.tenantId);
+    const oddVm = await agentReady(h, odd.tenantId);
+    h.sim.vanish(vm.vmId);
+    h.sim.reportStatus(oddVm.vmId, 'hibernating');
+    const result = await h.api.saga!.reconciler.runOnce({ graceMs: 0 }); // before: listing failed on the unknown status
+    expect(result.lostAgents).toEqual([lost.tenantId]);
+    expect(result.orphans).toEqual([]);
+    const seen = await eventually('the agent vm failed', async () => {
+      const t = ok(await lost.me.get<{ agentVm: { status: string; failure: { stage: string; reason: string } | null } | null }>('/tenants/me'), 200);
+      return t.agentVm?.status === 'failed' ? t.agentVm : undefined;
+    });
+    expect(seen.failure).toEqual({ stage: 'vm_lost', reason: 'the agent VM’s computer no longer exists at the VM provider; request the agent VM again' });
+    // a second round records nothing more
+    expect((await h.api.saga!.reconciler.runOnce({ graceMs: 0 })).lostAgents).toEqual([]);
+    ok(await lost.me.post('/tenants/me/agent-vm', {}), 202);
+    const again = await agentReady(h, lost.tenantId);
+    expect(again.vmId).not.toBe(vm.vmId);
+    expect(h.sim.computers().some((c) => c.id === again.vmId && c.status === 'running')).toBe(true);
+    const oddTenant = ok(await odd.me.get<{ agentVm: { status: string } | null }>('/tenants/me'), 200);
+    expect(oddTenant.agentVm?.status).toBe('ready');
+    h.sim.reportStatus(oddVm.vmId, undefined);
   });
 });
 
