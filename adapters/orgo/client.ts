@@ -10,7 +10,27 @@ import type { BashResult, Computer, ComputerSpec, ReportedComputer, Screenshot, 
 export interface OrgoClientOptions extends OrgoHttpOptions {
   /** Where a computer status this client does not know is reported (once per status). */
   readonly log?: { warn(details: Record<string, unknown>, message: string): void };
+  /**
+   * After making the platform's workspace, how long to wait before listing again to see whether another
+   * process made one of the same name meanwhile (default 1 s; only when none existed).
+   */
+  readonly workspaceSettleMs?: number;
 }
+
+/**
+ * Oldest first, by Orgo's created_at (to the millisecond, then as text: a database's microseconds in the same
+ * format still order), then by id; unreadable times last. Every process sorting the same listing picks the
+ * same one, and the first one made is never younger than one made after it.
+ */
+const byAge = (a: Workspace, b: Workspace): number => {
+  const at = (w: Workspace) => (w.created_at ? Date.parse(w.created_at) : Number.NaN);
+  const [x, y] = [at(a), at(b)];
+  if (Number.isNaN(x) !== Number.isNaN(y)) return Number.isNaN(x) ? 1 : -1;
+  if (!Number.isNaN(x) && x !== y) return x - y;
+  const [p, q] = [a.created_at ?? '', b.created_at ?? ''];
+  if (p !== q) return p < q ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+};
 
 const id = (value: string) => encodeURIComponent(value);
 
@@ -43,9 +63,25 @@ export const createOrgoClient = (options: OrgoClientOptions) => {
     get: (workspaceId: string) => call({ method: 'GET', path: `/workspaces/${id(workspaceId)}`, operation: 'GET /workspaces/{id}', schema: workspaceSchema }),
     delete: async (workspaceId: string): Promise<void> =>
       void (await call({ method: 'DELETE', path: `/workspaces/${id(workspaceId)}`, operation: 'DELETE /workspaces/{id}' })),
-    /** The workspace of that name, created when there is none. */
+    /**
+     * The workspace of that name, created when there is none. Names are not unique at Orgo, so two
+     * processes starting at once could each make one: after making it, wait a moment, list again and use
+     * the oldest of that name (the same one every process picks), deleting our own when it is not that one.
+     */
     async ensure(name: string): Promise<Workspace> {
-      return (await workspaces.list()).find((w) => w.name === name) ?? workspaces.create(name);
+      const oldest = async () => (await workspaces.list()).filter((w) => w.name === name).sort(byAge)[0];
+      const existing = await oldest();
+      if (existing) return existing;
+      const mine = await workspaces.create(name);
+      await (options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(options.workspaceSettleMs ?? 1_000);
+      const chosen = (await oldest()) ?? mine;
+      if (chosen.id !== mine.id) {
+        // ours was made a moment ago and nothing was put in it: only this process knows it
+        await workspaces.delete(mine.id).catch((error: unknown) =>
+          options.log?.warn({ workspaceId: mine.id, code: isAppError(error) ? error.code : undefined }, 'could not delete a duplicate Orgo workspace; it stays unused'),
+        );
+      }
+      return chosen;
     },
   };
 

@@ -199,4 +199,13 @@ describe('Orgo client against the simulated Orgo', () => {
     await orgo.workspaces.delete(first.id);
     expect((await orgo.workspaces.list()).map((w) => w.name)).not.toContain('platform-two');
   });
+
+  it('processes starting at once, none finding the workspace, all end up using one of that name; the extras are deleted', async () => {
+    const processes = Array.from({ length: 5 }, () => createOrgoClient({ baseUrl: sim.url, apiKey: sim.apiKey, timeoutMs: 2_000, workspaceSettleMs: 300 }));
+    const chosen = await Promise.all(processes.map((p) => p.workspaces.ensure('platform-at-once')));
+    const mine = sim.workspaces().filter((w) => w.name === 'platform-at-once');
+    expect(mine).toHaveLength(1); // before: each process made its own
+    expect(new Set(chosen.map((w) => w.id))).toEqual(new Set([mine[0]!.id]));
+    expect((await processes[0]!.workspaces.ensure('platform-at-once')).id).toBe(mine[0]!.id);
+  });
 });

@@ -89,11 +89,19 @@ export const createWorld = (delays: SimDelays, now: () => number = Date.now, sav
   };
 
   const live = (c: SimComputer | undefined) => (c && !advance(c).gone ? c : undefined);
+  // Workspaces' created_at in microseconds, as a database would give it: two made in the same
+  // millisecond still show which came first
+  let last = { ms: Number.NaN, micros: 0 };
+  const createdAtMicros = () => {
+    const ms = now();
+    last = ms === last.ms ? { ms, micros: last.micros + 1 } : { ms, micros: 0 };
+    return `${new Date(ms).toISOString().slice(0, -1)}${String(last.micros % 1_000).padStart(3, '0')}Z`;
+  };
 
   return {
     delays,
     addWorkspace(name: string, id = `ws-${randomUUID().slice(0, 8)}`): SimWorkspace {
-      const workspace = { id, name, createdAt: new Date(now()).toISOString() };
+      const workspace = { id, name, createdAt: createdAtMicros() };
       workspaces.set(id, workspace);
       changed();
       return workspace;
