@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { Vm, VmFailure, VmProvider, VmScreenshot } from '../../domain/ports/vm-provider.ts';
 import { hasCode, isAppError } from '../../domain/shared/errors.ts';
 import { ORGO_ERRORS, orgoWorkspaceNotFound } from './errors.ts';

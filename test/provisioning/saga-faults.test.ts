@@ -178,7 +178,7 @@ describe('provisioning saga: Orgo refuses the platform’s credentials', () => {
   afterAll(() => h.close());
 
   it('403 workspace_scope_mismatch, then 401: agent VMs and knights fail once, the tenant told stable text, the operator’s log what to fix; no retry storm', async () => {
-    const { tenantId, me } = await h.tenant();
+    const { me } = await h.tenant();
     const vm = await eventually('agent vm failed', async () => {
       const t = ok(await me.get<{ agentVm: { status: string; failure: { stage: string; reason: string } | null } | null }>('/tenants/me'), 200);
       return t.agentVm?.status === 'failed' ? t.agentVm : undefined;
