@@ -208,4 +208,24 @@ describe('Orgo client against the simulated Orgo', () => {
     expect(new Set(chosen.map((w) => w.id))).toEqual(new Set([mine[0]!.id]));
     expect((await processes[0]!.workspaces.ensure('platform-at-once')).id).toBe(mine[0]!.id);
   });
+
+  it('a duplicate workspace that another process already put computers in is kept, not deleted with them', async () => {
+    // both make one; while they wait, a third process, which listed when only one of them was there, puts a computer in each
+    let entered = 0;
+    let both!: () => void;
+    const bothMade = new Promise<void>((resolve) => (both = resolve));
+    const sleep = async () => {
+      if (++entered === 2) {
+        for (const w of sim.workspaces().filter((x) => x.name === 'platform-in-use')) sim.createComputer(`ocs-in-${w.id}`, w.id);
+        both();
+      }
+      await bothMade;
+    };
+    const processes = Array.from({ length: 2 }, () => createOrgoClient({ baseUrl: sim.url, apiKey: sim.apiKey, timeoutMs: 2_000, sleep }));
+    const chosen = await Promise.all(processes.map((p) => p.workspaces.ensure('platform-in-use')));
+    expect(chosen[0]!.id).toBe(chosen[1]!.id); // both still agree
+    const named = sim.workspaces().filter((w) => w.name === 'platform-in-use');
+    expect(named).toHaveLength(2); // before: the loser was deleted, and the computer in it
+    expect(sim.computers().filter((c) => c.name.startsWith('ocs-in-'))).toHaveLength(2);
+  });
 });
