@@ -19,6 +19,12 @@ export interface WarmPoolOptions {
   readonly namePrefix: string;
   readonly log: Logger;
   readonly pollMs?: number;
+  /**
+   * How long a warm computer may take to be running (default 15 minutes); past it, it is discarded and
+   * replaced. Without it a status that never becomes running (one Orgo added since, read as `unknown`)
+   * held its slot, and a billed computer, for good.
+   */
+  readonly warmDeadlineMs?: number;
   /** The bridge every warm computer gets installed. */
   readonly bridge: BridgeSettings;
 }
@@ -69,8 +75,10 @@ export const createWarmPool = async (options: WarmPoolOptions) => {
       return found;
     }));
     await db.query(`UPDATE ${table} SET vm_id = $2 WHERE name = $1`, [name, vm.id]);
+    const deadline = Date.now() + (options.warmDeadlineMs ?? 15 * 60_000);
     while (running && vm.status !== 'running') {
       if (vm.status === 'error' || vm.status === 'deleting') throw new Error(`warm computer ${name} is ${vm.status}`);
+      if (Date.now() > deadline) throw new Error(`warm computer ${name} is still ${vm.status} past its deadline`);
       if (vm.status === 'stopped' || vm.status === 'suspended') await vms.start(vm.id);
       await new Promise((resolve) => setTimeout(resolve, pollMs));
       vm = await vms.get(vm.id);

@@ -44,6 +44,34 @@ describe('warm pool size', () => {
     expect(counts.warming + counts.ready).toBe(2);
   });
 
+  it('a warm computer that never gets running (a status Orgo added since) is replaced after its deadline, not polled for good', async () => {
+    const own = uniqueSchema('rv_pool3');
+    let n = 0;
+    const removed: string[] = [];
+    const vms: VmProvider = {
+      create: async (name) => ({ id: `vm-${++n}`, name, status: 'unknown', url: null, createdAt: null }),
+      get: async (id) => ({ id, name: id, status: 'unknown', url: null, createdAt: null }) as Vm,
+      findByName: async () => undefined,
+      list: async () => [],
+      remove: async (id) => void removed.push(id),
+      start: async () => undefined,
+      bash: async () => ({ output: '', exitCode: 0 }),
+      screenshot: async () => ({ kind: 'data', dataUrl: 'data:' }),
+      classify: () => 'transient',
+    };
+    const pool = await createWarmPool({
+      db, schema: own, vms, size: 1, computerSize: { cpu: 2, ramGb: 4 }, namePrefix: 'ocs', log: pino({ level: 'silent' }), pollMs: 20, warmDeadlineMs: 200,
+      bridge: { package: 'x', platformUrl: 'ws://x/bridge' },
+    });
+    try {
+      pool.start();
+      await expect.poll(() => removed, { timeout: 10_000 }).toContain('vm-1'); // before: polled as long as the process ran
+    } finally {
+      await pool.stop();
+      await dropSchema(own);
+    }
+  });
+
   it('two saga processes sharing the pool fill it once and warm each computer once', async () => {
     const shared = uniqueSchema('rv_pool2');
     const created: string[] = [];
