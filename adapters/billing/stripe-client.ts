@@ -19,7 +19,12 @@ export interface StripeCalls {
    * Adds to a live subscription the metered items it lacks (one made before STRIPE_METERED_PRICE_* were
    * set), each with the idempotency key `metered:<subscription>:<price>`; returns the prices added.
    */
-  addMissingMeteredItems(subscriptionId: string): Promise<readonly string[]>;
+  /**
+   * Adds the configured metered prices a subscription lacks; `added` names them. A subscription that
+   * already has a metered item of another price (`otherMetered`: a price rotated at Stripe, an item put
+   * there by hand) gets none: two metered prices on one meter would charge its usage twice.
+   */
+  addMissingMeteredItems(subscriptionId: string): Promise<{ readonly added: readonly string[]; readonly otherMetered: readonly string[] }>;
   checkoutUrl(s: { customerId: string; tenantId: string; priceId: string; tier: Tier; returnUrl: string }): Promise<string>;
   portalUrl(s: { customerId: string; returnUrl: string }): Promise<string>;
   readonly client: Stripe;
@@ -121,18 +126,23 @@ export const createStripeCalls = (client: Stripe, prices: SubscriptionPrices = {
       });
   },
   async addMissingMeteredItems(subscriptionId) {
-    if (prices.metered.length === 0) return [];
+    const none = { added: [], otherMetered: [] };
+    if (prices.metered.length === 0) return none;
     const sub = await client.subscriptions.retrieve(subscriptionId).catch((error: unknown) => {
       if (isMissing(error)) return undefined;
       throw error;
     });
     // a subscription that ended (or is gone) bills nothing more: nothing to add to it
-    if (!sub || sub.status === 'canceled' || sub.status === 'incomplete_expired') return [];
+    if (!sub || sub.status === 'canceled' || sub.status === 'incomplete_expired') return none;
     const has = new Set(sub.items.data.map((item) => item.price.id));
+    const otherMetered = sub.items.data
+      .filter((item) => item.price.recurring?.usage_type === 'metered' && !prices.metered.includes(item.price.id))
+      .map((item) => item.price.id);
+    if (otherMetered.length > 0) return { added: [], otherMetered };
     const missing = prices.metered.filter((price) => !has.has(price));
     // a metered price takes no quantity: Stripe counts it from the meter
     for (const price of missing) await client.subscriptionItems.create({ subscription: subscriptionId, price }, { idempotencyKey: `metered:${subscriptionId}:${price}` });
-    return missing;
+    return { added: missing, otherMetered: [] };
   },
   async checkoutUrl(s) {
     const session = await client.checkout.sessions.create({

@@ -178,12 +178,18 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     let check = meteredChecked.get(subscriptionId);
     if (!check) {
       check = stripe.addMissingMeteredItems(subscriptionId).then(
-        (added) => {
+        ({ added, otherMetered }) => {
           if (added.length > 0) log.info({ tenantId, subscriptionId, added }, 'billing added the metered items the subscription lacked: its usage is charged from now on');
+          if (otherMetered.length > 0)
+            log.warn(
+              { tenantId, subscriptionId, otherMetered },
+              'the subscription has metered items of prices other than STRIPE_METERED_PRICE_* (a rotated price?): none added, so no meter is charged twice; move its items at Stripe',
+            );
         },
         (error: unknown) => {
-          meteredChecked.delete(subscriptionId);
-          log.warn({ tenantId, subscriptionId, err: failureText(error) }, 'could not add the missing metered items to the subscription; trying again at the next usage report');
+          // a refusal (a price of another interval or currency, archived) is not tried at every report: once a process life
+          if (isTransient(error)) meteredChecked.delete(subscriptionId);
+          log.warn({ tenantId, subscriptionId, err: failureText(error) }, isTransient(error) ? 'could not add the missing metered items to the subscription; trying again at the next usage report' : 'Stripe refused to add the missing metered items to the subscription; not tried again until billing restarts');
         },
       );
       meteredChecked.set(subscriptionId, check);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../http/support/client.ts';
-import { eventually, METERED, PRICES, startBillingHarness } from './support.ts';
+import { eventually, METERED, METERED_MESSAGES_V2, PRICES, startBillingHarness } from './support.ts';
 import type { BillingHarness } from './support.ts';
 
 describe('metered prices set after customers subscribed: the existing subscriptions are charged from then on', () => {
@@ -39,5 +39,25 @@ describe('metered prices set after customers subscribed: the existing subscripti
     ok(await h.operator.post(`/tenants/${tenantId}/tier`, { tier: 'enterprise' }), 200);
     await eventually('the flat item on the enterprise price', () => (h.stripe.priceOf(h.stripe.subscriptions.get(subscriptionId)!) === PRICES.enterprise ? true : undefined));
     expect([...h.stripe.pricesOf(h.stripe.subscriptions.get(subscriptionId)!)].sort()).toEqual([PRICES.enterprise, METERED.messages, METERED.knight_minutes].sort());
+  }, 60_000);
+
+  it('a metered price changed to another one adds nothing beside the old item: the meter is not charged twice', async () => {
+    // (runs after the first case: billing now has both metered prices, and this tenant subscribes with them)
+    const { tenantId, me } = await h.tenant('pro');
+    const customer = await h.customerOf(tenantId);
+    const subscriptionId = await eventually('the subscription recorded', async () => {
+      const state = await h.billingState(tenantId);
+      return state.status === 'open' && state.subscription ? state.subscription.id : undefined;
+    });
+    expect([...h.stripe.pricesOf(h.stripe.subscriptions.get(subscriptionId)!)].sort()).toEqual([PRICES.pro, METERED.messages, METERED.knight_minutes].sort());
+
+    await h.restartBilling({ STRIPE_METERED_PRICE_MESSAGES: METERED_MESSAGES_V2, STRIPE_METERED_PRICE_KNIGHT_MINUTES: METERED.knight_minutes });
+    const { conversationId } = ok(await me.post<{ conversationId: string }>('/conversations', { title: 'usage after the price changed' }), 201);
+    ok(await me.post(`/conversations/${conversationId}/messages`, { text: 'one' }), 201);
+    await eventually('the message metered', () => (h.stripe.usage(customer, 'openclaw_messages') === 1 ? true : undefined), 20_000);
+    await eventually('the subscription looked at', () => (h.stripe.calls.some((c) => c.method === 'GET' && c.path === `/v1/subscriptions/${subscriptionId}`) ? true : undefined));
+    // before: the new price was added beside the old one, both on the messages meter
+    expect([...h.stripe.pricesOf(h.stripe.subscriptions.get(subscriptionId)!)].sort()).toEqual([PRICES.pro, METERED.messages, METERED.knight_minutes].sort());
+    expect(h.stripe.calls.filter((c) => c.method === 'POST' && c.path === '/v1/subscription_items' && c.idempotencyKey?.startsWith(`metered:${subscriptionId}:`))).toEqual([]);
   }, 60_000);
 });

@@ -21,6 +21,8 @@ export { eventually };
 export const PRICES = { pro: 'price_pro_test', enterprise: 'price_enterprise_test' } as const;
 /** The metered prices set up at the double (usage_type metered), for STRIPE_METERED_PRICE_*. */
 export const METERED = { messages: 'price_messages_metered_test', knight_minutes: 'price_knight_minutes_metered_test' } as const;
+/** A second metered price for messages, as an operator makes one to change the rate (Stripe prices cannot be edited). */
+export const METERED_MESSAGES_V2 = 'price_messages_metered_v2_test';
 export const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('base64url')}`;
 
 export interface TenantView {
@@ -69,7 +71,7 @@ export interface BillingHarness {
 
 /** The platform on PostgreSQL over real HTTP, billing in process (unless `inProcess: false`), Stripe a loopback double. */
 export const startBillingHarness = async (options: { env?: Record<string, string>; inProcess?: boolean } = {}): Promise<BillingHarness> => {
-  const stripe = await startStripeDouble({ meteredPrices: Object.values(METERED) });
+  const stripe = await startStripeDouble({ meteredPrices: [...Object.values(METERED), METERED_MESSAGES_V2] });
   const env = billingEnv(stripe, options.env);
   const api = await startApiHarness(env);
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
