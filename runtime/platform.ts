@@ -14,6 +14,8 @@ import { knightReservations } from '../adapters/projections/knight-reservations.
 import { createReadSide } from '../adapters/projections/read-side.ts';
 import type { CommandPorts } from '../commands/context.ts';
 import type { VmProvider } from '../domain/ports/vm-provider.ts';
+import type { EventStore } from '../domain/ports/event-store.ts';
+import type { TenantId } from '../domain/shared/ids.ts';
 import { createCommandShell } from '../commands/shell/handle-command.ts';
 import { countingUsage, USAGE_MAX_AGE_MS } from '../commands/usage.ts';
 import type { ReadSide } from '../projections/read-side.ts';
@@ -151,7 +153,7 @@ const wire = (
   const audit = createAuditLog({ store: storage.store, codec: storage.codec });
   const billing = billingHttpOf({ env, shell: ports.shell, db: storage.db, eventSchema: options.eventSchema, log });
   const api = createHttpApi({ ports, reads, log, config: env, vms: options.vms, audit, channels: options.channels, billing: billing.links });
-  const webhooks = createWebhookRouter({ ports, log, tenantExists: (tenantId) => reads.tenantExists(tenantId) });
+  const webhooks = createWebhookRouter({ ports, log, tenantExists: tenantExistsOn(storage.store, reads) });
   inline?.start();
   const unwatch = watchReadModels(storage, options.readModelSchema);
   return {
@@ -174,3 +176,23 @@ const wire = (
     },
   };
 };
+
+/** How far behind the log the read models may be for their "no such tenant" to be believed by the webhooks. */
+export const WEBHOOK_TRUSTED_LAG_EVENTS = 1_000;
+
+/**
+ * Whether a webhook's slug names a tenant, from the read model: a "no" stands only while the read
+ * models are level with the log, within WEBHOOK_TRUSTED_LAG_EVENTS; further behind (read models
+ * rebuilt or restored and catching up) it throws, and the webhook reads the tenant's stream instead,
+ * so a real tenant's messages are not refused while its row is not projected yet.
+ */
+export const tenantExistsOn =
+  (store: EventStore, reads: ReadSide) =>
+  async (tenantId: TenantId): Promise<boolean> => {
+    if (await reads.tenantExists(tenantId)) return true;
+    const head = await store.headPosition();
+    if (head === undefined) return false;
+    const level = await reads.waitFor(head, 0);
+    if (!level.reached && level.behindEvents > WEBHOOK_TRUSTED_LAG_EVENTS) throw new Error(`read models ${level.behindEvents} events behind the log`);
+    return false;
+  };

@@ -11,6 +11,8 @@ import type { ApiHarness } from '../support/api-harness.ts';
 import { client } from './support/client.ts';
 import { newTenant } from './support/journey.ts';
 import { serve } from './serve.ts';
+import { tenantExistsOn, WEBHOOK_TRUSTED_LAG_EVENTS } from '../../runtime/platform.ts';
+import type { ReadSide } from '../../projections/read-side.ts';
 
 // Anyone can call a webhook with a made-up slug: that must not cost a read of the event store each time.
 describe('webhooks for slugs that name no tenant', () => {
@@ -61,5 +63,30 @@ describe('webhooks for slugs that name no tenant', () => {
     const real = await newTenant(client(h.baseUrl, h.operatorKey));
     expect(await telegram(real.tenantId)).toEqual([403, 'webhook_forbidden']);
     expect(streamsRead).toContain(`tenant-${real.tenantId}`);
+  });
+
+  it('a slug missing from read models far behind the log is read from its stream: a real tenant is not refused while its row is not projected yet', async () => {
+    const lagging = (behindEvents: number) =>
+      ({ tenantExists: async () => false, waitFor: async () => ({ reached: false, position: 1n, behindEvents }) }) as unknown as ReadSide;
+    const store = { headPosition: async () => 50_000n } as unknown as EventStore;
+    // caught up within the bound: "no" stands (no stream read)
+    await expect(tenantExistsOn(store, lagging(10))('someone' as TenantId)).resolves.toBe(false);
+    // rebuilt or restored read models catching up: no answer, so the webhook reads the stream (before: refused as unknown)
+    await expect(tenantExistsOn(store, lagging(WEBHOOK_TRUSTED_LAG_EVENTS + 1))('someone' as TenantId)).rejects.toThrow(/behind the log/);
+    const app = express();
+    const ports = h.platform.ports;
+    const real = await newTenant(client(h.baseUrl, h.operatorKey));
+    const store2 = new Proxy(h.storage.store, {
+      get: (target, name, receiver) => (name === 'readStream' ? (streamId: string, options?: Parameters<EventStore['readStream']>[1]) => (streamsRead.push(streamId), target.readStream(streamId, options)) : Reflect.get(target, name, receiver)),
+    });
+    app.use(createWebhookRouter({ ports: { ...ports, shell: createCommandShell({ store: store2, codec: h.storage.codec }) }, log: silent, tenantExists: tenantExistsOn(h.storage.store, lagging(WEBHOOK_TRUSTED_LAG_EVENTS * 10)) }));
+    const lagged = await serve(app);
+    try {
+      const before = streamsRead.length;
+      await fetch(`${lagged.url}/webhooks/telegram/${real.tenantId}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(streamsRead.slice(before)).toContain(`tenant-${real.tenantId}`);
+    } finally {
+      await lagged.close();
+    }
   });
 });
