@@ -77,14 +77,12 @@ export const createOrgoClient = (options: OrgoClientOptions) => {
       if (chosen.id !== mine.id) {
         // Ours lost. Another process may have listed while only ours was visible and put computers in
         // it (deleting a workspace deletes its computers): delete it only when it is still empty.
-        const kept = (error: unknown) =>
-          options.log?.warn({ workspaceId: mine.id, code: isAppError(error) ? error.code : undefined }, 'could not delete a duplicate Orgo workspace; it stays unused');
         try {
           const now = await workspaces.get(mine.id);
           if ((now.desktops ?? now.computers ?? []).length === 0) await workspaces.delete(mine.id);
           else options.log?.warn({ workspaceId: mine.id, chosen: chosen.id }, 'a duplicate Orgo workspace already holds computers: kept (set ORGO_WORKSPACE_ID to one workspace)');
         } catch (error) {
-          kept(error);
+          options.log?.warn({ workspaceId: mine.id, code: isAppError(error) ? error.code : undefined }, 'could not delete a duplicate Orgo workspace; it stays unused');
         }
       }
       return chosen;
