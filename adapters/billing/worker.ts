@@ -170,8 +170,9 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
   /**
    * Subscriptions whose metered items this process has checked (once each): one made before
    * STRIPE_METERED_PRICE_* were set gets the items it lacks at its tenant's next usage report, so
-   * setting the variables later charges existing customers too. A failure is logged and the check
-   * is made again at the next report; the report itself goes on (the meter keeps the usage either way).
+   * setting the variables later charges existing customers too. A failure is logged; a transient one is
+   * checked again at the next report, a refusal only after a restart. The report goes on either way (the
+   * meter keeps the usage).
    */
   const meteredChecked = new Map<string, Promise<void>>();
   const ensureMeteredItems = (tenantId: string, subscriptionId: string): Promise<void> => {
@@ -188,8 +189,14 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
         },
         (error: unknown) => {
           // a refusal (a price of another interval or currency, archived) is not tried at every report: once a process life
-          if (isTransient(error)) meteredChecked.delete(subscriptionId);
-          log.warn({ tenantId, subscriptionId, err: failureText(error) }, isTransient(error) ? 'could not add the missing metered items to the subscription; trying again at the next usage report' : 'Stripe refused to add the missing metered items to the subscription; not tried again until billing restarts');
+          const transient = isTransient(error);
+          if (transient) meteredChecked.delete(subscriptionId);
+          log.warn(
+            { tenantId, subscriptionId, err: failureText(error) },
+            transient
+              ? 'could not add the missing metered items to the subscription; trying again at the next usage report'
+              : 'Stripe refused to add the missing metered items to the subscription; not tried again until billing restarts',
+          );
         },
       );
       meteredChecked.set(subscriptionId, check);
