@@ -183,33 +183,132 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 120_000);
 
-  it('keeps at most 1,000 knights: past that the terminated ones go, never a knight still at work', async () => {
-    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+  /** A page signed in with `key` whose API answers are replaced by `routes` (registered before it loads). */
+  const signedInWithRoutes = async (key: string, routes: (page: Page) => Promise<unknown>) => {
     const page = await browser.newPage();
-    // eleven pages of 100 knights, every other one terminated, as the API would list them
-    const knight = (i: number) => ({ knightId: `k${i}`, task: `task ${i}`, status: i % 2 ? 'terminated' : 'working', progress: null });
-    await page.route('**/api/v1/knights?*', (route) => {
-      const n = Number(new URL(route.request().url()).searchParams.get('cursor') ?? '0');
-      const items = Array.from({ length: 100 }, (_, i) => knight(1099 - (n * 100 + i)));
-      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items, next: n < 10 ? String(n + 1) : null }) });
-    });
+    await routes(page);
     await page.goto(`${h.baseUrl}/`);
-    await page.fill('#key', a.key);
+    await page.fill('#key', key);
     await page.click('#sign-in button[type=submit]');
     await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    return page;
+  };
+  const shownIds = (page: Page, list: string) => page.locator(`#${list} li`).evaluateAll((items) => items.map((li) => li.getAttribute('data-id')!));
+
+  it('keeps at most 1,000 knights: past that the terminated ones go, never a knight still at work nor the page "Load more" just read', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    // eleven pages of 100 knights, every other one terminated, as the API would list them
+    const knight = (i: number) => ({ knightId: `k${i}`, task: `task ${i}`, status: i % 2 ? 'terminated' : 'working', progress: null });
+    const page = await signedInWithRoutes(a.key, (p) =>
+      p.route('**/api/v1/knights?*', (route) => {
+        const n = Number(new URL(route.request().url()).searchParams.get('cursor') ?? '0');
+        const items = Array.from({ length: 100 }, (_, i) => knight(1099 - (n * 100 + i)));
+        return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items, next: n < 10 ? String(n + 1) : null }) });
+      }),
+    );
     const more = page.getByRole('button', { name: 'Load more knights' });
     for (let pages = 2; pages <= 11; pages++) {
       await more.click();
       await expect.poll(() => page.locator('#knights li').count(), { timeout: 10_000 }).toBe(Math.min(pages * 100, 1_000));
     }
-    // the eleventh page adds none past the cap, so the count cannot tell when it has come: wait for its end of list
+    // the eleventh page keeps the count at the cap, so the count cannot tell when it has come: wait for its end of list
     await expect.poll(() => more.isHidden(), { timeout: 10_000 }).toBe(true);
+    const shown = new Set(await shownIds(page, 'knights'));
+    // the page the user asked for shows whole, its terminated knights too (before, only its 50 at work showed)
+    expect(Array.from({ length: 100 }, (_, i) => `k${i}`).filter((id) => !shown.has(id))).toEqual([]);
+    // to make room, the oldest terminated of the pages read before went; the newest knight and every one at work stay
+    expect(shown.has('k1099')).toBe(true);
+    expect(shown.has('k101') || shown.has('k299')).toBe(false);
+    expect(shown.has('k301')).toBe(true);
     const statuses = await page.locator('#knights li').evaluateAll((items) => items.map((li) => li.getAttribute('data-status')));
     expect(statuses.filter((s) => s === 'working')).toHaveLength(550);
-    // the oldest terminated went: the newest knight is still listed, the oldest terminated one is not
-    await expect(page.locator('#knights li[data-id="k1099"]').count()).resolves.toBe(1);
-    await expect(page.locator('#knights li[data-id="k1"]').count()).resolves.toBe(0);
-    await expect(page.locator('#knights li[data-id="k0"]').count()).resolves.toBe(1);
+    await page.close();
+  }, 120_000);
+
+  it('keeps at most 1,000 conversations: the least recently active go, never the open one nor the page "Load more" just read', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    // twelve pages of 100 conversations, as the API would list them (newest first); c1199 was active last
+    const at = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString();
+    const conversation = (i: number) => ({ conversationId: `c${i}`, channel: 'api', externalChatId: null, title: `chat ${i}`, status: 'open', messageCount: 1, lastMessageAt: at(i), createdAt: at(i) });
+    const page = await signedInWithRoutes(a.key, async (p) => {
+      await p.route('**/api/v1/conversations?*', (route) => {
+        const n = Number(new URL(route.request().url()).searchParams.get('cursor') ?? '0');
+        const items = Array.from({ length: 100 }, (_, i) => conversation(1199 - (n * 100 + i)));
+        return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items, next: n < 11 ? String(n + 1) : null }) });
+      });
+      await p.route('**/api/v1/conversations/*/messages*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items: [], next: null }) }));
+    });
+    const more = page.getByRole('button', { name: 'Load more conversations' });
+    await expect.poll(() => page.locator('#conversations li').count(), { timeout: 10_000 }).toBe(100);
+    for (let pages = 2; pages <= 10; pages++) {
+      await more.click();
+      await expect.poll(() => page.locator('#conversations li').count(), { timeout: 10_000 }).toBe(pages * 100);
+    }
+    // the user opens one of the least recently active: it stays however many come after it
+    await page.click('#conversations li[data-id="c250"] button');
+    await expect.poll(() => page.locator('#conversation-title').textContent()).toBe('— chat 250');
+    const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `c${from + i}`);
+    const missing = (shown: Set<string>, ids: string[]) => ids.filter((id) => !shown.has(id));
+    const present = (shown: Set<string>, ids: string[]) => ids.filter((id) => shown.has(id));
+    // the eleventh page: it shows whole; the 100 least recently active of the others went, the open one stayed
+    await more.click();
+    await expect.poll(async () => missing(new Set(await shownIds(page, 'conversations')), range(100, 199)), { timeout: 10_000 }).toEqual([]);
+    let shown = new Set(await shownIds(page, 'conversations'));
+    expect(shown.size).toBe(1_000);
+    expect(present(shown, [...range(200, 249), ...range(251, 300)])).toEqual([]);
+    expect(missing(shown, ['c250', ...range(301, 1199)])).toEqual([]);
+    // the twelfth and last page: Load more goes on working past the cap
+    await more.click();
+    await expect.poll(() => more.isHidden(), { timeout: 10_000 }).toBe(true);
+    shown = new Set(await shownIds(page, 'conversations'));
+    expect(shown.size).toBe(1_000);
+    expect(missing(shown, ['c250', ...range(0, 99), ...range(301, 1199)])).toEqual([]);
+    // a conversation that starts now comes on top; the least recently active of the rest makes room
+    ok(await asA.post('/conversations', { title: 'brand new' }), 201);
+    await page.waitForSelector('#conversations li:first-child:has-text("brand new")', { timeout: 5_000 });
+    shown = new Set(await shownIds(page, 'conversations'));
+    expect(shown.size).toBe(1_000);
+    expect(present(shown, ['c301'])).toEqual([]);
+    expect(missing(shown, ['c250', 'c302', ...range(0, 99)])).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('shows the older messages asked for past the 2,000 kept: the newest go instead, and "Jump to latest" brings them back', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Long' }), 201);
+    // a chat of 2,600 messages, as the API would page it from the newest back (500 a page, to keep the test short)
+    const message = (n: number) => ({ messageId: `m${n}`, seq: n + 1, place: String(n + 1), role: 'user', channel: 'api', text: `message ${n}`, delivery: null, inReplyTo: null, createdAt: new Date(Date.UTC(2026, 0, 1) + n * 1_000).toISOString() });
+    const page = await signedInWithRoutes(a.key, (p) =>
+      p.route(`**/api/v1/conversations/${conversationId}/messages*`, (route) => {
+        const before = new URL(route.request().url()).searchParams.get('before');
+        const end = before === null ? 2_600 : Number(before) - 1; // places are n + 1
+        const items = Array.from({ length: Math.min(500, end) }, (_, i) => message(end - 1 - i));
+        return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items, next: end > 500 ? `<${end - 499}` : null }) });
+      }),
+    );
+    const shown = () => page.locator('#messages li').allTextContents();
+    const messages = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `user: message ${from + i}`);
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(2_100, 2_599));
+    const older = page.getByRole('button', { name: 'Load older messages' });
+    const latest = page.getByRole('button', { name: 'Jump to latest' });
+    for (const from of [1_600, 1_100, 600]) {
+      await older.click();
+      await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(from, 2_599));
+    }
+    await expect(latest.isHidden()).resolves.toBe(true);
+    // past the 2,000 kept: the page asked for shows, the newest 500 go (before, the page came and went at once)
+    await older.click();
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(100, 2_099));
+    await expect(latest.isVisible()).resolves.toBe(true);
+    await older.click();
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(0, 1_999));
+    await expect(older.isHidden()).resolves.toBe(true);
+    await latest.click();
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(2_100, 2_599));
+    await expect(latest.isHidden()).resolves.toBe(true);
+    await expect(older.isVisible()).resolves.toBe(true);
     await page.close();
   }, 120_000);
 

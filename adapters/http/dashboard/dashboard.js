@@ -7,14 +7,24 @@ const FEED_LIMIT = 500;
 const HISTORY_PAGE = 50;
 /**
  * Messages kept of the open conversation (what the live feed appends and "Load older messages" brings) and
- * of another one read before: the newest; older ones come again with "Load older messages".
+ * of another one read before: the newest; older ones come again with "Load older messages". Past the bound
+ * after "Load older messages", the newest go instead (the page asked for stays) and "Jump to latest" reads
+ * the newest page again.
  */
 const OPEN_HISTORY_LIMIT = 2_000;
 const HISTORY_LIMIT = 200;
 /** Conversations whose messages stay cached besides the open one: those opened last. */
 const HISTORIES_KEPT = 5;
-/** Knights kept at most: past it, terminated ones go (the longest terminated first); a knight still alive stays. */
+/**
+ * Knights kept at most: past it, terminated ones go (the longest terminated first); a knight still alive
+ * stays, and so does the page "Load more knights" read last (the user asked for it).
+ */
 const KNIGHTS_KEPT = 1_000;
+/**
+ * Conversations kept at most: past it, the least recently active go, never the open one nor the page
+ * "Load more conversations" read last (the user asked for it).
+ */
+const CONVERSATIONS_KEPT = 1_000;
 /** A page of conversations or knights: the API's most. Older ones come with "Load more" (docs/live.md). */
 const LIST_PAGE = 100;
 /** An agent's partial reply with no newer frame for this long is dropped: its reply may never come (docs/live.md). */
@@ -59,8 +69,11 @@ const conversations = new Map();
  */
 const histories = new Map();
 const knights = new Map();
-/** The API's cursor to the next page of each list (`null`: all loaded), and whether that page is on its way. */
-const more = { conversations: { next: null, loading: false }, knights: { next: null, loading: false } };
+/**
+ * The API's cursor to the next page of each list (`null`: all loaded), whether that page is on its way, and
+ * the ids of the page "Load more" read last (kept past the list's bound until the next one comes).
+ */
+const more = { conversations: { next: null, loading: false, asked: new Set() }, knights: { next: null, loading: false, asked: new Set() } };
 let selected = null;
 const partials = new Map(); // conversationId -> { frame, timer }: the agent's partial reply, one per conversation
 const answered = new Set(); // `${conversationId} ${inReplyTo}` of the newest replies and failures
@@ -203,6 +216,18 @@ const keepNewest = (history, limit = history === histories.get(selected) ? OPEN_
   Object.assign(history, { older: true, oldest: sorted[dropped].place });
 };
 /**
+ * After "Load older messages" past OPEN_HISTORY_LIMIT: the newest messages go instead, so the page the
+ * user asked for shows. The history then ends before the chat does (`newer`): the live feed no longer
+ * appends to it (that would leave a gap) and "Jump to latest" reads the newest page again.
+ */
+const keepOldest = (history) => {
+  const list = history.messages;
+  if (list.size <= OPEN_HISTORY_LIMIT) return;
+  const sorted = [...list.values()].sort(inHistoryOrder);
+  for (const m of sorted.slice(OPEN_HISTORY_LIMIT)) list.delete(m.messageId);
+  Object.assign(history, { newer: true, newest: sorted[OPEN_HISTORY_LIMIT - 1].place });
+};
+/**
  * After another conversation was opened: the open one becomes the most recent, the others are cut to
  * HISTORY_LIMIT, and only the HISTORIES_KEPT opened last stay cached (one dropped is read again when opened).
  */
@@ -212,17 +237,24 @@ const keepRecentHistories = (conversationId) => {
     histories.delete(conversationId);
     histories.set(conversationId, history); // a Map keeps insertion order: least recently opened first
   }
-  for (const [id, other] of histories) if (id !== conversationId) keepNewest(other, HISTORY_LIMIT);
+  for (const [id, other] of histories) {
+    if (id === conversationId) continue;
+    // one scrolled back from its newest messages is read again, from the newest, when it is opened
+    if (other.newer) histories.delete(id);
+    else keepNewest(other, HISTORY_LIMIT);
+  }
   for (const id of [...histories.keys()]) if (histories.size > HISTORIES_KEPT + 1 && id !== conversationId) histories.delete(id);
 };
 let terminations = 0; // knights seen terminating on this page, in order
 /**
  * Past KNIGHTS_KEPT knights, terminated ones go: those listed terminated by the API first (in list
- * order, the oldest last), then those seen terminating here, the earliest first. Knights still alive stay.
+ * order, the oldest last), then those seen terminating here, the earliest first. Knights still alive stay,
+ * and so do those of the page "Load more knights" read last: the user asked to see them.
  */
 const keepKnights = () => {
   if (knights.size <= KNIGHTS_KEPT) return;
-  const ended = [...knights.values()].filter((k) => k.status === 'terminated');
+  const asked = more.knights.asked;
+  const ended = [...knights.values()].filter((k) => k.status === 'terminated' && !asked.has(k.knightId));
   const listed = ended.filter((k) => !k.terminated).reverse(); // the API lists newest first: its oldest go first
   const seen = ended.filter((k) => k.terminated).sort((a, b) => a.terminated - b.terminated);
   for (const k of [...listed, ...seen]) {
@@ -230,13 +262,31 @@ const keepKnights = () => {
     knights.delete(k.knightId);
   }
 };
-/** A page of the history from the API, newest first: what the live feed brought already stays. */
-const addHistoryPage = (history, page) => {
+/** The conversations' order in the list, and which go first past CONVERSATIONS_KEPT: the least recently active. */
+const activeAt = (c) => String(c.lastMessageAt ?? c.createdAt ?? '');
+const byActivity = (a, b) => activeAt(b).localeCompare(activeAt(a));
+/**
+ * Past CONVERSATIONS_KEPT conversations, the least recently active go, never the open one nor those of the
+ * page "Load more conversations" read last (the user asked to see them). One that goes comes back when
+ * it is active again (an event for it), and its title is read then.
+ */
+const keepConversations = () => {
+  if (conversations.size <= CONVERSATIONS_KEPT) return;
+  const asked = more.conversations.asked;
+  const candidates = [...conversations.values()].filter((c) => c.conversationId !== selected && !asked.has(c.conversationId)).sort(byActivity);
+  while (conversations.size > CONVERSATIONS_KEPT && candidates.length > 0) conversations.delete(candidates.pop().conversationId);
+};
+/**
+ * A page of the history from the API, newest first: what the live feed brought already stays. The newest
+ * page (opening) drops the oldest past the bound; an older page ("Load older messages") the newest.
+ */
+const addHistoryPage = (history, page, { older = false } = {}) => {
   for (const m of page.items) if (!history.messages.has(m.messageId)) history.messages.set(m.messageId, { ...m, place: placeOf(m) });
   const last = page.items.at(-1);
   history.older = page.next !== null;
   if (last) history.oldest = placeOf(last);
-  keepNewest(history);
+  if (older && history === histories.get(selected)) keepOldest(history);
+  else keepNewest(history);
 };
 
 const apply = (event) => {
@@ -254,8 +304,10 @@ const apply = (event) => {
     if (event.type === 'MessagePosted') {
       // a conversation not opened yet has no history here: it is read when it is opened
       const history = histories.get(id);
-      if (history) {
-        history.messages.set(d.messageId, { messageId: d.messageId, seq: event.revision, place: d.external?.seq ?? String(event.revision), role: d.role, text: d.text, inReplyTo: d.inReplyTo ?? null, createdAt: d.at, position: event.position });
+      const place = d.external?.seq ?? String(event.revision);
+      // a history scrolled back from its newest messages gets none past them: "Jump to latest" reads them
+      if (history && !(history.newer && comparePlaces(place, history.newest) > 0)) {
+        history.messages.set(d.messageId, { messageId: d.messageId, seq: event.revision, place, role: d.role, text: d.text, inReplyTo: d.inReplyTo ?? null, createdAt: d.at, position: event.position });
         keepNewest(history);
       }
       c.lastMessageAt = d.at; // the read models' clock (the command's), as the API's conversations carry
@@ -264,6 +316,7 @@ const apply = (event) => {
       if (!selected) selected = id;
     }
     conversations.set(id, c);
+    keepConversations();
   } else if (event.streamId.startsWith('knight-')) {
     const id = entityOf(event.streamId);
     const k = knights.get(id) ?? { knightId: id, task: '', status: 'requested', progress: null };
@@ -337,7 +390,7 @@ const render = () => {
   const conversationLabel = (c) => `${conversationName(c)} · ${c.status}`;
   reconcile(
     convList,
-    [...conversations.values()].sort((a, b) => String(b.lastMessageAt ?? b.createdAt).localeCompare(String(a.lastMessageAt ?? a.createdAt))),
+    [...conversations.values()].sort(byActivity),
     (c) => c.conversationId,
     (c) => {
       const button = el('button', conversationLabel(c), { type: 'button', 'aria-current': String(c.conversationId === selected) });
@@ -365,6 +418,7 @@ const render = () => {
   const history = selected ? histories.get(selected) : undefined;
   $('messages-older').hidden = !history?.loaded || !history.older;
   $('messages-older').disabled = Boolean(history?.loadingOlder);
+  $('messages-latest').hidden = !history?.newer;
   const partial = selected ? partialOf(selected) : null;
   $('partial').hidden = !partial;
   setText($('partial'), partial ? `agent is writing: ${partial.text}` : '');
@@ -397,7 +451,7 @@ const select = async (conversationId) => {
   keepRecentHistories(conversationId);
   render();
   if (histories.has(conversationId)) return;
-  const history = { messages: new Map(), loaded: false, older: false, oldest: null, loadingOlder: false };
+  const history = { messages: new Map(), loaded: false, older: false, oldest: null, newer: false, newest: null, loadingOlder: false };
   histories.set(conversationId, history);
   keepRecentHistories(conversationId);
   try {
@@ -430,7 +484,7 @@ const loadOlder = async () => {
     const before = encodeURIComponent(history.oldest);
     const page = await api(`/conversations/${encodeURIComponent(conversationId)}/messages?order=newest&limit=${HISTORY_PAGE}&before=${before}`);
     if (histories.get(conversationId) !== history) return;
-    addHistoryPage(history, page);
+    addHistoryPage(history, page, { older: true });
     panelError('messages-error', null);
   } catch (error) {
     console.warn('messages', error);
@@ -442,6 +496,14 @@ const loadOlder = async () => {
   }
 };
 $('messages-older').addEventListener('click', () => void loadOlder());
+
+/** "Jump to latest": the open conversation, scrolled back past its bound, is read again from its newest page. */
+const jumpToLatest = () => {
+  if (!selected || !histories.get(selected)?.newer) return;
+  histories.delete(selected);
+  void select(selected);
+};
+$('messages-latest').addEventListener('click', jumpToLatest);
 
 /**
  * The read models as of `at` (the socket's live position), then the events that came meanwhile. An answer
@@ -467,7 +529,8 @@ const loadSnapshot = async (at) => {
  * A page of conversations or knights from the API. What events already brought stays (it is as new or
  * newer); a knight first seen by an event (listed by its id) gets its task.
  */
-const addListPage = (kind, page) => {
+const addListPage = (kind, page, { asked = false } = {}) => {
+  if (asked) more[kind].asked = new Set(page.items.map((item) => (kind === 'conversations' ? item.conversationId : item.knightId)));
   if (kind === 'conversations') for (const c of page.items) conversations.set(c.conversationId, { ...c, ...conversations.get(c.conversationId) });
   else
     for (const k of page.items) {
@@ -476,6 +539,7 @@ const addListPage = (kind, page) => {
       else if (!known.task) known.task = k.task;
     }
   if (kind === 'knights') keepKnights();
+  else keepConversations();
   more[kind].next = page.next;
 };
 
@@ -489,7 +553,7 @@ const loadMore = async (kind) => {
   try {
     const page = await api(`/${kind}?limit=${LIST_PAGE}&cursor=${encodeURIComponent(list.next)}${position ? `&minPosition=${position}` : ''}`);
     if (session !== mine) return; // signed out, or started afresh, meanwhile
-    addListPage(kind, page);
+    addListPage(kind, page, { asked: true });
     panelError(`${kind}-error`, null);
   } catch (error) {
     console.warn(kind, error);
@@ -610,7 +674,7 @@ const forget = () => {
   pending = [];
   for (const map of [conversations, histories, knights]) map.clear();
   terminations = 0;
-  for (const list of Object.values(more)) Object.assign(list, { next: null, loading: false });
+  for (const list of Object.values(more)) Object.assign(list, { next: null, loading: false, asked: new Set() });
   selected = null;
   for (const id of [...partials.keys()]) setPartial(id, null);
   answered.clear();
