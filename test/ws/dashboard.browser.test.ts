@@ -280,14 +280,28 @@ describe('dashboard at / in headless Chromium', () => {
     const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Long' }), 201);
     // a chat of 2,600 messages, as the API would page it from the newest back (500 a page, to keep the test short)
     const message = (n: number) => ({ messageId: `m${n}`, seq: n + 1, place: String(n + 1), role: 'user', channel: 'api', text: `message ${n}`, delivery: null, inReplyTo: null, createdAt: new Date(Date.UTC(2026, 0, 1) + n * 1_000).toISOString() });
-    const page = await signedInWithRoutes(a.key, (p) =>
-      p.route(`**/api/v1/conversations/${conversationId}/messages*`, (route) => {
+    let total = 2_600;
+    let toPage: { send(message: string): void } | undefined;
+    const page = await signedInWithRoutes(a.key, async (p) => {
+      await p.route(`**/api/v1/conversations/${conversationId}/messages*`, (route) => {
         const before = new URL(route.request().url()).searchParams.get('before');
-        const end = before === null ? 2_600 : Number(before) - 1; // places are n + 1
+        const end = before === null ? total : Number(before) - 1; // places are n + 1
         const items = Array.from({ length: Math.min(500, end) }, (_, i) => message(end - 1 - i));
         return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items, next: end > 500 ? `<${end - 499}` : null }) });
-      }),
-    );
+      });
+      await p.routeWebSocket('**/ws/tenant/**', (ws) => {
+        ws.connectToServer();
+        toPage = ws;
+      });
+    });
+    // a message of the chat as the live feed brings it; far past the log's positions, so it counts as new
+    let at = BigInt((await page.textContent('#position'))!.trim()) + 1_000_000n;
+    const live = async (n: number) => {
+      at += 1n;
+      total = n + 1;
+      toPage!.send(JSON.stringify({ kind: 'event', position: String(at), type: 'MessagePosted', streamId: `conversation-${a.tenantId}.${conversationId}`, revision: n + 1, data: { messageId: `m${n}`, role: 'user', text: `message ${n}`, at: new Date().toISOString() } }));
+      await page.locator(`#events li[data-position="${at}"]`).waitFor({ timeout: 5_000 });
+    };
     const shown = () => page.locator('#messages li').allTextContents();
     const messages = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `user: message ${from + i}`);
     await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(2_100, 2_599));
@@ -305,10 +319,16 @@ describe('dashboard at / in headless Chromium', () => {
     await older.click();
     await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(0, 1_999));
     await expect(older.isHidden()).resolves.toBe(true);
+    // a new message while scrolled back is not put after message 1999: it comes with the newest
+    await live(2_600);
+    expect(await shown()).toEqual(messages(0, 1_999));
     await latest.click();
-    await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(2_100, 2_599));
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(2_101, 2_600));
     await expect(latest.isHidden()).resolves.toBe(true);
     await expect(older.isVisible()).resolves.toBe(true);
+    // at the newest end again, new messages are appended as they come
+    await live(2_601);
+    await expect.poll(shown, { timeout: 5_000 }).toEqual(messages(2_101, 2_601));
     await page.close();
   }, 120_000);
 
