@@ -55,6 +55,16 @@ export const createOrgoClient = (options: OrgoClientOptions) => {
   const power = (computerId: string, action: 'start' | 'stop' | 'restart') =>
     call({ method: 'POST', path: `/computers/${id(computerId)}/${action}`, operation: `POST /computers/{id}/${action}`, schema: powerSchema });
 
+  /** The computer read on its own after a listing named it; undefined when it was deleted since (404). */
+  const stillThere = async (computerId: string): Promise<Computer | undefined> => {
+    try {
+      return await computers.get(computerId);
+    } catch (error) {
+      if (hasCode(error, ORGO_ERRORS.notFound)) return undefined;
+      throw error;
+    }
+  };
+
   const workspaces = {
     create: (name: string): Promise<Workspace> => call({ method: 'POST', path: '/workspaces', operation: 'POST /workspaces', body: { name }, schema: workspaceSchema }),
     list: async (): Promise<Workspace[]> =>
@@ -122,18 +132,23 @@ export const createOrgoClient = (options: OrgoClientOptions) => {
         return power(computerId, 'start');
       }
     },
-    /** Every computer of the workspace, each with its status. */
+    /**
+     * Every computer of the workspace, each with its status. One listed without its status is read on its
+     * own; deleted between the listing and that read (a 404 of the computer, not of the workspace), it is
+     * gone and left out: one computer going must not fail the whole listing.
+     */
     async list(workspaceId: string): Promise<Computer[]> {
       const workspace = await workspaces.get(workspaceId);
       const listed = workspace.desktops ?? workspace.computers ?? [];
-      return Promise.all(listed.map((c) => (c.status !== undefined ? read({ ...c, status: c.status }) : computers.get(c.id))));
+      const found = await Promise.all(listed.map((c) => (c.status !== undefined ? read({ ...c, status: c.status }) : stillThere(c.id))));
+      return found.filter((c): c is Computer => c !== undefined);
     },
     /** Names are unique per workspace: the way to find a computer whose create answer was lost. */
     async findByName(workspaceId: string, name: string): Promise<Computer | undefined> {
       const workspace = await workspaces.get(workspaceId);
       const found = (workspace.desktops ?? workspace.computers ?? []).find((c) => c.name === name);
       if (!found) return undefined;
-      return found.status !== undefined ? read({ ...found, status: found.status }) : computers.get(found.id);
+      return found.status !== undefined ? read({ ...found, status: found.status }) : stillThere(found.id);
     },
     async bash(computerId: string, command: string, timeoutSeconds = 200): Promise<BashResult> {
       const result = await call({

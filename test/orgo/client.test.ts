@@ -192,6 +192,30 @@ describe('Orgo client against the simulated Orgo', () => {
     expect(sim.workspaces().filter((w) => w.name === 'platform-by-name').map((w) => w.id)).toEqual([expect.not.stringMatching(original.id)]);
   });
 
+  it('a computer deleted between the workspace listing and its own read is left out; the listing and the workspace stand', async () => {
+    const bare = await startOrgoSimulator({ delays: 'none', listedStatus: false });
+    try {
+      const client = createOrgoClient({ baseUrl: bare.url, apiKey: bare.apiKey, timeoutMs: 2_000 });
+      const [a, b, c] = ['ocs-k-a', 'ocs-k-b', 'ocs-k-c'].map((name) => bare.createComputer(name));
+      let elections = 0;
+      const byId = orgoVmProvider(client, bare.workspaceId);
+      const byName = orgoVmProvider(client, async () => (elections++, bare.workspaceId));
+      bare.deleteAfterNextListing(b!.id);
+      expect((await byId.list()).map((vm) => vm.name).sort()).toEqual(['ocs-k-a', 'ocs-k-c']); // before: orgo_workspace_not_found
+      expect(bare.computers().map((x) => x.id)).not.toContain(b!.id);
+      bare.deleteAfterNextListing(c!.id);
+      expect((await byName.list()).map((vm) => vm.id)).toEqual([a!.id]);
+      bare.deleteAfterNextListing(a!.id);
+      expect(await byName.findByName('ocs-k-a')).toBeUndefined(); // gone, not a missing workspace
+      expect((await byName.list())).toEqual([]);
+      expect(elections).toBe(1); // the workspace was never taken for missing (no look-up again)
+      bare.deleteWorkspace(bare.workspaceId); // a real 404 of the workspace still fails the listing
+      expect((await failure(byId.list())).code).toBe('orgo_workspace_not_found');
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('finds or creates the platform workspace by name', async () => {
     const first = await orgo.workspaces.ensure('platform-two');
     const again = await orgo.workspaces.ensure('platform-two');

@@ -19,6 +19,11 @@ export interface SimulatorOptions {
   readonly screenshots?: 'data' | 'url';
   /** Workspace listings name computers `desktops` (newer hosts, the default) or `computers`. */
   readonly listKey?: 'desktops' | 'computers';
+  /**
+   * Workspace listings give each computer's `status` (the default) or only its id and name, so the
+   * client reads each computer on its own (`GET /computers/{id}`): Orgo documents no fields for them.
+   */
+  readonly listedStatus?: boolean;
   /** Answer 405 to restart, like old hosts. */
   readonly legacyRestart?: boolean;
   readonly port?: number;
@@ -116,6 +121,8 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
   const held = new Set<ServerResponse>();
   /** Statuses reported in place of the real one, e.g. one Orgo added after the client was written. */
   const reported = new Map<string, string>();
+  /** Test affordance: computers deleted right after the next workspace read is answered (see `deleteAfterNextListing`). */
+  const deleteAfterListing = new Set<string>();
 
   const computerJson = (c: SimComputer) => ({
     id: c.id,
@@ -135,7 +142,9 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
   });
   const workspaceJson = (id: string) => {
     const w = world.workspace(id)!;
-    const list = world.computersOf(id).map(computerJson);
+    const list = world.computersOf(id).map((c) =>
+      options.listedStatus === false ? { id: c.id, name: c.name, workspace_id: c.workspaceId } : computerJson(c),
+    );
     return { id: w.id, name: w.name, created_at: w.createdAt, computer_count: list.length, [options.listKey ?? 'desktops']: list };
   };
 
@@ -184,7 +193,15 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
       if (!world.workspace(id)) throw problem(404, 'workspace not found');
       scoped(id);
       fault(method === 'GET' ? 'list' : 'workspaces');
-      if (method === 'GET') return { body: workspaceJson(id) };
+      if (method === 'GET') {
+        const body = workspaceJson(id);
+        for (const gone of deleteAfterListing) {
+          if (world.computer(gone)?.workspaceId !== id) continue;
+          world.vanish(gone);
+          deleteAfterListing.delete(gone);
+        }
+        return { body };
+      }
       if (method === 'DELETE') return (world.deleteWorkspace(id), { body: { success: true } });
     }
     if (path === '/computers' && method === 'POST') {
@@ -306,6 +323,12 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
     clearFaults: () => faults.clear(),
     /** Makes a computer vanish, as if deleted behind the platform's back. */
     vanish: (id: string) => world.vanish(id),
+    /**
+     * Test affordance (no Orgo behaviour of its own): the computer is still in the next listing of its
+     * workspace and deleted right after that answer, as if deleted between a client's listing and its
+     * read of that computer (which then answers 404). Use with `listedStatus: false`.
+     */
+    deleteAfterNextListing: (id: string) => void deleteAfterListing.add(id),
     /** Reports this status for the computer (e.g. one Orgo added since: `hibernating`); undefined reports the real one again. */
     reportStatus: (id: string, status: string | undefined) => void (status === undefined ? reported.delete(id) : reported.set(id, status)),
     async close() {
