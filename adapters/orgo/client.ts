@@ -76,13 +76,19 @@ export const createOrgoClient = (options: OrgoClientOptions) => {
      * The workspace of that name, created when there is none. Names are not unique at Orgo, so two
      * processes starting at once could each make one: after making it, wait a moment, list again and use
      * the oldest of that name (the same one every process picks), deleting our own when it is not that one.
+     * A process that found one waits and lists again too: another made at the very same time (the same
+     * created_at) may not have been listed yet and, first by id, be the one every other process elects.
      */
     async ensure(name: string): Promise<Workspace> {
       const oldest = async () => (await workspaces.list()).filter((w) => w.name === name).sort(byAge)[0];
+      const settle = () => (options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(options.workspaceSettleMs ?? 1_000);
       const existing = await oldest();
-      if (existing) return existing;
+      if (existing) {
+        await settle();
+        return (await oldest()) ?? existing;
+      }
       const mine = await workspaces.create(name);
-      await (options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(options.workspaceSettleMs ?? 1_000);
+      await settle();
       const chosen = (await oldest()) ?? mine;
       if (chosen.id !== mine.id) {
         // Ours lost. Another process may have listed while only ours was visible and put computers in

@@ -233,6 +233,27 @@ describe('Orgo client against the simulated Orgo', () => {
     expect((await processes[0]!.workspaces.ensure('platform-at-once')).id).toBe(mine[0]!.id);
   });
 
+  it('two workspaces of the name with the same created_at: every client elects the same one, whichever it saw first', async () => {
+    const at = '2026-03-01T12:00:00.000000Z';
+    const clientOf = (sleep: (ms: number) => Promise<void> = async () => undefined) =>
+      createOrgoClient({ baseUrl: sim.url, apiKey: sim.apiKey, timeoutMs: 2_000, sleep });
+    sim.addWorkspace('platform-tied', { at, id: 'ws-tie-b' });
+    // a process lists while only one is visible; the other, made at the very same time, appears meanwhile
+    let shown = false;
+    const early = clientOf(async () => {
+      if (!shown) sim.addWorkspace('platform-tied', { at, id: 'ws-tie-a' });
+      shown = true;
+    });
+    const elected = [await early.workspaces.ensure('platform-tied')];
+    for (let i = 0; i < 3; i++) elected.push(await clientOf().workspaces.ensure('platform-tied'));
+    expect(new Set(elected.map((w) => w.id))).toEqual(new Set(['ws-tie-a'])); // before: the early one kept ws-tie-b
+    // the order is total: the listing's order does not matter
+    sim.addWorkspace('platform-tied-too', { at, id: 'ws-tie-z' });
+    sim.addWorkspace('platform-tied-too', { at, id: 'ws-tie-y' });
+    const again = await Promise.all(Array.from({ length: 3 }, () => clientOf().workspaces.ensure('platform-tied-too')));
+    expect(again.map((w) => w.id)).toEqual(['ws-tie-y', 'ws-tie-y', 'ws-tie-y']);
+  });
+
   it('a duplicate workspace that another process already put computers in is kept, not deleted with them', async () => {
     // both make one; while they wait, a third process, which listed when only one of them was there, puts a computer in each
     let entered = 0;

@@ -105,6 +105,22 @@ describe('simulated Orgo with a state file (the embedded default keeps its compu
       }
     }));
 
+  it('of two saved workspaces of its name made at the same time, it uses the one every client elects (created_at, then id)', () =>
+    withStateFile(async (stateFile) => {
+      const at = '2026-01-01T00:00:00.000000Z';
+      // the younger by id first in the file: before, the simulator took the first one listed
+      const workspaces = [{ id: 'ws-b', name: 'openclaw-service', createdAt: at }, { id: 'ws-a', name: 'openclaw-service', createdAt: at }];
+      await writeFile(stateFile, JSON.stringify({ workspaces, computers: [] }));
+      const restarted = await startOrgoSimulator({ delays: 'none', stateFile });
+      try {
+        const client = createOrgoClient({ baseUrl: restarted.url, apiKey: restarted.apiKey, timeoutMs: 2_000, retryDelaysMs: [], sleep: async () => undefined });
+        expect(restarted.workspaceId).toBe('ws-a');
+        expect((await client.workspaces.ensure('openclaw-service')).id).toBe(restarted.workspaceId);
+      } finally {
+        await restarted.close();
+      }
+    }));
+
   it('a state file it cannot read stops it with a message naming the file, not a stack of JSON errors', () =>
     withStateFile(async (stateFile) => {
       await writeFile(stateFile, '{"workspaces": [');

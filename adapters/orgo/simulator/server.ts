@@ -112,8 +112,14 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
   const apiKey = options.apiKey ?? `sk_live_sim_${randomBytes(16).toString('hex')}`;
   const keys = new Map<string, { workspaceId?: string }>([[apiKey, {}]]);
   const workspaceName = options.workspaceName ?? 'openclaw-service';
-  // a saved inventory keeps its workspace (the platform's computers are in it)
-  const workspace = world.workspaces().find((w) => w.name === workspaceName) ?? world.addWorkspace(workspaceName);
+  // a saved inventory keeps its workspace (the platform's computers are in it): of several of that name, the
+  // oldest by created_at then id, as the client elects (not the order the file happens to list them in)
+  const workspace =
+    world
+      .workspaces()
+      .filter((w) => w.name === workspaceName)
+      .sort((a, b) => (a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? -1 : 1) : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))[0] ??
+    world.addWorkspace(workspaceName);
   const commands: RecordedCommand[] = [];
   const calls = new Map<SimOperation, number>();
   let refusals = 0;
@@ -300,7 +306,8 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
       keys.set(key, scope);
     },
     revokeKey: (key: string) => void keys.delete(key),
-    addWorkspace: (name: string) => world.addWorkspace(name),
+    /** `at`: the workspace's created_at and `id` its id, for tests of ties (the clock's and a random one otherwise). */
+    addWorkspace: (name: string, made: { at?: string; id?: string } = {}) => world.addWorkspace(name, made.id, made.at),
     /** Deletes a workspace and its computers, as if done behind the platform's back. */
     deleteWorkspace: (id: string) => world.deleteWorkspace(id),
     /** Workspaces that exist now. */

@@ -100,8 +100,9 @@ export const createWorld = (delays: SimDelays, now: () => number = Date.now, sav
 
   return {
     delays,
-    addWorkspace(name: string, id = `ws-${randomUUID().slice(0, 8)}`): SimWorkspace {
-      const workspace = { id, name, createdAt: createdAtMicros() };
+    /** `createdAt`: a test's own (e.g. two workspaces made at the very same time); the clock's otherwise. */
+    addWorkspace(name: string, id = `ws-${randomUUID().slice(0, 8)}`, createdAt?: string): SimWorkspace {
+      const workspace = { id, name, createdAt: createdAt ?? createdAtMicros() };
       workspaces.set(id, workspace);
       changed();
       return workspace;
