@@ -189,7 +189,8 @@ export const classifyOrgoError = (error: unknown): VmFailure => {
     case ORGO_ERRORS.methodNotAllowed:
       return 'fatal';
     // not the computer: the workspace. Tried again with backoff (found by name, it is made again; a wrong
-    // ORGO_WORKSPACE_ID fails the job at its deadline, the log saying which)
+    // ORGO_WORKSPACE_ID stops the process at start-up, and one deleted later fails readiness and the job
+    // at its deadline, the log saying which)
     case ORGO_ERRORS.workspaceNotFound:
       return 'transient';
     default:
@@ -199,11 +200,19 @@ export const classifyOrgoError = (error: unknown): VmFailure => {
 
 const vmOf = (c: Computer): Vm => ({ id: c.id, name: c.name, status: c.status, url: c.url, createdAt: c.created_at });
 
+/** Told whether the workspace was there at each call within it (a readiness check follows it). */
+export interface WorkspaceWatch {
+  /** A 404 of the workspace itself: `error` says which, and what to check. */
+  missing(error: Error): void;
+  /** A call within the workspace succeeded. */
+  found(): void;
+}
+
 /**
  * The client as the VmProvider port, bound to one workspace: its id, or a function that finds it
  * (called on first use and again after a failure, so a process can start while Orgo is away).
  */
-export const orgoVmProvider = (client: OrgoClient, workspace: string | (() => Promise<string>)): VmProvider => {
+export const orgoVmProvider = (client: OrgoClient, workspace: string | (() => Promise<string>), watch?: WorkspaceWatch): VmProvider => {
   let known: Promise<string> | undefined = typeof workspace === 'string' ? Promise.resolve(workspace) : undefined;
   const workspaceId = () =>
     (known ??= (workspace as () => Promise<string>)().catch((error: unknown) => {
@@ -213,14 +222,19 @@ export const orgoVmProvider = (client: OrgoClient, workspace: string | (() => Pr
   /** A call within the workspace: there a 404 means the workspace is gone (deleted, or a wrong ORGO_WORKSPACE_ID), not a computer. */
   const inWorkspace = async <T>(work: (id: string) => Promise<T>): Promise<T> => {
     const current = await workspaceId();
+    let result: T;
     try {
-      return await work(current);
+      result = await work(current);
     } catch (error) {
       if (!hasCode(error, ORGO_ERRORS.notFound)) throw error;
       const byName = typeof workspace !== 'string';
       if (byName) known = undefined;
-      throw orgoWorkspaceNotFound(current, byName, error);
+      const missing = orgoWorkspaceNotFound(current, byName, error);
+      watch?.missing(missing);
+      throw missing;
     }
+    watch?.found();
+    return result;
   };
   return {
     create: (name, size) => inWorkspace(async (ws) => vmOf(await client.computers.create(ws, name, size))),
