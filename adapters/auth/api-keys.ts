@@ -50,6 +50,9 @@ export const createApiKeyVerifier = (options: ApiKeyVerifierOptions) => {
     verifiedHere.set(keyId, hash);
   };
 
+  /** See `voucherOf`: the voucher of key id `keyId` whose secret hashes to `secretHash`. */
+  const voucherFor = (keyId: string, secretHash: string) => createHash('sha256').update(`voucher:${keyId}:${secretHash}`).digest('hex');
+
   const lookup = async (keyId: string): Promise<ApiKeyRecord | undefined> => {
     if (revokedHere.has(keyId)) return undefined;
     const hit = cache.get(keyId);
@@ -80,6 +83,7 @@ export const createApiKeyVerifier = (options: ApiKeyVerifierOptions) => {
       const presentedHash = hashApiKeySecret(parsed.secret);
       if (operator && parsed.keyId === operator.keyId) {
         if (!sameHash(operatorHash!, presentedHash)) throw unauthorized('invalid_api_key', 'the API key is not valid');
+        vouch(operator.keyId, presentedHash);
         return { scope: 'operator', keyId: operator.keyId, tenantId: null, via: 'api_key' };
       }
       const record = await lookup(parsed.keyId);
@@ -96,25 +100,26 @@ export const createApiKeyVerifier = (options: ApiKeyVerifierOptions) => {
     /**
      * What stands for this exact key (id and secret) among the API processes' shared vouchers: a
      * hash of the secret's hash, so a voucher store holds nothing that opens anything. Undefined for
-     * what is judged without a read anyway (malformed, the operator's).
+     * a malformed key (it never verifies).
      */
     voucherOf(presented: string): string | undefined {
       const parsed = parseApiKey(presented);
-      if (!parsed || parsed.keyId === operator?.keyId) return undefined;
-      return createHash('sha256').update(`voucher:${parsed.keyId}:${hashApiKeySecret(parsed.secret)}`).digest('hex');
+      if (!parsed) return undefined;
+      return voucherFor(parsed.keyId, hashApiKeySecret(parsed.secret));
     },
 
     /**
-     * Whether verifying `presented` would read the store for a key this process has no reason to
-     * believe in. Not so for a malformed key or the operator's (judged without a read), a key whose
-     * record is cached (compared in memory), or the exact key (secret and all) that verified here
-     * before. The failed-attempts lockout counts what this says before it is verified; the rest is
-     * checked at once, so a valid key is served from an address that is locked out.
+     * Whether `presented` could be a guess: anything but the exact key (id and secret) that verified
+     * on this process before, a malformed key, or a key revoked here (those two never verify, so their
+     * answer tells nothing). The operator's key and a key whose record is cached are compared in
+     * memory, yet they count too: were they judged before the budget, a locked-out address would get
+     * 429 for a wrong secret and 200 for the right one, an answer to unlimited guesses. The
+     * failed-attempts lockout counts what this says before it is verified; the rest is checked at
+     * once, so a key that verified here before is served from an address that is locked out.
      */
     unvouched(presented: string): boolean {
       const parsed = parseApiKey(presented);
-      if (!parsed || parsed.keyId === operator?.keyId || revokedHere.has(parsed.keyId)) return false;
-      if ((cache.get(parsed.keyId)?.until ?? 0) > now()) return false;
+      if (!parsed || revokedHere.has(parsed.keyId)) return false;
       const vouched = verifiedHere.get(parsed.keyId);
       return vouched === undefined || !sameHash(vouched, hashApiKeySecret(parsed.secret));
     },

@@ -64,13 +64,14 @@ const knownToken = (req: CredentialSource, jwt: JwtService): Principal | undefin
 };
 
 /**
- * The failed-attempts lockout stops guesses, not credentials: what can be judged without a store read
- * (no credential, a malformed one, a token's signature, the operator's key, a key cached or verified
- * here before) is judged at once, served when it verifies and counted when it fails, so a valid
- * credential is never refused because someone else failed from the same address (NAT, an office, a
- * proxy without X-Forwarded-For). Only a key this process cannot vouch for costs a read; its attempt is
- * counted before that read (and given back when the key verifies), so a locked-out address gets no
- * more reads, and a burst of parallel guesses no more than the budget.
+ * The failed-attempts lockout stops guesses, not credentials: what cannot be a guess (no credential, a
+ * malformed one, a token's signature, the exact API key that verified here before or is vouched for in
+ * Redis) is judged at once, served when it verifies and counted when it fails, so a credential that
+ * worked is never refused because someone else failed from the same address (NAT, an office, a proxy
+ * without X-Forwarded-For). Any other API key — the operator's, one whose record is cached — is counted
+ * before it is judged (and given back when it verifies): past the budget it gets 429 whether its secret
+ * is right or not, so the answer is no oracle for guesses, a locked-out address gets no more reads, and
+ * a burst of parallel guesses no more than the budget.
  */
 export const createAuthenticator = (deps: { apiKeys: ApiKeyVerifier; jwt: JwtService; failures?: AuthFailureGuard }): Authenticator => {
   const { failures } = deps;

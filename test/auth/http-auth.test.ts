@@ -167,13 +167,15 @@ describe('failed authentications are throttled per client', () => {
       const acme = store.add('acme');
       const used = await token(acme.key);
       const unused = await token(store.add('acme').key); // another key: another token text, never presented here
+      const operator = () => fetch(`${server.url}/operator`, { method: 'POST', headers: { authorization: `Bearer ${operatorKey.key}` } }).then((r) => r.status);
       expect(await get(used)).toBe(200);
+      expect(await operator()).toBe(200);
       const bad = `ocs_${'q'.repeat(12)}_${'A'.repeat(43)}`;
       expect([await get(bad), await get(bad), await get(bad)]).toEqual([401, 401, 429]);
       expect(await get(used)).toBe(200); // verified before
       expect(await get(unused)).toBe(200); // its signature verifies: no guess
       expect(await get(acme.key)).toBe(200); // the key that verified here before
-      expect(await fetch(`${server.url}/operator`, { method: 'POST', headers: { authorization: `Bearer ${operatorKey.key}` } }).then((r) => r.status)).toBe(200);
+      expect(await operator()).toBe(200); // the operator's key that verified here before
       expect(await get(`ocs_${acme.keyId}_${'B'.repeat(43)}`)).toBe(429); // a guess at a known key id: judged in memory, still counted
       expect(await get(acme.key)).toBe(200); // and that guess did not cost the real key its standing
       const lookupsBeforeGuesses = store.lookups();
@@ -185,6 +187,53 @@ describe('failed authentications are throttled per client', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('past the budget, a key id whose record is cached is no oracle: its right secret, never verified here, gets the same 429 as wrong ones', async () => {
+    const store = keyStore();
+    const rates = createRateLimits({ authFailuresPerMinute: 2, keyPrefix: `t${Math.random()}` });
+    // the production default: a found record is reused for 5 s (the clock stands still here)
+    const auth = makeAuth({ keys: ephemeralKeySet('HS256'), findApiKey: store.find, failures: rates.authFailures, apiKeyCacheMs: 5_000 });
+    const server = await serve(authApp(auth));
+    const answer = async (credential: string) => {
+      const res = await fetch(`${server.url}/tenant-data`, { headers: { authorization: `Bearer ${credential}` } });
+      return { status: res.status, code: ((await res.json()) as { code?: string }).code };
+    };
+    try {
+      const used = store.add('acme');
+      expect((await answer(used.key)).status).toBe(200); // verified here before the lockout
+      const victim = store.add('acme'); // valid, never presented from here
+      const guess = (i: number) => `ocs_${victim.keyId}_${String(i).padStart(43, 'A')}`;
+      // a wrong secret at the victim's id reads its record (now cached) and, with one more, spends the budget
+      expect([(await answer(guess(1))).status, (await answer(guess(2))).status]).toEqual([401, 401]);
+      const locked = { status: 429, code: 'rate_limited' };
+      expect(await answer(guess(3))).toEqual(locked);
+      expect(await answer(victim.key)).toEqual(locked); // was 200: the secret's guesses told apart, without limit
+      expect(await answer(guess(4))).toEqual(locked);
+      expect(await answer(victim.key)).toEqual(locked);
+      expect(await answer(used.key)).toMatchObject({ status: 200 }); // the exact key verified here is still served
+      expect(await answer(`ocs_${used.keyId}_${'B'.repeat(43)}`)).toEqual(locked); // a wrong secret at its id is not
+      expect(await answer(used.key)).toMatchObject({ status: 200 });
+      expect(store.lookups(), 'the cached records were not read again').toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('the operator key is served from a locked-out address once it verified on this process; before that it is refused like a guess', async () => {
+    const rates = createRateLimits({ authFailuresPerMinute: 1, keyPrefix: `t${Math.random()}` });
+    const auth = makeAuth({ keys: ephemeralKeySet('HS256'), findApiKey: keyStore().find, failures: rates.authFailures });
+    const from = (ip: string, key: string) =>
+      auth.authenticator
+        .authenticate({ get: (h) => (h === 'authorization' ? `Bearer ${key}` : undefined), ip })
+        .then(() => 200, (error: { status: number }) => error.status);
+    const wrong = `ocs_${operatorKey.keyId}_${'C'.repeat(43)}`;
+    expect([await from('203.0.113.7', wrong), await from('203.0.113.7', wrong)]).toEqual([401, 429]);
+    expect(await from('203.0.113.7', operatorKey.key)).toBe(429); // was 200: the operator's secret could be guessed without limit
+    expect(await from('198.51.100.1', operatorKey.key)).toBe(200); // from an address within its budget
+    expect(await from('203.0.113.7', operatorKey.key)).toBe(200); // now verified here: no guess
+    expect(await from('203.0.113.7', wrong)).toBe(429);
+    expect(await from('203.0.113.7', operatorKey.key)).toBe(200); // a wrong secret did not take that away
   });
 
   it('a burst of parallel bad attempts gets no more 401s, and costs no more lookups, than the budget', async () => {
