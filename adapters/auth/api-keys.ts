@@ -135,11 +135,19 @@ export const createApiKeyVerifier = (options: ApiKeyVerifierOptions) => {
         throw unauthorized('api_key_revoked', 'the API key behind this token has been revoked');
     },
 
-    markRevoked(keyId: string): void {
+    /**
+     * The key stops working here at once. Resolves to its voucher (see `voucherOf`), for the caller to
+     * take out of the shared store: from the hash this process knows, else from one read of its record
+     * (undefined when that fails or finds none).
+     */
+    async markRevoked(keyId: string): Promise<string | undefined> {
+      const known = cache.get(keyId)?.record.hash ?? verifiedHere.get(keyId);
       cache.delete(keyId);
       verifiedHere.delete(keyId);
       if (revokedHere.size >= MAX_CACHED) revokedHere.delete(revokedHere.values().next().value!);
       revokedHere.add(keyId);
+      const hash = known ?? (await options.findApiKey(keyId).catch(() => undefined))?.hash;
+      return hash === undefined ? undefined : voucherFor(keyId, hash);
     },
   };
 };

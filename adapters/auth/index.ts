@@ -51,8 +51,14 @@ export const createAuth = (deps: AuthDeps) => {
     authenticator,
     authenticate: authenticate(authenticator),
     requireScope: (scopes: readonly Scope[]): RequestHandler => requireScope(scopes),
-    /** Call after revoking a key through this process: it stops working here at once. */
-    markRevoked: (keyId: string) => apiKeys.markRevoked(keyId),
+    /**
+     * Call after revoking a key through this process: it stops working here at once, and its voucher
+     * (Redis) goes, so no API process takes it for a key that verified before (a store read each).
+     */
+    async markRevoked(keyId: string): Promise<void> {
+      const voucher = await apiKeys.markRevoked(keyId);
+      if (voucher !== undefined) await deps.failures?.unvouch?.(voucher);
+    },
     /** Only an API key can be exchanged: a token cannot renew itself past its key's revocation. */
     async issueToken(principal: Principal): Promise<TokenResponse> {
       if (principal.via !== 'api_key') throw unauthorized('api_key_required', 'exchange an API key, not a token, for a token');

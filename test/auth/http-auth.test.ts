@@ -125,7 +125,7 @@ describe('key lookup cache: revocation elsewhere is seen within 5 s, revocation 
       const other = store.add('acme');
       const getOther = () => fetch(`${server.url}/tenant-data`, { headers: { 'x-api-key': other.key } }).then((r) => r.status);
       expect(await getOther()).toBe(200);
-      auth.markRevoked(other.keyId);
+      await auth.markRevoked(other.keyId);
       expect(await getOther()).toBe(401);
     } finally {
       await server.close();
@@ -181,7 +181,7 @@ describe('failed authentications are throttled per client', () => {
       const lookupsBeforeGuesses = store.lookups();
       expect([await get(`ocs_${'r'.repeat(12)}_${'A'.repeat(43)}`), await get('not.a.jwt'), await get(`${unused.slice(0, -4)}AAAA`)]).toEqual([429, 429, 429]);
       expect(store.lookups(), 'an unknown key from a locked-out address is not looked up').toBe(lookupsBeforeGuesses);
-      auth.markRevoked(acme.keyId);
+      await auth.markRevoked(acme.keyId);
       expect(await get(used)).toBe(401); // revocation still applies to the known token
       expect(await get(acme.key)).toBe(429);
     } finally {

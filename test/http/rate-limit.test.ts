@@ -133,6 +133,29 @@ describe('with Redis at 127.0.0.1:6379', () => {
     expect(await status(two.authenticate(from(stranger.key)))).toBe(429); // what is left: see docs/decisions.md
   });
 
+  it('a key revoked through one API process loses its voucher there: from a locked-out address, another process refuses it unread', async () => {
+    const [c1, c2] = [client(), client()];
+    await Promise.all([ready(c1), ready(c2)]);
+    const keys = keyStore();
+    const [one, two] = [c1, c2].map((c) => {
+      const rates = createRateLimits({ redis: c, keyPrefix: `${prefix}-r`, authFailuresPerMinute: 2 });
+      return makeAuth({ keys: ephemeralKeySet('HS256'), findApiKey: keys.find, failures: rates.authFailures });
+    }) as [ReturnType<typeof makeAuth>, ReturnType<typeof makeAuth>];
+    const from = (key: string) => ({ get: (h: string) => (h === 'authorization' ? `Bearer ${key}` : undefined), ip: '203.0.113.7' });
+    const status = (p: Promise<unknown>) => p.then(() => 200, (e: { status: number }) => e.status);
+    const acme = keys.add('acme');
+    expect(await status(one.authenticator.authenticate(from(acme.key)))).toBe(200);
+    await c1.ping(); // the voucher's write went first on this connection
+    const bad = `ocs_${'q'.repeat(12)}_${'A'.repeat(43)}`;
+    expect([await status(two.authenticator.authenticate(from(bad))), await status(two.authenticator.authenticate(from(bad)))]).toEqual([401, 401]);
+    keys.revoke(acme.keyId); // the read model applied the revocation
+    await one.markRevoked(acme.keyId); // as DELETE /api-keys/{keyId} does on the process that took it
+    const before = keys.lookups();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => status(two.authenticator.authenticate(from(acme.key)))));
+    expect(answers).toEqual([429, 429, 429, 429, 429]);
+    expect(keys.lookups() - before, 'a revoked key is no longer vouched for: no read from a locked-out address').toBe(0);
+  });
+
   it('two processes share one budget', async () => {
     const [c1, c2] = [client(), client()];
     await Promise.all([ready(c1), ready(c2)]);

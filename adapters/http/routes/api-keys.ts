@@ -38,7 +38,7 @@ export const apiKeyRoutes = [
     scopes: ['tenant'], tenant: 'credential', params: z.object({ keyId: keyIdParam }), status: 200,
     handle: async ({ deps, tenantId, caller, params }) => {
       const result = await revokeApiKey(deps.ports, caller(), tenantId, params.keyId);
-      deps.auth.markRevoked(params.keyId);
+      await deps.auth.markRevoked(params.keyId);
       return { body: { keyId: params.keyId, ...positioned(result) }, duplicate: result.duplicate };
     },
   }),
