@@ -1,6 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { authConfigSchema } from '../adapters/auth/config.ts';
 import { mintApiKey, parseApiKey } from '../commands/tenants/api-keys.ts';
+import { ConfigError } from './config.ts';
 
 /**
  * The embedded default's operator credential: OPERATOR_API_KEY when set, otherwise one minted on
@@ -13,7 +15,11 @@ export const loadOrCreateOperatorKey = async (
   if (configured) return { key: configured, created: false, file: undefined };
   const file = path.join(dataDir, 'operator-key');
   const existing = await readFile(file, 'utf8').then((s) => s.trim(), () => undefined);
-  if (existing && parseApiKey(existing)) return { key: existing, created: false, file };
+  if (existing && parseApiKey(existing)) {
+    const checked = authConfigSchema.shape.OPERATOR_API_KEY.safeParse(existing);
+    if (!checked.success) throw new ConfigError(`${file}: the operator key there ${checked.error.issues[0]!.message}; delete the file to have one minted`);
+    return { key: existing, created: false, file };
+  }
   const { key } = mintApiKey();
   await mkdir(dataDir, { recursive: true });
   await writeFile(file, `${key}\n`, { mode: 0o600 });

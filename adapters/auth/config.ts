@@ -3,11 +3,22 @@ import { decimalInt } from '../config/decimal.ts';
 import { asymmetricKeySet, ephemeralKeySet, hmacKeySet, JWT_ALGS } from './jwt-keys.ts';
 import type { JwtKeySet } from './jwt-keys.ts';
 
+const OPERATOR_KEY_FORM = /^ocs_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/;
+const MIN_DISTINCT_SECRET_CHARACTERS = 16;
+
 /** Environment variables of the auth adapter; runtime/config.ts can merge `.shape` into its schema. */
 export const authConfigSchema = z.object({
+  /**
+   * The form fixes the length (a 43-character secret, 256 bits when random); a secret of few different
+   * characters ("aaaa…", a short word repeated) is refused as guessable: a minted one has fewer than 16
+   * with a chance of about 1 in 10^13.
+   */
   OPERATOR_API_KEY: z
     .string()
-    .regex(/^ocs_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/, 'must be an API key of the form ocs_<keyId>_<secret>')
+    .regex(OPERATOR_KEY_FORM, 'must be an API key of the form ocs_<keyId>_<secret>')
+    .refine((key) => !OPERATOR_KEY_FORM.test(key) || new Set(key.slice(-43)).size >= MIN_DISTINCT_SECRET_CHARACTERS, {
+      message: `must have a random secret (at least ${MIN_DISTINCT_SECRET_CHARACTERS} different characters among its 43), like the one dev mints into DATA_DIR/operator-key`,
+    })
     .optional(),
   JWT_ALG: z.enum(JWT_ALGS).default('HS256'),
   /** HS256: `kid:secret[,kid:secret…]`, current first; a single bare secret is allowed. */

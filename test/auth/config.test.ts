@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { authConfigSchema, loadJwtKeySet } from '../../adapters/auth/config.ts';
+import { mintApiKey } from '../../commands/tenants/api-keys.ts';
 import { httpApiConfigSchema } from '../../adapters/http/index.ts';
 import { client, ok } from '../http/support/client.ts';
 import { newTenant, tokenFor } from '../http/support/journey.ts';
@@ -37,6 +38,14 @@ describe('auth configuration', () => {
     expect(() => loadJwtKeySet({ JWT_ALG: 'ES256', JWT_PRIVATE_KEYS: '{not json secret-material' })).toThrow(/^JWT_PRIVATE_KEYS must be a JSON array of JWKs$/);
     expect(() => loadJwtKeySet({ JWT_ALG: 'ES256', JWT_PRIVATE_KEYS: JSON.stringify([edJwk('k')]) })).toThrow(/P-256/);
     expect(authConfigSchema.safeParse({ OPERATOR_API_KEY: 'not-a-key' }).success).toBe(false);
+    const secret = (weak: string) => authConfigSchema.safeParse({ OPERATOR_API_KEY: `ocs_admin0000000_${weak}` });
+    for (const weak of ['a'.repeat(43), 'admin'.repeat(9).slice(0, 43), 'passw0rd-'.repeat(5).slice(0, 43)]) {
+      const parsed = secret(weak);
+      expect(parsed.success, weak).toBe(false);
+      expect(parsed.error?.issues.map((i) => i.message)).toEqual([expect.stringMatching(/^must have a random secret/)]);
+    }
+    // what the embedded default mints passes, whatever the draw
+    for (let i = 0; i < 200; i++) expect(authConfigSchema.safeParse({ OPERATOR_API_KEY: mintApiKey().key }).success).toBe(true);
     expect(authConfigSchema.safeParse({ JWT_ALG: 'RS256' }).success).toBe(false);
     expect(authConfigSchema.safeParse({ JWT_TTL_SECONDS: '86400' }).success).toBe(false);
   });
