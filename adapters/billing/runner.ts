@@ -34,6 +34,9 @@ export const startBilling = async (deps: {
   const { config, log } = deps;
   const tables = await createBillingTables(deps.db, deps.eventSchema, deps.instanceId);
   await tables.releaseOwn();
+  // a usage report Stripe refused is tried once more per start: the cause (a meter, a customer) may have been fixed meanwhile
+  const refused = await tables.retryRefusedUsage();
+  if (refused > 0) log.warn({ refused }, 'usage reports Stripe refused before are tried again once (billing started)');
   const worker = createBillingWorker({
     shell: deps.shell,
     stripe: deps.stripe,

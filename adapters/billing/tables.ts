@@ -132,6 +132,25 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
         `UPDATE ${jobs} SET due_at = now() + make_interval(secs => $2::float8 / 1000), attempts = attempts + 1, leased_by = NULL, leased_until = NULL, last_error = $3, refused = $4 WHERE id = $1`,
         [id, delayMs, why.slice(0, 2_000), refused],
       ),
+    /**
+     * A usage report Stripe refused (a 4xx): kept, marked refused, and not due again (`due_at` infinity):
+     * the same request would be refused again. `retryRefusedUsage` makes such reports due once more.
+     */
+    park: (id: string, why: string) =>
+      db.query(
+        `UPDATE ${jobs} SET due_at = 'infinity', attempts = attempts + 1, leased_by = NULL, leased_until = NULL, last_error = $2, refused = true WHERE id = $1`,
+        [id, why.slice(0, 2_000)],
+      ),
+    /**
+     * Every refused usage report due again, at once (billing's start: the configuration or the customer may
+     * have been fixed meanwhile); each keeps its `refused` mark until Stripe answers it. Returns how many.
+     */
+    async retryRefusedUsage(): Promise<number> {
+      const { rows } = await db.query<{ n: string }>(
+        `WITH due AS (UPDATE ${jobs} SET due_at = now() WHERE lane = 'usage' AND refused AND due_at = 'infinity' RETURNING 1) SELECT count(*) AS n FROM due`,
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
     /** A usage report Stripe accepted: recorded and its job gone, in one transaction. */
     async reported(job: Job, meter: Meter, identifier: string, day: string, value: number): Promise<void> {
       await db.transaction(async (tx) => {

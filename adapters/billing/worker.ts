@@ -40,7 +40,8 @@ export const failureText = (error: unknown) => (error instanceof Error ? `${erro
  * stream and asks again until done; a crash anywhere repeats at most the call in hand, which Stripe
  * answers from its idempotency store. Usage jobs report meter events with the event id as
  * `identifier`. A failure is retried with backoff (1 s doubling to 5 min), forever: Stripe down means
- * billing catches up later, and nothing else waits for it.
+ * billing catches up later, and nothing else waits for it. A usage report Stripe refuses (a 4xx) is
+ * the exception: kept, marked refused, and tried again only when billing restarts.
  */
 export const createBillingWorker = (deps: BillingWorkerDeps) => {
   const { shell, stripe, tables, log } = deps;
@@ -227,7 +228,8 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
   /**
    * A meter event Stripe refused (a 4xx: a timestamp beyond 35 days, a customer gone, a wrong meter) is
    * not dropped: counted, logged as an error with Stripe's code (never its message, which may quote the
-   * customer), and kept as a refused job, retried with backoff, that reconciliation shows as refused.
+   * customer), and kept as a refused job that reconciliation shows as refused. It is not tried again
+   * (the same request would be refused again) until billing restarts (`retryRefusedUsage`).
    */
   const usageFailed = (job: Job, payload: Extract<JobPayload, { kind: 'usage' }>, error: unknown, refused: boolean) => {
     countUsageReport(payload.meter, refused ? 'refused' : 'error');
@@ -235,7 +237,7 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     const stripeError = error instanceof Stripe.errors.StripeError ? error : undefined;
     log.error(
       { job: job.id, tenantId: job.tenantId, meter: payload.meter, identifier: payload.identifier, day: payload.day, status: stripeError?.statusCode, stripeCode: stripeError?.code, param: stripeError?.param },
-      'Stripe refused a meter event: kept pending (refused) for reconciliation and retried; it needs an operator',
+      'Stripe refused a meter event: kept pending (refused) for reconciliation, not tried again until billing restarts; it needs an operator',
     );
   };
 
@@ -250,6 +252,10 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
       const delay = backoff(job.attempts);
       const transient = isTransient(error);
       if (job.payload.kind === 'usage') usageFailed(job, job.payload, error, !transient);
+      if (job.payload.kind === 'usage' && !transient) {
+        await tables.park(job.id, failureText(error)).catch(() => undefined);
+        return;
+      }
       log[transient && job.attempts < 3 ? 'warn' : 'error']({ job: job.id, tenantId: job.tenantId, attempts: job.attempts + 1, retryInMs: delay, err: failureText(error) }, 'billing job failed; trying again later');
       await tables.retry(job.id, delay, failureText(error), !transient).catch(() => undefined);
     }

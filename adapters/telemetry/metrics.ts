@@ -79,7 +79,7 @@ const webhooks = new Counter({
 });
 const usageReports = new Counter({
   name: 'openclaw_billing_usage_reports_total',
-  help: 'Meter events the billing worker sent to Stripe, by meter and outcome (accepted; refused: a 4xx, kept pending and retried, needs an operator; error: Stripe or the database unreachable, retried)',
+  help: 'Meter events the billing worker sent to Stripe, by meter and outcome (accepted; refused: a 4xx, kept pending and not retried until billing restarts, needs an operator; error: Stripe or the database unreachable, retried)',
   labelNames: ['meter', 'outcome'] as const,
   registers: [registry],
 });
