@@ -39,6 +39,7 @@ export const startBilling = async (deps: {
   if (refused > 0) log.warn({ refused }, 'usage reports Stripe refused before are tried again once (billing started)');
   const worker = createBillingWorker({
     shell: deps.shell,
+    store: deps.store,
     stripe: deps.stripe,
     tables,
     prices: tierPricesOf(config),

@@ -9,7 +9,14 @@ import type { BillingConfig } from './config.ts';
  * the first one did instead of making a second customer or subscription.
  */
 export interface StripeCalls {
-  createCustomer(key: string, customer: { tenantId: string; name: string | null; email: string | null }): Promise<string>;
+  /**
+   * Creates the tenant's customer with `metadata[tenantId]` only: parameters that never change, so the
+   * same key (one per tenant) replays the first answer whenever it is sent within Stripe's 24 h, even
+   * after the tenant's erasure. The name and email follow with `nameCustomer`.
+   */
+  createCustomer(key: string, customer: { tenantId: string }): Promise<string>;
+  /** Sets the customer's name and email (an update: repeating it changes nothing). */
+  nameCustomer(customerId: string, customer: { name: string | null; email: string | null }): Promise<void>;
   createSubscription(key: string, s: { customerId: string; priceId: string; tenantId: string; tier: Tier }): Promise<string>;
   moveSubscription(key: string, s: { subscriptionId: string; priceId: string; tier: Tier }): Promise<void>;
   cancelSubscription(key: string, subscriptionId: string): Promise<void>;
@@ -80,11 +87,12 @@ export const tierItemOf = <I extends { price: { id: string; recurring?: { usage_
 export const createStripeCalls = (client: Stripe, prices: SubscriptionPrices = { tiers: {}, metered: [] }): StripeCalls => ({
   client,
   async createCustomer(key, c) {
-    const customer = await client.customers.create(
-      { ...(c.name ? { name: c.name } : {}), ...(c.email ? { email: c.email } : {}), metadata: { tenantId: c.tenantId } },
-      { idempotencyKey: key },
-    );
+    const customer = await client.customers.create({ metadata: { tenantId: c.tenantId } }, { idempotencyKey: key });
     return customer.id;
+  },
+  async nameCustomer(customerId, c) {
+    if (!c.name && !c.email) return;
+    await client.customers.update(customerId, { ...(c.name ? { name: c.name } : {}), ...(c.email ? { email: c.email } : {}) });
   },
   async createSubscription(key, s) {
     const sub = await client.subscriptions.create(

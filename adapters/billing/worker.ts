@@ -7,6 +7,7 @@ import { tenantDecider } from '../../domain/tenant/index.ts';
 import type { TenantCommand, TenantState } from '../../domain/tenant/index.ts';
 import { isTier } from '../../domain/tiers.ts';
 import type { CommandShell } from '../../commands/shell/handle-command.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { Logger } from 'pino';
 import Stripe from 'stripe';
 import type { Meter } from './config.ts';
@@ -18,6 +19,8 @@ import { countUsageReport } from '../telemetry/metrics.ts';
 
 export interface BillingWorkerDeps {
   readonly shell: CommandShell;
+  /** Reads the tenant's first event, for its customer's idempotency key. */
+  readonly store: Pick<EventStore, 'readStream'>;
   readonly stripe: StripeCalls;
   readonly tables: BillingTables;
   readonly prices: TierPrices;
@@ -36,7 +39,8 @@ export const failureText = (error: unknown) => (error instanceof Error ? `${erro
 
 /**
  * Carries out billing's jobs. An account job asks `planAccount` for the next Stripe call, makes it
- * with an idempotency key derived from the job's event, records the outcome on the tenant's billing
+ * with an idempotency key derived from the job's event (the customer's from the tenant: one customer per
+ * tenant whatever job makes it, found again by the erasure), records the outcome on the tenant's billing
  * stream and asks again until done; a crash anywhere repeats at most the call in hand, which Stripe
  * answers from its idempotency store. Usage jobs report meter events with the event id as
  * `identifier`. A failure is retried with backoff (1 s doubling to 5 min), forever: Stripe down means
@@ -56,16 +60,30 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
   const billingState = async (tenantId: string): Promise<BillingState> => (await shell.state(billingDecider, billingStream(asTenantId(tenantId)))).state;
   const tenantState = async (tenantId: string): Promise<TenantState> => (await shell.state(tenantDecider, tenantStream(asTenantId(tenantId)))).state;
   const at = () => clock().toISOString();
+  /**
+   * The idempotency key of the tenant's customer: its id and its stream's first event (TenantCreated), which
+   * never changes and is never another tenant's (a slug is never reused, but another deployment on the same
+   * Stripe account may have one alike).
+   */
+  const customerKey = async (tenantId: string): Promise<string> => {
+    const [first] = await deps.store.readStream(tenantStream(asTenantId(tenantId)), { maxCount: 1 });
+    if (!first) throw new Error(`tenant ${tenantId} has no stream`);
+    return `customer:${tenantId}:${first.id}`;
+  };
 
   /** One Stripe call for the action, then its outcome recorded. */
   const perform = async (tenantId: string, eventId: string, action: AccountAction, profile: TenantState, state: BillingState) => {
     const key = `${eventId}:${action.kind}`;
     switch (action.kind) {
-      case 'create_customer': {
-        const named = profile.status === 'active' || profile.status === 'suspended' ? profile : undefined;
-        const customerId = await stripe.createCustomer(key, { tenantId, name: named?.name ?? null, email: named?.email ?? null });
+      case 'create_customer':
+      case 'recover_customer': {
+        // one key per tenant (not per job), parameters without personal data: any later create, the erasure's
+        // included, gets this customer back instead of making another
+        const customerId = await stripe.createCustomer(await customerKey(tenantId), { tenantId });
         // linked before it is recorded: a webhook about the customer finds its tenant as soon as anyone can know of it
         await tables.customers.link(tenantId, customerId);
+        const named = profile.status === 'active' || profile.status === 'suspended' ? profile : undefined;
+        if (named) await stripe.nameCustomer(customerId, { name: named.name, email: named.email });
         await billing(tenantId, { type: 'RecordCustomer', customerId, at: at() }, eventId);
         return;
       }

@@ -13,6 +13,12 @@ export type TierPrices = { readonly [T in Tier]?: string };
 /** The next Stripe call that brings the account in line with the trigger, or `done`. */
 export type AccountAction =
   | { readonly kind: 'create_customer' }
+  /**
+   * Erasure of a tenant with no customer recorded: the customer an earlier create may have made (its
+   * answer lost, or a crash before its outcome was recorded) is named again by that create's replay (the
+   * same idempotency key, the same parameters) and recorded, so it is then deleted as any other.
+   */
+  | { readonly kind: 'recover_customer' }
   | { readonly kind: 'create_subscription'; readonly priceId: string; readonly tier: Tier }
   | { readonly kind: 'move_subscription'; readonly subscriptionId: string; readonly priceId: string; readonly tier: Tier }
   | { readonly kind: 'cancel_subscription'; readonly subscriptionId: string }
@@ -34,12 +40,13 @@ export const billedTier = (state: BillingState, tenantTier: Tier, prices: TierPr
 /**
  * Pure: the runner carries out the action, records its outcome (a billing command) and asks again
  * until `done`. A tenant from before billing (a tier change, no customer) gets its customer then.
- * Erasure cancels the subscription and deletes the customer; a closed account is never reopened.
+ * Erasure cancels the subscription and deletes the customer (first recovering one created but never
+ * recorded); a closed account is never reopened.
  */
 export const planAccount = (trigger: AccountTrigger, state: BillingState, prices: TierPrices): AccountAction => {
   if (state.status === 'closed') return { kind: 'done' };
   if (trigger.kind === 'erased') {
-    if (state.status === 'none') return { kind: 'done' };
+    if (state.status === 'none') return { kind: 'recover_customer' };
     if (state.subscription) return { kind: 'cancel_subscription', subscriptionId: state.subscription.id };
     return { kind: 'delete_customer', customerId: state.customerId };
   }

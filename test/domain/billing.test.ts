@@ -359,6 +359,9 @@ describe('planAccount', () => {
     expect(planAccount({ kind: 'tier', tier: 'free' }, open, prices)).toEqual({ kind: 'cancel_subscription', subscriptionId: 'sub_1' });
     expect(planAccount({ kind: 'tier', tier: 'pro' }, open, prices)).toEqual({ kind: 'done' });
   });
+  it('erasure with no customer recorded recovers the one an unrecorded create may have made (then deletes it as any other)', () => {
+    expect(planAccount({ kind: 'erased' }, fold(billingDecider, []), prices)).toEqual({ kind: 'recover_customer' });
+  });
   it('erasure cancels, then deletes the customer; a closed account is done', () => {
     expect(planAccount({ kind: 'erased' }, open, prices)).toEqual({ kind: 'cancel_subscription', subscriptionId: 'sub_1' });
     expect(planAccount({ kind: 'erased' }, fold(billingDecider, [customer]), prices)).toEqual({ kind: 'delete_customer', customerId: 'cus_1' });

@@ -8,9 +8,10 @@ import type { FormObject } from './stripe-form.ts';
 /**
  * A Stripe API double on loopback (reference/stripe.md), for the official `stripe` client pointed at
  * it with `{ host, port, protocol: 'http' }`: customers, subscriptions (create, move the item's price,
- * cancel), subscription items (add one), meter events (an `identifier` counts once in a rolling 24 h), Checkout and portal
+ * cancel), customer updates (name, email, metadata merged), subscription items (add one), meter events (an `identifier` counts once in a rolling 24 h), Checkout and portal
  * sessions, `Idempotency-Key` (a replay within 24 h answers the first response; the same key with
- * other parameters is a 400 `idempotency_error`), Stripe's error shape, injected 429/5xx, and signed
+ * other parameters is a 400 `idempotency_error`), Stripe's error shape, injected 429/5xx, answers held
+ * back (a caller killed before it heard Stripe's answer), and signed
  * webhook delivery (`Stripe-Signature: t=…,v1=…`) to the platform.
  */
 export interface StripeObject {
@@ -70,6 +71,7 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
   const idempotency = new Map<string, { fingerprint: string; status: number; body: unknown; at: number }>();
   const calls: StripeCall[] = [];
   const failures: { status: number; remaining: number; path: RegExp | undefined }[] = [];
+  const holds: { method: string; path: RegExp; held: http.ServerResponse[] }[] = [];
   let base = '';
 
   /** A subscription with one item per price (a metered item has no quantity), in the order given. */
@@ -116,6 +118,11 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
       if (method === 'DELETE') {
         customers.delete(customer.id);
         return { status: 200, body: { id: customer.id, object: 'customer', deleted: true } };
+      }
+      if (method === 'POST') {
+        // an update: the parameters given replace the customer's, metadata keys are merged
+        for (const field of ['name', 'email'] as const) if (str(form[field]) !== undefined) customer[field] = str(form[field]) || null;
+        if (form.metadata !== undefined) customer.metadata = { ...(customer.metadata as FormObject), ...obj(form.metadata) };
       }
       return { status: 200, body: customer };
     }
@@ -257,6 +264,12 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
     }
     const result = route(method, path, parseForm(raw));
     if (key && method === 'POST' && result.status < 500) idempotency.set(key, { fingerprint, status: result.status, body: result.body, at: Date.now() });
+    const hold = holds.find((h) => h.method === method && h.path.test(path));
+    if (hold) {
+      call.status = result.status;
+      hold.held.push(res);
+      return;
+    }
     answer(result.status, result.body);
   };
 
@@ -308,6 +321,24 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
       failures.push({ status, remaining: count, path });
     },
     clearFailures: () => failures.splice(0),
+    /**
+     * Requests of `method` to paths matching `path` are carried out (and kept for idempotent replay) but
+     * not answered: the caller waits, as one killed between Stripe's work and its answer would. `held` counts
+     * them; `release` stops holding and drops their connections unanswered (an answer lost).
+     */
+    holdAnswers(method: string, path: RegExp) {
+      const hold = { method, path, held: [] as http.ServerResponse[] };
+      holds.push(hold);
+      return {
+        get held() {
+          return hold.held.length;
+        },
+        release() {
+          holds.splice(holds.indexOf(hold), 1);
+          for (const res of hold.held) res.destroy();
+        },
+      };
+    },
     setWebhook(url: string, secret: string) {
       webhook = { url, secret };
     },
