@@ -178,6 +178,11 @@ export const customersTable = (db: SqlDb, schema: string) => {
     async link(tenantId: string, customerId: string): Promise<void> {
       await db.query(`INSERT INTO ${table} (tenant_id, customer_id) VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING`, [tenantId, customerId]);
     },
+    /** The customer linked to the tenant (recorded or not). */
+    async customerOf(tenantId: string): Promise<string | undefined> {
+      const { rows } = await db.query<{ customer_id: string }>(`SELECT customer_id FROM ${table} WHERE tenant_id = $1`, [tenantId]);
+      return rows[0]?.customer_id;
+    },
     async tenantOf(customerId: string): Promise<string | undefined> {
       const { rows } = await db.query<{ tenant_id: string }>(`SELECT tenant_id FROM ${table} WHERE customer_id = $1 AND NOT closed`, [customerId]);
       return rows[0]?.tenant_id;

@@ -78,8 +78,9 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
       case 'create_customer':
       case 'recover_customer': {
         // one key per tenant (not per job), parameters without personal data: any later create, the erasure's
-        // included, gets this customer back instead of making another
-        const customerId = await stripe.createCustomer(await customerKey(tenantId), { tenantId });
+        // included, gets this customer back instead of making another; one linked already (billing stopped
+        // before recording it) is taken as it is, even after Stripe's 24 h
+        const customerId = (await tables.customers.customerOf(tenantId)) ?? (await stripe.createCustomer(await customerKey(tenantId), { tenantId }));
         // linked before it is recorded: a webhook about the customer finds its tenant as soon as anyone can know of it
         await tables.customers.link(tenantId, customerId);
         const named = profile.status === 'active' || profile.status === 'suspended' ? profile : undefined;

@@ -321,6 +321,8 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
       failures.push({ status, remaining: count, path });
     },
     clearFailures: () => failures.splice(0),
+    /** Forgets every idempotency key, as Stripe does 24 h after a key's first use. */
+    expireIdempotencyKeys: () => idempotency.clear(),
     /**
      * Requests of `method` to paths matching `path` are carried out (and kept for idempotent replay) but
      * not answered: the caller waits, as one killed between Stripe's work and its answer would. `held` counts
