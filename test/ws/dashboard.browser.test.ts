@@ -332,6 +332,86 @@ describe('dashboard at / in headless Chromium', () => {
     await page.close();
   }, 120_000);
 
+  it('leaves no hole in the messages when one comes live, or the conversation is left and opened again, while "Load older" is on its way', async () => {
+    const a = await newTenant(client(h.baseUrl, h.operatorKey));
+    const asA = client(h.baseUrl, a.key);
+    const other = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Other' }), 201);
+    const { conversationId } = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'Long' }), 201);
+    // a chat of 2,600 messages, as the API would page it from the newest back (500 a page); a page can be held back
+    const message = (n: number) => ({ messageId: `m${n}`, seq: n + 1, place: String(n + 1), role: 'user', channel: 'api', text: `message ${n}`, delivery: null, inReplyTo: null, createdAt: new Date(Date.UTC(2026, 0, 1) + n * 1_000).toISOString() });
+    let total = 2_600;
+    let held: Promise<void> | null = null;
+    let holding = false;
+    let release = () => undefined as void;
+    const hold = () => {
+      held = new Promise<void>((resolve) => (release = resolve));
+    };
+    let toPage: { send(message: string): void } | undefined;
+    const page = await signedInWithRoutes(a.key, async (p) => {
+      await p.route(`**/api/v1/conversations/${conversationId}/messages*`, async (route) => {
+        const before = new URL(route.request().url()).searchParams.get('before');
+        const end = before === null ? total : Number(before) - 1; // places are n + 1
+        const items = Array.from({ length: Math.min(500, end) }, (_, i) => message(end - 1 - i));
+        if (held) {
+          holding = true;
+          await held;
+          held = null;
+          holding = false;
+        }
+        return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items, next: end > 500 ? `<${end - 499}` : null }) });
+      });
+      await p.routeWebSocket('**/ws/tenant/**', (ws) => {
+        ws.connectToServer();
+        toPage = ws;
+      });
+    });
+    let at = BigInt((await page.textContent('#position'))!.trim()) + 1_000_000n; // far past the log: new
+    const live = async (n: number) => {
+      at += 1n;
+      total = n + 1;
+      toPage!.send(JSON.stringify({ kind: 'event', position: String(at), type: 'MessagePosted', streamId: `conversation-${a.tenantId}.${conversationId}`, revision: n + 1, data: { messageId: `m${n}`, role: 'user', text: `message ${n}`, at: new Date().toISOString() } }));
+      await page.locator(`#events li[data-position="${at}"]`).waitFor({ timeout: 5_000 });
+    };
+    const open = async (id: string, title: string) => {
+      await page.click(`#conversations li[data-id="${id}"] button`);
+      await expect.poll(() => page.locator('#conversation-title').textContent()).toBe(`— ${title}`);
+    };
+    const shown = () => page.locator('#messages li').allTextContents();
+    const messages = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `user: message ${from + i}`);
+    const older = page.getByRole('button', { name: 'Load older messages' });
+    await open(conversationId, 'Long');
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(2_100, 2_599));
+    for (const from of [1_600, 1_100, 600]) {
+      await older.click();
+      await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(from, 2_599));
+    }
+    // 2,000 kept; the user asks for the 500 before message 600, and message 2600 comes before they do:
+    // message 600 stays (before, it went to make room and was a hole in the middle for good)
+    hold();
+    await older.click();
+    await expect.poll(() => holding, { timeout: 10_000 }).toBe(true);
+    await live(2_600);
+    release();
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(100, 2_099));
+    // at the newest page again, the user asks for older ones, then opens another conversation and this
+    // one again before they come: this one was cut to its newest 200 meanwhile, the page no longer adjoins
+    await page.getByRole('button', { name: 'Jump to latest' }).click();
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(2_101, 2_600));
+    hold();
+    await older.click();
+    await expect.poll(() => holding, { timeout: 10_000 }).toBe(true);
+    await open(other.conversationId, 'Other');
+    await open(conversationId, 'Long');
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(2_401, 2_600));
+    release();
+    await expect.poll(() => older.isEnabled(), { timeout: 10_000 }).toBe(true);
+    // the page that came is not put before message 2401 (before, 1601–2100 showed with 2101–2400 missing)
+    expect(await shown()).toEqual(messages(2_401, 2_600));
+    await older.click();
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(messages(1_901, 2_600));
+    await page.close();
+  }, 120_000);
+
   /** A tenant with two conversations: 'Older' ("from before"), then 'Newer' ("latest", shown first). */
   const tenantWithTwoConversations = async () => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey));

@@ -205,11 +205,14 @@ const inHistoryOrder = (a, b) => comparePlaces(a.place, b.place) || a.seq - b.se
 const placeOf = (m) => m.place ?? String(m.seq);
 /**
  * Drops a conversation's oldest messages past its bound (OPEN_HISTORY_LIMIT while it is open, else
- * HISTORY_LIMIT); "Load older messages" brings them back (it reads before the oldest place kept).
+ * HISTORY_LIMIT); "Load older messages" brings them back (it reads before the oldest place kept). While
+ * the open one's older page is on its way, none go: that page is read before the oldest kept, and one
+ * dropped meanwhile would be a hole no later page fills (loadOlder cuts the history when the page is in).
  */
 const keepNewest = (history, limit = history === histories.get(selected) ? OPEN_HISTORY_LIMIT : HISTORY_LIMIT) => {
   const list = history.messages;
   if (list.size <= limit) return;
+  if (history.loadingOlder && history === histories.get(selected)) return;
   const sorted = [...list.values()].sort(inHistoryOrder);
   const dropped = list.size - limit;
   for (const m of sorted.slice(0, dropped)) list.delete(m.messageId);
@@ -472,7 +475,11 @@ const select = async (conversationId) => {
   }
 };
 
-/** "Load older messages": the page before the oldest message read of the open conversation. */
+/**
+ * "Load older messages": the page before the oldest message read of the open conversation. A page that no
+ * longer ends where the history begins is dropped (the conversation was left meanwhile and cut to its
+ * newest HISTORY_LIMIT): added, it would leave a hole that no later page fills; the button reads again.
+ */
 const loadOlder = async () => {
   const mine = session;
   const conversationId = selected;
@@ -481,9 +488,9 @@ const loadOlder = async () => {
   history.loadingOlder = true;
   render();
   try {
-    const before = encodeURIComponent(history.oldest);
-    const page = await api(`/conversations/${encodeURIComponent(conversationId)}/messages?order=newest&limit=${HISTORY_PAGE}&before=${before}`);
-    if (histories.get(conversationId) !== history) return;
+    const before = history.oldest;
+    const page = await api(`/conversations/${encodeURIComponent(conversationId)}/messages?order=newest&limit=${HISTORY_PAGE}&before=${encodeURIComponent(before)}`);
+    if (histories.get(conversationId) !== history || history.oldest !== before) return;
     addHistoryPage(history, page, { older: true });
     panelError('messages-error', null);
   } catch (error) {
@@ -492,6 +499,7 @@ const loadOlder = async () => {
     panelError('messages-error', `could not load older messages: ${error.message}`, () => void loadOlder());
   } finally {
     history.loadingOlder = false;
+    keepNewest(history); // what the live feed brought meanwhile, when the page did not come
     render();
   }
 };
