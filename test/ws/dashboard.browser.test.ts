@@ -195,10 +195,11 @@ describe('dashboard at / in headless Chromium', () => {
   };
   const shownIds = (page: Page, list: string) => page.locator(`#${list} li`).evaluateAll((items) => items.map((li) => li.getAttribute('data-id')!));
 
-  it('keeps at most 1,000 knights: past that the terminated ones go, never a knight still at work nor the page "Load more" just read', async () => {
+  // failed knights went too (before, only terminated ones: failed ones piled up past the cap with every page)
+  it.each(['terminated', 'failed'])('keeps at most 1,000 knights: past that the %s ones go, never a knight still at work nor the page "Load more" just read', async (ended) => {
     const a = await newTenant(client(h.baseUrl, h.operatorKey));
-    // eleven pages of 100 knights, every other one terminated, as the API would list them
-    const knight = (i: number) => ({ knightId: `k${i}`, task: `task ${i}`, status: i % 2 ? 'terminated' : 'working', progress: null });
+    // eleven pages of 100 knights, every other one terminated (or failed), as the API would list them
+    const knight = (i: number) => ({ knightId: `k${i}`, task: `task ${i}`, status: i % 2 ? ended : 'working', progress: null });
     const page = await signedInWithRoutes(a.key, (p) =>
       p.route('**/api/v1/knights?*', (route) => {
         const n = Number(new URL(route.request().url()).searchParams.get('cursor') ?? '0');

@@ -16,8 +16,8 @@ const HISTORY_LIMIT = 200;
 /** Conversations whose messages stay cached besides the open one: those opened last. */
 const HISTORIES_KEPT = 5;
 /**
- * Knights kept at most: past it, terminated ones go (the longest terminated first); a knight still alive
- * stays, and so does the page "Load more knights" read last (the user asked for it).
+ * Knights kept at most: past it, finished ones go (terminated, then failed; the longest finished first); a
+ * knight still alive and not failed stays, and so does the page "Load more knights" read last (the user asked for it).
  */
 const KNIGHTS_KEPT = 1_000;
 /**
@@ -248,19 +248,23 @@ const keepRecentHistories = (conversationId) => {
   }
   for (const id of [...histories.keys()]) if (histories.size > HISTORIES_KEPT + 1 && id !== conversationId) histories.delete(id);
 };
-let terminations = 0; // knights seen terminating on this page, in order
+let endings = 0; // knights seen terminating or failing on this page, in order
 /**
- * Past KNIGHTS_KEPT knights, terminated ones go: those listed terminated by the API first (in list
- * order, the oldest last), then those seen terminating here, the earliest first. Knights still alive stay,
- * and so do those of the page "Load more knights" read last: the user asked to see them.
+ * Past KNIGHTS_KEPT knights, finished ones go: terminated ones first, then failed ones (a failure may
+ * still want a look); of each, those the API listed so first (in list order, the oldest last), then those
+ * seen ending here, the earliest first. Knights at work (or on their way to it) stay, and so do those of
+ * the page "Load more knights" read last: the user asked to see them.
  */
 const keepKnights = () => {
   if (knights.size <= KNIGHTS_KEPT) return;
   const asked = more.knights.asked;
-  const ended = [...knights.values()].filter((k) => k.status === 'terminated' && !asked.has(k.knightId));
-  const listed = ended.filter((k) => !k.terminated).reverse(); // the API lists newest first: its oldest go first
-  const seen = ended.filter((k) => k.terminated).sort((a, b) => a.terminated - b.terminated);
-  for (const k of [...listed, ...seen]) {
+  const goingFirst = (status) => {
+    const ended = [...knights.values()].filter((k) => k.status === status && !asked.has(k.knightId));
+    const listed = ended.filter((k) => !k.ended).reverse(); // the API lists newest first: its oldest go first
+    const seen = ended.filter((k) => k.ended).sort((a, b) => a.ended - b.ended);
+    return [...listed, ...seen];
+  };
+  for (const k of [...goingFirst('terminated'), ...goingFirst('failed')]) {
     if (knights.size <= KNIGHTS_KEPT) return;
     knights.delete(k.knightId);
   }
@@ -324,7 +328,7 @@ const apply = (event) => {
     const id = entityOf(event.streamId);
     const k = knights.get(id) ?? { knightId: id, task: '', status: 'requested', progress: null };
     if (KNIGHT_CHANGE[event.type]) Object.assign(k, KNIGHT_CHANGE[event.type](d));
-    if (event.type === 'KnightTerminated') k.terminated = ++terminations; // the first to go past KNIGHTS_KEPT are the oldest
+    if (event.type === 'KnightTerminated' || event.type === 'KnightFailed') k.ended = ++endings; // the first to go past KNIGHTS_KEPT are the oldest
     knights.set(id, k);
     keepKnights();
   }
@@ -681,7 +685,7 @@ const forget = () => {
   clearTimeout(snapshotRetry);
   pending = [];
   for (const map of [conversations, histories, knights]) map.clear();
-  terminations = 0;
+  endings = 0;
   for (const list of Object.values(more)) Object.assign(list, { next: null, loading: false, asked: new Set() });
   selected = null;
   for (const id of [...partials.keys()]) setPartial(id, null);
