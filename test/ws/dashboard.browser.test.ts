@@ -232,6 +232,7 @@ describe('dashboard at / in headless Chromium', () => {
     // twelve pages of 100 conversations, as the API would list them (newest first); c1199 was active last
     const at = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString();
     const conversation = (i: number) => ({ conversationId: `c${i}`, channel: 'api', externalChatId: null, title: `chat ${i}`, status: 'open', messageCount: 1, lastMessageAt: at(i), createdAt: at(i) });
+    let toPage: { send(message: string): void } | undefined;
     const page = await signedInWithRoutes(a.key, async (p) => {
       await p.route('**/api/v1/conversations?*', (route) => {
         const n = Number(new URL(route.request().url()).searchParams.get('cursor') ?? '0');
@@ -239,6 +240,11 @@ describe('dashboard at / in headless Chromium', () => {
         return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items, next: n < 11 ? String(n + 1) : null }) });
       });
       await p.route('**/api/v1/conversations/*/messages*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ items: [], next: null }) }));
+      await p.route('**/api/v1/conversations/c301?*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...conversation(301), status: 'closed' }) }));
+      await p.routeWebSocket('**/ws/tenant/**', (ws) => {
+        ws.connectToServer();
+        toPage = ws;
+      });
     });
     const more = page.getByRole('button', { name: 'Load more conversations' });
     await expect.poll(() => page.locator('#conversations li').count(), { timeout: 10_000 }).toBe(100);
@@ -266,12 +272,28 @@ describe('dashboard at / in headless Chromium', () => {
     expect(shown.size).toBe(1_000);
     expect(missing(shown, ['c250', ...range(0, 99), ...range(301, 1199)])).toEqual([]);
     // a conversation that starts now comes on top; the least recently active of the rest makes room
-    ok(await asA.post('/conversations', { title: 'brand new' }), 201);
+    const brandNew = ok(await asA.post<{ conversationId: string }>('/conversations', { title: 'brand new' }), 201).conversationId;
     await page.waitForSelector('#conversations li:first-child:has-text("brand new")', { timeout: 5_000 });
     shown = new Set(await shownIds(page, 'conversations'));
     expect(shown.size).toBe(1_000);
     expect(present(shown, ['c301'])).toEqual([]);
     expect(missing(shown, ['c250', 'c302', ...range(0, 99)])).toEqual([]);
+    // an event of a conversation that went, not a message (it is closed): it comes back on top and stays
+    // there once its title is read (before, it sank to the bottom by its start and the bound dropped it again)
+    let position = BigInt((await page.textContent('#position'))!.trim()) + 1_000_000n; // far past the log: new
+    const event = async (type: string, id: string, data: Record<string, unknown>) => {
+      position += 1n;
+      toPage!.send(JSON.stringify({ kind: 'event', position: String(position), type, streamId: `conversation-${a.tenantId}.${id}`, revision: 1, data: { ...data, at: new Date().toISOString() } }));
+      await page.locator(`#events li[data-position="${position}"]`).waitFor({ timeout: 5_000 });
+    };
+    await event('ConversationClosed', 'c301', { reason: 'done' });
+    await page.waitForSelector('#conversations li:first-child:has-text("chat 301 · closed")', { timeout: 5_000 });
+    await event('ConversationStarted', 'c2000', { title: 'newer still', channel: 'api' });
+    await page.waitForSelector('#conversations li:first-child:has-text("newer still")', { timeout: 5_000 });
+    shown = new Set(await shownIds(page, 'conversations'));
+    expect(shown.size).toBe(1_000);
+    expect((await shownIds(page, 'conversations')).slice(0, 3)).toEqual(['c2000', 'c301', brandNew]);
+    expect(present(shown, ['c302', 'c303'])).toEqual([]);
     await page.close();
   }, 120_000);
 

@@ -269,8 +269,16 @@ const keepKnights = () => {
     knights.delete(k.knightId);
   }
 };
-/** The conversations' order in the list, and which go first past CONVERSATIONS_KEPT: the least recently active. */
-const activeAt = (c) => String(c.lastMessageAt ?? c.createdAt ?? '');
+/**
+ * The conversations' order in the list, and which go first past CONVERSATIONS_KEPT: the least recently
+ * active, by their last message (else their start). One brought back by an event (it had gone past the
+ * bound, or was never listed) was active then too (`returnedAt`): it shows on top, not below the rest, where
+ * the next bound would drop it again.
+ */
+const activeAt = (c) => {
+  const last = String(c.lastMessageAt ?? c.createdAt ?? '');
+  return c.returnedAt && c.returnedAt > last ? c.returnedAt : last;
+};
 const byActivity = (a, b) => activeAt(b).localeCompare(activeAt(a));
 /**
  * Past CONVERSATIONS_KEPT conversations, the least recently active go, never the open one nor those of the
@@ -301,7 +309,7 @@ const apply = (event) => {
   if (event.streamId.startsWith('conversation-')) {
     const id = entityOf(event.streamId);
     if (!conversations.has(id) && event.type !== 'ConversationStarted') void describeConversation(id, event.position);
-    const c = conversations.get(id) ?? { conversationId: id, title: null, status: 'open', channel: 'api', createdAt: d.at };
+    const c = conversations.get(id) ?? { conversationId: id, title: null, status: 'open', channel: 'api', createdAt: d.at, returnedAt: d.at };
     if (event.type === 'ConversationStarted') Object.assign(c, { title: d.title, channel: d.channel, externalChatId: d.externalChatId ?? null });
     if (event.type === 'ConversationClosed') c.status = 'closed';
     if (event.type === 'AgentReplyFailed') {
@@ -342,7 +350,8 @@ const describeConversation = async (conversationId, at) => {
     const found = await api(`/conversations/${encodeURIComponent(conversationId)}?minPosition=${at}`);
     const c = conversations.get(conversationId);
     if (session !== mine || !c) return;
-    Object.assign(c, { title: found.title, channel: found.channel, externalChatId: found.externalChatId ?? null, createdAt: found.createdAt }, found.status === 'closed' ? { status: 'closed' } : {});
+    const lastMessageAt = c.lastMessageAt ?? found.lastMessageAt ?? null; // one the feed brought meanwhile is newer
+    Object.assign(c, { title: found.title, channel: found.channel, externalChatId: found.externalChatId ?? null, createdAt: found.createdAt, lastMessageAt }, found.status === 'closed' ? { status: 'closed' } : {});
     if ($('conversations-error').textContent.includes(TITLE_FAILED)) panelError('conversations-error', null);
     render();
   } catch (error) {
