@@ -2,6 +2,7 @@ import type { Decoded } from '../../domain/events.ts';
 import { ROLES } from '../../projections/shared/migration.ts';
 import type { Projection, Row } from '../../projections/shared/projection.ts';
 import type { Querier } from '../event-store/sql/db.ts';
+import { dropErasedTenantsReservations } from './knight-reservations.ts';
 import { tableSql } from './sql.ts';
 
 export interface Target {
@@ -130,6 +131,9 @@ export const applyBatch = async (
     if (from >= last) continue;
     await applyProjection(tx, target, projection, from < 0n ? events : events.filter((e) => e.position > from), options);
   }
+  // the knight places are no projection (a rebuild leaves them alone): the live projector drops an erased tenant's
+  if (target.suffix === '')
+    await dropErasedTenantsReservations(tx, target.schema, events.filter((e) => e.type === 'TenantErased').map((e) => e.metadata.tenantId));
   await tx.query(
     `UPDATE ${target.schema}.checkpoints SET position = $2, updated_at = now() WHERE name = ANY($1::text[]) AND position < $2`,
     [names, String(last)],

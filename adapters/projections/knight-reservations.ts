@@ -1,6 +1,7 @@
 import type { KnightSlot } from '../../commands/context.ts';
 import type { KnightId, TenantId } from '../../domain/shared/ids.ts';
-import type { SqlDb } from '../event-store/sql/db.ts';
+import type { Querier, SqlDb } from '../event-store/sql/db.ts';
+import { asTenant } from './tenant-session.ts';
 
 /**
  * How long a place stays held for a deploy that took it and never settled (its process ended while
@@ -23,19 +24,22 @@ export interface KnightReservationsOptions {
  * `UsageLookup.reserveKnight` in the read-model database that every API process shares: one
  * round trip to count and hold a place (`reserve_knight`, under a per-tenant advisory lock), one to
  * settle it (`settle_knight_reservation`). Both are SECURITY DEFINER functions for the tenant the
- * credential named: the API's own role still writes no table.
+ * credential named: the API's own role still writes no table. Each call runs in a transaction that
+ * first drops to the API role and sets `app.tenant_id` to that tenant, as a tenant read does: the
+ * functions refuse any other tenant than the session's (and a session without one), so a place is
+ * never held or given back in another tenant's name. One round trip more each (BEGIN, COMMIT).
  */
 export const knightReservations = (options: KnightReservationsOptions) => {
   const { db, schema } = options;
   const pendingMs = options.pendingMs ?? PENDING_KNIGHT_RESERVATION_MS;
   return async (tenantId: TenantId, knightId: KnightId): Promise<KnightSlot> => {
     const reservationId = options.newId();
-    const { rows } = await db.query<{ counted: number }>(`SELECT ${schema}.reserve_knight($1, $2, $3, $4) AS counted`, [
-      tenantId,
-      reservationId,
-      knightId,
-      pendingMs,
-    ]);
+    const asTheTenant = asTenant(tenantId);
+    const { rows } = await db.transaction(
+      (tx) => tx.query<{ counted: number }>(`SELECT ${schema}.reserve_knight($1, $2, $3, $4) AS counted`, [tenantId, reservationId, knightId, pendingMs]),
+      undefined,
+      asTheTenant,
+    );
     let settled = false;
     return {
       count: Number(rows[0]!.counted),
@@ -43,9 +47,21 @@ export const knightReservations = (options: KnightReservationsOptions) => {
         if (settled) return;
         settled = true;
         await db
-          .query(`SELECT ${schema}.settle_knight_reservation($1, $2, $3, $4)`, [tenantId, reservationId, knightId, position === undefined ? null : String(position)])
+          .transaction(
+            (tx) => tx.query(`SELECT ${schema}.settle_knight_reservation($1, $2, $3, $4)`, [tenantId, reservationId, knightId, position === undefined ? null : String(position)]),
+            undefined,
+            asTheTenant,
+          )
           .catch((error: unknown) => options.onSettleFailed?.(error));
       },
     };
   };
+};
+
+/**
+ * An erased tenant's places, deleted in the projector's batch that applies its TenantErased (as the
+ * projector's role): an erased tenant never deploys again, so its next reservation would never clear them.
+ */
+export const dropErasedTenantsReservations = async (tx: Querier, schema: string, tenantIds: readonly string[]): Promise<void> => {
+  if (tenantIds.length > 0) await tx.query(`DELETE FROM ${schema}.knight_reservations WHERE tenant_id = ANY($1::text[])`, [[...new Set(tenantIds)]]);
 };

@@ -5,12 +5,11 @@ import { asTenantId, TENANT_ID_PATTERN } from '../../domain/shared/ids.ts';
 import { tenantStream } from '../../domain/shared/streams.ts';
 import { cursorText, encodeCursor, invalidCursor, tenantReads } from '../../projections/queries.ts';
 import type { Freshness, ReadSide, TenantSummary } from '../../projections/read-side.ts';
-import { ROLES } from '../../projections/shared/migration.ts';
-import { sqlLiteral } from '../event-store/sql/db.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
 import type { SqlDb } from '../event-store/sql/db.ts';
 import type { Wakeup } from '../event-store/sql/wakeup.ts';
 import { readCheckpoint } from './projector.ts';
+import { asTenant } from './tenant-session.ts';
 
 export interface ReadSideOptions {
   readonly db: SqlDb;
@@ -84,13 +83,9 @@ const POLL_MS = 15;
 
 /**
  * Every tenant query runs in its own transaction that first drops to the API role and sets
- * `app.tenant_id` — both with is_local = true, so they end with the transaction and a pooled
- * connection can never carry a tenant into the next request.
+ * `app.tenant_id` (`asTenant`) — both with is_local = true, so they end with the transaction and a
+ * pooled connection can never carry a tenant into the next request.
  */
-/** The prelude of a tenant's read transaction: the API role, and the tenant for row-level security. */
-const asTenant = (tenantId: TenantId): string =>
-  `SELECT set_config('role', '${ROLES.api}', true), set_config('app.tenant_id', ${sqlLiteral(tenantId)}, true)`;
-
 export const createReadSide = (options: ReadSideOptions): ReadSide => {
   const { db, schema } = options;
   const target = { schema, suffix: '' };

@@ -67,9 +67,19 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ${name} TO ${ROLES.projector};`;
  * rebuild leaves it alone. A row is held while its knight is not in the knights table and either its
  * deploy is still being decided (no position, younger than `p_pending_ms`) or its KnightRequested
  * lies past the knights checkpoint.
+ *
+ * Both functions run as their owner (past row-level security), so each first refuses a tenant other
+ * than the session's `app.tenant_id` — and a session with none: the API calls them inside a transaction
+ * that sets its role and tenant as a tenant read does (docs/decisions.md, "Knight places only for the
+ * session's tenant"). Nothing is held for an erased tenant: its rows go with TenantErased (the projector).
  */
 const knightReservationsDdl = (schema: string): string => {
   const table = `${schema}.knight_reservations`;
+  const sessionTenantOnly = (fn: string) => `
+  IF p_tenant IS NULL OR p_tenant IS DISTINCT FROM nullif(current_setting('app.tenant_id', true), '') THEN
+    RAISE EXCEPTION '${fn}: the tenant is not the tenant of this session (app.tenant_id)' USING ERRCODE = '42501';
+  END IF;`;
+  const notErased = `NOT EXISTS (SELECT 1 FROM ${schema}.tenants t WHERE t.tenant_id = p_tenant AND t.status = 'erased')`;
   const held = `NOT EXISTS (SELECT 1 FROM ${schema}.knights k WHERE k.tenant_id = r.tenant_id AND k.knight_id = r.knight_id)
       AND CASE WHEN r.position IS NULL THEN r.created_at > now() - p_pending_ms * interval '1 millisecond'
                ELSE r.position > coalesce((SELECT c.position FROM ${schema}.checkpoints c WHERE c.name = 'knights'), -1) END`;
@@ -85,13 +95,13 @@ CREATE OR REPLACE FUNCTION ${schema}.reserve_knight(p_tenant text, p_reservation
 RETURNS integer LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $f$
 DECLARE
   counted integer;
-BEGIN
+BEGIN${sessionTenantOnly('reserve_knight')}
   PERFORM pg_advisory_xact_lock(hashtext('knight-reservations:${schema}'), hashtext(p_tenant));
   DELETE FROM ${table} r WHERE r.tenant_id = p_tenant AND NOT (${held});
   SELECT (SELECT count(*) FROM ${schema}.knights k WHERE k.tenant_id = p_tenant AND k.status IN (${KNIGHTS_AT_WORK}))
        + (SELECT count(DISTINCT r.knight_id) FROM ${table} r WHERE r.tenant_id = p_tenant AND r.knight_id <> p_knight AND ${held})
     INTO counted;
-  INSERT INTO ${table} (tenant_id, reservation_id, knight_id) VALUES (p_tenant, p_reservation, p_knight);
+  INSERT INTO ${table} (tenant_id, reservation_id, knight_id) SELECT p_tenant, p_reservation, p_knight WHERE ${notErased};
   RETURN counted;
 END
 $f$;
@@ -103,11 +113,11 @@ GRANT EXECUTE ON FUNCTION ${schema}.reserve_knight(text, text, text, integer) TO
 -- until the knights projection has passed it (written again should the pending row have expired meanwhile).
 CREATE OR REPLACE FUNCTION ${schema}.settle_knight_reservation(p_tenant text, p_reservation text, p_knight text, p_position bigint)
 RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $f$
-BEGIN
+BEGIN${sessionTenantOnly('settle_knight_reservation')}
   IF p_position IS NULL THEN
     DELETE FROM ${table} WHERE tenant_id = p_tenant AND reservation_id = p_reservation;
   ELSE
-    INSERT INTO ${table} (tenant_id, reservation_id, knight_id, position) VALUES (p_tenant, p_reservation, p_knight, p_position)
+    INSERT INTO ${table} (tenant_id, reservation_id, knight_id, position) SELECT p_tenant, p_reservation, p_knight, p_position WHERE ${notErased}
     ON CONFLICT (tenant_id, reservation_id) DO UPDATE SET position = EXCLUDED.position;
   END IF;
 END

@@ -88,6 +88,30 @@ describe.each(databases)('knight reservations on %s', (_, open) => {
     expect(after.count).toBe(0);
   });
 
+  it("refuses a place for another tenant than the session's (and for a session without a tenant) and changes nothing", async () => {
+    const [a, b] = [tenant(), tenant()];
+    const reservationOfB = randomUUID();
+    const heldByB = await knightReservations({ db, schema, newId: () => reservationOfB })(b, knight());
+    const placesOf = async (t: TenantId) =>
+      (await db.query<{ reservation_id: string; position: string | null }>(`SELECT reservation_id, position FROM ${schema}.knight_reservations WHERE tenant_id = $1`, [t])).rows;
+    const before = await placesOf(b);
+    expect(before).toEqual([{ reservation_id: reservationOfB, position: null }]);
+    const sessionOfA = `SELECT set_config('role', 'ocs_api', true), set_config('app.tenant_id', '${a}', true)`;
+    const asA = (sql: string, params: unknown[]) => db.transaction((tx) => tx.query(sql, params), undefined, sessionOfA);
+    // the API's role, its session set to tenant A, asks in B's name: to hold a place, to give B's back, to record one
+    await expect(asA(`SELECT ${schema}.reserve_knight($1, $2, $3, $4)`, [b, randomUUID(), knight(), 120_000])).rejects.toThrow(/not the tenant of this session/);
+    await expect(asA(`SELECT ${schema}.settle_knight_reservation($1, $2, $3, $4)`, [b, reservationOfB, knight(), null])).rejects.toThrow(/not the tenant of this session/);
+    await expect(asA(`SELECT ${schema}.settle_knight_reservation($1, $2, $3, $4)`, [b, randomUUID(), knight(), '7'])).rejects.toThrow(/not the tenant of this session/);
+    // no tenant in the session at all: refused too
+    await expect(db.query(`SELECT ${schema}.reserve_knight($1, $2, $3, $4)`, [b, randomUUID(), knight(), 120_000])).rejects.toThrow(/not the tenant of this session/);
+    expect(await placesOf(b)).toEqual(before);
+    expect(await placesOf(a)).toEqual([]);
+    // B's own session still reserves and settles
+    expect((await reserve()(b, knight())).count).toBe(1);
+    await heldByB.settle(undefined);
+    expect((await placesOf(b)).map((p) => p.reservation_id)).not.toContain(reservationOfB);
+  });
+
   it('deploys racing on many connections are counted one after another', async () => {
     const t = tenant();
     const slots = await Promise.all(Array.from({ length: 12 }, () => reserve()(t, knight())));
