@@ -54,6 +54,10 @@ export type AgentGatewayConnected = Event<'AgentGatewayConnected', { url: string
 export type AgentGatewayDisconnected = Event<'AgentGatewayDisconnected', NoData>;
 /** The agent VM's bridge token may no longer connect (a new one comes with the next provisioning). */
 export type BridgeTokenRevoked = Event<'BridgeTokenRevoked', { bridgeTokenHash: string; reason: string }>;
+/**
+ * `reason`: an operator's free text (or billing's fixed one), which may carry personal data: a
+ * personal field, sealed under the tenant's key like a name (it reads as the erased marker after erasure).
+ */
 export type TenantSuspended = Event<'TenantSuspended', { reason: string }>;
 export type TenantReinstated = Event<'TenantReinstated', NoData>;
 export type TenantErased = Event<'TenantErased', NoData>;

@@ -58,7 +58,8 @@ export const tenantCatalog = defineCatalog<TenantEvent>('tenant', {
   },
   AgentGatewayDisconnected: { schema: nothing },
   BridgeTokenRevoked: { schema: z.strictObject({ bridgeTokenHash: token, reason: z.string().max(500), at }), hidden: ['bridgeTokenHash'] },
-  TenantSuspended: { schema: z.strictObject({ reason: z.string().max(2000), at }) },
+  // the operator's free text may name a person ("customer John Smith disputed…"); events before it was sealed read as they are
+  TenantSuspended: { schema: z.strictObject({ reason: sealed, at }), personal: ['reason'] },
   TenantReinstated: { schema: nothing },
   TenantErased: { schema: nothing },
 });
