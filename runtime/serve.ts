@@ -15,6 +15,7 @@ import { loadMasterKeys } from './encryption.ts';
 import type { KeySource } from './encryption.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
+import { watchDatabase } from './telemetry.ts';
 
 export interface Served {
   readonly http: HttpServer;
@@ -65,6 +66,7 @@ export const servePlatform = async (
   });
   log.info({ url: http.url }, 'http listening');
   let storage: Storage | undefined;
+  let unwatchDatabase: (() => void) | undefined;
   let platform: Platform | undefined;
   let orgo: OrgoConnection | undefined;
   let saga: RunningSaga | undefined;
@@ -72,6 +74,8 @@ export const servePlatform = async (
   try {
     const env = typeof options.env === 'function' ? await options.env() : options.env;
     storage = options.storage ? await options.storage() : await openStorage(config, options.role, { master: await loadMasterKeys(config, options.keys), log });
+    // a storage of its own is watched here; one handed in is watched by whoever opened it
+    if (!options.storage) unwatchDatabase = watchDatabase(storage);
     // the embedded default's simulated Orgo keeps its computers beside the data they belong to
     orgo = await connectOrgo(env, log, { simulate: options.saga === true, stateFile: path.join(config.DATA_DIR, 'orgo-simulator.json') });
     platform = await createPlatform({
@@ -103,6 +107,7 @@ export const servePlatform = async (
     await saga?.stop();
     await platform?.stop();
     await orgo?.close();
+    unwatchDatabase?.();
     if (!options.storage) await storage?.close();
     await http.close();
     throw error;
@@ -126,6 +131,7 @@ export const servePlatform = async (
         await saga?.stop();
         await served.stop();
         await orgo?.close();
+        unwatchDatabase?.();
         if (!options.storage) await opened.close();
         log.info('stopped cleanly');
       })()),

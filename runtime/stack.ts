@@ -18,6 +18,7 @@ import type { RunningSaga } from './saga.ts';
 import { loadMasterKeys } from './encryption.ts';
 import { openStorage } from './stores.ts';
 import type { Storage } from './stores.ts';
+import { watchDatabase } from './telemetry.ts';
 
 export interface Stack {
   readonly baseUrl: string;
@@ -73,6 +74,7 @@ export const startStack = async (options: {
   };
   const config = loadConfig(storageEnv);
   const storage = await openStorage(config, 'api', { master: await loadMasterKeys(config, 'required') });
+  const unwatchDatabase = watchDatabase(storage);
   const orgo = await connectOrgo(options.env ?? {}, options.log, { simulate: false });
   let ready = false;
   // listening first: the platforms are told the webhook URL when a bot connects
@@ -119,6 +121,7 @@ export const startStack = async (options: {
       await saga?.stop();
       await platform.stop();
       await orgo?.close();
+      unwatchDatabase();
       await storage.close();
     },
   };

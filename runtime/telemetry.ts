@@ -13,11 +13,11 @@ export const installShellTelemetry = () => instrumentShell(shellTelemetry);
 
 /**
  * The read models of `schema` watched at every scrape and readiness check (position, lag in
- * events and seconds, from the checkpoints: whichever process or thread projects them), and the
- * database answering. Returns the removal of both.
+ * events and seconds, from the checkpoints: whichever process or thread projects them). Returns its
+ * removal. The database itself is watched by whoever opened the storage (`watchDatabase`), once.
  */
-export const watchReadModels = (storage: Storage, schema: string): (() => void) => {
-  const unwatchLag = watchLag(async () =>
+export const watchReadModels = (storage: Storage, schema: string): (() => void) =>
+  watchLag(async () =>
     (await projectionStatus(storage.db, storage.store, { schema, projections: PROJECTIONS })).map((p) => ({
       kind: 'projection' as const,
       name: p.name,
@@ -26,14 +26,14 @@ export const watchReadModels = (storage: Storage, schema: string): (() => void) 
       position: p.position,
     })),
   );
-  const unwatchDb = watchDatabase(storage);
-  return () => {
-    unwatchLag();
-    unwatchDb();
-  };
-};
 
-/** The database answering, in readiness: every process that opens a storage depends on it. */
+/**
+ * The database answering, in readiness: every process that opens a storage depends on it. Registered
+ * once, by whoever opened the storage (the roles' process, `servePlatform` on a storage of its own, a
+ * stack), and removed when it closes: a readiness check is one per name, so a second registration
+ * would replace the first, and its removal (a role or platform stopping) take the database out of
+ * readiness while the process still runs on it.
+ */
 export const watchDatabase = (storage: Storage): (() => void) =>
   watchHealth('database', async () => {
     await storage.db.query('SELECT 1');
