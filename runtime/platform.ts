@@ -163,7 +163,7 @@ const wire = (
     api,
     mount(app) {
       app.use(billing.webhook);
-      mountMetrics(app, env.OPERATOR_API_KEY);
+      mountMetrics(app, api.auth.authenticator);
       api.mount(app);
       app.use(webhooks);
       installFallbacks(app, log);

@@ -1,4 +1,6 @@
 import type { Express } from 'express';
+import type { Authenticator } from '../adapters/auth/authenticate.ts';
+import { isHttpError } from '../adapters/http/http-error.ts';
 import { projectionStatus } from '../adapters/projections/status.ts';
 import { trackFailures, watchHealth } from '../adapters/telemetry/health.ts';
 import { metricsRoute, startTelemetryServer } from '../adapters/telemetry/http.ts';
@@ -43,7 +45,25 @@ export const watchDatabase = (storage: Storage): (() => void) =>
 /** A projector's failures in readiness: three failed batches in a row, or a halt, make the process not ready. */
 export const projectorHealth = (schema: string) => trackFailures(`projector:${schema}`);
 
-/** GET /metrics on the API's app, for the operator key only; put before the API's fallbacks. */
-export const mountMetrics = (app: Express, operatorKey: string | undefined) => app.get('/metrics', metricsRoute({ operatorKey }));
+/**
+ * GET /metrics on the API's app, for the operator only; put before the API's fallbacks. The credential
+ * goes through the API's own authenticator, so a wrong one counts against the address's failed-attempts
+ * budget (429 past it) like anywhere else on the API, instead of being an unlimited way to test
+ * operator-key guesses; the operator key that verified before is still served without a store round trip.
+ */
+export const mountMetrics = (app: Express, authenticator: Authenticator) =>
+  app.get(
+    '/metrics',
+    metricsRoute({
+      operator: async (req) => {
+        try {
+          return (await authenticator.authenticate(req)).scope === 'operator';
+        } catch (error) {
+          if (isHttpError(error) && error.status === 401) return false; // counted already; answered as operator_required
+          throw error;
+        }
+      },
+    }),
+  );
 
 export { startTelemetryServer };

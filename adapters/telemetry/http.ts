@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -15,22 +14,23 @@ export interface ReadyBounds {
 /** READY_MAX_LAG_SECONDS / READY_MAX_LAG_EVENTS defaults. */
 export const DEFAULT_READY_BOUNDS: ReadyBounds = { maxLagSeconds: 60, maxLagEvents: 10_000 };
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/** Is the request's bearer token the operator key? (compared in constant time) */
-const isOperator = (req: Request, operatorKey: string | undefined): boolean => {
-  const match = /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '');
-  return operatorKey !== undefined && match !== null && timingSafeEqual(digest(match[1]!), digest(operatorKey));
-};
-
 const problem = (res: Response, status: number, code: string, detail: string) =>
   res.status(status).type('application/problem+json').json({ type: `urn:openclaw:problem:${code}`, title: detail, status, code, detail });
 
-/** Prometheus text format; with `operatorKey`, only for `Authorization: Bearer <operator key>`. */
+/**
+ * Whether a request carries the operator's credential. It throws (429 past the failed-attempts budget,
+ * 400 for ambiguous credentials) for the app's problem middleware to render.
+ */
+export type OperatorCheck = (req: Request) => Promise<boolean>;
+
+/**
+ * Prometheus text format; with `operator`, only for a request it finds to carry the operator's
+ * credential (401 `operator_required` otherwise), and without it, never (only `open` serves it freely).
+ */
 export const metricsRoute =
-  (options: { operatorKey?: string | undefined; open?: boolean }): RequestHandler =>
+  (options: { operator?: OperatorCheck | undefined; open?: boolean }): RequestHandler =>
   async (req, res) => {
-    if (!options.open && !isOperator(req, options.operatorKey)) {
+    if (!options.open && !(options.operator && (await options.operator(req)))) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       problem(res, 401, 'operator_required', '/metrics needs the operator key as a bearer token (or scrape METRICS_PORT)');
       return;

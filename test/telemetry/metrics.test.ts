@@ -158,3 +158,28 @@ describe('/metrics: WebSocket connections and webhook outcomes move', () => {
     expect(await counter('whatsapp', 'accepted')).toBe(0);
   });
 });
+
+describe('/metrics on the API port: operator-key guesses are counted like any failed authentication', () => {
+  let stack: ApiHarness;
+  beforeAll(async () => {
+    stack = await startApiHarness({ AUTH_FAILURES_PER_MINUTE: '3' }, { projector: 'none' });
+  }, 60_000);
+  afterAll(() => stack?.close());
+
+  it('past the budget a wrong operator secret gets 429 (was 401 without end); the operator key that verified before is still served', async () => {
+    expect((await scrape(stack)).status).toBe(200); // the operator key verifies on this process
+    const operatorKeyId = stack.operatorKey.split('_')[1]!;
+    const guess = (i: number) => `ocs_${operatorKeyId}_${String(i).padStart(43, 'G')}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await scrape(stack, guess(i))).status);
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    const refused = await scrape(stack, guess(9));
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await refused.json()) as object).toMatchObject({ code: 'rate_limited' });
+    expect((await scrape(stack)).status).toBe(200); // the exact key verified here before: no guess
+    // one budget with the API: a key never verified here is refused unjudged from this address
+    const api = await fetch(`${stack.baseUrl}/api/v1/tenants`, { headers: { authorization: `Bearer ocs_${'z'.repeat(12)}_${'A'.repeat(43)}` } });
+    expect(api.status).toBe(429);
+  });
+});
