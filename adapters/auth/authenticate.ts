@@ -73,8 +73,27 @@ const knownToken = (req: CredentialSource, jwt: JwtService): Principal | undefin
  * is right or not, so the answer is no oracle for guesses, a locked-out address gets no more reads, and
  * a burst of parallel guesses no more than the budget.
  */
-export const createAuthenticator = (deps: { apiKeys: ApiKeyVerifier; jwt: JwtService; failures?: AuthFailureGuard }): Authenticator => {
+/**
+ * How often a key that keeps verifying here writes its voucher again (it lives 7 days in Redis): without
+ * that, a key in daily use lost it after 7 days, or for good when Redis was away at its first
+ * verification or restarted empty, and a restarted or added API process then refused it from a
+ * locked-out address as if it never worked. One fire-and-forget write per key and process at most this often.
+ */
+const VOUCHER_RENEW_MS = 10 * 60_000;
+const MAX_RENEWALS = 10_000;
+
+export const createAuthenticator = (deps: { apiKeys: ApiKeyVerifier; jwt: JwtService; failures?: AuthFailureGuard; now?: () => number }): Authenticator => {
   const { failures } = deps;
+  const now = deps.now ?? Date.now;
+  /** Voucher → when this process writes it to the shared store again (see VOUCHER_RENEW_MS). */
+  const renewAt = new Map<string, number>();
+  const renew = (voucher: string) => {
+    if (!failures?.vouch || (renewAt.get(voucher) ?? -Infinity) > now()) return;
+    renewAt.delete(voucher);
+    if (renewAt.size >= MAX_RENEWALS) renewAt.delete(renewAt.keys().next().value!);
+    renewAt.set(voucher, now() + VOUCHER_RENEW_MS);
+    void failures.vouch(voucher);
+  };
   const apiKey = async (presented: string, client: string, spending: () => void): Promise<Principal> => {
     const voucher = deps.apiKeys.voucherOf(presented);
     const strange = failures !== undefined && deps.apiKeys.unvouched(presented) && !(voucher !== undefined && (await failures.vouched?.(voucher)));
@@ -84,15 +103,16 @@ export const createAuthenticator = (deps: { apiKeys: ApiKeyVerifier; jwt: JwtSer
     }
     try {
       const principal = await deps.apiKeys.verify(presented);
-      if (strange) {
-        await failures.refund(client);
-        if (voucher !== undefined) void failures.vouch?.(voucher);
-      }
+      if (strange) await failures.refund(client);
+      if (voucher !== undefined) renew(voucher);
       return principal;
     } catch (error) {
       // a vouched key that fails now (revoked, its tenant erased) loses its voucher; a wrong secret has a
       // voucher of its own, so it takes none away
-      if (!strange && voucher !== undefined && isHttpError(error) && error.status === 401) void failures?.unvouch?.(voucher);
+      if (!strange && voucher !== undefined && isHttpError(error) && error.status === 401) {
+        renewAt.delete(voucher);
+        void failures?.unvouch?.(voucher);
+      }
       throw error;
     }
   };

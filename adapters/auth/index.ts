@@ -46,7 +46,7 @@ export const createAuth = (deps: AuthDeps) => {
     ...(deps.ttlSeconds !== undefined ? { ttlSeconds: deps.ttlSeconds } : {}),
     now,
   });
-  const authenticator = createAuthenticator({ apiKeys, jwt, ...(deps.failures ? { failures: deps.failures } : {}) });
+  const authenticator = createAuthenticator({ apiKeys, jwt, ...(deps.failures ? { failures: deps.failures } : {}), now: () => now().getTime() });
   return {
     authenticator,
     authenticate: authenticate(authenticator),

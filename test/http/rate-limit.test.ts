@@ -11,6 +11,7 @@ import type { TenantId } from '../../domain/shared/ids.ts';
 import { TIER_LIMITS } from '../../domain/tiers.ts';
 import type { Tier } from '../../domain/tiers.ts';
 import { ephemeralKeySet } from '../../adapters/auth/jwt-keys.ts';
+import type { Authenticator } from '../../adapters/auth/authenticate.ts';
 import { keyStore, makeAuth, silent } from '../auth/fixtures.ts';
 import { serve } from './serve.ts';
 
@@ -131,6 +132,31 @@ describe('with Redis at 127.0.0.1:6379', () => {
     expect([await status(two.authenticate(from(bad))), await status(two.authenticate(from(bad))), await status(two.authenticate(from(bad)))]).toEqual([401, 401, 429]);
     expect(await status(two.authenticate(from(acme.key)))).toBe(200);
     expect(await status(two.authenticate(from(stranger.key)))).toBe(429); // what is left: see docs/decisions.md
+  });
+
+  it('a key in use on one API process keeps its voucher: lost (expired, Redis restarted empty), it is written again within 10 minutes of use', async () => {
+    const [c1, c2] = [client(), client()];
+    await Promise.all([ready(c1), ready(c2)]);
+    const keys = keyStore();
+    let clock = Date.parse('2026-12-02T12:00:00Z');
+    const [one, two] = [c1, c2].map((c) => {
+      const rates = createRateLimits({ redis: c, keyPrefix: `${prefix}-w`, authFailuresPerMinute: 2 });
+      return makeAuth({ keys: ephemeralKeySet('HS256'), findApiKey: keys.find, failures: rates.authFailures, now: () => new Date(clock) }).authenticator;
+    }) as [Authenticator, Authenticator];
+    const from = (key: string) => ({ get: (h: string) => (h === 'authorization' ? `Bearer ${key}` : undefined), ip: '203.0.113.9' });
+    const status = (p: Promise<unknown>) => p.then(() => 200, (e: { status: number }) => e.status);
+    const acme = keys.add('acme');
+    expect(await status(one.authenticate(from(acme.key)))).toBe(200);
+    await c1.ping(); // the voucher's write went first on this connection
+    const vouchers = await c1.keys(`${prefix}-w:vouched:*`);
+    expect(vouchers).toHaveLength(1);
+    await c1.del(...vouchers); // its 7 days are over while the key is still in use (or Redis restarted without its data)
+    clock += 11 * 60_000;
+    expect(await status(one.authenticate(from(acme.key)))).toBe(200); // still in use on the first process
+    await c1.ping();
+    const bad = `ocs_${'q'.repeat(12)}_${'A'.repeat(43)}`;
+    expect([await status(two.authenticate(from(bad))), await status(two.authenticate(from(bad))), await status(two.authenticate(from(bad)))]).toEqual([401, 401, 429]);
+    expect(await status(two.authenticate(from(acme.key)))).toBe(200); // was 429: a process restarted or added refused a key in daily use
   });
 
   it('a key revoked through one API process loses its voucher there: from a locked-out address, another process refuses it unread', async () => {
