@@ -4,20 +4,32 @@ import { asymmetricKeySet, ephemeralKeySet, hmacKeySet, JWT_ALGS } from './jwt-k
 import type { JwtKeySet } from './jwt-keys.ts';
 
 const OPERATOR_KEY_FORM = /^ocs_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/;
-const MIN_DISTINCT_SECRET_CHARACTERS = 16;
+const MIN_DISTINCT_SECRET_CHARACTERS = 8;
+
+/**
+ * A rough filter for a hand-made secret, not a measure of randomness: fewer than 8 different characters
+ * ("aaaa…", "abab…"), or a block repeated ("admin" or a 16-letter run again and again). A random secret
+ * of any common alphabet passes: base64url as minted, or hex (`openssl rand -hex`, at most 16 different
+ * characters; 43 random hex digits have fewer than 8 with a chance of about 1 in 10^11).
+ */
+export const guessableSecret = (secret: string): boolean => {
+  if (new Set(secret).size < MIN_DISTINCT_SECRET_CHARACTERS) return true;
+  for (let period = 1; period <= secret.length / 2; period++) {
+    let repeats = true;
+    for (let i = period; i < secret.length && repeats; i++) repeats = secret[i] === secret[i - period];
+    if (repeats) return true;
+  }
+  return false;
+};
 
 /** Environment variables of the auth adapter; runtime/config.ts can merge `.shape` into its schema. */
 export const authConfigSchema = z.object({
-  /**
-   * The form fixes the length (a 43-character secret, 256 bits when random); a secret of few different
-   * characters ("aaaa…", a short word repeated) is refused as guessable: a minted one has fewer than 16
-   * with a chance of about 1 in 10^13.
-   */
+  /** The form fixes the length (a 43-character secret, 256 bits when random); a guessable one is refused (`guessableSecret`). */
   OPERATOR_API_KEY: z
     .string()
     .regex(OPERATOR_KEY_FORM, 'must be an API key of the form ocs_<keyId>_<secret>')
-    .refine((key) => !OPERATOR_KEY_FORM.test(key) || new Set(key.slice(-43)).size >= MIN_DISTINCT_SECRET_CHARACTERS, {
-      message: `must have a random secret (at least ${MIN_DISTINCT_SECRET_CHARACTERS} different characters among its 43), like the one dev mints into DATA_DIR/operator-key`,
+    .refine((key) => !OPERATOR_KEY_FORM.test(key) || !guessableSecret(key.slice(-43)), {
+      message: `must have a random secret (at least ${MIN_DISTINCT_SECRET_CHARACTERS} different characters among its 43, no block repeated), like the one dev mints into DATA_DIR/operator-key`,
     })
     .optional(),
   JWT_ALG: z.enum(JWT_ALGS).default('HS256'),

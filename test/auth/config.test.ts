@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { authConfigSchema, loadJwtKeySet } from '../../adapters/auth/config.ts';
 import { mintApiKey } from '../../commands/tenants/api-keys.ts';
@@ -39,13 +39,18 @@ describe('auth configuration', () => {
     expect(() => loadJwtKeySet({ JWT_ALG: 'ES256', JWT_PRIVATE_KEYS: JSON.stringify([edJwk('k')]) })).toThrow(/P-256/);
     expect(authConfigSchema.safeParse({ OPERATOR_API_KEY: 'not-a-key' }).success).toBe(false);
     const secret = (weak: string) => authConfigSchema.safeParse({ OPERATOR_API_KEY: `ocs_admin0000000_${weak}` });
-    for (const weak of ['a'.repeat(43), 'admin'.repeat(9).slice(0, 43), 'passw0rd-'.repeat(5).slice(0, 43)]) {
+    for (const weak of ['a'.repeat(43), 'admin'.repeat(9).slice(0, 43), 'passw0rd-'.repeat(5).slice(0, 43), 'abcdefghijklmnop'.repeat(3).slice(0, 43), 'Tr0ub4dor&3'.replace('&', '-').repeat(4).slice(0, 43)]) {
       const parsed = secret(weak);
       expect(parsed.success, weak).toBe(false);
       expect(parsed.error?.issues.map((i) => i.message)).toEqual([expect.stringMatching(/^must have a random secret/)]);
     }
     // what the embedded default mints passes, whatever the draw
     for (let i = 0; i < 200; i++) expect(authConfigSchema.safeParse({ OPERATOR_API_KEY: mintApiKey().key }).success).toBe(true);
+    // so does a random hex secret an operator made by hand (`openssl rand -hex 22`, cut to 43): at most 16 different characters
+    for (let i = 0; i < 200; i++) {
+      const hex = randomBytes(22).toString('hex').slice(0, 43);
+      expect(authConfigSchema.safeParse({ OPERATOR_API_KEY: `ocs_admin0000000_${hex}` }).success, hex).toBe(true);
+    }
     expect(authConfigSchema.safeParse({ JWT_ALG: 'RS256' }).success).toBe(false);
     expect(authConfigSchema.safeParse({ JWT_TTL_SECONDS: '86400' }).success).toBe(false);
   });
