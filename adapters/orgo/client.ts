@@ -10,8 +10,9 @@ export interface OrgoClientOptions extends OrgoHttpOptions {
   /** Where a computer status this client does not know is reported (once per status). */
   readonly log?: { warn(details: Record<string, unknown>, message: string): void };
   /**
-   * After making the platform's workspace, how long to wait before listing again to see whether another
-   * process made one of the same name meanwhile (default 1 s; only when none existed).
+   * How long `workspaces.ensure` waits before listing the workspaces again (default 1 s), whether it made
+   * the platform's workspace or found one: another process may have made one of the same name meanwhile
+   * (an older one, or one of the very same created_at first by id), which every process then elects.
    */
   readonly workspaceSettleMs?: number;
 }
@@ -140,13 +141,16 @@ export const createOrgoClient = (options: OrgoClientOptions) => {
     },
     /**
      * Every computer of the workspace, each with its status. One listed without its status is read on its
-     * own; deleted between the listing and that read (a 404 of the computer, not of the workspace), it is
-     * gone and left out: one computer going must not fail the whole listing.
+     * own; deleted between the listing and that read (a 404 of the computer), it is gone and left out: one
+     * computer going must not fail the whole listing. But deleting the workspace deletes its computers too,
+     * so after any such 404 the workspace is read again: gone, its 404 fails the listing (a workspace
+     * deleted meanwhile must never read as one without computers).
      */
     async list(workspaceId: string): Promise<Computer[]> {
       const workspace = await workspaces.get(workspaceId);
       const listed = workspace.desktops ?? workspace.computers ?? [];
       const found = await Promise.all(listed.map((c) => (c.status !== undefined ? read({ ...c, status: c.status }) : stillThere(c.id))));
+      if (found.includes(undefined)) await workspaces.get(workspaceId);
       return found.filter((c): c is Computer => c !== undefined);
     },
     /** Names are unique per workspace: the way to find a computer whose create answer was lost. */
@@ -154,7 +158,10 @@ export const createOrgoClient = (options: OrgoClientOptions) => {
       const workspace = await workspaces.get(workspaceId);
       const found = (workspace.desktops ?? workspace.computers ?? []).find((c) => c.name === name);
       if (!found) return undefined;
-      return found.status !== undefined ? read({ ...found, status: found.status }) : stillThere(found.id);
+      if (found.status !== undefined) return read({ ...found, status: found.status });
+      const computer = await stillThere(found.id);
+      if (!computer) await workspaces.get(workspaceId); // gone alone, or with its workspace (then that 404)
+      return computer;
     },
     async bash(computerId: string, command: string, timeoutSeconds = 200): Promise<BashResult> {
       const result = await call({

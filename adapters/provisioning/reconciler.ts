@@ -45,7 +45,8 @@ const createdMs = (iso: string | null): number | null => {
 /**
  * Compares the workspace's computers with the knights and tenants read models: deletes this
  * platform's orphans (by name prefix; never anyone else's computer) and marks knights whose
- * computer vanished, and ready agent VMs whose computer vanished, as failed (stage vm_lost),
+ * computer vanished, and ready agent VMs whose computer vanished, as failed (stage vm_lost; each
+ * confirmed by reading its computer by id first, never from the listing alone),
  * which the saga then winds up. A lost agent VM is not provisioned again by itself: the tenant
  * (POST /tenants/me/agent-vm) or an operator requests it again, as after any failure.
  */
@@ -78,13 +79,25 @@ export const createReconciler = (deps: ReconcilerDeps) => {
       await deps.vms.remove(orphan.id);
       deps.log.warn({ vmId: orphan.id, name: orphan.name }, 'deleted an orphan computer');
     }
+    const vanished: string[] = [];
     for (const k of decision.vanished) {
+      // confirmed one by one too: a listing that left a computer out (or a workspace that read as empty)
+      // must not fail a knight whose computer is still there
+      const gone = await deps.vms.get(k.vmId!).then(
+        () => false,
+        (error: unknown) => deps.vms.classify(error) === 'gone',
+      );
+      if (!gone) {
+        deps.log.info({ tenantId: k.tenantId, knightId: k.knightId, vmId: k.vmId }, 'a knight’s computer missing from the listing is still there; left alone');
+        continue;
+      }
       await deps.shell.handle(knightDecider, {
         streamId: knightStream(k.tenantId as never, k.knightId as never),
         command: { type: 'FailKnight', stage: 'vm_lost', reason: 'the knight’s computer no longer exists at Orgo', at: clock().toISOString() },
         metadata: { tenantId: k.tenantId, actor: RECONCILER_ACTOR, correlationId: `reconcile:${k.tenantId}.${k.knightId}`, causationId: null },
       });
       deps.log.warn({ tenantId: k.tenantId, knightId: k.knightId, vmId: k.vmId }, 'a knight’s computer vanished');
+      vanished.push(`${k.tenantId}.${k.knightId}`);
     }
     const lostAgents: string[] = [];
     for (const t of decision.lostAgents) {
@@ -109,7 +122,7 @@ export const createReconciler = (deps: ReconcilerDeps) => {
       deps.log.warn({ tenantId: t.tenantId, requestId: t.agentVmRequestId, vmId: t.agentVmId }, 'a ready agent VM’s computer vanished');
       lostAgents.push(t.tenantId);
     }
-    return { orphans: decision.orphans.map((o) => o.name), vanished: decision.vanished.map((k) => `${k.tenantId}.${k.knightId}`), lostAgents };
+    return { orphans: decision.orphans.map((o) => o.name), vanished, lostAgents };
   };
 
   return {

@@ -216,6 +216,38 @@ describe('Orgo client against the simulated Orgo', () => {
     }
   });
 
+  it('a workspace deleted between its listing and the reads of its computers fails the listing as a missing workspace, never reads as empty', async () => {
+    const bare = await startOrgoSimulator({ delays: 'none', listedStatus: false });
+    try {
+      const client = createOrgoClient({ baseUrl: bare.url, apiKey: bare.apiKey, timeoutMs: 2_000 });
+      const watched: string[] = [];
+      const vms = orgoVmProvider(client, bare.workspaceId, { missing: () => void watched.push('missing'), found: () => void watched.push('found') });
+      const platform = bare.addWorkspace('platform-deleted');
+      for (const name of ['ocs-k-a', 'ocs-k-b']) bare.createComputer(name, platform.id);
+      bare.createComputer('ocs-k-c');
+      bare.deleteWorkspaceAfterNextListing(platform.id);
+      // before: each computer's own read answered 404, each was left out, and the listing was [] (all knights lost)
+      expect((await failure(client.computers.list(platform.id))).code).toBe('orgo_not_found');
+      bare.deleteWorkspaceAfterNextListing(bare.workspaceId);
+      expect((await failure(vms.list())).code).toBe('orgo_workspace_not_found');
+      expect(watched).toEqual(['missing']); // readiness is told, not that the workspace was found
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('a workspace deleted between a look-up by name and the read of the computer found: the look-up fails as a missing workspace', async () => {
+    const bare = await startOrgoSimulator({ delays: 'none', listedStatus: false });
+    try {
+      const client = createOrgoClient({ baseUrl: bare.url, apiKey: bare.apiKey, timeoutMs: 2_000 });
+      bare.createComputer('ocs-k-a');
+      bare.deleteWorkspaceAfterNextListing(bare.workspaceId);
+      expect((await failure(client.computers.findByName(bare.workspaceId, 'ocs-k-a'))).code).toBe('orgo_not_found'); // before: undefined
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('finds or creates the platform workspace by name', async () => {
     const first = await orgo.workspaces.ensure('platform-two');
     const again = await orgo.workspaces.ensure('platform-two');

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrgoClient, orgoVmProvider } from '../../adapters/orgo/client.ts';
 import { migrateReadModels } from '../../adapters/projections/projector.ts';
 import { createReconciler } from '../../adapters/provisioning/reconciler.ts';
+import { knightStream } from '../../domain/shared/streams.ts';
 import { PROJECTIONS } from '../../projections/index.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { ownersLag } from '../../runtime/saga.ts';
@@ -103,6 +104,43 @@ describe('reconciliation', () => {
     const ids = h.sim.computers().map((c) => c.id);
     expect(ids).toEqual(expect.arrayContaining([customer.id, kept.vmId, agent.vmId]));
     expect((await h.api.saga!.reconciler.runOnce({ graceMs: 0 })).orphans).toEqual([]);
+  });
+});
+
+// Orgo may list computers without their status: the client then reads each on its own (listedStatus: false)
+describe('reconciliation never takes a missing workspace, or a listing that left a computer out, for lost knights', () => {
+  let h: SagaHarness;
+  beforeAll(async () => {
+    h = await startSagaHarness({ sim: { listedStatus: false } });
+  });
+  afterAll(() => h.close());
+
+  it('a knight missing from a listing is failed only once its computer reads gone by id; a workspace deleted mid-listing fails the round and no knight', async () => {
+    const { tenantId, me } = await h.tenant();
+    await agentReady(h, tenantId);
+    const keep = ok(await me.post<{ knightId: string }>('/knights', { task: 'Keep me' }), 202).knightId;
+    const lose = ok(await me.post<{ knightId: string }>('/knights', { task: 'Lose me' }), 202).knightId;
+    const kept = await knightIn(me, keep, (k) => k.result !== null);
+    const lost = await knightIn(me, lose, (k) => k.result !== null);
+    const failures = async (knightId: string) =>
+      (await h.events(knightStream(tenantId as never, knightId as never))).filter((e) => e.type === 'KnightFailed');
+
+    // a listing that leaves the kept knight's computer out (it is still there); the other one was really deleted
+    const real = orgoVmProvider(createOrgoClient({ baseUrl: h.sim.url, apiKey: h.sim.apiKey, timeoutMs: 2_000 }), h.sim.workspaceId);
+    const partial = { ...real, list: async () => (await real.list()).filter((vm) => vm.id !== kept.vmId) };
+    const reconciler = createReconciler({ db: h.api.storage.db, schema: h.api.schemas.readModels, vms: partial, shell: h.api.platform.ports.shell, namePrefix: 'ocs', log: createLogger('silent') });
+    h.sim.vanish(lost.vmId!);
+    const result = await reconciler.runOnce({ graceMs: 0 });
+    expect(result.vanished).toEqual([`${tenantId}.${lose}`]); // before: the kept one too
+    expect(await failures(keep)).toEqual([]);
+    expect((await knightIn(me, lose, (k) => k.status === 'failed')).failure).toEqual({ stage: 'vm_lost', reason: 'the knight’s computer no longer exists at Orgo' });
+
+    // the workspace answers its listing, then is deleted with every computer in it before they are read
+    h.sim.deleteWorkspaceAfterNextListing(h.sim.workspaceId);
+    // before: every read answered 404, the listing was empty, and every live knight was failed as vm_lost
+    await expect(h.api.saga!.reconciler.runOnce({ graceMs: 0 })).rejects.toMatchObject({ code: 'orgo_workspace_not_found' });
+    expect(await failures(keep)).toEqual([]);
+    expect(ok(await me.get<KnightBody>(`/knights/${keep}`), 200).status).toBe(kept.status);
   });
 });
 

@@ -129,6 +129,8 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
   const reported = new Map<string, string>();
   /** Test affordance: computers deleted right after the next workspace read is answered (see `deleteAfterNextListing`). */
   const deleteAfterListing = new Set<string>();
+  /** Test affordance: workspaces deleted (with their computers) right after their next listing is answered. */
+  const deleteWorkspaceAfterListing = new Set<string>();
 
   const computerJson = (c: SimComputer) => ({
     id: c.id,
@@ -206,6 +208,7 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
           world.vanish(gone);
           deleteAfterListing.delete(gone);
         }
+        if (deleteWorkspaceAfterListing.delete(id)) world.deleteWorkspace(id);
         return { body };
       }
       if (method === 'DELETE') return (world.deleteWorkspace(id), { body: { success: true } });
@@ -336,6 +339,12 @@ export const startOrgoSimulator = async (options: SimulatorOptions = {}) => {
      * read of that computer (which then answers 404). Use with `listedStatus: false`.
      */
     deleteAfterNextListing: (id: string) => void deleteAfterListing.add(id),
+    /**
+     * Test affordance: the workspace answers its next listing and is deleted right after, with its
+     * computers, as if deleted between a client's listing and its reads of the computers listed (each
+     * then answers 404). Use with `listedStatus: false`.
+     */
+    deleteWorkspaceAfterNextListing: (id: string) => void deleteWorkspaceAfterListing.add(id),
     /** Reports this status for the computer (e.g. one Orgo added since: `hibernating`); undefined reports the real one again. */
     reportStatus: (id: string, status: string | undefined) => void (status === undefined ? reported.delete(id) : reported.set(id, status)),
     async close() {
