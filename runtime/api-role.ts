@@ -3,6 +3,7 @@ import { httpApiConfigSchema } from '../adapters/http/index.ts';
 import { ConfigError, parseEnv } from './config.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import type { OrgoConnection } from './orgo.ts';
 import { servePlatform } from './serve.ts';
 import type { Served } from './serve.ts';
 import type { Storage } from './stores.ts';
@@ -54,7 +55,7 @@ export const startApiRole = async (
   config: Config,
   log: Logger,
   env: NodeJS.ProcessEnv = process.env,
-  shared?: { storage: () => Promise<Storage>; projector?: 'none' },
+  shared?: { storage: () => Promise<Storage>; orgo?: () => Promise<OrgoConnection | undefined>; projector?: 'none' },
 ): Promise<ApiRole> => {
   checkApiRoleConfig(config, env);
   // The thread loads the same configuration, so it opens the same database and schemas.
@@ -65,6 +66,7 @@ export const startApiRole = async (
     role: 'api',
     keys: 'required',
     ...(shared ? { storage: shared.storage } : {}),
+    ...(shared?.orgo ? { orgo: shared.orgo } : {}),
   });
   return { ...served, url: served.http.url };
 };

@@ -100,6 +100,7 @@ export const startDev = async (config: Config, log: Logger, processEnv: NodeJS.P
     env,
     roles: new Set(roles),
     storage: async () => served.storage,
+    orgo: async () => served.orgo,
     shared: { http: served.http, auth: served.platform.api.auth, live },
   });
   const started: RunningRole[] = [];

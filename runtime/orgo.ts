@@ -23,15 +23,23 @@ export interface OrgoConnection {
 const STARTUP_CHECK_MS = 10_000;
 
 /**
- * ORGO_WORKSPACE_ID names a workspace Orgo has: a definite 404 of it stops the process with one line
- * naming the variable (every knight would otherwise fail only at its provisioning deadline). Anything
- * else (Orgo away, slow, refusing the key) is logged and the process starts: it is seen again at first use.
+ * ORGO_WORKSPACE_ID names a workspace Orgo has: a definite 404 of it (Orgo's own JSON error) stops the
+ * process with one line naming the variable (every knight would otherwise fail only at its provisioning
+ * deadline). Anything else (Orgo away, slow, refusing the key, a 404 page of something that is not Orgo's
+ * API: ORGO_API_URL wrong) is logged and the process starts: it is seen again at first use.
  */
 const checkWorkspace = async (client: OrgoClient, workspaceId: string, log: Logger): Promise<void> => {
   try {
     await client.workspaces.get(workspaceId);
   } catch (error) {
     const said = error instanceof Error ? error.message : String(error);
+    if (hasCode(error, ORGO_ERRORS.notFound) && isAppError(error) && error.details?.fromOrgo !== true) {
+      log.warn(
+        { error: said },
+        'could not check ORGO_WORKSPACE_ID at start-up: a 404 that is not Orgo\'s API answering (check ORGO_API_URL, the base of Orgo\'s API, e.g. https://www.orgo.ai/api); starting anyway',
+      );
+      return;
+    }
     if (hasCode(error, ORGO_ERRORS.notFound))
       throw new ConfigError(
         `invalid configuration: ORGO_WORKSPACE_ID: Orgo has no workspace ${workspaceId} (${said}); set the id of an existing workspace, or leave ORGO_WORKSPACE_ID unset to use one found or made by name`,
@@ -43,13 +51,20 @@ const checkWorkspace = async (client: OrgoClient, workspaceId: string, log: Logg
 /**
  * The VM provider this process uses: Orgo with ORGO_API_KEY, else (where `simulate` allows, i.e.
  * the embedded default) a simulated Orgo on loopback, said loudly. The workspace is
- * ORGO_WORKSPACE_ID, or the one named `openclaw-service`, created if missing.
+ * ORGO_WORKSPACE_ID, or the one named `openclaw-service`, created if missing. Only a process that
+ * `provisions` (runs the saga) checks ORGO_WORKSPACE_ID at start-up and reports it in readiness: the
+ * API alone uses Orgo for screenshots, and a wrong workspace must not take it down or out of balance.
  */
 export const connectOrgo = async (
   env: Record<string, string | undefined>,
   log: Logger,
   /** `stateFile`: where a simulated Orgo keeps its computers across restarts (see startOrgoSimulator). */
-  options: { simulate: boolean; stateFile?: string },
+  options: {
+    simulate: boolean;
+    stateFile?: string;
+    /** This process provisions VMs (runs the saga): check ORGO_WORKSPACE_ID now (a 404 stops it) and register `orgo:workspace`. */
+    provisions: boolean;
+  },
 ): Promise<OrgoConnection | undefined> => {
   const config = parseEnv(orgoConfigSchema, env);
   let simulator: OrgoSimulator | undefined;
@@ -69,7 +84,7 @@ export const connectOrgo = async (
     // A fixed ORGO_WORKSPACE_ID is checked now (a 404 stops the process) and followed by readiness:
     // not ready while calls within it answer that it does not exist (e.g. deleted at Orgo since).
     let missing: string | undefined;
-    const fixed = !simulator && target.workspaceId !== undefined;
+    const fixed = options.provisions && !simulator && target.workspaceId !== undefined;
     if (fixed) {
       const once = createOrgoClient({ baseUrl: target.baseUrl, apiKey: target.apiKey!, timeoutMs: Math.min(config.ORGO_TIMEOUT_MS, STARTUP_CHECK_MS), retryDelaysMs: [], log });
       await checkWorkspace(once, target.workspaceId!, log);

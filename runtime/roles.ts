@@ -10,6 +10,7 @@ import { loadMasterKeys } from './encryption.ts';
 import type { KeySource } from './encryption.ts';
 import { kafkaOf } from './kafka.ts';
 import type { Logger } from './logger.ts';
+import type { OrgoConnection } from './orgo.ts';
 import { projectorOn } from './projector.ts';
 import { openStorage } from './stores.ts';
 import { watchDatabase, watchReadModels } from './telemetry.ts';
@@ -28,6 +29,12 @@ export interface RoleContext {
   readonly roles: ReadonlySet<RoleName>;
   /** The process's storage, opened once for all its roles and closed after the last one stopped. */
   storage(): Promise<Storage>;
+  /**
+   * The process's Orgo connection (undefined without ORGO_API_KEY), made once for all its roles and
+   * closed after the last one stopped. ORGO_WORKSPACE_ID is checked at start-up and in readiness only
+   * when the process runs the saga (the roles that provision VMs); the API alone takes screenshots.
+   */
+  orgo(): Promise<OrgoConnection | undefined>;
   /** What one role of this process lends the roles started after it (the api role's HTTP server and auth, the live feed). */
   readonly shared: RoleShared;
 }
@@ -82,6 +89,7 @@ export const ROLES: Record<RoleName, Role> = {
       const { startApiRole } = await import('./api-role.ts');
       const api = await startApiRole(ctx.config, ctx.log, ctx.env, {
         storage: ctx.storage,
+        orgo: ctx.orgo,
         ...(ctx.roles.has('projector') ? { projector: 'none' as const } : {}),
       });
       ctx.shared.http = api.http;
@@ -195,10 +203,14 @@ export const startRoles = async (names: readonly RoleName[], config: Config, log
   let unwatchDatabase: (() => void) | undefined;
   // whichever roles run here, readiness says whether their database answers
   const storage = () => (opened ??= openStorage(config, ordered.join('+'), { master, log }).then((s) => ((unwatchDatabase = watchDatabase(s)), s)));
-  const ctx: RoleContext = { config, log, env, roles, storage, shared: {} };
+  let connected: Promise<OrgoConnection | undefined> | undefined;
+  const orgo = () =>
+    (connected ??= import('./orgo.ts').then(({ connectOrgo }) => connectOrgo(env, log, { simulate: false, provisions: roles.has('saga') })));
+  const ctx: RoleContext = { config, log, env, roles, storage, orgo, shared: {} };
   const running: RunningRole[] = [];
   const stop = async () => {
     for (const role of running.reverse()) await role.stop();
+    await (await connected?.catch(() => undefined))?.close();
     unwatchDatabase?.();
     await (await opened?.catch(() => undefined))?.close();
   };

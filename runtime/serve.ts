@@ -54,6 +54,8 @@ export const servePlatform = async (
     readonly keys: KeySource;
     /** Storage opened by the caller (roles sharing one process): used as is, and left open on stop. */
     readonly storage?: () => Promise<Storage>;
+    /** The Orgo connection of the caller (roles sharing one process): used as is, and left open on stop. */
+    readonly orgo?: () => Promise<OrgoConnection | undefined>;
   },
 ): Promise<Served> => {
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
@@ -77,7 +79,10 @@ export const servePlatform = async (
     // a storage of its own is watched here; one handed in is watched by whoever opened it
     if (!options.storage) unwatchDatabase = watchDatabase(storage);
     // the embedded default's simulated Orgo keeps its computers beside the data they belong to
-    orgo = await connectOrgo(env, log, { simulate: options.saga === true, stateFile: path.join(config.DATA_DIR, 'orgo-simulator.json') });
+    // only where the saga runs here is ORGO_WORKSPACE_ID checked at start-up and in readiness (screenshots alone need neither)
+    orgo = options.orgo
+      ? await options.orgo()
+      : await connectOrgo(env, log, { simulate: options.saga === true, provisions: options.saga === true, stateFile: path.join(config.DATA_DIR, 'orgo-simulator.json') });
     platform = await createPlatform({
       vms: orgo?.vms,
       channels: channelsOf(env, http.url).platforms,
@@ -106,7 +111,7 @@ export const servePlatform = async (
   } catch (error) {
     await saga?.stop();
     await platform?.stop();
-    await orgo?.close();
+    if (!options.orgo) await orgo?.close();
     unwatchDatabase?.();
     if (!options.storage) await storage?.close();
     await http.close();
@@ -130,7 +135,7 @@ export const servePlatform = async (
         await bots?.stop();
         await saga?.stop();
         await served.stop();
-        await orgo?.close();
+        if (!options.orgo) await orgo?.close();
         unwatchDatabase?.();
         if (!options.storage) await opened.close();
         log.info('stopped cleanly');

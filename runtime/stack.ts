@@ -75,7 +75,7 @@ export const startStack = async (options: {
   const config = loadConfig(storageEnv);
   const storage = await openStorage(config, 'api', { master: await loadMasterKeys(config, 'required') });
   const unwatchDatabase = watchDatabase(storage);
-  const orgo = await connectOrgo(options.env ?? {}, options.log, { simulate: false });
+  const orgo = await connectOrgo(options.env ?? {}, options.log, { simulate: false, provisions: options.saga === true });
   let ready = false;
   // listening first: the platforms are told the webhook URL when a bot connects
   const http = await startHttpServer({ port: 0, host: '127.0.0.1', readiness: () => ({ ready }), trustProxy: options.env?.TRUST_PROXY });

@@ -50,7 +50,11 @@ export const redact = (text: string, secret: string | undefined): string => {
   return (secret && secret.length > 0 ? text.split(secret).join('[redacted]') : text).slice(0, 300);
 };
 
-export const orgoHttpError = (status: number, operation: string, body: OrgoErrorBody, secret: string | undefined): AppError => {
+/**
+ * `fromOrgo`: the body was Orgo's documented JSON error (`{error, request_id}`), kept as `details.fromOrgo`;
+ * false for anything else, e.g. a web server's HTML 404 page when ORGO_API_URL points beside the API.
+ */
+export const orgoHttpError = (status: number, operation: string, body: OrgoErrorBody, secret: string | undefined, fromOrgo = false): AppError => {
   const [kind, code] = BY_STATUS[status] ?? (status >= 500 ? ['unavailable', ORGO_ERRORS.failed] : ['validation', ORGO_ERRORS.rejected]);
   const said = body.error ? `: ${redact(body.error, secret)}` : '';
   const upstreamCode = body.code ? redact(body.code, secret) : undefined;
@@ -63,6 +67,7 @@ export const orgoHttpError = (status: number, operation: string, body: OrgoError
   return new AppError(kind, code, `Orgo answered ${status} to ${operation}${said}${hint}`, {
     status,
     operation,
+    fromOrgo,
     ...(upstreamCode ? { upstreamCode } : {}),
     ...(body.request_id ? { requestId: redact(body.request_id, secret) } : {}),
   });

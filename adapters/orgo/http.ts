@@ -35,13 +35,14 @@ const notSent = (error: unknown): boolean => {
 
 const isTimeout = (error: unknown): boolean => error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
 
-const readJson = async (response: Response): Promise<unknown> => {
+/** The answer's body; text that is not JSON (e.g. a proxy's HTML error page) becomes `{ error: text }`, `json` false. */
+const readJson = async (response: Response): Promise<{ payload: unknown; json: boolean }> => {
   const text = await response.text();
-  if (text.trim() === '') return undefined;
+  if (text.trim() === '') return { payload: undefined, json: false };
   try {
-    return JSON.parse(text) as unknown;
+    return { payload: JSON.parse(text) as unknown, json: true };
   } catch {
-    return { error: text };
+    return { payload: { error: text }, json: false };
   }
 };
 
@@ -59,6 +60,7 @@ export const orgoHttp = (options: OrgoHttpOptions) => {
     const timeoutMs = request.timeoutMs ?? options.timeoutMs;
     let response: Response;
     let payload: unknown;
+    let json = false;
     try {
       response = await fetch(`${base}${request.path}`, {
         method: request.method,
@@ -70,7 +72,7 @@ export const orgoHttp = (options: OrgoHttpOptions) => {
         ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
         signal: AbortSignal.timeout(timeoutMs),
       });
-      payload = await readJson(response);
+      ({ payload, json } = await readJson(response));
     } catch (error) {
       if (isTimeout(error)) return { retry: false, error: orgoTimeout(request.operation, timeoutMs) };
       const cause = redact(String((error as { cause?: { code?: unknown } }).cause?.code ?? (error as Error).message), secret);
@@ -78,7 +80,9 @@ export const orgoHttp = (options: OrgoHttpOptions) => {
     }
     if (!response.ok) {
       const body = errorBodySchema.safeParse(payload ?? {});
-      const error = orgoHttpError(response.status, request.operation, body.success ? body.data : {}, secret);
+      // Orgo's own error is JSON with `error` (docs.orgo.ai); anything else came from something else at that URL
+      const fromOrgo = json && body.success && typeof body.data.error === 'string';
+      const error = orgoHttpError(response.status, request.operation, body.success ? body.data : {}, secret, fromOrgo);
       return { retry: response.status === 503, error };
     }
     if (!request.schema) return { retry: false, value: undefined as z.output<S> };
