@@ -4,7 +4,7 @@ import { checkEnv } from './config-schema.ts';
 import type { LogFormat } from './logger.ts';
 import { checkReachable } from './preflight.ts';
 import { installShellTelemetry } from './telemetry.ts';
-import { startTracing } from './tracing.ts';
+import { tracingWanted } from './tracing-wanted.ts';
 
 /**
  * What every serving command does before its roles start: every variable checked (one line
@@ -14,7 +14,8 @@ import { startTracing } from './tracing.ts';
 export const prepareProcess = async (config: Config, role: string) => {
   checkEnv(process.env);
   await checkReachable(config);
-  const tracing = startTracing(process.env, role);
+  // the SDK's modules load only when an exporter is asked for
+  const tracing = tracingWanted(process.env) ? (await import('./tracing.ts')).startTracing(process.env, role) : undefined;
   installShellTelemetry();
   let started: boolean | 'stopping' = false;
   const metrics =

@@ -9,13 +9,9 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { sharedContextManager } from '../adapters/telemetry/log-context.ts';
+import { tracingWanted } from './tracing-wanted.ts';
 
-/** Is an exporter configured by the standard variables? Without one, tracing is not started at all. */
-export const tracingWanted = (env: NodeJS.ProcessEnv): boolean =>
-  env.OTEL_SDK_DISABLED !== 'true' &&
-  ((env.OTEL_TRACES_EXPORTER !== undefined && env.OTEL_TRACES_EXPORTER !== '' && env.OTEL_TRACES_EXPORTER !== 'none') ||
-    Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT) ||
-    Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT));
+export { tracingWanted };
 
 /**
  * What is traced, and what is left out because it cost more than it told (bench api-command-tracing,
