@@ -1,5 +1,7 @@
 import type { KnightSlot } from '../../commands/context.ts';
 import type { KnightId, TenantId } from '../../domain/shared/ids.ts';
+import { AppError } from '../../domain/shared/errors.ts';
+import { sqlState } from '../event-store/sql/db.ts';
 import type { Querier, SqlDb } from '../event-store/sql/db.ts';
 import { asTenant } from './tenant-session.ts';
 
@@ -20,14 +22,24 @@ export interface KnightReservationsOptions {
   readonly onSettleFailed?: (error: unknown) => void;
 }
 
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * `reserve_knight` refused the session (42501): not the client's doing but a process and a database
+ * function of different releases (e.g. a process of an older release, during a rolling deploy, against
+ * functions that refuse its session). A 503 with Retry-After: the retry reaches another process.
+ */
+const placesRefused = (cause: unknown): AppError =>
+  new AppError('unavailable', 'knight_places_unavailable', "the tenant's knight places could not be checked (a deploy of the service may be under way); try again shortly", undefined, { cause });
+
 /**
  * `UsageLookup.reserveKnight` in the read-model database that every API process shares: one
  * round trip to count and hold a place (`reserve_knight`, under a per-tenant advisory lock), one to
  * settle it (`settle_knight_reservation`). Both are SECURITY DEFINER functions for the tenant the
  * credential named: the API's own role still writes no table. Each call runs in a transaction that
  * first drops to the API role and sets `app.tenant_id` to that tenant, as a tenant read does: the
- * functions refuse any other tenant than the session's (and a session without one), so a place is
- * never held or given back in another tenant's name. One round trip more each (BEGIN, COMMIT).
+ * functions refuse any other tenant than the session's, so a place is never held or given back in
+ * another tenant's name. One round trip more each (BEGIN, COMMIT). Their refusal is a 503, not a 500.
  */
 export const knightReservations = (options: KnightReservationsOptions) => {
   const { db, schema } = options;
@@ -35,11 +47,15 @@ export const knightReservations = (options: KnightReservationsOptions) => {
   return async (tenantId: TenantId, knightId: KnightId): Promise<KnightSlot> => {
     const reservationId = options.newId();
     const asTheTenant = asTenant(tenantId);
-    const { rows } = await db.transaction(
-      (tx) => tx.query<{ counted: number }>(`SELECT ${schema}.reserve_knight($1, $2, $3, $4) AS counted`, [tenantId, reservationId, knightId, pendingMs]),
-      undefined,
-      asTheTenant,
-    );
+    const { rows } = await db
+      .transaction(
+        (tx) => tx.query<{ counted: number }>(`SELECT ${schema}.reserve_knight($1, $2, $3, $4) AS counted`, [tenantId, reservationId, knightId, pendingMs]),
+        undefined,
+        asTheTenant,
+      )
+      .catch((error: unknown) => {
+        throw sqlState(error) === INSUFFICIENT_PRIVILEGE ? placesRefused(error) : error;
+      });
     let settled = false;
     return {
       count: Number(rows[0]!.counted),

@@ -69,14 +69,16 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ${name} TO ${ROLES.projector};`;
  * lies past the knights checkpoint.
  *
  * Both functions run as their owner (past row-level security), so each first refuses a tenant other
- * than the session's `app.tenant_id` — and a session with none: the API calls them inside a transaction
- * that sets its role and tenant as a tenant read does (docs/decisions.md, "Knight places only for the
- * session's tenant"). Nothing is held for an erased tenant: its rows go with TenantErased (the projector).
+ * than the session's `app.tenant_id`: the API calls them inside a transaction that sets its role and
+ * tenant as a tenant read does (docs/decisions.md, "Knight places only for the session's tenant"). A
+ * session with no tenant still passes in this release: processes of the release before, still running
+ * during a rolling deploy, call them without one; the next release refuses it too. Nothing is held for
+ * an erased tenant: its rows go with TenantErased (the projector).
  */
 const knightReservationsDdl = (schema: string): string => {
   const table = `${schema}.knight_reservations`;
   const sessionTenantOnly = (fn: string) => `
-  IF p_tenant IS NULL OR p_tenant IS DISTINCT FROM nullif(current_setting('app.tenant_id', true), '') THEN
+  IF p_tenant IS NULL OR p_tenant IS DISTINCT FROM coalesce(nullif(current_setting('app.tenant_id', true), ''), p_tenant) THEN
     RAISE EXCEPTION '${fn}: the tenant is not the tenant of this session (app.tenant_id)' USING ERRCODE = '42501';
   END IF;`;
   const notErased = `NOT EXISTS (SELECT 1 FROM ${schema}.tenants t WHERE t.tenant_id = p_tenant AND t.status = 'erased')`;

@@ -88,7 +88,7 @@ describe.each(databases)('knight reservations on %s', (_, open) => {
     expect(after.count).toBe(0);
   });
 
-  it("refuses a place for another tenant than the session's (and for a session without a tenant) and changes nothing", async () => {
+  it("refuses a place for another tenant than the session's and changes nothing", async () => {
     const [a, b] = [tenant(), tenant()];
     const reservationOfB = randomUUID();
     const heldByB = await knightReservations({ db, schema, newId: () => reservationOfB })(b, knight());
@@ -102,14 +102,33 @@ describe.each(databases)('knight reservations on %s', (_, open) => {
     await expect(asA(`SELECT ${schema}.reserve_knight($1, $2, $3, $4)`, [b, randomUUID(), knight(), 120_000])).rejects.toThrow(/not the tenant of this session/);
     await expect(asA(`SELECT ${schema}.settle_knight_reservation($1, $2, $3, $4)`, [b, reservationOfB, knight(), null])).rejects.toThrow(/not the tenant of this session/);
     await expect(asA(`SELECT ${schema}.settle_knight_reservation($1, $2, $3, $4)`, [b, randomUUID(), knight(), '7'])).rejects.toThrow(/not the tenant of this session/);
-    // no tenant in the session at all: refused too
-    await expect(db.query(`SELECT ${schema}.reserve_knight($1, $2, $3, $4)`, [b, randomUUID(), knight(), 120_000])).rejects.toThrow(/not the tenant of this session/);
     expect(await placesOf(b)).toEqual(before);
     expect(await placesOf(a)).toEqual([]);
     // B's own session still reserves and settles
     expect((await reserve()(b, knight())).count).toBe(1);
     await heldByB.settle(undefined);
     expect((await placesOf(b)).map((p) => p.reservation_id)).not.toContain(reservationOfB);
+  });
+
+  it('during a rolling deploy, a process of the release before (no tenant in its session) still holds and gives back places', async () => {
+    const t = tenant();
+    const k = knight();
+    // as the release before called them: no transaction, no role, no app.tenant_id
+    const reservation = randomUUID();
+    const old = await db.query<{ counted: number }>(`SELECT ${schema}.reserve_knight($1, $2, $3, $4) AS counted`, [t, reservation, k, 120_000]);
+    expect(Number(old.rows[0]!.counted)).toBe(0);
+    expect((await reserve()(t, knight())).count).toBe(1); // a new process counts the old one's place
+    await db.query(`SELECT ${schema}.settle_knight_reservation($1, $2, $3, $4)`, [t, reservation, k, null]);
+    expect((await reserve()(t, knight())).count).toBe(1); // given back: only the new process's place is left
+  });
+
+  it("a refusal by the functions (the session's tenant is another) is a 503 to retry, not a 500", async () => {
+    const [a, b] = [tenant(), tenant()];
+    // a session bound to another tenant than the one asked for, as a process and functions of different releases could make it
+    const mismatched: SqlDb = { ...db, transaction: (fn, beforeCommit, _prelude) => db.transaction(fn, beforeCommit, `SELECT set_config('role', 'ocs_api', true), set_config('app.tenant_id', '${a}', true)`) };
+    const refused = await knightReservations({ db: mismatched, schema, newId: randomUUID })(b, knight()).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ kind: 'unavailable', code: 'knight_places_unavailable' });
+    expect(await db.query(`SELECT 1 FROM ${schema}.knight_reservations WHERE tenant_id = $1`, [b])).toMatchObject({ rows: [] });
   });
 
   it('deploys racing on many connections are counted one after another', async () => {
