@@ -131,9 +131,10 @@ export const applyBatch = async (
     if (from >= last) continue;
     await applyProjection(tx, target, projection, from < 0n ? events : events.filter((e) => e.position > from), options);
   }
-  // the knight places are no projection (a rebuild leaves them alone): the live projector drops an erased tenant's
-  if (target.suffix === '')
-    await dropErasedTenantsReservations(tx, target.schema, events.filter((e) => e.type === 'TenantErased').map((e) => e.metadata.tenantId));
+  // The knight places are no projection (a rebuild leaves the table alone), but every batch drops an erased
+  // tenant's, a rebuild's too: its swap moves the live checkpoints past the events it applied, so a
+  // TenantErased between the served and built positions reaches no live batch. The delete is idempotent.
+  await dropErasedTenantsReservations(tx, target.schema, events.filter((e) => e.type === 'TenantErased').map((e) => e.metadata.tenantId));
   await tx.query(
     `UPDATE ${target.schema}.checkpoints SET position = $2, updated_at = now() WHERE name = ANY($1::text[]) AND position < $2`,
     [names, String(last)],

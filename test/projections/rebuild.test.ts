@@ -88,4 +88,25 @@ describe('projections rebuild', () => {
     await rebuildProjections({ db: h.storage.db, store: h.storage.store, codec: h.storage.codec, schema: h.schemas.readModels, projections: PROJECTIONS, batchSize: 1 });
     expect(await rows()).toEqual(live);
   });
+
+  it("an erasure the rebuild applies before the live projector (its checkpoint is moved past it at the swap) still deletes the tenant's knight places", async () => {
+    const operator = client(h.baseUrl, h.operatorKey);
+    const [gone, kept] = [await newTenant(operator, 'pro'), await newTenant(operator, 'pro')];
+    ok(await operator.delete(`/tenants/${gone.tenantId}`), 200);
+    // read models no live projector has served yet: the places are as they were before the erasure, so the
+    // TenantErased reaches them only through the rebuild (as one between the serving and built checkpoints)
+    const scratch = uniqueSchema('rb_places');
+    const places = async (tenantId: string) =>
+      Number((await h.storage.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${scratch}.knight_reservations WHERE tenant_id = $1`, [tenantId])).rows[0]!.n);
+    try {
+      await migrateReadModels(h.storage.db, scratch, PROJECTIONS);
+      for (const t of [gone, kept])
+        await h.storage.db.query(`INSERT INTO ${scratch}.knight_reservations (tenant_id, reservation_id, knight_id) VALUES ($1, $2, $3)`, [t.tenantId, randomUUID(), randomUUID()]);
+      await rebuildProjections({ db: h.storage.db, store: h.storage.store, codec: h.storage.codec, schema: scratch, projections: PROJECTIONS });
+      expect(await places(gone.tenantId)).toBe(0);
+      expect(await places(kept.tenantId)).toBe(1);
+    } finally {
+      await dropSchema(scratch);
+    }
+  });
 });
