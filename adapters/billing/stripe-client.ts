@@ -59,6 +59,24 @@ export const isTransient = (error: unknown): boolean => {
   return typeof error.statusCode === 'number' && (error.statusCode >= 500 || error.statusCode === 409);
 };
 
+const METER_EVENT_MAX_AGE_SECONDS = 35 * 24 * 3600;
+
+/**
+ * Did Stripe refuse this meter event for good, so that the same event would be refused again until someone
+ * fixes its cause (a meter's name, a customer, a timestamp beyond 35 days)? Only an `invalid_request_error`
+ * (400 or 404), and not one of these, which go back to the backoff: a 401 or 403 (the key, or a restricted key
+ * lacking the meter-events permission: fixed in Stripe's dashboard, no restart of billing involved), an
+ * `idempotency_error` (about our key, not the event), and a refused timestamp our clock does not put beyond
+ * Stripe's 35 days (a clock apart from Stripe's: the event is accepted once the clocks agree). `timestamp`: the
+ * one sent, in unix seconds.
+ */
+export const isMeterEventRefused = (error: unknown, timestamp: number, nowSeconds: number): boolean => {
+  if (!(error instanceof Stripe.errors.StripeInvalidRequestError)) return false;
+  if (error.statusCode !== 400 && error.statusCode !== 404) return false;
+  if (error.param === 'timestamp' && timestamp >= nowSeconds - METER_EVENT_MAX_AGE_SECONDS) return false;
+  return true;
+};
+
 /** A missing object at Stripe (deleted by someone else): nothing left to cancel or delete. */
 const isMissing = (error: unknown) => error instanceof Stripe.errors.StripeError && error.code === 'resource_missing';
 

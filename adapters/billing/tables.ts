@@ -18,6 +18,8 @@ export interface Job {
   readonly lane: 'account' | 'usage';
   readonly payload: JobPayload;
   readonly attempts: number;
+  /** How many times the job's Stripe idempotency key was replaced (a usage report refused, or an idempotency_error). */
+  readonly rekeys: number;
 }
 
 export type JobPayload =
@@ -58,6 +60,9 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
     );
     -- refused: Stripe refused the job's last attempt (a 4xx); for a usage report, reconciliation shows it as refused, not catching up
     ALTER TABLE ${s}.billing_jobs ADD COLUMN IF NOT EXISTS refused boolean NOT NULL DEFAULT false;
+    -- rekeys: how many times a usage report's idempotency key was replaced (after a refusal or an idempotency_error),
+    -- so its next attempt is a new request at Stripe rather than the replay of the answer stored under the old key
+    ALTER TABLE ${s}.billing_jobs ADD COLUMN IF NOT EXISTS rekeys integer NOT NULL DEFAULT 0;
     CREATE INDEX IF NOT EXISTS billing_jobs_due ON ${s}.billing_jobs (lane, due_at);
     CREATE INDEX IF NOT EXISTS billing_jobs_tenant ON ${s}.billing_jobs (tenant_id, seq);
     CREATE TABLE IF NOT EXISTS ${s}.billing_customers (
@@ -78,12 +83,13 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
   const jobs = `${s}.billing_jobs`;
   const lease = `leased_by = $1, leased_until = now() + interval '5 minutes'`;
   const free = `(j.leased_until IS NULL OR j.leased_until < now())`;
-  const toJob = (r: { id: string; tenant_id: string; lane: Job['lane']; payload: JobPayload; attempts: number }): Job => ({
+  const toJob = (r: { id: string; tenant_id: string; lane: Job['lane']; payload: JobPayload; attempts: number; rekeys: number }): Job => ({
     id: r.id,
     tenantId: r.tenant_id,
     lane: r.lane,
     payload: r.payload,
     attempts: r.attempts,
+    rekeys: r.rekeys,
   });
   return {
     /** Hands work over; a job already handed over (a redelivered event) is not added twice. */
@@ -105,7 +111,7 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
            SELECT j.id FROM ${jobs} j WHERE j.lane = 'account' AND j.due_at <= now() AND ${free}
              AND NOT EXISTS (SELECT 1 FROM ${jobs} k WHERE k.lane = 'account' AND k.tenant_id = j.tenant_id AND k.seq < j.seq)
            ORDER BY j.seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-         RETURNING id, tenant_id, lane, payload, attempts`,
+         RETURNING id, tenant_id, lane, payload, attempts, rekeys`,
         [instanceId, limit],
       );
       return rows.map(toJob);
@@ -117,7 +123,7 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
            SELECT j.id FROM ${jobs} j WHERE j.lane = 'usage' AND j.due_at <= now() AND ${free}
              AND EXISTS (SELECT 1 FROM ${s}.billing_customers c WHERE c.tenant_id = j.tenant_id)
            ORDER BY j.seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-         RETURNING id, tenant_id, lane, payload, attempts`,
+         RETURNING id, tenant_id, lane, payload, attempts, rekeys`,
         [instanceId, limit],
       );
       return rows.map(toJob);
@@ -126,19 +132,22 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
     /**
      * Tries again after `delayMs`, keeping why it failed (no secrets: Stripe's error message and type)
      * and whether Stripe refused it (a 4xx: trying again will not help until someone fixes the cause).
+     * `rekey`: the next attempt uses a new idempotency key (Stripe answered idempotency_error for the old one).
      */
-    retry: (id: string, delayMs: number, why: string, refused = false) =>
+    retry: (id: string, delayMs: number, why: string, refused = false, rekey = false) =>
       db.query(
-        `UPDATE ${jobs} SET due_at = now() + make_interval(secs => $2::float8 / 1000), attempts = attempts + 1, leased_by = NULL, leased_until = NULL, last_error = $3, refused = $4 WHERE id = $1`,
-        [id, delayMs, why.slice(0, 2_000), refused],
+        `UPDATE ${jobs} SET due_at = now() + make_interval(secs => $2::float8 / 1000), attempts = attempts + 1, leased_by = NULL, leased_until = NULL, last_error = $3, refused = $4,
+           rekeys = rekeys + CASE WHEN $5 THEN 1 ELSE 0 END WHERE id = $1`,
+        [id, delayMs, why.slice(0, 2_000), refused, rekey],
       ),
     /**
      * A usage report Stripe refused (a 4xx): kept, marked refused, and not due again (`due_at` infinity):
-     * the same request would be refused again. `retryRefusedUsage` makes such reports due once more.
+     * the same request would be refused again. `retryRefusedUsage` makes such reports due once more, under a
+     * new idempotency key (`rekeys` + 1): Stripe replays the refusal stored under the old one for 24 h.
      */
     park: (id: string, why: string) =>
       db.query(
-        `UPDATE ${jobs} SET due_at = 'infinity', attempts = attempts + 1, leased_by = NULL, leased_until = NULL, last_error = $2, refused = true WHERE id = $1`,
+        `UPDATE ${jobs} SET due_at = 'infinity', attempts = attempts + 1, rekeys = rekeys + 1, leased_by = NULL, leased_until = NULL, last_error = $2, refused = true WHERE id = $1`,
         [id, why.slice(0, 2_000)],
       ),
     /**

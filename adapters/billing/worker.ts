@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import Stripe from 'stripe';
 import type { Meter } from './config.ts';
 import type { StripeCalls } from './stripe-client.ts';
-import { isTransient } from './stripe-client.ts';
+import { isMeterEventRefused, isTransient } from './stripe-client.ts';
 import type { BillingTables, Job, JobPayload } from './tables.ts';
 import { runLimited } from '../limits/run-limited.ts';
 import { countUsageReport } from '../telemetry/metrics.ts';
@@ -233,12 +233,18 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
       return;
     }
     if (state.subscription) await ensureMeteredItems(job.tenantId, state.subscription.id);
-    await stripe.reportUsage(`meter:${payload.identifier}`, {
+    // A new idempotency key after a refusal (or an idempotency_error): under the old one Stripe replays its stored
+    // answer for 24 h, the refusal (or, the request changed by the fix, an idempotency_error). The identifier stays
+    // the event's, so Stripe still counts the event once (a refused event was never counted).
+    const key = job.rekeys === 0 ? `meter:${payload.identifier}` : `meter:${payload.identifier}:r${job.rekeys}`;
+    await stripe.reportUsage(key, {
       eventName: deps.meterName(payload.meter),
       customerId: state.customerId,
       value: payload.value,
       identifier: payload.identifier,
-      timestamp: payload.timestamp,
+      // an event stamped ahead of this host's clock (its writer's clock ahead) is reported as of now: Stripe
+      // refuses a timestamp more than 5 minutes ahead of its own
+      timestamp: Math.min(payload.timestamp, Math.floor(clock().getTime() / 1000)),
     });
     await tables.reported(job, payload.meter, payload.identifier, payload.day, payload.value);
     countUsageReport(payload.meter, 'accepted');
@@ -248,7 +254,9 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
    * A meter event Stripe refused (a 4xx: a timestamp beyond 35 days, a customer gone, a wrong meter) is
    * not dropped: counted, logged as an error with Stripe's code (never its message, which may quote the
    * customer), and kept as a refused job that reconciliation shows as refused. It is not tried again
-   * (the same request would be refused again) until billing restarts (`retryRefusedUsage`).
+   * (the same request would be refused again) until billing restarts (`retryRefusedUsage`), then under a new
+   * idempotency key. Only a definite refusal (`isMeterEventRefused`) parks a report: a 401/403, an
+   * idempotency_error or a timestamp refused for a clock apart from Stripe's goes back to the backoff.
    */
   const usageFailed = (job: Job, payload: Extract<JobPayload, { kind: 'usage' }>, error: unknown, refused: boolean) => {
     countUsageReport(payload.meter, refused ? 'refused' : 'error');
@@ -270,13 +278,18 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     } catch (error) {
       const delay = backoff(job.attempts);
       const transient = isTransient(error);
-      if (job.payload.kind === 'usage') usageFailed(job, job.payload, error, !transient);
-      if (job.payload.kind === 'usage' && !transient) {
-        await tables.park(job.id, failureText(error)).catch(() => undefined);
-        return;
+      if (job.payload.kind === 'usage') {
+        const refused = isMeterEventRefused(error, job.payload.timestamp, Math.floor(clock().getTime() / 1000));
+        usageFailed(job, job.payload, error, refused);
+        if (refused) {
+          await tables.park(job.id, failureText(error)).catch(() => undefined);
+          return;
+        }
       }
+      // a usage report's idempotency_error: the next attempt under a new key (the old one is bound to other parameters for 24 h)
+      const rekey = job.payload.kind === 'usage' && error instanceof Stripe.errors.StripeIdempotencyError;
       log[transient && job.attempts < 3 ? 'warn' : 'error']({ job: job.id, tenantId: job.tenantId, attempts: job.attempts + 1, retryInMs: delay, err: failureText(error) }, 'billing job failed; trying again later');
-      await tables.retry(job.id, delay, failureText(error), !transient).catch(() => undefined);
+      await tables.retry(job.id, delay, failureText(error), !transient, rekey).catch(() => undefined);
     }
   };
 

@@ -41,7 +41,8 @@ describe('a meter event Stripe refuses (4xx) is a visible failure, never dropped
     const customer = await h.customerOf(tenantId);
     const before = await refusedCount('knight_minutes');
     const identifier = await lateKnight(tenantId, 'k-once');
-    const attempts = () => h.stripe.calls.filter((c) => c.path === '/v1/billing/meter_events' && c.idempotencyKey === `meter:${identifier}`);
+    // the report's attempts: its key is `meter:<identifier>`, and a new one (`…:r<n>`) at each retry after a refusal
+    const attempts = () => h.stripe.calls.filter((c) => c.path === '/v1/billing/meter_events' && c.idempotencyKey?.startsWith(`meter:${identifier}`));
     await expect.poll(() => attempts().length, { timeout: 20_000 }).toBe(1);
     expect(attempts()[0]!.status).toBe(400);
 
@@ -68,6 +69,42 @@ describe('a meter event Stripe refuses (4xx) is a visible failure, never dropped
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(attempts()).toHaveLength(2);
   }, 90_000);
+
+  /** The tenant's meter event calls, and the message it posts (one usage report). */
+  const postMessage = async (me: Awaited<ReturnType<BillingHarness['tenant']>>['me']) => {
+    const { conversationId } = ok(await me.post<{ conversationId: string }>('/conversations', { title: 'metered' }), 201);
+    ok(await me.post(`/conversations/${conversationId}/messages`, { text: 'billed' }), 201);
+  };
+  const meterCalls = (customer: string, status: number) =>
+    h.stripe.calls.filter((c) => c.path === '/v1/billing/meter_events' && c.status === status && c.customer === customer).length;
+
+  it('a refused report whose cause is fixed is accepted at the next start of billing: a new idempotency key, so Stripe does not replay its refusal, and the same identifier', async () => {
+    const { tenantId, me } = await h.tenant('pro');
+    const customer = await h.customerOf(tenantId);
+    // the meter is missing at Stripe (a typo in its event name, say): every event of the tenant refused
+    const missingMeter = h.stripe.refuse(/^\/v1\/billing\/meter_events$/, 400, { type: 'invalid_request_error', message: 'No active meter found for event_name openclaw_messages.', param: 'event_name' }, customer);
+    await postMessage(me);
+    await expect.poll(() => meterCalls(customer, 400), { timeout: 20_000 }).toBe(1);
+    // the operator creates the meter at Stripe and restarts billing
+    missingMeter.clear();
+    await h.restartBilling({});
+    await expect.poll(() => h.stripe.usage(customer, 'openclaw_messages'), { timeout: 20_000 }).toBe(1);
+    const [refused] = h.stripe.calls.filter((c) => c.customer === customer && c.status === 400);
+    const accepted = h.stripe.meterEvents.filter((e) => e.customer === customer);
+    expect(accepted).toHaveLength(1);
+    expect(refused!.idempotencyKey).toBe(`meter:${accepted[0]!.identifier}`);
+  }, 60_000);
+
+  it('a 403 (a restricted key without the meter-events permission) is not parked: tried again with the backoff and accepted once the key may report', async () => {
+    const { tenantId, me } = await h.tenant('pro');
+    const customer = await h.customerOf(tenantId);
+    const restricted = h.stripe.refuse(/^\/v1\/billing\/meter_events$/, 403, { type: 'invalid_request_error', message: 'The provided key does not have the required permissions for this endpoint.' }, customer);
+    await postMessage(me);
+    // tried again without a restart (the permission is granted in Stripe's dashboard, billing is not touched)
+    await expect.poll(() => meterCalls(customer, 403), { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    restricted.clear();
+    await expect.poll(() => h.stripe.usage(customer, 'openclaw_messages'), { timeout: 20_000 }).toBe(1);
+  }, 60_000);
 
   it('a knight that ended 40 days ago (beyond Stripe\'s 35): counted as refused, kept pending, and reconciliation names it refused', async () => {
     const { tenantId } = await h.tenant('pro');

@@ -10,7 +10,8 @@ import type { FormObject } from './stripe-form.ts';
  * it with `{ host, port, protocol: 'http' }`: customers, subscriptions (create, move the item's price,
  * cancel), customer updates (name, email, metadata merged), subscription items (add one), meter events (an `identifier` counts once in a rolling 24 h), Checkout and portal
  * sessions, `Idempotency-Key` (a replay within 24 h answers the first response; the same key with
- * other parameters is a 400 `idempotency_error`), Stripe's error shape, injected 429/5xx, answers held
+ * other parameters is a 400 `idempotency_error`), Stripe's error shape, injected 429/5xx, injected refusals
+ * (400/404 kept for idempotent replay as Stripe keeps them; 401/403 answered before the key is looked at), answers held
  * back (a caller killed before it heard Stripe's answer), and signed
  * webhook delivery (`Stripe-Signature: t=…,v1=…`) to the platform.
  */
@@ -38,6 +39,8 @@ export interface StripeCall {
   readonly method: string;
   readonly path: string;
   readonly idempotencyKey: string | null;
+  /** A meter event's `payload[stripe_customer_id]`, else null. */
+  readonly customer: string | null;
   status: number;
 }
 
@@ -72,6 +75,16 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
   const calls: StripeCall[] = [];
   const failures: { status: number; remaining: number; path: RegExp | undefined }[] = [];
   const holds: { method: string; path: RegExp; held: http.ServerResponse[] }[] = [];
+  /** Refusals an operator's mistake at Stripe would cause (a missing meter, a restricted key), until cleared. */
+  const refusals: { status: number; path: RegExp; customer: string | undefined; error: { type: string; message: string; code?: string; param?: string } }[] = [];
+  /** The refusal for a request, if any: `customer` matches a meter event's `payload[stripe_customer_id]`, a customer's id in the path. */
+  const refusalOf = (path: string, form: FormObject, auth: boolean) =>
+    refusals.find(
+      (r) =>
+        (r.status === 401 || r.status === 403) === auth &&
+        r.path.test(path) &&
+        (!r.customer || str(obj(form.payload).stripe_customer_id) === r.customer || path.includes(r.customer)),
+    );
   let base = '';
 
   /** A subscription with one item per price (a metered item has no quantity), in the order given. */
@@ -107,6 +120,8 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
 
   const route = (method: string, path: string, form: FormObject): { status: number; body: unknown } => {
     let m: RegExpExecArray | null;
+    const refusal = refusalOf(path, form, false);
+    if (refusal) return { status: refusal.status, body: { error: refusal.error } };
     if (method === 'POST' && path === '/v1/customers') {
       const customer: StripeObject = { id: newId('cus'), object: 'customer', created: seconds(), name: str(form.name) ?? null, email: str(form.email) ?? null, metadata: obj(form.metadata) };
       customers.set(customer.id, customer);
@@ -235,7 +250,7 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
     const path = (req.url ?? '/').split('?')[0]!;
     const raw = (await readBody(req)).toString('utf8');
     const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null;
-    const call: StripeCall = { method, path, idempotencyKey: key, status: 0 };
+    const call: StripeCall = { method, path, idempotencyKey: key, customer: str(obj(parseForm(raw).payload).stripe_customer_id) ?? null, status: 0 };
     calls.push(call);
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       call.status = status;
@@ -245,6 +260,8 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
     };
     if (req.headers.authorization !== `Bearer ${secretKey}`)
       return answer(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided.' } });
+    const denial = refusalOf(path, parseForm(raw), true);
+    if (denial) return answer(denial.status, { error: denial.error });
     const failure = failures.find((f) => f.remaining > 0 && (!f.path || f.path.test(path)));
     if (failure) {
       failure.remaining -= 1;
@@ -321,6 +338,16 @@ export const startStripeDouble = async (options: { secretKey?: string; webhook?:
       failures.push({ status, remaining: count, path });
     },
     clearFailures: () => failures.splice(0),
+    /**
+     * Requests to paths matching `path` (of `customer` only, if given) are refused with `status` and Stripe's
+     * `error` until `clear()`: a 400/404 is kept for idempotent replay (as Stripe keeps a refusal for 24 h), a
+     * 401/403 is answered before the idempotency key is looked at.
+     */
+    refuse(path: RegExp, status: 400 | 401 | 403 | 404, error: { type: string; message: string; code?: string; param?: string }, customer?: string) {
+      const refusal = { status, path, customer, error };
+      refusals.push(refusal);
+      return { clear: () => void refusals.splice(refusals.indexOf(refusal), 1) };
+    },
     /** Forgets every idempotency key, as Stripe does 24 h after a key's first use. */
     expireIdempotencyKeys: () => idempotency.clear(),
     /**
