@@ -71,6 +71,26 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     return `customer:${tenantId}:${first.id}`;
   };
 
+  /**
+   * Names the customer. Stripe refusing the name or email (a 4xx: an address it does not take, say) does not
+   * hold the account back: logged (the tenant, the customer, Stripe's status, code and param; never its
+   * message or the values, personal data) and the customer kept unnamed, so the subscription, tier changes
+   * and the erasure go on. Not tried again by billing (no later event carries a new name or email); the
+   * operator names the customer at Stripe. A transient failure throws: the job is retried.
+   */
+  const nameCustomer = async (tenantId: string, customerId: string, customer: { name: string | null; email: string | null }) => {
+    try {
+      await stripe.nameCustomer(customerId, customer);
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      const stripeError = error instanceof Stripe.errors.StripeError ? error : undefined;
+      log.error(
+        { tenantId, customerId, status: stripeError?.statusCode, stripeCode: stripeError?.code, param: stripeError?.param },
+        "Stripe refused the customer's name or email: the customer stays unnamed and billing goes on; name it at Stripe",
+      );
+    }
+  };
+
   /** One Stripe call for the action, then its outcome recorded. */
   const perform = async (tenantId: string, eventId: string, action: AccountAction, profile: TenantState, state: BillingState) => {
     const key = `${eventId}:${action.kind}`;
@@ -84,7 +104,7 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
         // linked before it is recorded: a webhook about the customer finds its tenant as soon as anyone can know of it
         await tables.customers.link(tenantId, customerId);
         const named = profile.status === 'active' || profile.status === 'suspended' ? profile : undefined;
-        if (named) await stripe.nameCustomer(customerId, { name: named.name, email: named.email });
+        if (named) await nameCustomer(tenantId, customerId, { name: named.name, email: named.email });
         await billing(tenantId, { type: 'RecordCustomer', customerId, at: at() }, eventId);
         return;
       }
