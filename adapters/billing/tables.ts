@@ -71,6 +71,12 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
       closed boolean NOT NULL DEFAULT false,
       grace_ends_at timestamptz
     );
+    -- a tenant whose Stripe customer billing set out to create (written before the create is sent): only such a
+    -- tenant's erasure, with no customer recorded, replays the create to find (and delete) the one it made
+    CREATE TABLE IF NOT EXISTS ${s}.billing_customer_creates (
+      tenant_id text PRIMARY KEY,
+      attempted_at timestamptz NOT NULL DEFAULT now()
+    );
     CREATE TABLE IF NOT EXISTS ${s}.billing_usage_reports (
       identifier text PRIMARY KEY,
       tenant_id text NOT NULL,
@@ -183,7 +189,17 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
 /** Which tenant a Stripe customer is; the API process (webhooks, self-service) reads it too. */
 export const customersTable = (db: SqlDb, schema: string) => {
   const table = `${checkSchemaName(schema)}.billing_customers`;
+  const creates = `${checkSchemaName(schema)}.billing_customer_creates`;
   return {
+    /** Marks the tenant's customer create as attempted, before it is sent (kept: the mark is what the erasure asks about). */
+    async markCreateAttempted(tenantId: string): Promise<void> {
+      await db.query(`INSERT INTO ${creates} (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING`, [tenantId]);
+    },
+    /** Did billing ever set out to create the tenant's customer? */
+    async createAttempted(tenantId: string): Promise<boolean> {
+      const { rows } = await db.query(`SELECT 1 FROM ${creates} WHERE tenant_id = $1`, [tenantId]);
+      return rows.length > 0;
+    },
     async link(tenantId: string, customerId: string): Promise<void> {
       await db.query(`INSERT INTO ${table} (tenant_id, customer_id) VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING`, [tenantId, customerId]);
     },

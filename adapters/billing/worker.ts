@@ -91,8 +91,8 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     }
   };
 
-  /** One Stripe call for the action, then its outcome recorded. */
-  const perform = async (tenantId: string, eventId: string, action: AccountAction, profile: TenantState, state: BillingState) => {
+  /** One Stripe call for the action, then its outcome recorded; `nothing_to_recover`: the account is settled as it is. */
+  const perform = async (tenantId: string, eventId: string, action: AccountAction, profile: TenantState, state: BillingState): Promise<'nothing_to_recover' | undefined> => {
     const key = `${eventId}:${action.kind}`;
     switch (action.kind) {
       case 'create_customer':
@@ -100,7 +100,14 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
         // one key per tenant (not per job), parameters without personal data: any later create, the erasure's
         // included, gets this customer back instead of making another; one linked already (billing stopped
         // before recording it) is taken as it is, even after Stripe's 24 h
-        const customerId = (await tables.customers.customerOf(tenantId)) ?? (await stripe.createCustomer(await customerKey(tenantId), { tenantId }));
+        let customerId = await tables.customers.customerOf(tenantId);
+        if (!customerId) {
+          // the erasure of a tenant billing never set out to make a customer for: nothing at Stripe to recover
+          // (replaying the create would make a customer, carrying the tenant's slug, only to delete it)
+          if (action.kind === 'recover_customer' && !(await tables.customers.createAttempted(tenantId))) return 'nothing_to_recover';
+          await tables.customers.markCreateAttempted(tenantId);
+          customerId = await stripe.createCustomer(await customerKey(tenantId), { tenantId });
+        }
         // linked before it is recorded: a webhook about the customer finds its tenant as soon as anyone can know of it
         await tables.customers.link(tenantId, customerId);
         const named = profile.status === 'active' || profile.status === 'suspended' ? profile : undefined;
@@ -139,7 +146,7 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
       const state = await billingState(tenantId);
       const action = planAccount(trigger, state, deps.prices);
       if (action.kind === 'done') return;
-      await perform(tenantId, eventId, action, profile, state);
+      if ((await perform(tenantId, eventId, action, profile, state)) === 'nothing_to_recover') return;
     }
     throw new Error(`billing of ${tenantId} did not settle in 6 steps`);
   };

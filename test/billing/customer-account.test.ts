@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ok } from '../http/support/client.ts';
 import { startBillingHarness } from './support.ts';
 import type { BillingHarness } from './support.ts';
 
-describe("Stripe refusing the customer's name or email does not hold the tenant's billing back", () => {
+describe("the tenant's Stripe customer: naming refused, and erasure of a tenant billing never reached", () => {
   let h: BillingHarness;
   beforeAll(async () => {
     h = await startBillingHarness();
@@ -21,5 +22,22 @@ describe("Stripe refusing the customer's name or email does not hold the tenant'
     } finally {
       refused.clear();
     }
+  }, 60_000);
+
+  it('a tenant created and erased while billing was down (billing never set out to make its customer): its erasure makes no Stripe call', async () => {
+    let erased = '';
+    await h.restartBilling({}, async () => {
+      erased = (await h.tenant('pro')).tenantId;
+      ok(await h.operator.delete(`/tenants/${erased}`), 200);
+    });
+    // a tenant created after it: once it has its customer, billing took the erased tenant's jobs in (in order) ...
+    const { tenantId: later } = await h.tenant('pro');
+    await h.customerOf(later);
+    // ... and has done them
+    const jobsLeft = async () => Number((await h.api.storage.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${h.api.schemas.events}.billing_jobs WHERE tenant_id = $1`, [erased])).rows[0]!.n);
+    await expect.poll(jobsLeft, { timeout: 20_000 }).toBe(0);
+    // no customer created (and deleted) carrying the tenant's slug
+    expect(h.stripe.calls.filter((c) => c.idempotencyKey?.startsWith(`customer:${erased}:`))).toEqual([]);
+    expect(h.stripe.customersOf(erased)).toEqual([]);
   }, 60_000);
 });
