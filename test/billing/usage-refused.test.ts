@@ -140,4 +140,41 @@ describe('a meter event Stripe refuses (4xx) is a visible failure, never dropped
     expect(difference).toMatchObject({ used: 3, reported: 0, pending: 3, refused: 3 });
     expect(isUnexplained(difference)).toBe(true);
   }, 60_000);
+
+  it('a report refused for a meter name Stripe does not know, the name fixed (STRIPE_METER_MESSAGES) and billing restarted: accepted under the new name (not an idempotency_error for the changed request)', async () => {
+    const { tenantId, me } = await h.tenant('pro');
+    const customer = await h.customerOf(tenantId);
+    const wrongName = h.stripe.refuse(/^\/v1\/billing\/meter_events$/, 400, { type: 'invalid_request_error', message: 'No active meter found for event_name openclaw_messages.', param: 'event_name' }, customer);
+    try {
+      await postMessage(me);
+      await expect.poll(() => meterCalls(customer, 400), { timeout: 20_000 }).toBe(1);
+      // the double refuses by customer, not by name: it takes the renamed meter's events once the refusal ends
+      wrongName.clear();
+      await h.restartBilling({ STRIPE_METER_MESSAGES: 'openclaw_messages_renamed' });
+      await expect.poll(() => h.stripe.usage(customer, 'openclaw_messages_renamed'), { timeout: 20_000 }).toBe(1);
+    } finally {
+      wrongName.clear();
+      await h.restartBilling({});
+    }
+  }, 60_000);
+
+  it('an idempotency_error (a report accepted, its answer lost, then sent with the meter renamed) is retried under a new key and counted once', async () => {
+    const { tenantId, me } = await h.tenant('pro');
+    const customer = await h.customerOf(tenantId);
+    const hold = h.stripe.holdAnswers('POST', /^\/v1\/billing\/meter_events$/);
+    try {
+      await postMessage(me);
+      await expect.poll(() => hold.held, { timeout: 20_000 }).toBe(1);
+      // Stripe took the event; billing never heard it (the call times out) and restarts with the meter renamed
+      await h.restartBilling({ STRIPE_METER_MESSAGES: 'openclaw_messages_renamed' }, async () => hold.release());
+      const jobsLeft = async () => Number((await h.api.storage.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${h.api.schemas.events}.billing_jobs WHERE tenant_id = $1`, [tenantId])).rows[0]!.n);
+      await expect.poll(jobsLeft, { timeout: 20_000 }).toBe(0);
+      expect(h.stripe.calls.some((c) => c.customer === customer && c.status === 400)).toBe(true);
+      // the event counted once: the first (accepted) one; the retry's identifier was a repeat
+      expect(h.stripe.meterEvents.filter((e) => e.customer === customer)).toHaveLength(1);
+    } finally {
+      hold.release();
+      await h.restartBilling({});
+    }
+  }, 60_000);
 });
