@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcileUsage } from '../../adapters/billing/reconcile.ts';
 import { startStripeDouble } from '../doubles/stripe.ts';
@@ -10,10 +8,8 @@ import { slug } from '../http/support/journey.ts';
 import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 import { newMasterKey } from '../support/codec.ts';
-import { TEST_DATABASE_URL } from '../support/postgres.ts';
-import { billingEnv, eventually } from './support.ts';
+import { billingEnv, eventually, spawnBillingRole } from './support.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const KILLS = 20;
 
 describe('the billing role survives kill -9 under load', () => {
@@ -29,23 +25,7 @@ describe('the billing role survives kill -9 under load', () => {
     await stripe?.close();
   });
 
-  const startBilling = () => {
-    const env = {
-      ...process.env,
-      ...billingEnv(stripe),
-      DATABASE_URL: TEST_DATABASE_URL,
-      EVENT_STORE: 'postgres',
-      EVENT_STORE_SCHEMA: api.schemas.events,
-      READ_MODEL_SCHEMA: api.schemas.readModels,
-      ENCRYPTION_KEY: masterKey,
-      BILLING_INSTANCE_ID: 'crash-test',
-      LOG_LEVEL: 'silent',
-    };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'billing'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const running = new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => c.toString().includes('billing running') && resolve()));
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    return { child, running, exited };
-  };
+  const startBilling = () => spawnBillingRole(api, stripe, { masterKey, instanceId: 'crash-test' });
 
   it(`after ${KILLS} SIGKILLs mid-work: exactly one customer and one subscription per tenant, and reported usage equals the usage read model`, async () => {
     const operator = client(api.baseUrl, api.operatorKey);

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStripeDouble } from '../doubles/stripe.ts';
 import type { StripeDouble } from '../doubles/stripe.ts';
@@ -8,10 +6,8 @@ import { slug } from '../http/support/journey.ts';
 import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
 import { newMasterKey } from '../support/codec.ts';
-import { TEST_DATABASE_URL } from '../support/postgres.ts';
-import { billingEnv, eventually } from './support.ts';
+import { billingEnv, eventually, spawnBillingRole } from './support.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 
 /**
  * The billing role (a child process) killed with SIGKILL after Stripe made the tenant's customer and before
@@ -31,23 +27,7 @@ describe('a Stripe customer created but not recorded (billing killed in between)
     await stripe?.close();
   });
 
-  const startBilling = () => {
-    const env = {
-      ...process.env,
-      ...billingEnv(stripe),
-      DATABASE_URL: TEST_DATABASE_URL,
-      EVENT_STORE: 'postgres',
-      EVENT_STORE_SCHEMA: api.schemas.events,
-      READ_MODEL_SCHEMA: api.schemas.readModels,
-      ENCRYPTION_KEY: masterKey,
-      BILLING_INSTANCE_ID: 'customer-crash-test',
-      LOG_LEVEL: 'silent',
-    };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'billing'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const running = new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => c.toString().includes('billing running') && resolve()));
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    return { child, running, exited, stop: async () => void (child.kill('SIGTERM'), await exited) };
-  };
+  const startBilling = () => spawnBillingRole(api, stripe, { masterKey, instanceId: 'customer-crash-test' });
 
   const billingEvents = async (tenantId: string) => (await api.storage.store.readStream(`billing-${tenantId}`)).map((e) => e.type);
   const withData = (email: string) => [...stripe.customers.values()].filter((c) => c.email === email);

@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
 import type { RunningBilling } from '../../adapters/billing/runner.ts';
 import { billingDecider } from '../../domain/billing/index.ts';
 import type { BillingState } from '../../domain/billing/index.ts';
@@ -15,8 +19,33 @@ import { slug } from '../http/support/journey.ts';
 import { eventually } from '../provisioning/support.ts';
 import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
+import { TEST_DATABASE_URL } from '../support/postgres.ts';
 
 export { eventually };
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+/**
+ * The billing role as production runs it, a process of its own (`openclaw-service billing`) on the API
+ * harness's schemas, for tests that kill it: `running` once it says so, `stop` by SIGTERM.
+ */
+export const spawnBillingRole = (api: ApiHarness, stripe: StripeDouble, options: { masterKey: string; instanceId: string }) => {
+  const env = {
+    ...process.env,
+    ...billingEnv(stripe),
+    DATABASE_URL: TEST_DATABASE_URL,
+    EVENT_STORE: 'postgres',
+    EVENT_STORE_SCHEMA: api.schemas.events,
+    READ_MODEL_SCHEMA: api.schemas.readModels,
+    ENCRYPTION_KEY: options.masterKey, // the billing process reads tenants' names and emails with the API's key
+    BILLING_INSTANCE_ID: options.instanceId,
+    LOG_LEVEL: 'silent',
+  };
+  const child: ChildProcessByStdio<null, Readable, null> = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli.ts', 'billing'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const running = new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => c.toString().includes('billing running') && resolve()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return { child, running, exited, stop: async () => void (child.kill('SIGTERM'), await exited) };
+};
 
 export const PRICES = { pro: 'price_pro_test', enterprise: 'price_enterprise_test' } as const;
 /** The metered prices set up at the double (usage_type metered), for STRIPE_METERED_PRICE_*. */
