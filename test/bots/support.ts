@@ -129,25 +129,42 @@ export const chatConversation = (me: Client, channel: 'telegram' | 'whatsapp', c
 
 export type MessageRow = { messageId: string; role: string; text: string; delivery: string; seq: number };
 
-/** The whole history of a conversation through the API, page by page (with `minPosition`, as of that log position). */
+/**
+ * The whole history of a conversation through the API, page by page. With `minPosition`, as of that
+ * log position: the API answers anyway after its read-your-writes wait (2 s), with X-Read-Model-Lag,
+ * and a history from read models still behind it (a loaded machine) is not the one asked for, so it
+ * is read again until they have reached it.
+ */
 export const history = async (me: Client, conversationId: string, minPosition?: string): Promise<MessageRow[]> => {
-  const all = await historyIfAny(me, conversationId, minPosition);
-  if (all === undefined) throw new Error(`conversation ${conversationId} is not in the read models`);
-  return all;
+  const read = async () => {
+    const all = await historyPages(me, conversationId, minPosition);
+    if (all === 'behind') return undefined;
+    if (all === undefined) throw new Error(`conversation ${conversationId} is not in the read models`);
+    return all;
+  };
+  return waitFor(`the history of ${conversationId} as of position ${minPosition}`, read);
 };
 
 type HistoryPage = { items: MessageRow[]; next: string | null; code?: string };
 
 /**
  * The history, or undefined while the conversation is not in the read models yet (404
- * conversation_not_found): for a poll after a write that gave no position to read it at (a
- * webhook's), which must go on waiting instead of failing while the projector catches up.
+ * conversation_not_found) or, with `minPosition`, while they are behind it (X-Read-Model-Lag): for a
+ * poll after a write that gave no position to read it at (a webhook's), which must go on waiting
+ * instead of failing while the projector catches up.
  */
 export const historyIfAny = async (me: Client, conversationId: string, minPosition?: string): Promise<MessageRow[] | undefined> => {
+  const all = await historyPages(me, conversationId, minPosition);
+  return all === 'behind' ? undefined : all;
+};
+
+/** Every page of the history; 'behind' when an answer says the read models had not reached `minPosition`. */
+const historyPages = async (me: Client, conversationId: string, minPosition?: string): Promise<MessageRow[] | 'behind' | undefined> => {
   const all: MessageRow[] = [];
   let cursor: string | null = null;
   do {
     const reply: Reply<HistoryPage> = await me.get<HistoryPage>(`/conversations/${conversationId}/messages?limit=50${minPosition ? `&minPosition=${minPosition}` : ''}${cursor ? `&cursor=${cursor}` : ''}`);
+    if (minPosition && reply.headers.get('x-read-model-lag') !== null) return 'behind';
     if (reply.status === 404 && reply.body.code === 'conversation_not_found' && cursor === null) return undefined;
     const page: HistoryPage = ok(reply, 200);
     all.push(...page.items);
