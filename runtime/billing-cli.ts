@@ -28,9 +28,9 @@ export const reconcileCommand = async (options: { from?: string; to?: string; js
     if (options.json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
     process.stdout.write(`usage ${fromDay} … ${toDay}: ${result.tenantDays} tenant-days, ${result.differences.length} differences\n`);
     if (result.differences.length === 0) return;
-    process.stdout.write(`${'tenant'.padEnd(42)}${'day'.padEnd(12)}${'meter'.padEnd(16)}${'used'.padStart(10)}${'reported'.padStart(10)}${'pending'.padStart(10)}${'refused'.padStart(10)}\n`);
+    process.stdout.write(`${'tenant'.padEnd(42)}${'day'.padEnd(12)}${'meter'.padEnd(16)}${'used'.padStart(10)}${'reported'.padStart(10)}${'pending'.padStart(10)}${'refused'.padStart(10)}${'undecided'.padStart(10)}\n`);
     for (const d of result.differences)
-      process.stdout.write(`${d.tenantId.padEnd(42)}${d.day.padEnd(12)}${d.meter.padEnd(16)}${String(d.used).padStart(10)}${String(d.reported).padStart(10)}${String(d.pending).padStart(10)}${String(d.refused).padStart(10)}\n`);
+      process.stdout.write(`${d.tenantId.padEnd(42)}${d.day.padEnd(12)}${d.meter.padEnd(16)}${String(d.used).padStart(10)}${String(d.reported).padStart(10)}${String(d.pending).padStart(10)}${String(d.refused).padStart(10)}${String(d.undecided).padStart(10)}\n`);
   } finally {
     await storage.close();
   }

@@ -27,6 +27,11 @@ export interface UsageDifference {
   readonly pending: number;
   /** The part of `pending` Stripe refused (a 4xx at the last attempt): not billing catching up, it needs an operator. */
   readonly refused: number;
+  /**
+   * The part of `pending` sent more than 23 h ago without Stripe's answer (it may or may not have been counted) and
+   * not sent again: an operator decides (Stripe's meter holds the event's identifier, or not).
+   */
+  readonly undecided: number;
 }
 
 export interface Reconciliation {
@@ -42,7 +47,7 @@ export interface Reconciliation {
  * tenants are not compared (erasure purges their usage rows; nothing is billed after it).
  */
 /** A difference that reports still pending do not explain: more or less than the read model, or reports Stripe refused. */
-export const isUnexplained = (d: UsageDifference): boolean => d.used !== d.reported + d.pending || d.refused > 0;
+export const isUnexplained = (d: UsageDifference): boolean => d.used !== d.reported + d.pending || d.refused > 0 || d.undecided > 0;
 
 export const reconcileUsage = async (options: { db: SqlDb; eventSchema: string; readModelSchema: string; fromDay: string; toDay: string }): Promise<Reconciliation> => {
   const s = checkSchemaName(options.eventSchema);
@@ -53,9 +58,10 @@ export const reconcileUsage = async (options: { db: SqlDb; eventSchema: string; 
      GROUP BY 1, 2, 3`,
     [options.fromDay, options.toDay],
   );
-  const { rows: pendingRows } = await options.db.query<{ tenant_id: string; day: string; meter: string; value: string; refused: string }>(
+  const { rows: pendingRows } = await options.db.query<{ tenant_id: string; day: string; meter: string; value: string; refused: string; undecided: string }>(
     `SELECT tenant_id, payload->>'day' AS day, payload->>'meter' AS meter, sum((payload->>'value')::numeric) AS value,
-            coalesce(sum((payload->>'value')::numeric) FILTER (WHERE refused), 0) AS refused FROM ${s}.billing_jobs
+            coalesce(sum((payload->>'value')::numeric) FILTER (WHERE refused), 0) AS refused,
+            coalesce(sum((payload->>'value')::numeric) FILTER (WHERE undecided), 0) AS undecided FROM ${s}.billing_jobs
      WHERE lane = 'usage' AND payload->>'day' BETWEEN $1 AND $2 GROUP BY 1, 2, 3`,
     [options.fromDay, options.toDay],
   );
@@ -63,6 +69,7 @@ export const reconcileUsage = async (options: { db: SqlDb; eventSchema: string; 
   const reported = new Map(reports.map((r) => [key(r.tenant_id, r.day, r.meter), Number(r.value)]));
   const pending = new Map(pendingRows.map((r) => [key(r.tenant_id, r.day, r.meter), Number(r.value)]));
   const refused = new Map(pendingRows.map((r) => [key(r.tenant_id, r.day, r.meter), Number(r.refused)]));
+  const undecided = new Map(pendingRows.map((r) => [key(r.tenant_id, r.day, r.meter), Number(r.undecided)]));
   const all = new Map<string, { tenantId: string; day: string; meter: UsageDifference['meter']; used: number }>();
   for (const u of used) {
     all.set(key(u.tenantId, u.day, 'messages'), { tenantId: u.tenantId, day: u.day, meter: 'messages', used: u.messages });
@@ -75,7 +82,7 @@ export const reconcileUsage = async (options: { db: SqlDb; eventSchema: string; 
   const differences: UsageDifference[] = [];
   for (const [k, u] of all) {
     const r = reported.get(k) ?? 0;
-    if (r !== u.used) differences.push({ ...u, reported: r, pending: pending.get(k) ?? 0, refused: refused.get(k) ?? 0 });
+    if (r !== u.used) differences.push({ ...u, reported: r, pending: pending.get(k) ?? 0, refused: refused.get(k) ?? 0, undecided: undecided.get(k) ?? 0 });
   }
   differences.sort((a, b) => a.day.localeCompare(b.day) || a.tenantId.localeCompare(b.tenantId) || a.meter.localeCompare(b.meter));
   return { fromDay: options.fromDay, toDay: options.toDay, tenantDays: new Set(used.map((u) => `${u.tenantId} ${u.day}`)).size, differences };

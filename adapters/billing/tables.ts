@@ -20,6 +20,11 @@ export interface Job {
   readonly attempts: number;
   /** How many times the job's Stripe idempotency key was replaced (a usage report refused, or an idempotency_error). */
   readonly rekeys: number;
+  /**
+   * A usage report: when it was first sent without a definite answer (written before the send, cleared when Stripe
+   * answered that it did nothing), else null. Past Stripe's 24 h dedupe it is never sent again by billing.
+   */
+  readonly firstSentAt: Date | null;
 }
 
 export type JobPayload =
@@ -63,6 +68,10 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
     -- rekeys: how many times a usage report's idempotency key was replaced (after a refusal or an idempotency_error),
     -- so its next attempt is a new request at Stripe rather than the replay of the answer stored under the old key
     ALTER TABLE ${s}.billing_jobs ADD COLUMN IF NOT EXISTS rekeys integer NOT NULL DEFAULT 0;
+    -- first_sent_at: a usage report's first send whose outcome is unknown (a timeout, a 5xx, a lost answer, a crash);
+    -- undecided: past Stripe's 24 h dedupe since then, parked for an operator instead of being sent again
+    ALTER TABLE ${s}.billing_jobs ADD COLUMN IF NOT EXISTS first_sent_at timestamptz;
+    ALTER TABLE ${s}.billing_jobs ADD COLUMN IF NOT EXISTS undecided boolean NOT NULL DEFAULT false;
     CREATE INDEX IF NOT EXISTS billing_jobs_due ON ${s}.billing_jobs (lane, due_at);
     CREATE INDEX IF NOT EXISTS billing_jobs_tenant ON ${s}.billing_jobs (tenant_id, seq);
     CREATE TABLE IF NOT EXISTS ${s}.billing_customers (
@@ -89,13 +98,14 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
   const jobs = `${s}.billing_jobs`;
   const lease = `leased_by = $1, leased_until = now() + interval '5 minutes'`;
   const free = `(j.leased_until IS NULL OR j.leased_until < now())`;
-  const toJob = (r: { id: string; tenant_id: string; lane: Job['lane']; payload: JobPayload; attempts: number; rekeys: number }): Job => ({
+  const toJob = (r: { id: string; tenant_id: string; lane: Job['lane']; payload: JobPayload; attempts: number; rekeys: number; first_sent_at: Date | null }): Job => ({
     id: r.id,
     tenantId: r.tenant_id,
     lane: r.lane,
     payload: r.payload,
     attempts: r.attempts,
     rekeys: r.rekeys,
+    firstSentAt: r.first_sent_at === null ? null : new Date(r.first_sent_at),
   });
   return {
     /** Hands work over; a job already handed over (a redelivered event) is not added twice. */
@@ -117,7 +127,7 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
            SELECT j.id FROM ${jobs} j WHERE j.lane = 'account' AND j.due_at <= now() AND ${free}
              AND NOT EXISTS (SELECT 1 FROM ${jobs} k WHERE k.lane = 'account' AND k.tenant_id = j.tenant_id AND k.seq < j.seq)
            ORDER BY j.seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-         RETURNING id, tenant_id, lane, payload, attempts, rekeys`,
+         RETURNING id, tenant_id, lane, payload, attempts, rekeys, first_sent_at`,
         [instanceId, limit],
       );
       return rows.map(toJob);
@@ -129,7 +139,7 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
            SELECT j.id FROM ${jobs} j WHERE j.lane = 'usage' AND j.due_at <= now() AND ${free}
              AND EXISTS (SELECT 1 FROM ${s}.billing_customers c WHERE c.tenant_id = j.tenant_id)
            ORDER BY j.seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-         RETURNING id, tenant_id, lane, payload, attempts, rekeys`,
+         RETURNING id, tenant_id, lane, payload, attempts, rekeys, first_sent_at`,
         [instanceId, limit],
       );
       return rows.map(toJob);
@@ -156,13 +166,26 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
         `UPDATE ${jobs} SET due_at = 'infinity', attempts = attempts + 1, rekeys = rekeys + 1, leased_by = NULL, leased_until = NULL, last_error = $2, refused = true WHERE id = $1`,
         [id, why.slice(0, 2_000)],
       ),
+    /** Stores the timestamp a usage report is sent with (clamped once to billing's clock), so every retry repeats it exactly. */
+    setTimestamp: (id: string, timestamp: number) =>
+      db.query(`UPDATE ${jobs} SET payload = jsonb_set(payload, '{timestamp}', to_jsonb($2::bigint)) WHERE id = $1`, [id, timestamp]),
+    /** Marks a usage report as sent with its outcome unknown yet (before the send), unless marked already. */
+    markSent: (id: string, at: Date) => db.query(`UPDATE ${jobs} SET first_sent_at = $2 WHERE id = $1 AND first_sent_at IS NULL`, [id, at.toISOString()]),
+    /** Clears that mark: Stripe answered that the send did nothing (a refusal, a rate limit). */
+    unmarkSent: (id: string) => db.query(`UPDATE ${jobs} SET first_sent_at = NULL WHERE id = $1`, [id]),
+    /**
+     * A usage report sent with an unknown outcome longer ago than Stripe's dedupe: parked for an operator (never
+     * due again, not even at billing's start), `undecided` in reconciliation.
+     */
+    parkUndecided: (id: string, why: string) =>
+      db.query(`UPDATE ${jobs} SET due_at = 'infinity', undecided = true, leased_by = NULL, leased_until = NULL, last_error = $2 WHERE id = $1`, [id, why.slice(0, 2_000)]),
     /**
      * Every refused usage report due again, at once (billing's start: the configuration or the customer may
      * have been fixed meanwhile); each keeps its `refused` mark until Stripe answers it. Returns how many.
      */
     async retryRefusedUsage(): Promise<number> {
       const { rows } = await db.query<{ n: string }>(
-        `WITH due AS (UPDATE ${jobs} SET due_at = now() WHERE lane = 'usage' AND refused AND due_at = 'infinity' RETURNING 1) SELECT count(*) AS n FROM due`,
+        `WITH due AS (UPDATE ${jobs} SET due_at = now() WHERE lane = 'usage' AND refused AND NOT undecided AND due_at = 'infinity' RETURNING 1) SELECT count(*) AS n FROM due`,
       );
       return Number(rows[0]?.n ?? 0);
     },

@@ -33,6 +33,22 @@ export interface BillingWorkerDeps {
 
 const ACTOR = 'system:billing';
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** How long after a send with an unknown outcome a usage report may still be sent again: inside Stripe's 24 h dedupe, with a margin. */
+const RESEND_WINDOW_MS = 23 * 3_600_000;
+/** How far ahead of billing's clock an event's timestamp is sent as it is (Stripe takes up to 5 minutes ahead of its own). */
+const MAX_AHEAD_SECONDS = 4 * 60;
+/**
+ * Did Stripe answer that the request did nothing: a definite refusal (4xx, not an idempotency_error, which may follow
+ * an earlier send that was counted; not a 409) or a rate limit? A timeout, a lost connection or a 5xx may have been carried out.
+ */
+const didNothing = (error: unknown) =>
+  error instanceof Stripe.errors.StripeError &&
+  !(error instanceof Stripe.errors.StripeIdempotencyError) &&
+  !(error instanceof Stripe.errors.StripeConnectionError) &&
+  typeof error.statusCode === 'number' &&
+  error.statusCode >= 400 &&
+  error.statusCode < 500 &&
+  error.statusCode !== 409;
 const backoff = (attempts: number) => Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(attempts, 12));
 /** An error for the log and the job's row: an email address in it (Stripe's refusals quote the customer's) is masked, as personal data. */
 export const failureText = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).replace(/[^\s@<>"'(),;:]+@[^\s@<>"'(),;:]+/g, '<email>');
@@ -260,19 +276,40 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
       return;
     }
     if (state.subscription) await ensureMeteredItems(job.tenantId, state.subscription.id);
+    const now = clock();
+    // Sent once with an unknown outcome (a timeout, a 5xx, a lost answer, a crash) longer ago than Stripe's 24 h
+    // dedupe (by identifier and by idempotency key): sent again, under any key, it may be counted twice. Parked for an operator.
+    if (job.firstSentAt && now.getTime() - job.firstSentAt.getTime() > RESEND_WINDOW_MS) {
+      countUsageReport(payload.meter, 'undecided');
+      log.error(
+        { job: job.id, tenantId: job.tenantId, meter: payload.meter, identifier: payload.identifier, day: payload.day, firstSentAt: job.firstSentAt.toISOString() },
+        "a meter event sent more than 23 h ago without Stripe's answer is not sent again (it could be counted twice): check Stripe's meter for its identifier, then delete or re-queue its billing_jobs row",
+      );
+      await tables.parkUndecided(job.id, `sent ${job.firstSentAt.toISOString()} without an answer; not resent past Stripe's 24 h dedupe: an operator decides`);
+      return;
+    }
+    // Stripe takes a timestamp up to 5 minutes ahead of its clock: the event's own time is sent unless it is further
+    // ahead of ours than MAX_AHEAD_SECONDS (its writer's clock ahead); then billing's now, stored before the send, so
+    // every retry under the same key is the same request (a new value each time was an idempotency_error)
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    let timestamp = payload.timestamp;
+    if (timestamp > nowSeconds + MAX_AHEAD_SECONDS) {
+      timestamp = nowSeconds;
+      await tables.setTimestamp(job.id, timestamp);
+    }
     // A new idempotency key after a refusal (or an idempotency_error): under the old one Stripe replays its stored
     // answer for 24 h, the refusal (or, the request changed by the fix, an idempotency_error). The identifier stays
     // the event's, so Stripe still counts the event once (a refused event was never counted).
     const key = job.rekeys === 0 ? `meter:${payload.identifier}` : `meter:${payload.identifier}:r${job.rekeys}`;
-    await stripe.reportUsage(key, {
-      eventName: deps.meterName(payload.meter),
-      customerId: state.customerId,
-      value: payload.value,
-      identifier: payload.identifier,
-      // an event stamped ahead of this host's clock (its writer's clock ahead) is reported as of now: Stripe
-      // refuses a timestamp more than 5 minutes ahead of its own
-      timestamp: Math.min(payload.timestamp, Math.floor(clock().getTime() / 1000)),
-    });
+    // marked before the send (a crash during it is an unknown outcome too); cleared if Stripe answers it did nothing
+    const marked = !job.firstSentAt;
+    if (marked) await tables.markSent(job.id, now);
+    try {
+      await stripe.reportUsage(key, { eventName: deps.meterName(payload.meter), customerId: state.customerId, value: payload.value, identifier: payload.identifier, timestamp });
+    } catch (error) {
+      if (marked && didNothing(error)) await tables.unmarkSent(job.id).catch(() => undefined);
+      throw error;
+    }
     await tables.reported(job, payload.meter, payload.identifier, payload.day, payload.value);
     countUsageReport(payload.meter, 'accepted');
   };

@@ -79,7 +79,7 @@ const webhooks = new Counter({
 });
 const usageReports = new Counter({
   name: 'openclaw_billing_usage_reports_total',
-  help: 'Meter events the billing worker sent to Stripe, by meter and outcome (accepted; refused: a 4xx, kept pending and not retried until billing restarts, needs an operator; error: Stripe or the database unreachable, retried)',
+  help: 'Meter events the billing worker sent to Stripe, by meter and outcome (accepted; refused: a 4xx, kept pending and not retried until billing restarts, needs an operator; error: Stripe or the database unreachable, retried; undecided: sent more than 23 h ago without an answer, not resent, needs an operator)',
   labelNames: ['meter', 'outcome'] as const,
   registers: [registry],
 });
@@ -109,7 +109,7 @@ export const countRelayed = (events: number) => relayedEvents.inc(events);
 export const countSagaStep = (action: string) => sagaSteps.inc({ action });
 export const countSagaFailure = (during: string) => sagaFailures.inc({ during });
 export const countWebhook = (channel: string, outcome: string) => webhooks.inc({ channel, outcome });
-export const countUsageReport = (meter: string, outcome: 'accepted' | 'refused' | 'error') => usageReports.inc({ meter, outcome });
+export const countUsageReport = (meter: string, outcome: 'accepted' | 'refused' | 'error' | 'undecided') => usageReports.inc({ meter, outcome });
 export const countRateLimited = (limit: string) => rateLimited.inc({ limit });
 export const observeHttp = (method: string, route: string, status: number, seconds: number) =>
   httpRequests.observe({ method, route, status: String(status) }, seconds);
