@@ -81,11 +81,19 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
       grace_ends_at timestamptz
     );
     -- a tenant whose Stripe customer billing set out to create (written before the create is sent): only such a
-    -- tenant's erasure, with no customer recorded, replays the create to find (and delete) the one it made
-    CREATE TABLE IF NOT EXISTS ${s}.billing_customer_creates (
-      tenant_id text PRIMARY KEY,
-      attempted_at timestamptz NOT NULL DEFAULT now()
-    );
+    -- tenant's erasure, with no customer recorded, replays the create to find (and delete) the one it made.
+    -- Created once with a row for every tenant that has an account job then: a create the release before sent
+    -- (no row written) whose answer was lost is still recovered by the tenant's erasure.
+    DO $migrate$ BEGIN
+      IF to_regclass('${s}.billing_customer_creates') IS NULL THEN
+        CREATE TABLE ${s}.billing_customer_creates (
+          tenant_id text PRIMARY KEY,
+          attempted_at timestamptz NOT NULL DEFAULT now()
+        );
+        INSERT INTO ${s}.billing_customer_creates (tenant_id)
+          SELECT DISTINCT tenant_id FROM ${s}.billing_jobs WHERE lane = 'account' ON CONFLICT (tenant_id) DO NOTHING;
+      END IF;
+    END $migrate$;
     CREATE TABLE IF NOT EXISTS ${s}.billing_usage_reports (
       identifier text PRIMARY KEY,
       tenant_id text NOT NULL,
