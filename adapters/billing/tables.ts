@@ -187,6 +187,8 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
      */
     parkUndecided: (id: string, why: string) =>
       db.query(`UPDATE ${jobs} SET due_at = 'infinity', undecided = true, leased_by = NULL, leased_until = NULL, last_error = $2 WHERE id = $1`, [id, why.slice(0, 2_000)]),
+    /** An erased tenant's usage reports, when billing never made its customer: nothing will bill them. */
+    dropUsage: (tenantId: string) => db.query(`DELETE FROM ${jobs} WHERE lane = 'usage' AND tenant_id = $1`, [tenantId]),
     /**
      * Every refused usage report due again, at once (billing's start: the configuration or the customer may
      * have been fixed meanwhile); each keeps its `refused` mark until Stripe answers it. Returns how many.

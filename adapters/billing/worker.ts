@@ -92,16 +92,17 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
    * hold the account back: logged (the tenant, the customer, Stripe's status, code and param; never its
    * message or the values, personal data) and the customer kept unnamed, so the subscription, tier changes
    * and the erasure go on. Not tried again by billing (no later event carries a new name or email); the
-   * operator names the customer at Stripe. A transient failure throws: the job is retried.
+   * operator names the customer at Stripe. Any other failure (transient, or a 401/403) throws: the job is retried.
    */
   const nameCustomer = async (tenantId: string, customerId: string, customer: { name: string | null; email: string | null }) => {
     try {
       await stripe.nameCustomer(customerId, customer);
     } catch (error) {
-      if (isTransient(error)) throw error;
-      const stripeError = error instanceof Stripe.errors.StripeError ? error : undefined;
+      // only Stripe refusing the values (400/404 invalid_request_error) is let go: anything else, a 401/403 (a key,
+      // or a restricted key without customer-write permission, fixed in the dashboard) included, retries the job
+      if (!(error instanceof Stripe.errors.StripeInvalidRequestError && (error.statusCode === 400 || error.statusCode === 404))) throw error;
       log.error(
-        { tenantId, customerId, status: stripeError?.statusCode, stripeCode: stripeError?.code, param: stripeError?.param },
+        { tenantId, customerId, status: error.statusCode, stripeCode: error.code, param: error.param },
         "Stripe refused the customer's name or email: the customer stays unnamed and billing goes on; name it at Stripe",
       );
     }
@@ -162,7 +163,11 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
       const state = await billingState(tenantId);
       const action = planAccount(trigger, state, deps.prices);
       if (action.kind === 'done') return;
-      if ((await perform(tenantId, eventId, action, profile, state)) === 'nothing_to_recover') return;
+      if ((await perform(tenantId, eventId, action, profile, state)) === 'nothing_to_recover') {
+        // no customer ever: the tenant's usage reports (which wait for one) would stay forever
+        await tables.dropUsage(tenantId);
+        return;
+      }
     }
     throw new Error(`billing of ${tenantId} did not settle in 6 steps`);
   };
