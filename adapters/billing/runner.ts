@@ -44,6 +44,7 @@ export const startBilling = async (deps: {
     tables,
     prices: tierPricesOf(config),
     meterName: (meter) => meterEventName(config, meter),
+    libraryRetries: config.STRIPE_MAX_NETWORK_RETRIES,
     log,
   });
   const subscription = await startBillingConsumer({ bus: deps.bus, codec: deps.codec, store: deps.store, tables });

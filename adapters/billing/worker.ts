@@ -27,6 +27,11 @@ export interface BillingWorkerDeps {
   readonly meterName: (meter: Meter) => string;
   readonly log: Logger;
   readonly clock?: () => Date;
+  /**
+   * How many times the Stripe library retries an attempt by itself (STRIPE_MAX_NETWORK_RETRIES, default 2): with
+   * any, a refusal may answer the library's retry of an attempt that timed out and was carried out.
+   */
+  readonly libraryRetries?: number;
   /** Usage reports sent at once. */
   readonly concurrency?: number;
 }
@@ -38,17 +43,24 @@ const RESEND_WINDOW_MS = 23 * 3_600_000;
 /** How far ahead of billing's clock an event's timestamp is sent as it is (Stripe takes up to 5 minutes ahead of its own). */
 const MAX_AHEAD_SECONDS = 4 * 60;
 /**
- * Did Stripe answer that the request did nothing: a definite refusal (4xx, not an idempotency_error, which may follow
- * an earlier send that was counted; not a 409) or a rate limit? A timeout, a lost connection or a 5xx may have been carried out.
+ * Did Stripe answer that the send did nothing, so that the report's first-send mark may be cleared? Only a definite
+ * refusal (a 4xx: not an idempotency_error, which may follow an earlier send that was counted; not a 409; not a 429)
+ * and only when the Stripe library makes no retries of its own (`libraryRetries` 0): else the 4xx may answer the
+ * library's retry of an attempt that timed out after Stripe counted it. A rate limit never clears it (Stripe may
+ * answer 429 to a retry, whatever became of the first attempt). A timeout, a lost connection or a 5xx may have been
+ * carried out. Keeping the mark is the safe side: at worst a report is parked undecided instead of counted twice.
  */
-const didNothing = (error: unknown) =>
+const didNothing = (error: unknown, libraryRetries: number) =>
+  libraryRetries === 0 &&
   error instanceof Stripe.errors.StripeError &&
   !(error instanceof Stripe.errors.StripeIdempotencyError) &&
   !(error instanceof Stripe.errors.StripeConnectionError) &&
+  !(error instanceof Stripe.errors.StripeRateLimitError) &&
   typeof error.statusCode === 'number' &&
   error.statusCode >= 400 &&
   error.statusCode < 500 &&
-  error.statusCode !== 409;
+  error.statusCode !== 409 &&
+  error.statusCode !== 429;
 const backoff = (attempts: number) => Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(attempts, 12));
 /** An error for the log and the job's row: an email address in it (Stripe's refusals quote the customer's) is masked, as personal data. */
 export const failureText = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).replace(/[^\s@<>"'(),;:]+@[^\s@<>"'(),;:]+/g, '<email>');
@@ -67,6 +79,7 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
   const { shell, stripe, tables, log } = deps;
   const clock = deps.clock ?? (() => new Date());
   const concurrency = deps.concurrency ?? 16;
+  const libraryRetries = deps.libraryRetries ?? 2;
 
   const meta = (tenantId: string, causationId: string) => ({ tenantId, actor: ACTOR, correlationId: causationId, causationId });
   const billing = (tenantId: string, command: BillingCommand, causationId: string) =>
@@ -312,7 +325,7 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
     try {
       await stripe.reportUsage(key, { eventName: deps.meterName(payload.meter), customerId: state.customerId, value: payload.value, identifier: payload.identifier, timestamp });
     } catch (error) {
-      if (marked && didNothing(error)) await tables.unmarkSent(job.id).catch(() => undefined);
+      if (marked && didNothing(error, libraryRetries)) await tables.unmarkSent(job.id).catch(() => undefined);
       throw error;
     }
     await tables.reported(job, payload.meter, payload.identifier, payload.day, payload.value);
