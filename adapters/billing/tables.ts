@@ -70,7 +70,14 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
     ALTER TABLE ${s}.billing_jobs ADD COLUMN IF NOT EXISTS rekeys integer NOT NULL DEFAULT 0;
     -- first_sent_at: a usage report's first send whose outcome is unknown (a timeout, a 5xx, a lost answer, a crash);
     -- undecided: past Stripe's 24 h dedupe since then, parked for an operator instead of being sent again
-    ALTER TABLE ${s}.billing_jobs ADD COLUMN IF NOT EXISTS first_sent_at timestamptz;
+    -- added once with now() on every usage report the release before had tried already (attempts > 0): its outcome is
+    -- unknown too, and a NULL would let it be sent again past Stripe's dedupe
+    DO $migrate$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '${s}.billing_jobs'::regclass AND attname = 'first_sent_at' AND NOT attisdropped) THEN
+        ALTER TABLE ${s}.billing_jobs ADD COLUMN first_sent_at timestamptz;
+        UPDATE ${s}.billing_jobs SET first_sent_at = now() WHERE lane = 'usage' AND attempts > 0;
+      END IF;
+    END $migrate$;
     ALTER TABLE ${s}.billing_jobs ADD COLUMN IF NOT EXISTS undecided boolean NOT NULL DEFAULT false;
     CREATE INDEX IF NOT EXISTS billing_jobs_due ON ${s}.billing_jobs (lane, due_at);
     CREATE INDEX IF NOT EXISTS billing_jobs_tenant ON ${s}.billing_jobs (tenant_id, seq);
