@@ -123,12 +123,17 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
     firstSentAt: r.first_sent_at === null ? null : new Date(r.first_sent_at),
   });
   return {
-    /** Hands work over; a job already handed over (a redelivered event) is not added twice. */
+    /**
+     * Hands work over; a job already handed over (a redelivered event) is not added twice, nor a usage report Stripe
+     * accepted already (its job gone: an event the bus delivers again, after an offset reset, maybe past Stripe's
+     * 24 h dedupe, would be counted twice).
+     */
     async add(batch: readonly NewJob[]): Promise<void> {
       if (batch.length === 0) return;
       await db.query(
         `INSERT INTO ${jobs} (id, tenant_id, lane, payload)
          SELECT e.j->>'id', e.j->>'tenant_id', e.j->>'lane', e.j->'payload' FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(j, ord)
+         WHERE NOT (e.j->>'lane' = 'usage' AND EXISTS (SELECT 1 FROM ${s}.billing_usage_reports r WHERE r.identifier = e.j->'payload'->>'identifier'))
          ORDER BY e.ord ON CONFLICT (id) DO NOTHING`,
         [JSON.stringify(batch.map((j) => ({ id: j.id, tenant_id: j.tenantId, lane: j.lane, payload: j.payload })))],
       );

@@ -49,6 +49,22 @@ describe('a usage report sent again after a lost answer: the same request, and n
     expect(event(far).timestamp).toBeGreaterThanOrEqual(now);
   }, 60_000);
 
+  it('a usage event the bus delivers again after its report was accepted (an offset reset) is not sent again', async () => {
+    const { tenantId } = await h.tenant('pro');
+    await h.customerOf(tenantId);
+    const day = new Date().toISOString().slice(0, 10);
+    const usage = (identifier: string) => ({ id: `usage:${identifier}`, tenantId, lane: 'usage' as const, payload: { kind: 'usage' as const, meter: 'messages' as const, value: 1, identifier, timestamp: Math.floor(Date.now() / 1000), day } });
+    const jobsLeft = async () => Number((await h.api.storage.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${jobsTable()} WHERE tenant_id = $1`, [tenantId])).rows[0]!.n);
+    const [replayed, next] = [randomUUID(), randomUUID()];
+    await h.billing!.tables.add([usage(replayed)]);
+    await expect.poll(jobsLeft, { timeout: 20_000 }).toBe(0);
+    // delivered again, then a new event after it: once the new one is reported, the replayed one would have been sent
+    await h.billing!.tables.add([usage(replayed), usage(next)]);
+    await expect.poll(() => meterCalls(next).length, { timeout: 20_000 }).toBe(1);
+    await expect.poll(jobsLeft, { timeout: 20_000 }).toBe(0);
+    expect(meterCalls(replayed)).toHaveLength(1);
+  }, 60_000);
+
   it('a report whose answer was lost more than 23 h ago is not sent again (under any key): parked, undecided in reconciliation', async () => {
     const { tenantId, me } = await h.tenant('pro');
     const customer = await h.customerOf(tenantId);
