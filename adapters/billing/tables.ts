@@ -195,10 +195,11 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
     unmarkSent: (id: string) => db.query(`UPDATE ${jobs} SET first_sent_at = NULL WHERE id = $1`, [id]),
     /**
      * A usage report sent with an unknown outcome longer ago than Stripe's dedupe: parked for an operator (never
-     * due again, not even at billing's start), `undecided` in reconciliation.
+     * due again, not even at billing's start), `undecided` in reconciliation (and no longer `refused`: a refusal
+     * before is not its last answer).
      */
     parkUndecided: (id: string, why: string) =>
-      db.query(`UPDATE ${jobs} SET due_at = 'infinity', undecided = true, leased_by = NULL, leased_until = NULL, last_error = $2 WHERE id = $1`, [id, why.slice(0, 2_000)]),
+      db.query(`UPDATE ${jobs} SET due_at = 'infinity', undecided = true, refused = false, leased_by = NULL, leased_until = NULL, last_error = $2 WHERE id = $1`, [id, why.slice(0, 2_000)]),
     /** An erased tenant's usage reports, when billing never made its customer: nothing will bill them. */
     dropUsage: (tenantId: string) => db.query(`DELETE FROM ${jobs} WHERE lane = 'usage' AND tenant_id = $1`, [tenantId]),
     /**

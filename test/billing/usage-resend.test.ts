@@ -65,6 +65,25 @@ describe('a usage report sent again after a lost answer: the same request, and n
     expect(meterCalls(replayed)).toHaveLength(1);
   }, 60_000);
 
+  it('a report refused before, then sent with its answer lost over 23 h ago, is undecided only, no longer refused', async () => {
+    const { tenantId } = await h.tenant('pro');
+    await h.customerOf(tenantId);
+    const day = new Date().toISOString().slice(0, 10);
+    const identifier = randomUUID();
+    const payload = { kind: 'usage', meter: 'messages', value: 1, identifier, timestamp: Math.floor(Date.now() / 1000), day };
+    // refused once, tried again at billing's start (still marked refused), sent without an answer a day ago
+    await h.api.storage.db.query(
+      `INSERT INTO ${jobsTable()} (id, tenant_id, lane, payload, attempts, rekeys, refused, first_sent_at) VALUES ($1, $2, 'usage', $3, 2, 1, true, now() - interval '24 hours')`,
+      [`usage:${identifier}`, tenantId, JSON.stringify(payload)],
+    );
+    const row = async () =>
+      (await h.api.storage.db.query<{ undecided: boolean; refused: boolean }>(`SELECT undecided, refused FROM ${jobsTable()} WHERE tenant_id = $1`, [tenantId])).rows[0];
+    await expect.poll(async () => (await row())?.undecided, { timeout: 20_000 }).toBe(true);
+    // reconciliation sums `refused` and `undecided` rows apart: the report is in one column only
+    expect(await row()).toEqual({ undecided: true, refused: false });
+    expect(meterCalls(identifier)).toHaveLength(0);
+  }, 60_000);
+
   it('a report whose answer was lost more than 23 h ago is not sent again (under any key): parked, undecided in reconciliation', async () => {
     const { tenantId, me } = await h.tenant('pro');
     const customer = await h.customerOf(tenantId);
