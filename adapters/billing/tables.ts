@@ -222,6 +222,13 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
         await tx.query(`DELETE FROM ${jobs} WHERE id = $1`, [job.id]);
       });
     },
+    /** Usage reports parked undecided, per meter. */
+    async undecidedUsage(): Promise<{ meter: string; count: number }[]> {
+      const { rows } = await db.query<{ meter: string; count: string }>(
+        `SELECT payload->>'meter' AS meter, count(*) AS count FROM ${jobs} WHERE lane = 'usage' AND undecided GROUP BY 1`,
+      );
+      return rows.map((r) => ({ meter: r.meter, count: Number(r.count) }));
+    },
     async pending(): Promise<{ lane: string; count: number; failing: number }[]> {
       const { rows } = await db.query<{ lane: string; count: string; failing: string }>(
         `SELECT lane, count(*) AS count, count(*) FILTER (WHERE attempts > 0) AS failing FROM ${jobs} GROUP BY lane`,

@@ -15,7 +15,7 @@ import type { StripeCalls } from './stripe-client.ts';
 import { isMeterEventRefused, isTransient } from './stripe-client.ts';
 import type { BillingTables, Job, JobPayload } from './tables.ts';
 import { runLimited } from '../limits/run-limited.ts';
-import { countUsageReport } from '../telemetry/metrics.ts';
+import { countUsageReport, setUsageUndecided } from '../telemetry/metrics.ts';
 
 export interface BillingWorkerDeps {
   readonly shell: CommandShell;
@@ -404,6 +404,8 @@ export const createBillingWorker = (deps: BillingWorkerDeps) => {
         log.error({ tenantId, err: failureText(error) }, 'could not end a grace period; trying again next round'),
       );
     }
+    // a gauge, not the counter: an alert on it fires while any report waits for an operator
+    await tables.undecidedUsage().then(setUsageUndecided, (error: unknown) => log.warn({ err: failureText(error) }, 'could not count the undecided usage reports'));
     return account.length + usage.length;
   };
 

@@ -83,6 +83,12 @@ const usageReports = new Counter({
   labelNames: ['meter', 'outcome'] as const,
   registers: [registry],
 });
+const usageUndecided = new Gauge({
+  name: 'openclaw_billing_usage_undecided',
+  help: 'Usage reports parked undecided (sent more than 23 h ago without Stripe\'s answer, not resent), by meter: read each billing round; above 0 an operator decides',
+  labelNames: ['meter'] as const,
+  registers: [registry],
+});
 const rateLimited = new Counter({
   name: 'openclaw_rate_limit_rejections_total',
   help: 'Requests refused with 429, by limit (tier name, operator, auth_failures)',
@@ -110,6 +116,11 @@ export const countSagaStep = (action: string) => sagaSteps.inc({ action });
 export const countSagaFailure = (during: string) => sagaFailures.inc({ during });
 export const countWebhook = (channel: string, outcome: string) => webhooks.inc({ channel, outcome });
 export const countUsageReport = (meter: string, outcome: 'accepted' | 'refused' | 'error' | 'undecided') => usageReports.inc({ meter, outcome });
+/** Sets the undecided usage reports per meter (a meter absent from `counts` has none). */
+export const setUsageUndecided = (counts: readonly { meter: string; count: number }[]) => {
+  usageUndecided.reset();
+  for (const { meter, count } of counts) usageUndecided.set({ meter }, count);
+};
 export const countRateLimited = (limit: string) => rateLimited.inc({ limit });
 export const observeHttp = (method: string, route: string, status: number, seconds: number) =>
   httpRequests.observe({ method, route, status: String(status) }, seconds);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcileUsage } from '../../adapters/billing/reconcile.ts';
+import { registry } from '../../adapters/telemetry/metrics.ts';
 import { ok } from '../http/support/client.ts';
 import { startBillingHarness } from './support.ts';
 import type { BillingHarness } from './support.ts';
@@ -113,6 +114,9 @@ describe('a usage report sent again after a lost answer: the same request, and n
         return r.differences.find((d) => d.tenantId === tenantId && d.meter === 'messages');
       }, { timeout: 20_000 })
       .toMatchObject({ used: 1, reported: 0, pending: 1, undecided: 1 });
+    // the gauge BillingUsageUndecided alerts on counts it while it waits (not only in the round that parked it)
+    const gauge = async () => (await registry.getSingleMetric('openclaw_billing_usage_undecided')?.get())?.values.find((v) => v.labels.meter === 'messages')?.value ?? 0;
+    await expect.poll(gauge, { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
     // a restart of billing (which retries refused reports) does not send it either
     await h.restartBilling({});
     await expect.poll(undecided, { timeout: 20_000 }).toBe(true);
