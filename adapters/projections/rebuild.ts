@@ -3,6 +3,7 @@ import type { EventCodec } from '../../domain/ports/codec.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { indexDdl, tableDdl } from '../../projections/shared/migration.ts';
 import type { Projection } from '../../projections/shared/projection.ts';
+import { sqlState } from '../event-store/sql/db.ts';
 import type { SqlDb } from '../event-store/sql/db.ts';
 import { createWakeup } from '../event-store/sql/wakeup.ts';
 import { applyBatch } from './apply-batch.ts';
@@ -11,6 +12,8 @@ import { readCheckpoint } from './projector.ts';
 const NEXT = '__next';
 /** Pages read past the slowest projection (so at most READ_AHEAD + 1 pages of `batchSize` events in memory). */
 const READ_AHEAD = 4;
+/** PostgreSQL ended a transaction of a deadlock (the swap's, see below). */
+const DEADLOCK_DETECTED = '40P01';
 
 export interface RebuildProgress {
   readonly applied: number;
@@ -115,7 +118,7 @@ export const rebuildProjections = async (options: {
   await db.transaction(async (tx) => tx.exec(tables.map((t) => indexDdl(schema, t, NEXT)).join('\n')));
   for (let attempt = 0; ; attempt++) {
     await copy(await store.headPosition());
-    const swapped = await db.transaction(async (tx) => {
+    const swapping = db.transaction(async (tx) => {
       await tx.query(`SELECT name FROM ${schema}.checkpoints WHERE name = ANY($1::text[]) FOR UPDATE`, [projections.map((p) => p.name)]);
       const built = (await readCheckpoint(tx, target, projections)) ?? -1n;
       const serving = (await readCheckpoint(tx, live, projections)) ?? -1n;
@@ -137,6 +140,13 @@ export const rebuildProjections = async (options: {
       );
       await tx.query(`DELETE FROM ${schema}.checkpoints WHERE name = ANY($1::text[])`, [projections.map((p) => `${p.name}${NEXT}`)]);
       return true;
+    });
+    // The swap drops and renames the tables one after another while the API reads them (a read that holds
+    // one table and waits for another it already took): PostgreSQL ends one side of such a deadlock, and when
+    // it is the swap, its transaction rolled back whole, so it is tried again like a swap the projector outran.
+    const swapped = await swapping.catch((error: unknown) => {
+      if (sqlState(error) === DEADLOCK_DETECTED) return false;
+      throw error;
     });
     if (swapped) break;
     if (attempt > 20) throw new Error('rebuild could not catch up with the live projector');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateReadModels, readCheckpoint } from '../../adapters/projections/projector.ts';
 import { rebuildProjections } from '../../adapters/projections/rebuild.ts';
+import type { SqlDb } from '../../adapters/event-store/sql/db.ts';
 import { PROJECTIONS } from '../../projections/index.ts';
 import { startApiHarness } from '../support/api-harness.ts';
 import type { ApiHarness } from '../support/api-harness.ts';
@@ -105,6 +106,39 @@ describe('projections rebuild', () => {
       await rebuildProjections({ db: h.storage.db, store: h.storage.store, codec: h.storage.codec, schema: scratch, projections: PROJECTIONS });
       expect(await places(gone.tenantId)).toBe(0);
       expect(await places(kept.tenantId)).toBe(1);
+    } finally {
+      await dropSchema(scratch);
+    }
+  });
+
+  it('a deadlock that ends the swap (a read holding one table while the swap drops another) is tried again, not a failed rebuild', async () => {
+    await newTenant(client(h.baseUrl, h.operatorKey), 'pro'); // some log to rebuild from
+    const scratch = uniqueSchema('rb_deadlock');
+    const { db } = h.storage;
+    let swaps = 0;
+    // PostgreSQL's answer when it picks the swap as a deadlock's victim, on its first DROP TABLE: the transaction rolls back whole
+    const deadlockOnce: SqlDb = {
+      ...db,
+      transaction: (fn, beforeCommit, prelude) =>
+        db.transaction(
+          (tx) =>
+            fn({
+              ...tx,
+              exec: async (text) => {
+                if (text.includes('DROP TABLE') && !text.includes('IF EXISTS') && swaps++ === 0) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+                return tx.exec(text);
+              },
+            }),
+          beforeCommit,
+          prelude,
+        ),
+    };
+    try {
+      await migrateReadModels(db, scratch, PROJECTIONS);
+      const result = await rebuildProjections({ db: deadlockOnce, store: h.storage.store, codec: h.storage.codec, schema: scratch, projections: PROJECTIONS });
+      expect(swaps).toBeGreaterThan(1);
+      expect(result.applied).toBeGreaterThan(0);
+      expect(((await readCheckpoint(db, { schema: scratch, suffix: '' }, PROJECTIONS)) ?? -1n) >= (await h.storage.store.headPosition())!).toBe(true);
     } finally {
       await dropSchema(scratch);
     }
