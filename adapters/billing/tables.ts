@@ -191,7 +191,7 @@ export const createBillingTables = async (db: SqlDb, schema: string, instanceId:
       db.query(`UPDATE ${jobs} SET payload = jsonb_set(payload, '{timestamp}', to_jsonb($2::bigint)) WHERE id = $1`, [id, timestamp]),
     /** Marks a usage report as sent with its outcome unknown yet (before the send), unless marked already. */
     markSent: (id: string, at: Date) => db.query(`UPDATE ${jobs} SET first_sent_at = $2 WHERE id = $1 AND first_sent_at IS NULL`, [id, at.toISOString()]),
-    /** Clears that mark: Stripe answered that the send did nothing (a refusal, a rate limit). */
+    /** Clears that mark: Stripe answered that the send did nothing (a definite refusal with no library retry, see the worker's `didNothing`). */
     unmarkSent: (id: string) => db.query(`UPDATE ${jobs} SET first_sent_at = NULL WHERE id = $1`, [id]),
     /**
      * A usage report sent with an unknown outcome longer ago than Stripe's dedupe: parked for an operator (never

@@ -72,8 +72,8 @@ export const failureText = (error: unknown) => (error instanceof Error ? `${erro
  * stream and asks again until done; a crash anywhere repeats at most the call in hand, which Stripe
  * answers from its idempotency store. Usage jobs report meter events with the event id as
  * `identifier`. A failure is retried with backoff (1 s doubling to 5 min), forever: Stripe down means
- * billing catches up later, and nothing else waits for it. A usage report Stripe refuses (a 4xx) is
- * the exception: kept, marked refused, and tried again only when billing restarts.
+ * billing catches up later, and nothing else waits for it. A usage report Stripe definitely refuses
+ * (a 400/404 invalid_request_error) is the exception: kept, marked refused, and tried again only when billing restarts.
  */
 export const createBillingWorker = (deps: BillingWorkerDeps) => {
   const { shell, stripe, tables, log } = deps;
