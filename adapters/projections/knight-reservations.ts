@@ -46,13 +46,10 @@ export const knightReservations = (options: KnightReservationsOptions) => {
   const pendingMs = options.pendingMs ?? PENDING_KNIGHT_RESERVATION_MS;
   return async (tenantId: TenantId, knightId: KnightId): Promise<KnightSlot> => {
     const reservationId = options.newId();
+    /** One call as the tenant (see above): a transaction of its own, set to it. */
     const asTheTenant = asTenant(tenantId);
-    const { rows } = await db
-      .transaction(
-        (tx) => tx.query<{ counted: number }>(`SELECT ${schema}.reserve_knight($1, $2, $3, $4) AS counted`, [tenantId, reservationId, knightId, pendingMs]),
-        undefined,
-        asTheTenant,
-      )
+    const call = <R extends Record<string, unknown>>(sql: string, params: unknown[]) => db.transaction((tx) => tx.query<R>(sql, params), undefined, asTheTenant);
+    const { rows } = await call<{ counted: number }>(`SELECT ${schema}.reserve_knight($1, $2, $3, $4) AS counted`, [tenantId, reservationId, knightId, pendingMs])
       .catch((error: unknown) => {
         throw sqlState(error) === INSUFFICIENT_PRIVILEGE ? placesRefused(error) : error;
       });
@@ -62,12 +59,7 @@ export const knightReservations = (options: KnightReservationsOptions) => {
       async settle(position) {
         if (settled) return;
         settled = true;
-        await db
-          .transaction(
-            (tx) => tx.query(`SELECT ${schema}.settle_knight_reservation($1, $2, $3, $4)`, [tenantId, reservationId, knightId, position === undefined ? null : String(position)]),
-            undefined,
-            asTheTenant,
-          )
+        await call(`SELECT ${schema}.settle_knight_reservation($1, $2, $3, $4)`, [tenantId, reservationId, knightId, position === undefined ? null : String(position)])
           .catch((error: unknown) => options.onSettleFailed?.(error));
       },
     };
